@@ -1,0 +1,8 @@
+/** The app's long-lived services, one per page load. */
+
+import { db } from '../db/instance';
+import { Outbox } from './outbox.svelte';
+import { Replica } from './replica.svelte';
+
+export const replica = new Replica(db);
+export const outbox = new Outbox(db);

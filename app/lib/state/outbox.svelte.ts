@@ -1,0 +1,178 @@
+/**
+ * The outbox: a Send is written here first, then the prepared batch goes to the server in
+ * chunks, each acknowledged once on the server's disk. The item survives reloads and
+ * retries with backoff; offline, it waits and the dashboard says so.
+ */
+
+import { client, refusalOf } from '../api';
+import type { MailroomDb, OutboxItem } from '../db/db';
+
+export const CHUNK_SIZE = 1_000;
+const MAX_BACKOFF_MS = 30_000;
+
+class Refused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Refused';
+  }
+}
+
+export class Outbox {
+  #busy = false;
+  #again = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly db: MailroomDb) {}
+
+  /** Starts processing now, on reconnect, and after each backoff. */
+  start(): () => void {
+    const kick = () => void this.process();
+    window.addEventListener('online', kick);
+    kick();
+    return () => window.removeEventListener('online', kick);
+  }
+
+  /** Queues the prepared batch of a delivery for sending (now, or at `scheduledAt`). */
+  async enqueueSend(deliveryId: string, contentHash: string, scheduledAt: string | null): Promise<void> {
+    const recipients = await this.db.recipients.where('[deliveryId+seq]').between([deliveryId, -Infinity], [deliveryId, Infinity]).count();
+    await this.db.transaction('rw', this.db.outbox, async () => {
+      await this.db.outbox.where('deliveryId').equals(deliveryId).delete();
+      await this.db.outbox.add({
+        deliveryId,
+        kind: 'send',
+        contentHash,
+        scheduledAt,
+        chunksDone: 0,
+        chunkCount: Math.max(1, Math.ceil(recipients / CHUNK_SIZE)),
+        state: 'waiting',
+        attempts: 0,
+        lastError: null,
+        createdAt: new Date().toISOString(),
+      });
+    });
+    void this.process();
+  }
+
+  /** Drops a refused item so the marketer can prepare and send again. */
+  async discard(id: number): Promise<void> {
+    await this.db.outbox.delete(id);
+  }
+
+  /** Works through the waiting items, one at a time. */
+  async process(): Promise<void> {
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    this.#busy = true;
+    clearTimeout(this.#timer);
+    let retryIn = 0;
+    try {
+      do {
+        this.#again = false;
+        const items = (await this.db.outbox.toArray()).filter((i) => i.state !== 'refused');
+        for (const item of items) {
+          if (!navigator.onLine) {
+            retryIn = MAX_BACKOFF_MS;
+            break;
+          }
+          const wait = await this.deliver(item);
+          if (wait) retryIn = retryIn ? Math.min(retryIn, wait) : wait;
+        }
+      } while (this.#again);
+    } finally {
+      this.#busy = false;
+    }
+    if (retryIn) this.#timer = setTimeout(() => void this.process(), retryIn);
+  }
+
+  /** Returns 0 when the item is done or refused, or the backoff before the next try. */
+  private async deliver(item: OutboxItem): Promise<number> {
+    const id = item.id!;
+    try {
+      await this.db.outbox.update(id, { state: 'uploading' });
+      await this.upload(item);
+      return 0;
+    } catch (error) {
+      if (error instanceof Refused) {
+        await this.db.outbox.update(id, { state: 'refused', lastError: error.message });
+        return 0;
+      }
+      const attempts = item.attempts + 1;
+      const message = error instanceof Error && error.name === 'Unauthorized' ? error.message : 'The server cannot be reached; will send when online.';
+      await this.db.outbox.update(id, { state: 'waiting', attempts, lastError: message });
+      return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts, 5));
+    }
+  }
+
+  private async upload(item: OutboxItem): Promise<void> {
+    const { deliveryId, contentHash } = item;
+    const delivery = await this.db.deliveries.get(deliveryId);
+    const preparation = await this.db.preparations.get(deliveryId);
+    if (!delivery || !preparation || preparation.contentHash !== contentHash) {
+      throw new Refused('The preparation changed after Send was clicked. Prepare again and send.');
+    }
+    const param = { id: deliveryId };
+    await expectOk(
+      client.api.deliveries[':id'].batch.$put({
+        param,
+        json: {
+          version: delivery.version,
+          contentHash,
+          name: delivery.name,
+          fromName: delivery.fromName,
+          fromAddress: delivery.fromAddress,
+          subject: delivery.subject,
+          html: delivery.html,
+          targeted: preparation.kpis.targeted,
+          toDeliver: preparation.kpis.toDeliver,
+          excluded: preparation.kpis.excluded,
+          excludedByCause: preparation.kpis.excludedByCause as Record<string, number>,
+          chunkCount: item.chunkCount,
+        },
+      }),
+    );
+    for (let seq = item.chunksDone + 1; seq <= item.chunkCount; seq++) {
+      const recipients = await this.db.recipients
+        .where('[deliveryId+seq]')
+        .between([deliveryId, (seq - 1) * CHUNK_SIZE + 1], [deliveryId, seq * CHUNK_SIZE], true, true)
+        .toArray();
+      await expectOk(
+        client.api.deliveries[':id'].batch.chunks[':seq'].$put({
+          param: { ...param, seq: String(seq) },
+          json: { contentHash, recipients: recipients.map(({ deliveryId: _, ...r }) => r) },
+        }),
+      );
+      await this.db.outbox.update(item.id!, { chunksDone: seq });
+    }
+    await expectOk(client.api.deliveries[':id'].batch.commit.$post({ param, json: { contentHash } }));
+    const sent = await client.api.deliveries[':id'].send.$post({ param, json: { contentHash, scheduledAt: item.scheduledAt } });
+    let kpis;
+    if (sent.ok) kpis = await sent.json();
+    else {
+      // A lost answer to an earlier try: the server may already be sending it.
+      const refusal = await refusalOf(sent);
+      const current = await client.api.deliveries[':id'].$get({ param });
+      const status = current.ok ? (await current.json()).status : null;
+      if (refusal.error !== 'invalid-transition' || !status || status === 'prepared') throw new Refused(refusal.message);
+      kpis = await (await client.api.deliveries[':id'].$get({ param })).json();
+    }
+    await this.db.transaction('rw', [this.db.outbox, this.db.deliveries], async () => {
+      await this.db.outbox.delete(item.id!);
+      await this.db.deliveries.update(deliveryId, { server: kpis });
+    });
+  }
+}
+
+async function expectOk(request: Promise<Response>): Promise<void> {
+  const response = await request;
+  if (response.ok) return;
+  const refusal = await refusalOf(response);
+  if (response.status === 401) {
+    const error = new Error('Sign in again to send: the session has ended.');
+    error.name = 'Unauthorized';
+    throw error;
+  }
+  if (response.status >= 500) throw new Error(refusal.message);
+  throw new Refused(refusal.message);
+}

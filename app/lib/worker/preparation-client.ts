@@ -1,0 +1,22 @@
+/** The page's handle on the preparation worker (one worker for the app's lifetime). */
+
+import { proxy, wrap, type Remote } from 'comlink';
+import type { PrepareOutcome, PrepareProgress, PreparationApi } from './preparation.worker';
+
+let remote: Remote<PreparationApi> | null = null;
+
+function worker(): Remote<PreparationApi> {
+  remote ??= wrap<PreparationApi>(new Worker(new URL('./preparation.worker.ts', import.meta.url), { type: 'module' }));
+  return remote;
+}
+
+/** Returns the outcome of preparing the delivery in the worker. */
+export function prepareInWorker(deliveryId: string, onProgress: (progress: PrepareProgress) => void): Promise<PrepareOutcome> {
+  return worker().prepare(deliveryId, proxy(onProgress));
+}
+
+export function cancelPreparation(deliveryId: string): Promise<void> {
+  return worker().cancel(deliveryId);
+}
+
+export type { PrepareOutcome, PrepareProgress };

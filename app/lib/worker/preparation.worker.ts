@@ -1,0 +1,95 @@
+/**
+ * The preparation worker: scans the local audience replica, applies the typology rules,
+ * renders every message, and writes the prepared batch to Dexie in one transaction. The
+ * page hears progress through a callback and gets only a small summary back.
+ */
+
+import { expose } from 'comlink';
+import { contentHash } from '$shared/content-hash';
+import { Preparation, type PreparationResult } from '$shared/preparation';
+import type { Exclusion, PreparedRecipient } from '$shared/types';
+import { getMeta, MailroomDb, REPLICA_CURSOR, type StoredPreparation } from '../db/db';
+
+export type PrepareOutcome =
+  | { ok: true; status: PreparationResult['status']; kpis: PreparationResult['kpis'] }
+  | { ok: false; code: 'cancelled' | 'not-found' | 'busy'; message: string };
+
+export interface PrepareProgress {
+  scanned: number;
+  total: number;
+}
+
+const PAGE = 2_000;
+const db = new MailroomDb();
+let current: { deliveryId: string; cancelled: boolean } | null = null;
+
+const api = {
+  /** Returns the outcome of preparing the delivery; results are in Dexie when it resolves with ok. */
+  async prepare(deliveryId: string, onProgress: (progress: PrepareProgress) => void): Promise<PrepareOutcome> {
+    if (current) return { ok: false, code: 'busy', message: 'Another preparation is running; wait for it or stop it.' };
+    const run = (current = { deliveryId, cancelled: false });
+    try {
+      return await prepare(deliveryId, run, onProgress);
+    } finally {
+      current = null;
+    }
+  },
+
+  /** Cancels the running preparation of the delivery; nothing of it is written. */
+  cancel(deliveryId: string): void {
+    if (current?.deliveryId === deliveryId) current.cancelled = true;
+  },
+};
+
+export type PreparationApi = typeof api;
+
+async function prepare(deliveryId: string, run: { cancelled: boolean }, onProgress: (p: PrepareProgress) => void): Promise<PrepareOutcome> {
+  const delivery = await db.deliveries.get(deliveryId);
+  if (!delivery) return { ok: false, code: 'not-found', message: 'This delivery no longer exists.' };
+  const cursor = (await getMeta<number>(db, REPLICA_CURSOR)) ?? 0;
+  const hash = contentHash(delivery, cursor);
+  const total = await db.profiles.count();
+  onProgress({ scanned: 0, total });
+
+  const started = Preparation.start(delivery);
+  const recipients: PreparedRecipient[] = [];
+  const exclusions: Exclusion[] = [];
+  let result: PreparationResult;
+  if (!started.ok) {
+    result = started.result;
+  } else {
+    let lastId = -Infinity;
+    let scanned = 0;
+    for (;;) {
+      const page = await db.profiles.where('id').above(lastId).limit(PAGE).toArray();
+      // The await above lets a cancel message in: check right after it.
+      if (run.cancelled) return { ok: false, code: 'cancelled', message: 'Preparation stopped; the delivery is as it was.' };
+      if (page.length === 0) break;
+      const chunk = started.preparation.addProfiles(page, delivery.audience);
+      recipients.push(...chunk.recipients);
+      exclusions.push(...chunk.exclusions);
+      lastId = page[page.length - 1].id;
+      scanned += page.length;
+      onProgress({ scanned, total });
+    }
+    result = started.preparation.finish();
+  }
+
+  const preparation: StoredPreparation = {
+    ...result,
+    deliveryId,
+    version: delivery.version,
+    contentHash: hash,
+    preparedAt: new Date().toISOString(),
+  };
+  await db.transaction('rw', [db.preparations, db.recipients, db.exclusions], async () => {
+    await db.recipients.where('[deliveryId+seq]').between([deliveryId, -Infinity], [deliveryId, Infinity]).delete();
+    await db.exclusions.where('deliveryId').equals(deliveryId).delete();
+    await db.recipients.bulkAdd(recipients.map((r) => ({ ...r, deliveryId })));
+    await db.exclusions.bulkAdd(exclusions.map((e) => ({ ...e, deliveryId })));
+    await db.preparations.put(preparation);
+  });
+  return { ok: true, status: result.status, kpis: result.kpis };
+}
+
+expose(api);

@@ -1,0 +1,130 @@
+/**
+ * Deliveries: the hand-off of a prepared batch (begin, chunks, commit), the commands
+ * (send, pause, resume, stop) and the live figures (a snapshot, and a Server-Sent Events stream).
+ */
+
+import { Hono, type Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { z } from 'zod';
+import { isValidEmail } from '../../shared/email-address';
+import type { AppEnv } from '../services';
+import type { Refusal } from '../store/delivery-store';
+import { jsonBody } from './validate';
+
+const MAX_CHUNK = 2_000;
+const hash = z.string().regex(/^[0-9a-f]{8,64}$/, 'a content hash of hex digits');
+const count = z.number().int().min(0);
+
+const batchHeader = z.object({
+  version: z.number().int().min(1),
+  contentHash: hash,
+  name: z.string().min(1).max(200),
+  fromName: z.string().max(200),
+  fromAddress: z.string().refine(isValidEmail, 'a valid email address'),
+  subject: z.string().min(1).max(998),
+  html: z.string().min(1).max(2_000_000),
+  targeted: count,
+  toDeliver: count,
+  excluded: count,
+  excludedByCause: z.record(z.string(), count),
+  chunkCount: z.number().int().min(1).max(100_000),
+});
+
+const recipient = z.object({
+  seq: z.number().int().min(1),
+  profileId: z.number().int().min(1),
+  email: z.string().min(3).max(254),
+  subject: z.string().max(998),
+  values: z.record(z.string(), z.string().max(10_000)),
+});
+
+const chunk = z.object({ contentHash: hash, recipients: z.array(recipient).min(1).max(MAX_CHUNK) });
+const commit = z.object({ contentHash: hash });
+const send = z.object({ contentHash: hash, scheduledAt: z.iso.datetime({ offset: true }).nullable() });
+const settle = z.object({ resend: z.boolean() });
+
+const refusal = (c: Context<AppEnv>, r: Refusal) => c.json({ error: r.code, message: r.message }, r.status);
+
+export const deliveries = new Hono<AppEnv>()
+  .get('/', (c) => {
+    const { deliveries, now } = c.var.services;
+    return c.json(deliveries.list().map((d) => deliveries.kpis(d.id, now())!), 200);
+  })
+  .get('/:id', (c) => {
+    const kpis = c.var.services.deliveries.kpis(c.req.param('id'), c.var.services.now());
+    return kpis ? c.json(kpis, 200) : c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+  })
+  .put('/:id/batch', jsonBody(batchHeader), (c) => {
+    const { deliveries, now } = c.var.services;
+    const result = deliveries.beginBatch({ id: c.req.param('id'), ...c.req.valid('json') }, now());
+    return result.ok ? c.json({ ok: true }, 200) : refusal(c, result);
+  })
+  .put('/:id/batch/chunks/:seq{[0-9]+}', jsonBody(chunk), (c) => {
+    const { contentHash, recipients } = c.req.valid('json');
+    const result = c.var.services.deliveries.putChunk(c.req.param('id'), contentHash, Number(c.req.param('seq')), recipients);
+    return result.ok ? c.json({ received: result.received }, 200) : refusal(c, result);
+  })
+  .post('/:id/batch/commit', jsonBody(commit), (c) => {
+    const { deliveries, now, bus } = c.var.services;
+    const result = deliveries.commitBatch(c.req.param('id'), c.req.valid('json').contentHash, now());
+    if (!result.ok) return refusal(c, result);
+    bus.changed(c.req.param('id'));
+    return c.json({ recipients: result.recipients }, 200);
+  })
+  .post('/:id/send', jsonBody(send), (c) => {
+    const { deliveries, engine, bus, now } = c.var.services;
+    const id = c.req.param('id');
+    const { contentHash, scheduledAt } = c.req.valid('json');
+    const delivery = deliveries.get(id);
+    if (delivery && delivery.contentHash !== contentHash) {
+      return c.json({ error: 'stale-batch', message: 'The server holds another preparation of this delivery. Prepare again and send.' }, 409);
+    }
+    const later = scheduledAt !== null && Date.parse(scheduledAt) > now().getTime();
+    const result = deliveries.transition(id, later ? 'scheduled' : 'sending', now(), { scheduledAt });
+    if (!result.ok) return refusal(c, result);
+    bus.changed(id);
+    engine.scan();
+    return c.json(deliveries.kpis(id, now())!, 200);
+  })
+  .post('/:id/pause', (c) => command(c, 'paused'))
+  .post('/:id/resume', (c) => {
+    const delivery = c.var.services.deliveries.get(c.req.param('id'));
+    const stillScheduled = delivery?.scheduledAt && Date.parse(delivery.scheduledAt) > c.var.services.now().getTime();
+    return command(c, stillScheduled ? 'scheduled' : 'sending');
+  })
+  .post('/:id/stop', (c) => command(c, 'stopped'))
+  .post('/:id/unknown', jsonBody(settle), (c) => {
+    const { journal, bus, engine, now } = c.var.services;
+    const id = c.req.param('id');
+    const settled = journal.settleUnknown(id, c.req.valid('json').resend, now());
+    bus.changed(id);
+    engine.scan();
+    return c.json({ settled }, 200);
+  })
+  .get('/:id/events', (c) => {
+    const { deliveries, bus, now } = c.var.services;
+    const id = c.req.param('id');
+    if (!deliveries.get(id)) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+    return streamSSE(c, async (stream) => {
+      let sequence = 0;
+      const push = () => stream.writeSSE({ event: 'kpis', id: String(++sequence), data: JSON.stringify(deliveries.kpis(id, now())) });
+      const unsubscribe = bus.subscribe(id, () => void push());
+      stream.onAbort(unsubscribe);
+      await push();
+      while (!stream.aborted && !stream.closed) {
+        await stream.sleep(15_000);
+        await stream.write(': keep-alive\n\n');
+      }
+      unsubscribe();
+    });
+  });
+
+function command(c: Context<AppEnv>, to: 'paused' | 'sending' | 'scheduled' | 'stopped') {
+  const { deliveries, engine, bus, now } = c.var.services;
+  const id = c.req.param('id')!;
+  const result = deliveries.transition(id, to, now(), { reason: null });
+  if (!result.ok) return refusal(c, result);
+  bus.changed(id);
+  engine.scan();
+  return c.json(deliveries.kpis(id, now())!, 200);
+}

@@ -1,0 +1,48 @@
+/** Signing in and out. The session lives in an HttpOnly, SameSite=Strict cookie. */
+
+import { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { createMiddleware } from 'hono/factory';
+import { z } from 'zod';
+import type { AppEnv } from '../services';
+import { jsonBody } from './validate';
+
+export const SESSION_COOKIE = 'mailroom_session';
+const SESSION_TTL_MS = 30 * 86_400_000;
+
+/** Lets a request through only with a valid session; answers 401 otherwise. */
+export const requireOperator = createMiddleware<AppEnv>(async (c, next) => {
+  const token = getCookie(c, SESSION_COOKIE);
+  const { operators, now } = c.var.services;
+  const user = token ? operators.sessionUser(token, now()) : undefined;
+  if (!user) return c.json({ error: 'not-signed-in', message: 'Sign in to use Mailroom.' }, 401);
+  c.set('user', user);
+  await next();
+});
+
+const credentials = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(500) });
+
+export const session = new Hono<AppEnv>()
+  .post('/', jsonBody(credentials), (c) => {
+    const { username, password } = c.req.valid('json');
+    const { operators, now, secureCookies } = c.var.services;
+    if (!operators.verify(username, password)) {
+      return c.json({ error: 'wrong-credentials', message: 'The username or password is wrong.' }, 401);
+    }
+    const token = operators.openSession(username, SESSION_TTL_MS, now());
+    setCookie(c, SESSION_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: secureCookies,
+      path: '/',
+      maxAge: SESSION_TTL_MS / 1000,
+    });
+    return c.json({ username }, 200);
+  })
+  .get('/', requireOperator, (c) => c.json({ username: c.var.user }, 200))
+  .delete('/', (c) => {
+    const token = getCookie(c, SESSION_COOKIE);
+    if (token) c.var.services.operators.closeSession(token);
+    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    return c.json({ ok: true }, 200);
+  });

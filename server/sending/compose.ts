@@ -1,0 +1,69 @@
+/**
+ * Composing the message for one journal row: the shared renderer (what the preview showed),
+ * then tracking, then headers. Every header value passes through `oneLine`, and nodemailer
+ * encodes them, so no profile value can add or break a header.
+ */
+
+import { emailDomain } from '../../shared/email-address';
+import { renderMessage, type CompiledMessage } from '../../shared/message';
+import { oneLine } from '../../shared/template';
+import type { JournalEntry } from '../store/send-journal';
+import type { TrackingStore } from '../store/tracking-store';
+import type { TokenSigner } from '../tracking/tokens';
+import { addTracking } from '../tracking/rewrite';
+
+export interface OutgoingMessage {
+  from: { name: string; address: string };
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  messageId: string;
+  headers: Record<string, string>;
+}
+
+export interface ComposeContext {
+  /** Where tracking and unsubscribe links point, e.g. https://mail.example.com */
+  publicUrl: string;
+  signer: TokenSigner;
+  tracking: TrackingStore;
+}
+
+export interface DeliveryForSending {
+  id: string;
+  fromName: string;
+  fromAddress: string;
+}
+
+/** Returns the message as it goes over SMTP for this recipient. */
+export function composeMessage(
+  delivery: DeliveryForSending,
+  message: CompiledMessage,
+  entry: JournalEntry,
+  context: ComposeContext,
+): OutgoingMessage {
+  const { publicUrl, signer, tracking } = context;
+  const claims = { deliveryId: delivery.id, journalId: entry.id };
+  const unsubscribeUrl = `${publicUrl}/u/${signer.sign({ purpose: 'u', ...claims })}`;
+  const rendered = renderMessage(message, entry.values, { unsubscribeUrl });
+  const html = addTracking(
+    rendered.html,
+    (url) => `${publicUrl}/t/c/${signer.sign({ purpose: 'c', ...claims, linkId: tracking.linkId(delivery.id, url) })}`,
+    `${publicUrl}/t/o/${signer.sign({ purpose: 'o', ...claims })}`,
+    unsubscribeUrl,
+  );
+  const domain = emailDomain(delivery.fromAddress.toLowerCase());
+  return {
+    from: { name: oneLine(delivery.fromName), address: delivery.fromAddress },
+    to: entry.email,
+    subject: oneLine(entry.subject),
+    html,
+    text: rendered.text,
+    messageId: `<${entry.id}.${delivery.id}@${domain}>`,
+    headers: {
+      'List-Unsubscribe': `<${unsubscribeUrl}>, <mailto:unsubscribe@${domain}?subject=unsubscribe-${entry.id}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      'X-Mailroom-Delivery': delivery.id,
+    },
+  };
+}

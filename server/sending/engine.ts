@@ -1,0 +1,243 @@
+/**
+ * The send engine. For every delivery in status `sending`: claim a batch of journal rows by
+ * keyset, send each through the messenger within the shared concurrency and rate limits,
+ * and write the outcomes back in one transaction per batch. Scheduled deliveries start when
+ * their time comes, also after a restart.
+ *
+ * The checkpoint is the journal itself: a row is final only on an SMTP outcome, so a crash
+ * never skips anyone (see send-journal.ts for the invariants).
+ */
+
+import { compileMessage, type CompiledMessage } from '../../shared/message';
+import type { DeliveryStatus } from '../../shared/types';
+import type { JournalEntry, RecordedOutcome, SendJournal } from '../store/send-journal';
+import type { OutgoingMessage } from './compose';
+import type { Messenger } from './messenger';
+
+export interface EngineDelivery {
+  id: string;
+  status: DeliveryStatus;
+  fromName: string;
+  fromAddress: string;
+  subject: string;
+  html: string;
+  startedAt: string | null;
+}
+
+/** What the engine needs of the delivery store: read a delivery and move its status. */
+export interface DeliveryControl {
+  get(id: string): EngineDelivery | undefined;
+  transition(id: string, to: DeliveryStatus, now: Date, fields?: { reason?: string | null }): { ok: boolean };
+}
+
+export interface EngineOptions {
+  journal: SendJournal;
+  deliveries: DeliveryControl;
+  messenger: Messenger;
+  compose: (delivery: EngineDelivery, message: CompiledMessage, entry: JournalEntry) => OutgoingMessage;
+  /** Called after outcomes or a status change were written, for live figures. */
+  onChange: (deliveryId: string) => void;
+  log: (message: string) => void;
+  now?: () => Date;
+  batchSize?: number;
+  /** Messages sent at the same time, all deliveries together (the pool's connections). */
+  concurrency?: number;
+  /** Messages per second, all deliveries together; 0 for no limit. */
+  ratePerSecond?: number;
+  /** Consecutive failures after which a delivery is paused. */
+  errorBudget?: number;
+  /** How long 4xx replies are retried, from the start of sending. */
+  validityMs?: number;
+  tickMs?: number;
+}
+
+const RETRY_BASE_MS = 30_000;
+const RETRY_MAX_MS = 60 * 60_000;
+
+export class SendEngine {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly compiled = new Map<string, CompiledMessage>();
+  private readonly now: () => Date;
+  private readonly slots: Semaphore;
+  private readonly rate: RateLimiter;
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  constructor(private readonly options: EngineOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.slots = new Semaphore(options.concurrency ?? 10);
+    this.rate = new RateLimiter(options.ratePerSecond ?? 0);
+  }
+
+  /** Starts the engine: rows left in flight by a previous process become `unknown`, then the scan begins. */
+  start(): void {
+    const unknown = this.options.journal.markInFlightUnknown(this.now());
+    if (unknown > 0) this.options.log(`${unknown} messages were in flight when the server stopped; their outcome is unknown.`);
+    this.timer = setInterval(() => this.scan(), this.options.tickMs ?? 500);
+    this.scan();
+  }
+
+  /** Looks for work now instead of at the next tick (after Send or Resume). */
+  scan(): void {
+    if (this.stopping) return;
+    const { journal, deliveries } = this.options;
+    for (const id of journal.dueScheduled(this.now())) {
+      if (deliveries.transition(id, 'sending', this.now()).ok) this.options.onChange(id);
+    }
+    for (const id of journal.sending()) {
+      if (this.running.has(id)) continue;
+      const run = this.run(id)
+        .catch((error) => this.options.log(`delivery ${id}: the send loop stopped on an unexpected error: ${(error as Error).stack ?? error}`))
+        .finally(() => this.running.delete(id));
+      this.running.set(id, run);
+    }
+  }
+
+  /** Stops scanning and waits for messages in flight; claimed rows not yet sent go back to the queue. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await Promise.all(this.running.values());
+    await this.options.messenger.close();
+  }
+
+  /** Returns a promise that settles when the delivery's loop has ended (for tests). */
+  idle(deliveryId: string): Promise<void> {
+    return this.running.get(deliveryId) ?? Promise.resolve();
+  }
+
+  private isSending(id: string): boolean {
+    return !this.stopping && this.options.deliveries.get(id)?.status === 'sending';
+  }
+
+  private async run(id: string): Promise<void> {
+    const options = this.options;
+    const { journal, deliveries } = options;
+    const delivery = deliveries.get(id);
+    if (!delivery) return;
+    const message = this.message(delivery);
+    if (!message) {
+      deliveries.transition(id, 'paused', this.now(), { reason: 'The message template no longer compiles; prepare the delivery again.' });
+      options.onChange(id);
+      return;
+    }
+    const budget = options.errorBudget ?? 50;
+    const validUntil = Date.parse(delivery.startedAt ?? this.now().toISOString()) + (options.validityMs ?? 3 * 86_400_000);
+    let failuresInARow = 0;
+    let lastId = 0;
+    while (this.isSending(id)) {
+      let entries = journal.claimRetries(id, options.batchSize ?? 200, this.now());
+      if (entries.length === 0) {
+        const claimed = journal.claim(id, lastId, options.batchSize ?? 200, this.now());
+        entries = claimed.entries;
+        if (claimed.lastId !== lastId) {
+          lastId = claimed.lastId;
+          if (entries.length === 0) continue; // the whole batch was suppressed: claim the next one
+        }
+      }
+      if (entries.length === 0) {
+        const pending = journal.pending(id);
+        if (pending.queued + pending.retrying + pending.sending === 0) {
+          deliveries.transition(id, 'completed', this.now());
+          options.onChange(id);
+          return;
+        }
+        if (pending.queued > 0) {
+          lastId = 0; // rows released by a pause lie behind the keyset: start over
+          continue;
+        }
+        await sleep(Math.min(1000, Math.max(50, (pending.nextRetryAt ?? 0) - this.now().getTime())));
+        continue;
+      }
+
+      const outcomes: RecordedOutcome[] = [];
+      const unsent: number[] = [];
+      await Promise.all(
+        entries.map(async (entry) => {
+          const release = await this.slots.acquire();
+          try {
+            if (!this.isSending(id)) return void unsent.push(entry.id);
+            await this.rate.take();
+            if (!this.isSending(id)) return void unsent.push(entry.id);
+            const outcome = await this.sendOne(delivery, message, entry);
+            if (outcome.kind === 'retry' && this.now().getTime() < validUntil) {
+              const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** entry.attempts);
+              outcomes.push({ id: entry.id, outcome, retryAt: this.now().getTime() + delay });
+            } else if (outcome.kind === 'retry') {
+              outcomes.push({ id: entry.id, outcome: { kind: 'failed', reply: `validity period expired; last reply: ${outcome.reply}` } });
+            } else {
+              outcomes.push({ id: entry.id, outcome });
+            }
+            failuresInARow = outcome.kind === 'sent' ? 0 : failuresInARow + 1;
+          } finally {
+            release();
+          }
+        }),
+      );
+      journal.record(outcomes, this.now());
+      if (unsent.length) journal.release(unsent, this.now());
+      options.onChange(id);
+      if (failuresInARow >= budget) {
+        const last = outcomes[outcomes.length - 1]?.outcome.reply ?? '';
+        deliveries.transition(id, 'paused', this.now(), {
+          reason: `Paused by the error budget: ${failuresInARow} messages in a row were not accepted (last reply: ${last}). Check the relay, then resume.`,
+        });
+        options.onChange(id);
+        return;
+      }
+    }
+  }
+
+  private async sendOne(delivery: EngineDelivery, message: CompiledMessage, entry: JournalEntry) {
+    try {
+      return await this.options.messenger.send(this.options.compose(delivery, message, entry));
+    } catch (error) {
+      // One bad message never stops the loop: it fails on its own, with the reason.
+      this.options.log(`delivery ${delivery.id}, recipient ${entry.id}: ${(error as Error).message}`);
+      return { kind: 'failed' as const, reply: `not sent: ${(error as Error).message}` };
+    }
+  }
+
+  private message(delivery: EngineDelivery): CompiledMessage | undefined {
+    let message = this.compiled.get(delivery.id);
+    if (!message) {
+      const result = compileMessage(delivery);
+      if (!result.ok) return undefined;
+      message = result.message;
+      this.compiled.set(delivery.id, message);
+    }
+    return message;
+  }
+}
+
+/** A counting semaphore: at most `size` holders at once, served in arrival order. */
+class Semaphore {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return () => {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
+/** Spaces `take()` calls so that at most `perSecond` return in any second (0: no limit). */
+class RateLimiter {
+  private nextAt = 0;
+  constructor(private readonly perSecond: number) {}
+
+  async take(): Promise<void> {
+    if (this.perSecond <= 0) return;
+    const now = Date.now();
+    const at = Math.max(now, this.nextAt);
+    this.nextAt = at + 1000 / this.perSecond;
+    if (at > now) await sleep(at - now);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

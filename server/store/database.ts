@@ -1,0 +1,135 @@
+/** The SQLite file of record: opened in WAL mode and migrated forward by `user_version`. */
+
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE profiles (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    locale TEXT NOT NULL DEFAULT '',
+    city TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'subscribed' CHECK (status IN ('subscribed', 'unsubscribed')),
+    status_changed_at TEXT,
+    status_source TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    change_seq INTEGER NOT NULL
+  );
+  CREATE INDEX profiles_change_seq ON profiles (change_seq);
+  CREATE INDEX profiles_email ON profiles (email);
+  CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL);
+  CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at INTEGER NOT NULL);
+  CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    from_name TEXT NOT NULL,
+    from_address TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    html TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    scheduled_at TEXT,
+    targeted INTEGER NOT NULL,
+    to_deliver INTEGER NOT NULL,
+    excluded INTEGER NOT NULL,
+    excluded_by_cause TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    committed INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+  );
+  CREATE TABLE batch_chunks (
+    delivery_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    recipients TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, content_hash, seq)
+  );
+  CREATE TABLE journal (
+    id INTEGER PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    profile_id INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    vals TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    smtp_reply TEXT,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX journal_delivery_status ON journal (delivery_id, status, id);
+  CREATE TABLE links (
+    id INTEGER PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    UNIQUE (delivery_id, url)
+  );
+  CREATE TABLE tracking_events (
+    id INTEGER PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    journal_id INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('open', 'click', 'unsubscribe')),
+    link_id INTEGER,
+    at TEXT NOT NULL,
+    user_agent TEXT
+  );
+  CREATE INDEX tracking_events_delivery ON tracking_events (delivery_id, kind, journal_id);
+  CREATE TABLE mailbox (
+    id INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    envelope_from TEXT NOT NULL,
+    envelope_to TEXT NOT NULL,
+    raw BLOB NOT NULL
+  );
+  `,
+];
+
+/** Returns the database at `file`, created and migrated to the latest schema. */
+export function openDatabase(file: string): Db {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+  return db;
+}
+
+/** Returns the next number of the audience change log; every profile write takes one. */
+export function nextChangeSeq(db: Db): number {
+  const row = db
+    .prepare(
+      `INSERT INTO meta (key, value) VALUES ('change_seq', '1')
+       ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1
+       RETURNING CAST(value AS INTEGER) AS seq`,
+    )
+    .get() as { seq: number };
+  return row.seq;
+}
+
+/** Returns a meta value, or undefined. */
+export function getMeta(db: Db, key: string): string | undefined {
+  return (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+}
+
+export function setMeta(db: Db, key: string, value: string): void {
+  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+}

@@ -1,0 +1,287 @@
+/**
+ * Deliveries on the server: the hand-off of a prepared batch in idempotent chunks, the
+ * status a delivery is in, and its live figures. The batch is kept in a staging table until
+ * it is complete and consistent; only then does it become journal rows, in one transaction.
+ */
+
+import { canTransition } from '../../shared/status';
+import type { DeliveryStatus, ExclusionCause, PreparedRecipient, SendKpis } from '../../shared/types';
+import type { Db } from './database';
+
+export interface BatchHeader {
+  id: string;
+  version: number;
+  contentHash: string;
+  name: string;
+  fromName: string;
+  fromAddress: string;
+  subject: string;
+  html: string;
+  targeted: number;
+  toDeliver: number;
+  excluded: number;
+  excludedByCause: Partial<Record<ExclusionCause, number>>;
+  chunkCount: number;
+}
+
+export interface ServerDelivery extends BatchHeader {
+  status: DeliveryStatus;
+  statusReason: string | null;
+  scheduledAt: string | null;
+  committed: boolean;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** An expected refusal: a machine-readable code and a sentence for the person. */
+export interface Refusal {
+  ok: false;
+  code: string;
+  message: string;
+  status: 404 | 409 | 422;
+}
+
+export type Outcome<T = object> = ({ ok: true } & T) | Refusal;
+
+export interface DeliveryStore {
+  get(id: string): ServerDelivery | undefined;
+  list(): ServerDelivery[];
+  /** Opens (or reopens) the hand-off of a batch; chunks of another content hash are dropped. */
+  beginBatch(header: BatchHeader, now: Date): Outcome;
+  /** Stores one chunk; storing the same chunk again changes nothing. Returns once it is on disk. */
+  putChunk(id: string, contentHash: string, seq: number, recipients: PreparedRecipient[]): Outcome<{ received: number }>;
+  /** Turns a complete batch into journal rows, or refuses it and keeps nothing of it. */
+  commitBatch(id: string, contentHash: string, now: Date): Outcome<{ recipients: number }>;
+  /** Moves a delivery to a new status when the transition table allows it. */
+  transition(id: string, to: DeliveryStatus, now: Date, fields?: { scheduledAt?: string | null; reason?: string | null }): Outcome<{ delivery: ServerDelivery }>;
+  kpis(id: string, now: Date): SendKpis | undefined;
+}
+
+interface DeliveryRow {
+  id: string;
+  version: number;
+  content_hash: string;
+  name: string;
+  from_name: string;
+  from_address: string;
+  subject: string;
+  html: string;
+  status: DeliveryStatus;
+  status_reason: string | null;
+  scheduled_at: string | null;
+  targeted: number;
+  to_deliver: number;
+  excluded: number;
+  excluded_by_cause: string;
+  chunk_count: number;
+  committed: number;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+const toDelivery = (r: DeliveryRow): ServerDelivery => ({
+  id: r.id,
+  version: r.version,
+  contentHash: r.content_hash,
+  name: r.name,
+  fromName: r.from_name,
+  fromAddress: r.from_address,
+  subject: r.subject,
+  html: r.html,
+  status: r.status,
+  statusReason: r.status_reason,
+  scheduledAt: r.scheduled_at,
+  targeted: r.targeted,
+  toDeliver: r.to_deliver,
+  excluded: r.excluded,
+  excludedByCause: JSON.parse(r.excluded_by_cause),
+  chunkCount: r.chunk_count,
+  committed: r.committed === 1,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+});
+
+const refuse = (status: Refusal['status'], code: string, message: string): Refusal => ({ ok: false, status, code, message });
+const notFound = (id: string) => refuse(404, 'delivery-not-found', `There is no delivery ${id} on the server. Send it again from the app.`);
+
+export function sqliteDeliveryStore(db: Db): DeliveryStore {
+  const byId = db.prepare('SELECT * FROM deliveries WHERE id = ?');
+  const all = db.prepare('SELECT * FROM deliveries ORDER BY created_at DESC');
+  const get = (id: string) => {
+    const row = byId.get(id) as DeliveryRow | undefined;
+    return row && toDelivery(row);
+  };
+  const upsert = db.prepare(
+    `INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, html, status, targeted, to_deliver,
+       excluded, excluded_by_cause, chunk_count, committed, created_at, updated_at)
+     VALUES (@id, @version, @contentHash, @name, @fromName, @fromAddress, @subject, @html, 'prepared', @targeted, @toDeliver,
+       @excluded, @excludedByCause, @chunkCount, 0, @now, @now)
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version, content_hash = excluded.content_hash, name = excluded.name,
+       from_name = excluded.from_name, from_address = excluded.from_address, subject = excluded.subject, html = excluded.html,
+       status = 'prepared', status_reason = NULL, targeted = excluded.targeted, to_deliver = excluded.to_deliver,
+       excluded = excluded.excluded, excluded_by_cause = excluded.excluded_by_cause, chunk_count = excluded.chunk_count,
+       committed = 0, updated_at = excluded.updated_at`,
+  );
+  const dropOtherChunks = db.prepare('DELETE FROM batch_chunks WHERE delivery_id = ? AND content_hash <> ?');
+  const dropChunks = db.prepare('DELETE FROM batch_chunks WHERE delivery_id = ?');
+  const putChunk = db.prepare(
+    'INSERT INTO batch_chunks (delivery_id, content_hash, seq, recipients) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  );
+  const chunks = db.prepare('SELECT seq, recipients FROM batch_chunks WHERE delivery_id = ? AND content_hash = ? ORDER BY seq');
+  const insertJournal = db.prepare(
+    `INSERT INTO journal (delivery_id, seq, profile_id, email, subject, vals, status, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)`,
+  );
+  const markCommitted = db.prepare('UPDATE deliveries SET committed = 1, updated_at = ? WHERE id = ?');
+  const journalCounts = db.prepare('SELECT status, COUNT(*) AS n FROM journal WHERE delivery_id = ? GROUP BY status');
+  const uniqueEvents = db.prepare(
+    'SELECT kind, COUNT(DISTINCT journal_id) AS n FROM tracking_events WHERE delivery_id = ? GROUP BY kind',
+  );
+  const setStatus = db.prepare(
+    `UPDATE deliveries SET status = @to, status_reason = @reason, updated_at = @now,
+       scheduled_at = CASE WHEN @setSchedule THEN @scheduledAt ELSE scheduled_at END,
+       started_at = CASE WHEN @to = 'sending' AND started_at IS NULL THEN @now ELSE started_at END,
+       finished_at = CASE WHEN @to IN ('stopped', 'completed') THEN @now ELSE finished_at END
+     WHERE id = @id AND status = @from`,
+  );
+  const cancelRemaining = db.prepare(
+    `UPDATE journal SET status = 'cancelled', updated_at = ? WHERE delivery_id = ? AND status IN ('queued', 'retrying')`,
+  );
+
+  const discard = (id: string) => {
+    dropChunks.run(id);
+    db.prepare("DELETE FROM deliveries WHERE id = ? AND committed = 0 AND status = 'prepared'").run(id);
+  };
+
+  return {
+    get,
+    list: () => (all.all() as DeliveryRow[]).map(toDelivery),
+
+    beginBatch: db.transaction((header: BatchHeader, now: Date): Outcome => {
+      const existing = get(header.id);
+      // The same batch again (a retried upload): keep what the server already has.
+      if (existing && existing.contentHash === header.contentHash && (existing.committed || existing.chunkCount === header.chunkCount)) {
+        return { ok: true };
+      }
+      if (existing && existing.committed && existing.status !== 'prepared') {
+        return refuse(409, 'delivery-already-sent', `"${existing.name}" was already handed to the sender (${existing.status}); it cannot be replaced.`);
+      }
+      if (existing?.committed) {
+        db.prepare('DELETE FROM journal WHERE delivery_id = ?').run(header.id);
+      }
+      upsert.run({ ...header, excludedByCause: JSON.stringify(header.excludedByCause), now: now.toISOString() });
+      dropOtherChunks.run(header.id, header.contentHash);
+      return { ok: true };
+    }),
+
+    putChunk(id, contentHash, seq, recipients) {
+      const delivery = get(id);
+      if (!delivery) return notFound(id);
+      if (delivery.contentHash !== contentHash) {
+        return refuse(409, 'stale-batch', 'This chunk belongs to an older preparation of the delivery. Prepare again and send.');
+      }
+      if (delivery.committed) return { ok: true, received: recipients.length };
+      if (seq < 1 || seq > delivery.chunkCount) {
+        return refuse(422, 'chunk-out-of-range', `Chunk ${seq} is outside the batch of ${delivery.chunkCount} chunks.`);
+      }
+      putChunk.run(id, contentHash, seq, JSON.stringify(recipients));
+      return { ok: true, received: recipients.length };
+    },
+
+    commitBatch: db.transaction((id: string, contentHash: string, now: Date): Outcome<{ recipients: number }> => {
+      const delivery = get(id);
+      if (!delivery) return notFound(id);
+      if (delivery.contentHash !== contentHash) {
+        return refuse(409, 'stale-batch', 'The batch belongs to an older preparation of the delivery. Prepare again and send.');
+      }
+      if (delivery.committed) return { ok: true, recipients: delivery.toDeliver };
+      const rows = chunks.all(id, contentHash) as { seq: number; recipients: string }[];
+      if (rows.length !== delivery.chunkCount) {
+        return refuse(422, 'batch-incomplete', `The server has ${rows.length} of ${delivery.chunkCount} chunks; the upload will resume.`);
+      }
+      const recipients = rows.flatMap((r) => JSON.parse(r.recipients) as PreparedRecipient[]);
+      const problem = checkTotals(delivery, recipients);
+      if (problem) {
+        discard(id);
+        return refuse(422, 'batch-mismatch', `The batch was refused and nothing of it was kept: ${problem} Prepare the delivery again.`);
+      }
+      const at = now.toISOString();
+      for (const r of recipients) insertJournal.run(id, r.seq, r.profileId, r.email, r.subject, JSON.stringify(r.values), at);
+      dropChunks.run(id);
+      markCommitted.run(at, id);
+      return { ok: true, recipients: recipients.length };
+    }),
+
+    transition: db.transaction((id: string, to: DeliveryStatus, now: Date, fields = {}) => {
+      const delivery = get(id);
+      if (!delivery) return notFound(id);
+      if (!delivery.committed) {
+        return refuse(409, 'batch-not-committed', `"${delivery.name}" has not been fully received yet; the app is still sending it.`);
+      }
+      if (!canTransition(delivery.status, to)) {
+        return refuse(409, 'invalid-transition', transitionRefusal(delivery, to));
+      }
+      const at = now.toISOString();
+      setStatus.run({
+        id,
+        from: delivery.status,
+        to,
+        reason: fields.reason ?? null,
+        now: at,
+        setSchedule: fields.scheduledAt !== undefined ? 1 : 0,
+        scheduledAt: fields.scheduledAt ?? null,
+      });
+      if (to === 'stopped') cancelRemaining.run(at, id);
+      return { ok: true, delivery: get(id)! };
+    }) as DeliveryStore['transition'],
+
+    kpis(id, now) {
+      const delivery = get(id);
+      if (!delivery) return undefined;
+      const counts: Record<string, number> = {};
+      for (const row of journalCounts.all(id) as { status: string; n: number }[]) counts[row.status] = row.n;
+      const events: Record<string, number> = {};
+      for (const row of uniqueEvents.all(id) as { kind: string; n: number }[]) events[row.kind] = row.n;
+      const n = (s: string) => counts[s] ?? 0;
+      return {
+        status: delivery.status,
+        targeted: delivery.targeted,
+        toDeliver: delivery.toDeliver,
+        delivered: n('sent'),
+        failed: n('failed') + n('bounced'),
+        excludedAtSend: n('excluded'),
+        cancelled: n('cancelled'),
+        unknown: n('unknown'),
+        remaining: n('queued') + n('retrying') + n('sending'),
+        opens: events.open ?? 0,
+        clicks: events.click ?? 0,
+        updatedAt: now.toISOString(),
+      };
+    },
+  };
+}
+
+/** Returns why the recipients do not match the preparation's figures, or null when they do. */
+function checkTotals(delivery: ServerDelivery, recipients: PreparedRecipient[]): string | null {
+  if (recipients.length !== delivery.toDeliver) {
+    return `it holds ${recipients.length} recipients but the preparation counted ${delivery.toDeliver} to deliver.`;
+  }
+  if (delivery.toDeliver + delivery.excluded !== delivery.targeted) {
+    return `to deliver (${delivery.toDeliver}) plus excluded (${delivery.excluded}) is not targeted (${delivery.targeted}).`;
+  }
+  const seqs = new Set(recipients.map((r) => r.seq));
+  if (seqs.size !== recipients.length) return 'some recipients appear twice.';
+  return null;
+}
+
+function transitionRefusal(delivery: ServerDelivery, to: DeliveryStatus): string {
+  if (delivery.status === 'stopped') return `"${delivery.name}" was stopped; a stopped delivery cannot be resumed or sent again.`;
+  if (delivery.status === 'completed') return `"${delivery.name}" has already been sent to everyone.`;
+  return `"${delivery.name}" is ${delivery.status} and cannot be moved to ${to}.`;
+}

@@ -1,0 +1,160 @@
+/**
+ * The send journal: one row per recipient, the engine's only view of storage.
+ *
+ * Invariants, which is what makes a crash harmless:
+ * - a row leaves `queued`/`retrying` only by being claimed (`sending`) or cancelled;
+ * - a claimed row leaves `sending` only on an SMTP outcome, a release (pause) or, at start,
+ *   by being marked `unknown` (the process died while it was in flight);
+ * - so after a crash nobody is skipped: every row is either final, still to send, or listed
+ *   as `unknown` for the operator to resend or not.
+ */
+
+import type { Db } from './database';
+
+export interface JournalEntry {
+  id: number;
+  deliveryId: string;
+  seq: number;
+  profileId: number;
+  email: string;
+  subject: string;
+  values: Record<string, string>;
+  attempts: number;
+}
+
+export type SmtpOutcome =
+  | { kind: 'sent'; reply: string }
+  | { kind: 'retry'; reply: string }
+  | { kind: 'failed'; reply: string }
+  | { kind: 'bounced'; reply: string };
+
+export interface RecordedOutcome {
+  id: number;
+  outcome: SmtpOutcome;
+  /** For a retry: when to try again (ms since epoch). */
+  retryAt?: number;
+}
+
+export interface SendJournal {
+  /** Returns the ids of scheduled deliveries whose time has come. */
+  dueScheduled(now: Date): string[];
+  /** Returns the ids of deliveries in status `sending`. */
+  sending(): string[];
+  /**
+   * Claims up to `limit` queued rows after `afterId` (keyset order) and marks them `sending`.
+   * Rows whose profile is suppressed now are marked `excluded` instead and not returned.
+   */
+  claim(deliveryId: string, afterId: number, limit: number, now: Date): { entries: JournalEntry[]; lastId: number };
+  /** Claims retrying rows whose time has come. */
+  claimRetries(deliveryId: string, limit: number, now: Date): JournalEntry[];
+  /** Writes outcomes in one transaction. */
+  record(outcomes: readonly RecordedOutcome[], now: Date): void;
+  /** Puts claimed rows that were not sent back in the queue (pause, shutdown). */
+  release(ids: readonly number[], now: Date): void;
+  /** Returns how many rows are still to send, and when the earliest retry is due. */
+  pending(deliveryId: string): { queued: number; retrying: number; sending: number; nextRetryAt: number | null };
+  /** Marks rows left `sending` by a process that died as `unknown`; returns how many. */
+  markInFlightUnknown(now: Date): number;
+  /** Puts `unknown` rows of a delivery back in the queue, or cancels them. */
+  settleUnknown(deliveryId: string, resend: boolean, now: Date): number;
+}
+
+interface JournalRow {
+  id: number;
+  delivery_id: string;
+  seq: number;
+  profile_id: number;
+  email: string;
+  subject: string;
+  vals: string;
+  attempts: number;
+}
+
+const toEntry = (r: JournalRow): JournalEntry => ({
+  id: r.id,
+  deliveryId: r.delivery_id,
+  seq: r.seq,
+  profileId: r.profile_id,
+  email: r.email,
+  subject: r.subject,
+  values: JSON.parse(r.vals),
+  attempts: r.attempts,
+});
+
+export function sqliteSendJournal(db: Db): SendJournal {
+  const due = db.prepare("SELECT id FROM deliveries WHERE status = 'scheduled' AND scheduled_at <= ? ORDER BY scheduled_at").pluck();
+  const sending = db.prepare("SELECT id FROM deliveries WHERE status = 'sending' ORDER BY started_at").pluck();
+  // Late suppression joins the profile as it is now: an unsubscribe since preparation wins.
+  const nextQueued = db.prepare(
+    `SELECT j.*, p.status AS profile_status FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
+     WHERE j.delivery_id = ? AND j.status = 'queued' AND j.id > ? ORDER BY j.id LIMIT ?`,
+  );
+  const dueRetries = db.prepare(
+    `SELECT j.*, p.status AS profile_status FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
+     WHERE j.delivery_id = ? AND j.status = 'retrying' AND j.next_attempt_at <= ? ORDER BY j.id LIMIT ?`,
+  );
+  const mark = db.prepare('UPDATE journal SET status = ?, updated_at = ? WHERE id = ?');
+  const exclude = db.prepare(
+    "UPDATE journal SET status = 'excluded', smtp_reply = 'suppressed after preparation', updated_at = ? WHERE id = ?",
+  );
+  const recordOne = db.prepare(
+    `UPDATE journal SET status = @status, smtp_reply = @reply, attempts = attempts + 1, next_attempt_at = @retryAt, updated_at = @now
+     WHERE id = @id`,
+  );
+  const releaseOne = db.prepare("UPDATE journal SET status = 'queued', updated_at = ? WHERE id = ? AND status = 'sending'");
+  const pendingCounts = db.prepare(
+    `SELECT status, COUNT(*) AS n, MIN(next_attempt_at) AS next FROM journal
+     WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'sending') GROUP BY status`,
+  );
+  const unknownAll = db.prepare("UPDATE journal SET status = 'unknown', updated_at = ? WHERE status = 'sending'");
+  const settle = db.prepare("UPDATE journal SET status = ?, updated_at = ? WHERE delivery_id = ? AND status = 'unknown'");
+
+  const claimRows = db.transaction((rows: (JournalRow & { profile_status: string | null })[], now: Date) => {
+    const at = now.toISOString();
+    const entries: JournalEntry[] = [];
+    for (const row of rows) {
+      if (row.profile_status === 'unsubscribed') {
+        exclude.run(at, row.id);
+        continue;
+      }
+      mark.run('sending', at, row.id);
+      entries.push(toEntry(row));
+    }
+    return entries;
+  });
+
+  return {
+    dueScheduled: (now) => due.all(now.toISOString()) as string[],
+    sending: () => sending.all() as string[],
+    claim(deliveryId, afterId, limit, now) {
+      const rows = nextQueued.all(deliveryId, afterId, limit) as (JournalRow & { profile_status: string | null })[];
+      const lastId = rows.length ? rows[rows.length - 1].id : afterId;
+      return { entries: claimRows(rows, now), lastId };
+    },
+    claimRetries(deliveryId, limit, now) {
+      const rows = dueRetries.all(deliveryId, now.getTime(), limit) as (JournalRow & { profile_status: string | null })[];
+      return claimRows(rows, now);
+    },
+    record: db.transaction((outcomes: readonly RecordedOutcome[], now: Date) => {
+      const at = now.toISOString();
+      for (const { id, outcome, retryAt } of outcomes) {
+        const status = outcome.kind === 'retry' ? 'retrying' : outcome.kind;
+        recordOne.run({ id, status, reply: outcome.reply.slice(0, 500), retryAt: retryAt ?? null, now: at });
+      }
+    }),
+    release: db.transaction((ids: readonly number[], now: Date) => {
+      const at = now.toISOString();
+      for (const id of ids) releaseOne.run(at, id);
+    }),
+    pending(deliveryId) {
+      const result = { queued: 0, retrying: 0, sending: 0, nextRetryAt: null as number | null };
+      for (const row of pendingCounts.all(deliveryId) as { status: 'queued' | 'retrying' | 'sending'; n: number; next: number | null }[]) {
+        result[row.status] = row.n;
+        if (row.status === 'retrying') result.nextRetryAt = row.next;
+      }
+      return result;
+    },
+    markInFlightUnknown: (now) => unknownAll.run(now.toISOString()).changes,
+    settleUnknown: (deliveryId, resend, now) => settle.run(resend ? 'queued' : 'cancelled', now.toISOString(), deliveryId).changes,
+  };
+}

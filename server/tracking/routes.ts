@@ -1,0 +1,74 @@
+/**
+ * Public tracking endpoints, reached from messages: the open pixel, the click redirect and
+ * unsubscribe (a confirm page, and the RFC 8058 one-click POST). Tokens are verified before
+ * anything is read; a click only ever redirects to a URL of the delivery's own link table.
+ */
+
+import { Hono, type Context } from 'hono';
+import { escapeHtml } from '../../shared/template';
+import type { AppEnv } from '../services';
+
+const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+const NO_STORE = { 'Cache-Control': 'no-store, max-age=0' };
+
+export const tracking = new Hono<AppEnv>()
+  .get('/t/o/:token', (c) => {
+    const { signer, tracking, bus, now } = c.var.services;
+    const claims = signer.verify(c.req.param('token'), 'o');
+    if (claims && tracking.recipient(claims.journalId)?.deliveryId === claims.deliveryId) {
+      tracking.record({ deliveryId: claims.deliveryId, journalId: claims.journalId, kind: 'open', userAgent: c.req.header('user-agent') }, now());
+      bus.changed(claims.deliveryId);
+    }
+    // Answer with the image either way: a mail client shows no broken picture for a bad token.
+    return c.body(PIXEL, 200, { 'Content-Type': 'image/gif', ...NO_STORE });
+  })
+  .get('/t/c/:token', (c) => {
+    const { signer, tracking, bus, now } = c.var.services;
+    const claims = signer.verify(c.req.param('token'), 'c');
+    const url = claims && tracking.linkUrl(claims.deliveryId, claims.linkId!);
+    if (!claims || !url) return c.text('This link is not valid.', 404);
+    const event = { deliveryId: claims.deliveryId, journalId: claims.journalId, userAgent: c.req.header('user-agent') };
+    // A click proves the message was opened, even when images were blocked.
+    tracking.record({ ...event, kind: 'open' }, now());
+    tracking.record({ ...event, kind: 'click', linkId: claims.linkId }, now());
+    bus.changed(claims.deliveryId);
+    return c.redirect(url, 302);
+  })
+  .get('/u/:token', (c) => {
+    const target = unsubscribeTarget(c);
+    if (!target) return c.html(page('Link not valid', '<p>This unsubscribe link is not valid. Use the link from the message itself.</p>'), 404);
+    return c.html(
+      page(
+        'Unsubscribe',
+        `<p>Stop receiving these emails at <strong>${escapeHtml(target.email)}</strong>?</p>
+         <form method="post"><button type="submit">Unsubscribe</button></form>`,
+      ),
+      200,
+    );
+  })
+  .post('/u/:token', async (c) => {
+    const target = unsubscribeTarget(c);
+    if (!target) return c.text('This unsubscribe link is not valid.', 404);
+    const { audience, tracking, bus, now } = c.var.services;
+    audience.unsubscribe(target.profileId, `unsubscribe link of delivery ${target.deliveryId}`, now());
+    tracking.record({ deliveryId: target.deliveryId, journalId: target.journalId, kind: 'unsubscribe' }, now());
+    bus.changed(target.deliveryId);
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    if (form['List-Unsubscribe'] === 'One-Click') return c.text('Unsubscribed.', 200);
+    return c.html(page('Unsubscribed', `<p><strong>${escapeHtml(target.email)}</strong> will receive no more of these emails.</p>`), 200);
+  });
+
+function unsubscribeTarget(c: Context<AppEnv>) {
+  const { signer, tracking } = c.var.services;
+  const claims = signer.verify(c.req.param('token')!, 'u');
+  const recipient = claims && tracking.recipient(claims.journalId);
+  if (!claims || !recipient || recipient.deliveryId !== claims.deliveryId) return undefined;
+  return { ...recipient, journalId: claims.journalId };
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${title}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}
+button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:1px solid #1d3557;background:#1d3557;color:#fff;cursor:pointer}</style>
+</head><body><h1>${title}</h1>${body}</body></html>`;
+}

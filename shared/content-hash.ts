@@ -1,0 +1,35 @@
+/** Content hashing: how a preparation knows it is stale. */
+
+import type { DeliveryContent } from './types';
+
+/**
+ * Returns a 26-character hex digest of the delivery content and the replica it was prepared
+ * from. Deterministic across browsers and Node (pure JS, no Web Crypto, so it is synchronous).
+ */
+export function contentHash(content: DeliveryContent, replicaCursor: number): string {
+  const text = JSON.stringify([
+    content.name,
+    content.fromName,
+    content.fromAddress,
+    content.subject,
+    content.html,
+    content.audience,
+    content.scheduledAt,
+    replicaCursor,
+  ]);
+  return hash53(text, 0x5eed).toString(16).padStart(14, '0') + hash53(text, 0xc0ffee).toString(16).padStart(14, '0').slice(2);
+}
+
+// cyrb53: a fast 53-bit string hash with good dispersion; two seeds give 104 bits.
+function hash53(text: string, seed: number): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}

@@ -1,0 +1,100 @@
+/**
+ * A message as a recipient reads it: subject, HTML and text, rendered with the shared
+ * template renderer. The preview and the server both call `renderMessage`, so what was
+ * previewed is what is sent.
+ */
+
+import { compileTemplate, type CompiledTemplate, type TemplateError } from './template';
+import type { DeliveryContent, Profile } from './types';
+
+/** Personalization fields a template may use, with the profile property each reads. */
+export const PROFILE_FIELDS = {
+  first_name: 'firstName',
+  last_name: 'lastName',
+  email: 'email',
+  locale: 'locale',
+  city: 'city',
+} as const satisfies Record<string, keyof Profile>;
+
+/** Fields Mailroom fills in itself for every message. */
+export const SYSTEM_FIELDS = ['unsubscribe_url'] as const;
+
+export type ProfileField = keyof typeof PROFILE_FIELDS;
+
+export function isKnownField(field: string): boolean {
+  return field in PROFILE_FIELDS || (SYSTEM_FIELDS as readonly string[]).includes(field);
+}
+
+export interface CompiledMessage {
+  subject: CompiledTemplate;
+  html: CompiledTemplate;
+  /** The profile fields the message reads: what a prepared recipient carries. */
+  profileFields: ProfileField[];
+}
+
+export type CompileMessageResult =
+  | { ok: true; message: CompiledMessage }
+  | { ok: false; part: 'subject' | 'html'; error: TemplateError };
+
+/** Returns the compiled subject and HTML body, or the first syntax error and the part it is in. */
+export function compileMessage(content: Pick<DeliveryContent, 'subject' | 'html'>): CompileMessageResult {
+  const subject = compileTemplate(content.subject);
+  if (!subject.ok) return { ok: false, part: 'subject', error: subject.error };
+  const html = compileTemplate(content.html);
+  if (!html.ok) return { ok: false, part: 'html', error: html.error };
+  const used = new Set([...subject.template.fields, ...html.template.fields]);
+  const profileFields = (Object.keys(PROFILE_FIELDS) as ProfileField[]).filter((f) => used.has(f));
+  return { ok: true, message: { subject: subject.template, html: html.template, profileFields } };
+}
+
+/** Returns the values a recipient's message needs: only the fields the message reads. */
+export function recipientValues(profile: Profile, fields: readonly ProfileField[]): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const field of fields) values[field] = String(profile[PROFILE_FIELDS[field]] ?? '');
+  return values;
+}
+
+export interface RenderedMessage {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+/** Returns the message for one recipient. `system` holds the values Mailroom fills in (the unsubscribe URL). */
+export function renderMessage(
+  message: CompiledMessage,
+  values: Readonly<Record<string, string>>,
+  system: { unsubscribeUrl: string },
+): RenderedMessage {
+  const all = { ...values, unsubscribe_url: system.unsubscribeUrl };
+  const html = message.html.render(all, 'html');
+  return { subject: message.subject.render(all, 'header'), html, text: htmlToText(html) };
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", nbsp: ' ' };
+
+/** Returns a readable plain-text part derived from HTML: links keep their URL, blocks become lines. */
+export function htmlToText(html: string): string {
+  return html
+    .replace(/<(script|style|head)[\s\S]*?<\/\1>/gi, '')
+    .replace(/<a\s[^>]*?href\s*=\s*(["'])(.*?)\1[^>]*>([\s\S]*?)<\/a>/gi, (_, _q, href: string, label: string) => {
+      const text = label.replace(/<[^>]+>/g, '').trim();
+      return text && text !== href ? `${text} (${href})` : href;
+    })
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<\/(p|div|h[1-6]|li|tr|table|ul|ol)>/gi, '\n')
+    .replace(/<li[^>]*>/gi, '- ')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&(amp|lt|gt|quot|#39|nbsp);/g, (_, name: string) => ENTITIES[name])
+    .replace(/[ \t]+/g, ' ')
+    .replace(/ *\n */g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+/** Returns every http(s) link target in the HTML, in order, without duplicates. */
+export function extractLinks(html: string): string[] {
+  const links = new Set<string>();
+  for (const match of html.matchAll(/<a\s[^>]*?href\s*=\s*(["'])(.*?)\1/gi)) links.add(match[2]);
+  return [...links];
+}

@@ -1,0 +1,107 @@
+/**
+ * The preparation of a delivery as a pure computation: fed the replica's profiles in
+ * chunks, it returns recipients and exclusions per chunk and, at the end, the KPIs, the
+ * log and the status. The worker owns the I/O around it; this module owns the rules.
+ */
+
+import { matchesAudience } from './audience-filter';
+import { compileMessage, recipientValues, renderMessage, type CompiledMessage } from './message';
+import { applyFilteringRules, checkMessage } from './typology';
+import type { Delivery, Exclusion, LogLevel, LogLine, PreparationKpis, PreparedRecipient, Profile } from './types';
+
+export interface PreparationResult {
+  status: 'prepared' | 'failed';
+  kpis: PreparationKpis;
+  log: LogLine[];
+}
+
+export interface ChunkResult {
+  recipients: PreparedRecipient[];
+  exclusions: Exclusion[];
+}
+
+/** The unsubscribe URL previews and preparation render with; the server signs a real one. */
+export const PREVIEW_UNSUBSCRIBE_URL = 'https://unsubscribe.invalid/preview';
+
+export class Preparation {
+  private readonly log: LogLine[] = [];
+  private readonly seen = new Set<string>();
+  private readonly kpis: PreparationKpis = { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} };
+  private largestHtml = 0;
+
+  private constructor(
+    private readonly message: CompiledMessage,
+    private readonly now: () => Date,
+  ) {}
+
+  /**
+   * Returns a running preparation, or the failed result when the message cannot be sent at
+   * all (a template syntax error or a control rule of severity error).
+   */
+  static start(delivery: Delivery, now: () => Date = () => new Date()): { ok: true; preparation: Preparation; log: LogLine[] } | { ok: false; result: PreparationResult } {
+    const log: LogLine[] = [];
+    const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
+    write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started.`);
+    const compiled = compileMessage(delivery);
+    if (!compiled.ok) {
+      const { line, column, message } = compiled.error;
+      const part = compiled.part === 'subject' ? 'subject' : 'HTML body';
+      write('error', `Template error in the ${part} at line ${line}, column ${column}: ${message}.`);
+      return { ok: false, result: finishLog(log, now, { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} }) };
+    }
+    for (const finding of checkMessage(delivery, compiled.message)) write(finding.level, `${finding.rule}: ${finding.message}`);
+    if (log.some((l) => l.level === 'error')) {
+      return { ok: false, result: finishLog(log, now, { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} }) };
+    }
+    const preparation = new Preparation(compiled.message, now);
+    preparation.log.push(...log);
+    return { ok: true, preparation, log };
+  }
+
+  /** Returns the recipients and exclusions among `profiles` that match `audience`, numbering recipients in order. */
+  addProfiles(profiles: readonly Profile[], audience: Delivery['audience']): ChunkResult {
+    const recipients: PreparedRecipient[] = [];
+    const exclusions: Exclusion[] = [];
+    for (const profile of profiles) {
+      if (!matchesAudience(profile, audience)) continue;
+      this.kpis.targeted++;
+      const rule = applyFilteringRules(profile, this.seen);
+      if (rule) {
+        this.kpis.excluded++;
+        this.kpis.excludedByCause[rule.cause] = (this.kpis.excludedByCause[rule.cause] ?? 0) + 1;
+        exclusions.push({ profileId: profile.id, email: profile.email, rule: rule.name, cause: rule.cause });
+        continue;
+      }
+      const values = recipientValues(profile, this.message.profileFields);
+      const rendered = renderMessage(this.message, values, { unsubscribeUrl: PREVIEW_UNSUBSCRIBE_URL });
+      this.largestHtml = Math.max(this.largestHtml, rendered.html.length);
+      this.kpis.toDeliver++;
+      recipients.push({ seq: this.kpis.toDeliver, profileId: profile.id, email: profile.email, subject: rendered.subject, values });
+    }
+    return { recipients, exclusions };
+  }
+
+  /** Returns the final result: failed when the target is empty, prepared otherwise. */
+  finish(): PreparationResult {
+    const write = (level: LogLevel, message: string) => this.log.push({ at: this.now().toISOString(), level, message });
+    const { targeted, toDeliver, excluded, excludedByCause } = this.kpis;
+    write('info', `Targeted ${targeted}, to deliver ${toDeliver}, excluded ${excluded}.`);
+    for (const [cause, count] of Object.entries(excludedByCause)) write('info', `Excluded as ${cause}: ${count}.`);
+    if (targeted === 0) write('error', 'The target is empty: no profile matches the audience. Change the audience and prepare again.');
+    else if (toDeliver === 0) write('error', 'Every targeted profile was excluded: there is nobody to send to.');
+    else write('info', `Messages rendered; the largest HTML part is ${Math.ceil(this.largestHtml / 1024)} KB.`);
+    return finishLog(this.log, this.now, { ...this.kpis, excludedByCause: { ...excludedByCause } });
+  }
+}
+
+function finishLog(log: LogLine[], now: () => Date, kpis: PreparationKpis): PreparationResult {
+  const errors = log.filter((l) => l.level === 'error').length;
+  const warnings = log.filter((l) => l.level === 'warning').length;
+  const status = errors > 0 ? 'failed' : 'prepared';
+  log.push({
+    at: now().toISOString(),
+    level: errors > 0 ? 'error' : warnings > 0 ? 'warning' : 'info',
+    message: `Preparation ${status === 'failed' ? 'failed' : 'finished'}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}.`,
+  });
+  return { status, kpis, log };
+}

@@ -1,0 +1,35 @@
+/** Delivery status transitions: the one table every part of Mailroom consults. */
+
+import type { DeliveryStatus } from './types';
+
+const NEXT: Record<DeliveryStatus, readonly DeliveryStatus[]> = {
+  draft: ['preparing'],
+  preparing: ['prepared', 'failed', 'draft'],
+  prepared: ['draft', 'preparing', 'scheduled', 'sending'],
+  failed: ['draft', 'preparing'],
+  scheduled: ['sending', 'paused', 'stopped'],
+  sending: ['paused', 'stopped', 'completed'],
+  paused: ['sending', 'scheduled', 'stopped'],
+  stopped: [],
+  completed: [],
+};
+
+/** Returns true when a delivery in status `from` may move to `to`. */
+export function canTransition(from: DeliveryStatus, to: DeliveryStatus): boolean {
+  return NEXT[from].includes(to);
+}
+
+/** Returns true while the delivery's content may still change (before it was handed to the server). */
+export function isEditable(status: DeliveryStatus): boolean {
+  return status === 'draft' || status === 'prepared' || status === 'failed';
+}
+
+/** Returns true once the server owns the delivery. */
+export function isHandedOver(status: DeliveryStatus): boolean {
+  return status === 'scheduled' || status === 'sending' || status === 'paused' || status === 'stopped' || status === 'completed';
+}
+
+/** Returns true when the delivery has ended for good. */
+export function isFinal(status: DeliveryStatus): boolean {
+  return NEXT[status].length === 0;
+}

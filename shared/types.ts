@@ -1,0 +1,99 @@
+/** Domain types shared by the app, the worker and the server. Pure data: no behaviour. */
+
+import type { AudienceFilter } from './audience-filter';
+
+export type SubscriptionStatus = 'subscribed' | 'unsubscribed';
+
+/** A profile as the audience of record holds it and as the replica copies it. */
+export interface Profile {
+  id: number;
+  email: string;
+  firstName: string;
+  lastName: string;
+  locale: string;
+  city: string;
+  status: SubscriptionStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type DeliveryStatus =
+  | 'draft'
+  | 'preparing'
+  | 'prepared'
+  | 'failed'
+  | 'scheduled'
+  | 'sending'
+  | 'paused'
+  | 'stopped'
+  | 'completed';
+
+/** What the marketer edits. Any change to it invalidates a preparation. */
+export interface DeliveryContent {
+  name: string;
+  fromName: string;
+  fromAddress: string;
+  subject: string;
+  html: string;
+  audience: AudienceFilter;
+  /** ISO date-time at which sending starts by itself, or null to send on demand. */
+  scheduledAt: string | null;
+}
+
+export interface Delivery extends DeliveryContent {
+  id: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Why a profile of the target population will not receive the message. */
+export type ExclusionCause = 'unsubscribed' | 'invalid-address' | 'duplicate-address';
+
+export interface Exclusion {
+  profileId: number;
+  email: string;
+  rule: string;
+  cause: ExclusionCause;
+}
+
+export type LogLevel = 'info' | 'warning' | 'error';
+
+export interface LogLine {
+  at: string;
+  level: LogLevel;
+  message: string;
+}
+
+/** The three preparation figures; targeted = toDeliver + excluded, always. */
+export interface PreparationKpis {
+  targeted: number;
+  toDeliver: number;
+  excluded: number;
+  excludedByCause: Partial<Record<ExclusionCause, number>>;
+}
+
+/** One recipient of a prepared batch: who, and the values their message needs. */
+export interface PreparedRecipient {
+  seq: number;
+  profileId: number;
+  email: string;
+  subject: string;
+  values: Record<string, string>;
+}
+
+/** Live figures of a delivery on the server. */
+export interface SendKpis {
+  status: DeliveryStatus;
+  targeted: number;
+  toDeliver: number;
+  delivered: number;
+  failed: number;
+  excludedAtSend: number;
+  cancelled: number;
+  unknown: number;
+  remaining: number;
+  opens: number;
+  clicks: number;
+  updatedAt: string;
+}

@@ -1,0 +1,58 @@
+import { sveltekit } from '@sveltejs/kit/vite';
+import { SvelteKitPWA } from '@vite-pwa/sveltekit';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  plugins: [
+    sveltekit(),
+    SvelteKitPWA({
+      strategies: 'generateSW',
+      registerType: 'autoUpdate',
+      injectRegister: false,
+      manifest: {
+        name: 'Mailroom',
+        short_name: 'Mailroom',
+        description: 'Prepare and send email campaigns',
+        theme_color: '#1d3557',
+        background_color: '#ffffff',
+        display: 'standalone',
+        start_url: '/',
+        icons: [{ src: '/icon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' }],
+      },
+      kit: { adapterFallback: 'index.html', spa: true },
+      workbox: {
+        // The app registers the worker itself (workbox-window) and takes control at once:
+        // a marketer who goes offline right after the first visit still has the app.
+        clientsClaim: true,
+        skipWaiting: true,
+        globPatterns: ['client/**/*.{js,css,ico,png,svg,webp,webmanifest}'],
+        navigateFallbackDenylist: [/^\/api\//, /^\/t\//, /^\/u\//, /^\/mailbox/],
+      },
+    }),
+  ],
+  server: { fs: { allow: ['shared'] } },
+  worker: { format: 'es' },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['shared/**/*.test.ts', 'server/**/*.test.ts', 'app/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
