@@ -72,7 +72,7 @@ class Parser {
   constructor(private readonly source: string) {}
 
   /** Parses nodes until one of the closing tags (returned through `closedBy`) or the end. */
-  parseBlock(closers: string[], closedBy?: { tag: string }): Node[] {
+  parseBlock(closers: string[], closedBy?: { tag: string }, openedAt = 0): Node[] {
     const nodes: Node[] = [];
     while (this.position < this.source.length) {
       const next = this.findNextTag();
@@ -104,7 +104,10 @@ class Parser {
       }
       this.fail(`unknown tag "${name}"; use if, unless, else, endif or endunless`, tagStart);
     }
-    if (closers.length > 0) this.fail(`missing "{% ${closers[closers.length - 1]} %}"`, this.source.length);
+    if (closers.length > 0) {
+      const end = closers[closers.length - 1];
+      this.fail(`missing "{% ${end} %}" for this "{% ${end.slice(3)} %}"`, openedAt);
+    }
     return nodes;
   }
 
@@ -114,8 +117,8 @@ class Parser {
     }
     const end = name === 'if' ? 'endif' : 'endunless';
     const closedBy = { tag: '' };
-    const then = this.parseBlock(['else', end], closedBy);
-    const otherwise = closedBy.tag === 'else' ? this.parseBlock([end]) : [];
+    const then = this.parseBlock(['else', end], closedBy, at);
+    const otherwise = closedBy.tag === 'else' ? this.parseBlock([end], undefined, at) : [];
     return { kind: 'if', field: args[0], negate: name === 'unless', then, otherwise };
   }
 
@@ -246,5 +249,5 @@ export function escapeHtml(text: string): string {
 /** Returns the text on one line: CR, LF and other control characters become spaces. A header can never be split by it. */
 export function oneLine(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
+  return text.replace(/\s*[\u0000-\u001f\u007f\u2028\u2029]+\s*/g, ' ').trim();
 }

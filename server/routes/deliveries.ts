@@ -94,9 +94,12 @@ export const deliveries = new Hono<AppEnv>()
   })
   .post('/:id/stop', (c) => command(c, 'stopped'))
   .post('/:id/unknown', jsonBody(settle), (c) => {
-    const { journal, bus, engine, now } = c.var.services;
+    const { journal, deliveries, bus, engine, now } = c.var.services;
     const id = c.req.param('id');
+    if (!deliveries.get(id)) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
     const settled = journal.settleUnknown(id, c.req.valid('json').resend, now());
+    // A delivery held for this decision carries on by itself once it is made.
+    if (settled > 0 && deliveries.get(id)!.status === 'paused') deliveries.transition(id, 'sending', now(), { reason: null });
     bus.changed(id);
     engine.scan();
     return c.json({ settled }, 200);

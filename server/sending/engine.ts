@@ -138,7 +138,12 @@ export class SendEngine {
       if (entries.length === 0) {
         const pending = journal.pending(id);
         if (pending.queued + pending.retrying + pending.sending === 0) {
-          deliveries.transition(id, 'completed', this.now());
+          // Nobody is skipped silently: messages whose outcome is unknown wait for the operator.
+          if (pending.unknown > 0) {
+            deliveries.transition(id, 'paused', this.now(), {
+              reason: `${pending.unknown} messages were in flight when the server stopped; choose whether to resend them.`,
+            });
+          } else deliveries.transition(id, 'completed', this.now());
           options.onChange(id);
           return;
         }

@@ -46,11 +46,16 @@ export const mailboxPage = new Hono<AppEnv>()
     if (!message) return c.html(layout('Not found', '<p>There is no such message. <a href="/mailbox">Back to the mailbox</a></p>'), 404);
     const parsed = await simpleParser(message.raw);
     const html = typeof parsed.html === 'string' ? parsed.html : `<pre>${escapeHtml(parsed.text ?? '')}</pre>`;
-    const headers = ['from', 'to', 'subject', 'date', 'message-id', 'list-unsubscribe', 'list-unsubscribe-post']
-      .map((name) => {
-        const value = parsed.headerLines.find((h) => h.key === name)?.line.replace(/^[^:]+:\s*/, '') ?? '';
-        return value ? `<dt>${escapeHtml(name)}</dt><dd>${escapeHtml(value)}</dd>` : '';
-      })
+    const headers = [
+      ['From', parsed.from?.text],
+      ['To', Array.isArray(parsed.to) ? parsed.to.map((a) => a.text).join(', ') : parsed.to?.text],
+      ['Subject', parsed.subject],
+      ['Date', parsed.date?.toUTCString()],
+      ['Message-ID', parsed.messageId],
+      ['List-Unsubscribe', headerLine(parsed.headerLines, 'list-unsubscribe')],
+      ['List-Unsubscribe-Post', headerLine(parsed.headerLines, 'list-unsubscribe-post')],
+    ]
+      .map(([name, value]) => (value ? `<dt>${escapeHtml(name!)}</dt><dd>${escapeHtml(value)}</dd>` : ''))
       .join('');
     return c.html(
       layout(
@@ -61,6 +66,10 @@ export const mailboxPage = new Hono<AppEnv>()
       ),
     );
   });
+
+function headerLine(lines: readonly { key: string; line: string }[], key: string): string | undefined {
+  return lines.find((h) => h.key === key)?.line.replace(/^[^:]+:\s*/, '');
+}
 
 function layout(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

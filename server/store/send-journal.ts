@@ -51,8 +51,8 @@ export interface SendJournal {
   record(outcomes: readonly RecordedOutcome[], now: Date): void;
   /** Puts claimed rows that were not sent back in the queue (pause, shutdown). */
   release(ids: readonly number[], now: Date): void;
-  /** Returns how many rows are still to send, and when the earliest retry is due. */
-  pending(deliveryId: string): { queued: number; retrying: number; sending: number; nextRetryAt: number | null };
+  /** Returns how many rows are still to send or undecided (unknown), and when the earliest retry is due. */
+  pending(deliveryId: string): { queued: number; retrying: number; sending: number; unknown: number; nextRetryAt: number | null };
   /** Marks rows left `sending` by a process that died as `unknown`; returns how many. */
   markInFlightUnknown(now: Date): number;
   /** Puts `unknown` rows of a delivery back in the queue, or cancels them. */
@@ -104,7 +104,7 @@ export function sqliteSendJournal(db: Db): SendJournal {
   const releaseOne = db.prepare("UPDATE journal SET status = 'queued', updated_at = ? WHERE id = ? AND status = 'sending'");
   const pendingCounts = db.prepare(
     `SELECT status, COUNT(*) AS n, MIN(next_attempt_at) AS next FROM journal
-     WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'sending') GROUP BY status`,
+     WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'sending', 'unknown') GROUP BY status`,
   );
   const unknownAll = db.prepare("UPDATE journal SET status = 'unknown', updated_at = ? WHERE status = 'sending'");
   const settle = db.prepare("UPDATE journal SET status = ?, updated_at = ? WHERE delivery_id = ? AND status = 'unknown'");
@@ -147,8 +147,8 @@ export function sqliteSendJournal(db: Db): SendJournal {
       for (const id of ids) releaseOne.run(at, id);
     }),
     pending(deliveryId) {
-      const result = { queued: 0, retrying: 0, sending: 0, nextRetryAt: null as number | null };
-      for (const row of pendingCounts.all(deliveryId) as { status: 'queued' | 'retrying' | 'sending'; n: number; next: number | null }[]) {
+      const result = { queued: 0, retrying: 0, sending: 0, unknown: 0, nextRetryAt: null as number | null };
+      for (const row of pendingCounts.all(deliveryId) as { status: 'queued' | 'retrying' | 'sending' | 'unknown'; n: number; next: number | null }[]) {
         result[row.status] = row.n;
         if (row.status === 'retrying') result.nextRetryAt = row.next;
       }

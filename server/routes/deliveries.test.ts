@@ -1,0 +1,144 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { batchHeader, createKit, eventually, handOver, newProfile, prepareOnServerAudience, SAMPLE_DELIVERY, type Kit } from '../test-kit';
+
+let kit: Kit;
+beforeEach(async () => {
+  kit = await createKit();
+  kit.services.audience.insertMany(
+    [
+      ...Array.from({ length: 248 }, () => newProfile()),
+      newProfile({ status: 'unsubscribed' }),
+      newProfile({ email: 'broken-address' }),
+    ],
+    new Date(),
+  );
+});
+afterEach(() => kit.close());
+
+const journalCount = () => kit.services.db.prepare('SELECT COUNT(*) FROM journal').pluck().get() as number;
+
+describe('handing over a prepared batch', () => {
+  it('stores chunks idempotently and turns them into one journal row per recipient on commit', async () => {
+    const { contentHash, chunks } = await handOver(kit, 'd1', SAMPLE_DELIVERY);
+    // A retried chunk and a retried commit change nothing.
+    const again = await kit.request('/api/deliveries/d1/batch/chunks/1', { method: 'PUT', json: { contentHash, recipients: chunks[0] } });
+    expect(again.status).toBe(200);
+    const commit = await kit.request('/api/deliveries/d1/batch/commit', { json: { contentHash } });
+    expect(await commit.json()).toEqual({ recipients: 248 });
+    expect(journalCount()).toBe(248);
+    const kpis = await (await kit.request('/api/deliveries/d1')).json();
+    expect(kpis).toMatchObject({ status: 'prepared', targeted: 250, toDeliver: 248, delivered: 0, remaining: 248 });
+  });
+
+  it('says what is missing when a commit comes before every chunk', async () => {
+    const { recipients, kpis } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'd2' });
+    await kit.request('/api/deliveries/d2/batch', { method: 'PUT', json: batchHeader(SAMPLE_DELIVERY, kpis, 'aaaaaaaa', 2) });
+    await kit.request('/api/deliveries/d2/batch/chunks/1', { method: 'PUT', json: { contentHash: 'aaaaaaaa', recipients: recipients.slice(0, 100) } });
+    const commit = await kit.request('/api/deliveries/d2/batch/commit', { json: { contentHash: 'aaaaaaaa' } });
+    expect(commit.status).toBe(422);
+    expect(await commit.json()).toEqual({ error: 'batch-incomplete', message: 'The server has 1 of 2 chunks; the upload will resume.' });
+    // The upload resumes with the missing chunk and then commits.
+    await kit.request('/api/deliveries/d2/batch/chunks/2', { method: 'PUT', json: { contentHash: 'aaaaaaaa', recipients: recipients.slice(100) } });
+    expect((await kit.request('/api/deliveries/d2/batch/commit', { json: { contentHash: 'aaaaaaaa' } })).status).toBe(200);
+  });
+
+  it('refuses a batch whose recipients do not match its KPIs and keeps nothing of it', async () => {
+    const { recipients, kpis } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'd3' });
+    const body = batchHeader(SAMPLE_DELIVERY, { ...kpis, targeted: kpis.targeted + 5, toDeliver: kpis.toDeliver + 5 }, 'bbbbbbbb', 1);
+    await kit.request('/api/deliveries/d3/batch', { method: 'PUT', json: body });
+    await kit.request('/api/deliveries/d3/batch/chunks/1', { method: 'PUT', json: { contentHash: 'bbbbbbbb', recipients } });
+    const commit = await kit.request('/api/deliveries/d3/batch/commit', { json: { contentHash: 'bbbbbbbb' } });
+    expect(commit.status).toBe(422);
+    expect((await commit.json()).message).toBe(
+      'The batch was refused and nothing of it was kept: it holds 248 recipients but the preparation counted 253 to deliver. Prepare the delivery again.',
+    );
+    expect(journalCount()).toBe(0);
+    expect(kit.services.db.prepare('SELECT COUNT(*) FROM batch_chunks').pluck().get()).toBe(0);
+    expect((await kit.request('/api/deliveries/d3')).status).toBe(404);
+  });
+
+  it.each([
+    ['a chunk that is not a list', { contentHash: 'cccccccc', recipients: 'all of them' }, /recipients/],
+    ['a recipient without an address', { contentHash: 'cccccccc', recipients: [{ seq: 1, profileId: 1, subject: 'x', values: {} }] }, /recipients\.0\.email/],
+    ['a bad content hash', { contentHash: 'not hex!', recipients: [] }, /contentHash/],
+  ])('answers 400 to %s, saying what is wrong', async (_, json, message) => {
+    const response = await kit.request('/api/deliveries/d4/batch/chunks/1', { method: 'PUT', json });
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body.error).toBe('invalid-request');
+    expect(body.message).toMatch(message);
+  });
+
+  it('refuses chunks of an older preparation', async () => {
+    const { chunks } = await handOver(kit, 'd5', SAMPLE_DELIVERY);
+    const stale = await kit.request('/api/deliveries/d5/batch/chunks/1', { method: 'PUT', json: { contentHash: '99999999', recipients: chunks[0] } });
+    expect(stale.status).toBe(409);
+    expect((await stale.json()).error).toBe('stale-batch');
+  });
+});
+
+describe('commands', () => {
+  it('sends, and refuses to resume a stopped delivery', async () => {
+    const { contentHash } = await handOver(kit, 'd6', SAMPLE_DELIVERY);
+    const sent = await kit.request('/api/deliveries/d6/send', { json: { contentHash, scheduledAt: null } });
+    expect(sent.status).toBe(200);
+    await eventually(async () => (await (await kit.request('/api/deliveries/d6')).json()).status === 'completed');
+    expect((await kit.request('/api/deliveries/d6/stop', { method: 'POST' })).status).toBe(409);
+  });
+
+  it('schedules a delivery for later, and stop makes it final', async () => {
+    const { contentHash } = await handOver(kit, 'd7', SAMPLE_DELIVERY);
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const scheduled = await (await kit.request('/api/deliveries/d7/send', { json: { contentHash, scheduledAt: later } })).json();
+    expect(scheduled).toMatchObject({ status: 'scheduled', remaining: 248 });
+    const stopped = await (await kit.request('/api/deliveries/d7/stop', { method: 'POST' })).json();
+    expect(stopped).toMatchObject({ status: 'stopped', cancelled: 248, remaining: 0 });
+    const resume = await kit.request('/api/deliveries/d7/resume', { method: 'POST' });
+    expect(resume.status).toBe(409);
+    expect(await resume.json()).toEqual({ error: 'invalid-transition', message: '"Autumn" was stopped; a stopped delivery cannot be resumed or sent again.' });
+    const replace = await kit.request('/api/deliveries/d7/batch', { method: 'PUT', json: batchHeader(SAMPLE_DELIVERY, { targeted: 1, toDeliver: 1, excluded: 0, excludedByCause: {} }, 'dddddddd', 1) });
+    expect(replace.status).toBe(409);
+    expect((await replace.json()).error).toBe('delivery-already-sent');
+  });
+
+  it('answers 404 for a delivery the server does not have', async () => {
+    const response = await kit.request('/api/deliveries/nope/pause', { method: 'POST' });
+    expect(response.status).toBe(404);
+    expect((await response.json()).error).toBe('delivery-not-found');
+  });
+
+  it('refuses Send with the content hash of another preparation', async () => {
+    await handOver(kit, 'd8', SAMPLE_DELIVERY);
+    const response = await kit.request('/api/deliveries/d8/send', { json: { contentHash: '12345678', scheduledAt: null } });
+    expect(response.status).toBe(409);
+    expect((await response.json()).error).toBe('stale-batch');
+  });
+});
+
+describe('live figures over Server-Sent Events', () => {
+  it('streams the KPIs when the delivery changes', async () => {
+    const { contentHash } = await handOver(kit, 'd9', SAMPLE_DELIVERY);
+    const response = await kit.request('/api/deliveries/d9/events');
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const events: { status: string; delivered: number }[] = [];
+    const read = (async () => {
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        for (const match of buffer.matchAll(/^data: (.*)$/gm)) events.push(JSON.parse(match[1]));
+        buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
+        if (events.at(-1)?.status === 'completed') return;
+      }
+    })();
+    await kit.request('/api/deliveries/d9/send', { json: { contentHash, scheduledAt: null } });
+    await read;
+    await reader.cancel();
+    expect(events[0]).toMatchObject({ status: 'prepared', delivered: 0 });
+    expect(events.at(-1)).toMatchObject({ status: 'completed', delivered: 248 });
+    // Coalesced: far fewer updates than messages.
+    expect(events.length).toBeLessThan(20);
+  });
+});

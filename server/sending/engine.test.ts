@@ -1,0 +1,195 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SmtpOutcome } from '../store/send-journal';
+import { createKit, eventually, handOver, newProfile, recordingMessenger, SAMPLE_DELIVERY, type Kit } from '../test-kit';
+import type { OutgoingMessage } from './compose';
+
+const kits: Kit[] = [];
+afterEach(async () => {
+  await Promise.all(kits.splice(0).map((k) => k.close()));
+});
+
+async function setup(reply?: (m: OutgoingMessage, n: number) => SmtpOutcome | void | Promise<SmtpOutcome | void>, engine = {}, profiles = 100) {
+  const recorder = recordingMessenger(reply);
+  const kit = await createKit({ messenger: recorder.messenger, engine: { batchSize: 10, concurrency: 4, ...engine } });
+  kits.push(kit);
+  kit.services.audience.insertMany(Array.from({ length: profiles }, () => newProfile()), new Date());
+  return { kit, sent: recorder.sent };
+}
+
+const kpis = async (kit: Kit, id: string) => (await kit.request(`/api/deliveries/${id}`)).json();
+const send = async (kit: Kit, id: string, contentHash: string, scheduledAt: string | null = null) =>
+  (await kit.request(`/api/deliveries/${id}/send`, { json: { contentHash, scheduledAt } })).json();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const statuses = (kit: Kit) =>
+  Object.fromEntries(
+    (kit.services.db.prepare('SELECT status, COUNT(*) AS n FROM journal GROUP BY status').all() as { status: string; n: number }[]).map((r) => [r.status, r.n]),
+  );
+
+describe('the send engine', () => {
+  it('sends every recipient once and completes', async () => {
+    const { kit, sent } = await setup();
+    const { contentHash } = await handOver(kit, 'a', SAMPLE_DELIVERY);
+    await send(kit, 'a', contentHash);
+    await eventually(async () => (await kpis(kit, 'a')).status === 'completed');
+    expect(new Set(sent.map((m) => m.to)).size).toBe(100);
+    expect(sent).toHaveLength(100);
+    expect(await kpis(kit, 'a')).toMatchObject({ delivered: 100, remaining: 0, failed: 0 });
+  });
+
+  it('pauses mid-batch: nothing new starts, messages in flight finish, resume sends the rest exactly once', async () => {
+    let pausedAt = 0;
+    const { kit, sent } = await setup(async (_, n) => {
+      if (n === 25) {
+        pausedAt = n;
+        await kit.request('/api/deliveries/p/pause', { method: 'POST' });
+      }
+      await sleep(2);
+    });
+    const { contentHash } = await handOver(kit, 'p', SAMPLE_DELIVERY);
+    await send(kit, 'p', contentHash);
+    await eventually(async () => (await kpis(kit, 'p')).status === 'paused');
+    await kit.services.engine.idle('p');
+    const whilePaused = sent.length;
+    // At most the messages already handed to the pool (concurrency 4) finish after the pause.
+    expect(whilePaused).toBeGreaterThanOrEqual(pausedAt);
+    expect(whilePaused).toBeLessThanOrEqual(pausedAt + 4);
+    await sleep(100);
+    expect(sent.length).toBe(whilePaused);
+    expect(statuses(kit)).toMatchObject({ sent: whilePaused, queued: 100 - whilePaused });
+
+    await kit.request('/api/deliveries/p/resume', { method: 'POST' });
+    await eventually(async () => (await kpis(kit, 'p')).status === 'completed');
+    expect(sent).toHaveLength(100);
+    expect(new Set(sent.map((m) => m.to)).size).toBe(100);
+  });
+
+  it('stops for good: what remains is cancelled', async () => {
+    const { kit, sent } = await setup(async (_, n) => {
+      if (n === 30) await kit.request('/api/deliveries/s/stop', { method: 'POST' });
+    });
+    const { contentHash } = await handOver(kit, 's', SAMPLE_DELIVERY);
+    await send(kit, 's', contentHash);
+    await eventually(async () => (await kpis(kit, 's')).status === 'stopped');
+    await kit.services.engine.idle('s');
+    const figures = await kpis(kit, 's');
+    expect(figures.delivered).toBe(sent.length);
+    expect(figures.delivered + figures.cancelled).toBe(100);
+    expect(figures.remaining).toBe(0);
+    expect((await kit.request('/api/deliveries/s/resume', { method: 'POST' })).status).toBe(409);
+  });
+
+  it('retries a 4xx reply with backoff, then delivers on 2xx', async () => {
+    let clock = Date.now();
+    const tries = new Map<string, number>();
+    const { kit, sent } = await setup(
+      (m) => {
+        const n = (tries.get(m.to) ?? 0) + 1;
+        tries.set(m.to, n);
+        if (n === 1 && m.to.startsWith('person')) return { kind: 'retry', reply: '451 4.7.1 Try again later' };
+      },
+      { now: () => new Date(clock) },
+      20,
+    );
+    const { contentHash } = await handOver(kit, 'r', SAMPLE_DELIVERY);
+    await send(kit, 'r', contentHash);
+    await eventually(() => statuses(kit).retrying === 20);
+    expect((await kpis(kit, 'r')).status).toBe('sending');
+    clock += 31_000; // past the first backoff
+    await eventually(async () => (await kpis(kit, 'r')).status === 'completed');
+    expect(sent).toHaveLength(40);
+    expect(statuses(kit)).toEqual({ sent: 20 });
+  });
+
+  it('fails a 5xx reply and quarantines a hard bounce (5.1.x), with the reply kept', async () => {
+    const { kit } = await setup((_, n) => {
+      if (n === 3) return { kind: 'failed', reply: '554 5.7.1 Message rejected as spam' };
+      if (n === 5) return { kind: 'bounced', reply: '550 5.1.1 User unknown' };
+    }, { concurrency: 1 }, 10);
+    const { contentHash } = await handOver(kit, 'f', SAMPLE_DELIVERY);
+    await send(kit, 'f', contentHash);
+    await eventually(async () => (await kpis(kit, 'f')).status === 'completed');
+    expect(await kpis(kit, 'f')).toMatchObject({ delivered: 8, failed: 2 });
+    const replies = kit.services.db.prepare("SELECT status, smtp_reply FROM journal WHERE status <> 'sent' ORDER BY id").all();
+    expect(replies).toEqual([
+      { status: 'failed', smtp_reply: '554 5.7.1 Message rejected as spam' },
+      { status: 'bounced', smtp_reply: '550 5.1.1 User unknown' },
+    ]);
+  });
+
+  it('pauses a delivery that keeps failing (error budget) and says why', async () => {
+    const { kit, sent } = await setup(() => ({ kind: 'failed', reply: '550 5.7.1 Relay access denied' }), { errorBudget: 15 });
+    const { contentHash } = await handOver(kit, 'e', SAMPLE_DELIVERY);
+    await send(kit, 'e', contentHash);
+    await eventually(async () => (await kpis(kit, 'e')).status === 'paused');
+    expect(sent.length).toBeLessThan(30);
+    expect(kit.services.deliveries.get('e')!.statusReason).toMatch(/^Paused by the error budget: \d+ messages in a row were not accepted \(last reply: 550 5\.7\.1 Relay access denied\)/);
+  });
+
+  it('runs two deliveries at once, sharing the pool', async () => {
+    const { kit, sent } = await setup(() => sleep(1) as Promise<void>, { concurrency: 2, batchSize: 5 });
+    const one = await handOver(kit, 'one', SAMPLE_DELIVERY);
+    const two = await handOver(kit, 'two', { ...SAMPLE_DELIVERY, subject: 'Second' });
+    await send(kit, 'one', one.contentHash);
+    await send(kit, 'two', two.contentHash);
+    await eventually(async () => (await kpis(kit, 'one')).status === 'completed' && (await kpis(kit, 'two')).status === 'completed');
+    expect(sent).toHaveLength(200);
+    const firstHalf = sent.slice(0, 100).map((m) => m.subject);
+    expect(firstHalf.filter((s) => s === 'Second').length).toBeGreaterThan(20);
+  });
+
+  it('starts a delivery scheduled in the past at once, and one in the future when its time comes', async () => {
+    let clock = Date.now();
+    const { kit } = await setup(undefined, { now: () => new Date(clock) }, 10);
+    const past = await handOver(kit, 'past', SAMPLE_DELIVERY);
+    const future = await handOver(kit, 'future', SAMPLE_DELIVERY);
+    await send(kit, 'past', past.contentHash, new Date(clock - 60_000).toISOString());
+    await send(kit, 'future', future.contentHash, new Date(clock + 3_600_000).toISOString());
+    await eventually(async () => (await kpis(kit, 'past')).status === 'completed');
+    await sleep(100);
+    expect(await kpis(kit, 'future')).toMatchObject({ status: 'scheduled', delivered: 0 });
+    clock += 3_601_000;
+    await eventually(async () => (await kpis(kit, 'future')).status === 'completed');
+  });
+
+  it('does not mail a profile that unsubscribed after preparation', async () => {
+    const { kit, sent } = await setup(undefined, {}, 10);
+    const { contentHash, recipients } = await handOver(kit, 'late', SAMPLE_DELIVERY);
+    kit.services.audience.unsubscribe(recipients[3].profileId, 'test', new Date());
+    await send(kit, 'late', contentHash);
+    await eventually(async () => (await kpis(kit, 'late')).status === 'completed');
+    expect(sent.map((m) => m.to)).not.toContain(recipients[3].email);
+    expect(await kpis(kit, 'late')).toMatchObject({ delivered: 9, excludedAtSend: 1 });
+    const row = kit.services.db.prepare('SELECT status, smtp_reply FROM journal WHERE profile_id = ?').get(recipients[3].profileId);
+    expect(row).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation' });
+  });
+
+  it('after a crash, holds messages that were in flight as unknown until the operator decides', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-crash-'));
+    try {
+      const file = join(dir, 'mailroom.db');
+      // The first process claimed a batch, as the engine does, and died with it in flight.
+      const first = await createKit({ file, engine: { tickMs: 3_600_000 } });
+      first.services.audience.insertMany(Array.from({ length: 30 }, () => newProfile()), new Date());
+      await handOver(first, 'c', SAMPLE_DELIVERY);
+      first.services.deliveries.transition('c', 'sending', new Date());
+      expect(first.services.journal.claim('c', 0, 10, new Date()).entries).toHaveLength(10);
+      await first.close();
+
+      const recorder = recordingMessenger();
+      const second = await createKit({ file, messenger: recorder.messenger, engine: { batchSize: 10 } });
+      kits.push(second);
+      await eventually(async () => (await kpis(second, 'c')).status === 'paused');
+      expect(await kpis(second, 'c')).toMatchObject({ delivered: 20, unknown: 10, remaining: 0 });
+      expect(second.services.deliveries.get('c')!.statusReason).toBe('10 messages were in flight when the server stopped; choose whether to resend them.');
+      await second.request('/api/deliveries/c/unknown', { json: { resend: true } });
+      await eventually(async () => (await kpis(second, 'c')).status === 'completed');
+      expect(await kpis(second, 'c')).toMatchObject({ delivered: 30, unknown: 0 });
+      expect(new Set(recorder.sent.map((m) => m.to)).size).toBe(30);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { classifyFailure, relayTransportOptions } from './messenger';
+
+describe('classifyFailure', () => {
+  it.each([
+    [{ responseCode: 421, response: '421 4.7.0 Too many connections' }, 'retry'],
+    [{ responseCode: 451, response: '451 4.3.0 Temporary failure' }, 'retry'],
+    [{ code: 'ECONNECTION', message: 'connect ECONNREFUSED' }, 'retry'],
+    [{ code: 'ETIMEDOUT', message: 'Timeout' }, 'retry'],
+    [{ responseCode: 550, response: '550 5.1.1 <x@example.com>: Recipient address rejected: User unknown' }, 'bounced'],
+    [{ responseCode: 553, response: '553 mailbox name not allowed' }, 'bounced'],
+    [{ responseCode: 554, response: '554 5.7.1 Message rejected as spam' }, 'failed'],
+    [{ responseCode: 552, response: '552 5.3.4 Message size exceeds fixed limit' }, 'failed'],
+  ])('%o → %s', (error, kind) => {
+    expect(classifyFailure(error).kind).toBe(kind);
+  });
+
+  it('keeps the reply text', () => {
+    expect(classifyFailure({ responseCode: 554, response: '554 no' })).toEqual({ kind: 'failed', reply: '554 no' });
+    expect(classifyFailure({ code: 'ECONNECTION', message: 'refused' }).reply).toBe('ECONNECTION refused');
+  });
+});
+
+describe('relayTransportOptions', () => {
+  it('reads smtp:// with STARTTLS and credentials', () => {
+    const options = relayTransportOptions({ url: 'smtp://user%40x:p%3Ass@relay.example.com:587', maxConnections: 4, maxMessagesPerConnection: 50 });
+    expect(options).toMatchObject({
+      pool: true,
+      host: 'relay.example.com',
+      port: 587,
+      secure: false,
+      auth: { user: 'user@x', pass: 'p:ss' },
+      maxConnections: 4,
+      maxMessages: 50,
+      tls: { rejectUnauthorized: true },
+    });
+  });
+
+  it('reads smtps:// as TLS from the start, port 465 by default', () => {
+    expect(relayTransportOptions({ url: 'smtps://relay.example.com', maxConnections: 1, maxMessagesPerConnection: 1 })).toMatchObject({ port: 465, secure: true, auth: undefined });
+  });
+
+  it('refuses another scheme with a sentence', () => {
+    expect(() => relayTransportOptions({ url: 'http://relay.example.com', maxConnections: 1, maxMessagesPerConnection: 1 })).toThrow(
+      'SMTP_URL must start with smtp:// or smtps://, not http://',
+    );
+  });
+});

@@ -1,0 +1,202 @@
+/**
+ * Building blocks for server tests: the real stores over an in-memory SQLite database, the
+ * real app, and a way to hand over a prepared batch exactly as the browser does.
+ */
+
+import { Preparation } from '../shared/preparation';
+import type { Delivery, PreparationKpis, PreparedRecipient } from '../shared/types';
+import { createApp } from './app';
+import { LiveBus } from './live/live-bus';
+import { composeMessage, type OutgoingMessage } from './sending/compose';
+import { SendEngine, type EngineOptions } from './sending/engine';
+import type { Messenger } from './sending/messenger';
+import type { Services } from './services';
+import { sqliteAudienceStore, type NewProfile } from './store/audience-store';
+import { openDatabase } from './store/database';
+import { sqliteDeliveryStore } from './store/delivery-store';
+import { sqliteMailboxStore } from './store/mailbox-store';
+import { sqliteOperatorStore } from './store/operator-store';
+import { sqliteSendJournal, type SmtpOutcome } from './store/send-journal';
+import { sqliteTrackingStore } from './store/tracking-store';
+import { createTokenSigner } from './tracking/tokens';
+
+export const PUBLIC_URL = 'https://mail.example.com';
+export const PASSWORD = 'correct horse battery staple';
+
+export interface Kit {
+  services: Services;
+  app: ReturnType<typeof createApp>;
+  /** A signed-in operator's cookie header. */
+  cookie: string;
+  /** Calls the app in-process as the signed-in operator. */
+  request(path: string, init?: { method?: string; json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface KitOptions {
+  messenger?: Messenger;
+  file?: string;
+  engine?: Partial<EngineOptions>;
+}
+
+/** A messenger that records every message and answers what `reply` says (default 250 OK). */
+export function recordingMessenger(reply: (message: OutgoingMessage, n: number) => SmtpOutcome | void | Promise<SmtpOutcome | void> = () => {}) {
+  const sent: OutgoingMessage[] = [];
+  const messenger: Messenger = {
+    async send(message) {
+      sent.push(message);
+      return (await reply(message, sent.length)) ?? { kind: 'sent', reply: '250 2.0.0 OK' };
+    },
+    async close() {},
+  };
+  return { messenger, sent };
+}
+
+/** Returns the real app over an in-memory database, with an operator signed in. */
+export async function createKit(options: KitOptions = {}): Promise<Kit> {
+  const db = openDatabase(options.file ?? ':memory:');
+  const now = () => new Date();
+  const operators = sqliteOperatorStore(db);
+  operators.setPassword('admin', PASSWORD);
+  const deliveries = sqliteDeliveryStore(db);
+  const journal = sqliteSendJournal(db);
+  const tracking = sqliteTrackingStore(db);
+  const signer = createTokenSigner('test-secret');
+  const bus = new LiveBus(20);
+  const context = { publicUrl: PUBLIC_URL, signer, tracking };
+  const engine = new SendEngine({
+    journal,
+    deliveries,
+    messenger: options.messenger ?? recordingMessenger().messenger,
+    compose: (delivery, message, entry) => composeMessage(delivery, message, entry, context),
+    onChange: (id) => bus.changed(id),
+    log: () => {},
+    tickMs: 20,
+    ...options.engine,
+  });
+  const services: Services = {
+    db,
+    audience: sqliteAudienceStore(db),
+    deliveries,
+    journal,
+    tracking,
+    operators,
+    mailbox: sqliteMailboxStore(db),
+    engine,
+    bus,
+    signer,
+    appDir: null,
+    secureCookies: false,
+    now,
+  };
+  const app = createApp(services);
+  engine.start();
+  const login = await app.request('/api/session', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+  });
+  const cookie = login.headers.get('set-cookie')!.split(';')[0];
+  return {
+    services,
+    app,
+    cookie,
+    request: (path, init = {}) =>
+      Promise.resolve(
+        app.request(path, {
+          method: init.method ?? (init.json === undefined ? 'GET' : 'POST'),
+          headers: { cookie, ...(init.json === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: init.json === undefined ? undefined : JSON.stringify(init.json),
+        }),
+      ),
+    async close() {
+      await engine.shutdown();
+      bus.close();
+      db.close();
+    },
+  };
+}
+
+let profileNumber = 0;
+/** Returns a subscribed profile with a unique address unless told otherwise. */
+export function newProfile(change: Partial<NewProfile> = {}): NewProfile {
+  profileNumber++;
+  return { email: `person${profileNumber}@example.com`, firstName: `P${profileNumber}`, lastName: 'Test', locale: 'nl', city: 'Gent', status: 'subscribed', ...change };
+}
+
+export const SAMPLE_DELIVERY: Omit<Delivery, 'id'> = {
+  version: 1,
+  name: 'Autumn',
+  fromName: 'Shop',
+  fromAddress: 'news@shop.example.com',
+  subject: 'Hello {{ first_name | default: "there" }}',
+  html: '<html><body><p>Hi {{ first_name }}</p><a href="https://shop.example.com/sale?a=1&amp;b=2">Sale</a> <a href="{{ unsubscribe_url }}">Unsubscribe</a></body></html>',
+  audience: { kind: 'all' },
+  scheduledAt: null,
+  createdAt: '2026-11-28T00:00:00Z',
+  updatedAt: '2026-11-28T00:00:00Z',
+};
+
+/** Prepares a delivery over the kit's audience with the shared code, as the worker does. */
+export function prepareOnServerAudience(kit: Kit, delivery: Delivery) {
+  const started = Preparation.start(delivery);
+  if (!started.ok) throw new Error('preparation failed to start');
+  const profiles = kit.services.audience.changesSince(0, 1_000_000).profiles;
+  const { recipients } = started.preparation.addProfiles(profiles, delivery.audience);
+  const result = started.preparation.finish();
+  return { result, kpis: result.kpis, recipients };
+}
+
+/** Returns the body of `PUT /api/deliveries/:id/batch` for a prepared delivery. */
+export function batchHeader(delivery: Omit<Delivery, 'id'>, kpis: PreparationKpis, contentHash: string, chunkCount: number) {
+  return {
+    version: delivery.version,
+    contentHash,
+    name: delivery.name,
+    fromName: delivery.fromName,
+    fromAddress: delivery.fromAddress,
+    subject: delivery.subject,
+    html: delivery.html,
+    targeted: kpis.targeted,
+    toDeliver: kpis.toDeliver,
+    excluded: kpis.excluded,
+    excludedByCause: kpis.excludedByCause,
+    chunkCount,
+  };
+}
+
+/** Hands a prepared delivery to the server in chunks (header, chunks, commit), as the outbox does. */
+export async function handOver(kit: Kit, id: string, delivery: Omit<Delivery, 'id'>, options: { chunkSize?: number; contentHash?: string } = {}) {
+  const full = { ...delivery, id };
+  const { result, recipients } = prepareOnServerAudience(kit, full);
+  const chunkSize = options.chunkSize ?? 100;
+  const contentHash = options.contentHash ?? 'abcdef0123456789';
+  const chunks: PreparedRecipient[][] = [];
+  for (let i = 0; i < recipients.length; i += chunkSize) chunks.push(recipients.slice(i, i + chunkSize));
+  const header = batchHeader(delivery, result.kpis, contentHash, Math.max(1, chunks.length));
+  const begin = await kit.request(`/api/deliveries/${id}/batch`, { method: 'PUT', json: header });
+  if (!begin.ok) throw new Error(`begin: ${begin.status} ${await begin.text()}`);
+  for (const [index, chunk] of chunks.entries()) {
+    const put = await kit.request(`/api/deliveries/${id}/batch/chunks/${index + 1}`, { method: 'PUT', json: { contentHash, recipients: chunk } });
+    if (!put.ok) throw new Error(`chunk ${index + 1}: ${put.status} ${await put.text()}`);
+  }
+  const commit = await kit.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });
+  if (!commit.ok) throw new Error(`commit: ${commit.status} ${await commit.text()}`);
+  return { contentHash, header, recipients, chunks, kpis: result.kpis };
+}
+
+/** Resolves when `check` holds, polling; rejects after `ms`. */
+export async function eventually<T>(check: () => T | Promise<T>, ms = 5_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      if (Date.now() > until) throw error;
+    }
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { emailDomain, isValidEmail, normalizeEmail } from './email-address';
+
+describe('isValidEmail', () => {
+  it.each([
+    ['anna@example.com', true],
+    ['anna.de.vries+news@mail.example.org', true],
+    ["o'brien@example.ie", true],
+    ['anna@example', false],
+    ['anna.example.com', false],
+    ['anna@', false],
+    ['@example.com', false],
+    ['anna@@example.com', false],
+    ['anna @example.com', false],
+    ['anna..x@example.com', false],
+    ['anna@-example.com', false],
+    [`${'a'.repeat(250)}@example.com`, false],
+  ])('%s → %s', (address, valid) => {
+    expect(isValidEmail(address)).toBe(valid);
+  });
+
+  it('normalizes for comparison', () => {
+    expect(normalizeEmail('  Anna@Example.COM ')).toBe('anna@example.com');
+    expect(emailDomain('anna@example.com')).toBe('example.com');
+  });
+});

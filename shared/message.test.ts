@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { compileMessage, extractLinks, htmlToText, recipientValues, renderMessage } from './message';
+import type { Profile } from './types';
+
+const profile: Profile = {
+  id: 7,
+  email: 'bram@example.com',
+  firstName: 'Bram <b>',
+  lastName: 'Jansen',
+  locale: 'nl',
+  city: '',
+  status: 'subscribed',
+  createdAt: '',
+  updatedAt: '',
+};
+
+describe('compileMessage and renderMessage', () => {
+  it('carries only the fields the message reads', () => {
+    const compiled = compileMessage({ subject: 'Hi {{ first_name }}', html: '<p>{{ city | default: "x" }} {{ unsubscribe_url }}</p>' });
+    expect(compiled.ok).toBe(true);
+    if (!compiled.ok) return;
+    expect(compiled.message.profileFields).toEqual(['first_name', 'city']);
+    expect(recipientValues(profile, compiled.message.profileFields)).toEqual({ first_name: 'Bram <b>', city: '' });
+  });
+
+  it('renders subject on one line, HTML escaped, and a text part', () => {
+    const compiled = compileMessage({
+      subject: 'Hi {{ first_name }}',
+      html: '<h1>Hi {{ first_name }}</h1><p>See <a href="https://x.example/a">this</a></p><a href="{{ unsubscribe_url }}">Unsubscribe</a>',
+    });
+    if (!compiled.ok) throw new Error('compile');
+    const message = renderMessage(compiled.message, { first_name: 'Bram\n<b>' }, { unsubscribeUrl: 'https://u.example/1' });
+    expect(message.subject).toBe('Hi Bram <b>');
+    expect(message.html).toContain('<h1>Hi Bram\n&lt;b&gt;</h1>');
+    expect(message.html).toContain('href="https://u.example/1"');
+    expect(message.text).toContain('See this (https://x.example/a)');
+    expect(message.text).toContain('Unsubscribe (https://u.example/1)');
+  });
+
+  it('says which part has a syntax error', () => {
+    const compiled = compileMessage({ subject: 'ok', html: '<p>{{ oops</p>' });
+    expect(compiled).toMatchObject({ ok: false, part: 'html', error: { line: 1, column: 4 } });
+  });
+});
+
+describe('htmlToText', () => {
+  it('turns blocks into lines and decodes entities', () => {
+    expect(htmlToText('<style>p{}</style><p>A &amp; B</p><p>C<br>D</p><ul><li>one</li><li>two</li></ul>')).toBe('A & B\nC\nD\n- one\n- two');
+  });
+});
+
+describe('extractLinks', () => {
+  it('lists each link once', () => {
+    expect(extractLinks(`<a href="https://a.example">1</a><a class="x" href='https://b.example'>2</a><a href="https://a.example">3</a>`)).toEqual([
+      'https://a.example',
+      'https://b.example',
+    ]);
+  });
+});

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { compileMessage } from './message';
+import { applyFilteringRules, checkMessage } from './typology';
+import type { DeliveryContent, Profile } from './types';
+
+const base: DeliveryContent = {
+  name: 'n',
+  fromName: 'Shop',
+  fromAddress: 'news@shop.example.com',
+  subject: 'Hello',
+  html: '<p>Hi {{ first_name }} <a href="https://shop.example.com">shop</a> <a href="{{ unsubscribe_url }}">unsubscribe</a></p>',
+  audience: { kind: 'all' },
+  scheduledAt: null,
+};
+
+function findings(change: Partial<DeliveryContent>) {
+  const content = { ...base, ...change };
+  const compiled = compileMessage(content);
+  if (!compiled.ok) throw new Error('compile');
+  return checkMessage(content, compiled.message).map((f) => `${f.level}: ${f.rule}`);
+}
+
+describe('control rules', () => {
+  it.each<[string, Partial<DeliveryContent>, string[]]>([
+    ['a good message', {}, []],
+    ['empty subject', { subject: ' ' }, ['error: Subject present']],
+    ['long subject', { subject: 'x'.repeat(201) }, ['warning: Subject length']],
+    ['bad From', { fromAddress: 'news@' }, ['error: From valid']],
+    ['unknown field', { subject: 'Hi {{ shoe_size }}' }, ['error: Personalization fields']],
+    ['no unsubscribe link', { html: '<p>Hi</p>' }, ['warning: Unsubscribe link']],
+    ['relative link', { html: base.html + '<a href="/sale">sale</a>' }, ['warning: Links well-formed']],
+    ['too large for Gmail', { html: base.html + 'x'.repeat(103 * 1024) }, ['warning: HTML size']],
+  ])('%s', (_, change, expected) => {
+    expect(findings(change)).toEqual(expected);
+  });
+});
+
+const profile = (id: number, email: string, status: Profile['status'] = 'subscribed'): Profile => ({
+  id,
+  email,
+  firstName: '',
+  lastName: '',
+  locale: '',
+  city: '',
+  status,
+  createdAt: '',
+  updatedAt: '',
+});
+
+describe('filtering rules', () => {
+  it('excludes unsubscribed, invalid and duplicate addresses, keeping the first of a duplicate', () => {
+    const seen = new Set<string>();
+    const verdicts = [
+      profile(1, 'a@example.com'),
+      profile(2, 'b@example.com', 'unsubscribed'),
+      profile(3, 'not-an-address'),
+      profile(4, ' A@Example.com'),
+      profile(5, 'c@example.com'),
+    ].map((p) => applyFilteringRules(p, seen)?.cause ?? 'kept');
+    expect(verdicts).toEqual(['kept', 'unsubscribed', 'invalid-address', 'duplicate-address', 'kept']);
+  });
+
+  it('does not count an unsubscribed profile as the holder of its address', () => {
+    const seen = new Set<string>();
+    applyFilteringRules(profile(1, 'a@example.com', 'unsubscribed'), seen);
+    expect(applyFilteringRules(profile(2, 'a@example.com'), seen)).toBeNull();
+  });
+});
