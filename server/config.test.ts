@@ -4,7 +4,7 @@ import { readConfig } from './config';
 describe('readConfig', () => {
   it('has embedded defaults', () => {
     const config = readConfig({});
-    expect(config).toMatchObject({ port: 8080, smtpUrl: null, adminPassword: null, publicUrl: 'http://localhost:8080', ratePerSecond: 0 });
+    expect(config).toMatchObject({ port: 8080, smtpUrl: null, adminPassword: null, publicUrl: null, ratePerSecond: 0 });
     expect(config.dataDir).toMatch(/\/data$/);
   });
 

@@ -10,8 +10,8 @@ export interface Config {
   smtpUrl: string | null;
   sinkPort: number;
   adminPassword: string | null;
-  /** The address recipients reach tracking and unsubscribe links at. */
-  publicUrl: string;
+  /** The address recipients reach tracking and unsubscribe links at; null: this server's own URL. */
+  publicUrl: string | null;
   appDir: string;
   poolSize: number;
   messagesPerConnection: number;
@@ -41,7 +41,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl,
     sinkPort: integer(env, 'MAILROOM_SINK_PORT', 2525),
     adminPassword: env.MAILROOM_ADMIN_PASSWORD || null,
-    publicUrl: (env.MAILROOM_PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, ''),
+    publicUrl: env.MAILROOM_PUBLIC_URL ? env.MAILROOM_PUBLIC_URL.replace(/\/$/, '') : null,
     appDir: resolve(env.MAILROOM_APP_DIR || 'build'),
     poolSize: integer(env, 'MAILROOM_SMTP_CONNECTIONS', 5, 1),
     messagesPerConnection: integer(env, 'MAILROOM_SMTP_MESSAGES_PER_CONNECTION', 1000, 1),

@@ -72,7 +72,8 @@ export async function startMailroom(config: Config, log: (line: string) => void 
   const journal = sqliteSendJournal(db);
   const tracking = sqliteTrackingStore(db);
   const signer = createTokenSigner(secret);
-  const context = { publicUrl: config.publicUrl, signer, tracking };
+  // The public URL is known only once the server listens when PORT is 0 and none is configured.
+  const context = { publicUrl: config.publicUrl ?? '', signer, tracking };
   const engine = new SendEngine({
     journal,
     deliveries,
@@ -96,7 +97,7 @@ export async function startMailroom(config: Config, log: (line: string) => void 
     bus,
     signer,
     appDir: config.appDir,
-    secureCookies: config.publicUrl.startsWith('https://'),
+    secureCookies: config.publicUrl?.startsWith('https://') ?? false,
     now,
   };
   const app = createApp(services);
@@ -104,6 +105,7 @@ export async function startMailroom(config: Config, log: (line: string) => void 
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
   });
   const port = (server.address() as AddressInfo).port;
+  context.publicUrl ||= `http://localhost:${port}`;
   engine.start();
 
   return {

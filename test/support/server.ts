@@ -1,0 +1,60 @@
+/** Mailroom as a real process, started the way `npm start` starts it, for end-to-end tests. */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export interface ServerProcess {
+  url: string;
+  /** The admin password as printed at first start. */
+  password: string;
+  mailboxUrl: string;
+  dataDir: string;
+  output(): string;
+  /** SIGTERM, and wait for the process to end. */
+  stop(): Promise<void>;
+}
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Starts `server/main.ts` with a fresh data directory and resolves once it has printed how to sign in. */
+export async function startServer(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'mailroom-e2e-'))): Promise<ServerProcess> {
+  const child: ChildProcess = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['server/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', MAILROOM_SINK_PORT: '0', MAILROOM_DATA_DIR: dataDir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+
+  await new Promise<void>((ready, fail) => {
+    const timer = setTimeout(() => fail(new Error(`Mailroom did not start in time:\n${out}`)), 60_000);
+    const check = () => {
+      if (/Mailbox of the built-in SMTP sink|Sending through the relay/.test(out)) {
+        clearTimeout(timer);
+        ready();
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => fail(new Error(`Mailroom exited with ${code}:\n${out}`)));
+  });
+  return {
+    url: /Mailroom is running at (\S+)/.exec(out)![1],
+    password: /the password: (\S+)/.exec(out)?.[1] ?? env.MAILROOM_ADMIN_PASSWORD ?? '',
+    mailboxUrl: /Mailbox of the built-in SMTP sink \([^)]*\): (\S+)/.exec(out)?.[1] ?? '',
+    dataDir,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Removes a data directory made by `startServer`. */
+export function removeDataDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}

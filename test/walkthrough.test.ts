@@ -1,0 +1,337 @@
+/**
+ * Mailroom end to end, as a marketer uses it: the real server process (as `npm start` runs
+ * it, with its built-in SMTP sink), the built app in Debian's Chromium, real IndexedDB, real
+ * HTTP and SMTP. Controls are found by role and accessible name; the numbers are checked
+ * against the seeded audience in the SQLite file.
+ */
+
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isValidEmail, normalizeEmail } from '../shared/email-address';
+import { launchBrowser, type TestBrowser } from './support/browser';
+import { removeDataDir, startServer, type ServerProcess } from './support/server';
+
+let server: ServerProcess;
+let chromium: TestBrowser;
+let context: BrowserContext;
+let page: Page;
+let db: Database.Database;
+
+beforeAll(async () => {
+  // A send rate low enough to watch Pause and Resume take effect.
+  server = await startServer({ MAILROOM_SEND_RATE: '150' });
+  db = new Database(join(server.dataDir, 'mailroom.db'), { readonly: true });
+  chromium = await launchBrowser();
+  context = await chromium.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+});
+
+// A failing step leaves a screenshot behind, for whoever reads the CI log.
+afterEach(async (test) => {
+  if (test.task.result?.state === 'fail' && page) {
+    const file = join(tmpdir(), `mailroom-e2e-${test.task.name.replace(/\W+/g, '-').slice(0, 60)}.png`);
+    await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
+    console.error(`screenshot of the failed step: ${file}`);
+  }
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  db?.close();
+  await server?.stop();
+  if (server) removeDataDir(server.dataDir);
+});
+
+/** The expected preparation of the demo audience for one city, computed from the database itself. */
+function expectedFor(city: string) {
+  const rows = db
+    .prepare('SELECT email, status FROM profiles WHERE lower(trim(city)) = lower(?) ORDER BY id')
+    .all(city) as { email: string; status: string }[];
+  const seen = new Set<string>();
+  let unsubscribed = 0;
+  let invalid = 0;
+  let duplicates = 0;
+  for (const row of rows) {
+    const address = normalizeEmail(row.email);
+    if (row.status === 'unsubscribed') unsubscribed++;
+    else if (!isValidEmail(address)) invalid++;
+    else if (seen.has(address)) duplicates++;
+    else seen.add(address);
+  }
+  return { targeted: rows.length, toDeliver: seen.size, excluded: unsubscribed + invalid + duplicates, unsubscribed, invalid, duplicates };
+}
+
+const kpi = (name: string) => page.getByRole('group', { name, exact: true }).locator('output');
+const number = async (name: string) => Number((await kpi(name).textContent())!.replace(/,/g, ''));
+const button = (name: string) => page.getByRole('button', { name, exact: true });
+const confirm = (name: string) => page.getByRole('dialog').getByRole('button', { name, exact: true });
+const serverStatus = (id: string) => (db.prepare('SELECT status FROM deliveries WHERE id = ?').pluck().get(id) as string | undefined) ?? null;
+const sinkCount = () => db.prepare('SELECT COUNT(*) FROM mailbox').pluck().get() as number;
+
+async function waitForNumber(name: string, predicate: (n: number) => boolean, timeout = 30_000) {
+  await expect.poll(() => number(name), { timeout, interval: 100 }).toSatisfy(predicate);
+}
+
+describe('Mailroom, walked through as a marketer', () => {
+  let deliveryUrl = '';
+  let deliveryId = '';
+  const utrecht = () => expectedFor('Utrecht');
+
+  it('1. starts with a SQLite file in WAL mode, a seeded demo audience, and says how to sign in', async () => {
+    expect(server.output()).toContain('demo audience of 10,000 profiles seeded');
+    expect(server.password).toMatch(/^[\w-]{12,}$/);
+    expect(server.mailboxUrl).toBe(`${server.url}/mailbox`);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT COUNT(*) FROM profiles').pluck().get()).toBe(10_000);
+    const hash = db.prepare("SELECT password_hash FROM users WHERE username = 'admin'").pluck().get() as string;
+    expect(hash).toMatch(/^scrypt\$/);
+    expect(hash).not.toContain(server.password);
+  });
+
+  it('2. refuses the API without a session, and signs in through the form', async () => {
+    expect((await fetch(`${server.url}/api/deliveries`)).status).toBe(401);
+    await page.goto(server.url);
+    await page.waitForURL(/\/login/);
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill('wrong');
+    await button('Sign in').click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('The username or password is wrong.');
+    await page.getByLabel('Password').fill(server.password);
+    await button('Sign in').click();
+    await page.getByRole('heading', { name: 'Deliveries' }).waitFor();
+    const cookie = (await context.cookies()).find((c) => c.name === 'mailroom_session')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+  });
+
+  it('3. pulls the audience into IndexedDB and says how fresh it is', async () => {
+    await page.getByText('10,000 profiles').waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.getByRole('region', { name: 'Local audience' }).textContent()).toMatch(/as of .*\d/);
+    const stored = await page.evaluate(
+      () =>
+        new Promise<number>((done) => {
+          const open = indexedDB.open('mailroom');
+          open.onsuccess = () => {
+            const count = open.result.transaction('profiles').objectStore('profiles').count();
+            count.onsuccess = () => done(count.result);
+          };
+        }),
+    );
+    expect(stored).toBe(10_000);
+  });
+
+  it('4. creates a delivery with personalization, an unsubscribe link and an audience condition', async () => {
+    await button('New delivery').click();
+    await page.waitForURL(/\/deliveries\//);
+    deliveryUrl = page.url();
+    deliveryId = deliveryUrl.split('/').pop()!;
+    await page.getByLabel('Name', { exact: true }).fill('Autumn in Utrecht');
+    await page.getByLabel('From name').fill('Mailroom Shop');
+    await page.getByLabel('From address').fill('news@shop.example.com');
+    await page.getByLabel('Subject').fill('Hello {{ first_name | default: "there" }}, autumn is here');
+    await expect.poll(() => page.getByLabel('HTML body').inputValue()).toContain('{{ unsubscribe_url }}');
+    await page.getByLabel('Audience field').selectOption({ label: 'City' });
+    await page.getByLabel('Condition').selectOption({ label: 'equals' });
+    await page.getByLabel('Value').fill('Utrecht');
+    await page.getByText('city equals "Utrecht"', { exact: true }).waitFor();
+  });
+
+  it('5. prepares (with a confirm) and shows Targeted, To deliver, Excluded by cause and the logs', async () => {
+    const expected = utrecht();
+    await button('Prepare').click();
+    await page.getByRole('dialog', { name: 'Prepare this delivery?' }).waitFor();
+    await confirm('Yes, prepare').click();
+    await page.getByTestId('last-log').waitFor({ timeout: 30_000 });
+    expect(await number('Targeted')).toBe(expected.targeted);
+    expect(await number('To deliver')).toBe(expected.toDeliver);
+    expect(await number('Excluded')).toBe(expected.excluded);
+    expect(expected.targeted).toBe(expected.toDeliver + expected.excluded);
+    const chart = page.getByRole('figure', { name: 'Excluded by cause' });
+    for (const [label, count] of [
+      ['Unsubscribed', expected.unsubscribed],
+      ['Invalid address', expected.invalid],
+      ['Duplicate address', expected.duplicates],
+    ] as const) {
+      if (count > 0) await expect.poll(() => chart.getByRole('listitem').filter({ hasText: label }).textContent()).toContain(String(count));
+    }
+    expect(await page.getByTestId('delivery-status').textContent()).toBe('Prepared');
+    await button('Logs').click();
+    const logs = page.getByRole('dialog', { name: 'Preparation logs' });
+    expect(await logs.getByRole('listitem').last().textContent()).toMatch(/Preparation finished: 0 errors, 0 warnings\.$/);
+    await logs.getByRole('button', { name: 'Close' }).click();
+  });
+
+  it('5. Stop preparation cancels and leaves the delivery as it was; an edit asks for a new preparation', async () => {
+    const before = await number('To deliver');
+    await page.getByLabel('Subject').fill('Hello {{ first_name | default: "there" }}, autumn has arrived');
+    await page.getByText('prepare it again before sending').waitFor();
+    expect(await button('Send').isDisabled()).toBe(true);
+    // Ten thousand profiles prepare in a blink: give the local replica 150,000 more (outside
+    // the audience) so the preparation is still scanning when Stop is clicked.
+    await page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((done) => {
+        const open = indexedDB.open('mailroom');
+        open.onsuccess = () => done(open.result);
+      });
+      const tx = db.transaction('profiles', 'readwrite');
+      const store = tx.objectStore('profiles');
+      for (let id = 10_000_001; id <= 10_150_000; id++) {
+        store.put({ id, email: `filler${id}@example.com`, firstName: 'F', lastName: 'F', locale: 'en', city: 'Nowhere', status: 'subscribed', createdAt: '', updatedAt: '' });
+      }
+      await new Promise((done) => (tx.oncomplete = done));
+      db.close();
+    });
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await page.getByRole('progressbar', { name: 'Preparation progress' }).waitFor();
+    await button('Stop preparation').click();
+    await page.getByText('Preparation stopped; the delivery is as it was.').waitFor();
+    await page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((done) => {
+        const open = indexedDB.open('mailroom');
+        open.onsuccess = () => done(open.result);
+      });
+      const tx = db.transaction('profiles', 'readwrite');
+      tx.objectStore('profiles').delete(IDBKeyRange.lowerBound(10_000_001));
+      await new Promise((done) => (tx.oncomplete = done));
+      db.close();
+    });
+    expect(await page.getByTestId('delivery-status').textContent()).toBe('Needs a new preparation');
+    expect(await button('Send').isDisabled()).toBe(true);
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');
+    expect(await number('To deliver')).toBe(before);
+  });
+
+  it('5. a template error fails the preparation, with line and column in the logs', async () => {
+    const html = await page.getByLabel('HTML body').inputValue();
+    await page.getByLabel('HTML body').fill(html.replace('{{ city }}', '{{ city '));
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Preparation failed');
+    expect(await page.getByTestId('last-log').textContent()).toBe('Preparation failed: 1 error, 0 warnings.');
+    await button('Logs').click();
+    await page.getByText(/Template error in the HTML body at line \d+, column \d+/).waitFor();
+    await page.getByRole('dialog', { name: 'Preparation logs' }).getByRole('button', { name: 'Close' }).click();
+    expect(await button('Send').isDisabled()).toBe(true);
+    await page.getByLabel('HTML body').fill(html);
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');
+  });
+
+  it('6. previews a recipient in a sandboxed iframe', async () => {
+    const preview = page.getByRole('region', { name: 'Message preview' });
+    await preview.getByRole('button', { name: 'Next recipient' }).click();
+    await preview.getByText(/^Recipient 2 of/).waitFor();
+    const email = (await page.getByTestId('preview-to').textContent())!;
+    const profile = db.prepare('SELECT first_name AS firstName FROM profiles WHERE email = ?').get(email) as { firstName: string };
+    const greeting = `Hello ${profile.firstName || 'there'},`;
+    const frame = page.frameLocator('iframe[title="Message preview"]');
+    await expect.poll(() => frame.locator('h1').textContent()).toBe(greeting);
+    expect(await page.locator('iframe[title="Message preview"]').getAttribute('sandbox')).toBe('');
+    expect(await page.getByTestId('preview-subject').textContent()).toBe(`Hello ${profile.firstName || 'there'}, autumn has arrived`);
+  });
+
+  it('7. sends (with a confirm); Delivered rises live; Pause holds it; Resume finishes it', async () => {
+    const toDeliver = await number('To deliver');
+    await button('Send').click();
+    await page.getByRole('dialog', { name: 'Send this delivery?' }).waitFor();
+    await confirm('Yes, send').click();
+    await waitForNumber('Delivered', (n) => n > 0);
+    await button('Pause').click();
+    await expect.poll(() => serverStatus(deliveryId)).toBe('paused');
+    const atPause = sinkCount();
+    await page.waitForTimeout(500); // messages already in flight finish
+    const held = sinkCount();
+    expect(held - atPause).toBeLessThanOrEqual(10); // at most what the pool had in flight
+    await page.waitForTimeout(1000);
+    expect(sinkCount()).toBe(held);
+    expect(held).toBeLessThan(toDeliver);
+    await waitForNumber('Delivered', (n) => n === held);
+    await button('Resume').click();
+    await waitForNumber('Delivered', (n) => n === toDeliver, 60_000);
+    expect(sinkCount()).toBe(toDeliver);
+    await expect.poll(() => page.getByTestId('delivery-status').textContent()).toBe('Sent');
+    expect(await page.getByRole('group', { name: 'Delivered' }).textContent()).toContain('100% of Targeted'.replace('100', String(Math.round((toDeliver / utrecht().targeted) * 1000) / 10)));
+  });
+
+  it('8. opening a message in the mailbox and clicking its link raise Opens and Clicks within a second', async () => {
+    const mailbox = await context.newPage();
+    await mailbox.goto(server.mailboxUrl);
+    await mailbox.getByRole('link', { name: /autumn has arrived/ }).first().click();
+    const message = mailbox.frameLocator('iframe[title="Message"]');
+    await message.locator('h1').waitFor();
+    await waitForNumber('Opens', (n) => n === 1, 2_000);
+    const popup = mailbox.waitForEvent('popup');
+    await message.getByRole('link', { name: 'See the collection' }).click();
+    const opened = await popup;
+    await opened.waitForURL(/shop\.example\.com\/autumn/).catch(() => undefined);
+    await waitForNumber('Clicks', (n) => n === 1, 2_000);
+    expect(await page.getByRole('group', { name: 'Opens' }).textContent()).toMatch(/% of Delivered/);
+    await opened.close();
+    await mailbox.close();
+  });
+
+  it('7. a scheduled delivery starts by itself; Stop ends it for good', async () => {
+    await page.goto(server.url);
+    await button('New delivery').click();
+    await page.waitForURL(/\/deliveries\//);
+    const id = page.url().split('/').pop()!;
+    await page.getByLabel('Name', { exact: true }).fill('Scheduled for everyone');
+    const at = new Date(Date.now() + 12_000);
+    const local = new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+    await page.getByLabel(/^Send at/).fill(local);
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');
+    await button('Send').click();
+    await page.getByRole('dialog', { name: 'Schedule this delivery?' }).waitFor();
+    await confirm('Yes, schedule').click();
+    await expect.poll(() => serverStatus(id)).toBe('scheduled');
+    await expect.poll(() => serverStatus(id), { timeout: 30_000 }).toBe('sending');
+    await waitForNumber('Delivered', (n) => n > 0);
+    await button('Stop').click();
+    await page.getByRole('dialog', { name: 'Stop this delivery for good?' }).waitFor();
+    await confirm('Yes, stop').click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent()).toBe('Stopped');
+    expect(await button('Resume').isDisabled()).toBe(true);
+    expect(await button('Pause').isDisabled()).toBe(true);
+    const resume = await page.evaluate(async (deliveryId) => (await fetch(`/api/deliveries/${deliveryId}/resume`, { method: 'POST' })).status, id);
+    expect(resume).toBe(409);
+  });
+
+  it('9. offline, the app still loads, and a delivery can be edited, prepared and previewed', async () => {
+    await page.goto(server.url);
+    await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.ready;
+      const worker = registration.active!;
+      if (worker.state !== 'activated') await new Promise((done) => worker.addEventListener('statechange', () => worker.state === 'activated' && done(null)));
+    });
+    await page.reload();
+    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+    await context.setOffline(true);
+    await page.reload();
+    await page.getByText('Offline — working from the local copy').waitFor();
+    await button('New delivery').click();
+    await page.waitForURL(/\/deliveries\//);
+    await page.getByLabel('Name', { exact: true }).fill('Prepared offline');
+    await page.getByLabel('Audience field').selectOption({ label: 'City' });
+    await page.getByLabel('Value').fill('Gent');
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');
+    expect(await number('Targeted')).toBe(expectedFor('Gent').targeted);
+    expect(await number('To deliver')).toBe(expectedFor('Gent').toDeliver);
+    const frame = page.frameLocator('iframe[title="Message preview"]');
+    await expect.poll(() => frame.locator('h1').textContent()).toMatch(/^Hello .+,$/);
+    // Send waits in the outbox and says so.
+    await button('Send').click();
+    await confirm('Yes, send').click();
+    await page.getByText('will send when online').first().waitFor();
+    await context.setOffline(false);
+  });
+});
