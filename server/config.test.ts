@@ -9,7 +9,9 @@ describe('readConfig', () => {
   });
 
   it('reads the environment', () => {
-    expect(readConfig({ PORT: '9000', SMTP_URL: 'smtps://u:p@relay.example.com', MAILROOM_PUBLIC_URL: 'https://mail.example.com/' })).toMatchObject({
+    expect(
+      readConfig({ PORT: '9000', SMTP_URL: 'smtps://u:p@relay.example.com', MAILROOM_PUBLIC_URL: 'https://mail.example.com/' }),
+    ).toMatchObject({
       port: 9000,
       smtpUrl: 'smtps://u:p@relay.example.com',
       publicUrl: 'https://mail.example.com',

@@ -77,7 +77,11 @@ export async function startMailroom(config: Config, log: (line: string) => void 
   const engine = new SendEngine({
     journal,
     deliveries,
-    messenger: createSmtpMessenger({ url: relayUrl, maxConnections: config.poolSize, maxMessagesPerConnection: config.messagesPerConnection }),
+    messenger: createSmtpMessenger({
+      url: relayUrl,
+      maxConnections: config.poolSize,
+      maxMessagesPerConnection: config.messagesPerConnection,
+    }),
     compose: (delivery, message, entry) => composeMessage(delivery, message, entry, context),
     onChange: (id) => bus.changed(id),
     log,

@@ -6,8 +6,44 @@
 
 import type { NewProfile } from './store/audience-store';
 
-const FIRST = ['Anna', 'Bram', 'Chloé', 'Daan', 'Emma', 'Finn', 'Guus', 'Hanna', 'Isa', 'Jesse', 'Julia', 'Lars', 'Lotte', 'Mila', 'Noah', 'Sanne', 'Sem', 'Tess', 'Zoë', 'Luuk'];
-const LAST = ['de Jong', 'Jansen', 'de Vries', 'van den Berg', 'Bakker', 'Visser', 'Smit', 'Meijer', 'de Boer', 'Mulder', "O'Brien", 'Dubois', 'Peeters', 'Müller'];
+const FIRST = [
+  'Anna',
+  'Bram',
+  'Chloé',
+  'Daan',
+  'Emma',
+  'Finn',
+  'Guus',
+  'Hanna',
+  'Isa',
+  'Jesse',
+  'Julia',
+  'Lars',
+  'Lotte',
+  'Mila',
+  'Noah',
+  'Sanne',
+  'Sem',
+  'Tess',
+  'Zoë',
+  'Luuk',
+];
+const LAST = [
+  'de Jong',
+  'Jansen',
+  'de Vries',
+  'van den Berg',
+  'Bakker',
+  'Visser',
+  'Smit',
+  'Meijer',
+  'de Boer',
+  'Mulder',
+  "O'Brien",
+  'Dubois',
+  'Peeters',
+  'Müller',
+];
 const CITIES = ['Amsterdam', 'Rotterdam', 'Utrecht', 'Eindhoven', 'Groningen', 'Antwerpen', 'Gent', 'Brussel', 'Leiden', 'Haarlem'];
 const LOCALES = ['nl', 'nl', 'nl', 'en', 'fr', 'de'];
 const DOMAINS = ['example.com', 'example.org', 'example.net', 'mail.example', 'post.example'];
@@ -32,7 +68,10 @@ export function demoProfiles(count = 10_000, seed = 20261128): NewProfile[] {
   for (let i = 0; i < count; i++) {
     const firstName = random() < 0.03 ? '' : pick(FIRST);
     const lastName = pick(LAST);
-    const local = `${(firstName || 'klant').toLowerCase().normalize('NFD').replace(/[^a-z]/g, '')}.${lastName.toLowerCase().replace(/[^a-z]/g, '')}${i}`;
+    const local = `${(firstName || 'klant')
+      .toLowerCase()
+      .normalize('NFD')
+      .replace(/[^a-z]/g, '')}.${lastName.toLowerCase().replace(/[^a-z]/g, '')}${i}`;
     let email = `${local}@${pick(DOMAINS)}`;
     const roll = random();
     if (roll < 0.02) email = pick([`${local}.${pick(DOMAINS)}`, `${local}@`, `${local}@@${pick(DOMAINS)}`, `${local} @${pick(DOMAINS)}`]);

@@ -40,7 +40,9 @@ export interface KitOptions {
 }
 
 /** A messenger that records every message and answers what `reply` says (default 250 OK). */
-export function recordingMessenger(reply: (message: OutgoingMessage, n: number) => SmtpOutcome | void | Promise<SmtpOutcome | void> = () => {}) {
+export function recordingMessenger(
+  reply: (message: OutgoingMessage, n: number) => SmtpOutcome | void | Promise<SmtpOutcome | void> = () => {},
+) {
   const sent: OutgoingMessage[] = [];
   const messenger: Messenger = {
     async send(message) {
@@ -121,7 +123,15 @@ let profileNumber = 0;
 /** Returns a subscribed profile with a unique address unless told otherwise. */
 export function newProfile(change: Partial<NewProfile> = {}): NewProfile {
   profileNumber++;
-  return { email: `person${profileNumber}@example.com`, firstName: `P${profileNumber}`, lastName: 'Test', locale: 'nl', city: 'Gent', status: 'subscribed', ...change };
+  return {
+    email: `person${profileNumber}@example.com`,
+    firstName: `P${profileNumber}`,
+    lastName: 'Test',
+    locale: 'nl',
+    city: 'Gent',
+    status: 'subscribed',
+    ...change,
+  };
 }
 
 export const SAMPLE_DELIVERY: Omit<Delivery, 'id'> = {
@@ -166,7 +176,12 @@ export function batchHeader(delivery: Omit<Delivery, 'id'>, kpis: PreparationKpi
 }
 
 /** Hands a prepared delivery to the server in chunks (header, chunks, commit), as the outbox does. */
-export async function handOver(kit: Kit, id: string, delivery: Omit<Delivery, 'id'>, options: { chunkSize?: number; contentHash?: string } = {}) {
+export async function handOver(
+  kit: Kit,
+  id: string,
+  delivery: Omit<Delivery, 'id'>,
+  options: { chunkSize?: number; contentHash?: string } = {},
+) {
   const full = { ...delivery, id };
   const { result, recipients } = prepareOnServerAudience(kit, full);
   const chunkSize = options.chunkSize ?? 100;
@@ -177,7 +192,10 @@ export async function handOver(kit: Kit, id: string, delivery: Omit<Delivery, 'i
   const begin = await kit.request(`/api/deliveries/${id}/batch`, { method: 'PUT', json: header });
   if (!begin.ok) throw new Error(`begin: ${begin.status} ${await begin.text()}`);
   for (const [index, chunk] of chunks.entries()) {
-    const put = await kit.request(`/api/deliveries/${id}/batch/chunks/${index + 1}`, { method: 'PUT', json: { contentHash, recipients: chunk } });
+    const put = await kit.request(`/api/deliveries/${id}/batch/chunks/${index + 1}`, {
+      method: 'PUT',
+      json: { contentHash, recipients: chunk },
+    });
     if (!put.ok) throw new Error(`chunk ${index + 1}: ${put.status} ${await put.text()}`);
   }
   const commit = await kit.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });
@@ -199,4 +217,3 @@ export async function eventually<T>(check: () => T | Promise<T>, ms = 5_000): Pr
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
-

@@ -31,16 +31,34 @@ describe('matchesAudience', () => {
     ['is empty', cond('firstName', 'isEmpty'), noName, true],
     ['is empty, no', cond('firstName', 'isEmpty'), anna, false],
     ['is not empty', cond('firstName', 'isNotEmpty'), anna, true],
-    ['and', { kind: 'and', conditions: [cond('city', 'equals', 'Utrecht'), cond('firstName', 'equals', 'Anna')] } as AudienceFilter, anna, true],
-    ['and, one fails', { kind: 'and', conditions: [cond('city', 'equals', 'Utrecht'), cond('firstName', 'equals', 'Bea')] } as AudienceFilter, anna, false],
-    ['or, one holds', { kind: 'or', conditions: [cond('city', 'equals', 'Gent'), cond('firstName', 'equals', 'Anna')] } as AudienceFilter, anna, true],
+    [
+      'and',
+      { kind: 'and', conditions: [cond('city', 'equals', 'Utrecht'), cond('firstName', 'equals', 'Anna')] } as AudienceFilter,
+      anna,
+      true,
+    ],
+    [
+      'and, one fails',
+      { kind: 'and', conditions: [cond('city', 'equals', 'Utrecht'), cond('firstName', 'equals', 'Bea')] } as AudienceFilter,
+      anna,
+      false,
+    ],
+    [
+      'or, one holds',
+      { kind: 'or', conditions: [cond('city', 'equals', 'Gent'), cond('firstName', 'equals', 'Anna')] } as AudienceFilter,
+      anna,
+      true,
+    ],
     ['or, none holds', { kind: 'or', conditions: [cond('city', 'equals', 'Gent')] } as AudienceFilter, anna, false],
   ])('%s', (_, filter, profile, expected) => {
     expect(matchesAudience(profile, filter)).toBe(expected);
   });
 
   it('survives serialization unchanged (the filter travels as JSON)', () => {
-    const filter: AudienceFilter = { kind: 'or', conditions: [cond('city', 'equals', 'Gent'), { kind: 'and', conditions: [cond('email', 'contains', 'example')] }] };
+    const filter: AudienceFilter = {
+      kind: 'or',
+      conditions: [cond('city', 'equals', 'Gent'), { kind: 'and', conditions: [cond('email', 'contains', 'example')] }],
+    };
     const copy = JSON.parse(JSON.stringify(filter)) as AudienceFilter;
     expect(matchesAudience(anna, copy)).toBe(matchesAudience(anna, filter));
   });

@@ -3,8 +3,7 @@
 // A pragmatic form of RFC 5321: a dot-atom local part, and a domain of at least two
 // labels whose last one is alphabetic. Quoted local parts are refused: no mailbox
 // provider a marketer sends to issues them.
-const ADDRESS =
-  /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const ADDRESS = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 
 /** Returns the address trimmed and lower-cased: the form in which two addresses are compared. */
 export function normalizeEmail(address: string): string {

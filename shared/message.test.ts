@@ -45,15 +45,16 @@ describe('compileMessage and renderMessage', () => {
 
 describe('htmlToText', () => {
   it('turns blocks into lines and decodes entities', () => {
-    expect(htmlToText('<style>p{}</style><p>A &amp; B</p><p>C<br>D</p><ul><li>one</li><li>two</li></ul>')).toBe('A & B\nC\nD\n- one\n- two');
+    expect(htmlToText('<style>p{}</style><p>A &amp; B</p><p>C<br>D</p><ul><li>one</li><li>two</li></ul>')).toBe(
+      'A & B\nC\nD\n- one\n- two',
+    );
   });
 });
 
 describe('extractLinks', () => {
   it('lists each link once', () => {
-    expect(extractLinks(`<a href="https://a.example">1</a><a class="x" href='https://b.example'>2</a><a href="https://a.example">3</a>`)).toEqual([
-      'https://a.example',
-      'https://b.example',
-    ]);
+    expect(
+      extractLinks(`<a href="https://a.example">1</a><a class="x" href='https://b.example'>2</a><a href="https://a.example">3</a>`),
+    ).toEqual(['https://a.example', 'https://b.example']);
   });
 });

@@ -32,9 +32,7 @@ export interface CompiledMessage {
   profileFields: ProfileField[];
 }
 
-export type CompileMessageResult =
-  | { ok: true; message: CompiledMessage }
-  | { ok: false; part: 'subject' | 'html'; error: TemplateError };
+export type CompileMessageResult = { ok: true; message: CompiledMessage } | { ok: false; part: 'subject' | 'html'; error: TemplateError };
 
 /** Returns the compiled subject and HTML body, or the first syntax error and the part it is in. */
 export function compileMessage(content: Pick<DeliveryContent, 'subject' | 'html'>): CompileMessageResult {

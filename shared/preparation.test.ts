@@ -79,7 +79,9 @@ describe('Preparation', () => {
   it('fails on a template error, naming the part, line and column', () => {
     const { result } = prepare({ ...delivery, html: '<p>\n  {{ first_name </p>' }, [[p('a@example.com', 'Gent')]]);
     expect(result.status).toBe('failed');
-    expect(result.log.map((l) => l.message)).toContain('Template error in the HTML body at line 2, column 3: "{{" is not closed with "}}".');
+    expect(result.log.map((l) => l.message)).toContain(
+      'Template error in the HTML body at line 2, column 3: "{{" is not closed with "}}".',
+    );
     expect(result.log.at(-1)?.message).toBe('Preparation failed: 1 error, 0 warnings.');
   });
 

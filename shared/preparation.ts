@@ -38,7 +38,10 @@ export class Preparation {
    * Returns a running preparation, or the failed result when the message cannot be sent at
    * all (a template syntax error or a control rule of severity error).
    */
-  static start(delivery: Delivery, now: () => Date = () => new Date()): { ok: true; preparation: Preparation; log: LogLine[] } | { ok: false; result: PreparationResult } {
+  static start(
+    delivery: Delivery,
+    now: () => Date = () => new Date(),
+  ): { ok: true; preparation: Preparation; log: LogLine[] } | { ok: false; result: PreparationResult } {
     const log: LogLine[] = [];
     const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
     write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started.`);

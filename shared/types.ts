@@ -17,16 +17,7 @@ export interface Profile {
   updatedAt: string;
 }
 
-export type DeliveryStatus =
-  | 'draft'
-  | 'preparing'
-  | 'prepared'
-  | 'failed'
-  | 'scheduled'
-  | 'sending'
-  | 'paused'
-  | 'stopped'
-  | 'completed';
+export type DeliveryStatus = 'draft' | 'preparing' | 'prepared' | 'failed' | 'scheduled' | 'sending' | 'paused' | 'stopped' | 'completed';
 
 /** What the marketer edits. Any change to it invalidates a preparation. */
 export interface DeliveryContent {

@@ -23,7 +23,8 @@ export function checkMessage(content: DeliveryContent, message: CompiledMessage)
   const warning = (rule: string, text: string) => findings.push({ rule, level: 'warning', message: text });
 
   if (content.subject.trim() === '') error('Subject present', 'The subject is empty: write a subject line.');
-  else if (content.subject.length > 200) warning('Subject length', 'The subject is longer than 200 characters and will be cut by most mail clients.');
+  else if (content.subject.length > 200)
+    warning('Subject length', 'The subject is longer than 200 characters and will be cut by most mail clients.');
   if (!isValidEmail(normalizeEmail(content.fromAddress))) {
     error('From valid', `The From address "${content.fromAddress}" is not a valid email address.`);
   }

@@ -47,9 +47,10 @@ afterAll(async () => {
 
 /** The expected preparation of the demo audience for one city, computed from the database itself. */
 function expectedFor(city: string) {
-  const rows = db
-    .prepare('SELECT email, status FROM profiles WHERE lower(trim(city)) = lower(?) ORDER BY id')
-    .all(city) as { email: string; status: string }[];
+  const rows = db.prepare('SELECT email, status FROM profiles WHERE lower(trim(city)) = lower(?) ORDER BY id').all(city) as {
+    email: string;
+    status: string;
+  }[];
   const seen = new Set<string>();
   let unsubscribed = 0;
   let invalid = 0;
@@ -68,7 +69,8 @@ const kpi = (name: string) => page.getByRole('group', { name, exact: true }).loc
 const number = async (name: string) => Number((await kpi(name).textContent())!.replace(/,/g, ''));
 const button = (name: string) => page.getByRole('button', { name, exact: true });
 const confirm = (name: string) => page.getByRole('dialog').getByRole('button', { name, exact: true });
-const serverStatus = (id: string) => (db.prepare('SELECT status FROM deliveries WHERE id = ?').pluck().get(id) as string | undefined) ?? null;
+const serverStatus = (id: string) =>
+  (db.prepare('SELECT status FROM deliveries WHERE id = ?').pluck().get(id) as string | undefined) ?? null;
 const sinkCount = () => db.prepare('SELECT COUNT(*) FROM mailbox').pluck().get() as number;
 
 async function waitForNumber(name: string, predicate: (n: number) => boolean, timeout = 30_000) {
@@ -178,7 +180,17 @@ describe('Mailroom, walked through as a marketer', () => {
       const tx = db.transaction('profiles', 'readwrite');
       const store = tx.objectStore('profiles');
       for (let id = 10_000_001; id <= 10_150_000; id++) {
-        store.put({ id, email: `filler${id}@example.com`, firstName: 'F', lastName: 'F', locale: 'en', city: 'Nowhere', status: 'subscribed', createdAt: '', updatedAt: '' });
+        store.put({
+          id,
+          email: `filler${id}@example.com`,
+          firstName: 'F',
+          lastName: 'F',
+          locale: 'en',
+          city: 'Nowhere',
+          status: 'subscribed',
+          createdAt: '',
+          updatedAt: '',
+        });
       }
       await new Promise((done) => (tx.oncomplete = done));
       db.close();
@@ -256,13 +268,18 @@ describe('Mailroom, walked through as a marketer', () => {
     await waitForNumber('Delivered', (n) => n === toDeliver, 60_000);
     expect(sinkCount()).toBe(toDeliver);
     await expect.poll(() => page.getByTestId('delivery-status').textContent()).toBe('Sent');
-    expect(await page.getByRole('group', { name: 'Delivered' }).textContent()).toContain('100% of Targeted'.replace('100', String(Math.round((toDeliver / utrecht().targeted) * 1000) / 10)));
+    expect(await page.getByRole('group', { name: 'Delivered' }).textContent()).toContain(
+      '100% of Targeted'.replace('100', String(Math.round((toDeliver / utrecht().targeted) * 1000) / 10)),
+    );
   });
 
   it('8. opening a message in the mailbox and clicking its link raise Opens and Clicks within a second', async () => {
     const mailbox = await context.newPage();
     await mailbox.goto(server.mailboxUrl);
-    await mailbox.getByRole('link', { name: /autumn has arrived/ }).first().click();
+    await mailbox
+      .getByRole('link', { name: /autumn has arrived/ })
+      .first()
+      .click();
     const message = mailbox.frameLocator('iframe[title="Message"]');
     await message.locator('h1').waitFor();
     await waitForNumber('Opens', (n) => n === 1, 2_000);
@@ -300,7 +317,10 @@ describe('Mailroom, walked through as a marketer', () => {
     await expect.poll(() => page.getByTestId('delivery-status').textContent()).toBe('Stopped');
     expect(await button('Resume').isDisabled()).toBe(true);
     expect(await button('Pause').isDisabled()).toBe(true);
-    const resume = await page.evaluate(async (deliveryId) => (await fetch(`/api/deliveries/${deliveryId}/resume`, { method: 'POST' })).status, id);
+    const resume = await page.evaluate(
+      async (deliveryId) => (await fetch(`/api/deliveries/${deliveryId}/resume`, { method: 'POST' })).status,
+      id,
+    );
     expect(resume).toBe(409);
   });
 
@@ -309,7 +329,8 @@ describe('Mailroom, walked through as a marketer', () => {
     await page.evaluate(async () => {
       const registration = await navigator.serviceWorker.ready;
       const worker = registration.active!;
-      if (worker.state !== 'activated') await new Promise((done) => worker.addEventListener('statechange', () => worker.state === 'activated' && done(null)));
+      if (worker.state !== 'activated')
+        await new Promise((done) => worker.addEventListener('statechange', () => worker.state === 'activated' && done(null)));
     });
     await page.reload();
     await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);

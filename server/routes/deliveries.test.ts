@@ -5,11 +5,7 @@ let kit: Kit;
 beforeEach(async () => {
   kit = await createKit();
   kit.services.audience.insertMany(
-    [
-      ...Array.from({ length: 248 }, () => newProfile()),
-      newProfile({ status: 'unsubscribed' }),
-      newProfile({ email: 'broken-address' }),
-    ],
+    [...Array.from({ length: 248 }, () => newProfile()), newProfile({ status: 'unsubscribed' }), newProfile({ email: 'broken-address' })],
     new Date(),
   );
 });
@@ -33,12 +29,18 @@ describe('handing over a prepared batch', () => {
   it('says what is missing when a commit comes before every chunk', async () => {
     const { recipients, kpis } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'd2' });
     await kit.request('/api/deliveries/d2/batch', { method: 'PUT', json: batchHeader(SAMPLE_DELIVERY, kpis, 'aaaaaaaa', 2) });
-    await kit.request('/api/deliveries/d2/batch/chunks/1', { method: 'PUT', json: { contentHash: 'aaaaaaaa', recipients: recipients.slice(0, 100) } });
+    await kit.request('/api/deliveries/d2/batch/chunks/1', {
+      method: 'PUT',
+      json: { contentHash: 'aaaaaaaa', recipients: recipients.slice(0, 100) },
+    });
     const commit = await kit.request('/api/deliveries/d2/batch/commit', { json: { contentHash: 'aaaaaaaa' } });
     expect(commit.status).toBe(422);
     expect(await commit.json()).toEqual({ error: 'batch-incomplete', message: 'The server has 1 of 2 chunks; the upload will resume.' });
     // The upload resumes with the missing chunk and then commits.
-    await kit.request('/api/deliveries/d2/batch/chunks/2', { method: 'PUT', json: { contentHash: 'aaaaaaaa', recipients: recipients.slice(100) } });
+    await kit.request('/api/deliveries/d2/batch/chunks/2', {
+      method: 'PUT',
+      json: { contentHash: 'aaaaaaaa', recipients: recipients.slice(100) },
+    });
     expect((await kit.request('/api/deliveries/d2/batch/commit', { json: { contentHash: 'aaaaaaaa' } })).status).toBe(200);
   });
 
@@ -59,7 +61,11 @@ describe('handing over a prepared batch', () => {
 
   it.each([
     ['a chunk that is not a list', { contentHash: 'cccccccc', recipients: 'all of them' }, /recipients/],
-    ['a recipient without an address', { contentHash: 'cccccccc', recipients: [{ seq: 1, profileId: 1, subject: 'x', values: {} }] }, /recipients\.0\.email/],
+    [
+      'a recipient without an address',
+      { contentHash: 'cccccccc', recipients: [{ seq: 1, profileId: 1, subject: 'x', values: {} }] },
+      /recipients\.0\.email/,
+    ],
     ['a bad content hash', { contentHash: 'not hex!', recipients: [] }, /contentHash/],
   ])('answers 400 to %s, saying what is wrong', async (_, json, message) => {
     const response = await kit.request('/api/deliveries/d4/batch/chunks/1', { method: 'PUT', json });
@@ -71,7 +77,10 @@ describe('handing over a prepared batch', () => {
 
   it('refuses chunks of an older preparation', async () => {
     const { chunks } = await handOver(kit, 'd5', SAMPLE_DELIVERY);
-    const stale = await kit.request('/api/deliveries/d5/batch/chunks/1', { method: 'PUT', json: { contentHash: '99999999', recipients: chunks[0] } });
+    const stale = await kit.request('/api/deliveries/d5/batch/chunks/1', {
+      method: 'PUT',
+      json: { contentHash: '99999999', recipients: chunks[0] },
+    });
     expect(stale.status).toBe(409);
     expect((await stale.json()).error).toBe('stale-batch');
   });
@@ -95,8 +104,14 @@ describe('commands', () => {
     expect(stopped).toMatchObject({ status: 'stopped', cancelled: 248, remaining: 0 });
     const resume = await kit.request('/api/deliveries/d7/resume', { method: 'POST' });
     expect(resume.status).toBe(409);
-    expect(await resume.json()).toEqual({ error: 'invalid-transition', message: '"Autumn" was stopped; a stopped delivery cannot be resumed or sent again.' });
-    const replace = await kit.request('/api/deliveries/d7/batch', { method: 'PUT', json: batchHeader(SAMPLE_DELIVERY, { targeted: 1, toDeliver: 1, excluded: 0, excludedByCause: {} }, 'dddddddd', 1) });
+    expect(await resume.json()).toEqual({
+      error: 'invalid-transition',
+      message: '"Autumn" was stopped; a stopped delivery cannot be resumed or sent again.',
+    });
+    const replace = await kit.request('/api/deliveries/d7/batch', {
+      method: 'PUT',
+      json: batchHeader(SAMPLE_DELIVERY, { targeted: 1, toDeliver: 1, excluded: 0, excludedByCause: {} }, 'dddddddd', 1),
+    });
     expect(replace.status).toBe(409);
     expect((await replace.json()).error).toBe('delivery-already-sent');
   });

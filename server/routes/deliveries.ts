@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { isValidEmail } from '../../shared/email-address';
 import type { AppEnv } from '../services';
 import type { Refusal } from '../store/delivery-store';
-import { jsonBody } from './validate';
+import { jsonBody, params } from './validate';
 
 const MAX_CHUNK = 2_000;
 const hash = z.string().regex(/^[0-9a-f]{8,64}$/, 'a content hash of hex digits');
@@ -38,6 +38,7 @@ const recipient = z.object({
   values: z.record(z.string(), z.string().max(10_000)),
 });
 
+const chunkParams = z.object({ id: z.string().min(1), seq: z.coerce.number().int().min(1) });
 const chunk = z.object({ contentHash: hash, recipients: z.array(recipient).min(1).max(MAX_CHUNK) });
 const commit = z.object({ contentHash: hash });
 const send = z.object({ contentHash: hash, scheduledAt: z.iso.datetime({ offset: true }).nullable() });
@@ -48,7 +49,10 @@ const refusal = (c: Context<AppEnv>, r: Refusal) => c.json({ error: r.code, mess
 export const deliveries = new Hono<AppEnv>()
   .get('/', (c) => {
     const { deliveries, now } = c.var.services;
-    return c.json(deliveries.list().map((d) => deliveries.kpis(d.id, now())!), 200);
+    return c.json(
+      deliveries.list().map((d) => deliveries.kpis(d.id, now())!),
+      200,
+    );
   })
   .get('/:id', (c) => {
     const kpis = c.var.services.deliveries.kpis(c.req.param('id'), c.var.services.now());
@@ -59,9 +63,9 @@ export const deliveries = new Hono<AppEnv>()
     const result = deliveries.beginBatch({ id: c.req.param('id'), ...c.req.valid('json') }, now());
     return result.ok ? c.json({ ok: true }, 200) : refusal(c, result);
   })
-  .put('/:id/batch/chunks/:seq{[0-9]+}', jsonBody(chunk), (c) => {
+  .put('/:id/batch/chunks/:seq', params(chunkParams), jsonBody(chunk), (c) => {
     const { contentHash, recipients } = c.req.valid('json');
-    const result = c.var.services.deliveries.putChunk(c.req.param('id'), contentHash, Number(c.req.param('seq')), recipients);
+    const result = c.var.services.deliveries.putChunk(c.req.param('id'), contentHash, c.req.valid('param').seq, recipients);
     return result.ok ? c.json({ received: result.received }, 200) : refusal(c, result);
   })
   .post('/:id/batch/commit', jsonBody(commit), (c) => {
@@ -77,7 +81,10 @@ export const deliveries = new Hono<AppEnv>()
     const { contentHash, scheduledAt } = c.req.valid('json');
     const delivery = deliveries.get(id);
     if (delivery && delivery.contentHash !== contentHash) {
-      return c.json({ error: 'stale-batch', message: 'The server holds another preparation of this delivery. Prepare again and send.' }, 409);
+      return c.json(
+        { error: 'stale-batch', message: 'The server holds another preparation of this delivery. Prepare again and send.' },
+        409,
+      );
     }
     const later = scheduledAt !== null && Date.parse(scheduledAt) > now().getTime();
     const result = deliveries.transition(id, later ? 'scheduled' : 'sending', now(), { scheduledAt });

@@ -9,11 +9,14 @@ const post = (body: unknown) =>
   kit.app.request('/api/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 describe('signing in', () => {
-  it.each(['/api/audience/changes', '/api/deliveries', '/api/deliveries/x', '/api/session'])('answers 401 on %s without a session', async (path) => {
-    const response = await kit.app.request(path);
-    expect(response.status).toBe(401);
-    expect(await response.json()).toEqual({ error: 'not-signed-in', message: 'Sign in to use Mailroom.' });
-  });
+  it.each(['/api/audience/changes', '/api/deliveries', '/api/deliveries/x', '/api/session'])(
+    'answers 401 on %s without a session',
+    async (path) => {
+      const response = await kit.app.request(path);
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual({ error: 'not-signed-in', message: 'Sign in to use Mailroom.' });
+    },
+  );
 
   it('sets an HttpOnly, SameSite=Strict session cookie that opens the API', async () => {
     const response = await post({ username: 'admin', password: PASSWORD });
@@ -27,7 +30,10 @@ describe('signing in', () => {
   });
 
   it('refuses a wrong password and an unknown user alike', async () => {
-    for (const body of [{ username: 'admin', password: 'nope' }, { username: 'root', password: PASSWORD }]) {
+    for (const body of [
+      { username: 'admin', password: 'nope' },
+      { username: 'root', password: PASSWORD },
+    ]) {
       const response = await post(body);
       expect(response.status).toBe(401);
       expect(await response.json()).toMatchObject({ error: 'wrong-credentials' });

@@ -26,3 +26,11 @@ export const query = <T extends z.ZodType>(schema: T) =>
     if (!result.success) return c.json({ error: 'invalid-request', message: `The query is not valid: ${explain(result.error)}.` }, 400);
     return result.data as z.infer<T>;
   });
+
+/** Validates the path parameters the same way. */
+export const params = <T extends z.ZodType>(schema: T) =>
+  validator('param', (value, c) => {
+    const result = schema.safeParse(value);
+    if (!result.success) return c.json({ error: 'invalid-request', message: `The address is not valid: ${explain(result.error)}.` }, 400);
+    return result.data as z.infer<T>;
+  });

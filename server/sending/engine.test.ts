@@ -11,11 +11,18 @@ afterEach(async () => {
   await Promise.all(kits.splice(0).map((k) => k.close()));
 });
 
-async function setup(reply?: (m: OutgoingMessage, n: number) => SmtpOutcome | void | Promise<SmtpOutcome | void>, engine = {}, profiles = 100) {
+async function setup(
+  reply?: (m: OutgoingMessage, n: number) => SmtpOutcome | void | Promise<SmtpOutcome | void>,
+  engine = {},
+  profiles = 100,
+) {
   const recorder = recordingMessenger(reply);
   const kit = await createKit({ messenger: recorder.messenger, engine: { batchSize: 10, concurrency: 4, ...engine } });
   kits.push(kit);
-  kit.services.audience.insertMany(Array.from({ length: profiles }, () => newProfile()), new Date());
+  kit.services.audience.insertMany(
+    Array.from({ length: profiles }, () => newProfile()),
+    new Date(),
+  );
   return { kit, sent: recorder.sent };
 }
 
@@ -25,7 +32,9 @@ const send = async (kit: Kit, id: string, contentHash: string, scheduledAt: stri
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const statuses = (kit: Kit) =>
   Object.fromEntries(
-    (kit.services.db.prepare('SELECT status, COUNT(*) AS n FROM journal GROUP BY status').all() as { status: string; n: number }[]).map((r) => [r.status, r.n]),
+    (kit.services.db.prepare('SELECT status, COUNT(*) AS n FROM journal GROUP BY status').all() as { status: string; n: number }[]).map(
+      (r) => [r.status, r.n],
+    ),
   );
 
 describe('the send engine', () => {
@@ -104,10 +113,14 @@ describe('the send engine', () => {
   });
 
   it('fails a 5xx reply and quarantines a hard bounce (5.1.x), with the reply kept', async () => {
-    const { kit } = await setup((_, n) => {
-      if (n === 3) return { kind: 'failed', reply: '554 5.7.1 Message rejected as spam' };
-      if (n === 5) return { kind: 'bounced', reply: '550 5.1.1 User unknown' };
-    }, { concurrency: 1 }, 10);
+    const { kit } = await setup(
+      (_, n) => {
+        if (n === 3) return { kind: 'failed', reply: '554 5.7.1 Message rejected as spam' };
+        if (n === 5) return { kind: 'bounced', reply: '550 5.1.1 User unknown' };
+      },
+      { concurrency: 1 },
+      10,
+    );
     const { contentHash } = await handOver(kit, 'f', SAMPLE_DELIVERY);
     await send(kit, 'f', contentHash);
     await eventually(async () => (await kpis(kit, 'f')).status === 'completed');
@@ -125,7 +138,9 @@ describe('the send engine', () => {
     await send(kit, 'e', contentHash);
     await eventually(async () => (await kpis(kit, 'e')).status === 'paused');
     expect(sent.length).toBeLessThan(30);
-    expect(kit.services.deliveries.get('e')!.statusReason).toMatch(/^Paused by the error budget: \d+ messages in a row were not accepted \(last reply: 550 5\.7\.1 Relay access denied\)/);
+    expect(kit.services.deliveries.get('e')!.statusReason).toMatch(
+      /^Paused by the error budget: \d+ messages in a row were not accepted \(last reply: 550 5\.7\.1 Relay access denied\)/,
+    );
   });
 
   it('runs two deliveries at once, sharing the pool', async () => {
@@ -172,7 +187,10 @@ describe('the send engine', () => {
       const file = join(dir, 'mailroom.db');
       // The first process claimed a batch, as the engine does, and died with it in flight.
       const first = await createKit({ file, engine: { tickMs: 3_600_000 } });
-      first.services.audience.insertMany(Array.from({ length: 30 }, () => newProfile()), new Date());
+      first.services.audience.insertMany(
+        Array.from({ length: 30 }, () => newProfile()),
+        new Date(),
+      );
       await handOver(first, 'c', SAMPLE_DELIVERY);
       first.services.deliveries.transition('c', 'sending', new Date());
       expect(first.services.journal.claim('c', 0, 10, new Date()).entries).toHaveLength(10);
@@ -183,7 +201,9 @@ describe('the send engine', () => {
       kits.push(second);
       await eventually(async () => (await kpis(second, 'c')).status === 'paused');
       expect(await kpis(second, 'c')).toMatchObject({ delivered: 20, unknown: 10, remaining: 0 });
-      expect(second.services.deliveries.get('c')!.statusReason).toBe('10 messages were in flight when the server stopped; choose whether to resend them.');
+      expect(second.services.deliveries.get('c')!.statusReason).toBe(
+        '10 messages were in flight when the server stopped; choose whether to resend them.',
+      );
       await second.request('/api/deliveries/c/unknown', { json: { resend: true } });
       await eventually(async () => (await kpis(second, 'c')).status === 'completed');
       expect(await kpis(second, 'c')).toMatchObject({ delivered: 30, unknown: 0 });

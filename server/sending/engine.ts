@@ -87,7 +87,9 @@ export class SendEngine {
     for (const id of journal.sending()) {
       if (this.running.has(id)) continue;
       const run = this.run(id)
-        .catch((error) => this.options.log(`delivery ${id}: the send loop stopped on an unexpected error: ${(error as Error).stack ?? error}`))
+        .catch((error) =>
+          this.options.log(`delivery ${id}: the send loop stopped on an unexpected error: ${(error as Error).stack ?? error}`),
+        )
         .finally(() => this.running.delete(id));
       this.running.set(id, run);
     }

@@ -23,7 +23,11 @@ describe('classifyFailure', () => {
 
 describe('relayTransportOptions', () => {
   it('reads smtp:// with STARTTLS and credentials', () => {
-    const options = relayTransportOptions({ url: 'smtp://user%40x:p%3Ass@relay.example.com:587', maxConnections: 4, maxMessagesPerConnection: 50 });
+    const options = relayTransportOptions({
+      url: 'smtp://user%40x:p%3Ass@relay.example.com:587',
+      maxConnections: 4,
+      maxMessagesPerConnection: 50,
+    });
     expect(options).toMatchObject({
       pool: true,
       host: 'relay.example.com',
@@ -37,7 +41,11 @@ describe('relayTransportOptions', () => {
   });
 
   it('reads smtps:// as TLS from the start, port 465 by default', () => {
-    expect(relayTransportOptions({ url: 'smtps://relay.example.com', maxConnections: 1, maxMessagesPerConnection: 1 })).toMatchObject({ port: 465, secure: true, auth: undefined });
+    expect(relayTransportOptions({ url: 'smtps://relay.example.com', maxConnections: 1, maxMessagesPerConnection: 1 })).toMatchObject({
+      port: 465,
+      secure: true,
+      auth: undefined,
+    });
   });
 
   it('refuses another scheme with a sentence', () => {

@@ -54,7 +54,11 @@ afterAll(async () => {
 });
 
 /** Returns a header as it was written on the wire (unfolded), without its name. */
-const rawHeader = (m: ParsedMail, key: string) => m.headerLines.find((h) => h.key === key)?.line.replace(/^[^:]+:\s*/, '').replace(/\r?\n\s+/g, ' ');
+const rawHeader = (m: ParsedMail, key: string) =>
+  m.headerLines
+    .find((h) => h.key === key)
+    ?.line.replace(/^[^:]+:\s*/, '')
+    .replace(/\r?\n\s+/g, ' ');
 /** Returns the https URL of List-Unsubscribe. */
 const unsubscribeUrl = (m: ParsedMail) => /<(https?:[^>]+)>/.exec(rawHeader(m, 'list-unsubscribe')!)![1];
 
@@ -126,7 +130,11 @@ describe('tracking the received messages', () => {
   it('never redirects for an altered or forged token', async () => {
     const url = path(clickUrl());
     const [payload, mac] = url.slice('/t/c/'.length).split('.');
-    const otherLink = Buffer.from(Buffer.from(payload, 'base64url').toString().replace(/\.(\d+)$/, '.999')).toString('base64url');
+    const otherLink = Buffer.from(
+      Buffer.from(payload, 'base64url')
+        .toString()
+        .replace(/\.(\d+)$/, '.999'),
+    ).toString('base64url');
     for (const forged of [`/t/c/${otherLink}.${mac}`, `/t/c/${payload}.${mac.slice(0, -2)}AA`, '/t/c/nonsense', `/t/c/${payload}`]) {
       const response = await kit.app.request(forged);
       expect(response.status).toBe(404);

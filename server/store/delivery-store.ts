@@ -55,7 +55,12 @@ export interface DeliveryStore {
   /** Turns a complete batch into journal rows, or refuses it and keeps nothing of it. */
   commitBatch(id: string, contentHash: string, now: Date): Outcome<{ recipients: number }>;
   /** Moves a delivery to a new status when the transition table allows it. */
-  transition(id: string, to: DeliveryStatus, now: Date, fields?: { scheduledAt?: string | null; reason?: string | null }): Outcome<{ delivery: ServerDelivery }>;
+  transition(
+    id: string,
+    to: DeliveryStatus,
+    now: Date,
+    fields?: { scheduledAt?: string | null; reason?: string | null },
+  ): Outcome<{ delivery: ServerDelivery }>;
   kpis(id: string, now: Date): SendKpis | undefined;
 }
 
@@ -140,9 +145,7 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
   );
   const markCommitted = db.prepare('UPDATE deliveries SET committed = 1, updated_at = ? WHERE id = ?');
   const journalCounts = db.prepare('SELECT status, COUNT(*) AS n FROM journal WHERE delivery_id = ? GROUP BY status');
-  const uniqueEvents = db.prepare(
-    'SELECT kind, COUNT(DISTINCT journal_id) AS n FROM tracking_events WHERE delivery_id = ? GROUP BY kind',
-  );
+  const uniqueEvents = db.prepare('SELECT kind, COUNT(DISTINCT journal_id) AS n FROM tracking_events WHERE delivery_id = ? GROUP BY kind');
   const setStatus = db.prepare(
     `UPDATE deliveries SET status = @to, status_reason = @reason, updated_at = @now,
        scheduled_at = CASE WHEN @setSchedule THEN @scheduledAt ELSE scheduled_at END,
@@ -170,7 +173,11 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
         return { ok: true };
       }
       if (existing && existing.committed && existing.status !== 'prepared') {
-        return refuse(409, 'delivery-already-sent', `"${existing.name}" was already handed to the sender (${existing.status}); it cannot be replaced.`);
+        return refuse(
+          409,
+          'delivery-already-sent',
+          `"${existing.name}" was already handed to the sender (${existing.status}); it cannot be replaced.`,
+        );
       }
       if (existing?.committed) {
         db.prepare('DELETE FROM journal WHERE delivery_id = ?').run(header.id);

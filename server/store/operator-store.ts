@@ -47,7 +47,10 @@ export function sqliteOperatorStore(db: Db): OperatorStore {
     verify(username, password) {
       const stored = user.get(username) as string | undefined;
       // Hash even for an unknown user, so timing does not tell which usernames exist.
-      return checkPassword(password, stored ?? 'scrypt$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA') && stored !== undefined;
+      return (
+        checkPassword(password, stored ?? 'scrypt$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA') &&
+        stored !== undefined
+      );
     },
     openSession(username, ttlMs, now) {
       purge.run(now.getTime());

@@ -148,7 +148,11 @@ export function sqliteSendJournal(db: Db): SendJournal {
     }),
     pending(deliveryId) {
       const result = { queued: 0, retrying: 0, sending: 0, unknown: 0, nextRetryAt: null as number | null };
-      for (const row of pendingCounts.all(deliveryId) as { status: 'queued' | 'retrying' | 'sending' | 'unknown'; n: number; next: number | null }[]) {
+      for (const row of pendingCounts.all(deliveryId) as {
+        status: 'queued' | 'retrying' | 'sending' | 'unknown';
+        n: number;
+        next: number | null;
+      }[]) {
         result[row.status] = row.n;
         if (row.status === 'retrying') result.nextRetryAt = row.next;
       }

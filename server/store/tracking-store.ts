@@ -37,7 +37,14 @@ export function sqliteTrackingStore(db: Db): TrackingStore {
     linkUrl: (deliveryId, linkId) => linkUrl.get(deliveryId, linkId) as string | undefined,
     recipient: (journalId) => recipient.get(journalId) as ReturnType<TrackingStore['recipient']>,
     record(event, now) {
-      insert.run(event.deliveryId, event.journalId, event.kind, event.linkId ?? null, now.toISOString(), event.userAgent?.slice(0, 300) ?? null);
+      insert.run(
+        event.deliveryId,
+        event.journalId,
+        event.kind,
+        event.linkId ?? null,
+        now.toISOString(),
+        event.userAgent?.slice(0, 300) ?? null,
+      );
     },
   };
 }

@@ -16,7 +16,10 @@ export const tracking = new Hono<AppEnv>()
     const { signer, tracking, bus, now } = c.var.services;
     const claims = signer.verify(c.req.param('token'), 'o');
     if (claims && tracking.recipient(claims.journalId)?.deliveryId === claims.deliveryId) {
-      tracking.record({ deliveryId: claims.deliveryId, journalId: claims.journalId, kind: 'open', userAgent: c.req.header('user-agent') }, now());
+      tracking.record(
+        { deliveryId: claims.deliveryId, journalId: claims.journalId, kind: 'open', userAgent: c.req.header('user-agent') },
+        now(),
+      );
       bus.changed(claims.deliveryId);
     }
     // Answer with the image either way: a mail client shows no broken picture for a bad token.
@@ -36,7 +39,8 @@ export const tracking = new Hono<AppEnv>()
   })
   .get('/u/:token', (c) => {
     const target = unsubscribeTarget(c);
-    if (!target) return c.html(page('Link not valid', '<p>This unsubscribe link is not valid. Use the link from the message itself.</p>'), 404);
+    if (!target)
+      return c.html(page('Link not valid', '<p>This unsubscribe link is not valid. Use the link from the message itself.</p>'), 404);
     return c.html(
       page(
         'Unsubscribe',

@@ -19,7 +19,10 @@ export interface ServerProcess {
 const ROOT = resolve(import.meta.dirname, '../..');
 
 /** Starts `server/main.ts` with a fresh data directory and resolves once it has printed how to sign in. */
-export async function startServer(env: Record<string, string> = {}, dataDir = mkdtempSync(join(tmpdir(), 'mailroom-e2e-'))): Promise<ServerProcess> {
+export async function startServer(
+  env: Record<string, string> = {},
+  dataDir = mkdtempSync(join(tmpdir(), 'mailroom-e2e-')),
+): Promise<ServerProcess> {
   const child: ChildProcess = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['server/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', MAILROOM_SINK_PORT: '0', MAILROOM_DATA_DIR: dataDir, ...env },

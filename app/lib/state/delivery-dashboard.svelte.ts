@@ -5,6 +5,7 @@
 
 import { contentHash } from '$shared/content-hash';
 import { isFinal } from '$shared/status';
+import type { SendKpis } from '$shared/types';
 import { client, refusalOf } from '../api';
 import { db } from '../db/instance';
 import { deliveryState, type DeliveryState } from '../delivery-state';
@@ -94,15 +95,15 @@ export class DeliveryDashboard {
 
   private async command(name: 'pause' | 'resume' | 'stop'): Promise<void> {
     const route = client.api.deliveries[':id'][name];
-    const kpis = await this.call(() => route.$post({ param: { id: this.id } }));
-    if (kpis) await db.deliveries.update(this.id, { server: kpis as never });
+    const kpis = await this.call<SendKpis>(() => route.$post({ param: { id: this.id } }));
+    if (kpis) await db.deliveries.update(this.id, { server: kpis });
   }
 
-  private async call(request: () => Promise<Response>): Promise<unknown> {
+  private async call<T>(request: () => Promise<Response>): Promise<T | undefined> {
     this.#message = null;
     try {
       const response = await request();
-      if (response.ok) return await response.json();
+      if (response.ok) return (await response.json()) as T;
       this.#message = { tone: 'error', text: (await refusalOf(response)).message };
     } catch {
       this.#message = { tone: 'error', text: 'The server cannot be reached: this needs the network. Try again when online.' };

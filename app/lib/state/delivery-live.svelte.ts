@@ -8,7 +8,6 @@ import type { MailroomDb } from '../db/db';
 
 export class DeliveryLive {
   #connected = $state(false);
-  #source: EventSource | null = null;
 
   constructor(
     private readonly db: MailroomDb,
@@ -23,7 +22,6 @@ export class DeliveryLive {
   /** Opens the stream; returns the function that closes it. EventSource reconnects by itself. */
   open(): () => void {
     const source = new EventSource(`/api/deliveries/${encodeURIComponent(this.deliveryId)}/events`);
-    this.#source = source;
     source.onopen = () => (this.#connected = true);
     source.onerror = () => (this.#connected = false);
     source.addEventListener('kpis', (event) => {
@@ -33,7 +31,6 @@ export class DeliveryLive {
     });
     return () => {
       source.close();
-      this.#source = null;
       this.#connected = false;
     };
   }

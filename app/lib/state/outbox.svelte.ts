@@ -5,6 +5,7 @@
  */
 
 import { client, refusalOf } from '../api';
+import type { SendKpis } from '$shared/types';
 import type { MailroomDb, OutboxItem } from '../db/db';
 
 export const CHUNK_SIZE = 1_000;
@@ -99,7 +100,8 @@ export class Outbox {
         return 0;
       }
       const attempts = item.attempts + 1;
-      const message = error instanceof Error && error.name === 'Unauthorized' ? error.message : 'The server cannot be reached; will send when online.';
+      const message =
+        error instanceof Error && error.name === 'Unauthorized' ? error.message : 'The server cannot be reached; will send when online.';
       await this.db.outbox.update(id, { state: 'waiting', attempts, lastError: message });
       return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts, 5));
     }
@@ -147,15 +149,15 @@ export class Outbox {
     }
     await expectOk(client.api.deliveries[':id'].batch.commit.$post({ param, json: { contentHash } }));
     const sent = await client.api.deliveries[':id'].send.$post({ param, json: { contentHash, scheduledAt: item.scheduledAt } });
-    let kpis;
-    if (sent.ok) kpis = await sent.json();
+    let kpis: SendKpis;
+    if (sent.ok) kpis = (await sent.json()) as SendKpis;
     else {
       // A lost answer to an earlier try: the server may already be sending it.
       const refusal = await refusalOf(sent);
       const current = await client.api.deliveries[':id'].$get({ param });
-      const status = current.ok ? (await current.json()).status : null;
-      if (refusal.error !== 'invalid-transition' || !status || status === 'prepared') throw new Refused(refusal.message);
-      kpis = await (await client.api.deliveries[':id'].$get({ param })).json();
+      const figures = current.ok ? ((await current.json()) as SendKpis) : null;
+      if (refusal.error !== 'invalid-transition' || !figures || figures.status === 'prepared') throw new Refused(refusal.message);
+      kpis = figures;
     }
     await this.db.transaction('rw', [this.db.outbox, this.db.deliveries], async () => {
       await this.db.outbox.delete(item.id!);
