@@ -86,6 +86,8 @@ export async function startMailroom(config: Config, log: (line: string) => void 
     onChange: (id) => bus.changed(id),
     log,
     concurrency: config.poolSize * 2,
+    // Claim no more than can be in flight: after a crash, "outcome unknown" covers only what reached the relay.
+    batchSize: config.poolSize * 2,
     ratePerSecond: config.ratePerSecond,
   });
 

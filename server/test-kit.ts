@@ -4,7 +4,8 @@
  */
 
 import { Preparation } from '../shared/preparation';
-import type { Delivery, PreparationKpis, PreparedRecipient } from '../shared/types';
+import { batchHeader } from '../shared/handoff';
+import type { Delivery, PreparedRecipient } from '../shared/types';
 import { createApp } from './app';
 import { LiveBus } from './live/live-bus';
 import { composeMessage, type OutgoingMessage } from './sending/compose';
@@ -157,24 +158,6 @@ export function prepareOnServerAudience(kit: Kit, delivery: Delivery) {
   return { result, kpis: result.kpis, recipients };
 }
 
-/** Returns the body of `PUT /api/deliveries/:id/batch` for a prepared delivery. */
-export function batchHeader(delivery: Omit<Delivery, 'id'>, kpis: PreparationKpis, contentHash: string, chunkCount: number) {
-  return {
-    version: delivery.version,
-    contentHash,
-    name: delivery.name,
-    fromName: delivery.fromName,
-    fromAddress: delivery.fromAddress,
-    subject: delivery.subject,
-    html: delivery.html,
-    targeted: kpis.targeted,
-    toDeliver: kpis.toDeliver,
-    excluded: kpis.excluded,
-    excludedByCause: kpis.excludedByCause,
-    chunkCount,
-  };
-}
-
 /** Hands a prepared delivery to the server in chunks (header, chunks, commit), as the outbox does. */
 export async function handOver(
   kit: Kit,
@@ -217,3 +200,5 @@ export async function eventually<T>(check: () => T | Promise<T>, ms = 5_000): Pr
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+export { batchHeader };

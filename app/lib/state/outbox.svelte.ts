@@ -5,6 +5,7 @@
  */
 
 import { client, refusalOf } from '../api';
+import { batchHeader } from '$shared/handoff';
 import type { SendKpis } from '$shared/types';
 import type { MailroomDb, OutboxItem } from '../db/db';
 
@@ -116,23 +117,7 @@ export class Outbox {
     }
     const param = { id: deliveryId };
     await expectOk(
-      client.api.deliveries[':id'].batch.$put({
-        param,
-        json: {
-          version: delivery.version,
-          contentHash,
-          name: delivery.name,
-          fromName: delivery.fromName,
-          fromAddress: delivery.fromAddress,
-          subject: delivery.subject,
-          html: delivery.html,
-          targeted: preparation.kpis.targeted,
-          toDeliver: preparation.kpis.toDeliver,
-          excluded: preparation.kpis.excluded,
-          excludedByCause: preparation.kpis.excludedByCause as Record<string, number>,
-          chunkCount: item.chunkCount,
-        },
-      }),
+      client.api.deliveries[':id'].batch.$put({ param, json: batchHeader(delivery, preparation.kpis, contentHash, item.chunkCount) }),
     );
     for (let seq = item.chunksDone + 1; seq <= item.chunkCount; seq++) {
       const recipients = await this.db.recipients

@@ -1,0 +1,41 @@
+/** The hand-off of a prepared batch from the browser to the server: what its header says. */
+
+import type { DeliveryContent, PreparationKpis } from './types';
+
+export interface BatchHeaderBody {
+  version: number;
+  contentHash: string;
+  name: string;
+  fromName: string;
+  fromAddress: string;
+  subject: string;
+  html: string;
+  targeted: number;
+  toDeliver: number;
+  excluded: number;
+  excludedByCause: Record<string, number>;
+  chunkCount: number;
+}
+
+/** Returns the body of `PUT /api/deliveries/:id/batch` for a prepared delivery. */
+export function batchHeader(
+  delivery: Pick<DeliveryContent, 'name' | 'fromName' | 'fromAddress' | 'subject' | 'html'> & { version: number },
+  kpis: PreparationKpis,
+  contentHash: string,
+  chunkCount: number,
+): BatchHeaderBody {
+  return {
+    version: delivery.version,
+    contentHash,
+    name: delivery.name,
+    fromName: delivery.fromName,
+    fromAddress: delivery.fromAddress,
+    subject: delivery.subject,
+    html: delivery.html,
+    targeted: kpis.targeted,
+    toDeliver: kpis.toDeliver,
+    excluded: kpis.excluded,
+    excludedByCause: kpis.excludedByCause as Record<string, number>,
+    chunkCount,
+  };
+}
