@@ -353,6 +353,12 @@ describe('Mailroom, walked through as a marketer', () => {
     await button('Send').click();
     await confirm('Yes, send').click();
     await page.getByText('will send when online').first().waitFor();
+    const id = page.url().split('/').pop()!;
+    expect(serverStatus(id)).toBeNull();
+    // Back online, the outbox hands the batch over by itself and the delivery is sent.
     await context.setOffline(false);
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 60_000 }).toBe('Sent');
+    expect(serverStatus(id)).toBe('completed');
+    expect(await number('Delivered')).toBe(expectedFor('Gent').toDeliver);
   });
 });

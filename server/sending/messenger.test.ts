@@ -7,6 +7,7 @@ describe('classifyFailure', () => {
     [{ responseCode: 451, response: '451 4.3.0 Temporary failure' }, 'retry'],
     [{ code: 'ECONNECTION', message: 'connect ECONNREFUSED' }, 'retry'],
     [{ code: 'ETIMEDOUT', message: 'Timeout' }, 'retry'],
+    [{ code: 'EAUTH', responseCode: 535, response: '535 5.7.8 Authentication failed' }, 'retry'],
     [{ responseCode: 550, response: '550 5.1.1 <x@example.com>: Recipient address rejected: User unknown' }, 'bounced'],
     [{ responseCode: 553, response: '553 mailbox name not allowed' }, 'bounced'],
     [{ responseCode: 554, response: '554 5.7.1 Message rejected as spam' }, 'failed'],

@@ -64,6 +64,8 @@ export function createSmtpMessenger(options: RelayOptions): Messenger {
   };
 }
 
+const RELAY_ERRORS = new Set(['EAUTH', 'ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EPROTOCOL']);
+
 /**
  * Returns the outcome an SMTP failure means: 4xx and connection trouble are retried, 5xx
  * fails the message, and a 5.1.x reply (bad mailbox or domain) is a hard bounce.
@@ -72,7 +74,9 @@ export function classifyFailure(error: unknown): SmtpOutcome {
   const e = error as { responseCode?: number; response?: string; message?: string; code?: string };
   const reply = e.response ?? `${e.code ?? 'ERROR'} ${e.message ?? String(error)}`;
   const code = e.responseCode;
-  if (code === undefined || code < 500) return { kind: 'retry', reply };
+  // Trouble with the relay itself (login, TLS, network) is not the recipient's fault: retry,
+  // and let the error budget pause the delivery if it persists.
+  if (code === undefined || code < 500 || RELAY_ERRORS.has(e.code ?? '')) return { kind: 'retry', reply };
   if (/\b5\.1\.\d+\b/.test(reply) || code === 550 || code === 551 || code === 553) return { kind: 'bounced', reply };
   return { kind: 'failed', reply };
 }
