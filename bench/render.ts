@@ -6,7 +6,8 @@
 
 import { compileMessage, recipientValues, renderMessage } from '../shared/message';
 import { PREVIEW_UNSUBSCRIBE_URL } from '../shared/preparation';
-import { demoProfiles } from '../server/seed';
+import { demoAudience } from '../server/seed';
+import type { Profile } from '../shared/types';
 import { figure, machineLine } from './machine';
 
 const RECIPIENTS = 200_000;
@@ -17,9 +18,26 @@ let html = `<html><body><h1>Hello {{ first_name | default: "there" }} {{ last_na
 while (html.length < 10_000) html += block;
 html += `<p>Sent to {{ email }} ({{ locale }}). <a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body></html>`;
 
-const compiled = compileMessage({ subject: 'Hello {{ first_name | default: "there" }}, autumn in {{ city }}', html });
+const compiled = compileMessage({ subject: 'Hello {{ first_name | default: "there" }}, autumn in {{ city }}', html }, [
+  { name: 'city', label: 'City', type: 'text' },
+]);
 if (!compiled.ok) throw new Error(compiled.error.message);
-const profiles = demoProfiles(10_000).map((p, i) => ({ ...p, id: i + 1, createdAt: '', updatedAt: '' }));
+const profiles: Profile[] = demoAudience(10_000).profiles.map((p, i) => ({
+  firstName: '',
+  lastName: '',
+  locale: '',
+  timeZone: '',
+  status: 'subscribed',
+  statusChangedAt: null,
+  statusSource: null,
+  denylisted: false,
+  quarantined: false,
+  attributes: {},
+  createdAt: '',
+  updatedAt: '',
+  ...p,
+  id: i + 1,
+}));
 
 const started = process.hrtime.bigint();
 const cpuStart = process.cpuUsage();

@@ -8,7 +8,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './app';
 import type { Config } from './config';
 import { LiveBus } from './live/live-bus';
-import { demoProfiles } from './seed';
+import { seedDemoAudience } from './seed';
 import { composeMessage } from './sending/compose';
 import { SendEngine } from './sending/engine';
 import { createSmtpMessenger } from './sending/messenger';
@@ -46,7 +46,7 @@ export async function startMailroom(config: Config, log: (line: string) => void 
 
   const audience = sqliteAudienceStore(db);
   const seeded = audience.count() === 0;
-  if (seeded) audience.insertMany(demoProfiles(), now());
+  if (seeded) seedDemoAudience(audience, now());
 
   const operators = sqliteOperatorStore(db);
   let generatedPassword: string | null = null;

@@ -1,24 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { isValidEmail, normalizeEmail } from '../shared/email-address';
-import { demoProfiles } from './seed';
+import { isValidEmail, mailboxKey, normalizeEmail } from '../shared/email-address';
+import { demoAudience } from './seed';
 
 describe('the demo audience', () => {
-  const profiles = demoProfiles();
+  const { profiles, denylisted, quarantined } = demoAudience();
 
-  it('is the same on every machine', () => {
-    expect(demoProfiles()).toEqual(profiles);
+  it('is the same on every machine, with unique addresses', () => {
+    expect(demoAudience()).toEqual({ profiles, denylisted, quarantined });
     expect(profiles).toHaveLength(10_000);
+    expect(new Set(profiles.map((p) => normalizeEmail(p.email))).size).toBe(10_000);
   });
 
-  it('has a realistic share of unsubscribed, invalid and duplicate addresses', () => {
+  it('has a realistic share of unsubscribed, invalid, second and suppressed addresses', () => {
     const unsubscribed = profiles.filter((p) => p.status === 'unsubscribed').length;
-    const invalid = profiles.filter((p) => !isValidEmail(normalizeEmail(p.email))).length;
-    const distinct = new Set(profiles.filter((p) => isValidEmail(normalizeEmail(p.email))).map((p) => normalizeEmail(p.email))).size;
-    const duplicates = profiles.length - invalid - distinct;
+    const valid = profiles.filter((p) => isValidEmail(normalizeEmail(p.email)));
+    const invalid = profiles.length - valid.length;
+    const secondAddresses = valid.length - new Set(valid.map((p) => mailboxKey(p.email))).size;
     for (const [count, low, high] of [
       [unsubscribed, 300, 500],
       [invalid, 150, 250],
-      [duplicates, 150, 250],
+      [secondAddresses, 150, 250],
+      [denylisted.length, 25, 80],
+      [quarantined.length, 25, 80],
     ]) {
       expect(count).toBeGreaterThanOrEqual(low);
       expect(count).toBeLessThanOrEqual(high);

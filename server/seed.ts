@@ -1,10 +1,12 @@
 /**
  * The demo audience: 10,000 generated profiles, the same on every machine (a seeded PRNG),
- * with the share of trouble a real list has: about 4% unsubscribed, 2% invalid addresses
- * and 2% duplicates of an earlier address written differently.
+ * with the trouble a real list has: about 4% unsubscribed, 2% invalid addresses, 2% second
+ * addresses of a mailbox already in the list (anna+news@, a.nna@gmail), and a few
+ * denylisted and quarantined addresses.
  */
 
-import type { NewProfile } from './store/audience-store';
+import type { AudienceStore, ProfileInput } from './store/audience-store';
+import type { AttributeDefinition } from '../shared/types';
 
 const FIRST = [
   'Anna',
@@ -45,8 +47,25 @@ const LAST = [
   'Müller',
 ];
 const CITIES = ['Amsterdam', 'Rotterdam', 'Utrecht', 'Eindhoven', 'Groningen', 'Antwerpen', 'Gent', 'Brussel', 'Leiden', 'Haarlem'];
-const LOCALES = ['nl', 'nl', 'nl', 'en', 'fr', 'de'];
-const DOMAINS = ['example.com', 'example.org', 'example.net', 'mail.example', 'post.example'];
+const LOCALES: [string, string][] = [
+  ['nl', 'Europe/Amsterdam'],
+  ['nl', 'Europe/Amsterdam'],
+  ['nl', 'Europe/Brussels'],
+  ['en', 'Europe/London'],
+  ['fr', 'Europe/Brussels'],
+  ['de', 'Europe/Berlin'],
+];
+const DOMAINS = ['example.com', 'example.org', 'example.net', 'gmail.com', 'post.example'];
+const INTERESTS = ['shoes', 'coats', 'sale', 'kids', 'outdoor', 'home'];
+
+/** The custom attributes of the demo audience. */
+export const DEMO_SCHEMA: AttributeDefinition[] = [
+  { name: 'city', label: 'City', type: 'text' },
+  { name: 'loyalty_points', label: 'Loyalty points', type: 'number' },
+  { name: 'vip', label: 'VIP', type: 'boolean' },
+  { name: 'birth_date', label: 'Birth date', type: 'date' },
+  { name: 'interests', label: 'Interests', type: 'tags' },
+];
 
 /** Returns a deterministic pseudo-random generator in [0, 1) (mulberry32). */
 export function seededRandom(seed: number): () => number {
@@ -60,11 +79,19 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** Returns `count` demo profiles; the same `seed` gives the same profiles. */
-export function demoProfiles(count = 10_000, seed = 20261128): NewProfile[] {
+export interface DemoAudience {
+  profiles: ProfileInput[];
+  denylisted: string[];
+  quarantined: string[];
+}
+
+/** Returns `count` demo profiles and the addresses to suppress; the same `seed` gives the same audience. */
+export function demoAudience(count = 10_000, seed = 20261128): DemoAudience {
   const random = seededRandom(seed);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)];
-  const profiles: NewProfile[] = [];
+  const profiles: ProfileInput[] = [];
+  const denylisted: string[] = [];
+  const quarantined: string[] = [];
   for (let i = 0; i < count; i++) {
     const firstName = random() < 0.03 ? '' : pick(FIRST);
     const lastName = pick(LAST);
@@ -74,19 +101,43 @@ export function demoProfiles(count = 10_000, seed = 20261128): NewProfile[] {
       .replace(/[^a-z]/g, '')}.${lastName.toLowerCase().replace(/[^a-z]/g, '')}${i}`;
     let email = `${local}@${pick(DOMAINS)}`;
     const roll = random();
-    if (roll < 0.02) email = pick([`${local}.${pick(DOMAINS)}`, `${local}@`, `${local}@@${pick(DOMAINS)}`, `${local} @${pick(DOMAINS)}`]);
+    if (roll < 0.02) email = pick([`${local}.${pick(DOMAINS)}`, `${local}@`, `${local}@@${pick(DOMAINS)}`, `${local}@${pick(DOMAINS)}.`]);
     else if (roll < 0.04 && profiles.length > 0) {
+      // A second address of a mailbox already in the list.
       const earlier = profiles[Math.floor(random() * profiles.length)].email;
-      email = random() < 0.5 ? earlier.toUpperCase() : ` ${earlier}`;
+      const [user, domain] = earlier.split('@');
+      email = domain === 'gmail.com' && user.includes('.') ? `${user.replace('.', '')}@gmail.com` : `${user}+news${i}@${domain}`;
     }
+    const [locale, timeZone] = pick(LOCALES);
+    const year = 1950 + Math.floor(random() * 55);
+    const birth = `${year}-${String(1 + Math.floor(random() * 12)).padStart(2, '0')}-${String(1 + Math.floor(random() * 28)).padStart(2, '0')}`;
     profiles.push({
       email,
       firstName,
       lastName,
-      locale: pick(LOCALES),
-      city: pick(CITIES),
+      locale,
+      timeZone,
       status: random() < 0.04 ? 'unsubscribed' : 'subscribed',
+      attributes: {
+        city: pick(CITIES),
+        loyalty_points: Math.floor(random() * 5000),
+        vip: random() < 0.1,
+        birth_date: birth,
+        interests: INTERESTS.filter(() => random() < 0.25),
+      },
     });
+    const suppress = random();
+    if (suppress < 0.005) denylisted.push(email);
+    else if (suppress < 0.01) quarantined.push(email);
   }
-  return profiles;
+  return { profiles, denylisted, quarantined };
+}
+
+/** Fills an empty audience of record with the demo audience. */
+export function seedDemoAudience(audience: AudienceStore, now: Date): void {
+  const demo = demoAudience();
+  for (const attribute of DEMO_SCHEMA) audience.declareAttribute(attribute);
+  audience.upsertMany(demo.profiles, 'demo', now);
+  for (const email of demo.denylisted) audience.denylist(email, 'Asked not to be contacted (demo)', 'demo', now);
+  for (const email of demo.quarantined) audience.quarantine(email, 'hard-bounce', '550 5.1.1 User unknown (demo)', null, now);
 }

@@ -12,7 +12,7 @@ import { composeMessage, type OutgoingMessage } from './sending/compose';
 import { SendEngine, type EngineOptions } from './sending/engine';
 import type { Messenger } from './sending/messenger';
 import type { Services } from './services';
-import { sqliteAudienceStore, type NewProfile } from './store/audience-store';
+import { sqliteAudienceStore, type ProfileInput } from './store/audience-store';
 import { openDatabase } from './store/database';
 import { sqliteDeliveryStore } from './store/delivery-store';
 import { sqliteMailboxStore } from './store/mailbox-store';
@@ -122,17 +122,22 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
 
 let profileNumber = 0;
 /** Returns a subscribed profile with a unique address unless told otherwise. */
-export function newProfile(change: Partial<NewProfile> = {}): NewProfile {
+export function newProfile(change: Partial<ProfileInput> = {}): ProfileInput {
   profileNumber++;
   return {
     email: `person${profileNumber}@example.com`,
     firstName: `P${profileNumber}`,
     lastName: 'Test',
     locale: 'nl',
-    city: 'Gent',
     status: 'subscribed',
+    attributes: { city: 'Gent' },
     ...change,
   };
+}
+
+/** Adds profiles to the kit's audience of record. */
+export function addProfiles(kit: Kit, profiles: readonly ProfileInput[]): void {
+  kit.services.audience.upsertMany(profiles, 'test', new Date());
 }
 
 export const SAMPLE_DELIVERY: Omit<Delivery, 'id'> = {

@@ -1,21 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { describeAudience, matchesAudience, type AudienceFilter } from './audience-filter';
-import type { Profile } from './types';
+import { makeProfile } from './test-profile';
 
-const anna: Profile = {
-  id: 1,
+const anna = makeProfile({
   email: 'anna@example.com',
   firstName: 'Anna',
   lastName: 'de Vries',
   locale: 'nl',
-  city: 'Utrecht',
-  status: 'subscribed',
-  createdAt: '2026-01-01T00:00:00Z',
-  updatedAt: '2026-01-01T00:00:00Z',
-};
-const noName: Profile = { ...anna, id: 2, firstName: '' };
+  attributes: { city: 'Utrecht', interests: ['shoes', 'sale'] },
+});
+const noName = makeProfile({ ...anna, id: 2, firstName: '' });
 
-const cond = (field: 'city' | 'firstName' | 'email', operator: string, value = ''): AudienceFilter =>
+const cond = (field: string, operator: string, value = ''): AudienceFilter =>
   ({ kind: 'condition', field, operator, value }) as AudienceFilter;
 
 describe('matchesAudience', () => {
@@ -28,27 +24,29 @@ describe('matchesAudience', () => {
     ['contains', cond('email', 'contains', '@EXAMPLE'), anna, true],
     ['starts with', cond('email', 'startsWith', 'ann'), anna, true],
     ['starts with, no', cond('email', 'startsWith', 'bob'), anna, false],
-    ['is empty', cond('firstName', 'isEmpty'), noName, true],
-    ['is empty, no', cond('firstName', 'isEmpty'), anna, false],
-    ['is not empty', cond('firstName', 'isNotEmpty'), anna, true],
+    ['is empty', cond('first_name', 'isEmpty'), noName, true],
+    ['is empty, no', cond('first_name', 'isEmpty'), anna, false],
+    ['is not empty', cond('first_name', 'isNotEmpty'), anna, true],
     [
       'and',
-      { kind: 'and', conditions: [cond('city', 'equals', 'Utrecht'), cond('firstName', 'equals', 'Anna')] } as AudienceFilter,
+      { kind: 'and', conditions: [cond('city', 'equals', 'Utrecht'), cond('first_name', 'equals', 'Anna')] } as AudienceFilter,
       anna,
       true,
     ],
     [
       'and, one fails',
-      { kind: 'and', conditions: [cond('city', 'equals', 'Utrecht'), cond('firstName', 'equals', 'Bea')] } as AudienceFilter,
+      { kind: 'and', conditions: [cond('city', 'equals', 'Utrecht'), cond('first_name', 'equals', 'Bea')] } as AudienceFilter,
       anna,
       false,
     ],
     [
       'or, one holds',
-      { kind: 'or', conditions: [cond('city', 'equals', 'Gent'), cond('firstName', 'equals', 'Anna')] } as AudienceFilter,
+      { kind: 'or', conditions: [cond('city', 'equals', 'Gent'), cond('first_name', 'equals', 'Anna')] } as AudienceFilter,
       anna,
       true,
     ],
+    ['a tags attribute, as text', cond('interests', 'contains', 'sale'), anna, true],
+    ['an attribute the profile lacks is empty', cond('vip', 'isEmpty'), anna, true],
     ['or, none holds', { kind: 'or', conditions: [cond('city', 'equals', 'Gent')] } as AudienceFilter, anna, false],
   ])('%s', (_, filter, profile, expected) => {
     expect(matchesAudience(profile, filter)).toBe(expected);
@@ -68,6 +66,6 @@ describe('describeAudience', () => {
   it('reads as a sentence', () => {
     expect(describeAudience({ kind: 'all' })).toBe('Everyone');
     expect(describeAudience(cond('city', 'equals', 'Gent'))).toBe('city equals "Gent"');
-    expect(describeAudience(cond('firstName', 'isEmpty'))).toBe('firstName is empty');
+    expect(describeAudience(cond('first_name', 'isEmpty'))).toBe('first_name is empty');
   });
 });

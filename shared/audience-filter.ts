@@ -3,18 +3,16 @@
  * the preparation worker and on the server.
  */
 
+import { fieldText } from './profile-fields';
 import type { Profile } from './types';
-
-/** Profile fields an audience condition can test. */
-export const FILTER_FIELDS = ['email', 'firstName', 'lastName', 'locale', 'city'] as const;
-export type FilterField = (typeof FILTER_FIELDS)[number];
 
 export const FILTER_OPERATORS = ['equals', 'notEquals', 'contains', 'startsWith', 'isEmpty', 'isNotEmpty'] as const;
 export type FilterOperator = (typeof FILTER_OPERATORS)[number];
 
 export type AudienceFilter =
   | { kind: 'all' }
-  | { kind: 'condition'; field: FilterField; operator: FilterOperator; value: string }
+  /** `field` is a core field (email, first_name, …) or a custom attribute of the schema. */
+  | { kind: 'condition'; field: string; operator: FilterOperator; value: string }
   | { kind: 'and' | 'or'; conditions: AudienceFilter[] };
 
 export const EVERYONE: AudienceFilter = { kind: 'all' };
@@ -29,7 +27,7 @@ export function matchesAudience(profile: Profile, filter: AudienceFilter): boole
     case 'or':
       return filter.conditions.some((c) => matchesAudience(profile, c));
     case 'condition':
-      return testCondition(String(profile[filter.field] ?? ''), filter.operator, filter.value);
+      return testCondition(fieldText(profile, filter.field), filter.operator, filter.value);
   }
 }
 
@@ -74,12 +72,4 @@ export const OPERATOR_LABELS: Record<FilterOperator, string> = {
   startsWith: 'starts with',
   isEmpty: 'is empty',
   isNotEmpty: 'is not empty',
-};
-
-export const FIELD_LABELS: Record<FilterField, string> = {
-  email: 'Email',
-  firstName: 'First name',
-  lastName: 'Last name',
-  locale: 'Locale',
-  city: 'City',
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emailDomain, isValidEmail, normalizeEmail } from './email-address';
+import { emailDomain, isValidEmail, mailboxKey, normalizeEmail } from './email-address';
 
 describe('isValidEmail', () => {
   it.each([
@@ -22,5 +22,18 @@ describe('isValidEmail', () => {
   it('normalizes for comparison', () => {
     expect(normalizeEmail('  Anna@Example.COM ')).toBe('anna@example.com');
     expect(emailDomain('anna@example.com')).toBe('example.com');
+  });
+});
+
+describe('mailboxKey', () => {
+  it.each([
+    ['Anna@Example.com', 'anna@example.com'],
+    ['anna+news@example.com', 'anna@example.com'],
+    ['a.n.na+x@gmail.com', 'anna@gmail.com'],
+    ['anna@googlemail.com', 'anna@gmail.com'],
+    ['a.nna@example.com', 'a.nna@example.com'],
+    ['+anna@example.com', '+anna@example.com'],
+  ])('%s → %s', (address, key) => {
+    expect(mailboxKey(address)).toBe(key);
   });
 });

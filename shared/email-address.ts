@@ -19,3 +19,25 @@ export function isValidEmail(address: string): boolean {
 export function emailDomain(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1);
 }
+
+const GMAIL = new Set(['gmail.com', 'googlemail.com']);
+
+/**
+ * Returns the mailbox an address delivers to, for finding duplicates: lower-cased, without
+ * a "+tag" (anna+news@ and anna@ reach the same person), and for Gmail without dots in the
+ * local part and with googlemail.com as gmail.com.
+ */
+export function mailboxKey(address: string): string {
+  const normalized = normalizeEmail(address);
+  const at = normalized.lastIndexOf('@');
+  if (at < 1) return normalized;
+  let local = normalized.slice(0, at);
+  let domain = normalized.slice(at + 1);
+  const plus = local.indexOf('+');
+  if (plus > 0) local = local.slice(0, plus);
+  if (GMAIL.has(domain)) {
+    local = local.replaceAll('.', '');
+    domain = 'gmail.com';
+  }
+  return `${local}@${domain}`;
+}

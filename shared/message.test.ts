@@ -1,26 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { compileMessage, extractLinks, htmlToText, recipientValues, renderMessage } from './message';
-import type { Profile } from './types';
+import { makeProfile } from './test-profile';
 
-const profile: Profile = {
+const profile = makeProfile({
   id: 7,
   email: 'bram@example.com',
   firstName: 'Bram <b>',
   lastName: 'Jansen',
   locale: 'nl',
-  city: '',
-  status: 'subscribed',
-  createdAt: '',
-  updatedAt: '',
-};
+  attributes: { city: '', interests: ['a', 'b'] },
+});
+const schema = [
+  { name: 'city', label: 'City', type: 'text' as const },
+  { name: 'interests', label: 'Interests', type: 'tags' as const },
+];
 
 describe('compileMessage and renderMessage', () => {
   it('carries only the fields the message reads', () => {
-    const compiled = compileMessage({ subject: 'Hi {{ first_name }}', html: '<p>{{ city | default: "x" }} {{ unsubscribe_url }}</p>' });
+    const compiled = compileMessage(
+      { subject: 'Hi {{ first_name }}', html: '<p>{{ city | default: "x" }} {{ interests }} {{ shoe_size }} {{ unsubscribe_url }}</p>' },
+      schema,
+    );
     expect(compiled.ok).toBe(true);
     if (!compiled.ok) return;
-    expect(compiled.message.profileFields).toEqual(['first_name', 'city']);
-    expect(recipientValues(profile, compiled.message.profileFields)).toEqual({ first_name: 'Bram <b>', city: '' });
+    expect(compiled.message.profileFields).toEqual(['first_name', 'city', 'interests']);
+    expect(recipientValues(profile, compiled.message.profileFields)).toEqual({ first_name: 'Bram <b>', city: '', interests: 'a, b' });
   });
 
   it('renders subject on one line, HTML escaped, and a text part', () => {

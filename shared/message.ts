@@ -4,51 +4,48 @@
  * previewed is what is sent.
  */
 
+import { CORE_FIELDS, fieldText } from './profile-fields';
 import { compileTemplate, type CompiledTemplate, type TemplateError } from './template';
-import type { DeliveryContent, Profile } from './types';
-
-/** Personalization fields a template may use, with the profile property each reads. */
-export const PROFILE_FIELDS = {
-  first_name: 'firstName',
-  last_name: 'lastName',
-  email: 'email',
-  locale: 'locale',
-  city: 'city',
-} as const satisfies Record<string, keyof Profile>;
+import type { AttributeDefinition, DeliveryContent, Profile } from './types';
 
 /** Fields Mailroom fills in itself for every message. */
 export const SYSTEM_FIELDS = ['unsubscribe_url'] as const;
 
-export type ProfileField = keyof typeof PROFILE_FIELDS;
-
-export function isKnownField(field: string): boolean {
-  return field in PROFILE_FIELDS || (SYSTEM_FIELDS as readonly string[]).includes(field);
+/** Returns true when a template may use the field: a core field, an attribute of the schema, or a system field. */
+export function isKnownField(field: string, schema: readonly AttributeDefinition[]): boolean {
+  return field in CORE_FIELDS || schema.some((a) => a.name === field) || (SYSTEM_FIELDS as readonly string[]).includes(field);
 }
 
 export interface CompiledMessage {
   subject: CompiledTemplate;
   html: CompiledTemplate;
   /** The profile fields the message reads: what a prepared recipient carries. */
-  profileFields: ProfileField[];
+  profileFields: string[];
 }
 
 export type CompileMessageResult = { ok: true; message: CompiledMessage } | { ok: false; part: 'subject' | 'html'; error: TemplateError };
 
-/** Returns the compiled subject and HTML body, or the first syntax error and the part it is in. */
-export function compileMessage(content: Pick<DeliveryContent, 'subject' | 'html'>): CompileMessageResult {
+/**
+ * Returns the compiled subject and HTML body, or the first syntax error and the part it is
+ * in. `schema` names the custom attributes a recipient's values may carry.
+ */
+export function compileMessage(
+  content: Pick<DeliveryContent, 'subject' | 'html'>,
+  schema: readonly AttributeDefinition[] = [],
+): CompileMessageResult {
   const subject = compileTemplate(content.subject);
   if (!subject.ok) return { ok: false, part: 'subject', error: subject.error };
   const html = compileTemplate(content.html);
   if (!html.ok) return { ok: false, part: 'html', error: html.error };
   const used = new Set([...subject.template.fields, ...html.template.fields]);
-  const profileFields = (Object.keys(PROFILE_FIELDS) as ProfileField[]).filter((f) => used.has(f));
+  const profileFields = [...used].filter((f) => f in CORE_FIELDS || schema.some((a) => a.name === f));
   return { ok: true, message: { subject: subject.template, html: html.template, profileFields } };
 }
 
 /** Returns the values a recipient's message needs: only the fields the message reads. */
-export function recipientValues(profile: Profile, fields: readonly ProfileField[]): Record<string, string> {
+export function recipientValues(profile: Profile, fields: readonly string[]): Record<string, string> {
   const values: Record<string, string> = {};
-  for (const field of fields) values[field] = String(profile[PROFILE_FIELDS[field]] ?? '');
+  for (const field of fields) values[field] = fieldText(profile, field);
   return values;
 }
 

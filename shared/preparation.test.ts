@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Preparation } from './preparation';
+import { makeProfile } from './test-profile';
 import type { Delivery, Profile } from './types';
 
 const delivery: Delivery = {
@@ -16,24 +17,13 @@ const delivery: Delivery = {
   updatedAt: '',
 };
 
-let nextId = 1;
-const p = (email: string, city: string, extra: Partial<Profile> = {}): Profile => ({
-  id: nextId++,
-  email,
-  firstName: 'Eva',
-  lastName: '',
-  locale: 'nl',
-  city,
-  status: 'subscribed',
-  createdAt: '',
-  updatedAt: '',
-  ...extra,
-});
+const p = (email: string, city: string, extra: Partial<Profile> = {}): Profile =>
+  makeProfile({ email, firstName: 'Eva', locale: 'nl', attributes: { city }, ...extra });
 
 const clock = () => new Date('2026-11-28T10:00:00Z');
 
 function prepare(d: Delivery, chunks: Profile[][]) {
-  const started = Preparation.start(d, clock);
+  const started = Preparation.start(d, [{ name: 'city', label: 'City', type: 'text' }], clock);
   if (!started.ok) return { result: started.result, recipients: [], exclusions: [] };
   const recipients = [];
   const exclusions = [];

@@ -7,7 +7,7 @@
 import { matchesAudience } from './audience-filter';
 import { compileMessage, recipientValues, renderMessage, type CompiledMessage } from './message';
 import { applyFilteringRules, checkMessage } from './typology';
-import type { Delivery, Exclusion, LogLevel, LogLine, PreparationKpis, PreparedRecipient, Profile } from './types';
+import type { AttributeDefinition, Delivery, Exclusion, LogLevel, LogLine, PreparationKpis, PreparedRecipient, Profile } from './types';
 
 export interface PreparationResult {
   status: 'prepared' | 'failed';
@@ -40,19 +40,20 @@ export class Preparation {
    */
   static start(
     delivery: Delivery,
+    schema: readonly AttributeDefinition[] = [],
     now: () => Date = () => new Date(),
   ): { ok: true; preparation: Preparation; log: LogLine[] } | { ok: false; result: PreparationResult } {
     const log: LogLine[] = [];
     const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
     write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started.`);
-    const compiled = compileMessage(delivery);
+    const compiled = compileMessage(delivery, schema);
     if (!compiled.ok) {
       const { line, column, message } = compiled.error;
       const part = compiled.part === 'subject' ? 'subject' : 'HTML body';
       write('error', `Template error in the ${part} at line ${line}, column ${column}: ${message}.`);
       return { ok: false, result: finishLog(log, now, { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} }) };
     }
-    for (const finding of checkMessage(delivery, compiled.message)) write(finding.level, `${finding.rule}: ${finding.message}`);
+    for (const finding of checkMessage(delivery, compiled.message, schema)) write(finding.level, `${finding.rule}: ${finding.message}`);
     if (log.some((l) => l.level === 'error')) {
       return { ok: false, result: finishLog(log, now, { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} }) };
     }

@@ -4,15 +4,36 @@ import type { AudienceFilter } from './audience-filter';
 
 export type SubscriptionStatus = 'subscribed' | 'unsubscribed';
 
+/** The types a custom attribute can have. Dates are ISO dates (YYYY-MM-DD); tags are a list of words. */
+export type AttributeType = 'text' | 'number' | 'date' | 'boolean' | 'tags';
+
+export type AttributeValue = string | number | boolean | string[] | null;
+
+/** A custom attribute declared in the audience schema; `name` is how templates and filters refer to it. */
+export interface AttributeDefinition {
+  name: string;
+  label: string;
+  type: AttributeType;
+}
+
 /** A profile as the audience of record holds it and as the replica copies it. */
 export interface Profile {
   id: number;
+  /** Trimmed and lower-cased; unique in the audience. */
   email: string;
   firstName: string;
   lastName: string;
   locale: string;
-  city: string;
+  timeZone: string;
   status: SubscriptionStatus;
+  statusChangedAt: string | null;
+  /** Where the status came from: "import", "unsubscribe link of delivery …", "operator". */
+  statusSource: string | null;
+  /** On the denylist of record (by address). */
+  denylisted: boolean;
+  /** Quarantined after a hard bounce or a complaint. */
+  quarantined: boolean;
+  attributes: Record<string, AttributeValue>;
   createdAt: string;
   updatedAt: string;
 }
@@ -39,7 +60,7 @@ export interface Delivery extends DeliveryContent {
 }
 
 /** Why a profile of the target population will not receive the message. */
-export type ExclusionCause = 'unsubscribed' | 'invalid-address' | 'duplicate-address';
+export type ExclusionCause = 'unsubscribed' | 'denylisted' | 'quarantined' | 'invalid-address' | 'duplicate-address';
 
 export interface Exclusion {
   profileId: number;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileMessage } from './message';
 import { applyFilteringRules, checkMessage } from './typology';
+import { makeProfile } from './test-profile';
 import type { DeliveryContent, Profile } from './types';
 
 const base: DeliveryContent = {
@@ -17,7 +18,7 @@ function findings(change: Partial<DeliveryContent>) {
   const content = { ...base, ...change };
   const compiled = compileMessage(content);
   if (!compiled.ok) throw new Error('compile');
-  return checkMessage(content, compiled.message).map((f) => `${f.level}: ${f.rule}`);
+  return checkMessage(content, compiled.message, [{ name: 'city', label: 'City', type: 'text' }]).map((f) => `${f.level}: ${f.rule}`);
 }
 
 describe('control rules', () => {
@@ -27,6 +28,7 @@ describe('control rules', () => {
     ['long subject', { subject: 'x'.repeat(201) }, ['warning: Subject length']],
     ['bad From', { fromAddress: 'news@' }, ['error: From valid']],
     ['unknown field', { subject: 'Hi {{ shoe_size }}' }, ['error: Personalization fields']],
+    ['a field of the schema', { subject: 'Hi {{ city }}' }, []],
     ['no unsubscribe link', { html: '<p>Hi</p>' }, ['warning: Unsubscribe link']],
     ['relative link', { html: base.html + '<a href="/sale">sale</a>' }, ['warning: Links well-formed']],
     ['too large for Gmail', { html: base.html + 'x'.repeat(103 * 1024) }, ['warning: HTML size']],
@@ -35,34 +37,40 @@ describe('control rules', () => {
   });
 });
 
-const profile = (id: number, email: string, status: Profile['status'] = 'subscribed'): Profile => ({
-  id,
-  email,
-  firstName: '',
-  lastName: '',
-  locale: '',
-  city: '',
-  status,
-  createdAt: '',
-  updatedAt: '',
-});
+const profile = (id: number, email: string, change: Partial<Profile> = {}) => makeProfile({ id, email, ...change });
 
 describe('filtering rules', () => {
-  it('excludes unsubscribed, invalid and duplicate addresses, keeping the first of a duplicate', () => {
+  it('excludes unsubscribed, denylisted, quarantined, invalid and duplicate addresses, keeping the first of a mailbox', () => {
     const seen = new Set<string>();
     const verdicts = [
       profile(1, 'a@example.com'),
-      profile(2, 'b@example.com', 'unsubscribed'),
+      profile(2, 'b@example.com', { status: 'unsubscribed' }),
       profile(3, 'not-an-address'),
       profile(4, ' A@Example.com'),
-      profile(5, 'c@example.com'),
+      profile(5, 'a+news@example.com'),
+      profile(6, 'anna.j@gmail.com'),
+      profile(7, 'annaj@googlemail.com'),
+      profile(8, 'd@example.com', { denylisted: true }),
+      profile(9, 'e@example.com', { quarantined: true }),
+      profile(10, 'c@example.com'),
     ].map((p) => applyFilteringRules(p, seen)?.cause ?? 'kept');
-    expect(verdicts).toEqual(['kept', 'unsubscribed', 'invalid-address', 'duplicate-address', 'kept']);
+    expect(verdicts).toEqual([
+      'kept',
+      'unsubscribed',
+      'invalid-address',
+      'duplicate-address',
+      'duplicate-address',
+      'kept',
+      'duplicate-address',
+      'denylisted',
+      'quarantined',
+      'kept',
+    ]);
   });
 
   it('does not count an unsubscribed profile as the holder of its address', () => {
     const seen = new Set<string>();
-    applyFilteringRules(profile(1, 'a@example.com', 'unsubscribed'), seen);
+    applyFilteringRules(profile(1, 'a@example.com', { status: 'unsubscribed' }), seen);
     expect(applyFilteringRules(profile(2, 'a@example.com'), seen)).toBeNull();
   });
 });

@@ -3,9 +3,9 @@
  * rules exclude recipients, each with its rule and cause.
  */
 
-import { isValidEmail, normalizeEmail } from './email-address';
+import { isValidEmail, mailboxKey, normalizeEmail } from './email-address';
 import { extractLinks, isKnownField, SYSTEM_FIELDS, type CompiledMessage } from './message';
-import type { DeliveryContent, ExclusionCause, LogLevel, Profile } from './types';
+import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel, Profile } from './types';
 
 export interface ControlFinding {
   rule: string;
@@ -17,7 +17,11 @@ export interface ControlFinding {
 export const HTML_CLIP_BYTES = 102 * 1024;
 
 /** Returns what the control rules found wrong with the message; errors fail the preparation. */
-export function checkMessage(content: DeliveryContent, message: CompiledMessage): ControlFinding[] {
+export function checkMessage(
+  content: DeliveryContent,
+  message: CompiledMessage,
+  schema: readonly AttributeDefinition[] = [],
+): ControlFinding[] {
   const findings: ControlFinding[] = [];
   const error = (rule: string, text: string) => findings.push({ rule, level: 'error', message: text });
   const warning = (rule: string, text: string) => findings.push({ rule, level: 'warning', message: text });
@@ -30,7 +34,7 @@ export function checkMessage(content: DeliveryContent, message: CompiledMessage)
   }
   const fields = [...message.subject.fields, ...message.html.fields];
   for (const field of new Set(fields)) {
-    if (!isKnownField(field)) error('Personalization fields', `The field "${field}" does not exist in the audience.`);
+    if (!isKnownField(field, schema)) error('Personalization fields', `The field "${field}" does not exist in the audience.`);
   }
   if (!message.html.fields.includes(SYSTEM_FIELDS[0])) {
     warning('Unsubscribe link', 'The message has no unsubscribe link: add {{ unsubscribe_url }} to the body.');
@@ -53,28 +57,36 @@ export interface FilteringRule {
 }
 
 /** The filtering rules of the default typology, in the order they are applied. */
-export const DEFAULT_FILTERING_RULES: readonly FilteringRule[] = [
-  { name: 'Unsubscribed', cause: 'unsubscribed' },
-  { name: 'Invalid address', cause: 'invalid-address' },
-  { name: 'Duplicate address', cause: 'duplicate-address' },
-];
+export const DEFAULT_FILTERING_RULES = {
+  unsubscribed: { name: 'Unsubscribed', cause: 'unsubscribed' },
+  denylisted: { name: 'Denylisted', cause: 'denylisted' },
+  quarantined: { name: 'Quarantined', cause: 'quarantined' },
+  invalid: { name: 'Invalid address', cause: 'invalid-address' },
+  duplicate: { name: 'Duplicate address', cause: 'duplicate-address' },
+} as const satisfies Record<string, FilteringRule>;
 
 export const CAUSE_LABELS: Record<ExclusionCause, string> = {
   unsubscribed: 'Unsubscribed',
+  denylisted: 'Denylisted',
+  quarantined: 'Quarantined',
   'invalid-address': 'Invalid address',
   'duplicate-address': 'Duplicate address',
 };
 
 /**
  * Returns the first filtering rule that excludes the profile, or null when it is kept.
- * `seen` holds the normalized addresses already kept in this delivery; a kept profile's
- * address is added to it, so the first profile with an address wins.
+ * `seen` holds the mailboxes already kept in this delivery; a kept profile's mailbox is
+ * added to it, so the first profile reaching a mailbox wins (anna+news@ and anna@ are one).
  */
 export function applyFilteringRules(profile: Profile, seen: Set<string>): FilteringRule | null {
-  if (profile.status === 'unsubscribed') return DEFAULT_FILTERING_RULES[0];
+  const rules = DEFAULT_FILTERING_RULES;
+  if (profile.status === 'unsubscribed') return rules.unsubscribed;
+  if (profile.denylisted) return rules.denylisted;
+  if (profile.quarantined) return rules.quarantined;
   const address = normalizeEmail(profile.email);
-  if (!isValidEmail(address)) return DEFAULT_FILTERING_RULES[1];
-  if (seen.has(address)) return DEFAULT_FILTERING_RULES[2];
-  seen.add(address);
+  if (!isValidEmail(address)) return rules.invalid;
+  const mailbox = mailboxKey(address);
+  if (seen.has(mailbox)) return rules.duplicate;
+  seen.add(mailbox);
   return null;
 }

@@ -4,8 +4,9 @@ import { batchHeader, createKit, eventually, handOver, newProfile, prepareOnServ
 let kit: Kit;
 beforeEach(async () => {
   kit = await createKit();
-  kit.services.audience.insertMany(
+  kit.services.audience.upsertMany(
     [...Array.from({ length: 248 }, () => newProfile()), newProfile({ status: 'unsubscribed' }), newProfile({ email: 'broken-address' })],
+    'test',
     new Date(),
   );
 });

@@ -19,8 +19,9 @@ async function setup(
   const recorder = recordingMessenger(reply);
   const kit = await createKit({ messenger: recorder.messenger, engine: { batchSize: 10, concurrency: 4, ...engine } });
   kits.push(kit);
-  kit.services.audience.insertMany(
+  kit.services.audience.upsertMany(
     Array.from({ length: profiles }, () => newProfile()),
+    'test',
     new Date(),
   );
   return { kit, sent: recorder.sent };
@@ -187,8 +188,9 @@ describe('the send engine', () => {
       const file = join(dir, 'mailroom.db');
       // The first process claimed a batch, as the engine does, and died with it in flight.
       const first = await createKit({ file, engine: { tickMs: 3_600_000 } });
-      first.services.audience.insertMany(
+      first.services.audience.upsertMany(
         Array.from({ length: 30 }, () => newProfile()),
+        'test',
         new Date(),
       );
       await handOver(first, 'c', SAMPLE_DELIVERY);

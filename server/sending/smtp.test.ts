@@ -27,12 +27,13 @@ beforeAll(async () => {
   sink = await startSmtpSink(mailbox, 0);
   const messenger = createSmtpMessenger({ url: `smtp://127.0.0.1:${sink.port}`, maxConnections: 3, maxMessagesPerConnection: 100 });
   kit = await createKit({ messenger });
-  kit.services.audience.insertMany(
+  kit.services.audience.upsertMany(
     [
       newProfile({ email: 'html@example.com', firstName: NASTY.html }),
       newProfile({ email: 'header@example.com', firstName: NASTY.header }),
       newProfile({ email: 'plain@example.com', firstName: 'Anna' }),
     ],
+    'test',
     new Date(),
   );
   const { contentHash } = await handOver(kit, 'smtp', {

@@ -1,10 +1,19 @@
-/** The audience of record: profiles, their subscription state, and the change log replicas pull from. */
+/**
+ * The audience of record: profiles with typed custom attributes, their subscription state,
+ * the suppression of record (denylist, quarantine), recent sends, and the change log every
+ * replica pulls from. Every write that a replica must see takes a number from the change log:
+ * upserts and suppression changes stamp the profile, deletions leave a tombstone.
+ */
 
-import type { Profile } from '../../shared/types';
+import { normalizeEmail } from '../../shared/email-address';
+import type { AttributeDefinition, AttributeValue, Profile, SubscriptionStatus } from '../../shared/types';
 import { nextChangeSeq, type Db } from './database';
 
 export interface ChangePage {
+  /** Profiles created or changed (subscription, suppression, attributes), in change order. */
   profiles: Profile[];
+  /** Ids of profiles deleted since the cursor. */
+  deleted: number[];
   /** The change number to ask from next time. */
   cursor: number;
   hasMore: boolean;
@@ -12,16 +21,50 @@ export interface ChangePage {
   total: number;
 }
 
-export type NewProfile = Omit<Profile, 'id' | 'createdAt' | 'updatedAt'>;
+/** A profile as an import or the demo seed provides it; the address is normalized on the way in. */
+export interface ProfileInput {
+  email: string;
+  firstName?: string;
+  lastName?: string;
+  locale?: string;
+  timeZone?: string;
+  status?: SubscriptionStatus;
+  attributes?: Record<string, AttributeValue>;
+}
+
+export interface RecentSend {
+  deliveryId: string;
+  at: string;
+}
+
+export interface Suppression {
+  denylist: { reason: string; addedAt: string; addedBy: string } | null;
+  quarantine: { reason: string; smtpReply: string | null; deliveryId: string | null; at: string } | null;
+}
 
 export interface AudienceStore {
   count(): number;
-  /** Returns the profiles changed after `cursor`, in change order, at most `limit`. */
+  schema(): AttributeDefinition[];
+  /** Adds a custom attribute to the schema, or changes its label; its type cannot change. */
+  declareAttribute(definition: AttributeDefinition): void;
+  /** Returns the changes after `cursor`, in change order, at most `limit` of them. */
   changesSince(cursor: number, limit: number): ChangePage;
-  insertMany(profiles: readonly NewProfile[], now: Date): void;
+  /** Inserts new addresses and updates known ones (the given fields only); one transaction. */
+  upsertMany(profiles: readonly ProfileInput[], source: string, now: Date): { inserted: number; updated: number };
+  get(profileId: number): Profile | undefined;
+  findByEmail(email: string): Profile | undefined;
+  /** Returns true when the profile existed and is now deleted. */
+  delete(profileId: number): boolean;
   /** Returns true when the profile was subscribed and is now unsubscribed. */
   unsubscribe(profileId: number, source: string, now: Date): boolean;
-  get(profileId: number): Profile | undefined;
+  denylist(email: string, reason: string, by: string, now: Date): void;
+  undeny(email: string): boolean;
+  quarantine(email: string, reason: 'hard-bounce' | 'complaint', smtpReply: string | null, deliveryId: string | null, now: Date): void;
+  suppression(email: string): Suppression;
+  recordSends(profileIds: readonly number[], deliveryId: string, now: Date): void;
+  recentSends(profileId: number, limit: number): RecentSend[];
+  /** Calls `each` for every profile in id order, without holding them all in memory. */
+  forEach(each: (profile: Profile) => void): void;
 }
 
 interface ProfileRow {
@@ -30,8 +73,13 @@ interface ProfileRow {
   first_name: string;
   last_name: string;
   locale: string;
-  city: string;
-  status: Profile['status'];
+  time_zone: string;
+  status: SubscriptionStatus;
+  status_changed_at: string | null;
+  status_source: string | null;
+  attributes: string;
+  denylisted: number;
+  quarantined: number;
   created_at: string;
   updated_at: string;
   change_seq: number;
@@ -43,51 +91,195 @@ const toProfile = (r: ProfileRow): Profile => ({
   firstName: r.first_name,
   lastName: r.last_name,
   locale: r.locale,
-  city: r.city,
+  timeZone: r.time_zone,
   status: r.status,
+  statusChangedAt: r.status_changed_at,
+  statusSource: r.status_source,
+  denylisted: r.denylisted === 1,
+  quarantined: r.quarantined === 1,
+  attributes: JSON.parse(r.attributes),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
+// A profile with its suppression flags, as replicas receive it.
+const SELECT_PROFILE = `SELECT p.*,
+    EXISTS (SELECT 1 FROM denylist d WHERE d.email = p.email) AS denylisted,
+    EXISTS (SELECT 1 FROM quarantine q WHERE q.email = p.email) AS quarantined
+  FROM profiles p`;
+
 export function sqliteAudienceStore(db: Db): AudienceStore {
-  const count = db.prepare('SELECT COUNT(*) AS n FROM profiles').pluck();
-  const page = db.prepare('SELECT * FROM profiles WHERE change_seq > ? ORDER BY change_seq LIMIT ?');
-  const insert = db.prepare(
-    `INSERT INTO profiles (email, first_name, last_name, locale, city, status, created_at, updated_at, change_seq)
-     VALUES (@email, @firstName, @lastName, @locale, @city, @status, @now, @now, @seq)`,
+  const count = db.prepare('SELECT COUNT(*) FROM profiles').pluck();
+  const schema = db.prepare('SELECT name, label, type FROM attribute_schema ORDER BY position, name');
+  const declare = db.prepare(
+    `INSERT INTO attribute_schema (name, label, type, position) VALUES (@name, @label, @type, (SELECT COUNT(*) + 1 FROM attribute_schema))
+     ON CONFLICT (name) DO UPDATE SET label = excluded.label`,
   );
+  const changedProfiles = db.prepare(`${SELECT_PROFILE} WHERE p.change_seq > ? ORDER BY p.change_seq LIMIT ?`);
+  const tombstones = db.prepare(
+    'SELECT profile_id AS id, change_seq AS seq FROM tombstones WHERE change_seq > ? ORDER BY change_seq LIMIT ?',
+  );
+  const byId = db.prepare(`${SELECT_PROFILE} WHERE p.id = ?`);
+  const byEmail = db.prepare(`${SELECT_PROFILE} WHERE p.email = ?`);
+  const idByEmail = db.prepare('SELECT id, attributes FROM profiles WHERE email = ?');
+  const insert = db.prepare(
+    `INSERT INTO profiles (email, first_name, last_name, locale, time_zone, status, status_changed_at, status_source, attributes,
+       created_at, updated_at, change_seq)
+     VALUES (@email, @firstName, @lastName, @locale, @timeZone, @status, @now, @source, @attributes, @now, @now, @seq)`,
+  );
+  // An update writes only what the input carries; a status change records when and from where.
+  const update = db.prepare(
+    `UPDATE profiles SET
+       first_name = coalesce(@firstName, first_name), last_name = coalesce(@lastName, last_name),
+       locale = coalesce(@locale, locale), time_zone = coalesce(@timeZone, time_zone),
+       status_changed_at = CASE WHEN @status IS NOT NULL AND @status <> status THEN @now ELSE status_changed_at END,
+       status_source = CASE WHEN @status IS NOT NULL AND @status <> status THEN @source ELSE status_source END,
+       status = coalesce(@status, status), attributes = @attributes, updated_at = @now, change_seq = @seq
+     WHERE id = @id`,
+  );
+  const remove = db.prepare('DELETE FROM profiles WHERE id = ?');
+  const tombstone = db.prepare('INSERT OR REPLACE INTO tombstones (profile_id, change_seq) VALUES (?, ?)');
   const unsubscribe = db.prepare(
     `UPDATE profiles SET status = 'unsubscribed', status_changed_at = @now, status_source = @source, updated_at = @now, change_seq = @seq
      WHERE id = @id AND status = 'subscribed'`,
   );
-  const byId = db.prepare('SELECT * FROM profiles WHERE id = ?');
+  const statusOf = db.prepare('SELECT status FROM profiles WHERE id = ?').pluck();
+  const stamp = db.prepare('UPDATE profiles SET change_seq = ?, updated_at = ? WHERE email = ?');
+  const deny = db.prepare(
+    `INSERT INTO denylist (email, reason, added_at, added_by) VALUES (?, ?, ?, ?)
+     ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, added_at = excluded.added_at, added_by = excluded.added_by`,
+  );
+  const undeny = db.prepare('DELETE FROM denylist WHERE email = ?');
+  const quarantine = db.prepare(
+    `INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, smtp_reply = excluded.smtp_reply, delivery_id = excluded.delivery_id, at = excluded.at`,
+  );
+  const denyOf = db.prepare('SELECT reason, added_at AS addedAt, added_by AS addedBy FROM denylist WHERE email = ?');
+  const quarantineOf = db.prepare('SELECT reason, smtp_reply AS smtpReply, delivery_id AS deliveryId, at FROM quarantine WHERE email = ?');
+  const recordSend = db.prepare('INSERT OR IGNORE INTO sends (profile_id, delivery_id, at) VALUES (?, ?, ?)');
+  const recentSends = db.prepare('SELECT delivery_id AS deliveryId, at FROM sends WHERE profile_id = ? ORDER BY at DESC LIMIT ?');
+  const all = db.prepare(`${SELECT_PROFILE} ORDER BY p.id`);
+
+  const get = (statement: typeof byId, key: unknown) => {
+    const row = statement.get(key) as ProfileRow | undefined;
+    return row && toProfile(row);
+  };
+  /** Stamps the profile at this address (if any) so replicas pull its new suppression state. */
+  const touch = (email: string, now: Date) => stamp.run(nextChangeSeq(db), now.toISOString(), email);
 
   return {
     count: () => count.get() as number,
+    schema: () => schema.all() as AttributeDefinition[],
+    declareAttribute: (definition) => void declare.run(definition),
+
     changesSince(cursor, limit) {
-      const rows = page.all(cursor, limit + 1) as ProfileRow[];
-      const hasMore = rows.length > limit;
-      const kept = hasMore ? rows.slice(0, limit) : rows;
+      const changed = (changedProfiles.all(cursor, limit + 1) as ProfileRow[]).map((r) => ({ seq: r.change_seq, profile: r }));
+      const gone = (tombstones.all(cursor, limit + 1) as { id: number; seq: number }[]).map((t) => ({ seq: t.seq, deleted: t.id }));
+      // Merge both logs in change order and cut at `limit`: the cursor then covers exactly what was sent.
+      const merged = [...changed, ...gone].sort((a, b) => a.seq - b.seq);
+      const page = merged.slice(0, limit);
       return {
-        profiles: kept.map(toProfile),
-        cursor: kept.length ? kept[kept.length - 1].change_seq : cursor,
-        hasMore,
+        profiles: page.flatMap((c) => ('profile' in c ? [toProfile(c.profile)] : [])),
+        deleted: page.flatMap((c) => ('deleted' in c ? [c.deleted] : [])),
+        cursor: page.length ? page[page.length - 1].seq : cursor,
+        hasMore: merged.length > limit,
         total: count.get() as number,
       };
     },
-    insertMany: db.transaction((profiles: readonly NewProfile[], now: Date) => {
+
+    upsertMany: db.transaction((profiles: readonly ProfileInput[], source: string, now: Date) => {
       const at = now.toISOString();
-      for (const p of profiles) insert.run({ ...p, now: at, seq: nextChangeSeq(db) });
+      let inserted = 0;
+      let updated = 0;
+      for (const input of profiles) {
+        const email = normalizeEmail(input.email);
+        const existing = idByEmail.get(email) as { id: number; attributes: string } | undefined;
+        if (existing) {
+          update.run({
+            id: existing.id,
+            firstName: input.firstName ?? null,
+            lastName: input.lastName ?? null,
+            locale: input.locale ?? null,
+            timeZone: input.timeZone ?? null,
+            status: input.status ?? null,
+            attributes: JSON.stringify({ ...JSON.parse(existing.attributes), ...input.attributes }),
+            source,
+            now: at,
+            seq: nextChangeSeq(db),
+          });
+          updated++;
+        } else {
+          insert.run({
+            email,
+            firstName: input.firstName ?? '',
+            lastName: input.lastName ?? '',
+            locale: input.locale ?? '',
+            timeZone: input.timeZone ?? '',
+            status: input.status ?? 'subscribed',
+            attributes: JSON.stringify(input.attributes ?? {}),
+            source,
+            now: at,
+            seq: nextChangeSeq(db),
+          });
+          inserted++;
+        }
+      }
+      return { inserted, updated };
     }),
+
+    get: (profileId) => get(byId, profileId),
+    findByEmail: (email) => get(byEmail, normalizeEmail(email)),
+
+    delete: db.transaction((profileId: number) => {
+      if (remove.run(profileId).changes === 0) return false;
+      tombstone.run(profileId, nextChangeSeq(db));
+      return true;
+    }),
+
     unsubscribe: db.transaction((profileId: number, source: string, now: Date) => {
       // Take a change number only when something changes, so replicas see no empty change.
-      const current = byId.get(profileId) as ProfileRow | undefined;
-      if (!current || current.status === 'unsubscribed') return false;
+      if (statusOf.get(profileId) !== 'subscribed') return false;
       return unsubscribe.run({ id: profileId, source, now: now.toISOString(), seq: nextChangeSeq(db) }).changes === 1;
     }),
-    get: (profileId) => {
-      const row = byId.get(profileId) as ProfileRow | undefined;
-      return row && toProfile(row);
+
+    denylist: db.transaction((email: string, reason: string, by: string, now: Date) => {
+      const address = normalizeEmail(email);
+      deny.run(address, reason, now.toISOString(), by);
+      touch(address, now);
+    }),
+
+    undeny: db.transaction((email: string) => {
+      const address = normalizeEmail(email);
+      if (undeny.run(address).changes === 0) return false;
+      touch(address, new Date());
+      return true;
+    }),
+
+    quarantine: db.transaction(
+      (email: string, reason: 'hard-bounce' | 'complaint', smtpReply: string | null, deliveryId: string | null, now: Date) => {
+        const address = normalizeEmail(email);
+        quarantine.run(address, reason, smtpReply, deliveryId, now.toISOString());
+        touch(address, now);
+      },
+    ),
+
+    suppression(email) {
+      const address = normalizeEmail(email);
+      return {
+        denylist: (denyOf.get(address) as Suppression['denylist']) ?? null,
+        quarantine: (quarantineOf.get(address) as Suppression['quarantine']) ?? null,
+      };
+    },
+
+    recordSends: db.transaction((profileIds: readonly number[], deliveryId: string, now: Date) => {
+      const at = now.toISOString();
+      for (const id of profileIds) recordSend.run(id, deliveryId, at);
+    }),
+
+    recentSends: (profileId, limit) => recentSends.all(profileId, limit) as RecentSend[],
+
+    forEach(each) {
+      for (const row of all.iterate() as Iterable<ProfileRow>) each(toProfile(row));
     },
   };
 }

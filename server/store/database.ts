@@ -94,6 +94,51 @@ const MIGRATIONS: readonly string[] = [
     raw BLOB NOT NULL
   );
   `,
+  // The audience of record: unique normalized addresses, typed custom attributes (city
+  // becomes one), suppression of record, recent sends, and tombstones for deleted profiles.
+  // Profiles sharing an address after normalization are merged into the oldest.
+  `
+  ALTER TABLE profiles ADD COLUMN time_zone TEXT NOT NULL DEFAULT '';
+  ALTER TABLE profiles ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
+  UPDATE profiles SET attributes = json_object('city', city) WHERE city <> '';
+  DROP INDEX profiles_email;
+  ALTER TABLE profiles DROP COLUMN city;
+  UPDATE profiles SET email = lower(trim(email));
+  DELETE FROM profiles WHERE id NOT IN (SELECT MIN(id) FROM profiles GROUP BY email);
+  CREATE UNIQUE INDEX profiles_email ON profiles (email);
+  CREATE TABLE attribute_schema (
+    name TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    type TEXT NOT NULL CHECK (type IN ('text', 'number', 'date', 'boolean', 'tags')),
+    position INTEGER NOT NULL
+  );
+  INSERT INTO attribute_schema (name, label, type, position) VALUES ('city', 'City', 'text', 1);
+  CREATE TABLE denylist (email TEXT PRIMARY KEY, reason TEXT NOT NULL, added_at TEXT NOT NULL, added_by TEXT NOT NULL);
+  CREATE TABLE quarantine (
+    email TEXT PRIMARY KEY,
+    reason TEXT NOT NULL CHECK (reason IN ('hard-bounce', 'complaint')),
+    smtp_reply TEXT,
+    delivery_id TEXT,
+    at TEXT NOT NULL
+  );
+  CREATE TABLE sends (profile_id INTEGER NOT NULL, delivery_id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (profile_id, delivery_id));
+  CREATE INDEX sends_profile_at ON sends (profile_id, at);
+  CREATE TABLE tombstones (profile_id INTEGER PRIMARY KEY, change_seq INTEGER NOT NULL);
+  CREATE INDEX tombstones_change_seq ON tombstones (change_seq);
+  CREATE TABLE imports (
+    id TEXT PRIMARY KEY,
+    file_name TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    message TEXT,
+    rows INTEGER NOT NULL DEFAULT 0,
+    inserted INTEGER NOT NULL DEFAULT 0,
+    updated INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    report TEXT NOT NULL DEFAULT ''
+  );
+  `,
 ];
 
 /** Returns the database at `file`, created and migrated to the latest schema. */

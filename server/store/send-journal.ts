@@ -9,7 +9,7 @@
  *   as `unknown` for the operator to resend or not.
  */
 
-import type { Db } from './database';
+import { nextChangeSeq, type Db } from './database';
 
 export interface JournalEntry {
   id: number;
@@ -47,7 +47,7 @@ export interface SendJournal {
   claim(deliveryId: string, afterId: number, limit: number, now: Date): { entries: JournalEntry[]; lastId: number };
   /** Claims retrying rows whose time has come. */
   claimRetries(deliveryId: string, limit: number, now: Date): JournalEntry[];
-  /** Writes outcomes in one transaction. */
+  /** Writes outcomes in one transaction; a send is remembered for the profile, a hard bounce quarantines the address. */
   record(outcomes: readonly RecordedOutcome[], now: Date): void;
   /** Puts claimed rows that were not sent back in the queue (pause, shutdown). */
   release(ids: readonly number[], now: Date): void;
@@ -101,6 +101,17 @@ export function sqliteSendJournal(db: Db): SendJournal {
     `UPDATE journal SET status = @status, smtp_reply = @reply, attempts = attempts + 1, next_attempt_at = @retryAt, updated_at = @now
      WHERE id = @id`,
   );
+  // What the audience of record learns from an outcome: a send (for pressure rules) or a quarantine.
+  const recordSend = db.prepare(
+    'INSERT OR IGNORE INTO sends (profile_id, delivery_id, at) SELECT profile_id, delivery_id, ? FROM journal WHERE id = ?',
+  );
+  const quarantine = db.prepare(
+    `INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at) SELECT lower(email), 'hard-bounce', ?, delivery_id, ? FROM journal WHERE id = ?
+     ON CONFLICT (email) DO UPDATE SET smtp_reply = excluded.smtp_reply, delivery_id = excluded.delivery_id, at = excluded.at`,
+  );
+  const stampProfile = db.prepare(
+    'UPDATE profiles SET change_seq = ?, updated_at = ? WHERE id = (SELECT profile_id FROM journal WHERE id = ?)',
+  );
   const releaseOne = db.prepare("UPDATE journal SET status = 'queued', updated_at = ? WHERE id = ? AND status = 'sending'");
   const pendingCounts = db.prepare(
     `SELECT status, COUNT(*) AS n, MIN(next_attempt_at) AS next FROM journal
@@ -140,6 +151,11 @@ export function sqliteSendJournal(db: Db): SendJournal {
       for (const { id, outcome, retryAt } of outcomes) {
         const status = outcome.kind === 'retry' ? 'retrying' : outcome.kind;
         recordOne.run({ id, status, reply: outcome.reply.slice(0, 500), retryAt: retryAt ?? null, now: at });
+        if (outcome.kind === 'sent') recordSend.run(at, id);
+        if (outcome.kind === 'bounced') {
+          quarantine.run(outcome.reply.slice(0, 500), at, id);
+          stampProfile.run(nextChangeSeq(db), at, id);
+        }
       }
     }),
     release: db.transaction((ids: readonly number[], now: Date) => {

@@ -5,7 +5,8 @@
 
 import Dexie, { type EntityTable } from 'dexie';
 import type { PreparationResult } from '$shared/preparation';
-import type { Delivery, Exclusion, PreparedRecipient, Profile, SendKpis } from '$shared/types';
+import type { Delivery, Exclusion, PreparedRecipient, SendKpis } from '$shared/types';
+import type { ProfileBlock } from './replica-blocks';
 
 /** A delivery as the app keeps it: the draft, plus what the server last said about it. */
 export interface LocalDelivery extends Delivery {
@@ -52,7 +53,8 @@ export interface MetaRecord {
 }
 
 export class MailroomDb extends Dexie {
-  profiles!: EntityTable<Profile, 'id'>;
+  /** The audience replica, in columnar blocks of consecutive ids (replica-blocks.ts). */
+  blocks!: EntityTable<ProfileBlock, 'n'>;
   deliveries!: EntityTable<LocalDelivery, 'id'>;
   preparations!: EntityTable<StoredPreparation, 'deliveryId'>;
   recipients!: Dexie.Table<StoredRecipient, [string, number]>;
@@ -71,6 +73,11 @@ export class MailroomDb extends Dexie {
       outbox: '++id, deliveryId',
       meta: 'key',
     });
+    // One record per profile was too slow past a few hundred thousand: the replica moves into
+    // blocks and is pulled again from the start.
+    this.version(2)
+      .stores({ profiles: null, blocks: 'n' })
+      .upgrade((tx) => tx.table('meta').bulkDelete([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_TOTAL]));
   }
 }
 
@@ -78,6 +85,10 @@ export class MailroomDb extends Dexie {
 export const REPLICA_CURSOR = 'replica.cursor';
 export const REPLICA_SYNCED_AT = 'replica.syncedAt';
 export const REPLICA_TOTAL = 'replica.total';
+/** Profiles in the replica (kept with the data, in the same transactions). */
+export const REPLICA_COUNT = 'replica.count';
+/** The audience schema (custom attributes) as of the last pull. */
+export const REPLICA_SCHEMA = 'replica.schema';
 
 export async function getMeta<T>(db: MailroomDb, key: string): Promise<T | undefined> {
   return (await db.meta.get(key))?.value as T | undefined;

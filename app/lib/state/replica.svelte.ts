@@ -1,23 +1,30 @@
 /**
  * The audience replica: pulled from the server by change cursor, page by page, each page
  * applied with its cursor in one Dexie transaction, so an interrupted pull resumes where it
- * stopped and the cursor never runs ahead of the data.
+ * stopped and the cursor never runs ahead of the data. One tab pulls at a time (Web Locks);
+ * every tab follows the replica's figures through Dexie.
  */
 
+import { liveQuery } from 'dexie';
+import type { AttributeDefinition } from '$shared/types';
 import { client, refusalOf } from '../api';
-import { getMeta, REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_TOTAL, type MailroomDb } from '../db/db';
+import { REPLICA_COUNT, REPLICA_CURSOR, REPLICA_SCHEMA, REPLICA_SYNCED_AT, type MailroomDb } from '../db/db';
+import { applyChangePage } from '../db/replica';
 
-const PAGE_SIZE = 5_000;
+const PAGE_SIZE = 10_000;
 const EVERY_MS = 5 * 60_000;
+const LOCK = 'mailroom.replica-sync';
 
 export class Replica {
   #count = $state(0);
   #cursor = $state(0);
   #syncedAt = $state<string | null>(null);
+  #schema = $state.raw<AttributeDefinition[]>([]);
   #syncing = $state(false);
   #received = $state(0);
   #expected = $state(0);
   #error = $state<string | null>(null);
+  #usage = $state<{ used: number; quota: number; persisted: boolean } | null>(null);
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly db: MailroomDb) {}
@@ -31,6 +38,10 @@ export class Replica {
   get syncedAt() {
     return this.#syncedAt;
   }
+  /** The custom attributes of the audience, as of the last pull. */
+  get schema() {
+    return this.#schema;
+  }
   get syncing() {
     return this.#syncing;
   }
@@ -41,12 +52,25 @@ export class Replica {
   get error() {
     return this.#error;
   }
+  /** Storage this site uses and may use, in bytes, and whether the browser keeps it under pressure. */
+  get usage() {
+    return this.#usage;
+  }
 
-  /** Reads what the replica holds; call once at start. */
-  async load(): Promise<void> {
-    this.#cursor = (await getMeta<number>(this.db, REPLICA_CURSOR)) ?? 0;
-    this.#syncedAt = (await getMeta<string>(this.db, REPLICA_SYNCED_AT)) ?? null;
-    this.#count = await this.db.profiles.count();
+  /** Follows the replica's figures in Dexie, whichever tab writes them; resolves with the first reading. */
+  load(): Promise<void> {
+    return new Promise((loaded) => {
+      liveQuery(() => this.db.meta.bulkGet([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_COUNT, REPLICA_SCHEMA])).subscribe({
+        next: ([cursor, syncedAt, count, schema]) => {
+          this.#cursor = (cursor?.value as number) ?? 0;
+          this.#syncedAt = (syncedAt?.value as string) ?? null;
+          this.#count = (count?.value as number) ?? 0;
+          this.#schema = (schema?.value as AttributeDefinition[]) ?? [];
+          loaded();
+        },
+        error: (error) => console.error('replica figures', error),
+      });
+    });
   }
 
   /** Pulls now, then every few minutes and whenever the browser comes back online. */
@@ -55,54 +79,73 @@ export class Replica {
     window.addEventListener('online', pull);
     this.#timer = setInterval(pull, EVERY_MS);
     pull();
+    void this.measureStorage(true);
     return () => {
       window.removeEventListener('online', pull);
       clearInterval(this.#timer);
     };
   }
 
-  /** Pulls every change since the cursor. Errors are kept in `error`, never thrown. */
+  /** Pulls every change since the cursor, unless another tab is pulling. Errors are kept in `error`, never thrown. */
   async sync(): Promise<void> {
     if (this.#syncing || !navigator.onLine) return;
+    if (!navigator.locks) return this.pull();
+    await navigator.locks.request(LOCK, { ifAvailable: true }, async (lock) => {
+      if (lock) await this.pull();
+    });
+  }
+
+  private async pull(): Promise<void> {
     this.#syncing = true;
     this.#error = null;
     this.#received = 0;
     try {
+      const schemaResponse = await client.api.audience.schema.$get();
+      if (!schemaResponse.ok) {
+        this.#error = (await refusalOf(schemaResponse)).message;
+        return;
+      }
+      let schema: AttributeDefinition[] | null = (await schemaResponse.json()).attributes as AttributeDefinition[];
       const isInitial = this.#cursor === 0;
+      let cursor = this.#cursor;
       for (;;) {
-        const response = await client.api.audience.changes.$get({ query: { since: String(this.#cursor), limit: String(PAGE_SIZE) } });
+        const response = await client.api.audience.changes.$get({ query: { since: String(cursor), limit: String(PAGE_SIZE) } });
         if (!response.ok) {
           this.#error = (await refusalOf(response)).message;
           return;
         }
         const page = await response.json();
         this.#expected = isInitial ? page.total : this.#received + page.profiles.length + (page.hasMore ? PAGE_SIZE : 0);
-        const at = new Date().toISOString();
-        await this.db.transaction('rw', [this.db.profiles, this.db.meta], async () => {
-          await this.db.profiles.bulkPut(page.profiles);
-          await this.db.meta.bulkPut([
-            { key: REPLICA_CURSOR, value: page.cursor },
-            { key: REPLICA_SYNCED_AT, value: at },
-            { key: REPLICA_TOTAL, value: page.total },
-          ]);
-        });
-        this.#received += page.profiles.length;
-        this.#cursor = page.cursor;
-        this.#syncedAt = at;
+        await applyChangePage(this.db, page, schema, new Date().toISOString());
+        schema = null;
+        cursor = page.cursor;
+        this.#received += page.profiles.length + page.deleted.length;
         if (!page.hasMore) break;
       }
-      this.#count = await this.db.profiles.count();
     } catch (error) {
       this.#error = describeSyncError(error);
     } finally {
       this.#syncing = false;
+      void this.measureStorage(false);
     }
+  }
+
+  /** Reads how much storage the replica uses; the first time, asks the browser to keep it (persistent storage). */
+  private async measureStorage(askToPersist: boolean): Promise<void> {
+    if (!navigator.storage?.estimate) return;
+    const persisted =
+      askToPersist && navigator.storage.persist ? await navigator.storage.persist() : ((await navigator.storage.persisted?.()) ?? false);
+    const { usage = 0, quota = 0 } = await navigator.storage.estimate();
+    this.#usage = { used: usage, quota, persisted };
   }
 }
 
-function describeSyncError(error: unknown): string {
-  if ((error as Error)?.name === 'QuotaExceededError') {
-    return 'The browser has no more room for the audience. Free disk space or allow this site more storage, then sync again.';
+/** Returns the sentence to show for a failed pull. */
+export function describeSyncError(error: unknown): string {
+  const name = (error as Error)?.name;
+  const inner = (error as { inner?: Error })?.inner?.name;
+  if (name === 'QuotaExceededError' || inner === 'QuotaExceededError') {
+    return 'The browser has no more room for the audience: free disk space or allow this site more storage, then sync again. The local copy is intact, as of its last complete update.';
   }
   return 'The audience could not be updated: the server cannot be reached. Working from the local copy.';
 }

@@ -1,6 +1,7 @@
 /** The page's handle on the preparation worker (one worker for the app's lifetime). */
 
 import { proxy, wrap, type Remote } from 'comlink';
+import type { Profile } from '$shared/types';
 import type { PrepareOutcome, PrepareProgress, PreparationApi } from './preparation.worker';
 
 let remote: Remote<PreparationApi> | null = null;
@@ -13,6 +14,11 @@ function worker(): Remote<PreparationApi> {
 /** Returns the outcome of preparing the delivery in the worker. */
 export function prepareInWorker(deliveryId: string, onProgress: (progress: PrepareProgress) => void): Promise<PrepareOutcome> {
   return worker().prepare(deliveryId, proxy(onProgress));
+}
+
+/** Returns profiles of the local audience whose email or name starts with the query. */
+export function searchAudience(query: string, limit = 25): Promise<Profile[]> {
+  return worker().search(query, limit);
 }
 
 export function cancelPreparation(deliveryId: string): Promise<void> {

@@ -7,8 +7,9 @@
 import { expose } from 'comlink';
 import { contentHash } from '$shared/content-hash';
 import { Preparation, type PreparationResult } from '$shared/preparation';
-import type { Exclusion, PreparedRecipient } from '$shared/types';
-import { getMeta, MailroomDb, REPLICA_CURSOR, type StoredPreparation } from '../db/db';
+import type { Exclusion, PreparedRecipient, Profile } from '$shared/types';
+import { getMeta, MailroomDb, REPLICA_COUNT, REPLICA_CURSOR, type StoredPreparation } from '../db/db';
+import { replicaSchema, scanProfiles } from '../db/replica';
 
 export type PrepareOutcome =
   | { ok: true; status: PreparationResult['status']; kpis: PreparationResult['kpis'] }
@@ -19,7 +20,6 @@ export interface PrepareProgress {
   total: number;
 }
 
-const PAGE = 2_000;
 const db = new MailroomDb();
 let current: { deliveryId: string; cancelled: boolean } | null = null;
 
@@ -35,6 +35,27 @@ const api = {
     }
   },
 
+  /** Returns up to `limit` profiles whose email, first or last name starts with the query (case-insensitive). */
+  async search(query: string, limit: number): Promise<Profile[]> {
+    const needle = query.trim().toLowerCase();
+    if (needle.length === 0) return [];
+    const found: Profile[] = [];
+    await scanProfiles(db, (profiles) => {
+      for (const p of profiles) {
+        if (
+          p.email.startsWith(needle) ||
+          p.firstName.toLowerCase().startsWith(needle) ||
+          p.lastName.toLowerCase().startsWith(needle) ||
+          `${p.firstName} ${p.lastName}`.toLowerCase().startsWith(needle)
+        ) {
+          found.push(p);
+          if (found.length >= limit) return false;
+        }
+      }
+    });
+    return found;
+  },
+
   /** Cancels the running preparation of the delivery; nothing of it is written. */
   cancel(deliveryId: string): void {
     if (current?.deliveryId === deliveryId) current.cancelled = true;
@@ -48,30 +69,28 @@ async function prepare(deliveryId: string, run: { cancelled: boolean }, onProgre
   if (!delivery) return { ok: false, code: 'not-found', message: 'This delivery no longer exists.' };
   const cursor = (await getMeta<number>(db, REPLICA_CURSOR)) ?? 0;
   const hash = contentHash(delivery, cursor);
-  const total = await db.profiles.count();
+  const total = (await getMeta<number>(db, REPLICA_COUNT)) ?? 0;
   onProgress({ scanned: 0, total });
 
-  const started = Preparation.start(delivery);
+  const started = Preparation.start(delivery, await replicaSchema(db));
   const recipients: PreparedRecipient[] = [];
   const exclusions: Exclusion[] = [];
   let result: PreparationResult;
   if (!started.ok) {
     result = started.result;
   } else {
-    let lastId = -Infinity;
+    const preparation = started.preparation;
     let scanned = 0;
-    for (;;) {
-      const page = await db.profiles.where('id').above(lastId).limit(PAGE).toArray();
-      // The await above lets a cancel message in: check right after it.
-      if (run.cancelled) return { ok: false, code: 'cancelled', message: 'Preparation stopped; the delivery is as it was.' };
-      if (page.length === 0) break;
-      const chunk = started.preparation.addProfiles(page, delivery.audience);
-      recipients.push(...chunk.recipients);
-      exclusions.push(...chunk.exclusions);
-      lastId = page[page.length - 1].id;
-      scanned += page.length;
+    await scanProfiles(db, (profiles) => {
+      // Each read of the replica lets a cancel message in: check after every one.
+      if (run.cancelled) return false;
+      const chunk = preparation.addProfiles(profiles, delivery.audience);
+      for (const r of chunk.recipients) recipients.push(r);
+      for (const e of chunk.exclusions) exclusions.push(e);
+      scanned += profiles.length;
       onProgress({ scanned, total });
-    }
+    });
+    if (run.cancelled) return { ok: false, code: 'cancelled', message: 'Preparation stopped; the delivery is as it was.' };
     result = started.preparation.finish();
   }
 
