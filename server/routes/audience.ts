@@ -1,6 +1,9 @@
 /** The audience of record as replicas pull it: changes since a cursor, in pages. */
 
+import { Readable } from 'node:stream';
 import { Hono } from 'hono';
+import { exportCsv } from '../audience/export';
+import { importCsv } from '../audience/importer';
 import { z } from 'zod';
 import type { AppEnv } from '../services';
 import { jsonBody, params, query } from './validate';
@@ -10,6 +13,31 @@ const changesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(20_000).default(5_000),
 });
 
+const columnTarget = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('field'), name: z.enum(['email', 'first_name', 'last_name', 'locale', 'time_zone', 'status']) }),
+  z.object({ kind: z.literal('attribute'), name: z.string().min(1).max(64) }),
+  z.object({
+    kind: z.literal('new-attribute'),
+    name: z.string().min(1).max(64),
+    type: z.enum(['text', 'number', 'date', 'boolean', 'tags']),
+  }),
+  z.object({ kind: z.literal('ignore') }),
+]);
+const importQuery = z.object({
+  fileName: z.string().min(1).max(255).default('import.csv'),
+  mapping: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'the mapping is not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(columnTarget).max(500))
+    .optional(),
+});
 const profileParams = z.object({ id: z.coerce.number().int().min(1) });
 const denyBody = z.object({ email: z.string().min(3).max(254), reason: z.string().min(1).max(500) });
 
@@ -32,6 +60,40 @@ export const audience = new Hono<AppEnv>()
       ? c.json({ deleted: true }, 200)
       : c.json({ error: 'profile-not-found', message: 'There is no such profile in the audience of record.' }, 404);
   })
+  .post('/imports', query(importQuery), async (c) => {
+    const { fileName, mapping } = c.req.valid('query');
+    const body = c.req.raw.body;
+    if (!body)
+      return c.json(
+        { error: 'empty-file', message: 'The file is empty. Choose a CSV file with a header line and one profile per line.' },
+        400,
+      );
+    const { audience, now } = c.var.services;
+    const startedAt = now().toISOString();
+    const outcome = await importCsv(Readable.fromWeb(body as import('node:stream/web').ReadableStream), audience, {
+      fileName,
+      mapping,
+      now,
+    });
+    if (!outcome.ok) return c.json({ error: outcome.code, message: outcome.message }, 422);
+    audience.saveImport({ ...outcome.summary, startedAt, finishedAt: now().toISOString(), report: outcome.report });
+    return c.json(outcome.summary, 200);
+  })
+  .get('/imports/:id/report', (c) => {
+    const stored = c.var.services.audience.importReport(c.req.param('id'));
+    if (!stored) return c.json({ error: 'import-not-found', message: 'There is no such import.' }, 404);
+    const name = `${stored.fileName.replace(/\.csv$/i, '').replace(/[^\w.-]+/g, '_')}-rejected.csv`;
+    return c.body(stored.report, 200, {
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': `attachment; filename="${name}"`,
+    });
+  })
+  .get('/export', (c) =>
+    c.body(exportCsv(c.var.services.audience), 200, {
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': `attachment; filename="audience-${c.var.services.now().toISOString().slice(0, 10)}.csv"`,
+    }),
+  )
   .put('/denylist', jsonBody(denyBody), (c) => {
     const { email, reason } = c.req.valid('json');
     c.var.services.audience.denylist(email, reason, c.var.user, c.var.services.now());

@@ -131,6 +131,19 @@ describe('the send engine', () => {
       { status: 'failed', smtp_reply: '554 5.7.1 Message rejected as spam' },
       { status: 'bounced', smtp_reply: '550 5.1.1 User unknown' },
     ]);
+    // The hard bounce quarantines its address, with the reply; a delivered message is a recent send.
+    const bounced = kit.services.db.prepare("SELECT email, profile_id AS id FROM journal WHERE status = 'bounced'").get() as {
+      email: string;
+      id: number;
+    };
+    expect(kit.services.audience.findByEmail(bounced.email)?.quarantined).toBe(true);
+    expect(kit.services.audience.suppression(bounced.email).quarantine).toMatchObject({
+      reason: 'hard-bounce',
+      smtpReply: '550 5.1.1 User unknown',
+      deliveryId: 'f',
+    });
+    const delivered = kit.services.db.prepare("SELECT profile_id FROM journal WHERE status = 'sent' LIMIT 1").pluck().get() as number;
+    expect(kit.services.audience.recentSends(delivered, 5).map((s) => s.deliveryId)).toEqual(['f']);
   });
 
   it('pauses a delivery that keeps failing (error budget) and says why', async () => {

@@ -32,6 +32,18 @@ export interface ProfileInput {
   attributes?: Record<string, AttributeValue>;
 }
 
+export interface StoredImport {
+  id: string;
+  fileName: string;
+  startedAt: string;
+  finishedAt: string;
+  rows: number;
+  inserted: number;
+  updated: number;
+  rejected: number;
+  report: string;
+}
+
 export interface RecentSend {
   deliveryId: string;
   at: string;
@@ -63,8 +75,11 @@ export interface AudienceStore {
   suppression(email: string): Suppression;
   recordSends(profileIds: readonly number[], deliveryId: string, now: Date): void;
   recentSends(profileId: number, limit: number): RecentSend[];
-  /** Calls `each` for every profile in id order, without holding them all in memory. */
-  forEach(each: (profile: Profile) => void): void;
+  /** Returns up to `limit` profiles with ids above `afterId`, in id order (keyset paging). */
+  pageById(afterId: number, limit: number): Profile[];
+  /** Keeps the outcome of an import, with its report of rejected rows. */
+  saveImport(summary: StoredImport): void;
+  importReport(id: string): { fileName: string; report: string } | undefined;
 }
 
 interface ProfileRow {
@@ -158,7 +173,12 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
   const quarantineOf = db.prepare('SELECT reason, smtp_reply AS smtpReply, delivery_id AS deliveryId, at FROM quarantine WHERE email = ?');
   const recordSend = db.prepare('INSERT OR IGNORE INTO sends (profile_id, delivery_id, at) VALUES (?, ?, ?)');
   const recentSends = db.prepare('SELECT delivery_id AS deliveryId, at FROM sends WHERE profile_id = ? ORDER BY at DESC LIMIT ?');
-  const all = db.prepare(`${SELECT_PROFILE} ORDER BY p.id`);
+  const pageById = db.prepare(`${SELECT_PROFILE} WHERE p.id > ? ORDER BY p.id LIMIT ?`);
+  const saveImport = db.prepare(
+    `INSERT INTO imports (id, file_name, started_at, finished_at, status, rows, inserted, updated, rejected, report)
+     VALUES (@id, @fileName, @startedAt, @finishedAt, 'done', @rows, @inserted, @updated, @rejected, @report)`,
+  );
+  const importReport = db.prepare('SELECT file_name AS fileName, report FROM imports WHERE id = ?');
 
   const get = (statement: typeof byId, key: unknown) => {
     const row = statement.get(key) as ProfileRow | undefined;
@@ -278,8 +298,8 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
 
     recentSends: (profileId, limit) => recentSends.all(profileId, limit) as RecentSend[],
 
-    forEach(each) {
-      for (const row of all.iterate() as Iterable<ProfileRow>) each(toProfile(row));
-    },
+    pageById: (afterId, limit) => (pageById.all(afterId, limit) as ProfileRow[]).map(toProfile),
+    saveImport: (summary) => void saveImport.run(summary),
+    importReport: (id) => importReport.get(id) as { fileName: string; report: string } | undefined,
   };
 }

@@ -112,7 +112,7 @@ const MIGRATIONS: readonly string[] = [
     type TEXT NOT NULL CHECK (type IN ('text', 'number', 'date', 'boolean', 'tags')),
     position INTEGER NOT NULL
   );
-  INSERT INTO attribute_schema (name, label, type, position) VALUES ('city', 'City', 'text', 1);
+  INSERT INTO attribute_schema (name, label, type, position) SELECT 'city', 'City', 'text', 1 WHERE EXISTS (SELECT 1 FROM profiles);
   CREATE TABLE denylist (email TEXT PRIMARY KEY, reason TEXT NOT NULL, added_at TEXT NOT NULL, added_by TEXT NOT NULL);
   CREATE TABLE quarantine (
     email TEXT PRIMARY KEY,

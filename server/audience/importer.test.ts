@@ -1,0 +1,141 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createKit, type Kit } from '../test-kit';
+
+let kit: Kit;
+beforeEach(async () => (kit = await createKit()));
+afterEach(() => kit.close());
+
+/** Uploads a CSV body the way the app does: the raw file, the mapping in the query. */
+const upload = (body: string | Uint8Array, query = 'fileName=people.csv') =>
+  kit.app.request(`/api/audience/imports?${query}`, { method: 'POST', headers: { cookie: kit.cookie, 'content-type': 'text/csv' }, body });
+const report = async (id: string) => (await kit.request(`/api/audience/imports/${id}/report`)).text();
+const byEmail = (email: string) => kit.services.audience.findByEmail(email);
+
+describe('CSV import', () => {
+  it('reads quoted fields, separators and newlines inside quotes, a BOM and ; as separator', async () => {
+    const csv =
+      '\uFEFFE-mail;Voornaam;Achternaam;City;Note\r\n' +
+      'anna@example.com;Anna;"de Vries; junior";Gent;"line one\nline two"\r\n' +
+      '"BRAM@Example.com ";Bram;"O""Brien";Utrecht;\r\n';
+    const response = await upload(csv);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      rows: 2,
+      inserted: 2,
+      updated: 0,
+      rejected: 0,
+      columns: ['E-mail', 'Voornaam', 'Achternaam', 'City', 'Note'],
+    });
+    expect(byEmail('anna@example.com')).toMatchObject({
+      firstName: 'Anna',
+      lastName: 'de Vries; junior',
+      attributes: { city: 'Gent', note: 'line one\nline two' },
+    });
+    expect(byEmail('bram@example.com')).toMatchObject({ lastName: 'O"Brien', attributes: { city: 'Utrecht' } });
+    expect(kit.services.audience.schema().map((a) => a.name)).toEqual(['city', 'note']);
+  });
+
+  it('keeps good rows and reports every rejected one with its line number and reason', async () => {
+    const mapping = JSON.stringify([
+      { kind: 'field', name: 'email' },
+      { kind: 'new-attribute', name: 'birth_date', type: 'date' },
+      { kind: 'new-attribute', name: 'points', type: 'number' },
+      { kind: 'new-attribute', name: 'vip', type: 'boolean' },
+      { kind: 'new-attribute', name: 'interests', type: 'tags' },
+    ]);
+    const csv = [
+      'email,birthday,points,vip,interests',
+      'good@example.com,1990-04-01,120,yes,shoes|sale',
+      'not-an-address,1990-04-01,1,no,',
+      ',1990-04-01,1,no,',
+      'date@example.com,31/12/1990,1,no,',
+      'points@example.com,1990-04-01,lots,no,',
+      'vip@example.com,1990-04-01,1,maybe,',
+      'also-good@example.com,,,,',
+    ].join('\n');
+    const response = await upload(csv, `fileName=people.csv&mapping=${encodeURIComponent(mapping)}`);
+    const summary = await response.json();
+    expect(summary).toMatchObject({ rows: 7, inserted: 2, rejected: 5 });
+    expect(byEmail('good@example.com')?.attributes).toEqual({
+      birth_date: '1990-04-01',
+      points: 120,
+      vip: true,
+      interests: ['shoes', 'sale'],
+    });
+    expect(byEmail('also-good@example.com')?.attributes).toEqual({});
+    expect(await report(summary.id)).toBe(
+      [
+        'line,email,reason',
+        '3,not-an-address,"invalid address ""not-an-address"""',
+        '4,,missing email',
+        '5,date@example.com,"bad date ""31/12/1990"": use YYYY-MM-DD in ""birth_date"""',
+        '6,points@example.com,"not a number ""lots"" in ""points"""',
+        '7,vip@example.com,"not yes or no ""maybe"" in ""vip"""',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it.each([
+    ['a 0-byte file', '', 'empty-file', /The file is empty/],
+    ['a header without rows', 'email,name\n', 'empty-file', /no profiles/],
+    ['a PNG picture', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), 'not-csv', /not a CSV file/],
+    ['a spreadsheet (zip)', new Uint8Array([0x50, 0x4b, 0x03, 0x04, 20, 0, 6, 0]), 'not-csv', /not a CSV file/],
+    ['a file without an email column', 'name,city\nAnna,Gent\n', 'no-email-column', /No column is mapped to Email/],
+  ])('refuses %s as a whole, with a clear message, and writes nothing', async (_, body, code, message) => {
+    const response = await upload(body);
+    expect(response.status).toBe(422);
+    const refusal = await response.json();
+    expect(refusal.error).toBe(code);
+    expect(refusal.message).toMatch(message);
+    expect(kit.services.audience.count()).toBe(0);
+    expect(kit.services.audience.schema()).toEqual([]);
+  });
+
+  it('lets the later row win when an address appears twice in one file', async () => {
+    const summary = await (await upload('email,first_name\nanna@example.com,Anna\nANNA@example.com,Annie\n')).json();
+    expect(summary).toMatchObject({ rows: 2, inserted: 1, updated: 1, repeated: 1, rejected: 0 });
+    expect(kit.services.audience.count()).toBe(1);
+    expect(byEmail('anna@example.com')?.firstName).toBe('Annie');
+  });
+
+  it('updates known addresses on a re-import, keeping fields the file leaves empty', async () => {
+    await upload(
+      'email,first_name,last_name,city,status\nanna@example.com,Anna,Jansen,Gent,subscribed\nbram@example.com,Bram,Smit,Leiden,\n',
+    );
+    const before = kit.services.audience.changesSince(0, 100).cursor;
+    const summary = await (await upload('email,first_name,last_name,city,status\nanna@example.com,,Visser,,unsubscribed\n')).json();
+    expect(summary).toMatchObject({ inserted: 0, updated: 1 });
+    expect(byEmail('anna@example.com')).toMatchObject({
+      firstName: 'Anna',
+      lastName: 'Visser',
+      status: 'unsubscribed',
+      statusSource: 'import of people.csv',
+      attributes: { city: 'Gent' },
+    });
+    // The update is in the change log, for every replica.
+    expect(kit.services.audience.changesSince(before, 100).profiles.map((p) => p.email)).toEqual(['anna@example.com']);
+  });
+
+  it('refuses a mapping that is not JSON, saying so', async () => {
+    const response = await upload('email\na@example.com\n', 'mapping=%7Bnope');
+    expect(response.status).toBe(400);
+    expect((await response.json()).message).toMatch(/the mapping is not JSON/);
+  });
+});
+
+describe('CSV export', () => {
+  it('exports every profile and neutralizes cells a spreadsheet would run as formulas', async () => {
+    const imported = await upload(
+      'email,first_name,last_name,city\nanna@example.com,=HYPERLINK("x"),+31 20,@home\nbram@example.com,-1,"Smit, Jr",Gent\n',
+    );
+    expect(await imported.json()).toMatchObject({ inserted: 2, rejected: 0 });
+    const response = await kit.request('/api/audience/export');
+    expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    const lines = (await response.text()).trim().split('\n');
+    expect(lines[0]).toBe('email,first_name,last_name,locale,time_zone,status,status_changed_at,denylisted,quarantined,city,created_at');
+    expect(lines[1]).toMatch(/^anna@example\.com,"'=HYPERLINK\(""x""\)",'\+31 20,,,subscribed,[^,]+,no,no,'@home,/);
+    expect(lines[2]).toMatch(/^bram@example\.com,'-1,"Smit, Jr",/);
+    expect(lines).toHaveLength(3);
+  });
+});
