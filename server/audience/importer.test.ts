@@ -6,7 +6,7 @@ beforeEach(async () => (kit = await createKit()));
 afterEach(() => kit.close());
 
 /** Uploads a CSV body the way the app does: the raw file, the mapping in the query. */
-const upload = (body: string | Uint8Array, query = 'fileName=people.csv') =>
+const upload = (body: string | Uint8Array<ArrayBuffer>, query = 'fileName=people.csv') =>
   kit.app.request(`/api/audience/imports?${query}`, { method: 'POST', headers: { cookie: kit.cookie, 'content-type': 'text/csv' }, body });
 const report = async (id: string) => (await kit.request(`/api/audience/imports/${id}/report`)).text();
 const byEmail = (email: string) => kit.services.audience.findByEmail(email);
