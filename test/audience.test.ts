@@ -57,8 +57,14 @@ describe('the audience, as a marketer uses it', () => {
     await dialog.getByRole('link', { name: 'Download the report of rejected rows' }).click();
     const file = await download;
     expect(file.suggestedFilename()).toBe('fair-visitors-rejected.csv');
-    const report = await (await fetch(`${server.url}/api/audience/imports/${(await file.url()).split('/').at(-2)}/report`, { headers: { cookie: await cookieHeader() } })).text();
-    expect(report).toBe('line,email,reason\n3,not-an-address,"invalid address ""not-an-address"""\n4,kees.import@example.com,"not a number ""lots"" in ""loyalty_points"""\n');
+    const report = await (
+      await fetch(`${server.url}/api/audience/imports/${(await file.url()).split('/').at(-2)}/report`, {
+        headers: { cookie: await cookieHeader() },
+      })
+    ).text();
+    expect(report).toBe(
+      'line,email,reason\n3,not-an-address,"invalid address ""not-an-address"""\n4,kees.import@example.com,"not a number ""lots"" in ""loyalty_points"""\n',
+    );
     await dialog.getByRole('button', { name: 'Close' }).click();
     await page.getByText('10,002 profiles').waitFor({ timeout: 30_000 });
   });
@@ -70,7 +76,14 @@ describe('the audience, as a marketer uses it', () => {
     // Changes on the server: one profile deleted, one denylisted.
     const api = (path: string, method: string, body?: unknown) =>
       page.evaluate(
-        async ([path, method, body]) => (await fetch(path as string, { method: method as string, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })).status,
+        async ([path, method, body]) =>
+          (
+            await fetch(path as string, {
+              method: method as string,
+              headers: { 'content-type': 'application/json' },
+              body: body ? JSON.stringify(body) : undefined,
+            })
+          ).status,
         [path, method, body] as const,
       );
     const ida = await page.evaluate(async () => {
@@ -90,7 +103,8 @@ describe('the audience, as a marketer uses it', () => {
     await page.evaluate(async () => {
       const registration = await navigator.serviceWorker.ready;
       const worker = registration.active!;
-      if (worker.state !== 'activated') await new Promise((done) => worker.addEventListener('statechange', () => worker.state === 'activated' && done(null)));
+      if (worker.state !== 'activated')
+        await new Promise((done) => worker.addEventListener('statechange', () => worker.state === 'activated' && done(null)));
     });
     await page.reload();
     await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);

@@ -1,0 +1,117 @@
+/**
+ * The replica against the real server app (in-process) and IndexedDB (fake-indexeddb):
+ * pulling in pages, resuming after an interruption, deletions and suppression, and a full
+ * disk.
+ */
+
+import 'fake-indexeddb/auto';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createKit, newProfile, type Kit } from '../../../server/test-kit';
+import { getMeta, MailroomDb, REPLICA_COUNT, REPLICA_CURSOR } from '../db/db';
+import { getProfile, scanProfiles } from '../db/replica';
+import { Replica } from './replica.svelte';
+
+let kit: Kit;
+let db: MailroomDb;
+let failAfter = Infinity;
+
+beforeEach(async () => {
+  kit = await createKit();
+  kit.services.audience.upsertMany(
+    Array.from({ length: 25_000 }, () => newProfile()),
+    'test',
+    new Date(),
+  );
+  db = new MailroomDb(`replica-test-${Math.random()}`);
+  failAfter = Infinity;
+  let requests = 0;
+  // The app's fetch reaches the real server app in-process, with the operator's session.
+  vi.stubGlobal('fetch', async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(String(input instanceof Request ? input.url : input), 'http://mailroom.test');
+    if (url.pathname === '/api/audience/changes' && ++requests > failAfter) throw new TypeError('Failed to fetch');
+    return kit.app.request(url.pathname + url.search, {
+      ...init,
+      headers: { ...Object.fromEntries(new Headers(init?.headers)), cookie: kit.cookie },
+    });
+  });
+  vi.stubGlobal('navigator', { onLine: true });
+});
+
+afterEach(async () => {
+  vi.unstubAllGlobals();
+  db.close();
+  await kit.close();
+});
+
+const cursorOf = () => getMeta<number>(db, REPLICA_CURSOR);
+const countOf = () => getMeta<number>(db, REPLICA_COUNT);
+
+describe('the replica', () => {
+  it('pulls the whole audience in pages into blocks, every profile once, in id order', async () => {
+    const replica = new Replica(db);
+    await replica.sync();
+    expect(replica.error).toBeNull();
+    expect(await countOf()).toBe(25_000);
+    const ids: number[] = [];
+    await scanProfiles(db, (profiles) => void ids.push(...profiles.map((p) => p.id)));
+    expect(ids).toHaveLength(25_000);
+    expect(ids.every((id, i) => i === 0 || id > ids[i - 1])).toBe(true);
+    expect(await db.blocks.count()).toBeLessThan(10);
+    const some = kit.services.audience.get(12_345)!;
+    expect(await getProfile(db, 12_345)).toEqual(some);
+  });
+
+  it('resumes where an interrupted pull stopped; the cursor never runs ahead of the data', async () => {
+    failAfter = 1;
+    const replica = new Replica(db);
+    await replica.sync();
+    expect(replica.error).toBe('The audience could not be updated: the server cannot be reached. Working from the local copy.');
+    expect(await countOf()).toBe(10_000);
+    const cursor = await cursorOf();
+    expect(kit.services.audience.changesSince(0, 10_000).cursor).toBe(cursor);
+    failAfter = Infinity;
+    await new Replica(db).sync();
+    expect(await countOf()).toBe(25_000);
+    let visited = 0;
+    await scanProfiles(db, (profiles) => void (visited += profiles.length));
+    expect(visited).toBe(25_000);
+  });
+
+  it('applies deletions and suppression changes from the server', async () => {
+    const replica = new Replica(db);
+    await replica.sync();
+    const gone = kit.services.audience.get(100)!;
+    const denied = kit.services.audience.get(200)!;
+    const bounced = kit.services.audience.get(20_000)!;
+    kit.services.audience.delete(gone.id);
+    kit.services.audience.denylist(denied.email, 'asked', 'admin', new Date());
+    kit.services.audience.quarantine(bounced.email, 'complaint', null, null, new Date());
+    kit.services.audience.unsubscribe(300, 'link', new Date());
+    await replica.sync();
+    expect(await countOf()).toBe(24_999);
+    expect(await getProfile(db, gone.id)).toBeUndefined();
+    expect((await getProfile(db, denied.id))?.denylisted).toBe(true);
+    expect((await getProfile(db, bounced.id))?.quarantined).toBe(true);
+    expect((await getProfile(db, 300))?.status).toBe('unsubscribed');
+  });
+
+  it('says in plain words when the disk is full, and keeps the replica as it was', async () => {
+    const replica = new Replica(db);
+    failAfter = 1;
+    await replica.sync();
+    const cursor = await cursorOf();
+    failAfter = Infinity;
+    const bulkPut = db.blocks.bulkPut.bind(db.blocks);
+    let calls = 0;
+    db.blocks.bulkPut = ((...args: Parameters<typeof bulkPut>) => {
+      if (++calls === 1) return Promise.reject(new DOMException('The quota has been exceeded.', 'QuotaExceededError'));
+      return bulkPut(...args);
+    }) as typeof bulkPut;
+    await replica.sync();
+    expect(replica.error).toMatch(
+      /^The browser has no more room for the audience: free disk space or allow this site more storage, then sync again\./,
+    );
+    expect(await cursorOf()).toBe(cursor);
+    expect(await countOf()).toBe(10_000);
+  });
+});
