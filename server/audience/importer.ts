@@ -102,14 +102,14 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
     columns,
   };
   const report: string[] = ['line,email,reason'];
-  const seen = new Set<string>();
   let batch: ImportedProfile[] = [];
   const source = options.source ?? `import of ${options.fileName}`;
   const flush = () => {
     if (batch.length === 0) return;
-    const { inserted, updated } = audience.upsertMany(batch, source, now());
+    const { inserted, updated, repeated } = audience.upsertMany(batch, source, now(), summary.id);
     summary.inserted += inserted;
     summary.updated += updated;
+    summary.repeated += repeated;
     batch = [];
   };
 
@@ -130,8 +130,6 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
             audience.declareAttribute({ name: target.name, label: labelOf(target.name), type: target.type });
         declared = true;
       }
-      if (seen.has(row.profile.email)) summary.repeated++;
-      else seen.add(row.profile.email);
       batch.push(row.profile);
       if (batch.length >= BATCH) {
         flush();

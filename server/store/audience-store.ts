@@ -7,7 +7,7 @@
 
 import { normalizeEmail } from '../../shared/email-address';
 import type { AttributeDefinition, AttributeValue, Profile, SubscriptionStatus } from '../../shared/types';
-import { nextChangeSeq, type Db } from './database';
+import { nextChangeSeq, reserveChangeSeqs, type Db } from './database';
 
 export interface ChangePage {
   /** Profiles created or changed (subscription, suppression, attributes), in change order. */
@@ -61,8 +61,11 @@ export interface AudienceStore {
   declareAttribute(definition: AttributeDefinition): void;
   /** Returns the changes after `cursor`, in change order, at most `limit` of them. */
   changesSince(cursor: number, limit: number): ChangePage;
-  /** Inserts new addresses and updates known ones (the given fields only); one transaction. */
-  upsertMany(profiles: readonly ProfileInput[], source: string, now: Date): { inserted: number; updated: number };
+  /**
+   * Inserts new addresses and updates known ones (the given fields only); one transaction.
+   * With `importId`, also counts the rows whose address this same import already wrote.
+   */
+  upsertMany(profiles: readonly ProfileInput[], source: string, now: Date, importId?: string): { inserted: number; updated: number; repeated: number };
   get(profileId: number): Profile | undefined;
   findByEmail(email: string): Profile | undefined;
   /** Returns true when the profile existed and is now deleted. */
@@ -136,11 +139,11 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
   );
   const byId = db.prepare(`${SELECT_PROFILE} WHERE p.id = ?`);
   const byEmail = db.prepare(`${SELECT_PROFILE} WHERE p.email = ?`);
-  const idByEmail = db.prepare('SELECT id, attributes FROM profiles WHERE email = ?');
+  const idByEmail = db.prepare('SELECT id, attributes, imported_by AS importedBy FROM profiles WHERE email = ?');
   const insert = db.prepare(
     `INSERT INTO profiles (email, first_name, last_name, locale, time_zone, status, status_changed_at, status_source, attributes,
-       created_at, updated_at, change_seq)
-     VALUES (@email, @firstName, @lastName, @locale, @timeZone, @status, @now, @source, @attributes, @now, @now, @seq)`,
+       created_at, updated_at, change_seq, imported_by)
+     VALUES (@email, @firstName, @lastName, @locale, @timeZone, @status, @now, @source, @attributes, @now, @now, @seq, @importId)`,
   );
   // An update writes only what the input carries; a status change records when and from where.
   const update = db.prepare(
@@ -149,7 +152,8 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
        locale = coalesce(@locale, locale), time_zone = coalesce(@timeZone, time_zone),
        status_changed_at = CASE WHEN @status IS NOT NULL AND @status <> status THEN @now ELSE status_changed_at END,
        status_source = CASE WHEN @status IS NOT NULL AND @status <> status THEN @source ELSE status_source END,
-       status = coalesce(@status, status), attributes = @attributes, updated_at = @now, change_seq = @seq
+       status = coalesce(@status, status), attributes = @attributes, updated_at = @now, change_seq = @seq,
+       imported_by = coalesce(@importId, imported_by)
      WHERE id = @id`,
   );
   const remove = db.prepare('DELETE FROM profiles WHERE id = ?');
@@ -207,29 +211,31 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
       };
     },
 
-    upsertMany: db.transaction((profiles: readonly ProfileInput[], source: string, now: Date) => {
+    upsertMany: db.transaction((profiles: readonly ProfileInput[], source: string, now: Date, importId?: string) => {
       const at = now.toISOString();
-      let inserted = 0;
-      let updated = 0;
+      const counts = { inserted: 0, updated: 0, repeated: 0 };
+      // One reservation of change numbers for the whole batch, in input order.
+      let seq = profiles.length ? reserveChangeSeqs(db, profiles.length) : 0;
       for (const input of profiles) {
         const email = normalizeEmail(input.email);
-        const existing = idByEmail.get(email) as { id: number; attributes: string } | undefined;
+        const existing = idByEmail.get(email) as { id: number; attributes: string; importedBy: string | null } | undefined;
+        const common = { source, now: at, seq: seq++, importId: importId ?? null };
         if (existing) {
           update.run({
+            ...common,
             id: existing.id,
             firstName: input.firstName ?? null,
             lastName: input.lastName ?? null,
             locale: input.locale ?? null,
             timeZone: input.timeZone ?? null,
             status: input.status ?? null,
-            attributes: JSON.stringify({ ...JSON.parse(existing.attributes), ...input.attributes }),
-            source,
-            now: at,
-            seq: nextChangeSeq(db),
+            attributes: input.attributes && Object.keys(input.attributes).length ? JSON.stringify({ ...JSON.parse(existing.attributes), ...input.attributes }) : existing.attributes,
           });
-          updated++;
+          counts.updated++;
+          if (importId && existing.importedBy === importId) counts.repeated++;
         } else {
           insert.run({
+            ...common,
             email,
             firstName: input.firstName ?? '',
             lastName: input.lastName ?? '',
@@ -237,14 +243,11 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
             timeZone: input.timeZone ?? '',
             status: input.status ?? 'subscribed',
             attributes: JSON.stringify(input.attributes ?? {}),
-            source,
-            now: at,
-            seq: nextChangeSeq(db),
           });
-          inserted++;
+          counts.inserted++;
         }
       }
-      return { inserted, updated };
+      return counts;
     }),
 
     get: (profileId) => get(byId, profileId),

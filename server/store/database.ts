@@ -139,6 +139,11 @@ const MIGRATIONS: readonly string[] = [
     report TEXT NOT NULL DEFAULT ''
   );
   `,
+  // Which import last wrote a profile: a file naming an address twice is noticed without
+  // holding every address of the file in memory.
+  `
+  ALTER TABLE profiles ADD COLUMN imported_by TEXT;
+  `,
 ];
 
 /** Returns the database at `file`, created and migrated to the latest schema. */
@@ -168,6 +173,18 @@ export function nextChangeSeq(db: Db): number {
     )
     .get() as { seq: number };
   return row.seq;
+}
+
+/** Takes `count` consecutive numbers of the change log at once; returns the first. */
+export function reserveChangeSeqs(db: Db, count: number): number {
+  const row = db
+    .prepare(
+      `INSERT INTO meta (key, value) VALUES ('change_seq', @count)
+       ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + @count
+       RETURNING CAST(value AS INTEGER) AS last`,
+    )
+    .get({ count }) as { last: number };
+  return row.last - count + 1;
 }
 
 /** Returns a meta value, or undefined. */
