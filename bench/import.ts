@@ -49,7 +49,9 @@ async function main() {
   if (!outcome.ok) throw new Error(outcome.message);
 
   console.log(machineLine());
-  console.log(`file: ${ROWS.toLocaleString('en-US')} rows, ${(statSync(file).size / 2 ** 20).toFixed(0)} MiB; imported ${outcome.summary.inserted.toLocaleString('en-US')}, rejected ${outcome.summary.rejected.toLocaleString('en-US')}`);
+  console.log(
+    `file: ${ROWS.toLocaleString('en-US')} rows, ${(statSync(file).size / 2 ** 20).toFixed(0)} MiB; imported ${outcome.summary.inserted.toLocaleString('en-US')}, rejected ${outcome.summary.rejected.toLocaleString('en-US')}`,
+  );
   figure('import time', seconds, 's', '≤ 30 s for 1,000,000 rows');
   figure('import rate', ROWS / seconds, 'rows/s', '≥ 33,333 rows/s');
   figure('import peak memory', peak / 2 ** 20, 'MiB RSS', 'bounded: independent of the file size');

@@ -198,18 +198,24 @@ describe('Mailroom, walked through as a marketer', () => {
     expect(await button('Send').isDisabled()).toBe(true);
     // Ten thousand profiles prepare in a blink: give the local replica 150,000 more (outside
     // the audience) so the preparation is still scanning when Stop is clicked.
-    // (Written in the replica's block format: replica-blocks.ts.)
+    // (Written in the replica's stored block format: replica-blocks.ts.)
     await inAppDatabase(`
       const tx = db.transaction('blocks', 'readwrite');
       const store = tx.objectStore('blocks');
       for (let start = 10_000_001; start <= 10_150_000; start += 8192) {
         const ids = [];
         for (let id = start; id < start + 8192 && id <= 10_150_000; id++) ids.push(id);
-        const column = (value) => ids.map(() => value);
+        const column = (value) => ids.map(() => value).join('\\u001f');
         store.put({
-          n: Math.floor(start / 8192), ids, email: ids.map((id) => 'filler' + id + '@example.com'), firstName: column('F'), lastName: column('F'),
-          locale: column('en'), timeZone: column(''), unsubscribed: column(0), statusChangedAt: column(null), statusSource: column(null),
-          denylisted: column(0), quarantined: column(0), createdAt: column(''), updatedAt: column(''), attributes: { city: column('Nowhere') },
+          n: Math.floor(start / 8192),
+          ids: Float64Array.from(ids),
+          text: {
+            email: ids.map((id) => 'filler' + id + '@example.com').join('\\u001f'), firstName: column('F'), lastName: column('F'),
+            locale: column('en'), timeZone: column(''), statusChangedAt: column('\\u0000'), statusSource: column('\\u0000'),
+            createdAt: column(''), updatedAt: column(''),
+          },
+          flags: new Uint8Array(ids.length),
+          attributes: { city: { t: 's', v: column('Nowhere') } },
         });
       }
       await new Promise((done) => (tx.oncomplete = done));`);

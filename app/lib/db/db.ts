@@ -6,7 +6,7 @@
 import Dexie, { type EntityTable } from 'dexie';
 import type { PreparationResult } from '$shared/preparation';
 import type { Delivery, Exclusion, PreparedRecipient, SendKpis } from '$shared/types';
-import type { ProfileBlock } from './replica-blocks';
+import type { StoredBlock } from './replica-blocks';
 
 /** A delivery as the app keeps it: the draft, plus what the server last said about it. */
 export interface LocalDelivery extends Delivery {
@@ -54,7 +54,7 @@ export interface MetaRecord {
 
 export class MailroomDb extends Dexie {
   /** The audience replica, in columnar blocks of consecutive ids (replica-blocks.ts). */
-  blocks!: EntityTable<ProfileBlock, 'n'>;
+  blocks!: EntityTable<StoredBlock, 'n'>;
   deliveries!: EntityTable<LocalDelivery, 'id'>;
   preparations!: EntityTable<StoredPreparation, 'deliveryId'>;
   recipients!: Dexie.Table<StoredRecipient, [string, number]>;
@@ -78,6 +78,13 @@ export class MailroomDb extends Dexie {
     this.version(2)
       .stores({ profiles: null, blocks: 'n' })
       .upgrade((tx) => tx.table('meta').bulkDelete([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_TOTAL]));
+    // Columns packed into one value each: the replica is pulled again in the new format.
+    this.version(3)
+      .stores({ blocks: 'n' })
+      .upgrade(async (tx) => {
+        await tx.table('blocks').clear();
+        await tx.table('meta').bulkDelete([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_TOTAL, REPLICA_COUNT]);
+      });
   }
 }
 

@@ -1,36 +1,64 @@
 import { describe, expect, it } from 'vitest';
 import { makeProfile } from '$shared/test-profile';
-import { blockOf, BLOCK_SPAN, emptyBlock, indexOf, profileAt, profilesOf, putProfile, removeProfile } from './replica-blocks';
+import { blockOf, BLOCK_SPAN, ProfileBlock } from './replica-blocks';
+
+/** Packs and unpacks a block, as a write to IndexedDB and a later read do. */
+const roundTrip = (block: ProfileBlock) => new ProfileBlock(block.n, structuredClone(block.encode()));
 
 describe('profile blocks', () => {
-  it('keeps profiles sorted by id, replaces by id, and reads them back whole', () => {
-    const block = emptyBlock(0);
+  it('keeps profiles sorted by id, replaces by id, and reads them back whole after packing', () => {
+    const block = new ProfileBlock(0);
     const profiles = [5, 1, 9, 3].map((id) =>
-      makeProfile({ id, email: `p${id}@example.com`, attributes: id === 9 ? { city: 'Gent', tags: ['a'] } : {} }),
+      makeProfile({
+        id,
+        email: `p${id}@example.com`,
+        statusChangedAt: id === 3 ? '2026-11-01T00:00:00.000Z' : null,
+        attributes: id === 9 ? { city: 'Gent', points: 12.5, vip: true, tags: ['a', 'b'], none: [] } : { vip: false },
+      }),
     );
-    expect(profiles.map((p) => putProfile(block, p))).toEqual([1, 1, 1, 1]);
-    expect(block.ids).toEqual([1, 3, 5, 9]);
-    expect(putProfile(block, { ...profiles[0], firstName: 'Five', denylisted: true })).toBe(0);
-    expect(profileAt(block, indexOf(block, 5))).toMatchObject({ id: 5, firstName: 'Five', denylisted: true, attributes: {} });
-    expect(profileAt(block, 3)).toEqual(profiles[2]);
-    expect(block.attributes.city).toEqual([null, null, null, 'Gent']);
-    expect(profilesOf(block).map((p) => p.email)).toEqual(['p1@example.com', 'p3@example.com', 'p5@example.com', 'p9@example.com']);
+    expect(profiles.map((p) => block.put(p))).toEqual([1, 1, 1, 1]);
+    expect(block.put({ ...profiles[0], firstName: 'Five', denylisted: true, status: 'unsubscribed' })).toBe(0);
+    const read = roundTrip(block);
+    expect(read.ids).toEqual([1, 3, 5, 9]);
+    expect(read.profileAt(read.indexOf(5))).toMatchObject({
+      id: 5,
+      firstName: 'Five',
+      denylisted: true,
+      quarantined: false,
+      status: 'unsubscribed',
+      attributes: { vip: false },
+    });
+    expect(read.profileAt(3)).toEqual(profiles[2]);
+    expect(read.profileAt(1)).toEqual(profiles[3]);
+    expect(read.profiles().map((p) => p.email)).toEqual(['p1@example.com', 'p3@example.com', 'p5@example.com', 'p9@example.com']);
   });
 
   it('removes a profile from every column', () => {
-    const block = emptyBlock(0);
-    for (const id of [1, 2, 3]) putProfile(block, makeProfile({ id, attributes: { city: `c${id}` } }));
-    expect(removeProfile(block, 2)).toBe(1);
-    expect(removeProfile(block, 2)).toBe(0);
-    expect(block.ids).toEqual([1, 3]);
-    expect(block.email).toHaveLength(2);
-    expect(block.attributes.city).toEqual(['c1', 'c3']);
+    const block = new ProfileBlock(0);
+    for (const id of [1, 2, 3]) block.put(makeProfile({ id, attributes: { city: `c${id}`, n: id } }));
+    expect(block.remove(2)).toBe(1);
+    expect(block.remove(2)).toBe(0);
+    const read = roundTrip(block);
+    expect(read.ids).toEqual([1, 3]);
+    expect(read.profiles().map((p) => p.attributes)).toEqual([
+      { city: 'c1', n: 1 },
+      { city: 'c3', n: 3 },
+    ]);
+  });
+
+  it('survives values with separator characters and empty strings', () => {
+    const block = new ProfileBlock(0);
+    block.put(makeProfile({ id: 1, firstName: 'a\u001fb\u0000c', lastName: '', attributes: { note: '' } }));
+    block.put(makeProfile({ id: 2, firstName: 'x' }));
+    const read = roundTrip(block);
+    expect(read.profileAt(0)).toMatchObject({ firstName: 'abc', lastName: '', attributes: { note: '' } });
+    expect(read.profileAt(1).firstName).toBe('x');
   });
 
   it('places ids in blocks of consecutive ids', () => {
     expect(blockOf(0)).toBe(0);
     expect(blockOf(BLOCK_SPAN - 1)).toBe(0);
     expect(blockOf(BLOCK_SPAN)).toBe(1);
-    expect(indexOf(emptyBlock(0), 7)).toBe(-1);
+    expect(new ProfileBlock(0).indexOf(7)).toBe(-1);
   });
 });

@@ -2,158 +2,275 @@
  * The audience replica, packed. One IndexedDB record per profile writes at a few thousand a
  * second; a million profiles would take minutes to load and seconds to scan. So profiles
  * live in blocks of consecutive ids (BLOCK_SPAN ids a block, about as many profiles),
- * column by column. A change page touches a few blocks; a scan reads a few hundred records.
+ * column by column, and each column is stored as ONE value: text columns as a single
+ * string with a separator, numbers and flags as typed arrays. IndexedDB then copies a
+ * handful of large values per block instead of thousands of small ones, and a reader
+ * decodes only the columns it uses.
  */
 
-import type { AttributeValue, Profile, SubscriptionStatus } from '$shared/types';
+import type { AttributeValue, Profile } from '$shared/types';
 
 /** Ids per block: profile `id` lives in block `Math.floor(id / BLOCK_SPAN)`. */
 export const BLOCK_SPAN = 8192;
 
-/** One block: parallel columns, sorted by id. Attributes are one column per attribute name. */
-export interface ProfileBlock {
-  n: number;
-  ids: number[];
-  email: string[];
-  firstName: string[];
-  lastName: string[];
-  locale: string[];
-  timeZone: string[];
-  /** 1 for unsubscribed, 0 for subscribed. */
-  unsubscribed: number[];
-  statusChangedAt: (string | null)[];
-  statusSource: (string | null)[];
-  denylisted: number[];
-  quarantined: number[];
-  createdAt: string[];
-  updatedAt: string[];
-  attributes: Record<string, AttributeValue[]>;
-}
-
 export const blockOf = (id: number) => Math.floor(id / BLOCK_SPAN);
 
-export function emptyBlock(n: number): ProfileBlock {
-  return {
-    n,
-    ids: [],
-    email: [],
-    firstName: [],
-    lastName: [],
-    locale: [],
-    timeZone: [],
-    unsubscribed: [],
-    statusChangedAt: [],
-    statusSource: [],
-    denylisted: [],
-    quarantined: [],
-    createdAt: [],
-    updatedAt: [],
-    attributes: {},
-  };
+/** Separates the values of a text column; never part of a value (control characters are dropped on write). */
+const SEP = '\u001f';
+/** Separates the tags of one value of a tags column. */
+const TAG_SEP = '\u001e';
+/** Stands for "no value" in a text column. */
+const NONE = '\u0000';
+
+type TextColumn = string;
+/** An attribute column as stored: text (dates too), numbers (NaN: none), booleans (-1: none), tags. */
+type AttributeColumn = { t: 's'; v: TextColumn } | { t: 'n'; v: Float64Array } | { t: 'b'; v: Int8Array } | { t: 'g'; v: TextColumn };
+
+/** A block as IndexedDB stores it. */
+export interface StoredBlock {
+  n: number;
+  ids: Float64Array;
+  text: Record<TextField, TextColumn>;
+  /** Bit flags per profile: 1 unsubscribed, 2 denylisted, 4 quarantined. */
+  flags: Uint8Array;
+  attributes: Record<string, AttributeColumn>;
 }
 
-const COLUMNS = [
-  'ids',
+const TEXT_FIELDS = [
   'email',
   'firstName',
   'lastName',
   'locale',
   'timeZone',
-  'unsubscribed',
   'statusChangedAt',
   'statusSource',
-  'denylisted',
-  'quarantined',
   'createdAt',
   'updatedAt',
 ] as const;
+type TextField = (typeof TEXT_FIELDS)[number];
 
-/** Returns the position of `id` in the block, or -(insertion point) - 1 when it is not there. */
-export function indexOf(block: ProfileBlock, id: number): number {
-  let low = 0;
-  let high = block.ids.length - 1;
-  while (low <= high) {
-    const mid = (low + high) >>> 1;
-    const value = block.ids[mid];
-    if (value === id) return mid;
-    if (value < id) low = mid + 1;
-    else high = mid - 1;
+const UNSUBSCRIBED = 1;
+const DENYLISTED = 2;
+const QUARANTINED = 4;
+
+const clean = (value: string) => value.replace(/[\u0000\u001e\u001f]/g, '');
+const encodeText = (values: readonly (string | null)[], alreadyClean = false) =>
+  values.map((v) => (v === null ? NONE : alreadyClean ? v : clean(v))).join(SEP);
+const decodeText = (column: TextColumn, length: number): (string | null)[] => {
+  if (length === 0) return [];
+  return column.split(SEP).map((v) => (v === NONE ? null : v));
+};
+
+/**
+ * A block being read or changed: columns are decoded on first use and kept; `encode()`
+ * packs it again for storage.
+ */
+export class ProfileBlock {
+  readonly n: number;
+  ids: number[];
+  private readonly stored: StoredBlock | null;
+  private readonly text = new Map<TextField, (string | null)[]>();
+  private flagList: number[] | null = null;
+  private readonly attributeValues = new Map<string, AttributeValue[]>();
+  private readonly attributeTypes = new Map<string, AttributeColumn['t']>();
+
+  constructor(n: number, stored: StoredBlock | null = null) {
+    this.n = n;
+    this.stored = stored;
+    this.ids = stored ? Array.from(stored.ids) : [];
+    if (stored) for (const [name, column] of Object.entries(stored.attributes)) this.attributeTypes.set(name, column.t);
   }
-  return -low - 1;
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  /** The decoded values of a text column. */
+  textColumn(field: TextField): (string | null)[] {
+    let values = this.text.get(field);
+    if (!values) {
+      values = this.stored ? decodeText(this.stored.text[field], this.ids.length) : [];
+      this.text.set(field, values);
+    }
+    return values;
+  }
+
+  flags(): number[] {
+    this.flagList ??= this.stored ? Array.from(this.stored.flags) : [];
+    return this.flagList;
+  }
+
+  /** The attribute names this block has values for. */
+  attributeNames(): string[] {
+    return [...new Set([...this.attributeTypes.keys(), ...this.attributeValues.keys()])];
+  }
+
+  /** The decoded values of an attribute column (nulls where a profile has none). */
+  attributeColumn(name: string): AttributeValue[] {
+    let values = this.attributeValues.get(name);
+    if (!values) {
+      const column = this.stored?.attributes[name];
+      values = column ? decodeAttribute(column, this.ids.length) : new Array<AttributeValue>(this.ids.length).fill(null);
+      this.attributeValues.set(name, values);
+    }
+    return values;
+  }
+
+  /** Returns the position of `id`, or -(insertion point) - 1 when it is not there. */
+  indexOf(id: number): number {
+    let low = 0;
+    let high = this.ids.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      const value = this.ids[mid];
+      if (value === id) return mid;
+      if (value < id) low = mid + 1;
+      else high = mid - 1;
+    }
+    return -low - 1;
+  }
+
+  /** Returns the profile at position `i`. */
+  profileAt(i: number): Profile {
+    return this.reader()(i);
+  }
+
+  /** Returns every profile of the block, in id order. */
+  profiles(): Profile[] {
+    const read = this.reader();
+    const out = new Array<Profile>(this.ids.length);
+    for (let i = 0; i < this.ids.length; i++) out[i] = read(i);
+    return out;
+  }
+
+  /** Returns a function that builds the profile at a position, with every column decoded once. */
+  private reader(): (i: number) => Profile {
+    const names = this.attributeNames();
+    const columns = names.map((name) => this.attributeColumn(name));
+    const [email, firstName, lastName, locale, timeZone, statusChangedAt, statusSource, createdAt, updatedAt] = TEXT_FIELDS.map((f) =>
+      this.textColumn(f),
+    );
+    const flags = this.flags();
+    const ids = this.ids;
+    return (i) => {
+      const attributes: Record<string, AttributeValue> = {};
+      for (let a = 0; a < names.length; a++) {
+        const value = columns[a][i];
+        if (value !== null && value !== undefined) attributes[names[a]] = value;
+      }
+      const f = flags[i];
+      return {
+        id: ids[i],
+        email: email[i] ?? '',
+        firstName: firstName[i] ?? '',
+        lastName: lastName[i] ?? '',
+        locale: locale[i] ?? '',
+        timeZone: timeZone[i] ?? '',
+        status: f & UNSUBSCRIBED ? 'unsubscribed' : 'subscribed',
+        statusChangedAt: statusChangedAt[i],
+        statusSource: statusSource[i],
+        denylisted: (f & DENYLISTED) !== 0,
+        quarantined: (f & QUARANTINED) !== 0,
+        attributes,
+        createdAt: createdAt[i] ?? '',
+        updatedAt: updatedAt[i] ?? '',
+      };
+    };
+  }
+
+  /** Writes the profile (replacing the one with its id); returns +1 when it was added. */
+  put(profile: Profile): number {
+    this.decodeAll();
+    const found = this.indexOf(profile.id);
+    const at = found >= 0 ? found : -found - 1;
+    const place = <T>(values: T[], value: T) => (found >= 0 ? (values[at] = value) : values.splice(at, 0, value));
+    for (const field of TEXT_FIELDS) place(this.textColumn(field), profile[field]);
+    place(
+      this.flags(),
+      (profile.status === 'unsubscribed' ? UNSUBSCRIBED : 0) |
+        (profile.denylisted ? DENYLISTED : 0) |
+        (profile.quarantined ? QUARANTINED : 0),
+    );
+    for (const name of new Set([...this.attributeNames(), ...Object.keys(profile.attributes)])) {
+      const value = profile.attributes[name] ?? null;
+      if (!this.attributeTypes.has(name) && value !== null) this.attributeTypes.set(name, typeOf(value));
+      place(this.attributeColumn(name), value);
+    }
+    if (found < 0) this.ids.splice(at, 0, profile.id);
+    return found >= 0 ? 0 : 1;
+  }
+
+  /** Removes the profile with this id; returns 1 when it was there. */
+  remove(id: number): number {
+    const at = this.indexOf(id);
+    if (at < 0) return 0;
+    this.decodeAll();
+    for (const field of TEXT_FIELDS) this.textColumn(field).splice(at, 1);
+    this.flags().splice(at, 1);
+    for (const name of this.attributeNames()) this.attributeColumn(name).splice(at, 1);
+    this.ids.splice(at, 1);
+    return 1;
+  }
+
+  /** Returns the block packed for storage. */
+  encode(): StoredBlock {
+    this.decodeAll();
+    const attributes: Record<string, AttributeColumn> = {};
+    for (const name of this.attributeNames()) {
+      const values = this.attributeColumn(name);
+      if (values.some((v) => v !== null)) attributes[name] = encodeAttribute(values, this.attributeTypes.get(name) ?? 's');
+    }
+    return {
+      n: this.n,
+      ids: Float64Array.from(this.ids),
+      text: Object.fromEntries(TEXT_FIELDS.map((f) => [f, encodeText(this.textColumn(f))])) as Record<TextField, TextColumn>,
+      flags: Uint8Array.from(this.flags()),
+      attributes,
+    };
+  }
+
+  private decodeAll(): void {
+    for (const field of TEXT_FIELDS) this.textColumn(field);
+    this.flags();
+    for (const name of this.attributeNames()) this.attributeColumn(name);
+  }
 }
 
-/** Returns the profile at position `i` of the block. */
-export function profileAt(block: ProfileBlock, i: number): Profile {
-  const attributes: Record<string, AttributeValue> = {};
-  for (const name in block.attributes) {
-    const value = block.attributes[name][i];
-    if (value !== null && value !== undefined) attributes[name] = value;
-  }
-  return {
-    id: block.ids[i],
-    email: block.email[i],
-    firstName: block.firstName[i],
-    lastName: block.lastName[i],
-    locale: block.locale[i],
-    timeZone: block.timeZone[i],
-    status: (block.unsubscribed[i] ? 'unsubscribed' : 'subscribed') as SubscriptionStatus,
-    statusChangedAt: block.statusChangedAt[i],
-    statusSource: block.statusSource[i],
-    denylisted: block.denylisted[i] === 1,
-    quarantined: block.quarantined[i] === 1,
-    attributes,
-    createdAt: block.createdAt[i],
-    updatedAt: block.updatedAt[i],
-  };
+function typeOf(value: AttributeValue): AttributeColumn['t'] {
+  if (typeof value === 'number') return 'n';
+  if (typeof value === 'boolean') return 'b';
+  if (Array.isArray(value)) return 'g';
+  return 's';
 }
 
-/** Returns every profile of the block, in id order. */
-export function profilesOf(block: ProfileBlock): Profile[] {
-  const out = new Array<Profile>(block.ids.length);
-  for (let i = 0; i < block.ids.length; i++) out[i] = profileAt(block, i);
-  return out;
+function encodeAttribute(values: AttributeValue[], type: AttributeColumn['t']): AttributeColumn {
+  switch (type) {
+    case 'n':
+      return { t: 'n', v: Float64Array.from(values, (v) => (typeof v === 'number' ? v : NaN)) };
+    case 'b':
+      return { t: 'b', v: Int8Array.from(values, (v) => (v === null ? -1 : v ? 1 : 0)) };
+    case 'g':
+      return {
+        t: 'g',
+        v: encodeText(
+          values.map((v) => (Array.isArray(v) ? v.map(clean).join(TAG_SEP) : null)),
+          true,
+        ),
+      };
+    case 's':
+      return { t: 's', v: encodeText(values.map((v) => (v === null ? null : String(v)))) };
+  }
 }
 
-/** Writes the profile into the block (replacing the one with its id); returns +1 when it was added. */
-export function putProfile(block: ProfileBlock, profile: Profile): number {
-  const found = indexOf(block, profile.id);
-  const at = found >= 0 ? found : -found - 1;
-  const row = {
-    ids: profile.id,
-    email: profile.email,
-    firstName: profile.firstName,
-    lastName: profile.lastName,
-    locale: profile.locale,
-    timeZone: profile.timeZone,
-    unsubscribed: profile.status === 'unsubscribed' ? 1 : 0,
-    statusChangedAt: profile.statusChangedAt,
-    statusSource: profile.statusSource,
-    denylisted: profile.denylisted ? 1 : 0,
-    quarantined: profile.quarantined ? 1 : 0,
-    createdAt: profile.createdAt,
-    updatedAt: profile.updatedAt,
-  };
-  const length = block.ids.length;
-  for (const column of COLUMNS) {
-    const values = block[column] as unknown[];
-    if (found >= 0) values[at] = row[column];
-    else values.splice(at, 0, row[column]);
+function decodeAttribute(column: AttributeColumn, length: number): AttributeValue[] {
+  switch (column.t) {
+    case 'n':
+      return Array.from(column.v, (v) => (Number.isNaN(v) ? null : v));
+    case 'b':
+      return Array.from(column.v, (v) => (v < 0 ? null : v === 1));
+    case 'g':
+      return decodeText(column.v, length).map((v) => (v === null ? null : v === '' ? [] : v.split(TAG_SEP)));
+    case 's':
+      return decodeText(column.v, length);
   }
-  for (const name of new Set([...Object.keys(block.attributes), ...Object.keys(profile.attributes)])) {
-    let values = block.attributes[name];
-    if (!values) values = block.attributes[name] = new Array<AttributeValue>(length).fill(null);
-    const value = profile.attributes[name] ?? null;
-    if (found >= 0) values[at] = value;
-    else values.splice(at, 0, value);
-  }
-  return found >= 0 ? 0 : 1;
-}
-
-/** Removes the profile with this id from the block; returns 1 when it was there. */
-export function removeProfile(block: ProfileBlock, id: number): number {
-  const at = indexOf(block, id);
-  if (at < 0) return 0;
-  for (const column of COLUMNS) (block[column] as unknown[]).splice(at, 1);
-  for (const name in block.attributes) block.attributes[name].splice(at, 1);
-  return 1;
 }

@@ -5,7 +5,7 @@
 
 import type { AttributeDefinition, Profile } from '$shared/types';
 import { getMeta, REPLICA_COUNT, REPLICA_CURSOR, REPLICA_SCHEMA, REPLICA_SYNCED_AT, REPLICA_TOTAL, type MailroomDb } from './db';
-import { blockOf, emptyBlock, indexOf, profileAt, profilesOf, putProfile, removeProfile, type ProfileBlock } from './replica-blocks';
+import { blockOf, ProfileBlock } from './replica-blocks';
 
 export interface ChangePage {
   profiles: Profile[];
@@ -20,12 +20,12 @@ export async function applyChangePage(db: MailroomDb, page: ChangePage, schema: 
   return db.transaction('rw', [db.blocks, db.meta], async () => {
     const keys = [...touched];
     const stored = await db.blocks.bulkGet(keys);
-    const blocks = new Map<number, ProfileBlock>(keys.map((n, i) => [n, stored[i] ?? emptyBlock(n)]));
+    const blocks = new Map<number, ProfileBlock>(keys.map((n, i) => [n, new ProfileBlock(n, stored[i] ?? null)]));
     let delta = 0;
-    for (const profile of page.profiles) delta += putProfile(blocks.get(blockOf(profile.id))!, profile);
-    for (const id of page.deleted) delta -= removeProfile(blocks.get(blockOf(id))!, id);
-    const kept = [...blocks.values()].filter((b) => b.ids.length > 0);
-    const emptied = [...blocks.values()].filter((b) => b.ids.length === 0).map((b) => b.n);
+    for (const profile of page.profiles) delta += blocks.get(blockOf(profile.id))!.put(profile);
+    for (const id of page.deleted) delta -= blocks.get(blockOf(id))!.remove(id);
+    const kept = [...blocks.values()].filter((b) => b.length > 0).map((b) => b.encode());
+    const emptied = [...blocks.values()].filter((b) => b.length === 0).map((b) => b.n);
     await db.blocks.bulkPut(kept);
     if (emptied.length) await db.blocks.bulkDelete(emptied);
     const count = ((await getMeta<number>(db, REPLICA_COUNT)) ?? 0) + delta;
@@ -42,10 +42,11 @@ export async function applyChangePage(db: MailroomDb, page: ChangePage, schema: 
 
 /** Returns the profile with this id from the replica, or undefined. */
 export async function getProfile(db: MailroomDb, id: number): Promise<Profile | undefined> {
-  const block = await db.blocks.get(blockOf(id));
-  if (!block) return undefined;
-  const at = indexOf(block, id);
-  return at >= 0 ? profileAt(block, at) : undefined;
+  const stored = await db.blocks.get(blockOf(id));
+  if (!stored) return undefined;
+  const block = new ProfileBlock(stored.n, stored);
+  const at = block.indexOf(id);
+  return at >= 0 ? block.profileAt(at) : undefined;
 }
 
 /**
@@ -58,8 +59,8 @@ export async function scanProfiles(db: MailroomDb, each: (profiles: Profile[]) =
   for (;;) {
     const blocks = await db.blocks.where('n').above(last).limit(4).toArray();
     if (blocks.length === 0) return visited;
-    for (const block of blocks) {
-      const profiles = profilesOf(block);
+    for (const stored of blocks) {
+      const profiles = new ProfileBlock(stored.n, stored).profiles();
       visited += profiles.length;
       if (each(profiles) === false) return visited;
     }
@@ -70,4 +71,39 @@ export async function scanProfiles(db: MailroomDb, each: (profiles: Profile[]) =
 /** Returns the audience schema the replica was pulled with (empty before the first pull). */
 export async function replicaSchema(db: MailroomDb): Promise<AttributeDefinition[]> {
   return (await getMeta<AttributeDefinition[]>(db, REPLICA_SCHEMA)) ?? [];
+}
+
+/**
+ * Returns up to `limit` profiles whose email, first name, last name or full name starts with
+ * the query (case-insensitive). Reads only the name columns of each block until enough match.
+ */
+export async function searchProfiles(db: MailroomDb, query: string, limit: number): Promise<Profile[]> {
+  const needle = query.trim().toLowerCase();
+  const found: Profile[] = [];
+  if (!needle) return found;
+  let last = -1;
+  for (;;) {
+    const stored = await db.blocks.where('n').above(last).limit(4).toArray();
+    if (stored.length === 0) return found;
+    for (const data of stored) {
+      const block = new ProfileBlock(data.n, data);
+      const emails = block.textColumn('email');
+      const first = block.textColumn('firstName');
+      const lastNames = block.textColumn('lastName');
+      for (let i = 0; i < block.length; i++) {
+        const firstName = (first[i] ?? '').toLowerCase();
+        const lastName = (lastNames[i] ?? '').toLowerCase();
+        if (
+          (emails[i] ?? '').startsWith(needle) ||
+          firstName.startsWith(needle) ||
+          lastName.startsWith(needle) ||
+          `${firstName} ${lastName}`.startsWith(needle)
+        ) {
+          found.push(block.profileAt(i));
+          if (found.length >= limit) return found;
+        }
+      }
+    }
+    last = stored[stored.length - 1].n;
+  }
 }

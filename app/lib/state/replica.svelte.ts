@@ -107,18 +107,23 @@ export class Replica {
       }
       let schema: AttributeDefinition[] | null = (await schemaResponse.json()).attributes as AttributeDefinition[];
       const isInitial = this.#cursor === 0;
-      let cursor = this.#cursor;
+      const fetchPage = (since: number) => {
+        const request = (async () => {
+          const response = await client.api.audience.changes.$get({ query: { since: String(since), limit: String(PAGE_SIZE) } });
+          if (!response.ok) throw new SyncRefused((await refusalOf(response)).message);
+          return response.json();
+        })();
+        request.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+        return request;
+      };
+      // The next page downloads while this one is written: network and IndexedDB overlap.
+      let next = fetchPage(this.#cursor);
       for (;;) {
-        const response = await client.api.audience.changes.$get({ query: { since: String(cursor), limit: String(PAGE_SIZE) } });
-        if (!response.ok) {
-          this.#error = (await refusalOf(response)).message;
-          return;
-        }
-        const page = await response.json();
+        const page = await next;
+        if (page.hasMore) next = fetchPage(page.cursor);
         this.#expected = isInitial ? page.total : this.#received + page.profiles.length + (page.hasMore ? PAGE_SIZE : 0);
         await applyChangePage(this.db, page, schema, new Date().toISOString());
         schema = null;
-        cursor = page.cursor;
         this.#received += page.profiles.length + page.deleted.length;
         if (!page.hasMore) break;
       }
@@ -140,8 +145,12 @@ export class Replica {
   }
 }
 
+/** The server answered a pull with a refusal (signed out, bad request). */
+class SyncRefused extends Error {}
+
 /** Returns the sentence to show for a failed pull. */
 export function describeSyncError(error: unknown): string {
+  if (error instanceof SyncRefused) return error.message;
   const name = (error as Error)?.name;
   const inner = (error as { inner?: Error })?.inner?.name;
   if (name === 'QuotaExceededError' || inner === 'QuotaExceededError') {

@@ -9,7 +9,7 @@ import { contentHash } from '$shared/content-hash';
 import { Preparation, type PreparationResult } from '$shared/preparation';
 import type { Exclusion, PreparedRecipient, Profile } from '$shared/types';
 import { getMeta, MailroomDb, REPLICA_COUNT, REPLICA_CURSOR, type StoredPreparation } from '../db/db';
-import { replicaSchema, scanProfiles } from '../db/replica';
+import { replicaSchema, scanProfiles, searchProfiles } from '../db/replica';
 
 export type PrepareOutcome =
   | { ok: true; status: PreparationResult['status']; kpis: PreparationResult['kpis'] }
@@ -35,25 +35,9 @@ const api = {
     }
   },
 
-  /** Returns up to `limit` profiles whose email, first or last name starts with the query (case-insensitive). */
-  async search(query: string, limit: number): Promise<Profile[]> {
-    const needle = query.trim().toLowerCase();
-    if (needle.length === 0) return [];
-    const found: Profile[] = [];
-    await scanProfiles(db, (profiles) => {
-      for (const p of profiles) {
-        if (
-          p.email.startsWith(needle) ||
-          p.firstName.toLowerCase().startsWith(needle) ||
-          p.lastName.toLowerCase().startsWith(needle) ||
-          `${p.firstName} ${p.lastName}`.toLowerCase().startsWith(needle)
-        ) {
-          found.push(p);
-          if (found.length >= limit) return false;
-        }
-      }
-    });
-    return found;
+  /** Returns up to `limit` profiles of the replica whose email or name starts with the query (case-insensitive). */
+  search(query: string, limit: number): Promise<Profile[]> {
+    return searchProfiles(db, query, limit);
   },
 
   /** Cancels the running preparation of the delivery; nothing of it is written. */
