@@ -53,6 +53,7 @@ const UNSUBSCRIBED = 1;
 const DENYLISTED = 2;
 const QUARANTINED = 4;
 
+// eslint-disable-next-line no-control-regex -- these control characters are the separators of a packed column
 const clean = (value: string) => value.replace(/[\u0000\u001e\u001f]/g, '');
 const encodeText = (values: readonly (string | null)[], alreadyClean = false) =>
   values.map((v) => (v === null ? NONE : alreadyClean ? v : clean(v))).join(SEP);
