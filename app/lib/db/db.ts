@@ -5,8 +5,8 @@
 
 import Dexie, { type EntityTable } from 'dexie';
 import type { PreparationResult } from '$shared/preparation';
-import type { Delivery, Exclusion, PreparedRecipient, SendKpis } from '$shared/types';
-import type { StoredBlock } from './replica-blocks';
+import type { Delivery, Exclusion, PreparedRecipient, Profile, SendKpis } from '$shared/types';
+import type { StoredBlock, StoredBlockDetails } from './replica-blocks';
 
 /** A delivery as the app keeps it: the draft, plus what the server last said about it. */
 export interface LocalDelivery extends Delivery {
@@ -47,6 +47,13 @@ export interface OutboxItem {
   createdAt: string;
 }
 
+/** One page of changes pulled after the initial load, kept until it is folded into the blocks. */
+export interface OverlayRecord {
+  key?: number;
+  profiles: Profile[];
+  deleted: number[];
+}
+
 export interface MetaRecord {
   key: string;
   value: unknown;
@@ -55,6 +62,9 @@ export interface MetaRecord {
 export class MailroomDb extends Dexie {
   /** The audience replica, in columnar blocks of consecutive ids (replica-blocks.ts). */
   blocks!: EntityTable<StoredBlock, 'n'>;
+  blockDetails!: EntityTable<StoredBlockDetails, 'n'>;
+  /** Recent change pages laid over the blocks (replica.ts). */
+  overlay!: EntityTable<OverlayRecord, 'key'>;
   deliveries!: EntityTable<LocalDelivery, 'id'>;
   preparations!: EntityTable<StoredPreparation, 'deliveryId'>;
   recipients!: Dexie.Table<StoredRecipient, [string, number]>;
@@ -85,6 +95,14 @@ export class MailroomDb extends Dexie {
         await tx.table('blocks').clear();
         await tx.table('meta').bulkDelete([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_TOTAL, REPLICA_COUNT]);
       });
+    // Dates and status sources move out of the blocks that scans read, and recent changes
+    // get an overlay: the replica is pulled again.
+    this.version(4)
+      .stores({ blocks: 'n', blockDetails: 'n', overlay: '++key' })
+      .upgrade(async (tx) => {
+        await tx.table('blocks').clear();
+        await tx.table('meta').bulkDelete([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_TOTAL, REPLICA_COUNT, REPLICA_LOADED]);
+      });
   }
 }
 
@@ -94,6 +112,8 @@ export const REPLICA_SYNCED_AT = 'replica.syncedAt';
 export const REPLICA_TOTAL = 'replica.total';
 /** Profiles in the replica (kept with the data, in the same transactions). */
 export const REPLICA_COUNT = 'replica.count';
+/** True once a first pull has completed: later pages go to the overlay. */
+export const REPLICA_LOADED = 'replica.loaded';
 /** The audience schema (custom attributes) as of the last pull. */
 export const REPLICA_SCHEMA = 'replica.schema';
 

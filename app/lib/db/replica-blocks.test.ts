@@ -3,7 +3,10 @@ import { makeProfile } from '$shared/test-profile';
 import { blockOf, BLOCK_SPAN, ProfileBlock } from './replica-blocks';
 
 /** Packs and unpacks a block, as a write to IndexedDB and a later read do. */
-const roundTrip = (block: ProfileBlock) => new ProfileBlock(block.n, structuredClone(block.encode()));
+const roundTrip = (block: ProfileBlock) => {
+  const { block: stored, details } = structuredClone(block.encode());
+  return new ProfileBlock(block.n, stored, details);
+};
 
 describe('profile blocks', () => {
   it('keeps profiles sorted by id, replaces by id, and reads them back whole after packing', () => {
@@ -60,5 +63,20 @@ describe('profile blocks', () => {
     expect(blockOf(BLOCK_SPAN - 1)).toBe(0);
     expect(blockOf(BLOCK_SPAN)).toBe(1);
     expect(new ProfileBlock(0).indexOf(7)).toBe(-1);
+  });
+});
+
+describe('a block read without its details', () => {
+  it('has every field scans use, and empty dates', () => {
+    const block = new ProfileBlock(0);
+    block.put(makeProfile({ id: 1, email: 'a@example.com', firstName: 'A', statusSource: 'import', attributes: { city: 'Gent' } }));
+    const { block: stored } = block.encode();
+    expect(new ProfileBlock(0, stored).profileAt(0)).toMatchObject({
+      email: 'a@example.com',
+      firstName: 'A',
+      statusSource: null,
+      createdAt: '',
+      attributes: { city: 'Gent' },
+    });
   });
 });

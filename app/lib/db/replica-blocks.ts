@@ -26,28 +26,28 @@ type TextColumn = string;
 /** An attribute column as stored: text (dates too), numbers (NaN: none), booleans (-1: none), tags. */
 type AttributeColumn = { t: 's'; v: TextColumn } | { t: 'n'; v: Float64Array } | { t: 'b'; v: Int8Array } | { t: 'g'; v: TextColumn };
 
-/** A block as IndexedDB stores it. */
+/** A block as IndexedDB stores it: what scans and preparation read. */
 export interface StoredBlock {
   n: number;
   ids: Float64Array;
-  text: Record<TextField, TextColumn>;
+  text: Record<HotField, TextColumn>;
   /** Bit flags per profile: 1 unsubscribed, 2 denylisted, 4 quarantined. */
   flags: Uint8Array;
   attributes: Record<string, AttributeColumn>;
 }
 
-const TEXT_FIELDS = [
-  'email',
-  'firstName',
-  'lastName',
-  'locale',
-  'timeZone',
-  'statusChangedAt',
-  'statusSource',
-  'createdAt',
-  'updatedAt',
-] as const;
-type TextField = (typeof TEXT_FIELDS)[number];
+/** The rest of a block, stored apart because scans never read it: dates and where the status came from. */
+export interface StoredBlockDetails {
+  n: number;
+  text: Record<ColdField, TextColumn>;
+}
+
+const HOT_FIELDS = ['email', 'firstName', 'lastName', 'locale', 'timeZone'] as const;
+const COLD_FIELDS = ['statusChangedAt', 'statusSource', 'createdAt', 'updatedAt'] as const;
+const TEXT_FIELDS = [...HOT_FIELDS, ...COLD_FIELDS] as const;
+type HotField = (typeof HOT_FIELDS)[number];
+type ColdField = (typeof COLD_FIELDS)[number];
+type TextField = HotField | ColdField;
 
 const UNSUBSCRIBED = 1;
 const DENYLISTED = 2;
@@ -70,14 +70,20 @@ export class ProfileBlock {
   readonly n: number;
   ids: number[];
   private readonly stored: StoredBlock | null;
+  private readonly details: StoredBlockDetails | null;
   private readonly text = new Map<TextField, (string | null)[]>();
   private flagList: number[] | null = null;
   private readonly attributeValues = new Map<string, AttributeValue[]>();
   private readonly attributeTypes = new Map<string, AttributeColumn['t']>();
 
-  constructor(n: number, stored: StoredBlock | null = null) {
+  /**
+   * `details` may be left out by readers that do not need dates and status sources: those
+   * fields then read as empty.
+   */
+  constructor(n: number, stored: StoredBlock | null = null, details: StoredBlockDetails | null = null) {
     this.n = n;
     this.stored = stored;
+    this.details = details;
     this.ids = stored ? Array.from(stored.ids) : [];
     if (stored) for (const [name, column] of Object.entries(stored.attributes)) this.attributeTypes.set(name, column.t);
   }
@@ -90,7 +96,10 @@ export class ProfileBlock {
   textColumn(field: TextField): (string | null)[] {
     let values = this.text.get(field);
     if (!values) {
-      values = this.stored ? decodeText(this.stored.text[field], this.ids.length) : [];
+      const column = (COLD_FIELDS as readonly string[]).includes(field)
+        ? this.details?.text[field as ColdField]
+        : this.stored?.text[field as HotField];
+      values = column !== undefined ? decodeText(column, this.ids.length) : new Array<string | null>(this.ids.length).fill(null);
       this.text.set(field, values);
     }
     return values;
@@ -213,8 +222,8 @@ export class ProfileBlock {
     return 1;
   }
 
-  /** Returns the block packed for storage. */
-  encode(): StoredBlock {
+  /** Returns the block packed for storage: what scans read, and the details apart. */
+  encode(): { block: StoredBlock; details: StoredBlockDetails } {
     this.decodeAll();
     const attributes: Record<string, AttributeColumn> = {};
     for (const name of this.attributeNames()) {
@@ -222,11 +231,17 @@ export class ProfileBlock {
       if (values.some((v) => v !== null)) attributes[name] = encodeAttribute(values, this.attributeTypes.get(name) ?? 's');
     }
     return {
-      n: this.n,
-      ids: Float64Array.from(this.ids),
-      text: Object.fromEntries(TEXT_FIELDS.map((f) => [f, encodeText(this.textColumn(f))])) as Record<TextField, TextColumn>,
-      flags: Uint8Array.from(this.flags()),
-      attributes,
+      block: {
+        n: this.n,
+        ids: Float64Array.from(this.ids),
+        text: Object.fromEntries(HOT_FIELDS.map((f) => [f, encodeText(this.textColumn(f))])) as Record<HotField, TextColumn>,
+        flags: Uint8Array.from(this.flags()),
+        attributes,
+      },
+      details: {
+        n: this.n,
+        text: Object.fromEntries(COLD_FIELDS.map((f) => [f, encodeText(this.textColumn(f))])) as Record<ColdField, TextColumn>,
+      },
     };
   }
 

@@ -1,10 +1,27 @@
 /**
  * Reading and writing the audience replica. Used by the page (sync, counts) and by the
- * worker (scans, lookups). A change page is applied with its cursor in one transaction.
+ * worker (scans, lookups, compaction).
+ *
+ * Two places hold profiles: the packed blocks (replica-blocks.ts), and an overlay of recent
+ * change pages. The initial pull writes straight into blocks; later pulls write each page
+ * as one overlay record — a change page spread over the whole audience would otherwise
+ * rewrite every block — and `compactReplica` folds the overlay into the blocks afterwards.
+ * Readers see blocks with the overlay laid over them, so the two are always one replica.
+ * A page and its cursor are always written in one transaction.
  */
 
 import type { AttributeDefinition, Profile } from '$shared/types';
-import { getMeta, REPLICA_COUNT, REPLICA_CURSOR, REPLICA_SCHEMA, REPLICA_SYNCED_AT, REPLICA_TOTAL, type MailroomDb } from './db';
+import {
+  getMeta,
+  REPLICA_COUNT,
+  REPLICA_CURSOR,
+  REPLICA_LOADED,
+  REPLICA_SCHEMA,
+  REPLICA_SYNCED_AT,
+  REPLICA_TOTAL,
+  type MailroomDb,
+  type OverlayRecord,
+} from './db';
 import { blockOf, ProfileBlock } from './replica-blocks';
 
 export interface ChangePage {
@@ -12,65 +29,190 @@ export interface ChangePage {
   deleted: number[];
   cursor: number;
   total: number;
+  hasMore: boolean;
 }
 
-/** Applies one page of changes and moves the cursor, all or nothing. Returns the replica's new profile count. */
-export async function applyChangePage(db: MailroomDb, page: ChangePage, schema: AttributeDefinition[] | null, at: string): Promise<number> {
-  const touched = new Set<number>([...page.profiles.map((p) => blockOf(p.id)), ...page.deleted.map(blockOf)]);
-  return db.transaction('rw', [db.blocks, db.meta], async () => {
-    const keys = [...touched];
-    const stored = await db.blocks.bulkGet(keys);
-    const blocks = new Map<number, ProfileBlock>(keys.map((n, i) => [n, new ProfileBlock(n, stored[i] ?? null)]));
-    let delta = 0;
-    for (const profile of page.profiles) delta += blocks.get(blockOf(profile.id))!.put(profile);
-    for (const id of page.deleted) delta -= blocks.get(blockOf(id))!.remove(id);
-    const kept = [...blocks.values()].filter((b) => b.length > 0).map((b) => b.encode());
-    const emptied = [...blocks.values()].filter((b) => b.length === 0).map((b) => b.n);
-    await db.blocks.bulkPut(kept);
-    if (emptied.length) await db.blocks.bulkDelete(emptied);
-    const count = ((await getMeta<number>(db, REPLICA_COUNT)) ?? 0) + delta;
+/** Blocks folded per transaction when compacting: small transactions keep readers and writers moving. */
+const COMPACT_BLOCKS = 8;
+/** Profiles the overlay may hold before a sync asks for compaction. */
+export const OVERLAY_LIMIT = 30_000;
+
+/**
+ * Applies one page of changes and moves the cursor, all or nothing. `into` says where:
+ * `blocks` until a first pull has completed (also when it resumes), `overlay` afterwards.
+ * Returns the replica's profile count.
+ */
+export async function applyChangePage(
+  db: MailroomDb,
+  page: ChangePage,
+  schema: AttributeDefinition[] | null,
+  at: string,
+  into: 'blocks' | 'overlay',
+): Promise<number> {
+  return db.transaction('rw', [db.blocks, db.blockDetails, db.overlay, db.meta], async () => {
+    let count = (await getMeta<number>(db, REPLICA_COUNT)) ?? 0;
+    if (into === 'blocks') count += await writeIntoBlocks(db, page.profiles, page.deleted);
+    else if (page.profiles.length || page.deleted.length) await db.overlay.add({ profiles: page.profiles, deleted: page.deleted });
+    // After the last page the replica holds exactly the audience of record.
+    if (!page.hasMore) count = page.total;
     await db.meta.bulkPut([
       { key: REPLICA_CURSOR, value: page.cursor },
       { key: REPLICA_SYNCED_AT, value: at },
       { key: REPLICA_TOTAL, value: page.total },
       { key: REPLICA_COUNT, value: count },
+      ...(page.hasMore ? [] : [{ key: REPLICA_LOADED, value: true }]),
       ...(schema ? [{ key: REPLICA_SCHEMA, value: schema }] : []),
     ]);
     return count;
   });
 }
 
+/** Writes profiles and deletions into their blocks (inside the caller's transaction); returns the change in count. */
+async function writeIntoBlocks(db: MailroomDb, profiles: readonly Profile[], deleted: readonly number[]): Promise<number> {
+  const keys = [...new Set<number>([...profiles.map((p) => blockOf(p.id)), ...deleted.map(blockOf)])];
+  const [stored, details] = await Promise.all([db.blocks.bulkGet(keys), db.blockDetails.bulkGet(keys)]);
+  const blocks = new Map(keys.map((n, i) => [n, new ProfileBlock(n, stored[i] ?? null, details[i] ?? null)]));
+  let delta = 0;
+  for (const profile of profiles) delta += blocks.get(blockOf(profile.id))!.put(profile);
+  for (const id of deleted) delta -= blocks.get(blockOf(id))!.remove(id);
+  const kept = [...blocks.values()].filter((b) => b.length > 0).map((b) => b.encode());
+  const emptied = [...blocks.values()].filter((b) => b.length === 0).map((b) => b.n);
+  await db.blocks.bulkPut(kept.map((k) => k.block));
+  await db.blockDetails.bulkPut(kept.map((k) => k.details));
+  if (emptied.length) {
+    await db.blocks.bulkDelete(emptied);
+    await db.blockDetails.bulkDelete(emptied);
+  }
+  return delta;
+}
+
+/** The overlay as one map: the latest state of each changed id (null: deleted). */
+async function readOverlay(db: MailroomDb): Promise<{ changes: Map<number, Profile | null>; lastKey: number }> {
+  const records = await db.overlay.orderBy('key').toArray();
+  const changes = new Map<number, Profile | null>();
+  for (const record of records) {
+    for (const profile of record.profiles) changes.set(profile.id, profile);
+    for (const id of record.deleted) changes.set(id, null);
+  }
+  return { changes, lastKey: records.length ? records[records.length - 1].key! : 0 };
+}
+
+/** Returns how many profiles the overlay holds. */
+export async function overlaySize(db: MailroomDb): Promise<number> {
+  let size = 0;
+  await db.overlay.each((record: OverlayRecord) => void (size += record.profiles.length + record.deleted.length));
+  return size;
+}
+
+/**
+ * Folds the overlay into the blocks, a few blocks per transaction, then drops the overlay
+ * records it folded. Safe to interrupt: folding the same change twice changes nothing.
+ */
+export async function compactReplica(db: MailroomDb): Promise<void> {
+  const { changes, lastKey } = await readOverlay(db);
+  if (changes.size === 0) return;
+  const byBlock = new Map<number, { profiles: Profile[]; deleted: number[] }>();
+  for (const [id, profile] of changes) {
+    const n = blockOf(id);
+    let group = byBlock.get(n);
+    if (!group) byBlock.set(n, (group = { profiles: [], deleted: [] }));
+    if (profile) group.profiles.push(profile);
+    else group.deleted.push(id);
+  }
+  const keys = [...byBlock.keys()].sort((a, b) => a - b);
+  for (let i = 0; i < keys.length; i += COMPACT_BLOCKS) {
+    const group = keys.slice(i, i + COMPACT_BLOCKS);
+    await db.transaction('rw', [db.blocks, db.blockDetails], () =>
+      writeIntoBlocks(
+        db,
+        group.flatMap((n) => byBlock.get(n)!.profiles),
+        group.flatMap((n) => byBlock.get(n)!.deleted),
+      ),
+    );
+  }
+  await db.overlay.where('key').belowOrEqual(lastKey).delete();
+}
+
 /** Returns the profile with this id from the replica, or undefined. */
 export async function getProfile(db: MailroomDb, id: number): Promise<Profile | undefined> {
-  const stored = await db.blocks.get(blockOf(id));
+  const { changes } = await readOverlay(db);
+  if (changes.has(id)) return changes.get(id) ?? undefined;
+  const [stored, details] = await Promise.all([db.blocks.get(blockOf(id)), db.blockDetails.get(blockOf(id))]);
   if (!stored) return undefined;
-  const block = new ProfileBlock(stored.n, stored);
+  const block = new ProfileBlock(stored.n, stored, details ?? null);
   const at = block.indexOf(id);
   return at >= 0 ? block.profileAt(at) : undefined;
 }
 
 /**
- * Calls `each` with the profiles of every block, in id order, a few blocks per read.
- * Stops early when `each` returns false. Returns the number of profiles visited.
+ * Calls `each` with the profiles of the replica in id order, block by block, with the
+ * overlay laid over them. Stops early when `each` returns false. Dates and status sources
+ * are not read (scans do not use them). Returns the number of profiles visited.
  */
 export async function scanProfiles(db: MailroomDb, each: (profiles: Profile[]) => boolean | void): Promise<number> {
+  const { changes } = await readOverlay(db);
+  const pending = groupByBlock(changes);
   let last = -1;
   let visited = 0;
-  for (;;) {
-    const blocks = await db.blocks.where('n').above(last).limit(4).toArray();
-    if (blocks.length === 0) return visited;
-    for (const stored of blocks) {
-      const profiles = new ProfileBlock(stored.n, stored).profiles();
-      visited += profiles.length;
-      if (each(profiles) === false) return visited;
+  const emit = (profiles: Profile[]) => {
+    visited += profiles.length;
+    return each(profiles) !== false;
+  };
+  // Overlay-only blocks (new ids in a block the replica does not have yet) come in block order too.
+  const flushOverlayBefore = (n: number) => {
+    for (const key of [...pending.keys()].sort((a, b) => a - b)) {
+      if (key >= n) break;
+      const inserted = [...pending.get(key)!.values()].filter((p): p is Profile => p !== null).sort((a, b) => a.id - b.id);
+      pending.delete(key);
+      if (inserted.length && !emit(inserted)) return false;
     }
-    last = blocks[blocks.length - 1].n;
+    return true;
+  };
+  for (;;) {
+    const stored = await db.blocks.where('n').above(last).limit(4).toArray();
+    for (const data of stored) {
+      if (!flushOverlayBefore(data.n)) return visited;
+      let profiles = new ProfileBlock(data.n, data).profiles();
+      const overlay = pending.get(data.n);
+      if (overlay) {
+        pending.delete(data.n);
+        profiles = merge(profiles, overlay);
+      }
+      if (!emit(profiles)) return visited;
+    }
+    if (stored.length === 0) {
+      flushOverlayBefore(Infinity);
+      return visited;
+    }
+    last = stored[stored.length - 1].n;
   }
 }
 
-/** Returns the audience schema the replica was pulled with (empty before the first pull). */
-export async function replicaSchema(db: MailroomDb): Promise<AttributeDefinition[]> {
-  return (await getMeta<AttributeDefinition[]>(db, REPLICA_SCHEMA)) ?? [];
+function groupByBlock(changes: Map<number, Profile | null>): Map<number, Map<number, Profile | null>> {
+  const groups = new Map<number, Map<number, Profile | null>>();
+  for (const [id, profile] of changes) {
+    const n = blockOf(id);
+    let group = groups.get(n);
+    if (!group) groups.set(n, (group = new Map()));
+    group.set(id, profile);
+  }
+  return groups;
+}
+
+/** Returns the block's profiles with the overlay's changes applied, in id order. */
+function merge(profiles: Profile[], overlay: Map<number, Profile | null>): Profile[] {
+  const out: Profile[] = [];
+  for (const profile of profiles) {
+    if (!overlay.has(profile.id)) out.push(profile);
+    else {
+      const changed = overlay.get(profile.id);
+      if (changed) out.push(changed);
+      overlay.delete(profile.id);
+    }
+  }
+  const inserted = [...overlay.values()].filter((p): p is Profile => p !== null);
+  if (inserted.length === 0) return out;
+  return [...out, ...inserted].sort((a, b) => a.id - b.id);
 }
 
 /**
@@ -81,6 +223,23 @@ export async function searchProfiles(db: MailroomDb, query: string, limit: numbe
   const needle = query.trim().toLowerCase();
   const found: Profile[] = [];
   if (!needle) return found;
+  const matches = (email: string, first: string, last: string) => {
+    const firstName = first.toLowerCase();
+    const lastName = last.toLowerCase();
+    return (
+      email.startsWith(needle) ||
+      firstName.startsWith(needle) ||
+      lastName.startsWith(needle) ||
+      `${firstName} ${lastName}`.startsWith(needle)
+    );
+  };
+  const { changes } = await readOverlay(db);
+  for (const profile of changes.values()) {
+    if (profile && matches(profile.email, profile.firstName, profile.lastName)) {
+      found.push(profile);
+      if (found.length >= limit) return found;
+    }
+  }
   let last = -1;
   for (;;) {
     const stored = await db.blocks.where('n').above(last).limit(4).toArray();
@@ -88,17 +247,11 @@ export async function searchProfiles(db: MailroomDb, query: string, limit: numbe
     for (const data of stored) {
       const block = new ProfileBlock(data.n, data);
       const emails = block.textColumn('email');
-      const first = block.textColumn('firstName');
+      const firstNames = block.textColumn('firstName');
       const lastNames = block.textColumn('lastName');
       for (let i = 0; i < block.length; i++) {
-        const firstName = (first[i] ?? '').toLowerCase();
-        const lastName = (lastNames[i] ?? '').toLowerCase();
-        if (
-          (emails[i] ?? '').startsWith(needle) ||
-          firstName.startsWith(needle) ||
-          lastName.startsWith(needle) ||
-          `${firstName} ${lastName}`.startsWith(needle)
-        ) {
+        if (changes.has(block.ids[i])) continue;
+        if (matches(emails[i] ?? '', firstNames[i] ?? '', lastNames[i] ?? '')) {
           found.push(block.profileAt(i));
           if (found.length >= limit) return found;
         }
@@ -106,4 +259,9 @@ export async function searchProfiles(db: MailroomDb, query: string, limit: numbe
     }
     last = stored[stored.length - 1].n;
   }
+}
+
+/** Returns the audience schema the replica was pulled with (empty before the first pull). */
+export async function replicaSchema(db: MailroomDb): Promise<AttributeDefinition[]> {
+  return (await getMeta<AttributeDefinition[]>(db, REPLICA_SCHEMA)) ?? [];
 }

@@ -8,8 +8,8 @@
 import { liveQuery } from 'dexie';
 import type { AttributeDefinition } from '$shared/types';
 import { client, refusalOf } from '../api';
-import { REPLICA_COUNT, REPLICA_CURSOR, REPLICA_SCHEMA, REPLICA_SYNCED_AT, type MailroomDb } from '../db/db';
-import { applyChangePage } from '../db/replica';
+import { getMeta, REPLICA_COUNT, REPLICA_CURSOR, REPLICA_LOADED, REPLICA_SCHEMA, REPLICA_SYNCED_AT, type MailroomDb } from '../db/db';
+import { applyChangePage, compactReplica, OVERLAY_LIMIT, overlaySize } from '../db/replica';
 
 const PAGE_SIZE = 10_000;
 const EVERY_MS = 5 * 60_000;
@@ -27,7 +27,11 @@ export class Replica {
   #usage = $state<{ used: number; quota: number; persisted: boolean } | null>(null);
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly db: MailroomDb) {}
+  /** @param compact folds the overlay of recent changes into the blocks (the worker does it, off the page's thread) */
+  constructor(
+    private readonly db: MailroomDb,
+    private readonly compact: () => Promise<void> = () => compactReplica(db),
+  ) {}
 
   get count() {
     return this.#count;
@@ -106,7 +110,9 @@ export class Replica {
         return;
       }
       let schema: AttributeDefinition[] | null = (await schemaResponse.json()).attributes as AttributeDefinition[];
-      const isInitial = this.#cursor === 0;
+      // The cursor of record is the one stored with the data, whichever tab or run wrote it.
+      const since = (await getMeta<number>(this.db, REPLICA_CURSOR)) ?? 0;
+      const isInitial = !(await getMeta<boolean>(this.db, REPLICA_LOADED));
       const fetchPage = (since: number) => {
         const request = (async () => {
           const response = await client.api.audience.changes.$get({ query: { since: String(since), limit: String(PAGE_SIZE) } });
@@ -117,16 +123,18 @@ export class Replica {
         return request;
       };
       // The next page downloads while this one is written: network and IndexedDB overlap.
-      let next = fetchPage(this.#cursor);
+      let next = fetchPage(since);
       for (;;) {
         const page = await next;
         if (page.hasMore) next = fetchPage(page.cursor);
         this.#expected = isInitial ? page.total : this.#received + page.profiles.length + (page.hasMore ? PAGE_SIZE : 0);
-        await applyChangePage(this.db, page, schema, new Date().toISOString());
+        await applyChangePage(this.db, page, schema, new Date().toISOString(), isInitial ? 'blocks' : 'overlay');
         schema = null;
         this.#received += page.profiles.length + page.deleted.length;
         if (!page.hasMore) break;
       }
+      if ((await overlaySize(this.db)) > OVERLAY_LIMIT)
+        void this.compact().catch((error) => console.error('compacting the replica', error));
     } catch (error) {
       this.#error = describeSyncError(error);
     } finally {

@@ -8,7 +8,7 @@ import 'fake-indexeddb/auto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createKit, newProfile, type Kit } from '../../../server/test-kit';
 import { getMeta, MailroomDb, REPLICA_COUNT, REPLICA_CURSOR } from '../db/db';
-import { getProfile, scanProfiles } from '../db/replica';
+import { compactReplica, getProfile, overlaySize, scanProfiles, searchProfiles } from '../db/replica';
 import { Replica } from './replica.svelte';
 
 let kit: Kit;
@@ -70,7 +70,14 @@ describe('the replica', () => {
     const cursor = await cursorOf();
     expect(kit.services.audience.changesSince(0, 10_000).cursor).toBe(cursor);
     failAfter = Infinity;
+    const asked: string[] = [];
+    const realFetch = fetch;
+    vi.stubGlobal('fetch', (input: RequestInfo | URL, init?: RequestInit) => {
+      asked.push(new URL(String(input), 'http://mailroom.test').search);
+      return realFetch(input, init);
+    });
     await new Replica(db).sync();
+    expect(asked.filter((q) => q.includes('since='))[0]).toContain(`since=${cursor}`);
     expect(await countOf()).toBe(25_000);
     let visited = 0;
     await scanProfiles(db, (profiles) => void (visited += profiles.length));
@@ -113,5 +120,34 @@ describe('the replica', () => {
     );
     expect(await cursorOf()).toBe(cursor);
     expect(await countOf()).toBe(10_000);
+  });
+
+  it('lays later changes over the blocks, in id order, and folds them in without changing what readers see', async () => {
+    const replica = new Replica(db, async () => {});
+    await replica.sync();
+    kit.services.audience.delete(10);
+    kit.services.audience.upsertMany([{ email: 'person-new@example.com', firstName: 'Newcomer' }], 'test', new Date());
+    kit.services.audience.upsertMany([{ email: kit.services.audience.get(20_000)!.email, firstName: 'Renamed' }], 'test', new Date());
+    await replica.sync();
+    expect(await overlaySize(db)).toBe(3);
+    const read = async () => {
+      const profiles: { id: number; firstName: string }[] = [];
+      await scanProfiles(db, (page) => void profiles.push(...page.map((p) => ({ id: p.id, firstName: p.firstName }))));
+      return profiles;
+    };
+    const before = await read();
+    expect(before).toHaveLength(25_000);
+    expect(before.every((p, i) => i === 0 || p.id > before[i - 1].id)).toBe(true);
+    expect(before.find((p) => p.id === 10)).toBeUndefined();
+    expect(before.find((p) => p.id === 20_000)?.firstName).toBe('Renamed');
+    expect(before.at(-1)?.firstName).toBe('Newcomer');
+    expect((await searchProfiles(db, 'newcomer', 5)).map((p) => p.email)).toEqual(['person-new@example.com']);
+    expect(await searchProfiles(db, kit.services.audience.get(11)!.email, 5)).toHaveLength(1);
+
+    await compactReplica(db);
+    expect(await overlaySize(db)).toBe(0);
+    expect(await read()).toEqual(before);
+    expect((await getProfile(db, 20_000))?.firstName).toBe('Renamed');
+    expect(await countOf()).toBe(25_000);
   });
 });

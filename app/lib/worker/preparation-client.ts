@@ -21,6 +21,11 @@ export function searchAudience(query: string, limit = 25): Promise<Profile[]> {
   return worker().search(query, limit);
 }
 
+/** Folds the replica's recent changes into its blocks, in the worker. */
+export function compactInWorker(): Promise<void> {
+  return worker().compact();
+}
+
 export function cancelPreparation(deliveryId: string): Promise<void> {
   return worker().cancel(deliveryId);
 }

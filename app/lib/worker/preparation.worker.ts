@@ -9,7 +9,7 @@ import { contentHash } from '$shared/content-hash';
 import { Preparation, type PreparationResult } from '$shared/preparation';
 import type { Exclusion, PreparedRecipient, Profile } from '$shared/types';
 import { getMeta, MailroomDb, REPLICA_COUNT, REPLICA_CURSOR, type StoredPreparation } from '../db/db';
-import { replicaSchema, scanProfiles, searchProfiles } from '../db/replica';
+import { compactReplica, replicaSchema, scanProfiles, searchProfiles } from '../db/replica';
 
 export type PrepareOutcome =
   | { ok: true; status: PreparationResult['status']; kpis: PreparationResult['kpis'] }
@@ -38,6 +38,11 @@ const api = {
   /** Returns up to `limit` profiles of the replica whose email or name starts with the query (case-insensitive). */
   search(query: string, limit: number): Promise<Profile[]> {
     return searchProfiles(db, query, limit);
+  },
+
+  /** Folds the replica's overlay of recent changes into its blocks. */
+  compact(): Promise<void> {
+    return compactReplica(db);
   },
 
   /** Cancels the running preparation of the delivery; nothing of it is written. */
