@@ -65,7 +65,12 @@ export interface AudienceStore {
    * Inserts new addresses and updates known ones (the given fields only); one transaction.
    * With `importId`, also counts the rows whose address this same import already wrote.
    */
-  upsertMany(profiles: readonly ProfileInput[], source: string, now: Date, importId?: string): { inserted: number; updated: number; repeated: number };
+  upsertMany(
+    profiles: readonly ProfileInput[],
+    source: string,
+    now: Date,
+    importId?: string,
+  ): { inserted: number; updated: number; repeated: number };
   get(profileId: number): Profile | undefined;
   findByEmail(email: string): Profile | undefined;
   /** Returns true when the profile existed and is now deleted. */
@@ -229,7 +234,10 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
             locale: input.locale ?? null,
             timeZone: input.timeZone ?? null,
             status: input.status ?? null,
-            attributes: input.attributes && Object.keys(input.attributes).length ? JSON.stringify({ ...JSON.parse(existing.attributes), ...input.attributes }) : existing.attributes,
+            attributes:
+              input.attributes && Object.keys(input.attributes).length
+                ? JSON.stringify({ ...JSON.parse(existing.attributes), ...input.attributes })
+                : existing.attributes,
           });
           counts.updated++;
           if (importId && existing.importedBy === importId) counts.repeated++;
