@@ -92,8 +92,14 @@ describe('the audience, as a marketer uses it', () => {
       return page.profiles.find((p) => p.email === 'ida.import@example.com')!.id;
     });
     expect(await api(`/api/audience/profiles/${ida}`, 'DELETE')).toBe(200);
-    expect(await api('/api/audience/denylist', 'PUT', { email: 'zoe.import@example.com', reason: 'Asked at the fair' })).toBe(200);
-    await page.getByRole('button', { name: 'Sync now' }).click();
+    // The marketer denylists a profile from its detail; the app then pulls the changes.
+    await page.getByLabel('Find a profile by email or name').fill('zoe.imp');
+    await page.getByRole('button', { name: /zoe\.import@example\.com/ }).click();
+    const detail = page.getByRole('region', { name: 'Profile', exact: true });
+    await detail.getByLabel('Reason for the denylist').fill('Asked at the fair');
+    await detail.getByRole('button', { name: 'Add to denylist' }).click();
+    await detail.getByRole('button', { name: 'Remove from denylist' }).waitFor();
+    expect(await detail.textContent()).toMatch(/Denylist\s*yes: Asked at the fair/);
     // The other tab did not pull, yet shows the result.
     await other.getByText('10,001 profiles').waitFor({ timeout: 30_000 });
     await other.close();
