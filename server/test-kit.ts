@@ -158,7 +158,7 @@ export function prepareOnServerAudience(kit: Kit, delivery: Delivery) {
   const started = Preparation.start(delivery);
   if (!started.ok) throw new Error('preparation failed to start');
   const profiles = kit.services.audience.changesSince(0, 1_000_000).profiles;
-  const { recipients } = started.preparation.addProfiles(profiles, delivery.audience);
+  const { recipients } = started.preparation.addProfiles(profiles);
   const result = started.preparation.finish();
   return { result, kpis: result.kpis, recipients };
 }

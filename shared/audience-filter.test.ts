@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { describeAudience, matchesAudience, type AudienceFilter } from './audience-filter';
+import {
+  compileAudience,
+  conditionProblem,
+  describeAudience,
+  joinAudience,
+  matchesAudience,
+  splitAudience,
+  type AudienceFilter,
+  type FilterCondition,
+  type FilterOperator,
+} from './audience-filter';
+import type { AttributeType } from './types';
 import { makeProfile } from './test-profile';
 
 const anna = makeProfile({
@@ -67,5 +78,134 @@ describe('describeAudience', () => {
     expect(describeAudience({ kind: 'all' })).toBe('Everyone');
     expect(describeAudience(cond('city', 'equals', 'Gent'))).toBe('city equals "Gent"');
     expect(describeAudience(cond('first_name', 'isEmpty'))).toBe('first_name is empty');
+  });
+});
+
+describe('compileAudience: operators that fit each type', () => {
+  const schema = [
+    { name: 'city', label: 'City', type: 'text' as const },
+    { name: 'points', label: 'Points', type: 'number' as const },
+    { name: 'birth', label: 'Birth date', type: 'date' as const },
+    { name: 'last_order', label: 'Last order', type: 'date' as const },
+    { name: 'vip', label: 'VIP', type: 'boolean' as const },
+    { name: 'interests', label: 'Interests', type: 'tags' as const },
+  ];
+  const now = new Date('2026-11-28T12:00:00Z');
+  const eva = makeProfile({
+    email: 'eva@example.com',
+    firstName: 'Eva',
+    attributes: { city: 'Gent', points: 1200, birth: '1990-04-01', last_order: '2026-11-20', vip: true, interests: ['Shoes', 'sale'] },
+  });
+  const bare = makeProfile({ email: 'bare@example.com' });
+  const c = (field: string, operator: FilterOperator, value = '', value2?: string): AudienceFilter => ({
+    kind: 'condition',
+    field,
+    operator,
+    value,
+    value2,
+  });
+  const test = (filter: AudienceFilter, profile = eva) => compileAudience(filter, schema, now)(profile);
+
+  it.each<[string, AudienceFilter, boolean]>([
+    ['text in list', c('city', 'inList', 'Leiden, gent ,Utrecht'), true],
+    ['text in list, no', c('city', 'inList', 'Leiden,Utrecht'), false],
+    ['number equals', c('points', 'equals', '1200'), true],
+    ['number greater', c('points', 'greaterThan', '1000'), true],
+    ['number less', c('points', 'lessThan', '1000'), false],
+    ['number between (either order)', c('points', 'between', '1500', '1000'), true],
+    ['number not equals', c('points', 'notEquals', '5'), true],
+    ['date before', c('birth', 'before', '2000-01-01'), true],
+    ['date after', c('birth', 'after', '2000-01-01'), false],
+    ['date between', c('birth', 'between', '1990-01-01', '1990-12-31'), true],
+    ['date equals', c('birth', 'equals', '1990-04-01'), true],
+    ['within the last 10 days', c('last_order', 'withinLastDays', '10'), true],
+    ['within the last 5 days', c('last_order', 'withinLastDays', '5'), false],
+    ['boolean yes', c('vip', 'isTrue'), true],
+    ['boolean no', c('vip', 'isFalse'), false],
+    ['has tag, any case', c('interests', 'hasTag', 'shoes'), true],
+    ['does not have tag', c('interests', 'hasNotTag', 'kids'), true],
+    ['tags not empty', c('interests', 'isNotEmpty'), true],
+  ])('%s', (_, filter, expected) => {
+    expect(test(filter)).toBe(expected);
+  });
+
+  it('treats a missing value as empty and never as a match of a comparison', () => {
+    for (const filter of [
+      c('points', 'greaterThan', '0'),
+      c('points', 'lessThan', '99999'),
+      c('birth', 'before', '2100-01-01'),
+      c('vip', 'isFalse'),
+      c('interests', 'hasTag', 'x'),
+    ]) {
+      expect(test(filter, bare)).toBe(false);
+    }
+    expect(test(c('points', 'isEmpty'), bare)).toBe(true);
+    expect(test(c('interests', 'hasNotTag', 'x'), bare)).toBe(true);
+  });
+
+  it('nests AND and OR to any depth, and excludes with NOT', () => {
+    const filter: AudienceFilter = {
+      kind: 'and',
+      conditions: [
+        {
+          kind: 'or',
+          conditions: [
+            c('city', 'equals', 'Leiden'),
+            { kind: 'and', conditions: [c('vip', 'isTrue'), c('points', 'greaterThan', '1000')] },
+          ],
+        },
+        { kind: 'not', filter: c('email', 'contains', '@example.org') },
+      ],
+    };
+    expect(test(filter)).toBe(true);
+    expect(
+      test({
+        ...filter,
+        conditions: [...(filter as { conditions: AudienceFilter[] }).conditions, { kind: 'not', filter: c('first_name', 'equals', 'eva') }],
+      }),
+    ).toBe(false);
+    expect(describeAudience(filter)).toBe(
+      '(city equals "Leiden" OR (vip is yes AND points is greater than "1000")) AND NOT (email contains "@example.org")',
+    );
+  });
+
+  it.each<[string, FilterCondition, AttributeType, string | null]>([
+    ['a good condition', { kind: 'condition', field: 'points', operator: 'greaterThan', value: '10' }, 'number', null],
+    [
+      'an operator of another type',
+      { kind: 'condition', field: 'points', operator: 'hasTag', value: 'x' },
+      'number',
+      '"has tag" does not fit a number field.',
+    ],
+    ['no value', { kind: 'condition', field: 'city', operator: 'equals', value: ' ' }, 'text', 'Give a value for city.'],
+    ['not a number', { kind: 'condition', field: 'points', operator: 'equals', value: 'ten' }, 'number', '"ten" is not a number.'],
+    [
+      'not a date',
+      { kind: 'condition', field: 'birth', operator: 'before', value: '1/2/90' },
+      'date',
+      '"1/2/90" is not a date (YYYY-MM-DD).',
+    ],
+    ['half a range', { kind: 'condition', field: 'points', operator: 'between', value: '1' }, 'number', 'Give both ends of the range.'],
+  ])('conditionProblem: %s', (_, condition, type, problem) => {
+    expect(conditionProblem(condition, type)).toBe(problem);
+  });
+});
+
+describe('splitAudience and joinAudience', () => {
+  const city: AudienceFilter = { kind: 'condition', field: 'city', operator: 'equals', value: 'Gent' };
+  const vip: AudienceFilter = { kind: 'condition', field: 'vip', operator: 'isTrue', value: '' };
+
+  it('round-trips include and exclude', () => {
+    const parts = { include: { kind: 'and' as const, conditions: [city] }, exclude: { kind: 'or' as const, conditions: [vip] } };
+    expect(splitAudience(joinAudience(parts))).toEqual(parts);
+  });
+
+  it('reads older filters as include only, and drops empty groups', () => {
+    expect(splitAudience({ kind: 'all' })).toEqual({ include: { kind: 'and', conditions: [] }, exclude: { kind: 'or', conditions: [] } });
+    expect(splitAudience(city).include.conditions).toEqual([city]);
+    expect(joinAudience({ include: { kind: 'and', conditions: [] }, exclude: { kind: 'or', conditions: [] } })).toEqual({ kind: 'all' });
+    const excludeOnly = joinAudience({ include: { kind: 'and', conditions: [] }, exclude: { kind: 'or', conditions: [vip] } });
+    expect(compileAudience(excludeOnly)(makeProfile({ attributes: { vip: true } }))).toBe(false);
+    expect(compileAudience(excludeOnly)(makeProfile())).toBe(true);
   });
 });

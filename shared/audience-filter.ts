@@ -1,53 +1,205 @@
 /**
  * The audience filter: a typed, serializable condition tree evaluated by the same code in
- * the preparation worker and on the server.
+ * the preparation worker and on the server. Conditions test one field with an operator
+ * that fits its type; groups combine conditions with AND or OR to any depth; `not`
+ * excludes what it matches ("exclude profiles matching …").
  */
 
-import { fieldText } from './profile-fields';
-import type { Profile } from './types';
+import { fieldValue } from './profile-fields';
+import type { AttributeDefinition, AttributeType, AttributeValue, Profile } from './types';
 
-export const FILTER_OPERATORS = ['equals', 'notEquals', 'contains', 'startsWith', 'isEmpty', 'isNotEmpty'] as const;
+export const FILTER_OPERATORS = [
+  'equals',
+  'notEquals',
+  'inList',
+  'contains',
+  'startsWith',
+  'isEmpty',
+  'isNotEmpty',
+  'greaterThan',
+  'lessThan',
+  'between',
+  'before',
+  'after',
+  'withinLastDays',
+  'isTrue',
+  'isFalse',
+  'hasTag',
+  'hasNotTag',
+] as const;
 export type FilterOperator = (typeof FILTER_OPERATORS)[number];
 
+export interface FilterCondition {
+  kind: 'condition';
+  /** A core field (email, first_name, …) or a custom attribute of the schema. */
+  field: string;
+  operator: FilterOperator;
+  /** The value compared with; for `inList` a comma-separated list; for `withinLastDays` a number of days. */
+  value: string;
+  /** The upper bound of `between`. */
+  value2?: string;
+}
+
 export type AudienceFilter =
-  | { kind: 'all' }
-  /** `field` is a core field (email, first_name, …) or a custom attribute of the schema. */
-  | { kind: 'condition'; field: string; operator: FilterOperator; value: string }
-  | { kind: 'and' | 'or'; conditions: AudienceFilter[] };
+  { kind: 'all' } | FilterCondition | { kind: 'and' | 'or'; conditions: AudienceFilter[] } | { kind: 'not'; filter: AudienceFilter };
 
 export const EVERYONE: AudienceFilter = { kind: 'all' };
 
-/** Returns true when the profile belongs to the audience the filter describes. Text is compared case-insensitively. */
-export function matchesAudience(profile: Profile, filter: AudienceFilter): boolean {
-  switch (filter.kind) {
-    case 'all':
-      return true;
-    case 'and':
-      return filter.conditions.every((c) => matchesAudience(profile, c));
-    case 'or':
-      return filter.conditions.some((c) => matchesAudience(profile, c));
-    case 'condition':
-      return testCondition(fieldText(profile, filter.field), filter.operator, filter.value);
+/** The operators that fit each type of field, in the order the builder offers them. */
+export const OPERATORS_BY_TYPE: Record<AttributeType, readonly FilterOperator[]> = {
+  text: ['equals', 'notEquals', 'inList', 'contains', 'startsWith', 'isEmpty', 'isNotEmpty'],
+  number: ['equals', 'notEquals', 'greaterThan', 'lessThan', 'between', 'isEmpty', 'isNotEmpty'],
+  date: ['equals', 'before', 'after', 'between', 'withinLastDays', 'isEmpty', 'isNotEmpty'],
+  boolean: ['isTrue', 'isFalse', 'isEmpty', 'isNotEmpty'],
+  tags: ['hasTag', 'hasNotTag', 'isEmpty', 'isNotEmpty'],
+};
+
+export const OPERATOR_LABELS: Record<FilterOperator, string> = {
+  equals: 'equals',
+  notEquals: 'does not equal',
+  inList: 'is one of',
+  contains: 'contains',
+  startsWith: 'starts with',
+  isEmpty: 'is empty',
+  isNotEmpty: 'is not empty',
+  greaterThan: 'is greater than',
+  lessThan: 'is less than',
+  between: 'is between',
+  before: 'is before',
+  after: 'is after',
+  withinLastDays: 'is within the last (days)',
+  isTrue: 'is yes',
+  isFalse: 'is no',
+  hasTag: 'has tag',
+  hasNotTag: 'does not have tag',
+};
+
+/** Operators that take no value. */
+export const VALUELESS: ReadonlySet<FilterOperator> = new Set(['isEmpty', 'isNotEmpty', 'isTrue', 'isFalse']);
+
+export type ProfilePredicate = (profile: Profile) => boolean;
+
+const DAY = 86_400_000;
+
+/**
+ * Returns a predicate for the filter, compiled once for the schema's field types; `now`
+ * anchors "within the last N days" (so a preparation is reproducible). Core fields are text.
+ */
+export function compileAudience(filter: AudienceFilter, schema: readonly AttributeDefinition[] = [], now = new Date()): ProfilePredicate {
+  const types = new Map<string, AttributeType>(schema.map((a) => [a.name, a.type]));
+  const compile = (node: AudienceFilter): ProfilePredicate => {
+    switch (node.kind) {
+      case 'all':
+        return () => true;
+      case 'and': {
+        const parts = node.conditions.map(compile);
+        return (p) => parts.every((test) => test(p));
+      }
+      case 'or': {
+        const parts = node.conditions.map(compile);
+        return (p) => parts.some((test) => test(p));
+      }
+      case 'not': {
+        const inner = compile(node.filter);
+        return (p) => !inner(p);
+      }
+      case 'condition': {
+        const test = compileCondition(node, types.get(node.field) ?? typeForOperator(node.operator), now.getTime());
+        return (p) => test(fieldValue(p, node.field));
+      }
+    }
+  };
+  return compile(filter);
+}
+
+/** Returns true when the profile belongs to the audience the filter describes (text comparisons for untyped fields). */
+export function matchesAudience(profile: Profile, filter: AudienceFilter, schema: readonly AttributeDefinition[] = []): boolean {
+  return compileAudience(filter, schema)(profile);
+}
+
+/** The type a field must have for an operator, when the schema does not say (a core field, an unknown attribute). */
+function typeForOperator(operator: FilterOperator): AttributeType {
+  return (
+    (['number', 'date', 'boolean', 'tags'] as const).find(
+      (type) => !OPERATORS_BY_TYPE.text.includes(operator) && OPERATORS_BY_TYPE[type].includes(operator),
+    ) ?? 'text'
+  );
+}
+
+type ValueTest = (value: AttributeValue | undefined) => boolean;
+
+const isEmptyValue = (v: AttributeValue | undefined) => v === null || v === undefined || v === '' || (Array.isArray(v) && v.length === 0);
+const text = (v: AttributeValue | undefined) =>
+  (v === null || v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v)).trim().toLowerCase();
+const toNumber = (v: AttributeValue | undefined) =>
+  typeof v === 'number' ? v : v === null || v === undefined || v === '' ? NaN : Number(v);
+const toTime = (v: AttributeValue | undefined) => (typeof v === 'string' && v ? Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v) : NaN);
+
+function compileCondition(condition: FilterCondition, type: AttributeType, now: number): ValueTest {
+  const { operator } = condition;
+  const expected = condition.value.trim().toLowerCase();
+  if (operator === 'isEmpty') return isEmptyValue;
+  if (operator === 'isNotEmpty') return (v) => !isEmptyValue(v);
+  switch (type) {
+    case 'number': {
+      const a = Number(condition.value);
+      const b = Number(condition.value2 ?? '');
+      if (operator === 'greaterThan') return (v) => toNumber(v) > a;
+      if (operator === 'lessThan') return (v) => toNumber(v) < a;
+      if (operator === 'between') return (v) => toNumber(v) >= Math.min(a, b) && toNumber(v) <= Math.max(a, b);
+      if (operator === 'notEquals') return (v) => toNumber(v) !== a;
+      return (v) => toNumber(v) === a;
+    }
+    case 'date': {
+      const a = toTime(condition.value);
+      const b = toTime(condition.value2 ?? '');
+      if (operator === 'before') return (v) => toTime(v) < a;
+      if (operator === 'after') return (v) => toTime(v) > a;
+      if (operator === 'between') return (v) => toTime(v) >= Math.min(a, b) && toTime(v) <= Math.max(a, b);
+      if (operator === 'withinLastDays') {
+        const since = now - Number(condition.value) * DAY;
+        return (v) => toTime(v) >= since && toTime(v) <= now;
+      }
+      return (v) => toTime(v) === a;
+    }
+    case 'boolean':
+      if (operator === 'isFalse') return (v) => v === false || v === 'false';
+      return (v) => v === true || v === 'true';
+    case 'tags': {
+      const has = (v: AttributeValue | undefined) => Array.isArray(v) && v.some((t) => t.toLowerCase() === expected);
+      return operator === 'hasNotTag' ? (v) => !has(v) : has;
+    }
+    case 'text': {
+      if (operator === 'notEquals') return (v) => text(v) !== expected;
+      if (operator === 'contains') return (v) => text(v).includes(expected);
+      if (operator === 'startsWith') return (v) => text(v).startsWith(expected);
+      if (operator === 'inList') {
+        const list = new Set(
+          condition.value
+            .split(',')
+            .map((x) => x.trim().toLowerCase())
+            .filter(Boolean),
+        );
+        return (v) => list.has(text(v));
+      }
+      return (v) => text(v) === expected;
+    }
   }
 }
 
-function testCondition(actual: string, operator: FilterOperator, expected: string): boolean {
-  const a = actual.trim().toLowerCase();
-  const e = expected.trim().toLowerCase();
-  switch (operator) {
-    case 'equals':
-      return a === e;
-    case 'notEquals':
-      return a !== e;
-    case 'contains':
-      return a.includes(e);
-    case 'startsWith':
-      return a.startsWith(e);
-    case 'isEmpty':
-      return a === '';
-    case 'isNotEmpty':
-      return a !== '';
-  }
+/** Returns why a condition cannot be used (a missing or malformed value), or null. */
+export function conditionProblem(condition: FilterCondition, type: AttributeType): string | null {
+  if (!OPERATORS_BY_TYPE[type].includes(condition.operator))
+    return `"${OPERATOR_LABELS[condition.operator]}" does not fit a ${type} field.`;
+  if (VALUELESS.has(condition.operator)) return null;
+  if (condition.value.trim() === '') return `Give a value for ${condition.field}.`;
+  if (type === 'number' && Number.isNaN(Number(condition.value))) return `"${condition.value}" is not a number.`;
+  const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(v.trim()) && !Number.isNaN(toTime(v.trim()));
+  if (type === 'date' && condition.operator !== 'withinLastDays' && !isDate(condition.value))
+    return `"${condition.value}" is not a date (YYYY-MM-DD).`;
+  if (condition.operator === 'withinLastDays' && !(Number(condition.value) > 0)) return 'Give a number of days.';
+  if (condition.operator === 'between' && (condition.value2 ?? '').trim() === '') return 'Give both ends of the range.';
+  return null;
 }
 
 /** Returns a short human sentence for the filter, as shown on the dashboard. */
@@ -57,19 +209,45 @@ export function describeAudience(filter: AudienceFilter): string {
       return 'Everyone';
     case 'and':
     case 'or':
-      return filter.conditions.map((c) => `(${describeAudience(c)})`).join(` ${filter.kind.toUpperCase()} `);
+      if (filter.conditions.length === 0) return 'Everyone';
+      if (filter.conditions.length === 1) return describeAudience(filter.conditions[0]);
+      return filter.conditions
+        .map((c) => (c.kind === 'and' || c.kind === 'or' ? `(${describeAudience(c)})` : describeAudience(c)))
+        .join(` ${filter.kind.toUpperCase()} `);
+    case 'not':
+      return `NOT (${describeAudience(filter.filter)})`;
     case 'condition':
-      return filter.operator === 'isEmpty' || filter.operator === 'isNotEmpty'
-        ? `${filter.field} ${OPERATOR_LABELS[filter.operator]}`
-        : `${filter.field} ${OPERATOR_LABELS[filter.operator]} "${filter.value}"`;
+      if (VALUELESS.has(filter.operator)) return `${filter.field} ${OPERATOR_LABELS[filter.operator]}`;
+      if (filter.operator === 'between') return `${filter.field} ${OPERATOR_LABELS.between} "${filter.value}" and "${filter.value2 ?? ''}"`;
+      return `${filter.field} ${OPERATOR_LABELS[filter.operator]} "${filter.value}"`;
   }
 }
 
-export const OPERATOR_LABELS: Record<FilterOperator, string> = {
-  equals: 'equals',
-  notEquals: 'does not equal',
-  contains: 'contains',
-  startsWith: 'starts with',
-  isEmpty: 'is empty',
-  isNotEmpty: 'is not empty',
-};
+export type FilterGroup = { kind: 'and' | 'or'; conditions: AudienceFilter[] };
+
+/** The audience as the builder edits it: who is in, and who of them is excluded. */
+export interface AudienceParts {
+  include: FilterGroup;
+  exclude: FilterGroup;
+}
+
+const asGroup = (filter: AudienceFilter): FilterGroup =>
+  filter.kind === 'and' || filter.kind === 'or' ? filter : { kind: 'and', conditions: filter.kind === 'all' ? [] : [filter] };
+
+/** Returns the include and exclude groups of a filter written by `joinAudience` (any other filter is all include). */
+export function splitAudience(filter: AudienceFilter): AudienceParts {
+  if (filter.kind === 'and' && filter.conditions.length === 2 && filter.conditions[1].kind === 'not') {
+    return { include: asGroup(filter.conditions[0]), exclude: asGroup(filter.conditions[1].filter) };
+  }
+  return { include: asGroup(filter), exclude: { kind: 'or', conditions: [] } };
+}
+
+/** Returns the filter for an include group minus an exclude group; empty groups drop out. */
+export function joinAudience({ include, exclude }: AudienceParts): AudienceFilter {
+  const included: AudienceFilter = include.conditions.length === 0 ? EVERYONE : include;
+  if (exclude.conditions.length === 0) return included;
+  return {
+    kind: 'and',
+    conditions: [included.kind === 'all' ? { kind: 'and', conditions: [] } : included, { kind: 'not', filter: exclude }],
+  };
+}

@@ -28,7 +28,7 @@ function prepare(d: Delivery, chunks: Profile[][]) {
   const recipients = [];
   const exclusions = [];
   for (const chunk of chunks) {
-    const out = started.preparation.addProfiles(chunk, d.audience);
+    const out = started.preparation.addProfiles(chunk);
     recipients.push(...out.recipients);
     exclusions.push(...out.exclusions);
   }

@@ -4,7 +4,7 @@
  * log and the status. The worker owns the I/O around it; this module owns the rules.
  */
 
-import { matchesAudience } from './audience-filter';
+import { compileAudience, type ProfilePredicate } from './audience-filter';
 import { compileMessage, recipientValues, renderMessage, type CompiledMessage } from './message';
 import { applyFilteringRules, checkMessage } from './typology';
 import type { AttributeDefinition, Delivery, Exclusion, LogLevel, LogLine, PreparationKpis, PreparedRecipient, Profile } from './types';
@@ -31,6 +31,7 @@ export class Preparation {
 
   private constructor(
     private readonly message: CompiledMessage,
+    private readonly inAudience: ProfilePredicate,
     private readonly now: () => Date,
   ) {}
 
@@ -57,17 +58,17 @@ export class Preparation {
     if (log.some((l) => l.level === 'error')) {
       return { ok: false, result: finishLog(log, now, { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} }) };
     }
-    const preparation = new Preparation(compiled.message, now);
+    const preparation = new Preparation(compiled.message, compileAudience(delivery.audience, schema, now()), now);
     preparation.log.push(...log);
     return { ok: true, preparation, log };
   }
 
-  /** Returns the recipients and exclusions among `profiles` that match `audience`, numbering recipients in order. */
-  addProfiles(profiles: readonly Profile[], audience: Delivery['audience']): ChunkResult {
+  /** Returns the recipients and exclusions among `profiles` that are in the delivery's audience, numbering recipients in order. */
+  addProfiles(profiles: readonly Profile[]): ChunkResult {
     const recipients: PreparedRecipient[] = [];
     const exclusions: Exclusion[] = [];
     for (const profile of profiles) {
-      if (!matchesAudience(profile, audience)) continue;
+      if (!this.inAudience(profile)) continue;
       this.kpis.targeted++;
       const rule = applyFilteringRules(profile, this.seen);
       if (rule) {

@@ -158,10 +158,15 @@ describe('Mailroom, walked through as a marketer', () => {
     await page.getByLabel('From address').fill('news@shop.example.com');
     await page.getByLabel('Subject').fill('Hello {{ first_name | default: "there" }}, autumn is here');
     await expect.poll(() => page.getByLabel('HTML body').inputValue()).toContain('{{ unsubscribe_url }}');
-    await page.getByLabel('Audience field').selectOption({ label: 'City' });
-    await page.getByLabel('Condition').selectOption({ label: 'equals' });
-    await page.getByLabel('Value').fill('Utrecht');
+    await page.getByRole('group', { name: 'Include', exact: true }).getByRole('button', { name: 'Add condition' }).click();
+    await page.getByLabel('Include, condition 1: field').selectOption({ label: 'City' });
+    await page.getByLabel('Include, condition 1: operator').selectOption({ label: 'equals' });
+    await page.getByLabel('Include, condition 1: value').fill('Utrecht');
     await page.getByText('city equals "Utrecht"', { exact: true }).waitFor();
+    // The builder counts the local audience as it is edited.
+    await expect
+      .poll(() => page.getByRole('status', { name: 'Live count' }).textContent())
+      .toBe(`${utrecht().targeted.toLocaleString('en-US')} profiles in the local audience match`);
   });
 
   it('5. prepares (with a confirm) and shows Targeted, To deliver, Excluded by cause and the logs', async () => {
@@ -358,8 +363,9 @@ describe('Mailroom, walked through as a marketer', () => {
     await button('New delivery').click();
     await page.waitForURL(/\/deliveries\//);
     await page.getByLabel('Name', { exact: true }).fill('Prepared offline');
-    await page.getByLabel('Audience field').selectOption({ label: 'City' });
-    await page.getByLabel('Value').fill('Gent');
+    await page.getByRole('group', { name: 'Include', exact: true }).getByRole('button', { name: 'Add condition' }).click();
+    await page.getByLabel('Include, condition 1: field').selectOption({ label: 'City' });
+    await page.getByLabel('Include, condition 1: value').fill('Gent');
     await button('Prepare').click();
     await confirm('Yes, prepare').click();
     await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');

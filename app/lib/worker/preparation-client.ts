@@ -1,6 +1,7 @@
 /** The page's handle on the preparation worker (one worker for the app's lifetime). */
 
 import { proxy, wrap, type Remote } from 'comlink';
+import type { AudienceFilter } from '$shared/audience-filter';
 import type { Profile } from '$shared/types';
 import type { PrepareOutcome, PrepareProgress, PreparationApi } from './preparation.worker';
 
@@ -19,6 +20,11 @@ export function prepareInWorker(deliveryId: string, onProgress: (progress: Prepa
 /** Returns profiles of the local audience whose email or name starts with the query. */
 export function searchAudience(query: string, limit = 25): Promise<Profile[]> {
   return worker().search(query, limit);
+}
+
+/** Returns how many profiles of the local audience the filter selects. */
+export function countAudience(filter: AudienceFilter): Promise<number> {
+  return worker().countAudience(filter);
 }
 
 /** Folds the replica's recent changes into its blocks, in the worker. */

@@ -5,6 +5,7 @@
  */
 
 import { expose } from 'comlink';
+import { compileAudience, type AudienceFilter } from '$shared/audience-filter';
 import { contentHash } from '$shared/content-hash';
 import { Preparation, type PreparationResult } from '$shared/preparation';
 import type { Exclusion, PreparedRecipient, Profile } from '$shared/types';
@@ -40,6 +41,16 @@ const api = {
     return searchProfiles(db, query, limit);
   },
 
+  /** Returns how many profiles of the replica are in the audience (the builder's live count). */
+  async countAudience(filter: AudienceFilter): Promise<number> {
+    const inAudience = compileAudience(filter, await replicaSchema(db));
+    let count = 0;
+    await scanProfiles(db, (profiles) => {
+      for (const profile of profiles) if (inAudience(profile)) count++;
+    });
+    return count;
+  },
+
   /** Folds the replica's overlay of recent changes into its blocks. */
   compact(): Promise<void> {
     return compactReplica(db);
@@ -73,7 +84,7 @@ async function prepare(deliveryId: string, run: { cancelled: boolean }, onProgre
     await scanProfiles(db, (profiles) => {
       // Each read of the replica lets a cancel message in: check after every one.
       if (run.cancelled) return false;
-      const chunk = preparation.addProfiles(profiles, delivery.audience);
+      const chunk = preparation.addProfiles(profiles);
       for (const r of chunk.recipients) recipients.push(r);
       for (const e of chunk.exclusions) exclusions.push(e);
       scanned += profiles.length;
