@@ -87,4 +87,18 @@ describe('Preparation', () => {
     expect(result.status).toBe('failed');
     expect(result.log.at(-1)?.message).toBe('Preparation failed: 1 error, 0 warnings.');
   });
+
+  it('warns when a personalized message grows past the 102 KB clipping limit', () => {
+    const long = p('long@example.com', 'Gent', { firstName: 'x'.repeat(110 * 1024) });
+    const { result } = prepare(delivery, [[p('a@example.com', 'Gent'), long]]);
+    expect(result.status).toBe('prepared');
+    expect(result.log.map((l) => l.message)).toContain(
+      'HTML size: the largest message is 111 KB once personalized; Gmail clips it above 102 KB.',
+    );
+  });
+
+  it('puts every subject on one line', () => {
+    const { recipients } = prepare(delivery, [[p('a@example.com', 'Gent', { firstName: 'Eve\r\nBcc: x@example.com' })]]);
+    expect(recipients[0].subject).toBe('Hi Eve Bcc: x@example.com');
+  });
 });

@@ -6,7 +6,7 @@
 
 import { compileAudience, type ProfilePredicate } from './audience-filter';
 import { compileMessage, recipientValues, renderMessage, type CompiledMessage } from './message';
-import { applyFilteringRules, checkMessage } from './typology';
+import { applyFilteringRules, checkMessage, HTML_CLIP_BYTES } from './typology';
 import type { AttributeDefinition, Delivery, Exclusion, LogLevel, LogLine, PreparationKpis, PreparedRecipient, Profile } from './types';
 
 export interface PreparationResult {
@@ -27,7 +27,8 @@ export class Preparation {
   private readonly log: LogLine[] = [];
   private readonly seen = new Set<string>();
   private readonly kpis: PreparationKpis = { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} };
-  private largestHtml = 0;
+  /** The recipient whose values are longest: their message is the largest, checked once at the end. */
+  private largest: { size: number; values: Record<string, string> } = { size: -1, values: {} };
 
   private constructor(
     private readonly message: CompiledMessage,
@@ -77,11 +78,20 @@ export class Preparation {
         exclusions.push({ profileId: profile.id, email: profile.email, rule: rule.name, cause: rule.cause });
         continue;
       }
+      // Only the subject is rendered per recipient; the body renders from the same values when
+      // previewed or sent, deterministically, so rendering a million bodies here would add nothing.
       const values = recipientValues(profile, this.message.profileFields);
-      const rendered = renderMessage(this.message, values, { unsubscribeUrl: PREVIEW_UNSUBSCRIBE_URL });
-      this.largestHtml = Math.max(this.largestHtml, rendered.html.length);
+      let size = 0;
+      for (const field in values) size += values[field].length;
+      if (size > this.largest.size) this.largest = { size, values };
       this.kpis.toDeliver++;
-      recipients.push({ seq: this.kpis.toDeliver, profileId: profile.id, email: profile.email, subject: rendered.subject, values });
+      recipients.push({
+        seq: this.kpis.toDeliver,
+        profileId: profile.id,
+        email: profile.email,
+        subject: this.message.subject.render(values, 'header'),
+        values,
+      });
     }
     return { recipients, exclusions };
   }
@@ -94,7 +104,13 @@ export class Preparation {
     for (const [cause, count] of Object.entries(excludedByCause)) write('info', `Excluded as ${cause}: ${count}.`);
     if (targeted === 0) write('error', 'The target is empty: no profile matches the audience. Change the audience and prepare again.');
     else if (toDeliver === 0) write('error', 'Every targeted profile was excluded: there is nobody to send to.');
-    else write('info', `Messages rendered; the largest HTML part is ${Math.ceil(this.largestHtml / 1024)} KB.`);
+    else {
+      const html = renderMessage(this.message, this.largest.values, { unsubscribeUrl: PREVIEW_UNSUBSCRIBE_URL }).html;
+      const bytes = new TextEncoder().encode(html).length;
+      if (bytes > HTML_CLIP_BYTES)
+        write('warning', `HTML size: the largest message is ${Math.ceil(bytes / 1024)} KB once personalized; Gmail clips it above 102 KB.`);
+      else write('info', `Messages personalized; the largest HTML part is ${Math.ceil(bytes / 1024)} KB.`);
+    }
     return finishLog(this.log, this.now, { ...this.kpis, excludedByCause: { ...excludedByCause } });
   }
 }

@@ -5,7 +5,8 @@
 
 import Dexie, { type EntityTable } from 'dexie';
 import type { PreparationResult } from '$shared/preparation';
-import type { Delivery, Exclusion, PreparedRecipient, Profile, SendKpis } from '$shared/types';
+import type { Delivery, Profile, SendKpis } from '$shared/types';
+import type { ExclusionChunk, RecipientChunk } from './prepared-batch';
 import type { StoredBlock, StoredBlockDetails } from './replica-blocks';
 
 /** A delivery as the app keeps it: the draft, plus what the server last said about it. */
@@ -20,15 +21,6 @@ export interface StoredPreparation extends PreparationResult {
   /** contentHash(delivery content, replica cursor) at preparation time: differs once anything changed. */
   contentHash: string;
   preparedAt: string;
-}
-
-export interface StoredRecipient extends PreparedRecipient {
-  deliveryId: string;
-}
-
-export interface StoredExclusion extends Exclusion {
-  id?: number;
-  deliveryId: string;
 }
 
 /** Work for the server that survives reloads and waits for the network. */
@@ -67,8 +59,9 @@ export class MailroomDb extends Dexie {
   overlay!: EntityTable<OverlayRecord, 'key'>;
   deliveries!: EntityTable<LocalDelivery, 'id'>;
   preparations!: EntityTable<StoredPreparation, 'deliveryId'>;
-  recipients!: Dexie.Table<StoredRecipient, [string, number]>;
-  exclusions!: EntityTable<StoredExclusion, 'id'>;
+  /** Prepared recipients and exclusions, packed per chunk (prepared-batch.ts). */
+  recipientChunks!: Dexie.Table<RecipientChunk, [string, number]>;
+  exclusionChunks!: Dexie.Table<ExclusionChunk, [string, number]>;
   outbox!: EntityTable<OutboxItem, 'id'>;
   meta!: EntityTable<MetaRecord, 'key'>;
 
@@ -102,6 +95,13 @@ export class MailroomDb extends Dexie {
       .upgrade(async (tx) => {
         await tx.table('blocks').clear();
         await tx.table('meta').bulkDelete([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_TOTAL, REPLICA_COUNT, REPLICA_LOADED]);
+      });
+    // Prepared batches are packed per chunk: earlier preparations are dropped (prepare again).
+    this.version(5)
+      .stores({ recipients: null, exclusions: null, recipientChunks: '[deliveryId+chunk]', exclusionChunks: '[deliveryId+chunk]' })
+      .upgrade(async (tx) => {
+        await tx.table('preparations').clear();
+        await tx.table('outbox').clear();
       });
   }
 }

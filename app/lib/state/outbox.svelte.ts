@@ -8,8 +8,8 @@ import { client, refusalOf } from '../api';
 import { batchHeader } from '$shared/handoff';
 import type { SendKpis } from '$shared/types';
 import type { MailroomDb, OutboxItem } from '../db/db';
+import { CHUNK_SIZE, recipientsOfChunk } from '../db/prepared-batch';
 
-export const CHUNK_SIZE = 1_000;
 const MAX_BACKOFF_MS = 30_000;
 
 class Refused extends Error {
@@ -36,7 +36,7 @@ export class Outbox {
 
   /** Queues the prepared batch of a delivery for sending (now, or at `scheduledAt`). */
   async enqueueSend(deliveryId: string, contentHash: string, scheduledAt: string | null): Promise<void> {
-    const recipients = await this.db.recipients.where('[deliveryId+seq]').between([deliveryId, -Infinity], [deliveryId, Infinity]).count();
+    const recipients = (await this.db.preparations.get(deliveryId))?.kpis.toDeliver ?? 0;
     await this.db.transaction('rw', this.db.outbox, async () => {
       await this.db.outbox.where('deliveryId').equals(deliveryId).delete();
       await this.db.outbox.add({
@@ -120,14 +120,11 @@ export class Outbox {
       client.api.deliveries[':id'].batch.$put({ param, json: batchHeader(delivery, preparation.kpis, contentHash, item.chunkCount) }),
     );
     for (let seq = item.chunksDone + 1; seq <= item.chunkCount; seq++) {
-      const recipients = await this.db.recipients
-        .where('[deliveryId+seq]')
-        .between([deliveryId, (seq - 1) * CHUNK_SIZE + 1], [deliveryId, seq * CHUNK_SIZE], true, true)
-        .toArray();
+      const recipients = await recipientsOfChunk(this.db, deliveryId, seq);
       await expectOk(
         client.api.deliveries[':id'].batch.chunks[':seq'].$put({
           param: { ...param, seq: String(seq) },
-          json: { contentHash, recipients: recipients.map(({ deliveryId: _, ...r }) => r) },
+          json: { contentHash, recipients },
         }),
       );
       await this.db.outbox.update(item.id!, { chunksDone: seq });

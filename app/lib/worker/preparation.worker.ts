@@ -8,8 +8,9 @@ import { expose } from 'comlink';
 import { compileAudience, type AudienceFilter } from '$shared/audience-filter';
 import { contentHash } from '$shared/content-hash';
 import { Preparation, type PreparationResult } from '$shared/preparation';
-import type { Exclusion, PreparedRecipient, Profile } from '$shared/types';
+import type { Profile } from '$shared/types';
 import { getMeta, MailroomDb, REPLICA_COUNT, REPLICA_CURSOR, type StoredPreparation } from '../db/db';
+import { BatchWriter, savePreparedBatch } from '../db/prepared-batch';
 import { compactReplica, replicaSchema, scanProfiles, searchProfiles } from '../db/replica';
 
 export type PrepareOutcome =
@@ -73,8 +74,7 @@ async function prepare(deliveryId: string, run: { cancelled: boolean }, onProgre
   onProgress({ scanned: 0, total });
 
   const started = Preparation.start(delivery, await replicaSchema(db));
-  const recipients: PreparedRecipient[] = [];
-  const exclusions: Exclusion[] = [];
+  const batch = new BatchWriter(deliveryId);
   let result: PreparationResult;
   if (!started.ok) {
     result = started.result;
@@ -85,13 +85,14 @@ async function prepare(deliveryId: string, run: { cancelled: boolean }, onProgre
       // Each read of the replica lets a cancel message in: check after every one.
       if (run.cancelled) return false;
       const chunk = preparation.addProfiles(profiles);
-      for (const r of chunk.recipients) recipients.push(r);
-      for (const e of chunk.exclusions) exclusions.push(e);
+      for (const r of chunk.recipients) batch.addRecipient(r);
+      for (const e of chunk.exclusions) batch.addExclusion(e);
       scanned += profiles.length;
       onProgress({ scanned, total });
     });
     if (run.cancelled) return { ok: false, code: 'cancelled', message: 'Preparation stopped; the delivery is as it was.' };
     result = started.preparation.finish();
+    batch.finish();
   }
 
   const preparation: StoredPreparation = {
@@ -101,13 +102,7 @@ async function prepare(deliveryId: string, run: { cancelled: boolean }, onProgre
     contentHash: hash,
     preparedAt: new Date().toISOString(),
   };
-  await db.transaction('rw', [db.preparations, db.recipients, db.exclusions], async () => {
-    await db.recipients.where('[deliveryId+seq]').between([deliveryId, -Infinity], [deliveryId, Infinity]).delete();
-    await db.exclusions.where('deliveryId').equals(deliveryId).delete();
-    await db.recipients.bulkAdd(recipients.map((r) => ({ ...r, deliveryId })));
-    await db.exclusions.bulkAdd(exclusions.map((e) => ({ ...e, deliveryId })));
-    await db.preparations.put(preparation);
-  });
+  await savePreparedBatch(db, preparation, batch);
   return { ok: true, status: result.status, kpis: result.kpis };
 }
 

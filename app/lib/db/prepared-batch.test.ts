@@ -1,0 +1,80 @@
+import 'fake-indexeddb/auto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PreparedRecipient } from '$shared/types';
+import { MailroomDb, type StoredPreparation } from './db';
+import {
+  BatchWriter,
+  CHUNK_SIZE,
+  findRecipient,
+  recipientAt,
+  recipientsOfChunk,
+  savePreparedBatch,
+  unpackExclusions,
+} from './prepared-batch';
+
+let db: MailroomDb;
+beforeEach(() => (db = new MailroomDb(`batch-test-${Math.random()}`)));
+afterEach(() => db.close());
+
+const recipient = (seq: number): PreparedRecipient => ({
+  seq,
+  profileId: 1000 + seq,
+  email: `r${seq}@example.com`,
+  subject: `Hello R${seq}`,
+  values: { first_name: `R${seq}`, city: seq % 2 ? 'Gent' : '' },
+});
+
+const preparation = (deliveryId: string, toDeliver: number): StoredPreparation => ({
+  deliveryId,
+  version: 1,
+  contentHash: 'abc',
+  preparedAt: '2026-11-28T00:00:00Z',
+  status: 'prepared',
+  kpis: { targeted: toDeliver + 1, toDeliver, excluded: 1, excludedByCause: { unsubscribed: 1 } },
+  log: [],
+});
+
+describe('prepared batches, packed per chunk', () => {
+  it('stores 2,500 recipients as three chunks and reads them back exactly', async () => {
+    const writer = new BatchWriter('d1');
+    for (let seq = 1; seq <= 2_500; seq++) writer.addRecipient(recipient(seq));
+    writer.addExclusion({ profileId: 7, email: 'gone@example.com', rule: 'Unsubscribed', cause: 'unsubscribed' });
+    writer.finish();
+    await savePreparedBatch(db, preparation('d1', 2_500), writer);
+    expect(await db.recipientChunks.count()).toBe(3);
+    const second = await recipientsOfChunk(db, 'd1', 2);
+    expect(second).toHaveLength(CHUNK_SIZE);
+    expect(second[0]).toEqual(recipient(1_001));
+    expect(await recipientAt(db, 'd1', 2_500)).toEqual(recipient(2_500));
+    expect(await recipientAt(db, 'd1', 2_501)).toBeUndefined();
+    expect(unpackExclusions((await db.exclusionChunks.get(['d1', 1]))!)).toEqual([
+      { profileId: 7, email: 'gone@example.com', rule: 'Unsubscribed', cause: 'unsubscribed' },
+    ]);
+  });
+
+  it('finds a recipient by address, exactly or by part of it', async () => {
+    const writer = new BatchWriter('d2');
+    for (let seq = 1; seq <= 1_500; seq++) writer.addRecipient(recipient(seq));
+    writer.finish();
+    await savePreparedBatch(db, preparation('d2', 1_500), writer);
+    expect((await findRecipient(db, 'd2', 'R1234@EXAMPLE.COM'))?.seq).toBe(1_234);
+    expect((await findRecipient(db, 'd2', 'r149'))?.seq).toBe(149);
+    expect(await findRecipient(db, 'd2', 'nobody')).toBeUndefined();
+  });
+
+  it('replaces an earlier batch of the same delivery and leaves others alone', async () => {
+    for (const [id, count] of [
+      ['a', 1_200],
+      ['b', 10],
+      ['a', 5],
+    ] as const) {
+      const writer = new BatchWriter(id);
+      for (let seq = 1; seq <= count; seq++) writer.addRecipient(recipient(seq));
+      writer.finish();
+      await savePreparedBatch(db, preparation(id, count), writer);
+    }
+    expect(await recipientsOfChunk(db, 'a', 1)).toHaveLength(5);
+    expect(await recipientsOfChunk(db, 'a', 2)).toEqual([]);
+    expect(await recipientsOfChunk(db, 'b', 1)).toHaveLength(10);
+  });
+});
