@@ -9,6 +9,6 @@ export function machineLine(): string {
 
 /** Prints one figure as `figure: value unit (goal …)`. */
 export function figure(name: string, value: number, unit: string, goal: string): void {
-  const shown = value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
+  const shown = value >= 100 || Number.isInteger(value) ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
   console.log(`${name}: ${shown} ${unit} (goal ${goal})`);
 }

@@ -7,7 +7,7 @@
 import { compileMessage, recipientValues, renderMessage } from '../shared/message';
 import { PREVIEW_UNSUBSCRIBE_URL } from '../shared/preparation';
 import { demoAudience } from '../server/seed';
-import type { Profile } from '../shared/types';
+import { makeProfile } from '../shared/test-profile';
 import { figure, machineLine } from './machine';
 
 const RECIPIENTS = 200_000;
@@ -22,22 +22,7 @@ const compiled = compileMessage({ subject: 'Hello {{ first_name | default: "ther
   { name: 'city', label: 'City', type: 'text' },
 ]);
 if (!compiled.ok) throw new Error(compiled.error.message);
-const profiles: Profile[] = demoAudience(10_000).profiles.map((p, i) => ({
-  firstName: '',
-  lastName: '',
-  locale: '',
-  timeZone: '',
-  status: 'subscribed',
-  statusChangedAt: null,
-  statusSource: null,
-  denylisted: false,
-  quarantined: false,
-  attributes: {},
-  createdAt: '',
-  updatedAt: '',
-  ...p,
-  id: i + 1,
-}));
+const profiles = demoAudience(10_000).profiles.map((p, i) => makeProfile({ ...p, id: i + 1 }));
 
 const started = process.hrtime.bigint();
 const cpuStart = process.cpuUsage();

@@ -6,51 +6,14 @@
  *   3. full scan of the replica in the app's worker (a search that matches nobody).
  */
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { sqliteAudienceStore, type ProfileInput } from '../server/store/audience-store';
-import { openDatabase } from '../server/store/database';
-import { sqliteOperatorStore } from '../server/store/operator-store';
-import { DEMO_SCHEMA, seededRandom } from '../server/seed';
-import { launchBrowser } from '../test/support/browser';
-import { removeDataDir, startServer } from '../test/support/server';
+import { generateProfiles, startBench } from './audience-server';
 import { figure, machineLine } from './machine';
 
 const PROFILES = Number(process.env.PROFILES ?? 1_000_000);
 const CHANGES = 10_000;
-const PASSWORD = 'bench-password';
-
-function generate(from: number, count: number, random: () => number): ProfileInput[] {
-  const cities = ['Amsterdam', 'Gent', 'Utrecht', 'Leiden', 'Antwerpen'];
-  return Array.from({ length: count }, (_, k) => {
-    const i = from + k;
-    return {
-      email: `person.${i}@example.com`,
-      firstName: `First${i % 1000}`,
-      lastName: `Last${i % 977}`,
-      locale: i % 3 ? 'nl' : 'en',
-      timeZone: 'Europe/Amsterdam',
-      attributes: { city: cities[i % cities.length], loyalty_points: Math.floor(random() * 5000), vip: i % 10 === 0, interests: ['shoes'] },
-    };
-  });
-}
-
 async function main() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'mailroom-bench-replica-'));
-  const db = openDatabase(join(dataDir, 'mailroom.db'));
-  const audience = sqliteAudienceStore(db);
-  for (const attribute of DEMO_SCHEMA) audience.declareAttribute(attribute);
-  const random = seededRandom(11);
-  for (let i = 0; i < PROFILES; i += 20_000) audience.upsertMany(generate(i, Math.min(20_000, PROFILES - i), random), 'bench', new Date());
-  sqliteOperatorStore(db).setPassword('admin', PASSWORD);
-
-  const server = await startServer({ MAILROOM_ADMIN_PASSWORD: PASSWORD }, dataDir);
-  const chromium = await launchBrowser();
+  const { db, audience, page, chromium, random, close } = await startBench(PROFILES);
   try {
-    const page = await (await chromium.browser.newContext()).newPage();
-    await page.goto(`${server.url}/login`);
-    await page.getByLabel('Password').fill(PASSWORD);
     const cursorNow = () => page.evaluate(() => readMeta('replica.cursor'));
     await page.addInitScript(() => {
       (globalThis as unknown as { readMeta: (key: string) => Promise<unknown> }).readMeta = (key: string) =>
@@ -70,7 +33,7 @@ async function main() {
     await page.getByText(`${PROFILES.toLocaleString('en-US')} profiles`).waitFor({ timeout: 600_000 });
     const initial = (performance.now() - started) / 1000;
 
-    const changed = generate(0, CHANGES, random).map((p, k) => ({
+    const changed = generateProfiles(0, CHANGES, random).map((p, k) => ({
       ...p,
       email: `person.${k * Math.floor(PROFILES / CHANGES)}@example.com`,
       firstName: 'Changed',
@@ -109,10 +72,7 @@ async function main() {
     figure('incremental pull', incremental, 's', `≤ 1 s for ${CHANGES.toLocaleString('en-US')} changes`);
     figure('full scan from a worker', scan, 's', '≤ 1 s; a search matching nobody: email and names of every profile read and compared');
   } finally {
-    await chromium.close();
-    await server.stop();
-    db.close();
-    removeDataDir(dataDir);
+    await close();
   }
 }
 

@@ -135,11 +135,6 @@ export function newProfile(change: Partial<ProfileInput> = {}): ProfileInput {
   };
 }
 
-/** Adds profiles to the kit's audience of record. */
-export function addProfiles(kit: Kit, profiles: readonly ProfileInput[]): void {
-  kit.services.audience.upsertMany(profiles, 'test', new Date());
-}
-
 export const SAMPLE_DELIVERY: Omit<Delivery, 'id'> = {
   version: 1,
   name: 'Autumn',

@@ -137,7 +137,7 @@ const toTime = (v: AttributeValue | undefined) => (typeof v === 'string' && v ? 
 
 function compileCondition(condition: FilterCondition, type: AttributeType, now: number): ValueTest {
   const { operator } = condition;
-  const expected = condition.value.trim().toLowerCase();
+  const expected = String(condition.value).trim().toLowerCase();
   if (operator === 'isEmpty') return isEmptyValue;
   if (operator === 'isNotEmpty') return (v) => !isEmptyValue(v);
   switch (type) {
@@ -192,13 +192,13 @@ export function conditionProblem(condition: FilterCondition, type: AttributeType
   if (!OPERATORS_BY_TYPE[type].includes(condition.operator))
     return `"${OPERATOR_LABELS[condition.operator]}" does not fit a ${type} field.`;
   if (VALUELESS.has(condition.operator)) return null;
-  if (condition.value.trim() === '') return `Give a value for ${condition.field}.`;
+  if (String(condition.value).trim() === '') return `Give a value for ${condition.field}.`;
   if (type === 'number' && Number.isNaN(Number(condition.value))) return `"${condition.value}" is not a number.`;
-  const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(v.trim()) && !Number.isNaN(toTime(v.trim()));
+  const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(String(v).trim()) && !Number.isNaN(toTime(String(v).trim()));
   if (type === 'date' && condition.operator !== 'withinLastDays' && !isDate(condition.value))
     return `"${condition.value}" is not a date (YYYY-MM-DD).`;
   if (condition.operator === 'withinLastDays' && !(Number(condition.value) > 0)) return 'Give a number of days.';
-  if (condition.operator === 'between' && (condition.value2 ?? '').trim() === '') return 'Give both ends of the range.';
+  if (condition.operator === 'between' && String(condition.value2 ?? '').trim() === '') return 'Give both ends of the range.';
   return null;
 }
 

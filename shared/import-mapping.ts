@@ -7,7 +7,7 @@
 
 import { isValidEmail, normalizeEmail } from './email-address';
 import { CORE_FIELDS } from './profile-fields';
-import type { AttributeDefinition, AttributeType, AttributeValue, SubscriptionStatus } from './types';
+import type { AttributeDefinition, AttributeType, AttributeValue, ProfileInput, SubscriptionStatus } from './types';
 
 /** Where a column goes: a core field, `status`, an attribute of the schema, a new attribute, or nowhere. */
 export type ColumnTarget =
@@ -146,15 +146,8 @@ export function mappingProblem(mapping: ColumnMapping, schema: readonly Attribut
   return null;
 }
 
-export interface ImportedProfile {
-  email: string;
-  firstName?: string;
-  lastName?: string;
-  locale?: string;
-  timeZone?: string;
-  status?: SubscriptionStatus;
-  attributes: Record<string, AttributeValue>;
-}
+/** A row read as a profile: the address normalized, attributes always present. */
+export type ImportedProfile = ProfileInput & { attributes: Record<string, AttributeValue> };
 
 export type RowResult = { ok: true; profile: ImportedProfile } | { ok: false; email: string; reason: string };
 

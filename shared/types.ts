@@ -38,6 +38,17 @@ export interface Profile {
   updatedAt: string;
 }
 
+/** A profile as an import, the demo seed or a test provides it: the address is normalized on the way in. */
+export interface ProfileInput {
+  email: string;
+  firstName?: string;
+  lastName?: string;
+  locale?: string;
+  timeZone?: string;
+  status?: SubscriptionStatus;
+  attributes?: Record<string, AttributeValue>;
+}
+
 export type DeliveryStatus = 'draft' | 'preparing' | 'prepared' | 'failed' | 'scheduled' | 'sending' | 'paused' | 'stopped' | 'completed';
 
 /** What the marketer edits. Any change to it invalidates a preparation. */

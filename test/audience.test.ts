@@ -6,7 +6,7 @@
 
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from './support/browser';
+import { goOffline, launchBrowser, type TestBrowser } from './support/browser';
 import { removeDataDir, startServer, type ServerProcess } from './support/server';
 
 let server: ServerProcess;
@@ -106,16 +106,7 @@ describe('the audience, as a marketer uses it', () => {
   });
 
   it('finds an imported profile offline, with its attributes and suppression', async () => {
-    await page.evaluate(async () => {
-      const registration = await navigator.serviceWorker.ready;
-      const worker = registration.active!;
-      if (worker.state !== 'activated')
-        await new Promise((done) => worker.addEventListener('statechange', () => worker.state === 'activated' && done(null)));
-    });
-    await page.reload();
-    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
-    await context.setOffline(true);
-    await page.reload();
+    await goOffline(page);
     await page.getByText('Offline — working from the local copy').waitFor();
     await page.getByLabel('Find a profile by email or name').fill('zoe.imp');
     await page.getByRole('button', { name: /zoe\.import@example\.com/ }).click();

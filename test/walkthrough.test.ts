@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isValidEmail, normalizeEmail } from '../shared/email-address';
-import { launchBrowser, type TestBrowser } from './support/browser';
+import { goOffline, launchBrowser, type TestBrowser } from './support/browser';
 import { removeDataDir, startServer, type ServerProcess } from './support/server';
 
 let server: ServerProcess;
@@ -349,16 +349,7 @@ describe('Mailroom, walked through as a marketer', () => {
 
   it('9. offline, the app still loads, and a delivery can be edited, prepared and previewed', async () => {
     await page.goto(server.url);
-    await page.evaluate(async () => {
-      const registration = await navigator.serviceWorker.ready;
-      const worker = registration.active!;
-      if (worker.state !== 'activated')
-        await new Promise((done) => worker.addEventListener('statechange', () => worker.state === 'activated' && done(null)));
-    });
-    await page.reload();
-    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
-    await context.setOffline(true);
-    await page.reload();
+    await goOffline(page);
     await page.getByText('Offline — working from the local copy').waitFor();
     await button('New delivery').click();
     await page.waitForURL(/\/deliveries\//);

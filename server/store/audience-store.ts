@@ -6,7 +6,9 @@
  */
 
 import { normalizeEmail } from '../../shared/email-address';
-import type { AttributeDefinition, AttributeValue, Profile, SubscriptionStatus } from '../../shared/types';
+import type { AttributeDefinition, Profile, ProfileInput, SubscriptionStatus } from '../../shared/types';
+
+export type { ProfileInput };
 import { nextChangeSeq, reserveChangeSeqs, type Db } from './database';
 
 export interface ChangePage {
@@ -19,17 +21,6 @@ export interface ChangePage {
   hasMore: boolean;
   /** Profiles in the audience of record, for progress. */
   total: number;
-}
-
-/** A profile as an import or the demo seed provides it; the address is normalized on the way in. */
-export interface ProfileInput {
-  email: string;
-  firstName?: string;
-  lastName?: string;
-  locale?: string;
-  timeZone?: string;
-  status?: SubscriptionStatus;
-  attributes?: Record<string, AttributeValue>;
 }
 
 export interface StoredImport {

@@ -4,24 +4,14 @@
  * it is complete and consistent; only then does it become journal rows, in one transaction.
  */
 
+import type { BatchHeaderBody } from '../../shared/handoff';
 import { canTransition } from '../../shared/status';
-import type { DeliveryStatus, ExclusionCause, PreparedRecipient, SendKpis } from '../../shared/types';
+import type { DeliveryStatus, PreparedRecipient, SendKpis } from '../../shared/types';
 import type { Db } from './database';
 
-export interface BatchHeader {
+/** The header of a batch, as the browser sends it (shared/handoff.ts), with the delivery's id. */
+export interface BatchHeader extends BatchHeaderBody {
   id: string;
-  version: number;
-  contentHash: string;
-  name: string;
-  fromName: string;
-  fromAddress: string;
-  subject: string;
-  html: string;
-  targeted: number;
-  toDeliver: number;
-  excluded: number;
-  excludedByCause: Partial<Record<ExclusionCause, number>>;
-  chunkCount: number;
 }
 
 export interface ServerDelivery extends BatchHeader {

@@ -1,6 +1,6 @@
 /** Chromium for end-to-end tests: Debian's browser driven by playwright-core, never a download. */
 
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -28,4 +28,21 @@ export async function launchBrowser(): Promise<TestBrowser> {
     browser,
     close: () => browser.close(),
   };
+}
+
+/**
+ * Takes the page offline the way a marketer's laptop goes: once the service worker controls
+ * the page (it may still be activating when `ready` resolves), the network is cut and the
+ * page reloaded from the worker's cache.
+ */
+export async function goOffline(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const worker = (await navigator.serviceWorker.ready).active!;
+    if (worker.state !== 'activated')
+      await new Promise((done) => worker.addEventListener('statechange', () => worker.state === 'activated' && done(null)));
+  });
+  await page.reload();
+  for (let i = 0; i < 100 && !(await page.evaluate(() => !!navigator.serviceWorker.controller)); i++) await page.waitForTimeout(50);
+  await page.context().setOffline(true);
+  await page.reload();
 }

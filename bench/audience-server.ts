@@ -1,0 +1,78 @@
+/** Shared by the browser benchmarks: a server process over a generated audience, and Chromium signed in to it. */
+
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { DEMO_SCHEMA, seededRandom } from '../server/seed';
+import { sqliteAudienceStore, type AudienceStore, type ProfileInput } from '../server/store/audience-store';
+import { openDatabase, type Db } from '../server/store/database';
+import { sqliteOperatorStore } from '../server/store/operator-store';
+import { launchBrowser, type TestBrowser } from '../test/support/browser';
+import { removeDataDir, startServer, type ServerProcess } from '../test/support/server';
+
+const PASSWORD = 'bench-password';
+const CITIES = ['Amsterdam', 'Gent', 'Utrecht', 'Leiden', 'Antwerpen'];
+
+/** Returns `count` generated profiles starting at number `from`. */
+export function generateProfiles(from: number, count: number, random: () => number): ProfileInput[] {
+  return Array.from({ length: count }, (_, k) => {
+    const i = from + k;
+    return {
+      email: `person.${i}@example.com`,
+      firstName: `First${i % 1000}`,
+      lastName: `Last${i % 977}`,
+      locale: i % 3 ? 'nl' : 'en',
+      timeZone: 'Europe/Amsterdam',
+      status: i % 50 === 0 ? 'unsubscribed' : 'subscribed',
+      attributes: {
+        city: CITIES[i % CITIES.length],
+        loyalty_points: Math.floor(random() * 5000),
+        vip: i % 10 === 0,
+        birth_date: `${1950 + (i % 55)}-0${1 + (i % 9)}-1${i % 10}`,
+        interests: i % 4 ? ['shoes'] : ['shoes', 'sale'],
+      },
+    };
+  });
+}
+
+export interface BenchSetup {
+  db: Db;
+  audience: AudienceStore;
+  server: ServerProcess;
+  chromium: TestBrowser;
+  page: Page;
+  random: () => number;
+  close(): Promise<void>;
+}
+
+/** Starts a server over `profiles` generated profiles and opens the app in Chromium, at the sign-in form. */
+export async function startBench(profiles: number): Promise<BenchSetup> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mailroom-bench-'));
+  const db = openDatabase(join(dataDir, 'mailroom.db'));
+  const audience = sqliteAudienceStore(db);
+  for (const attribute of DEMO_SCHEMA) audience.declareAttribute(attribute);
+  const random = seededRandom(11);
+  for (let i = 0; i < profiles; i += 20_000)
+    audience.upsertMany(generateProfiles(i, Math.min(20_000, profiles - i), random), 'bench', new Date());
+  sqliteOperatorStore(db).setPassword('admin', PASSWORD);
+  const server = await startServer({ MAILROOM_ADMIN_PASSWORD: PASSWORD }, dataDir);
+  const chromium = await launchBrowser();
+  const page = await (await chromium.browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await page.goto(`${server.url}/login`);
+  await page.getByLabel('Password').fill(PASSWORD);
+  return {
+    db,
+    audience,
+    server,
+    chromium,
+    page,
+    random,
+    async close() {
+      await chromium.close();
+      await server.stop();
+      db.close();
+      removeDataDir(dataDir);
+    },
+  };
+}
