@@ -6,7 +6,10 @@
  */
 
 import type { AudienceStore, ProfileInput } from './store/audience-store';
+import { seededRandom } from '../shared/random';
 import type { AttributeDefinition } from '../shared/types';
+
+export { seededRandom };
 
 const FIRST = [
   'Anna',
@@ -66,18 +69,6 @@ export const DEMO_SCHEMA: AttributeDefinition[] = [
   { name: 'birth_date', label: 'Birth date', type: 'date' },
   { name: 'interests', label: 'Interests', type: 'tags' },
 ];
-
-/** Returns a deterministic pseudo-random generator in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface DemoAudience {
   profiles: ProfileInput[];

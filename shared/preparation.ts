@@ -6,8 +6,23 @@
 
 import { compileAudience, type ProfilePredicate } from './audience-filter';
 import { compileMessage, recipientValues, renderMessage, type CompiledMessage } from './message';
-import { applyFilteringRules, checkMessage, HTML_CLIP_BYTES } from './typology';
-import type { AttributeDefinition, Delivery, Exclusion, LogLevel, LogLine, PreparationKpis, PreparedRecipient, Profile } from './types';
+import { checkMessage, DEFAULT_FILTERING_RULES, HTML_CLIP_BYTES, type FilteringRule } from './typology';
+import { AnalysisBuilder, firstCause, type AudienceAnalysis } from './what-if';
+import type {
+  AttributeDefinition,
+  Delivery,
+  Exclusion,
+  ExclusionCause,
+  LogLevel,
+  LogLine,
+  PreparationKpis,
+  PreparedRecipient,
+  Profile,
+} from './types';
+
+const RULE_BY_CAUSE: Record<ExclusionCause, FilteringRule> = Object.fromEntries(
+  Object.values(DEFAULT_FILTERING_RULES).map((rule) => [rule.cause, rule]),
+) as Record<ExclusionCause, FilteringRule>;
 
 export interface PreparationResult {
   status: 'prepared' | 'failed';
@@ -25,7 +40,9 @@ export const PREVIEW_UNSUBSCRIBE_URL = 'https://unsubscribe.invalid/preview';
 
 export class Preparation {
   private readonly log: LogLine[] = [];
-  private readonly seen = new Set<string>();
+  /** Mailboxes already kept in this delivery: the first profile reaching a mailbox wins. */
+  private readonly kept = new Set<number>();
+  private readonly analysis = new AnalysisBuilder();
   private readonly kpis: PreparationKpis = { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} };
   /** The recipient whose values are longest: their message is the largest, checked once at the end. */
   private largest: { size: number; values: Record<string, string> } = { size: -1, values: {} };
@@ -71,7 +88,14 @@ export class Preparation {
     for (const profile of profiles) {
       if (!this.inAudience(profile)) continue;
       this.kpis.targeted++;
-      const rule = applyFilteringRules(profile, this.seen);
+      // The rules are evaluated once, into the what-if analysis; the first that applies excludes.
+      const { mask, mailbox } = this.analysis.add(profile);
+      let cause: ExclusionCause | null = firstCause(mask);
+      if (!cause && mailbox >= 0) {
+        if (this.kept.has(mailbox)) cause = 'duplicate-address';
+        else this.kept.add(mailbox);
+      }
+      const rule = cause && RULE_BY_CAUSE[cause];
       if (rule) {
         this.kpis.excluded++;
         this.kpis.excludedByCause[rule.cause] = (this.kpis.excludedByCause[rule.cause] ?? 0) + 1;
@@ -94,6 +118,11 @@ export class Preparation {
       });
     }
     return { recipients, exclusions };
+  }
+
+  /** Returns what a what-if needs of the targeted profiles (call after the last chunk). */
+  whatIfAnalysis(): AudienceAnalysis {
+    return this.analysis.finish();
   }
 
   /** Returns the final result: failed when the target is empty, prepared otherwise. */

@@ -3,9 +3,10 @@
  * rules exclude recipients, each with its rule and cause.
  */
 
-import { isValidEmail, mailboxKey, normalizeEmail } from './email-address';
+import { isValidEmail, normalizeEmail } from './email-address';
 import { extractLinks, isKnownField, SYSTEM_FIELDS, type CompiledMessage } from './message';
 import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel, Profile } from './types';
+import { exclusionBits, firstCause } from './what-if';
 
 export interface ControlFinding {
   rule: string;
@@ -79,14 +80,10 @@ export const CAUSE_LABELS: Record<ExclusionCause, string> = {
  * added to it, so the first profile reaching a mailbox wins (anna+news@ and anna@ are one).
  */
 export function applyFilteringRules(profile: Profile, seen: Set<string>): FilteringRule | null {
-  const rules = DEFAULT_FILTERING_RULES;
-  if (profile.status === 'unsubscribed') return rules.unsubscribed;
-  if (profile.denylisted) return rules.denylisted;
-  if (profile.quarantined) return rules.quarantined;
-  const address = normalizeEmail(profile.email);
-  if (!isValidEmail(address)) return rules.invalid;
-  const mailbox = mailboxKey(address);
-  if (seen.has(mailbox)) return rules.duplicate;
-  seen.add(mailbox);
+  const { mask, key } = exclusionBits(profile);
+  const cause = firstCause(mask);
+  if (cause) return Object.values(DEFAULT_FILTERING_RULES).find((rule) => rule.cause === cause)!;
+  if (seen.has(key!)) return DEFAULT_FILTERING_RULES.duplicate;
+  seen.add(key!);
   return null;
 }

@@ -51,7 +51,7 @@ afterAll(async () => {
  * invalid address, then a second address of a mailbox already kept (case, "+tag", and
  * dots in Gmail addresses do not make another mailbox).
  */
-function expectedFor(city: string) {
+function expectedFor(city: string, without: 'unsubscribed' | null = null) {
   const rows = db
     .prepare(
       `SELECT p.email, p.status, d.email IS NOT NULL AS denylisted, q.email IS NOT NULL AS quarantined
@@ -68,7 +68,7 @@ function expectedFor(city: string) {
   const counts = { unsubscribed: 0, denylisted: 0, quarantined: 0, invalid: 0, duplicates: 0 };
   for (const row of rows) {
     const address = normalizeEmail(row.email);
-    if (row.status === 'unsubscribed') counts.unsubscribed++;
+    if (row.status === 'unsubscribed' && without !== 'unsubscribed') counts.unsubscribed++;
     else if (row.denylisted) counts.denylisted++;
     else if (row.quarantined) counts.quarantined++;
     else if (!isValidEmail(address)) counts.invalid++;
@@ -190,6 +190,20 @@ describe('Mailroom, walked through as a marketer', () => {
       if (count > 0) await expect.poll(() => chart.getByRole('listitem').filter({ hasText: label }).textContent()).toContain(String(count));
     }
     expect(await page.getByTestId('delivery-status').textContent()).toBe('Prepared');
+    // What-if: switching the Unsubscribed rule off changes the figures at once, and only there.
+    const whatIf = page.getByRole('region', { name: 'What-if' });
+    const row = (label: string) => whatIf.getByRole('row', { name: new RegExp(`^\\s*${label}`) });
+    await expect.poll(() => row('To deliver').textContent()).toContain('same');
+    await whatIf.getByRole('checkbox', { name: 'Unsubscribed' }).uncheck();
+    const withoutRule = expectedFor('Utrecht', 'unsubscribed');
+    await expect
+      .poll(() => row('To deliver').textContent())
+      .toBe(
+        `To deliver${withoutRule.toDeliver.toLocaleString('en-US')}${expected.toDeliver.toLocaleString('en-US')}+${(withoutRule.toDeliver - expected.toDeliver).toLocaleString('en-US')}`,
+      );
+    expect(await number('To deliver')).toBe(expected.toDeliver);
+    await whatIf.getByRole('checkbox', { name: 'Unsubscribed' }).check();
+    await expect.poll(() => row('To deliver').textContent()).toContain('same');
     await button('Logs').click();
     const logs = page.getByRole('dialog', { name: 'Preparation logs' });
     expect(await logs.getByRole('listitem').last().textContent()).toMatch(/Preparation finished: 0 errors, 0 warnings\.$/);

@@ -2,7 +2,8 @@
 
 import { proxy, wrap, type Remote } from 'comlink';
 import type { AudienceFilter } from '$shared/audience-filter';
-import type { Profile } from '$shared/types';
+import type { PreparationKpis, Profile } from '$shared/types';
+import type { SwitchableRule } from '$shared/what-if';
 import type { PrepareOutcome, PrepareProgress, PreparationApi } from './preparation.worker';
 
 let remote: Remote<PreparationApi> | null = null;
@@ -20,6 +21,11 @@ export function prepareInWorker(deliveryId: string, onProgress: (progress: Prepa
 /** Returns profiles of the local audience whose email or name starts with the query. */
 export function searchAudience(query: string, limit = 25): Promise<Profile[]> {
   return worker().search(query, limit);
+}
+
+/** Returns the KPIs of the delivery's last preparation with only the `enabled` filtering rules. */
+export function whatIfInWorker(deliveryId: string, enabled: SwitchableRule[]): Promise<PreparationKpis | null> {
+  return worker().whatIf(deliveryId, enabled);
 }
 
 /** Returns how many profiles of the local audience the filter selects. */

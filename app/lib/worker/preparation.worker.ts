@@ -8,7 +8,8 @@ import { expose } from 'comlink';
 import { compileAudience, type AudienceFilter } from '$shared/audience-filter';
 import { contentHash } from '$shared/content-hash';
 import { Preparation, type PreparationResult } from '$shared/preparation';
-import type { Profile } from '$shared/types';
+import type { PreparationKpis, Profile } from '$shared/types';
+import { AnalysisBuilder, whatIf, type AudienceAnalysis, type SwitchableRule } from '$shared/what-if';
 import { getMeta, MailroomDb, REPLICA_COUNT, REPLICA_CURSOR, type StoredPreparation } from '../db/db';
 import { BatchWriter, savePreparedBatch } from '../db/prepared-batch';
 import { compactReplica, replicaSchema, scanProfiles, searchProfiles } from '../db/replica';
@@ -23,6 +24,8 @@ export interface PrepareProgress {
 }
 
 const db = new MailroomDb();
+/** The what-if analysis of each delivery's last preparation, by content hash. */
+const analyses = new Map<string, { hash: string; analysis: AudienceAnalysis }>();
 let current: { deliveryId: string; cancelled: boolean } | null = null;
 
 const api = {
@@ -40,6 +43,28 @@ const api = {
   /** Returns up to `limit` profiles of the replica whose email or name starts with the query (case-insensitive). */
   search(query: string, limit: number): Promise<Profile[]> {
     return searchProfiles(db, query, limit);
+  },
+
+  /**
+   * Returns the KPIs the delivery's last preparation would have had with only `enabled`
+   * filtering rules, without preparing again (the analysis is redone from the replica when
+   * this worker did not keep it, e.g. after a reload).
+   */
+  async whatIf(deliveryId: string, enabled: SwitchableRule[]): Promise<PreparationKpis | null> {
+    const prepared = await db.preparations.get(deliveryId);
+    const delivery = await db.deliveries.get(deliveryId);
+    if (!prepared || !delivery) return null;
+    let cached = analyses.get(deliveryId);
+    if (cached?.hash !== prepared.contentHash) {
+      const inAudience = compileAudience(delivery.audience, await replicaSchema(db));
+      const builder = new AnalysisBuilder();
+      await scanProfiles(db, (profiles) => {
+        for (const profile of profiles) if (inAudience(profile)) builder.add(profile);
+      });
+      cached = { hash: prepared.contentHash, analysis: builder.finish() };
+      analyses.set(deliveryId, cached);
+    }
+    return whatIf(cached.analysis, new Set(enabled));
   },
 
   /** Returns how many profiles of the replica are in the audience (the builder's live count). */
@@ -93,6 +118,7 @@ async function prepare(deliveryId: string, run: { cancelled: boolean }, onProgre
     if (run.cancelled) return { ok: false, code: 'cancelled', message: 'Preparation stopped; the delivery is as it was.' };
     result = started.preparation.finish();
     batch.finish();
+    analyses.set(deliveryId, { hash, analysis: started.preparation.whatIfAnalysis() });
   }
 
   const preparation: StoredPreparation = {
