@@ -24,7 +24,7 @@ export function generateProfiles(from: number, count: number, random: () => numb
       lastName: `Last${i % 977}`,
       locale: i % 3 ? 'nl' : 'en',
       timeZone: 'Europe/Amsterdam',
-      status: i % 50 === 0 ? 'unsubscribed' : 'subscribed',
+      status: i % 47 === 0 ? 'unsubscribed' : 'subscribed',
       attributes: {
         city: CITIES[i % CITIES.length],
         loyalty_points: Math.floor(random() * 5000),

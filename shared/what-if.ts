@@ -86,6 +86,11 @@ export function exclusionBits(profile: Profile): { mask: number; key: string | n
   return { mask, key: valid ? mailboxKey(address) : null };
 }
 
+/** Returns true when the rule's bit is in `mask` (never for duplicates, which depend on other profiles). */
+export function ruleApplies(mask: number, rule: SwitchableRule): boolean {
+  return rule !== 'duplicate-address' && (mask & BIT[rule]) !== 0;
+}
+
 /** Returns the first rule, in preparation order, whose bit is in `mask`; null when none is. */
 export function firstCause(mask: number): Exclude<SwitchableRule, 'duplicate-address'> | null {
   for (const rule of ORDER) if (mask & BIT[rule]) return rule;

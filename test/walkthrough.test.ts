@@ -204,6 +204,23 @@ describe('Mailroom, walked through as a marketer', () => {
     expect(await number('To deliver')).toBe(expected.toDeliver);
     await whatIf.getByRole('checkbox', { name: 'Unsubscribed' }).check();
     await expect.poll(() => row('To deliver').textContent()).toContain('same');
+    // Why: an excluded profile, and one outside the audience, each with its reason.
+    const why = page.getByRole('region', { name: 'Why is this person in or out?' });
+    const unsubscribed = db
+      .prepare("SELECT email FROM profiles WHERE status = 'unsubscribed' AND json_extract(attributes, '$.city') = 'Utrecht' LIMIT 1")
+      .pluck()
+      .get() as string;
+    await why.getByLabel('Email of the person').fill(unsubscribed);
+    await why.getByRole('button', { name: 'Explain' }).click();
+    await expect.poll(() => why.getByRole('status').textContent()).toBe(`${unsubscribed}: Excluded by the rule "Unsubscribed".`);
+    const elsewhere = db
+      .prepare("SELECT email FROM profiles WHERE json_extract(attributes, '$.city') = 'Gent' LIMIT 1")
+      .pluck()
+      .get() as string;
+    await why.getByLabel('Email of the person').fill(elsewhere);
+    await why.getByRole('button', { name: 'Explain' }).click();
+    await expect.poll(() => why.getByRole('status').textContent()).toBe(`${elsewhere}: Not targeted: the profile is not in the audience.`);
+    expect(await why.getByRole('listitem').filter({ hasText: 'city equals "Utrecht"' }).textContent()).toContain('(value: Gent)');
     await button('Logs').click();
     const logs = page.getByRole('dialog', { name: 'Preparation logs' });
     expect(await logs.getByRole('listitem').last().textContent()).toMatch(/Preparation finished: 0 errors, 0 warnings\.$/);

@@ -164,3 +164,17 @@ export async function findRecipient(db: MailroomDb, deliveryId: string, query: s
     });
   return found ?? contains;
 }
+
+/** Returns the exclusion of this profile in the delivery's last preparation, or undefined. */
+export async function exclusionOf(db: MailroomDb, deliveryId: string, profileId: number): Promise<Exclusion | undefined> {
+  let found: Exclusion | undefined;
+  await db.exclusionChunks
+    .where('[deliveryId+chunk]')
+    .between([deliveryId, -Infinity], [deliveryId, Infinity])
+    .until(() => found !== undefined)
+    .each((record) => {
+      const at = record.profileIds.indexOf(profileId);
+      if (at >= 0) found = unpackExclusions(record)[at];
+    });
+  return found;
+}
