@@ -20,7 +20,6 @@ export function createApp(services: Services) {
     .use('/audience/*', requireOperator, compress())
     .route('/audience', audience)
     .use('/deliveries/*', requireOperator)
-    .use('/deliveries', requireOperator)
     .route('/deliveries', deliveries);
 
   const app = new Hono<AppEnv>()

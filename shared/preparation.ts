@@ -6,7 +6,7 @@
 
 import { compileAudience, type ProfilePredicate } from './audience-filter';
 import { compileMessage, recipientValues, renderMessage, type CompiledMessage } from './message';
-import { checkMessage, DEFAULT_FILTERING_RULES, HTML_CLIP_BYTES, type FilteringRule } from './typology';
+import { checkMessage, HTML_CLIP_BYTES, RULE_BY_CAUSE } from './typology';
 import { AnalysisBuilder, firstCause, type AudienceAnalysis } from './what-if';
 import type {
   AttributeDefinition,
@@ -19,10 +19,6 @@ import type {
   PreparedRecipient,
   Profile,
 } from './types';
-
-const RULE_BY_CAUSE: Record<ExclusionCause, FilteringRule> = Object.fromEntries(
-  Object.values(DEFAULT_FILTERING_RULES).map((rule) => [rule.cause, rule]),
-) as Record<ExclusionCause, FilteringRule>;
 
 export interface PreparationResult {
   status: 'prepared' | 'failed';
@@ -61,7 +57,7 @@ export class Preparation {
     delivery: Delivery,
     schema: readonly AttributeDefinition[] = [],
     now: () => Date = () => new Date(),
-  ): { ok: true; preparation: Preparation; log: LogLine[] } | { ok: false; result: PreparationResult } {
+  ): { ok: true; preparation: Preparation } | { ok: false; result: PreparationResult } {
     const log: LogLine[] = [];
     const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
     write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started.`);
@@ -78,7 +74,7 @@ export class Preparation {
     }
     const preparation = new Preparation(compiled.message, compileAudience(delivery.audience, schema, now()), now);
     preparation.log.push(...log);
-    return { ok: true, preparation, log };
+    return { ok: true, preparation };
   }
 
   /** Returns the recipients and exclusions among `profiles` that are in the delivery's audience, numbering recipients in order. */

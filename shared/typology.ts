@@ -66,6 +66,11 @@ export const DEFAULT_FILTERING_RULES = {
   duplicate: { name: 'Duplicate address', cause: 'duplicate-address' },
 } as const satisfies Record<string, FilteringRule>;
 
+/** The filtering rule of each cause. */
+export const RULE_BY_CAUSE: Record<ExclusionCause, FilteringRule> = Object.fromEntries(
+  Object.values(DEFAULT_FILTERING_RULES).map((rule) => [rule.cause, rule]),
+) as Record<ExclusionCause, FilteringRule>;
+
 export const CAUSE_LABELS: Record<ExclusionCause, string> = {
   unsubscribed: 'Unsubscribed',
   denylisted: 'Denylisted',
@@ -82,7 +87,7 @@ export const CAUSE_LABELS: Record<ExclusionCause, string> = {
 export function applyFilteringRules(profile: Profile, seen: Set<string>): FilteringRule | null {
   const { mask, key } = exclusionBits(profile);
   const cause = firstCause(mask);
-  if (cause) return Object.values(DEFAULT_FILTERING_RULES).find((rule) => rule.cause === cause)!;
+  if (cause) return RULE_BY_CAUSE[cause];
   if (seen.has(key!)) return DEFAULT_FILTERING_RULES.duplicate;
   seen.add(key!);
   return null;
