@@ -143,6 +143,19 @@ describe('compileAudience: operators that fit each type', () => {
     expect(test(c('interests', 'hasNotTag', 'x'), bare)).toBe(true);
   });
 
+  it('lets an empty group, of either kind, constrain nothing', () => {
+    expect(test({ kind: 'and', conditions: [c('city', 'equals', 'Gent'), { kind: 'or', conditions: [] }] })).toBe(true);
+    expect(test({ kind: 'or', conditions: [] })).toBe(true);
+    expect(test({ kind: 'and', conditions: [] })).toBe(true);
+    expect(describeAudience({ kind: 'and', conditions: [c('city', 'equals', 'Gent'), { kind: 'or', conditions: [] }] })).toBe(
+      'city equals "Gent"',
+    );
+    // Inside an OR it does not let everyone in either.
+    expect(
+      test({ kind: 'or', conditions: [c('city', 'equals', 'Leiden'), { kind: 'and', conditions: [{ kind: 'or', conditions: [] }] }] }),
+    ).toBe(false);
+  });
+
   it('nests AND and OR to any depth, and excludes with NOT', () => {
     const filter: AudienceFilter = {
       kind: 'and',

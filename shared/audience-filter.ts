@@ -91,13 +91,12 @@ export function compileAudience(filter: AudienceFilter, schema: readonly Attribu
     switch (node.kind) {
       case 'all':
         return () => true;
-      case 'and': {
-        const parts = node.conditions.map(compile);
-        return (p) => parts.every((test) => test(p));
-      }
+      case 'and':
       case 'or': {
-        const parts = node.conditions.map(compile);
-        return (p) => parts.some((test) => test(p));
+        // Empty groups (just added in the builder) take no part: they constrain nothing.
+        const parts = node.conditions.filter((c) => !isEmptyGroup(c)).map(compile);
+        if (parts.length === 0) return () => true;
+        return node.kind === 'and' ? (p) => parts.every((test) => test(p)) : (p) => parts.some((test) => test(p));
       }
       case 'not': {
         const inner = compile(node.filter);
@@ -110,6 +109,11 @@ export function compileAudience(filter: AudienceFilter, schema: readonly Attribu
     }
   };
   return compile(filter);
+}
+
+/** Returns true for a group with no condition in it, at any depth. */
+function isEmptyGroup(filter: AudienceFilter): boolean {
+  return (filter.kind === 'and' || filter.kind === 'or') && filter.conditions.every(isEmptyGroup);
 }
 
 /** Returns true when the profile belongs to the audience the filter describes (text comparisons for untyped fields). */
@@ -208,12 +212,14 @@ export function describeAudience(filter: AudienceFilter): string {
     case 'all':
       return 'Everyone';
     case 'and':
-    case 'or':
-      if (filter.conditions.length === 0) return 'Everyone';
-      if (filter.conditions.length === 1) return describeAudience(filter.conditions[0]);
-      return filter.conditions
+    case 'or': {
+      const parts = filter.conditions.filter((c) => !isEmptyGroup(c));
+      if (parts.length === 0) return 'Everyone';
+      if (parts.length === 1) return describeAudience(parts[0]);
+      return parts
         .map((c) => (c.kind === 'and' || c.kind === 'or' ? `(${describeAudience(c)})` : describeAudience(c)))
         .join(` ${filter.kind.toUpperCase()} `);
+    }
     case 'not':
       return `NOT (${describeAudience(filter.filter)})`;
     case 'condition':
