@@ -8,6 +8,7 @@ import { compress } from 'hono/compress';
 import { secureHeaders } from 'hono/secure-headers';
 import { audience } from './routes/audience';
 import { deliveries } from './routes/deliveries';
+import { proofs } from './routes/proofs';
 import { requireOperator, session } from './routes/session';
 import type { AppEnv, Services } from './services';
 import { mailboxPage } from './sink/mailbox-page';
@@ -20,7 +21,9 @@ export function createApp(services: Services) {
     .use('/audience/*', requireOperator, compress())
     .route('/audience', audience)
     .use('/deliveries/*', requireOperator)
-    .route('/deliveries', deliveries);
+    .route('/deliveries', deliveries)
+    .use('/proofs/*', requireOperator)
+    .route('/proofs', proofs);
 
   const app = new Hono<AppEnv>()
     .use(async (c, next) => {

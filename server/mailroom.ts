@@ -74,14 +74,15 @@ export async function startMailroom(config: Config, log: (line: string) => void 
   const signer = createTokenSigner(secret);
   // The public URL is known only once the server listens when PORT is 0 and none is configured.
   const context = { publicUrl: config.publicUrl ?? '', signer, tracking };
+  const messenger = createSmtpMessenger({
+    url: relayUrl,
+    maxConnections: config.poolSize,
+    maxMessagesPerConnection: config.messagesPerConnection,
+  });
   const engine = new SendEngine({
     journal,
     deliveries,
-    messenger: createSmtpMessenger({
-      url: relayUrl,
-      maxConnections: config.poolSize,
-      maxMessagesPerConnection: config.messagesPerConnection,
-    }),
+    messenger,
     compose: (delivery, message, entry) => composeMessage(delivery, message, entry, context),
     onChange: (id) => bus.changed(id),
     log,
@@ -100,6 +101,7 @@ export async function startMailroom(config: Config, log: (line: string) => void 
     operators,
     mailbox,
     engine,
+    messenger,
     bus,
     signer,
     appDir: config.appDir,

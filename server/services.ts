@@ -2,6 +2,7 @@
 
 import type { LiveBus } from './live/live-bus';
 import type { SendEngine } from './sending/engine';
+import type { Messenger } from './sending/messenger';
 import type { AudienceStore } from './store/audience-store';
 import type { Db } from './store/database';
 import type { DeliveryStore } from './store/delivery-store';
@@ -20,6 +21,8 @@ export interface Services {
   operators: OperatorStore;
   mailbox: MailboxStore;
   engine: SendEngine;
+  /** The pooled SMTP transport the engine sends through; proofs use it too. */
+  messenger: Messenger;
   bus: LiveBus;
   signer: TokenSigner;
   /** Where the built app lives (index.html and assets); null to serve the API only. */

@@ -67,10 +67,11 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
   const signer = createTokenSigner('test-secret');
   const bus = new LiveBus(20);
   const context = { publicUrl: PUBLIC_URL, signer, tracking };
+  const messenger = options.messenger ?? recordingMessenger().messenger;
   const engine = new SendEngine({
     journal,
     deliveries,
-    messenger: options.messenger ?? recordingMessenger().messenger,
+    messenger,
     compose: (delivery, message, entry) => composeMessage(delivery, message, entry, context),
     onChange: (id) => bus.changed(id),
     log: () => {},
@@ -86,6 +87,7 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
     operators,
     mailbox: sqliteMailboxStore(db),
     engine,
+    messenger,
     bus,
     signer,
     appDir: null,

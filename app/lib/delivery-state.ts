@@ -1,6 +1,6 @@
 /** What a delivery's dashboard shows and allows, derived from what the app knows about it. */
 
-import type { OutboxItem, StoredPreparation } from './db/db';
+import type { SendItem, StoredPreparation } from './db/db';
 import type { DeliveryStatus, SendKpis } from '$shared/types';
 
 export type DeliveryState =
@@ -8,13 +8,13 @@ export type DeliveryState =
   | { kind: 'stale'; previous: StoredPreparation['status'] }
   | { kind: 'prepared' }
   | { kind: 'failed' }
-  | { kind: 'outbox'; item: OutboxItem }
+  | { kind: 'outbox'; item: SendItem }
   | { kind: 'server'; status: DeliveryStatus; kpis: SendKpis };
 
 /** Returns the delivery's state: the server's word once handed over, else the outbox, else the preparation. */
 export function deliveryState(input: {
   server: SendKpis | null;
-  outbox: OutboxItem | undefined;
+  outbox: SendItem | undefined;
   preparation: StoredPreparation | undefined;
   currentHash: string;
 }): DeliveryState {

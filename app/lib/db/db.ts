@@ -23,21 +23,42 @@ export interface StoredPreparation extends PreparationResult {
   preparedAt: string;
 }
 
-/** Work for the server that survives reloads and waits for the network. */
-export interface OutboxItem {
+interface OutboxBase {
   id?: number;
   deliveryId: string;
+  state: 'waiting' | 'uploading' | 'refused';
+  attempts: number;
+  lastError: string | null;
+  createdAt: string;
+}
+
+/** A Send waiting for the server: the prepared batch goes up in chunks, then the command. */
+export interface SendItem extends OutboxBase {
   kind: 'send';
   contentHash: string;
   scheduledAt: string | null;
   /** Chunks the server has acknowledged (on disk). */
   chunksDone: number;
   chunkCount: number;
-  state: 'waiting' | 'uploading' | 'refused';
-  attempts: number;
-  lastError: string | null;
-  createdAt: string;
 }
+
+/** A proof asked for offline. */
+export interface ProofItem extends OutboxBase {
+  kind: 'proof';
+  proof: ProofRequest;
+}
+
+export interface ProofRequest {
+  fromName: string;
+  fromAddress: string;
+  subject: string;
+  html: string;
+  to: string[];
+  recipients: { email: string; values: Record<string, string> }[];
+}
+
+/** Work for the server that survives reloads and waits for the network. */
+export type OutboxItem = SendItem | ProofItem;
 
 /** One page of changes pulled after the initial load, kept until it is folded into the blocks. */
 export interface OverlayRecord {
@@ -62,7 +83,7 @@ export class MailroomDb extends Dexie {
   /** Prepared recipients and exclusions, packed per chunk (prepared-batch.ts). */
   recipientChunks!: Dexie.Table<RecipientChunk, [string, number]>;
   exclusionChunks!: Dexie.Table<ExclusionChunk, [string, number]>;
-  outbox!: EntityTable<OutboxItem, 'id'>;
+  outbox!: Dexie.Table<OutboxItem, number>;
   meta!: EntityTable<MetaRecord, 'key'>;
 
   constructor(name = 'mailroom') {

@@ -7,6 +7,7 @@ import { contentHash } from '$shared/content-hash';
 import { isFinal } from '$shared/status';
 import type { SendKpis } from '$shared/types';
 import { client, refusalOf } from '../api';
+import type { SendItem } from '../db/db';
 import { db } from '../db/instance';
 import { deliveryState, type DeliveryState } from '../delivery-state';
 import { cancelPreparation, prepareInWorker, type PrepareProgress } from '../worker/preparation-client';
@@ -24,7 +25,14 @@ export class DeliveryDashboard {
   constructor(readonly id: string) {
     this.delivery = new LiveQuery(() => db.deliveries.get(id));
     this.preparation = new LiveQuery(() => db.preparations.get(id));
-    this.outboxItem = new LiveQuery(() => db.outbox.where('deliveryId').equals(id).first());
+    this.outboxItem = new LiveQuery(
+      () =>
+        db.outbox
+          .where('deliveryId')
+          .equals(id)
+          .filter((item): item is SendItem => item.kind === 'send')
+          .first() as Promise<SendItem | undefined>,
+    );
   }
 
   get preparing() {

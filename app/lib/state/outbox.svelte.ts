@@ -7,7 +7,7 @@
 import { client, refusalOf } from '../api';
 import { batchHeader } from '$shared/handoff';
 import type { SendKpis } from '$shared/types';
-import type { MailroomDb, OutboxItem } from '../db/db';
+import type { MailroomDb, OutboxItem, ProofItem, ProofRequest, SendItem } from '../db/db';
 import { CHUNK_SIZE, recipientsOfChunk } from '../db/prepared-batch';
 
 const MAX_BACKOFF_MS = 30_000;
@@ -55,6 +55,32 @@ export class Outbox {
     void this.process();
   }
 
+  /**
+   * Sends a proof now, or, when the server cannot be reached, keeps it for later. Returns
+   * what happened, in words for the marketer.
+   */
+  async sendProof(deliveryId: string, proof: ProofRequest): Promise<{ ok: boolean; message: string }> {
+    try {
+      const response = await client.api.proofs.$post({ json: proof });
+      if (!response.ok) return { ok: false, message: (await refusalOf(response)).message };
+      const { sent, failed } = await response.json();
+      if (failed.length)
+        return { ok: false, message: `${sent} proofs sent; refused: ${failed.map((f) => `${f.to} (${f.reply})`).join(', ')}.` };
+      return { ok: true, message: `${sent} proof${sent === 1 ? '' : 's'} sent to ${proof.to.join(', ')}.` };
+    } catch {
+      await this.db.outbox.add({
+        kind: 'proof',
+        deliveryId,
+        proof,
+        state: 'waiting',
+        attempts: 0,
+        lastError: null,
+        createdAt: new Date().toISOString(),
+      });
+      return { ok: true, message: 'You are offline: the proof will be sent when online.' };
+    }
+  }
+
   /** Drops a refused item so the marketer can prepare and send again. */
   async discard(id: number): Promise<void> {
     await this.db.outbox.delete(id);
@@ -93,7 +119,8 @@ export class Outbox {
     const id = item.id!;
     try {
       await this.db.outbox.update(id, { state: 'uploading' });
-      await this.upload(item);
+      if (item.kind === 'proof') await this.sendQueuedProof(item);
+      else await this.upload(item);
       return 0;
     } catch (error) {
       if (error instanceof Refused) {
@@ -108,7 +135,12 @@ export class Outbox {
     }
   }
 
-  private async upload(item: OutboxItem): Promise<void> {
+  private async sendQueuedProof(item: ProofItem): Promise<void> {
+    await expectOk(client.api.proofs.$post({ json: item.proof }));
+    await this.db.outbox.delete(item.id!);
+  }
+
+  private async upload(item: SendItem): Promise<void> {
     const { deliveryId, contentHash } = item;
     const delivery = await this.db.deliveries.get(deliveryId);
     const preparation = await this.db.preparations.get(deliveryId);
@@ -127,7 +159,7 @@ export class Outbox {
           json: { contentHash, recipients },
         }),
       );
-      await this.db.outbox.update(item.id!, { chunksDone: seq });
+      await this.db.outbox.update(item.id!, (stored) => void ((stored as SendItem).chunksDone = seq));
     }
     await expectOk(client.api.deliveries[':id'].batch.commit.$post({ param, json: { contentHash } }));
     const sent = await client.api.deliveries[':id'].send.$post({ param, json: { contentHash, scheduledAt: item.scheduledAt } });

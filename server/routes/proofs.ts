@@ -1,0 +1,59 @@
+/**
+ * Proofs: the message as rendered for chosen recipients, sent to test addresses with the
+ * subject prefixed "[Proof]". Rendered by the shared renderer, like the real thing; links
+ * are left as written and the unsubscribe link points nowhere, so a proof changes no figure.
+ */
+
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { isValidEmail } from '../../shared/email-address';
+import { compileMessage, renderMessage } from '../../shared/message';
+import { oneLine } from '../../shared/template';
+import type { AppEnv } from '../services';
+import { jsonBody } from './validate';
+
+export const PROOF_UNSUBSCRIBE_URL = 'https://unsubscribe.invalid/proof';
+
+const proof = z.object({
+  fromName: z.string().max(200),
+  fromAddress: z.string().refine(isValidEmail, 'a valid email address'),
+  subject: z.string().min(1).max(998),
+  html: z.string().min(1).max(2_000_000),
+  to: z.array(z.string().trim().toLowerCase().refine(isValidEmail, 'a valid email address')).min(1).max(10),
+  recipients: z
+    .array(z.object({ email: z.string().max(254), values: z.record(z.string(), z.string().max(10_000)) }))
+    .min(1)
+    .max(5),
+});
+
+export const proofs = new Hono<AppEnv>().post('/', jsonBody(proof), async (c) => {
+  const body = c.req.valid('json');
+  const compiled = compileMessage(body);
+  if (!compiled.ok) {
+    const { line, column, message } = compiled.error;
+    return c.json(
+      { error: 'template-error', message: `The ${compiled.part} has an error at line ${line}, column ${column}: ${message}.` },
+      422,
+    );
+  }
+  const { messenger } = c.var.services;
+  const outcomes = await Promise.all(
+    body.recipients.flatMap((recipient) =>
+      body.to.map(async (to) => {
+        const rendered = renderMessage(compiled.message, recipient.values, { unsubscribeUrl: PROOF_UNSUBSCRIBE_URL });
+        const outcome = await messenger.send({
+          from: { name: oneLine(body.fromName), address: body.fromAddress },
+          to,
+          subject: `[Proof] ${rendered.subject}`,
+          html: rendered.html,
+          text: rendered.text,
+          messageId: `<proof.${Date.now()}.${Math.random().toString(36).slice(2)}@${body.fromAddress.split('@')[1]}>`,
+          headers: { 'X-Mailroom-Proof': `as received by ${oneLine(recipient.email)}` },
+        });
+        return { to, as: recipient.email, ...outcome };
+      }),
+    ),
+  );
+  const failed = outcomes.filter((o) => o.kind !== 'sent');
+  return c.json({ sent: outcomes.length - failed.length, failed: failed.map((f) => ({ to: f.to, as: f.as, reply: f.reply })) }, 200);
+});
