@@ -7,21 +7,12 @@ import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './app';
 import type { Config } from './config';
-import { LiveBus } from './live/live-bus';
 import { seedDemoAudience } from './seed';
-import { composeMessage } from './sending/compose';
-import { SendEngine } from './sending/engine';
 import { createSmtpMessenger } from './sending/messenger';
-import type { Services } from './services';
+import { createServices, type Services } from './services';
 import { startSmtpSink, type SmtpSink } from './sink/smtp-sink';
-import { sqliteAudienceStore } from './store/audience-store';
 import { getMeta, openDatabase, setMeta } from './store/database';
-import { sqliteDeliveryStore } from './store/delivery-store';
 import { sqliteMailboxStore } from './store/mailbox-store';
-import { sqliteOperatorStore } from './store/operator-store';
-import { sqliteSendJournal } from './store/send-journal';
-import { sqliteTrackingStore } from './store/tracking-store';
-import { createTokenSigner } from './tracking/tokens';
 
 export interface RunningMailroom {
   url: string;
@@ -42,13 +33,41 @@ export async function startMailroom(config: Config, log: (line: string) => void 
   mkdirSync(config.dataDir, { recursive: true });
   const databaseFile = join(config.dataDir, 'mailroom.db');
   const db = openDatabase(databaseFile);
-  const now = () => new Date();
 
-  const audience = sqliteAudienceStore(db);
+  let secret = getMeta(db, 'tracking_secret');
+  if (!secret) setMeta(db, 'tracking_secret', (secret = randomBytes(32).toString('base64url')));
+
+  let sink: SmtpSink | null = null;
+  let relayUrl = config.smtpUrl;
+  if (!relayUrl) {
+    sink = await startSmtpSink(sqliteMailboxStore(db), config.sinkPort);
+    relayUrl = `smtp://127.0.0.1:${sink.port}`;
+  }
+
+  // The public URL is known only once the server listens when PORT is 0 and none is configured.
+  let publicUrl = config.publicUrl ?? '';
+  const services = createServices(db, {
+    messenger: createSmtpMessenger({
+      url: relayUrl,
+      maxConnections: config.poolSize,
+      maxMessagesPerConnection: config.messagesPerConnection,
+    }),
+    secret,
+    publicUrl: () => publicUrl,
+    appDir: config.appDir,
+    secureCookies: config.publicUrl?.startsWith('https://') ?? false,
+    log,
+    engine: {
+      concurrency: config.poolSize * 2,
+      // Claim no more than can be in flight: after a crash, "outcome unknown" covers only what reached the relay.
+      batchSize: config.poolSize * 2,
+      ratePerSecond: config.ratePerSecond,
+    },
+  });
+  const { audience, operators, engine, bus } = services;
   const seeded = audience.count() === 0;
-  if (seeded) seedDemoAudience(audience, now());
+  if (seeded) seedDemoAudience(audience, new Date());
 
-  const operators = sqliteOperatorStore(db);
   let generatedPassword: string | null = null;
   if (config.adminPassword) operators.setPassword('admin', config.adminPassword);
   else if (!operators.hasUser('admin')) {
@@ -56,64 +75,12 @@ export async function startMailroom(config: Config, log: (line: string) => void 
     operators.setPassword('admin', generatedPassword);
   }
 
-  let secret = getMeta(db, 'tracking_secret');
-  if (!secret) setMeta(db, 'tracking_secret', (secret = randomBytes(32).toString('base64url')));
-
-  const mailbox = sqliteMailboxStore(db);
-  const bus = new LiveBus();
-  let sink: SmtpSink | null = null;
-  let relayUrl = config.smtpUrl;
-  if (!relayUrl) {
-    sink = await startSmtpSink(mailbox, config.sinkPort);
-    relayUrl = `smtp://127.0.0.1:${sink.port}`;
-  }
-
-  const deliveries = sqliteDeliveryStore(db);
-  const journal = sqliteSendJournal(db);
-  const tracking = sqliteTrackingStore(db);
-  const signer = createTokenSigner(secret);
-  // The public URL is known only once the server listens when PORT is 0 and none is configured.
-  const context = { publicUrl: config.publicUrl ?? '', signer, tracking };
-  const messenger = createSmtpMessenger({
-    url: relayUrl,
-    maxConnections: config.poolSize,
-    maxMessagesPerConnection: config.messagesPerConnection,
-  });
-  const engine = new SendEngine({
-    journal,
-    deliveries,
-    messenger,
-    compose: (delivery, message, entry) => composeMessage(delivery, message, entry, context),
-    onChange: (id) => bus.changed(id),
-    log,
-    concurrency: config.poolSize * 2,
-    // Claim no more than can be in flight: after a crash, "outcome unknown" covers only what reached the relay.
-    batchSize: config.poolSize * 2,
-    ratePerSecond: config.ratePerSecond,
-  });
-
-  const services: Services = {
-    db,
-    audience,
-    deliveries,
-    journal,
-    tracking,
-    operators,
-    mailbox,
-    engine,
-    messenger,
-    bus,
-    signer,
-    appDir: config.appDir,
-    secureCookies: config.publicUrl?.startsWith('https://') ?? false,
-    now,
-  };
   const app = createApp(services);
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
   });
   const port = (server.address() as AddressInfo).port;
-  context.publicUrl ||= `http://localhost:${port}`;
+  publicUrl ||= `http://localhost:${port}`;
   engine.start();
 
   return {

@@ -1,16 +1,17 @@
 /** Everything a request handler may use, built once at start and handed to the app. */
 
-import type { LiveBus } from './live/live-bus';
-import type { SendEngine } from './sending/engine';
+import { LiveBus } from './live/live-bus';
+import { composeMessage } from './sending/compose';
+import { SendEngine, type EngineOptions } from './sending/engine';
 import type { Messenger } from './sending/messenger';
-import type { AudienceStore } from './store/audience-store';
+import { sqliteAudienceStore, type AudienceStore } from './store/audience-store';
 import type { Db } from './store/database';
-import type { DeliveryStore } from './store/delivery-store';
-import type { MailboxStore } from './store/mailbox-store';
-import type { OperatorStore } from './store/operator-store';
-import type { SendJournal } from './store/send-journal';
-import type { TrackingStore } from './store/tracking-store';
-import type { TokenSigner } from './tracking/tokens';
+import { sqliteDeliveryStore, type DeliveryStore } from './store/delivery-store';
+import { sqliteMailboxStore, type MailboxStore } from './store/mailbox-store';
+import { sqliteOperatorStore, type OperatorStore } from './store/operator-store';
+import { sqliteSendJournal, type SendJournal } from './store/send-journal';
+import { sqliteTrackingStore, type TrackingStore } from './store/tracking-store';
+import { createTokenSigner, type TokenSigner } from './tracking/tokens';
 
 export interface Services {
   db: Db;
@@ -33,3 +34,51 @@ export interface Services {
 }
 
 export type AppEnv = { Variables: { services: Services; user: string } };
+
+export interface ServiceOptions {
+  messenger: Messenger;
+  /** Signs tracking and unsubscribe links. */
+  secret: string;
+  /** Where recipients reach tracking links; read when a message is composed, so it may be set after listening. */
+  publicUrl: () => string;
+  appDir: string | null;
+  secureCookies: boolean;
+  log: (line: string) => void;
+  /** Coalescing interval of live figures. */
+  liveIntervalMs?: number;
+  engine?: Partial<EngineOptions>;
+}
+
+/** Returns the services over a database: the SQLite stores, the signer, live figures and the send engine (not started). */
+export function createServices(db: Db, options: ServiceOptions): Services {
+  const deliveries = sqliteDeliveryStore(db);
+  const journal = sqliteSendJournal(db);
+  const tracking = sqliteTrackingStore(db);
+  const signer = createTokenSigner(options.secret);
+  const bus = new LiveBus(options.liveIntervalMs);
+  const engine = new SendEngine({
+    journal,
+    deliveries,
+    messenger: options.messenger,
+    compose: (delivery, message, entry) => composeMessage(delivery, message, entry, { publicUrl: options.publicUrl(), signer, tracking }),
+    onChange: (id) => bus.changed(id),
+    log: options.log,
+    ...options.engine,
+  });
+  return {
+    db,
+    audience: sqliteAudienceStore(db),
+    deliveries,
+    journal,
+    tracking,
+    operators: sqliteOperatorStore(db),
+    mailbox: sqliteMailboxStore(db),
+    engine,
+    messenger: options.messenger,
+    bus,
+    signer,
+    appDir: options.appDir,
+    secureCookies: options.secureCookies,
+    now: () => new Date(),
+  };
+}

@@ -7,19 +7,13 @@ import { Preparation } from '../shared/preparation';
 import { batchHeader } from '../shared/handoff';
 import type { Delivery, PreparedRecipient } from '../shared/types';
 import { createApp } from './app';
-import { LiveBus } from './live/live-bus';
-import { composeMessage, type OutgoingMessage } from './sending/compose';
-import { SendEngine, type EngineOptions } from './sending/engine';
+import type { OutgoingMessage } from './sending/compose';
+import type { EngineOptions } from './sending/engine';
+import { createServices, type Services } from './services';
+import type { ProfileInput } from './store/audience-store';
+import type { SmtpOutcome } from './store/send-journal';
 import type { Messenger } from './sending/messenger';
-import type { Services } from './services';
-import { sqliteAudienceStore, type ProfileInput } from './store/audience-store';
 import { openDatabase } from './store/database';
-import { sqliteDeliveryStore } from './store/delivery-store';
-import { sqliteMailboxStore } from './store/mailbox-store';
-import { sqliteOperatorStore } from './store/operator-store';
-import { sqliteSendJournal, type SmtpOutcome } from './store/send-journal';
-import { sqliteTrackingStore } from './store/tracking-store';
-import { createTokenSigner } from './tracking/tokens';
 
 export const PUBLIC_URL = 'https://mail.example.com';
 export const PASSWORD = 'correct horse battery staple';
@@ -58,42 +52,18 @@ export function recordingMessenger(
 /** Returns the real app over an in-memory database, with an operator signed in. */
 export async function createKit(options: KitOptions = {}): Promise<Kit> {
   const db = openDatabase(options.file ?? ':memory:');
-  const now = () => new Date();
-  const operators = sqliteOperatorStore(db);
-  operators.setPassword('admin', PASSWORD);
-  const deliveries = sqliteDeliveryStore(db);
-  const journal = sqliteSendJournal(db);
-  const tracking = sqliteTrackingStore(db);
-  const signer = createTokenSigner('test-secret');
-  const bus = new LiveBus(20);
-  const context = { publicUrl: PUBLIC_URL, signer, tracking };
-  const messenger = options.messenger ?? recordingMessenger().messenger;
-  const engine = new SendEngine({
-    journal,
-    deliveries,
-    messenger,
-    compose: (delivery, message, entry) => composeMessage(delivery, message, entry, context),
-    onChange: (id) => bus.changed(id),
-    log: () => {},
-    tickMs: 20,
-    ...options.engine,
-  });
-  const services: Services = {
-    db,
-    audience: sqliteAudienceStore(db),
-    deliveries,
-    journal,
-    tracking,
-    operators,
-    mailbox: sqliteMailboxStore(db),
-    engine,
-    messenger,
-    bus,
-    signer,
+  const services = createServices(db, {
+    messenger: options.messenger ?? recordingMessenger().messenger,
+    secret: 'test-secret',
+    publicUrl: () => PUBLIC_URL,
     appDir: null,
     secureCookies: false,
-    now,
-  };
+    log: () => {},
+    liveIntervalMs: 20,
+    engine: { tickMs: 20, ...options.engine },
+  });
+  services.operators.setPassword('admin', PASSWORD);
+  const { engine, bus } = services;
   const app = createApp(services);
   engine.start();
   const login = await app.request('/api/session', {
