@@ -31,6 +31,11 @@ describe('control rules', () => {
     ['a field of the schema', { subject: 'Hi {{ city }}' }, []],
     ['no unsubscribe link', { html: '<p>Hi</p>' }, ['warning: Unsubscribe link']],
     ['relative link', { html: base.html + '<a href="/sale">sale</a>' }, ['warning: Links well-formed']],
+    [
+      'nothing to read in the text part',
+      { html: '<img src="https://x.example/banner.png"><a href="{{ unsubscribe_url }}"></a>' },
+      ['warning: Text part'],
+    ],
     ['too large for Gmail', { html: base.html + 'x'.repeat(103 * 1024) }, ['warning: HTML size']],
   ])('%s', (_, change, expected) => {
     expect(findings(change)).toEqual(expected);

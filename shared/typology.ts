@@ -4,7 +4,7 @@
  */
 
 import { isValidEmail, normalizeEmail } from './email-address';
-import { extractLinks, isKnownField, SYSTEM_FIELDS, type CompiledMessage } from './message';
+import { extractLinks, htmlToText, isKnownField, SYSTEM_FIELDS, type CompiledMessage } from './message';
 import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel, Profile } from './types';
 import { exclusionBits, firstCause } from './what-if';
 
@@ -45,6 +45,9 @@ export function checkMessage(
     if (!/^https?:\/\/[^\s/$.?#][^\s]*$/i.test(link) && !link.startsWith('mailto:')) {
       warning('Links well-formed', `The link "${link}" is not an absolute http(s) URL.`);
     }
+  }
+  if (htmlToText(content.html.replace(/\{\{[^}]*\}\}|\{%[^%]*%\}/g, '')).trim() === '') {
+    warning('Text part', 'The text part derived from the HTML is empty (the body is only images or markup): add some text to the body.');
   }
   if (new TextEncoder().encode(content.html).length > HTML_CLIP_BYTES) {
     warning('HTML size', 'The HTML body is larger than 102 KB: Gmail will clip it.');
