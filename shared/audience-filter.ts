@@ -116,11 +116,6 @@ function isEmptyGroup(filter: AudienceFilter): boolean {
   return (filter.kind === 'and' || filter.kind === 'or') && filter.conditions.every(isEmptyGroup);
 }
 
-/** Returns true when the profile belongs to the audience the filter describes (text comparisons for untyped fields). */
-export function matchesAudience(profile: Profile, filter: AudienceFilter, schema: readonly AttributeDefinition[] = []): boolean {
-  return compileAudience(filter, schema)(profile);
-}
-
 /** The type a field must have for an operator, when the schema does not say (a core field, an unknown attribute). */
 function typeForOperator(operator: FilterOperator): AttributeType {
   return (

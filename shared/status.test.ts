@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canTransition, isEditable, isFinal, isHandedOver } from './status';
+import { canTransition, isFinal } from './status';
 import type { DeliveryStatus } from './types';
 
 describe('status transitions', () => {
@@ -25,13 +25,9 @@ describe('status transitions', () => {
     expect(canTransition(from, to)).toBe(allowed);
   });
 
-  it('knows which statuses are final, editable and on the server', () => {
+  it('knows which statuses are final', () => {
     expect(isFinal('stopped')).toBe(true);
     expect(isFinal('completed')).toBe(true);
     expect(isFinal('paused')).toBe(false);
-    expect(isEditable('prepared')).toBe(true);
-    expect(isEditable('sending')).toBe(false);
-    expect(isHandedOver('scheduled')).toBe(true);
-    expect(isHandedOver('prepared')).toBe(false);
   });
 });

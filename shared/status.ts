@@ -19,16 +19,6 @@ export function canTransition(from: DeliveryStatus, to: DeliveryStatus): boolean
   return NEXT[from].includes(to);
 }
 
-/** Returns true while the delivery's content may still change (before it was handed to the server). */
-export function isEditable(status: DeliveryStatus): boolean {
-  return status === 'draft' || status === 'prepared' || status === 'failed';
-}
-
-/** Returns true once the server owns the delivery. */
-export function isHandedOver(status: DeliveryStatus): boolean {
-  return status === 'scheduled' || status === 'sending' || status === 'paused' || status === 'stopped' || status === 'completed';
-}
-
 /** Returns true when the delivery has ended for good. */
 export function isFinal(status: DeliveryStatus): boolean {
   return NEXT[status].length === 0;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileMessage } from './message';
-import { applyFilteringRules, checkMessage } from './typology';
+import { Preparation } from './preparation';
+import { checkMessage } from './typology';
 import { makeProfile } from './test-profile';
 import type { DeliveryContent, Profile } from './types';
 
@@ -44,10 +45,17 @@ describe('control rules', () => {
 
 const profile = (id: number, email: string, change: Partial<Profile> = {}) => makeProfile({ id, email, ...change });
 
-describe('filtering rules', () => {
+/** Returns each profile's verdict in a preparation of them all: its exclusion cause, or "kept". */
+function verdicts(profiles: Profile[]): string[] {
+  const started = Preparation.start({ ...base, id: 'd', version: 1, createdAt: '', updatedAt: '' });
+  if (!started.ok) throw new Error('start');
+  const { exclusions } = started.preparation.addProfiles(profiles);
+  return profiles.map((p) => exclusions.find((e) => e.profileId === p.id)?.cause ?? 'kept');
+}
+
+describe('filtering rules, as a preparation applies them', () => {
   it('excludes unsubscribed, denylisted, quarantined, invalid and duplicate addresses, keeping the first of a mailbox', () => {
-    const seen = new Set<string>();
-    const verdicts = [
+    const result = verdicts([
       profile(1, 'a@example.com'),
       profile(2, 'b@example.com', { status: 'unsubscribed' }),
       profile(3, 'not-an-address'),
@@ -58,8 +66,8 @@ describe('filtering rules', () => {
       profile(8, 'd@example.com', { denylisted: true }),
       profile(9, 'e@example.com', { quarantined: true }),
       profile(10, 'c@example.com'),
-    ].map((p) => applyFilteringRules(p, seen)?.cause ?? 'kept');
-    expect(verdicts).toEqual([
+    ]);
+    expect(result).toEqual([
       'kept',
       'unsubscribed',
       'invalid-address',
@@ -74,8 +82,9 @@ describe('filtering rules', () => {
   });
 
   it('does not count an unsubscribed profile as the holder of its address', () => {
-    const seen = new Set<string>();
-    applyFilteringRules(profile(1, 'a@example.com', { status: 'unsubscribed' }), seen);
-    expect(applyFilteringRules(profile(2, 'a@example.com'), seen)).toBeNull();
+    expect(verdicts([profile(1, 'a@example.com', { status: 'unsubscribed' }), profile(2, 'a@example.com')])).toEqual([
+      'unsubscribed',
+      'kept',
+    ]);
   });
 });

@@ -5,8 +5,7 @@
 
 import { isValidEmail, normalizeEmail } from './email-address';
 import { extractLinks, htmlToText, isKnownField, SYSTEM_FIELDS, type CompiledMessage } from './message';
-import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel, Profile } from './types';
-import { exclusionBits, firstCause } from './what-if';
+import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel } from './types';
 
 export interface ControlFinding {
   rule: string;
@@ -81,17 +80,3 @@ export const CAUSE_LABELS: Record<ExclusionCause, string> = {
   'invalid-address': 'Invalid address',
   'duplicate-address': 'Duplicate address',
 };
-
-/**
- * Returns the first filtering rule that excludes the profile, or null when it is kept.
- * `seen` holds the mailboxes already kept in this delivery; a kept profile's mailbox is
- * added to it, so the first profile reaching a mailbox wins (anna+news@ and anna@ are one).
- */
-export function applyFilteringRules(profile: Profile, seen: Set<string>): FilteringRule | null {
-  const { mask, key } = exclusionBits(profile);
-  const cause = firstCause(mask);
-  if (cause) return RULE_BY_CAUSE[cause];
-  if (seen.has(key!)) return DEFAULT_FILTERING_RULES.duplicate;
-  seen.add(key!);
-  return null;
-}

@@ -72,7 +72,6 @@ export interface AudienceStore {
   undeny(email: string): boolean;
   quarantine(email: string, reason: 'hard-bounce' | 'complaint', smtpReply: string | null, deliveryId: string | null, now: Date): void;
   suppression(email: string): Suppression;
-  recordSends(profileIds: readonly number[], deliveryId: string, now: Date): void;
   recentSends(profileId: number, limit: number): RecentSend[];
   /** Returns up to `limit` profiles with ids above `afterId`, in id order (keyset paging). */
   pageById(afterId: number, limit: number): Profile[];
@@ -171,7 +170,6 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
   );
   const denyOf = db.prepare('SELECT reason, added_at AS addedAt, added_by AS addedBy FROM denylist WHERE email = ?');
   const quarantineOf = db.prepare('SELECT reason, smtp_reply AS smtpReply, delivery_id AS deliveryId, at FROM quarantine WHERE email = ?');
-  const recordSend = db.prepare('INSERT OR IGNORE INTO sends (profile_id, delivery_id, at) VALUES (?, ?, ?)');
   const recentSends = db.prepare('SELECT delivery_id AS deliveryId, at FROM sends WHERE profile_id = ? ORDER BY at DESC LIMIT ?');
   const pageById = db.prepare(`${SELECT_PROFILE} WHERE p.id > ? ORDER BY p.id LIMIT ?`);
   const saveImport = db.prepare(
@@ -292,11 +290,6 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
         quarantine: (quarantineOf.get(address) as Suppression['quarantine']) ?? null,
       };
     },
-
-    recordSends: db.transaction((profileIds: readonly number[], deliveryId: string, now: Date) => {
-      const at = now.toISOString();
-      for (const id of profileIds) recordSend.run(id, deliveryId, at);
-    }),
 
     recentSends: (profileId, limit) => recentSends.all(profileId, limit) as RecentSend[],
 
