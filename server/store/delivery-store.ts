@@ -37,6 +37,8 @@ export type Outcome<T = object> = ({ ok: true } & T) | Refusal;
 
 export interface DeliveryStore {
   get(id: string): ServerDelivery | undefined;
+  /** Returns the status alone (no content), for checks on the send path. */
+  status(id: string): DeliveryStatus | undefined;
   list(): ServerDelivery[];
   /** Opens (or reopens) the hand-off of a batch; chunks of another content hash are dropped. */
   beginBatch(header: BatchHeader, now: Date): Outcome;
@@ -108,6 +110,7 @@ const notFound = (id: string) => refuse(404, 'delivery-not-found', `There is no 
 export function sqliteDeliveryStore(db: Db): DeliveryStore {
   const byId = db.prepare('SELECT * FROM deliveries WHERE id = ?');
   const all = db.prepare('SELECT * FROM deliveries ORDER BY created_at DESC');
+  const statusOf = db.prepare('SELECT status FROM deliveries WHERE id = ?').pluck();
   const get = (id: string) => {
     const row = byId.get(id) as DeliveryRow | undefined;
     return row && toDelivery(row);
@@ -154,6 +157,7 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
 
   return {
     get,
+    status: (id) => statusOf.get(id) as DeliveryStatus | undefined,
     list: () => (all.all() as DeliveryRow[]).map(toDelivery),
 
     beginBatch: db.transaction((header: BatchHeader, now: Date): Outcome => {
