@@ -14,6 +14,7 @@ import type { ProfileInput } from './store/audience-store';
 import type { SmtpOutcome } from './store/send-journal';
 import type { Messenger } from './sending/messenger';
 import { openDatabase } from './store/database';
+import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID } from '../shared/typology';
 
 export const PUBLIC_URL = 'https://mail.example.com';
 export const PASSWORD = 'correct horse battery staple';
@@ -116,18 +117,19 @@ export const SAMPLE_DELIVERY: Omit<Delivery, 'id'> = {
   html: '<html><body><p>Hi {{ first_name }}</p><a href="https://shop.example.com/sale?a=1&amp;b=2">Sale</a> <a href="{{ unsubscribe_url }}">Unsubscribe</a></body></html>',
   audience: { kind: 'all' },
   scheduledAt: null,
+  typologyId: DEFAULT_TYPOLOGY_ID,
   createdAt: '2026-11-28T00:00:00Z',
   updatedAt: '2026-11-28T00:00:00Z',
 };
 
 /** Prepares a delivery over the kit's audience with the shared code, as the worker does. */
 export function prepareOnServerAudience(kit: Kit, delivery: Delivery) {
-  const started = Preparation.start(delivery);
+  const started = Preparation.start(delivery, { typology: DEFAULT_TYPOLOGY, schema: kit.services.audience.schema() });
   if (!started.ok) throw new Error('preparation failed to start');
   const profiles = kit.services.audience.changesSince(0, 1_000_000).profiles;
   const { recipients } = started.preparation.addProfiles(profiles);
-  const result = started.preparation.finish();
-  return { result, kpis: result.kpis, recipients };
+  const { result, last } = started.preparation.finish();
+  return { result, kpis: result.kpis, recipients: [...recipients, ...last.recipients] };
 }
 
 /** Hands a prepared delivery to the server in chunks (header, chunks, commit), as the outbox does. */

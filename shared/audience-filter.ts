@@ -79,6 +79,13 @@ export const VALUELESS: ReadonlySet<FilterOperator> = new Set(['isEmpty', 'isNot
 
 export type ProfilePredicate = (profile: Profile) => boolean;
 
+/** Profiles laid out column by column (a block of the replica): a filter reads only the columns it tests. */
+export interface ProfileColumns {
+  readonly length: number;
+  /** The values of a field (core or attribute), by position; null or undefined where a profile has none. */
+  column(field: string): ArrayLike<AttributeValue | undefined>;
+}
+
 const DAY = 86_400_000;
 
 /**
@@ -86,25 +93,62 @@ const DAY = 86_400_000;
  * anchors "within the last N days" (so a preparation is reproducible). Core fields are text.
  */
 export function compileAudience(filter: AudienceFilter, schema: readonly AttributeDefinition[] = [], now = new Date()): ProfilePredicate {
+  return compileTree(filter, schema, now)((field) => (profile: Profile) => fieldValue(profile, field));
+}
+
+/**
+ * Returns the filter compiled for columns: bound to a block, it tests a position without
+ * building the profile, so a scan builds only the profiles that match.
+ */
+export function compileAudienceColumns(
+  filter: AudienceFilter,
+  schema: readonly AttributeDefinition[] = [],
+  now = new Date(),
+): (block: ProfileColumns) => (position: number) => boolean {
+  const bind = compileTree(filter, schema, now);
+  return (block) =>
+    bind((field) => {
+      const values = block.column(field);
+      return (i: number) => values[i];
+    });
+}
+
+type Reader<R> = (field: string) => (row: R) => AttributeValue | undefined;
+
+/** Compiles the conditions once; the result binds them to a way of reading a field of a row. */
+function compileTree(
+  filter: AudienceFilter,
+  schema: readonly AttributeDefinition[],
+  now: Date,
+): <R>(read: Reader<R>) => (row: R) => boolean {
   const types = new Map<string, AttributeType>(schema.map((a) => [a.name, a.type]));
-  const compile = (node: AudienceFilter): ProfilePredicate => {
+  const compile = (node: AudienceFilter): (<R>(read: Reader<R>) => (row: R) => boolean) => {
     switch (node.kind) {
       case 'all':
-        return () => true;
+        return () => () => true;
       case 'and':
       case 'or': {
         // Empty groups (just added in the builder) take no part: they constrain nothing.
         const parts = node.conditions.filter((c) => !isEmptyGroup(c)).map(compile);
-        if (parts.length === 0) return () => true;
-        return node.kind === 'and' ? (p) => parts.every((test) => test(p)) : (p) => parts.some((test) => test(p));
+        if (parts.length === 0) return () => () => true;
+        return <R>(read: Reader<R>) => {
+          const tests = parts.map((part) => part(read));
+          return node.kind === 'and' ? (row: R) => tests.every((test) => test(row)) : (row: R) => tests.some((test) => test(row));
+        };
       }
       case 'not': {
         const inner = compile(node.filter);
-        return (p) => !inner(p);
+        return <R>(read: Reader<R>) => {
+          const test = inner(read);
+          return (row: R) => !test(row);
+        };
       }
       case 'condition': {
         const test = compileCondition(node, types.get(node.field) ?? typeForOperator(node.operator), now.getTime());
-        return (p) => test(fieldValue(p, node.field));
+        return <R>(read: Reader<R>) => {
+          const value = read(node.field);
+          return (row: R) => test(value(row));
+        };
       }
     }
   };

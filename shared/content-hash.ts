@@ -1,12 +1,15 @@
 /** Content hashing: how a preparation knows it is stale. */
 
-import type { DeliveryContent } from './types';
+import type { Typology } from './typology';
+import type { ContactHistoryEntry, DeliveryContent } from './types';
 
 /**
- * Returns a 26-character hex digest of the delivery content and the replica it was prepared
- * from. Deterministic across browsers and Node (pure JS, no Web Crypto, so it is synchronous).
+ * Returns a 26-character hex digest of the delivery content, the typology's rules and the
+ * replica it was prepared from (`replicaVersion`: the change cursor and the contact
+ * history's stamp). Deterministic across browsers and Node (pure JS, no Web Crypto, so it
+ * is synchronous).
  */
-export function contentHash(content: DeliveryContent, replicaCursor: number): string {
+export function contentHash(content: DeliveryContent, typology: Typology, replicaVersion: string): string {
   const text = JSON.stringify([
     content.name,
     content.fromName,
@@ -15,9 +18,22 @@ export function contentHash(content: DeliveryContent, replicaCursor: number): st
     content.html,
     content.audience,
     content.scheduledAt,
-    replicaCursor,
+    content.typologyId,
+    typology.id,
+    typology.rules,
+    replicaVersion,
   ]);
   return hash53(text, 0x5eed).toString(16).padStart(14, '0') + hash53(text, 0xc0ffee).toString(16).padStart(14, '0').slice(2);
+}
+
+/** Returns a short digest of what pressure and capacity rules count: which deliveries, when, how many messages. */
+export function historyStamp(entries: readonly ContactHistoryEntry[]): string {
+  const parts = entries.map((e) => {
+    let sum = 0;
+    for (let i = 0; i < e.profileIds.length; i++) sum = (sum + e.profileIds[i] * (i + 1)) % 2_147_483_647;
+    return `${e.deliveryId}@${e.at}#${e.profileIds.length}:${sum}`;
+  });
+  return hash53(parts.sort().join('|'), 7).toString(36);
 }
 
 // cyrb53: a fast 53-bit string hash with good dispersion; two seeds give 104 bits.

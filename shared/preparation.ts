@@ -4,15 +4,24 @@
  * log and the status. The worker owns the I/O around it; this module owns the rules.
  */
 
-import { compileAudience, type ProfilePredicate } from './audience-filter';
+import { compileAudience, compileAudienceColumns, type ProfileColumns, type ProfilePredicate } from './audience-filter';
 import { compileMessage, recipientValues, renderMessage, type CompiledMessage } from './message';
-import { checkMessage, HTML_CLIP_BYTES, RULE_BY_CAUSE } from './typology';
-import { AnalysisBuilder, firstCause, type AudienceAnalysis } from './what-if';
+import {
+  AnalysisBuilder,
+  capacityOverflow,
+  CompiledRules,
+  Decider,
+  KpiTally,
+  settingsOf,
+  type Analysis,
+  type RuleSettings,
+} from './recipient-rules';
+import { causeOf, checkMessage, HTML_CLIP_BYTES, recipientRules, type Typology } from './typology';
 import type {
   AttributeDefinition,
+  ContactHistoryEntry,
   Delivery,
   Exclusion,
-  ExclusionCause,
   LogLevel,
   LogLine,
   PreparationKpis,
@@ -31,23 +40,52 @@ export interface ChunkResult {
   exclusions: Exclusion[];
 }
 
+/** What a preparation reads besides the delivery. */
+export interface PreparationInputs {
+  typology: Typology;
+  schema?: readonly AttributeDefinition[];
+  /** Messages of other deliveries, for pressure and per-day capacity rules. */
+  history?: readonly ContactHistoryEntry[];
+  now?: () => Date;
+}
+
+/** A block of profiles a preparation reads column by column: it builds only the profiles in the audience. */
+export interface ProfileBlockView extends ProfileColumns {
+  profileAt(position: number): Profile;
+}
+
 /** The unsubscribe URL previews and preparation render with; the server signs a real one. */
 export const PREVIEW_UNSUBSCRIBE_URL = 'https://unsubscribe.invalid/preview';
 
+const EMPTY_KPIS: PreparationKpis = { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {}, excludedByRule: {} };
+
 export class Preparation {
   private readonly log: LogLine[] = [];
-  /** Mailboxes already kept in this delivery: the first profile reaching a mailbox wins. */
-  private readonly kept = new Set<number>();
-  private readonly analysis = new AnalysisBuilder();
-  private readonly kpis: PreparationKpis = { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} };
+  private readonly analysis: AnalysisBuilder;
+  private readonly decider: Decider;
+  private readonly settings: RuleSettings;
+  private readonly tally: KpiTally;
+  private readonly inAudienceColumns: (block: ProfileColumns) => (position: number) => boolean;
+  /** With a capacity rule on, candidates wait for the end, when the overflow is known. */
+  private readonly held: { index: number; recipient: Omit<PreparedRecipient, 'seq'> }[] | null;
+  private seq = 0;
   /** The recipient whose values are longest: their message is the largest, checked once at the end. */
   private largest: { size: number; values: Record<string, string> } = { size: -1, values: {} };
 
   private constructor(
     private readonly message: CompiledMessage,
     private readonly inAudience: ProfilePredicate,
+    readonly rules: CompiledRules,
     private readonly now: () => Date,
-  ) {}
+    audienceColumns: (block: ProfileColumns) => (position: number) => boolean,
+  ) {
+    this.analysis = new AnalysisBuilder(rules);
+    this.settings = settingsOf(rules.rules);
+    this.decider = new Decider(rules, this.settings);
+    this.tally = new KpiTally(rules.rules);
+    this.inAudienceColumns = audienceColumns;
+    this.held = rules.capacity.some((c) => this.settings.enabled.has(rules.rules[c.rule].id)) ? [] : null;
+  }
 
   /**
    * Returns a running preparation, or the failed result when the message cannot be sent at
@@ -55,80 +93,111 @@ export class Preparation {
    */
   static start(
     delivery: Delivery,
-    schema: readonly AttributeDefinition[] = [],
-    now: () => Date = () => new Date(),
+    inputs: PreparationInputs,
   ): { ok: true; preparation: Preparation } | { ok: false; result: PreparationResult } {
+    const { typology, schema = [], history = [], now = () => new Date() } = inputs;
     const log: LogLine[] = [];
     const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
-    write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started.`);
+    write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started with the typology "${typology.name}".`);
     const compiled = compileMessage(delivery, schema);
     if (!compiled.ok) {
       const { line, column, message } = compiled.error;
       const part = compiled.part === 'subject' ? 'subject' : 'HTML body';
       write('error', `Template error in the ${part} at line ${line}, column ${column}: ${message}.`);
-      return { ok: false, result: finishLog(log, now, { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} }) };
+      return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     }
-    for (const finding of checkMessage(delivery, compiled.message, schema)) write(finding.level, `${finding.rule}: ${finding.message}`);
-    if (log.some((l) => l.level === 'error')) {
-      return { ok: false, result: finishLog(log, now, { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {} }) };
-    }
-    const preparation = new Preparation(compiled.message, compileAudience(delivery.audience, schema, now()), now);
+    for (const finding of checkMessage(delivery, compiled.message, schema, typology.rules))
+      write(finding.level, `${finding.rule}: ${finding.message}`);
+    if (log.some((l) => l.level === 'error')) return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
+    const at = now();
+    const rules = new CompiledRules(recipientRules(typology), {
+      deliveryId: delivery.id,
+      sendAt: delivery.scheduledAt ? new Date(delivery.scheduledAt) : at,
+      history,
+      schema,
+      now: at,
+    });
+    const preparation = new Preparation(
+      compiled.message,
+      compileAudience(delivery.audience, schema, at),
+      rules,
+      now,
+      compileAudienceColumns(delivery.audience, schema, at),
+    );
     preparation.log.push(...log);
     return { ok: true, preparation };
   }
 
   /** Returns the recipients and exclusions among `profiles` that are in the delivery's audience, numbering recipients in order. */
   addProfiles(profiles: readonly Profile[]): ChunkResult {
-    const recipients: PreparedRecipient[] = [];
-    const exclusions: Exclusion[] = [];
-    for (const profile of profiles) {
-      if (!this.inAudience(profile)) continue;
-      this.kpis.targeted++;
-      // The rules are evaluated once, into the what-if analysis; the first that applies excludes.
-      const { mask, mailbox } = this.analysis.add(profile);
-      let cause: ExclusionCause | null = firstCause(mask);
-      if (!cause && mailbox >= 0) {
-        if (this.kept.has(mailbox)) cause = 'duplicate-address';
-        else this.kept.add(mailbox);
-      }
-      const rule = cause && RULE_BY_CAUSE[cause];
-      if (rule) {
-        this.kpis.excluded++;
-        this.kpis.excludedByCause[rule.cause] = (this.kpis.excludedByCause[rule.cause] ?? 0) + 1;
-        exclusions.push({ profileId: profile.id, email: profile.email, rule: rule.name, cause: rule.cause });
-        continue;
-      }
-      // Only the subject is rendered per recipient; the body renders from the same values when
-      // previewed or sent, deterministically, so rendering a million bodies here would add nothing.
-      const values = recipientValues(profile, this.message.profileFields);
-      let size = 0;
-      for (const field in values) size += values[field].length;
-      if (size > this.largest.size) this.largest = { size, values };
-      this.kpis.toDeliver++;
-      recipients.push({
-        seq: this.kpis.toDeliver,
-        profileId: profile.id,
-        email: profile.email,
-        subject: this.message.subject.render(values, 'header'),
-        values,
-      });
-    }
-    return { recipients, exclusions };
+    const out: ChunkResult = { recipients: [], exclusions: [] };
+    for (const profile of profiles) if (this.inAudience(profile)) this.target(profile, out);
+    return out;
   }
 
-  /** Returns what a what-if needs of the targeted profiles (call after the last chunk). */
-  whatIfAnalysis(): AudienceAnalysis {
+  /** As addProfiles, reading the audience's fields column by column: only targeted profiles are built. */
+  addBlock(block: ProfileBlockView): ChunkResult {
+    const out: ChunkResult = { recipients: [], exclusions: [] };
+    const inAudience = this.inAudienceColumns(block);
+    for (let i = 0; i < block.length; i++) if (inAudience(i)) this.target(block.profileAt(i), out);
+    return out;
+  }
+
+  private target(profile: Profile, out: ChunkResult): void {
+    this.tally.targeted++;
+    // The rules are evaluated once, into the what-if analysis; the decision reads it back.
+    const index = this.analysis.add(profile);
+    const rule = this.decider.decide(this.analysis.analysis, index);
+    if (rule >= 0) {
+      this.tally.exclude(rule);
+      out.exclusions.push(this.exclusion(profile.id, profile.email, rule));
+      return;
+    }
+    // Only the subject is rendered per recipient; the body renders from the same values when
+    // previewed or sent, deterministically, so rendering a million bodies here would add nothing.
+    const values = recipientValues(profile, this.message.profileFields);
+    let size = 0;
+    for (const field in values) size += values[field].length;
+    if (size > this.largest.size) this.largest = { size, values };
+    const recipient = { profileId: profile.id, email: profile.email, subject: this.message.subject.render(values, 'header'), values };
+    if (this.held) this.held.push({ index, recipient });
+    else out.recipients.push({ seq: ++this.seq, ...recipient });
+  }
+
+  private exclusion(profileId: number, email: string, rule: number): Exclusion {
+    const r = this.rules.rules[rule];
+    return { profileId, email, rule: r.name, cause: causeOf(r) };
+  }
+
+  /** Returns what a what-if needs of the targeted profiles (call after finish). */
+  whatIfAnalysis(): Analysis {
     return this.analysis.finish();
   }
 
-  /** Returns the final result: failed when the target is empty, prepared otherwise. */
-  finish(): PreparationResult {
+  /**
+   * Returns the final result (failed when nobody is left to send to) and the last
+   * recipients and exclusions: with a capacity rule on, the candidates held until now.
+   */
+  finish(): { result: PreparationResult; last: ChunkResult } {
+    const last: ChunkResult = { recipients: [], exclusions: [] };
+    if (this.held) {
+      const candidates = Int32Array.from(this.held, (h) => h.index);
+      const overflow = capacityOverflow(this.rules, this.settings, this.analysis.analysis, candidates);
+      this.held.forEach(({ recipient }, k) => {
+        if (overflow[k] < 0) last.recipients.push({ seq: ++this.seq, ...recipient });
+        else {
+          this.tally.exclude(overflow[k]);
+          last.exclusions.push(this.exclusion(recipient.profileId, recipient.email, overflow[k]));
+        }
+      });
+      this.held.length = 0;
+    }
     const write = (level: LogLevel, message: string) => this.log.push({ at: this.now().toISOString(), level, message });
-    const { targeted, toDeliver, excluded, excludedByCause } = this.kpis;
-    write('info', `Targeted ${targeted}, to deliver ${toDeliver}, excluded ${excluded}.`);
-    for (const [cause, count] of Object.entries(excludedByCause)) write('info', `Excluded as ${cause}: ${count}.`);
-    if (targeted === 0) write('error', 'The target is empty: no profile matches the audience. Change the audience and prepare again.');
-    else if (toDeliver === 0) write('error', 'Every targeted profile was excluded: there is nobody to send to.');
+    const kpis = this.tally.kpis();
+    write('info', `Targeted ${kpis.targeted}, to deliver ${kpis.toDeliver}, excluded ${kpis.excluded}.`);
+    for (const [rule, count] of Object.entries(kpis.excludedByRule)) write('info', `Excluded by the rule "${rule}": ${count}.`);
+    if (kpis.targeted === 0) write('error', 'The target is empty: no profile matches the audience. Change the audience and prepare again.');
+    else if (kpis.toDeliver === 0) write('error', 'Every targeted profile was excluded: there is nobody to send to.');
     else {
       const html = renderMessage(this.message, this.largest.values, { unsubscribeUrl: PREVIEW_UNSUBSCRIBE_URL }).html;
       const bytes = new TextEncoder().encode(html).length;
@@ -136,7 +205,7 @@ export class Preparation {
         write('warning', `HTML size: the largest message is ${Math.ceil(bytes / 1024)} KB once personalized; Gmail clips it above 102 KB.`);
       else write('info', `Messages personalized; the largest HTML part is ${Math.ceil(bytes / 1024)} KB.`);
     }
-    return finishLog(this.log, this.now, { ...this.kpis, excludedByCause: { ...excludedByCause } });
+    return { result: finishLog(this.log, this.now, kpis), last };
   }
 }
 

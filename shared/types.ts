@@ -61,6 +61,8 @@ export interface DeliveryContent {
   audience: AudienceFilter;
   /** ISO date-time at which sending starts by itself, or null to send on demand. */
   scheduledAt: string | null;
+  /** The typology whose rules the preparation applies. */
+  typologyId: string;
 }
 
 export interface Delivery extends DeliveryContent {
@@ -71,7 +73,16 @@ export interface Delivery extends DeliveryContent {
 }
 
 /** Why a profile of the target population will not receive the message. */
-export type ExclusionCause = 'unsubscribed' | 'denylisted' | 'quarantined' | 'invalid-address' | 'duplicate-address';
+export type ExclusionCause =
+  | 'unsubscribed'
+  | 'denylisted'
+  | 'quarantined'
+  | 'invalid-address'
+  | 'duplicate-address'
+  /** A marketer-defined filtering condition. */
+  | 'condition'
+  | 'pressure'
+  | 'capacity';
 
 export interface Exclusion {
   profileId: number;
@@ -94,6 +105,8 @@ export interface PreparationKpis {
   toDeliver: number;
   excluded: number;
   excludedByCause: Partial<Record<ExclusionCause, number>>;
+  /** Exclusions per rule, by the rule's name (names are unique in a typology). */
+  excludedByRule: Record<string, number>;
 }
 
 /** One recipient of a prepared batch: who, and the values their message needs. */
@@ -119,4 +132,12 @@ export interface SendKpis {
   opens: number;
   clicks: number;
   updatedAt: string;
+}
+
+/** The messages one delivery sent or is to send, as pressure and capacity rules count them. */
+export interface ContactHistoryEntry {
+  deliveryId: string;
+  /** When it sent (its first message) or is scheduled to. */
+  at: string;
+  profileIds: ArrayLike<number>;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileMessage } from './message';
 import { Preparation } from './preparation';
-import { checkMessage } from './typology';
+import { checkMessage, DEFAULT_TYPOLOGY, typologyProblem, type Typology } from './typology';
 import { makeProfile } from './test-profile';
 import type { DeliveryContent, Profile } from './types';
 
@@ -13,6 +13,7 @@ const base: DeliveryContent = {
   html: '<p>Hi {{ first_name }} <a href="https://shop.example.com">shop</a> <a href="{{ unsubscribe_url }}">unsubscribe</a></p>',
   audience: { kind: 'all' },
   scheduledAt: null,
+  typologyId: 'default',
 };
 
 function findings(change: Partial<DeliveryContent>) {
@@ -47,7 +48,7 @@ const profile = (id: number, email: string, change: Partial<Profile> = {}) => ma
 
 /** Returns each profile's verdict in a preparation of them all: its exclusion cause, or "kept". */
 function verdicts(profiles: Profile[]): string[] {
-  const started = Preparation.start({ ...base, id: 'd', version: 1, createdAt: '', updatedAt: '' });
+  const started = Preparation.start({ ...base, id: 'd', version: 1, createdAt: '', updatedAt: '' }, { typology: DEFAULT_TYPOLOGY });
   if (!started.ok) throw new Error('start');
   const { exclusions } = started.preparation.addProfiles(profiles);
   return profiles.map((p) => exclusions.find((e) => e.profileId === p.id)?.cause ?? 'kept');
@@ -86,5 +87,88 @@ describe('filtering rules, as a preparation applies them', () => {
       'unsubscribed',
       'kept',
     ]);
+  });
+});
+
+describe('control rules as the typology sets them', () => {
+  const content = { ...base, subject: ' ' };
+  const compiled = compileMessage(content);
+  if (!compiled.ok) throw new Error('compile');
+  const withRule = (change: Partial<(typeof DEFAULT_TYPOLOGY.rules)[number]>) =>
+    DEFAULT_TYPOLOGY.rules.map((r) => (r.id === 'subject' ? ({ ...r, ...change } as typeof r) : r));
+
+  it('skips a rule that is off', () => {
+    expect(checkMessage(content, compiled.message, [], withRule({ enabled: false }))).toEqual([]);
+  });
+
+  it('reports with the severity and name the typology gives', () => {
+    expect(checkMessage(content, compiled.message, [], withRule({ severity: 'warning', name: 'Needs a subject' } as never))).toEqual([
+      { rule: 'Needs a subject', level: 'warning', message: 'The subject is empty: write a subject line.' },
+    ]);
+  });
+});
+
+describe('typologyProblem', () => {
+  const schema = [
+    { name: 'points', label: 'Points', type: 'number' as const },
+    { name: 'city', label: 'City', type: 'text' as const },
+  ];
+  const edited = (change: (t: Typology) => void) => {
+    const t = structuredClone(DEFAULT_TYPOLOGY);
+    change(t);
+    return typologyProblem(t, schema);
+  };
+
+  it.each<[string, (t: Typology) => void, string | null]>([
+    ['the default typology', () => {}, null],
+    ['no name', (t) => (t.name = ' '), 'Give the typology a name.'],
+    ['two rules of one name', (t) => (t.rules[9].name = 'Unsubscribed'), 'Two rules are called "Unsubscribed": give each its own name.'],
+    [
+      'a pressure rule of 0 days',
+      (t) => t.rules.push({ id: 'p', name: 'P', kind: 'pressure', maxMessages: 3, days: 0, enabled: true }),
+      '"P": the number of messages and of days must be whole numbers of at least 1.',
+    ],
+    [
+      'a capacity ordered by a text field',
+      (t) =>
+        t.rules.push({
+          id: 'c',
+          name: 'C',
+          kind: 'capacity',
+          maxMessages: 3,
+          per: 'delivery',
+          keepFirst: { by: 'field', field: 'city', direction: 'desc' },
+          enabled: true,
+        }),
+      '"C": choose a number, date or yes/no field to order by.',
+    ],
+    [
+      'a condition on an unknown field',
+      (t) =>
+        t.rules.push({
+          id: 'x',
+          name: 'X',
+          kind: 'filtering',
+          check: 'condition',
+          filter: { kind: 'condition', field: 'shoe_size', operator: 'equals', value: '4' },
+          enabled: true,
+        }),
+      '"X": the field "shoe_size" does not exist in the audience.',
+    ],
+    [
+      'a condition without a value',
+      (t) =>
+        t.rules.push({
+          id: 'x',
+          name: 'X',
+          kind: 'filtering',
+          check: 'condition',
+          filter: { kind: 'condition', field: 'points', operator: 'greaterThan', value: '' },
+          enabled: true,
+        }),
+      '"X": Give a value for points.',
+    ],
+  ])('%s', (_, change, problem) => {
+    expect(edited(change)).toBe(problem);
   });
 });

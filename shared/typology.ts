@@ -1,11 +1,115 @@
 /**
- * Typology rules applied during preparation. Control rules check the message; filtering
- * rules exclude recipients, each with its rule and cause.
+ * Typologies: named sets of rules a preparation applies. Control rules check the message;
+ * filtering rules exclude recipients (built-in causes, or a marketer's own condition in the
+ * audience filter language); pressure rules cap how many messages a profile gets in a
+ * window of days; capacity rules cap the delivery, the overflow excluded in a stated order.
+ * Every rule has a name, a kind, and is on or off.
  */
 
+import { conditionProblem, type AudienceFilter } from './audience-filter';
 import { isValidEmail, normalizeEmail } from './email-address';
 import { extractLinks, htmlToText, isKnownField, SYSTEM_FIELDS, type CompiledMessage } from './message';
+import { audienceFields } from './profile-fields';
 import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel } from './types';
+
+export type ControlCheck = 'subject' | 'subject-length' | 'from' | 'fields' | 'unsubscribe-link' | 'links' | 'text-part' | 'html-size';
+/** Built-in filtering checks on one profile. */
+export type ProfileCheck = 'unsubscribed' | 'denylisted' | 'quarantined' | 'invalid-address';
+
+/** Which profiles a capacity rule keeps first; the overflow is the end of this order. */
+export type CapacityOrder = { by: 'random' } | { by: 'field'; field: string; direction: 'desc' | 'asc' };
+
+interface RuleBase {
+  /** Stable within its typology; what-ifs and traces refer to rules by id. */
+  id: string;
+  name: string;
+  enabled: boolean;
+}
+
+export type ControlRule = RuleBase & { kind: 'control'; check: ControlCheck; severity: 'error' | 'warning' };
+export type FilteringRule = RuleBase &
+  ({ kind: 'filtering'; check: ProfileCheck | 'duplicate-address' } | { kind: 'filtering'; check: 'condition'; filter: AudienceFilter });
+/** At most `maxMessages` messages per profile within `days` days of this delivery's send time, this one included. */
+export type PressureRule = RuleBase & { kind: 'pressure'; maxMessages: number; days: number };
+/** At most `maxMessages` messages for this delivery, or on its send day (counting other deliveries that day). */
+export type CapacityRule = RuleBase & { kind: 'capacity'; maxMessages: number; per: 'delivery' | 'day'; keepFirst: CapacityOrder };
+
+export type TypologyRule = ControlRule | FilteringRule | PressureRule | CapacityRule;
+export type RecipientRule = Exclude<TypologyRule, ControlRule>;
+
+export interface Typology {
+  id: string;
+  name: string;
+  rules: TypologyRule[];
+}
+
+export const DEFAULT_TYPOLOGY_ID = 'default';
+
+/** The typology Mailroom ships: read-only; a marketer duplicates it to make their own. */
+export const DEFAULT_TYPOLOGY: Typology = {
+  id: DEFAULT_TYPOLOGY_ID,
+  name: 'Default',
+  rules: [
+    { id: 'subject', name: 'Subject present', kind: 'control', check: 'subject', severity: 'error', enabled: true },
+    { id: 'subject-length', name: 'Subject length', kind: 'control', check: 'subject-length', severity: 'warning', enabled: true },
+    { id: 'from', name: 'From valid', kind: 'control', check: 'from', severity: 'error', enabled: true },
+    { id: 'fields', name: 'Personalization fields', kind: 'control', check: 'fields', severity: 'error', enabled: true },
+    { id: 'unsubscribe-link', name: 'Unsubscribe link', kind: 'control', check: 'unsubscribe-link', severity: 'warning', enabled: true },
+    { id: 'links', name: 'Links well-formed', kind: 'control', check: 'links', severity: 'warning', enabled: true },
+    { id: 'text-part', name: 'Text part', kind: 'control', check: 'text-part', severity: 'warning', enabled: true },
+    { id: 'html-size', name: 'HTML size', kind: 'control', check: 'html-size', severity: 'warning', enabled: true },
+    { id: 'unsubscribed', name: 'Unsubscribed', kind: 'filtering', check: 'unsubscribed', enabled: true },
+    { id: 'denylisted', name: 'Denylisted', kind: 'filtering', check: 'denylisted', enabled: true },
+    { id: 'quarantined', name: 'Quarantined', kind: 'filtering', check: 'quarantined', enabled: true },
+    { id: 'invalid-address', name: 'Invalid address', kind: 'filtering', check: 'invalid-address', enabled: true },
+    { id: 'duplicate-address', name: 'Duplicate address', kind: 'filtering', check: 'duplicate-address', enabled: true },
+    { id: 'pressure', name: 'At most 5 messages in 7 days', kind: 'pressure', maxMessages: 5, days: 7, enabled: true },
+    {
+      id: 'capacity',
+      name: 'At most 100,000 messages a day',
+      kind: 'capacity',
+      maxMessages: 100_000,
+      per: 'day',
+      keepFirst: { by: 'random' },
+      enabled: false,
+    },
+  ],
+};
+
+export const KIND_LABELS: Record<TypologyRule['kind'], string> = {
+  control: 'Control',
+  filtering: 'Filtering',
+  pressure: 'Pressure',
+  capacity: 'Capacity',
+};
+
+/** The cause an exclusion by this rule is recorded with. */
+export function causeOf(rule: RecipientRule): ExclusionCause {
+  if (rule.kind === 'filtering') return rule.check;
+  return rule.kind;
+}
+
+export const CAUSE_LABELS: Record<ExclusionCause, string> = {
+  unsubscribed: 'Unsubscribed',
+  denylisted: 'Denylisted',
+  quarantined: 'Quarantined',
+  'invalid-address': 'Invalid address',
+  'duplicate-address': 'Duplicate address',
+  condition: "Marketer's condition",
+  pressure: 'Pressure',
+  capacity: 'Capacity',
+};
+
+/**
+ * The rules of the typology that act on recipients, in the order they apply: filtering and
+ * pressure rules as listed (the first that applies excludes), then duplicates (which depend
+ * on who is kept), then capacity (which depends on how many are kept).
+ */
+export function recipientRules(typology: Typology): RecipientRule[] {
+  const phase = (rule: RecipientRule) =>
+    rule.kind === 'capacity' ? 2 : rule.kind === 'filtering' && rule.check === 'duplicate-address' ? 1 : 0;
+  return typology.rules.filter((rule): rule is RecipientRule => rule.kind !== 'control').sort((a, b) => phase(a) - phase(b));
+}
 
 export interface ControlFinding {
   rule: string;
@@ -16,67 +120,110 @@ export interface ControlFinding {
 /** Gmail clips messages whose HTML is larger than this. */
 export const HTML_CLIP_BYTES = 102 * 1024;
 
-/** Returns what the control rules found wrong with the message; errors fail the preparation. */
+/** Returns what the typology's enabled control rules found wrong with the message; errors fail the preparation. */
 export function checkMessage(
   content: DeliveryContent,
   message: CompiledMessage,
   schema: readonly AttributeDefinition[] = [],
+  rules: readonly TypologyRule[] = DEFAULT_TYPOLOGY.rules,
 ): ControlFinding[] {
   const findings: ControlFinding[] = [];
-  const error = (rule: string, text: string) => findings.push({ rule, level: 'error', message: text });
-  const warning = (rule: string, text: string) => findings.push({ rule, level: 'warning', message: text });
-
-  if (content.subject.trim() === '') error('Subject present', 'The subject is empty: write a subject line.');
-  else if (content.subject.length > 200)
-    warning('Subject length', 'The subject is longer than 200 characters and will be cut by most mail clients.');
-  if (!isValidEmail(normalizeEmail(content.fromAddress))) {
-    error('From valid', `The From address "${content.fromAddress}" is not a valid email address.`);
-  }
-  const fields = [...message.subject.fields, ...message.html.fields];
-  for (const field of new Set(fields)) {
-    if (!isKnownField(field, schema)) error('Personalization fields', `The field "${field}" does not exist in the audience.`);
-  }
-  if (!message.html.fields.includes(SYSTEM_FIELDS[0])) {
-    warning('Unsubscribe link', 'The message has no unsubscribe link: add {{ unsubscribe_url }} to the body.');
-  }
-  for (const link of extractLinks(content.html)) {
-    if (link.includes('{{')) continue;
-    if (!/^https?:\/\/[^\s/$.?#][^\s]*$/i.test(link) && !link.startsWith('mailto:')) {
-      warning('Links well-formed', `The link "${link}" is not an absolute http(s) URL.`);
+  for (const rule of rules) {
+    if (rule.kind !== 'control' || !rule.enabled) continue;
+    for (const problem of controlProblems(rule.check, content, message, schema)) {
+      findings.push({ rule: rule.name, level: rule.severity, message: problem });
     }
-  }
-  if (htmlToText(content.html.replace(/\{\{[^}]*\}\}|\{%[^%]*%\}/g, '')).trim() === '') {
-    warning('Text part', 'The text part derived from the HTML is empty (the body is only images or markup): add some text to the body.');
-  }
-  if (new TextEncoder().encode(content.html).length > HTML_CLIP_BYTES) {
-    warning('HTML size', 'The HTML body is larger than 102 KB: Gmail will clip it.');
   }
   return findings;
 }
 
-export interface FilteringRule {
-  name: string;
-  cause: ExclusionCause;
+function controlProblems(
+  check: ControlCheck,
+  content: DeliveryContent,
+  message: CompiledMessage,
+  schema: readonly AttributeDefinition[],
+): string[] {
+  switch (check) {
+    case 'subject':
+      return content.subject.trim() === '' ? ['The subject is empty: write a subject line.'] : [];
+    case 'subject-length':
+      return content.subject.length > 200 ? ['The subject is longer than 200 characters and will be cut by most mail clients.'] : [];
+    case 'from':
+      return isValidEmail(normalizeEmail(content.fromAddress))
+        ? []
+        : [`The From address "${content.fromAddress}" is not a valid email address.`];
+    case 'fields':
+      return [...new Set([...message.subject.fields, ...message.html.fields])]
+        .filter((field) => !isKnownField(field, schema))
+        .map((field) => `The field "${field}" does not exist in the audience.`);
+    case 'unsubscribe-link':
+      return message.html.fields.includes(SYSTEM_FIELDS[0])
+        ? []
+        : ['The message has no unsubscribe link: add {{ unsubscribe_url }} to the body.'];
+    case 'links':
+      return extractLinks(content.html)
+        .filter((link) => !link.includes('{{') && !/^https?:\/\/[^\s/$.?#][^\s]*$/i.test(link) && !link.startsWith('mailto:'))
+        .map((link) => `The link "${link}" is not an absolute http(s) URL.`);
+    case 'text-part':
+      return htmlToText(content.html.replace(/\{\{[^}]*\}\}|\{%[^%]*%\}/g, '')).trim() === ''
+        ? ['The text part derived from the HTML is empty (the body is only images or markup): add some text to the body.']
+        : [];
+    case 'html-size':
+      return new TextEncoder().encode(content.html).length > HTML_CLIP_BYTES
+        ? ['The HTML body is larger than 102 KB: Gmail will clip it.']
+        : [];
+  }
 }
 
-/** The filtering rules of the default typology, in the order they are applied. */
-export const DEFAULT_FILTERING_RULES = {
-  unsubscribed: { name: 'Unsubscribed', cause: 'unsubscribed' },
-  denylisted: { name: 'Denylisted', cause: 'denylisted' },
-  quarantined: { name: 'Quarantined', cause: 'quarantined' },
-  invalid: { name: 'Invalid address', cause: 'invalid-address' },
-  duplicate: { name: 'Duplicate address', cause: 'duplicate-address' },
-} as const satisfies Record<string, FilteringRule>;
+/** Rules that decide per profile are recorded as bits of one 32-bit mask. */
+export const MAX_PROFILE_RULES = 30;
 
-/** The filtering rule of each cause. */
-export const RULE_BY_CAUSE: Record<ExclusionCause, FilteringRule> = Object.fromEntries(
-  Object.values(DEFAULT_FILTERING_RULES).map((rule) => [rule.cause, rule]),
-) as Record<ExclusionCause, FilteringRule>;
+/** Returns what is wrong with the typology (in words a marketer can act on), or null. */
+export function typologyProblem(typology: Typology, schema: readonly AttributeDefinition[]): string | null {
+  if (typology.name.trim() === '') return 'Give the typology a name.';
+  const names = new Set<string>();
+  for (const rule of typology.rules) {
+    const key = rule.name.trim().toLowerCase();
+    if (key === '') return 'Every rule needs a name.';
+    if (names.has(key)) return `Two rules are called "${rule.name}": give each its own name.`;
+    names.add(key);
+    if (rule.kind === 'pressure' && !(isWhole(rule.maxMessages) && rule.maxMessages >= 1 && isWhole(rule.days) && rule.days >= 1))
+      return `"${rule.name}": the number of messages and of days must be whole numbers of at least 1.`;
+    if (rule.kind === 'capacity' && !(isWhole(rule.maxMessages) && rule.maxMessages >= 0))
+      return `"${rule.name}": the number of messages must be a whole number.`;
+    if (rule.kind === 'capacity' && rule.keepFirst.by === 'field') {
+      const field = audienceFields(schema).find((f) => f.name === (rule.keepFirst as { field: string }).field);
+      if (!field || !['number', 'date', 'boolean'].includes(field.type))
+        return `"${rule.name}": choose a number, date or yes/no field to order by.`;
+    }
+    if (rule.kind === 'filtering' && rule.check === 'condition') {
+      const problem = filterProblem(rule.filter, schema);
+      if (problem) return `"${rule.name}": ${problem}`;
+    }
+  }
+  const perProfile = typology.rules.filter((r) => r.kind === 'pressure' || (r.kind === 'filtering' && r.check !== 'duplicate-address'));
+  if (perProfile.length > MAX_PROFILE_RULES) return `A typology can hold at most ${MAX_PROFILE_RULES} filtering and pressure rules.`;
+  return null;
+}
 
-export const CAUSE_LABELS: Record<ExclusionCause, string> = {
-  unsubscribed: 'Unsubscribed',
-  denylisted: 'Denylisted',
-  quarantined: 'Quarantined',
-  'invalid-address': 'Invalid address',
-  'duplicate-address': 'Duplicate address',
-};
+function filterProblem(filter: AudienceFilter, schema: readonly AttributeDefinition[]): string | null {
+  switch (filter.kind) {
+    case 'all':
+      return null;
+    case 'not':
+      return filterProblem(filter.filter, schema);
+    case 'and':
+    case 'or':
+      for (const child of filter.conditions) {
+        const problem = filterProblem(child, schema);
+        if (problem) return problem;
+      }
+      return null;
+    case 'condition': {
+      const field = audienceFields(schema).find((f) => f.name === filter.field);
+      return field ? conditionProblem(filter, field.type) : `the field "${filter.field}" does not exist in the audience.`;
+    }
+  }
+}
+
+const isWhole = (n: number) => Number.isInteger(n);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AudienceFilter } from './audience-filter';
 import { makeProfile } from './test-profile';
+import { CompiledRules } from './recipient-rules';
+import { DEFAULT_TYPOLOGY, recipientRules } from './typology';
+import type { Exclusion, Profile } from './types';
 import { explainProfile } from './why';
 
 const schema = [
@@ -15,9 +18,19 @@ const audience: AudienceFilter = {
   ],
 };
 
+const now = new Date('2026-11-28T10:00:00Z');
+const rules = new CompiledRules(recipientRules(DEFAULT_TYPOLOGY), {
+  deliveryId: 'd',
+  sendAt: now,
+  history: [{ deliveryId: 'earlier', at: '2026-11-27T10:00:00Z', profileIds: [42] }],
+  schema,
+  now,
+});
+const explain = (profile: Profile, exclusion?: Exclusion) => explainProfile(audience, schema, profile, rules, exclusion, now);
+
 describe('explainProfile', () => {
   it('names the condition that keeps a profile out of the audience, with its value', () => {
-    const trace = explainProfile(audience, schema, makeProfile({ attributes: { city: 'Gent', points: 50 } }), false);
+    const trace = explain(makeProfile({ attributes: { city: 'Gent', points: 50 } }));
     expect(trace.inAudience).toBe(false);
     expect(trace.audience).toEqual([
       { text: 'All of these', passed: false, depth: 0 },
@@ -34,21 +47,26 @@ describe('explainProfile', () => {
       quarantined: true,
       attributes: { city: 'Gent', points: 500 },
     });
-    const trace = explainProfile(audience, schema, profile, false);
-    expect(trace.rules.map((r) => `${r.label}: ${r.applies}`)).toEqual([
-      'Unsubscribed: true',
-      'Denylisted: false',
-      'Quarantined: true',
-      'Invalid address: false',
-      'Duplicate address: false',
+    const trace = explain({ ...profile, id: 42 });
+    expect(
+      trace.rules.map((r) => `${r.kind} ${r.name}: ${r.applies}${r.enabled ? '' : ' (off)'}${r.detail ? ` (${r.detail})` : ''}`),
+    ).toEqual([
+      'Filtering Unsubscribed: true',
+      'Filtering Denylisted: false',
+      'Filtering Quarantined: true',
+      'Filtering Invalid address: false',
+      'Pressure At most 5 messages in 7 days: false (1 other message within 7 days (at most 5 with this one))',
+      'Filtering Duplicate address: false',
+      'Capacity At most 100,000 messages a day: false (off)',
     ]);
-    expect(trace.excludedBy).toBe('unsubscribed');
+    expect(trace.excludedBy).toBe('Unsubscribed');
     expect(trace.outcome).toBe('Excluded by the rule "Unsubscribed".');
   });
 
   it('says a profile receives the message, or is a duplicate when an earlier profile holds its mailbox', () => {
     const profile = makeProfile({ email: 'anna+news@example.com', attributes: { city: 'gent', points: 101 } });
-    expect(explainProfile(audience, schema, profile, false).outcome).toBe('Receives the message.');
-    expect(explainProfile(audience, schema, profile, true).excludedBy).toBe('duplicate-address');
+    expect(explain(profile).outcome).toBe('Receives the message.');
+    const duplicate: Exclusion = { profileId: profile.id, email: profile.email, rule: 'Duplicate address', cause: 'duplicate-address' };
+    expect(explain(profile, duplicate).excludedBy).toBe('Duplicate address');
   });
 });

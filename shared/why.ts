@@ -6,9 +6,9 @@
 
 import { compileAudience, describeAudience, type AudienceFilter } from './audience-filter';
 import { fieldText } from './profile-fields';
-import { CAUSE_LABELS } from './typology';
-import type { AttributeDefinition, ExclusionCause, Profile } from './types';
-import { exclusionBits, ruleApplies, SWITCHABLE_RULES } from './what-if';
+import type { CompiledRules } from './recipient-rules';
+import { causeOf, KIND_LABELS } from './typology';
+import type { AttributeDefinition, Exclusion, ExclusionCause, Profile } from './types';
 
 export interface AudienceStep {
   text: string;
@@ -19,30 +19,35 @@ export interface AudienceStep {
 }
 
 export interface RuleStep {
-  rule: ExclusionCause;
-  label: string;
-  /** True when the rule would exclude the profile. */
+  name: string;
+  kind: string;
+  cause: ExclusionCause;
+  enabled: boolean;
+  /** True when the rule would exclude the profile (whether or not it is on). */
   applies: boolean;
+  /** What the rule saw, e.g. "3 messages in the window (limit 5)". */
+  detail?: string;
 }
 
 export interface Trace {
   inAudience: boolean;
   audience: AudienceStep[];
   rules: RuleStep[];
-  /** The rule that excludes the profile, or null when it receives the message (or is not targeted). */
-  excludedBy: ExclusionCause | null;
+  /** The name of the rule that excludes the profile, or null when it receives the message (or is not targeted). */
+  excludedBy: string | null;
   outcome: string;
 }
 
 /**
- * Returns the trace of the profile. `duplicateOfEarlier` says whether an earlier profile of
- * the delivery already holds its mailbox (known from the preparation's exclusions).
+ * Returns the trace of the profile. Duplicates and capacity depend on the other profiles of
+ * the delivery: their verdict comes from the preparation's `exclusion` of this profile.
  */
 export function explainProfile(
   audience: AudienceFilter,
   schema: readonly AttributeDefinition[],
   profile: Profile,
-  duplicateOfEarlier: boolean,
+  compiled: CompiledRules,
+  exclusion: Exclusion | undefined,
   now = new Date(),
 ): Trace {
   const steps: AudienceStep[] = [];
@@ -60,17 +65,27 @@ export function explainProfile(
     return passed;
   };
   const inAudience = walk(audience, 0);
-  const { mask, key } = exclusionBits(profile);
-  const rules: RuleStep[] = SWITCHABLE_RULES.map((rule) => ({
-    rule,
-    label: CAUSE_LABELS[rule],
-    applies: rule === 'duplicate-address' ? key !== null && duplicateOfEarlier : ruleApplies(mask, rule),
-  }));
-  const excludedBy = inAudience ? (rules.find((r) => r.applies)?.rule ?? null) : null;
+  const verdicts = compiled.evaluate(profile);
+  const rules: RuleStep[] = compiled.rules.map((rule, index) => {
+    const step = { name: rule.name, kind: KIND_LABELS[rule.kind], cause: causeOf(rule), enabled: rule.enabled };
+    const bit = compiled.profileRules.findIndex((p) => p.rule === index);
+    if (bit >= 0) return { ...step, applies: ((verdicts.mask >>> bit) & 1) === 1 };
+    const pressure = compiled.pressure.findIndex((p) => p.rule === index);
+    if (pressure >= 0 && rule.kind === 'pressure') {
+      const count = verdicts.counts[pressure];
+      return {
+        ...step,
+        applies: count >= rule.maxMessages,
+        detail: `${count} other message${count === 1 ? '' : 's'} within ${rule.days} days (at most ${rule.maxMessages} with this one)`,
+      };
+    }
+    return { ...step, applies: exclusion?.rule === rule.name };
+  });
+  const excludedBy = inAudience ? (rules.find((r) => r.enabled && r.applies)?.name ?? null) : null;
   const outcome = !inAudience
     ? 'Not targeted: the profile is not in the audience.'
     : excludedBy
-      ? `Excluded by the rule "${CAUSE_LABELS[excludedBy]}".`
+      ? `Excluded by the rule "${excludedBy}".`
       : 'Receives the message.';
   return { inAudience, audience: steps, rules, excludedBy, outcome };
 }

@@ -52,27 +52,29 @@ afterAll(async () => {
  * invalid address, then a second address of a mailbox already kept (case, "+tag", and
  * dots in Gmail addresses do not make another mailbox).
  */
-function expectedFor(city: string, without: 'unsubscribed' | null = null) {
+function expectedFor(city: string, without: 'unsubscribed' | 'denylisted' | null = null, fewerPointsThan: number | null = null) {
   const rows = db
     .prepare(
-      `SELECT p.email, p.status, d.email IS NOT NULL AS denylisted, q.email IS NOT NULL AS quarantined
+      `SELECT p.email, p.status, d.email IS NOT NULL AS denylisted, q.email IS NOT NULL AS quarantined,
+         json_extract(p.attributes, '$.loyalty_points') AS points
        FROM profiles p LEFT JOIN denylist d ON d.email = p.email LEFT JOIN quarantine q ON q.email = p.email
        WHERE lower(json_extract(p.attributes, '$.city')) = lower(?) ORDER BY p.id`,
     )
-    .all(city) as { email: string; status: string; denylisted: number; quarantined: number }[];
+    .all(city) as { email: string; status: string; denylisted: number; quarantined: number; points: number | null }[];
   const mailbox = (address: string) => {
     const [user, domain] = address.split('@');
     const local = user.split('+')[0];
     return domain === 'gmail.com' ? `${local.replaceAll('.', '')}@gmail.com` : `${local}@${domain}`;
   };
   const seen = new Set<string>();
-  const counts = { unsubscribed: 0, denylisted: 0, quarantined: 0, invalid: 0, duplicates: 0 };
+  const counts = { unsubscribed: 0, denylisted: 0, quarantined: 0, invalid: 0, fewPoints: 0, duplicates: 0 };
   for (const row of rows) {
     const address = normalizeEmail(row.email);
     if (row.status === 'unsubscribed' && without !== 'unsubscribed') counts.unsubscribed++;
-    else if (row.denylisted) counts.denylisted++;
+    else if (row.denylisted && without !== 'denylisted') counts.denylisted++;
     else if (row.quarantined) counts.quarantined++;
     else if (!isValidEmail(address)) counts.invalid++;
+    else if (fewerPointsThan !== null && row.points !== null && row.points < fewerPointsThan) counts.fewPoints++;
     else if (seen.has(mailbox(address))) counts.duplicates++;
     else seen.add(mailbox(address));
   }
@@ -181,7 +183,7 @@ describe('Mailroom, walked through as a marketer', () => {
     expect(await number('To deliver')).toBe(expected.toDeliver);
     expect(await number('Excluded')).toBe(expected.excluded);
     expect(expected.targeted).toBe(expected.toDeliver + expected.excluded);
-    const chart = page.getByRole('figure', { name: 'Excluded by cause' });
+    const chart = page.getByRole('figure', { name: 'Excluded by rule' });
     for (const [label, count] of [
       ['Unsubscribed', expected.unsubscribed],
       ['Denylisted', expected.denylisted],
@@ -227,6 +229,64 @@ describe('Mailroom, walked through as a marketer', () => {
     const logs = page.getByRole('dialog', { name: 'Preparation logs' });
     expect(await logs.getByRole('listitem').last().textContent()).toMatch(/Preparation finished: 0 errors, 0 warnings\.$/);
     await logs.getByRole('button', { name: 'Close' }).click();
+  });
+
+  it("5. a typology of the marketer's own: a condition rule added, a rule off, picked for the delivery, its what-if and why", async () => {
+    await page.getByRole('link', { name: 'Manage typologies' }).click();
+    await page.getByRole('button', { name: 'Default', exact: true }).click();
+    expect(await page.getByRole('checkbox', { name: 'Denylisted: on' }).isDisabled()).toBe(true); // read-only
+    await button('Make a copy').click();
+    await page.getByText('Copy made: edit it and save.').waitFor();
+    await page.getByLabel('Typology name').fill('Loyal only');
+    await button('Add condition rule').click();
+    await page.getByLabel('Rule My condition, condition 1: field').selectOption({ label: 'Loyalty points' });
+    await page.getByLabel('Rule My condition, condition 1: operator').selectOption({ label: 'is less than' });
+    await page.getByLabel('Rule My condition, condition 1: value').fill('100');
+    await page.getByLabel('Name of rule My condition').fill('Few points');
+    await page.getByRole('checkbox', { name: 'Denylisted: on' }).uncheck();
+    await button('Save typology').click();
+    await page.getByText('Typology "Loyal only" saved.').waitFor();
+
+    await page.goto(deliveryUrl);
+    await page.getByLabel('Typology').selectOption({ label: 'Loyal only' });
+    await page.getByText('prepare it again before sending').waitFor();
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');
+    const mine = expectedFor('Utrecht', 'denylisted', 100);
+    expect(mine.fewPoints).toBeGreaterThan(0);
+    expect(await number('To deliver')).toBe(mine.toDeliver);
+    const chart = page.getByRole('figure', { name: 'Excluded by rule' });
+    await expect.poll(() => chart.getByRole('listitem').filter({ hasText: 'Few points' }).textContent()).toContain(String(mine.fewPoints));
+    expect(await chart.getByRole('listitem').filter({ hasText: 'Denylisted' }).count()).toBe(0);
+
+    // What-if on the marketer's rule: off, the profiles it held back come in.
+    const whatIf = page.getByRole('region', { name: 'What-if' });
+    const row = (label: string) => whatIf.getByRole('row', { name: new RegExp(`^\\s*${label}`) });
+    await whatIf.getByRole('checkbox', { name: 'Few points' }).uncheck();
+    const without = expectedFor('Utrecht', 'denylisted');
+    await expect.poll(() => row('To deliver').textContent()).toContain(`+${(without.toDeliver - mine.toDeliver).toLocaleString('en-US')}`);
+    // Why names the rule for a profile it excluded.
+    const why = page.getByRole('region', { name: 'Why is this person in or out?' });
+    const few = db
+      .prepare(
+        `SELECT p.email FROM profiles p WHERE json_extract(p.attributes, '$.city') = 'Utrecht' AND p.status = 'subscribed'
+           AND json_extract(p.attributes, '$.loyalty_points') < 100 AND p.email NOT IN (SELECT email FROM quarantine)
+           AND p.email LIKE '%@%.%' AND p.email NOT LIKE '%+%' LIMIT 1`,
+      )
+      .pluck()
+      .get() as string;
+    await why.getByLabel('Email of the person').fill(few);
+    await why.getByRole('button', { name: 'Explain' }).click();
+    await expect.poll(() => why.getByRole('status').textContent()).toBe(`${few}: Excluded by the rule "Few points".`);
+
+    // Back to the default typology: stale again, and prepared as before.
+    await page.getByLabel('Typology').selectOption({ label: 'Default' });
+    await page.getByText('prepare it again before sending').waitFor();
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');
+    expect(await number('To deliver')).toBe(utrecht().toDeliver);
   });
 
   it('5. Stop preparation cancels and leaves the delivery as it was; an edit asks for a new preparation', async () => {

@@ -13,6 +13,8 @@ const changesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(20_000).default(5_000),
 });
 
+const historyQuery = z.object({ days: z.coerce.number().int().min(1).max(366).default(90) });
+
 const columnTarget = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('field'), name: z.enum(['email', 'first_name', 'last_name', 'locale', 'time_zone', 'status']) }),
   z.object({ kind: z.literal('attribute'), name: z.string().min(1).max(64) }),
@@ -47,6 +49,10 @@ export const audience = new Hono<AppEnv>()
     return c.json(c.var.services.audience.changesSince(since, limit), 200);
   })
   .get('/count', (c) => c.json({ total: c.var.services.audience.count() }, 200))
+  .get('/contact-history', query(historyQuery), (c) => {
+    const since = new Date(Date.now() - c.req.valid('query').days * 86_400_000);
+    return c.json({ entries: c.var.services.audience.contactHistory(since) }, 200);
+  })
   .get('/schema', (c) => c.json({ attributes: c.var.services.audience.schema() }, 200))
   .get('/profiles/:id', params(profileParams), (c) => {
     const { audience } = c.var.services;

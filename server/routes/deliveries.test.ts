@@ -111,7 +111,12 @@ describe('commands', () => {
     });
     const replace = await kit.request('/api/deliveries/d7/batch', {
       method: 'PUT',
-      json: batchHeader(SAMPLE_DELIVERY, { targeted: 1, toDeliver: 1, excluded: 0, excludedByCause: {} }, 'dddddddd', 1),
+      json: batchHeader(
+        SAMPLE_DELIVERY,
+        { targeted: 1, toDeliver: 1, excluded: 0, excludedByCause: {}, excludedByRule: {} },
+        'dddddddd',
+        1,
+      ),
     });
     expect(replace.status).toBe(409);
     expect((await replace.json()).error).toBe('delivery-already-sent');
@@ -156,5 +161,38 @@ describe('live figures over Server-Sent Events', () => {
     expect(events.at(-1)).toMatchObject({ status: 'completed', delivered: 248 });
     // Coalesced: far fewer updates than messages.
     expect(events.length).toBeLessThan(20);
+  });
+});
+
+describe('contact history (what pressure and capacity rules count)', () => {
+  type History = { entries: { deliveryId: string; at: string; profileIds: number[] }[] };
+  const history = async () => ((await (await kit.request('/api/audience/contact-history?days=30')).json()) as History).entries;
+
+  it('lists the recipients of sent deliveries and of those scheduled, and drops a stopped one', async () => {
+    const sent = await handOver(kit, 'h1', SAMPLE_DELIVERY);
+    await kit.request('/api/deliveries/h1/send', { json: { contentHash: sent.contentHash, scheduledAt: null } });
+    await eventually(async () => (await (await kit.request('/api/deliveries/h1')).json()).status === 'completed');
+    const later = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const scheduled = await handOver(kit, 'h2', { ...SAMPLE_DELIVERY, scheduledAt: later });
+    await kit.request('/api/deliveries/h2/send', { json: { contentHash: scheduled.contentHash, scheduledAt: later } });
+
+    const entries = await history();
+    const ids = sent.recipients.map((r) => r.profileId).sort((a, b) => a - b);
+    expect(entries.map((e) => e.deliveryId).sort()).toEqual(['h1', 'h2']);
+    const h1 = entries.find((e) => e.deliveryId === 'h1')!;
+    const h2 = entries.find((e) => e.deliveryId === 'h2')!;
+    expect([...h1.profileIds].sort((a, b) => a - b)).toEqual(ids);
+    expect(Date.now() - Date.parse(h1.at)).toBeLessThan(60_000);
+    expect([...h2.profileIds].sort((a, b) => a - b)).toEqual(ids);
+    expect(h2.at).toBe(later);
+
+    await kit.request('/api/deliveries/h2/stop', { method: 'POST' });
+    expect((await history()).map((e) => e.deliveryId)).toEqual(['h1']);
+  });
+
+  it('refuses a window it cannot serve, saying what is allowed', async () => {
+    const response = await kit.request('/api/audience/contact-history?days=9999');
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(await response.json())).toContain('days');
   });
 });

@@ -6,7 +6,7 @@
  */
 
 import { normalizeEmail } from '../../shared/email-address';
-import type { AttributeDefinition, Profile, ProfileInput, SubscriptionStatus } from '../../shared/types';
+import type { AttributeDefinition, ContactHistoryEntry, Profile, ProfileInput, SubscriptionStatus } from '../../shared/types';
 
 export type { ProfileInput };
 import { nextChangeSeq, reserveChangeSeqs, type Db } from './database';
@@ -73,6 +73,11 @@ export interface AudienceStore {
   quarantine(email: string, reason: 'hard-bounce' | 'complaint', smtpReply: string | null, deliveryId: string | null, now: Date): void;
   suppression(email: string): Suppression;
   recentSends(profileId: number, limit: number): RecentSend[];
+  /**
+   * Returns, per delivery, the profiles it sent to since `since` and those it is still to
+   * send to (scheduled, sending or paused): what pressure and capacity rules count.
+   */
+  contactHistory(since: Date): ContactHistoryEntry[];
   /** Returns up to `limit` profiles with ids above `afterId`, in id order (keyset paging). */
   pageById(afterId: number, limit: number): Profile[];
   /** Keeps the outcome of an import, with its report of rejected rows. */
@@ -172,6 +177,10 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
   const quarantineOf = db.prepare('SELECT reason, smtp_reply AS smtpReply, delivery_id AS deliveryId, at FROM quarantine WHERE email = ?');
   const recentSends = db.prepare('SELECT delivery_id AS deliveryId, at FROM sends WHERE profile_id = ? ORDER BY at DESC LIMIT ?');
   const pageById = db.prepare(`${SELECT_PROFILE} WHERE p.id > ? ORDER BY p.id LIMIT ?`);
+  let toSend: { all(): unknown[] } | undefined;
+  const sentSince = db.prepare(
+    'SELECT delivery_id AS deliveryId, MIN(at) AS at, group_concat(profile_id) AS ids FROM sends WHERE at >= ? GROUP BY delivery_id',
+  );
   const saveImport = db.prepare(
     `INSERT INTO imports (id, file_name, started_at, finished_at, status, rows, inserted, updated, rejected, report)
      VALUES (@id, @fileName, @startedAt, @finishedAt, 'done', @rows, @inserted, @updated, @rejected, @report)`,
@@ -292,6 +301,31 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
     },
 
     recentSends: (profileId, limit) => recentSends.all(profileId, limit) as RecentSend[],
+
+    contactHistory: (since) => {
+      const byDelivery = new Map<string, { at: string; ids: number[] }>();
+      // Prepared on first use: the journal belongs to the delivery store's tables.
+      toSend ??= db.prepare(
+        `SELECT j.delivery_id AS deliveryId, COALESCE(d.scheduled_at, d.started_at, d.updated_at) AS at, group_concat(j.profile_id) AS ids
+         FROM journal j JOIN deliveries d ON d.id = j.delivery_id
+         WHERE d.status IN ('scheduled', 'sending', 'paused') AND j.status IN ('queued', 'retrying', 'sending', 'unknown')
+         GROUP BY j.delivery_id`,
+      );
+      // One snapshot: a message moving from queued to sent between two reads would count twice or not at all.
+      const upcoming = toSend;
+      const rows = db.transaction(() => [...sentSince.all(since.toISOString()), ...upcoming.all()])() as {
+        deliveryId: string;
+        at: string;
+        ids: string;
+      }[];
+      for (const row of rows) {
+        const entry = byDelivery.get(row.deliveryId) ?? { at: row.at, ids: [] };
+        if (row.at < entry.at) entry.at = row.at;
+        for (const id of row.ids.split(',')) entry.ids.push(Number(id));
+        byDelivery.set(row.deliveryId, entry);
+      }
+      return [...byDelivery].map(([deliveryId, { at, ids }]) => ({ deliveryId, at, profileIds: ids }));
+    },
 
     pageById: (afterId, limit) => (pageById.all(afterId, limit) as ProfileRow[]).map(toProfile),
     saveImport: (summary) => void saveImport.run(summary),

@@ -5,7 +5,8 @@
 
 import Dexie, { type EntityTable } from 'dexie';
 import type { PreparationResult } from '$shared/preparation';
-import type { Delivery, Profile, SendKpis } from '$shared/types';
+import { DEFAULT_TYPOLOGY_ID, type Typology } from '$shared/typology';
+import type { ContactHistoryEntry, Delivery, Profile, SendKpis } from '$shared/types';
 import type { ExclusionChunk, RecipientChunk } from './prepared-batch';
 import type { StoredBlock, StoredBlockDetails } from './replica-blocks';
 
@@ -18,7 +19,7 @@ export interface LocalDelivery extends Delivery {
 export interface StoredPreparation extends PreparationResult {
   deliveryId: string;
   version: number;
-  /** contentHash(delivery content, replica cursor) at preparation time: differs once anything changed. */
+  /** contentHash(delivery content, typology, replica version) at preparation time: differs once anything changed. */
   contentHash: string;
   preparedAt: string;
 }
@@ -67,6 +68,16 @@ export interface OverlayRecord {
   deleted: number[];
 }
 
+/** A marketer's typology, as edited; the default one is built in and not stored. */
+export interface StoredTypology extends Typology {
+  updatedAt: string;
+}
+
+/** The messages of one delivery as the server reported them, for pressure and capacity rules. */
+export interface StoredContactHistory extends ContactHistoryEntry {
+  profileIds: Int32Array;
+}
+
 export interface MetaRecord {
   key: string;
   value: unknown;
@@ -84,6 +95,8 @@ export class MailroomDb extends Dexie {
   recipientChunks!: Dexie.Table<RecipientChunk, [string, number]>;
   exclusionChunks!: Dexie.Table<ExclusionChunk, [string, number]>;
   outbox!: Dexie.Table<OutboxItem, number>;
+  typologies!: EntityTable<StoredTypology, 'id'>;
+  contactHistory!: EntityTable<StoredContactHistory, 'deliveryId'>;
   meta!: EntityTable<MetaRecord, 'key'>;
 
   constructor(name = 'mailroom') {
@@ -124,6 +137,18 @@ export class MailroomDb extends Dexie {
         await tx.table('preparations').clear();
         await tx.table('outbox').clear();
       });
+    // Typologies, and the contact history pressure and capacity rules count; deliveries pick
+    // a typology (the default one until the marketer chooses).
+    this.version(6)
+      .stores({ typologies: 'id, name', contactHistory: 'deliveryId' })
+      .upgrade(async (tx) => {
+        await tx
+          .table('deliveries')
+          .toCollection()
+          .modify((delivery: { typologyId?: string }) => {
+            delivery.typologyId ??= DEFAULT_TYPOLOGY_ID;
+          });
+      });
   }
 }
 
@@ -137,6 +162,11 @@ export const REPLICA_COUNT = 'replica.count';
 export const REPLICA_LOADED = 'replica.loaded';
 /** The audience schema (custom attributes) as of the last pull. */
 export const REPLICA_SCHEMA = 'replica.schema';
+/** A digest of the contact history as of the last pull: part of the replica's version. */
+export const REPLICA_HISTORY_STAMP = 'replica.historyStamp';
+
+/** The version of the replica a preparation reads: its change cursor and its contact history. */
+export const replicaVersion = (cursor: number, historyStamp: string) => `${cursor}/${historyStamp}`;
 
 export async function getMeta<T>(db: MailroomDb, key: string): Promise<T | undefined> {
   return (await db.meta.get(key))?.value as T | undefined;

@@ -1,6 +1,7 @@
 /** Writing deliveries: drafts are created and edited here; each edit bumps the version. */
 
 import { EVERYONE } from '$shared/audience-filter';
+import { DEFAULT_TYPOLOGY_ID } from '$shared/typology';
 import type { DeliveryContent } from '$shared/types';
 import type { LocalDelivery, MailroomDb } from './db';
 
@@ -30,6 +31,7 @@ export async function createDelivery(db: MailroomDb, now = new Date()): Promise<
     html: SAMPLE_HTML,
     audience: EVERYONE,
     scheduledAt: null,
+    typologyId: DEFAULT_TYPOLOGY_ID,
     createdAt: at,
     updatedAt: at,
     server: null,

@@ -30,7 +30,7 @@ const preparation = (deliveryId: string, toDeliver: number): StoredPreparation =
   contentHash: 'abc',
   preparedAt: '2026-11-28T00:00:00Z',
   status: 'prepared',
-  kpis: { targeted: toDeliver + 1, toDeliver, excluded: 1, excludedByCause: { unsubscribed: 1 } },
+  kpis: { targeted: toDeliver + 1, toDeliver, excluded: 1, excludedByCause: { unsubscribed: 1 }, excludedByRule: { Unsubscribed: 1 } },
   log: [],
 });
 

@@ -75,6 +75,7 @@ export class ProfileBlock {
   private flagList: number[] | null = null;
   private readonly attributeValues = new Map<string, AttributeValue[]>();
   private readonly attributeTypes = new Map<string, AttributeColumn['t']>();
+  private read: ((i: number) => Profile) | null = null;
 
   /**
    * `details` may be left out by readers that do not need dates and status sources: those
@@ -140,9 +141,10 @@ export class ProfileBlock {
     return -low - 1;
   }
 
-  /** Returns the profile at position `i`. */
+  /** Returns the profile at position `i` (of a block that is only read: the columns are decoded once). */
   profileAt(i: number): Profile {
-    return this.reader()(i);
+    this.read ??= this.reader();
+    return this.read(i);
   }
 
   /** Returns every profile of the block, in id order. */
@@ -190,6 +192,7 @@ export class ProfileBlock {
 
   /** Writes the profile (replacing the one with its id); returns +1 when it was added. */
   put(profile: Profile): number {
+    this.read = null;
     this.decodeAll();
     const found = this.indexOf(profile.id);
     const at = found >= 0 ? found : -found - 1;
@@ -214,6 +217,7 @@ export class ProfileBlock {
   remove(id: number): number {
     const at = this.indexOf(id);
     if (at < 0) return 0;
+    this.read = null;
     this.decodeAll();
     for (const field of TEXT_FIELDS) this.textColumn(field).splice(at, 1);
     this.flags().splice(at, 1);

@@ -10,15 +10,20 @@
  * A page and its cursor are always written in one transaction.
  */
 
-import type { AttributeDefinition, Profile } from '$shared/types';
+import { historyStamp } from '$shared/content-hash';
+import type { ProfileBlockView } from '$shared/preparation';
+import { CORE_FIELDS, fieldValue, type CoreField } from '$shared/profile-fields';
+import type { AttributeDefinition, ContactHistoryEntry, Profile } from '$shared/types';
 import {
   getMeta,
   REPLICA_COUNT,
   REPLICA_CURSOR,
+  REPLICA_HISTORY_STAMP,
   REPLICA_LOADED,
   REPLICA_SCHEMA,
   REPLICA_SYNCED_AT,
   REPLICA_TOTAL,
+  replicaVersion,
   type MailroomDb,
   type OverlayRecord,
 } from './db';
@@ -150,13 +155,26 @@ export async function getProfile(db: MailroomDb, id: number): Promise<Profile | 
  * are not read (scans do not use them). Returns the number of profiles visited.
  */
 export async function scanProfiles(db: MailroomDb, each: (profiles: Profile[]) => boolean | void): Promise<number> {
+  return scanBlocks(db, (block) => each(block.profiles()));
+}
+
+/** A block of the replica as a scan hands it over: columns to filter on, profiles built on demand. */
+export interface BlockView extends ProfileBlockView {
+  profiles(): Profile[];
+}
+
+/**
+ * Calls `each` with every block of the replica (the overlay's changes applied), in id
+ * order, until it returns false; returns how many profiles were visited.
+ */
+export async function scanBlocks(db: MailroomDb, each: (block: BlockView) => boolean | void): Promise<number> {
   const { changes } = await readOverlay(db);
   const pending = groupByBlock(changes);
   let last = -1;
   let visited = 0;
-  const emit = (profiles: Profile[]) => {
-    visited += profiles.length;
-    return each(profiles) !== false;
+  const emit = (block: BlockView) => {
+    visited += block.length;
+    return each(block) !== false;
   };
   // Overlay-only blocks (new ids in a block the replica does not have yet) come in block order too.
   const flushOverlayBefore = (n: number) => {
@@ -164,7 +182,7 @@ export async function scanProfiles(db: MailroomDb, each: (profiles: Profile[]) =
       if (key >= n) break;
       const inserted = [...pending.get(key)!.values()].filter((p): p is Profile => p !== null).sort((a, b) => a.id - b.id);
       pending.delete(key);
-      if (inserted.length && !emit(inserted)) return false;
+      if (inserted.length && !emit(listView(inserted))) return false;
     }
     return true;
   };
@@ -172,13 +190,10 @@ export async function scanProfiles(db: MailroomDb, each: (profiles: Profile[]) =
     const stored = await db.blocks.where('n').above(last).limit(4).toArray();
     for (const data of stored) {
       if (!flushOverlayBefore(data.n)) return visited;
-      let profiles = new ProfileBlock(data.n, data).profiles();
+      const block = new ProfileBlock(data.n, data);
       const overlay = pending.get(data.n);
-      if (overlay) {
-        pending.delete(data.n);
-        profiles = merge(profiles, overlay);
-      }
-      if (!emit(profiles)) return visited;
+      if (overlay) pending.delete(data.n);
+      if (!emit(overlay ? listView(merge(block.profiles(), overlay)) : blockView(block))) return visited;
     }
     if (stored.length === 0) {
       flushOverlayBefore(Infinity);
@@ -186,6 +201,27 @@ export async function scanProfiles(db: MailroomDb, each: (profiles: Profile[]) =
     }
     last = stored[stored.length - 1].n;
   }
+}
+
+function blockView(block: ProfileBlock): BlockView {
+  return {
+    length: block.length,
+    column: (field) => {
+      const core = CORE_FIELDS[field as CoreField];
+      return core ? block.textColumn(core) : block.attributeColumn(field);
+    },
+    profileAt: (i) => block.profileAt(i),
+    profiles: () => block.profiles(),
+  };
+}
+
+function listView(profiles: Profile[]): BlockView {
+  return {
+    length: profiles.length,
+    column: (field) => profiles.map((p) => fieldValue(p, field)),
+    profileAt: (i) => profiles[i],
+    profiles: () => profiles,
+  };
 }
 
 function groupByBlock(changes: Map<number, Profile | null>): Map<number, Map<number, Profile | null>> {
@@ -264,4 +300,25 @@ export async function searchProfiles(db: MailroomDb, query: string, limit: numbe
 /** Returns the audience schema the replica was pulled with (empty before the first pull). */
 export async function replicaSchema(db: MailroomDb): Promise<AttributeDefinition[]> {
   return (await getMeta<AttributeDefinition[]>(db, REPLICA_SCHEMA)) ?? [];
+}
+
+/** Replaces the replica's contact history (what pressure and capacity rules count) in one transaction. */
+export async function storeContactHistory(db: MailroomDb, entries: readonly ContactHistoryEntry[]): Promise<void> {
+  await db.transaction('rw', [db.contactHistory, db.meta], async () => {
+    await db.contactHistory.clear();
+    await db.contactHistory.bulkPut(
+      entries.map((e) => ({ deliveryId: e.deliveryId, at: e.at, profileIds: Int32Array.from(e.profileIds) })),
+    );
+    await db.meta.put({ key: REPLICA_HISTORY_STAMP, value: historyStamp(entries) });
+  });
+}
+
+/** Returns the contact history and the version of the replica (cursor and history stamp) it goes with. */
+export async function replicaState(db: MailroomDb): Promise<{ history: ContactHistoryEntry[]; version: string }> {
+  return db.transaction('r', [db.contactHistory, db.meta], async () => {
+    const history = await db.contactHistory.toArray();
+    const cursor = (await getMeta<number>(db, REPLICA_CURSOR)) ?? 0;
+    const stamp = (await getMeta<string>(db, REPLICA_HISTORY_STAMP)) ?? '';
+    return { history, version: replicaVersion(cursor, stamp) };
+  });
 }

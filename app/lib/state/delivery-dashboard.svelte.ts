@@ -3,7 +3,6 @@
  * marketer takes on it (prepare, stop preparation, send, pause, resume, stop).
  */
 
-import { contentHash } from '$shared/content-hash';
 import { isFinal } from '$shared/status';
 import type { SendKpis } from '$shared/types';
 import { client, refusalOf } from '../api';
@@ -11,7 +10,8 @@ import type { SendItem } from '../db/db';
 import { db } from '../db/instance';
 import { deliveryState, type DeliveryState } from '../delivery-state';
 import { cancelPreparation, prepareInWorker, type PrepareProgress } from '../worker/preparation-client';
-import { outbox, replica } from './app';
+import { outbox } from './app';
+import { currentHash } from './typologies.svelte';
 import { LiveQuery } from './live-query.svelte';
 
 export class DeliveryDashboard {
@@ -53,7 +53,7 @@ export class DeliveryDashboard {
       server: delivery.server,
       outbox: this.outboxItem.current,
       preparation: this.preparation.current,
-      currentHash: contentHash(delivery, replica.cursor),
+      currentHash: currentHash(delivery),
     });
   });
 

@@ -8,8 +8,18 @@
 import { liveQuery } from 'dexie';
 import type { AttributeDefinition } from '$shared/types';
 import { client, refusalOf } from '../api';
-import { getMeta, REPLICA_COUNT, REPLICA_CURSOR, REPLICA_LOADED, REPLICA_SCHEMA, REPLICA_SYNCED_AT, type MailroomDb } from '../db/db';
-import { applyChangePage, compactReplica, OVERLAY_LIMIT, overlaySize } from '../db/replica';
+import {
+  getMeta,
+  REPLICA_COUNT,
+  REPLICA_CURSOR,
+  REPLICA_HISTORY_STAMP,
+  REPLICA_LOADED,
+  REPLICA_SCHEMA,
+  REPLICA_SYNCED_AT,
+  replicaVersion,
+  type MailroomDb,
+} from '../db/db';
+import { applyChangePage, compactReplica, OVERLAY_LIMIT, overlaySize, storeContactHistory } from '../db/replica';
 
 const PAGE_SIZE = 10_000;
 const EVERY_MS = 5 * 60_000;
@@ -18,6 +28,7 @@ const LOCK = 'mailroom.replica-sync';
 export class Replica {
   #count = $state(0);
   #cursor = $state(0);
+  #historyStamp = $state('');
   #syncedAt = $state<string | null>(null);
   #schema = $state.raw<AttributeDefinition[]>([]);
   #syncing = $state(false);
@@ -38,6 +49,10 @@ export class Replica {
   }
   get cursor() {
     return this.#cursor;
+  }
+  /** What a preparation read: the change cursor and the contact history (stale detection compares it). */
+  get version() {
+    return replicaVersion(this.#cursor, this.#historyStamp);
   }
   get syncedAt() {
     return this.#syncedAt;
@@ -64,9 +79,12 @@ export class Replica {
   /** Follows the replica's figures in Dexie, whichever tab writes them; resolves with the first reading. */
   load(): Promise<void> {
     return new Promise((loaded) => {
-      liveQuery(() => this.db.meta.bulkGet([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_COUNT, REPLICA_SCHEMA])).subscribe({
-        next: ([cursor, syncedAt, count, schema]) => {
+      liveQuery(() =>
+        this.db.meta.bulkGet([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_COUNT, REPLICA_SCHEMA, REPLICA_HISTORY_STAMP]),
+      ).subscribe({
+        next: ([cursor, syncedAt, count, schema, stamp]) => {
           this.#cursor = (cursor?.value as number) ?? 0;
+          this.#historyStamp = (stamp?.value as string) ?? '';
           this.#syncedAt = (syncedAt?.value as string) ?? null;
           this.#count = (count?.value as number) ?? 0;
           this.#schema = (schema?.value as AttributeDefinition[]) ?? [];
@@ -133,6 +151,10 @@ export class Replica {
         this.#received += page.profiles.length + page.deleted.length;
         if (!page.hasMore) break;
       }
+      // Messages sent and scheduled, for pressure and capacity rules: small, so pulled whole.
+      const history = await client.api.audience['contact-history'].$get({ query: { days: '90' } });
+      if (!history.ok) throw new SyncRefused((await refusalOf(history)).message);
+      await storeContactHistory(this.db, (await history.json()).entries);
       if ((await overlaySize(this.db)) > OVERLAY_LIMIT)
         void this.compact().catch((error) => console.error('compacting the replica', error));
     } catch (error) {

@@ -3,8 +3,8 @@
 import { proxy, wrap, type Remote } from 'comlink';
 import type { AudienceFilter } from '$shared/audience-filter';
 import type { PreparationKpis, Profile } from '$shared/types';
-import type { SwitchableRule } from '$shared/what-if';
-import type { PrepareOutcome, PrepareProgress, PreparationApi } from './preparation.worker';
+import type { Trace } from '$shared/why';
+import type { PrepareOutcome, PrepareProgress, PreparationApi, WhatIfSettings } from './preparation-api';
 
 let remote: Remote<PreparationApi> | null = null;
 
@@ -23,9 +23,14 @@ export function searchAudience(query: string, limit = 25): Promise<Profile[]> {
   return worker().search(query, limit);
 }
 
-/** Returns the KPIs of the delivery's last preparation with only the `enabled` filtering rules. */
-export function whatIfInWorker(deliveryId: string, enabled: SwitchableRule[]): Promise<PreparationKpis | null> {
-  return worker().whatIf(deliveryId, enabled);
+/** Returns the KPIs of the delivery's last preparation with other rule settings (null when it has none). */
+export function whatIfInWorker(deliveryId: string, settings: WhatIfSettings): Promise<PreparationKpis | null> {
+  return worker().whatIf(deliveryId, settings);
+}
+
+/** Returns the trace of a profile through the delivery's rules. */
+export function explainInWorker(deliveryId: string, profileId: number): Promise<Trace | null> {
+  return worker().explain(deliveryId, profileId);
 }
 
 /** Returns how many profiles of the local audience the filter selects. */
@@ -42,4 +47,4 @@ export function cancelPreparation(deliveryId: string): Promise<void> {
   return worker().cancel(deliveryId);
 }
 
-export type { PrepareOutcome, PrepareProgress };
+export type { PrepareOutcome, PrepareProgress, WhatIfSettings };

@@ -1,0 +1,216 @@
+/**
+ * What the preparation worker does: scans the local audience replica, applies the typology
+ * rules, renders every subject, and writes the prepared batch to Dexie in one transaction.
+ * The page hears progress through a callback and gets only a small summary back. The
+ * worker (preparation.worker.ts) exposes this API over comlink; tests call it directly.
+ */
+
+import { compileAudienceColumns, type AudienceFilter } from '$shared/audience-filter';
+import { contentHash } from '$shared/content-hash';
+import { Preparation, type PreparationResult } from '$shared/preparation';
+import { AnalysisBuilder, CompiledRules, whatIf, type Analysis, type RuleSettings } from '$shared/recipient-rules';
+import { recipientRules, type Typology } from '$shared/typology';
+import type { AttributeDefinition, ContactHistoryEntry, Delivery, PreparationKpis, Profile } from '$shared/types';
+import { explainProfile, type Trace } from '$shared/why';
+import { getMeta, MailroomDb, REPLICA_COUNT, type StoredPreparation } from '../db/db';
+import { BatchWriter, exclusionOf, savePreparedBatch } from '../db/prepared-batch';
+import { compactReplica, getProfile, replicaSchema, replicaState, scanBlocks, searchProfiles } from '../db/replica';
+import { typologyOf } from '../db/typologies';
+
+export type PrepareOutcome =
+  | { ok: true; status: PreparationResult['status']; kpis: PreparationResult['kpis'] }
+  | { ok: false; code: 'cancelled' | 'not-found' | 'busy'; message: string };
+
+export interface PrepareProgress {
+  scanned: number;
+  total: number;
+}
+
+/** A what-if's settings as they cross to the worker: rule ids on, and limits by rule id. */
+export interface WhatIfSettings {
+  enabled: string[];
+  limits: [string, number][];
+}
+
+/** Returns the preparation API over the browser database `db`. */
+export function createPreparationApi(db: MailroomDb) {
+  /** The what-if analysis of each delivery's last preparation, by content hash. */
+  const analyses = new Map<string, { hash: string; rules: CompiledRules; analysis: Analysis }>();
+  let current: { deliveryId: string; cancelled: boolean } | null = null;
+
+  const api = {
+    /** Returns the outcome of preparing the delivery; results are in Dexie when it resolves with ok. */
+    async prepare(deliveryId: string, onProgress: (progress: PrepareProgress) => void): Promise<PrepareOutcome> {
+      if (current) return { ok: false, code: 'busy', message: 'Another preparation is running; wait for it or stop it.' };
+      const run = (current = { deliveryId, cancelled: false });
+      try {
+        return await prepare(deliveryId, run, onProgress);
+      } finally {
+        current = null;
+      }
+    },
+
+    /** Returns up to `limit` profiles of the replica whose email or name starts with the query (case-insensitive). */
+    search(query: string, limit: number): Promise<Profile[]> {
+      return searchProfiles(db, query, limit);
+    },
+
+    /**
+     * Returns the KPIs the delivery's last preparation would have had with other rule
+     * settings, without preparing again (the analysis is redone from the replica when this
+     * worker did not keep it, e.g. after a reload).
+     */
+    async whatIf(deliveryId: string, settings: WhatIfSettings): Promise<PreparationKpis | null> {
+      const prepared = await db.preparations.get(deliveryId);
+      if (!prepared || prepared.status !== 'prepared') return null;
+      let cached = analyses.get(deliveryId);
+      if (cached?.hash !== prepared.contentHash) {
+        const inputs = await inputsOf(deliveryId);
+        if (!inputs) return null;
+        const rules = compileRules(inputs.delivery, inputs.typology, inputs.schema, inputs.history, new Date(prepared.preparedAt));
+        const builder = new AnalysisBuilder(rules);
+        const inAudience = compileAudienceColumns(inputs.delivery.audience, inputs.schema, new Date(prepared.preparedAt));
+        await scanBlocks(db, (block) => {
+          const test = inAudience(block);
+          for (let i = 0; i < block.length; i++) if (test(i)) builder.add(block.profileAt(i));
+        });
+        cached = { hash: prepared.contentHash, rules, analysis: builder.finish() };
+        analyses.set(deliveryId, cached);
+      }
+      const rule: RuleSettings = { enabled: new Set(settings.enabled), limits: new Map(settings.limits) };
+      return whatIf(cached.rules, cached.analysis, rule);
+    },
+
+    /** Returns the trace of the profile through the delivery (its last preparation says who was a duplicate or overflow). */
+    async explain(deliveryId: string, profileId: number): Promise<Trace | null> {
+      const inputs = await inputsOf(deliveryId);
+      const profile = await getProfile(db, profileId);
+      if (!inputs || !profile) return null;
+      const prepared = await db.preparations.get(deliveryId);
+      const now = prepared ? new Date(prepared.preparedAt) : new Date();
+      const rules = compileRules(inputs.delivery, inputs.typology, inputs.schema, inputs.history, now);
+      const exclusion = prepared ? await exclusionOf(db, deliveryId, profileId) : undefined;
+      return explainProfile(inputs.delivery.audience, inputs.schema, profile, rules, exclusion, now);
+    },
+
+    /** Returns how many profiles of the replica are in the audience (the builder's live count). */
+    async countAudience(filter: AudienceFilter): Promise<number> {
+      const inAudience = compileAudienceColumns(filter, await replicaSchema(db));
+      let count = 0;
+      await scanBlocks(db, (block) => {
+        const test = inAudience(block);
+        for (let i = 0; i < block.length; i++) if (test(i)) count++;
+      });
+      return count;
+    },
+
+    /** Folds the replica's overlay of recent changes into its blocks. */
+    compact(): Promise<void> {
+      return compactReplica(db);
+    },
+
+    /** Cancels the running preparation of the delivery; nothing of it is written. */
+    cancel(deliveryId: string): void {
+      if (current?.deliveryId === deliveryId) current.cancelled = true;
+    },
+  };
+
+  /** What a preparation of the delivery reads besides the profiles; null when the delivery is gone. */
+  async function inputsOf(deliveryId: string): Promise<{
+    delivery: Delivery;
+    typology: Typology | undefined;
+    schema: AttributeDefinition[];
+    history: ContactHistoryEntry[];
+    version: string;
+  } | null> {
+    const delivery = await db.deliveries.get(deliveryId);
+    if (!delivery) return null;
+    const [typology, schema, { history, version }] = await Promise.all([
+      typologyOf(db, delivery.typologyId),
+      replicaSchema(db),
+      replicaState(db),
+    ]);
+    return { delivery, typology, schema, history, version };
+  }
+
+  function compileRules(
+    delivery: Delivery,
+    typology: Typology | undefined,
+    schema: AttributeDefinition[],
+    history: ContactHistoryEntry[],
+    now: Date,
+  ): CompiledRules {
+    return new CompiledRules(typology ? recipientRules(typology) : [], {
+      deliveryId: delivery.id,
+      sendAt: delivery.scheduledAt ? new Date(delivery.scheduledAt) : now,
+      history,
+      schema,
+      now,
+    });
+  }
+
+  async function prepare(
+    deliveryId: string,
+    run: { cancelled: boolean },
+    onProgress: (p: PrepareProgress) => void,
+  ): Promise<PrepareOutcome> {
+    const inputs = await inputsOf(deliveryId);
+    if (!inputs) return { ok: false, code: 'not-found', message: 'This delivery no longer exists.' };
+    const { delivery, typology, schema, history, version } = inputs;
+    if (!typology) {
+      return {
+        ok: false,
+        code: 'not-found',
+        message: 'The typology this delivery uses was deleted: pick another typology and prepare again.',
+      };
+    }
+    const hash = contentHash(delivery, typology, version);
+    const total = (await getMeta<number>(db, REPLICA_COUNT)) ?? 0;
+    onProgress({ scanned: 0, total });
+
+    const startedAt = new Date();
+    const started = Preparation.start(delivery, { typology, schema, history, now: () => new Date() });
+    const batch = new BatchWriter(deliveryId);
+    let result: PreparationResult;
+    if (!started.ok) {
+      result = started.result;
+    } else {
+      const preparation = started.preparation;
+      let scanned = 0;
+      let reported = 0;
+      await scanBlocks(db, (block) => {
+        // Each read of the replica lets a cancel message in: check after every one.
+        if (run.cancelled) return false;
+        const chunk = preparation.addBlock(block);
+        for (const r of chunk.recipients) batch.addRecipient(r);
+        for (const e of chunk.exclusions) batch.addExclusion(e);
+        scanned += block.length;
+        if (scanned - reported >= 50_000 || scanned === total) {
+          reported = scanned;
+          onProgress({ scanned, total });
+        }
+      });
+      if (run.cancelled) return { ok: false, code: 'cancelled', message: 'Preparation stopped; the delivery is as it was.' };
+      const finished = preparation.finish();
+      for (const r of finished.last.recipients) batch.addRecipient(r);
+      for (const e of finished.last.exclusions) batch.addExclusion(e);
+      result = finished.result;
+      batch.finish();
+      analyses.set(deliveryId, { hash, rules: preparation.rules, analysis: preparation.whatIfAnalysis() });
+    }
+
+    const preparation: StoredPreparation = {
+      ...result,
+      deliveryId,
+      version: delivery.version,
+      contentHash: hash,
+      preparedAt: startedAt.toISOString(),
+    };
+    await savePreparedBatch(db, preparation, batch);
+    return { ok: true, status: result.status, kpis: result.kpis };
+  }
+
+  return api;
+}
+
+export type PreparationApi = ReturnType<typeof createPreparationApi>;

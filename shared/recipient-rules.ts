@@ -1,0 +1,369 @@
+/**
+ * The recipient rules of a typology (filtering, pressure, capacity), compiled for one
+ * delivery and applied the same way by the preparation, the what-if and the why.
+ *
+ * Order: the filtering and pressure rules in the typology's order (the first that applies
+ * excludes); then duplicates (the first profile reaching a mailbox is kept); then capacity,
+ * over the profiles still kept, the overflow taken from the end of the rule's order.
+ *
+ * While preparing, every targeted profile is recorded once in an analysis: ALL the
+ * per-profile rules that would exclude it (as bits, switched on or off), its mailbox, its
+ * message count per pressure rule and its rank key per capacity rule. A what-if then walks
+ * those typed arrays with other settings, without reading the audience again.
+ */
+
+import { compileAudience, type ProfilePredicate } from './audience-filter';
+import { isValidEmail, mailboxKey, normalizeEmail } from './email-address';
+import { fieldValue } from './profile-fields';
+import { causeOf, type CapacityRule, type RecipientRule } from './typology';
+import type { AttributeDefinition, ContactHistoryEntry, ExclusionCause, PreparationKpis, Profile } from './types';
+
+const DAY = 86_400_000;
+
+export interface RuleContext {
+  deliveryId: string;
+  /** When the delivery sends: its schedule, or now. Pressure and capacity windows are around it. */
+  sendAt: Date;
+  /** Messages of other deliveries, sent or scheduled. */
+  history: readonly ContactHistoryEntry[];
+  schema: readonly AttributeDefinition[];
+  now: Date;
+}
+
+/** Which rules are on, and the limits of pressure and capacity rules (a what-if changes these). */
+export interface RuleSettings {
+  enabled: ReadonlySet<string>;
+  limits: ReadonlyMap<string, number>;
+}
+
+/** Returns the settings a typology's rules carry. */
+export function settingsOf(rules: readonly RecipientRule[]): RuleSettings {
+  return {
+    enabled: new Set(rules.filter((r) => r.enabled).map((r) => r.id)),
+    limits: new Map(rules.flatMap((r) => (r.kind === 'pressure' || r.kind === 'capacity' ? [[r.id, r.maxMessages] as const] : []))),
+  };
+}
+
+/** What the rules say about one profile on its own (duplicates and capacity depend on others). */
+export interface ProfileVerdicts {
+  /** Bit `b` set: per-profile rule `b` (see CompiledRules.profileRules) would exclude it. */
+  mask: number;
+  /** The mailbox the address reaches (null for an invalid address). */
+  mailbox: string | null;
+  /** Messages in the window, per pressure rule. */
+  counts: number[];
+  /** Rank keys per capacity rule: higher is kept first. */
+  keys: number[];
+}
+
+interface ProfileCheck {
+  rule: number;
+  test: (profile: Profile, address: { valid: boolean }) => boolean;
+}
+
+export class CompiledRules {
+  /** Per-profile filtering rules, by bit. */
+  readonly profileRules: ProfileCheck[] = [];
+  readonly pressure: { rule: number; counts: Map<number, number> }[] = [];
+  readonly capacity: { rule: number; used: number; key: (profile: Profile) => number }[] = [];
+  /** The rule index of the duplicate-address rule, or -1. */
+  readonly duplicate: number;
+
+  constructor(
+    readonly rules: readonly RecipientRule[],
+    context: RuleContext,
+  ) {
+    let duplicate = -1;
+    rules.forEach((rule, index) => {
+      if (rule.kind === 'filtering') {
+        if (rule.check === 'duplicate-address') duplicate = index;
+        else this.profileRules.push({ rule: index, test: profileTest(rule, context) });
+      } else if (rule.kind === 'pressure') {
+        this.pressure.push({ rule: index, counts: countMessages(context, rule.days) });
+      } else {
+        this.capacity.push({ rule: index, used: rule.per === 'day' ? sentOnSendDay(context) : 0, key: rankKey(rule, context.deliveryId) });
+      }
+    });
+    this.duplicate = duplicate;
+  }
+
+  evaluate(profile: Profile): ProfileVerdicts {
+    const address = normalizeEmail(profile.email);
+    const valid = isValidEmail(address);
+    let mask = 0;
+    for (let b = 0; b < this.profileRules.length; b++) if (this.profileRules[b].test(profile, { valid })) mask |= 1 << b;
+    return {
+      mask,
+      mailbox: valid ? mailboxKey(address) : null,
+      counts: this.pressure.map((p) => p.counts.get(profile.id) ?? 0),
+      keys: this.capacity.map((c) => c.key(profile)),
+    };
+  }
+}
+
+function profileTest(rule: Extract<RecipientRule, { kind: 'filtering' }>, context: RuleContext): ProfileCheck['test'] {
+  switch (rule.check) {
+    case 'unsubscribed':
+      return (p) => p.status === 'unsubscribed';
+    case 'denylisted':
+      return (p) => p.denylisted;
+    case 'quarantined':
+      return (p) => p.quarantined;
+    case 'invalid-address':
+      return (_, address) => !address.valid;
+    case 'condition': {
+      const matches: ProfilePredicate = compileAudience(rule.filter, context.schema, context.now);
+      return (p) => matches(p);
+    }
+    case 'duplicate-address':
+      throw new Error('duplicates are not decided per profile');
+  }
+}
+
+/** Messages per profile of the other deliveries within `days` days either side of the send time. */
+function countMessages(context: RuleContext, days: number): Map<number, number> {
+  const counts = new Map<number, number>();
+  const at = context.sendAt.getTime();
+  for (const entry of context.history) {
+    if (entry.deliveryId === context.deliveryId || Math.abs(Date.parse(entry.at) - at) >= days * DAY) continue;
+    for (let i = 0; i < entry.profileIds.length; i++) {
+      const id = entry.profileIds[i];
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+/** Messages of the other deliveries on the send day (UTC). */
+function sentOnSendDay(context: RuleContext): number {
+  const day = context.sendAt.toISOString().slice(0, 10);
+  let sent = 0;
+  for (const entry of context.history) {
+    if (entry.deliveryId !== context.deliveryId && new Date(entry.at).toISOString().slice(0, 10) === day) sent += entry.profileIds.length;
+  }
+  return sent;
+}
+
+/** Returns the key a capacity rule keeps profiles by (higher first; no value last). */
+function rankKey(rule: CapacityRule, deliveryId: string): (profile: Profile) => number {
+  const order = rule.keepFirst;
+  if (order.by === 'random') {
+    // Deterministic: the same delivery ranks the same profiles the same way every time.
+    const seed = stringSeed(deliveryId);
+    return (p) => mix(seed ^ p.id);
+  }
+  const sign = order.direction === 'desc' ? 1 : -1;
+  return (p) => {
+    const value = fieldValue(p, order.field);
+    const n =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'boolean'
+          ? Number(value)
+          : typeof value === 'string' && value
+            ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value)
+            : NaN;
+    return Number.isNaN(n) ? -Infinity : sign * n;
+  };
+}
+
+function stringSeed(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+// A 32-bit integer hash (lowbias32): spreads consecutive ids evenly.
+function mix(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** Targeted profiles as decisions need them, in preparation order. */
+export interface Analysis {
+  length: number;
+  masks: Uint32Array;
+  /** A number per mailbox (same number, same mailbox); -1 for an invalid address. */
+  mailboxes: Int32Array;
+  /** Per pressure rule (CompiledRules.pressure order): messages in the window. */
+  counts: Uint16Array[];
+  /** Per capacity rule: rank keys. */
+  keys: Float64Array[];
+}
+
+/** Records targeted profiles into an analysis. */
+export class AnalysisBuilder {
+  private capacity = 1024;
+  private readonly mailboxIds = new Map<string, number>();
+  readonly analysis: Analysis;
+
+  constructor(readonly compiled: CompiledRules) {
+    this.analysis = {
+      length: 0,
+      masks: new Uint32Array(this.capacity),
+      mailboxes: new Int32Array(this.capacity),
+      counts: compiled.pressure.map(() => new Uint16Array(this.capacity)),
+      keys: compiled.capacity.map(() => new Float64Array(this.capacity)),
+    };
+  }
+
+  /** Records the profile; returns its index in the analysis. */
+  add(profile: Profile): number {
+    const a = this.analysis;
+    if (a.length === this.capacity) this.grow();
+    const verdicts = this.compiled.evaluate(profile);
+    const i = a.length++;
+    a.masks[i] = verdicts.mask;
+    let mailbox = -1;
+    if (verdicts.mailbox !== null) {
+      mailbox = this.mailboxIds.get(verdicts.mailbox) ?? this.mailboxIds.size;
+      if (mailbox === this.mailboxIds.size) this.mailboxIds.set(verdicts.mailbox, mailbox);
+    }
+    a.mailboxes[i] = mailbox;
+    for (let p = 0; p < verdicts.counts.length; p++) a.counts[p][i] = Math.min(verdicts.counts[p], 65_535);
+    for (let c = 0; c < verdicts.keys.length; c++) a.keys[c][i] = verdicts.keys[c];
+    return i;
+  }
+
+  /** Returns the analysis trimmed to its length (call after the last profile). */
+  finish(): Analysis {
+    const a = this.analysis;
+    return {
+      length: a.length,
+      masks: a.masks.slice(0, a.length),
+      mailboxes: a.mailboxes.slice(0, a.length),
+      counts: a.counts.map((c) => c.slice(0, a.length)),
+      keys: a.keys.map((k) => k.slice(0, a.length)),
+    };
+  }
+
+  private grow(): void {
+    const a = this.analysis;
+    this.capacity *= 2;
+    const grown = <T extends Uint32Array | Int32Array | Uint16Array | Float64Array>(array: T, make: (n: number) => T): T => {
+      const next = make(this.capacity);
+      next.set(array);
+      return next;
+    };
+    a.masks = grown(a.masks, (n) => new Uint32Array(n));
+    a.mailboxes = grown(a.mailboxes, (n) => new Int32Array(n));
+    a.counts = a.counts.map((c) => grown(c, (n) => new Uint16Array(n)));
+    a.keys = a.keys.map((k) => grown(k, (n) => new Float64Array(n)));
+  }
+}
+
+/**
+ * Decides, profile by profile in preparation order, which rule (if any) before capacity
+ * excludes each recorded profile. Keeps the mailboxes already kept, so call it once per
+ * index, in order.
+ */
+export class Decider {
+  /** Mailboxes already kept, by mailbox number. */
+  private kept = new Uint8Array(1024);
+  private readonly order: { rule: number; bit: number; pressure: number; limit: number }[] = [];
+  private readonly dedupe: boolean;
+
+  constructor(
+    private readonly compiled: CompiledRules,
+    settings: RuleSettings,
+  ) {
+    const { rules } = compiled;
+    rules.forEach((rule, index) => {
+      if (!settings.enabled.has(rule.id)) return;
+      const bit = compiled.profileRules.findIndex((p) => p.rule === index);
+      const pressure = compiled.pressure.findIndex((p) => p.rule === index);
+      if (bit >= 0 || pressure >= 0) this.order.push({ rule: index, bit, pressure, limit: settings.limits.get(rule.id) ?? Infinity });
+    });
+    this.dedupe = compiled.duplicate >= 0 && settings.enabled.has(rules[compiled.duplicate].id);
+  }
+
+  /** Returns the index of the rule that excludes profile `i` of the analysis, or -1 when it stays a candidate. */
+  decide(a: Analysis, i: number): number {
+    const mask = a.masks[i];
+    for (const step of this.order) {
+      if (step.bit >= 0 ? (mask >>> step.bit) & 1 : a.counts[step.pressure][i] >= step.limit) return step.rule;
+    }
+    const mailbox = a.mailboxes[i];
+    if (this.dedupe && mailbox >= 0) {
+      if (mailbox >= this.kept.length) {
+        const kept = new Uint8Array(Math.max(mailbox + 1, this.kept.length * 2));
+        kept.set(this.kept);
+        this.kept = kept;
+      }
+      if (this.kept[mailbox]) return this.compiled.duplicate;
+      this.kept[mailbox] = 1;
+    }
+    return -1;
+  }
+}
+
+/**
+ * Applies the enabled capacity rules to the candidates (analysis indexes, in preparation
+ * order): returns, per candidate, the rule index that excludes it as overflow, or -1.
+ */
+export function capacityOverflow(compiled: CompiledRules, settings: RuleSettings, a: Analysis, candidates: Int32Array): Int32Array {
+  const outcome = new Int32Array(candidates.length).fill(-1);
+  compiled.capacity.forEach((capacity, c) => {
+    const rule = compiled.rules[capacity.rule];
+    if (!settings.enabled.has(rule.id)) return;
+    const cap = Math.max(0, (settings.limits.get(rule.id) ?? Infinity) - capacity.used);
+    const remaining: number[] = [];
+    for (let k = 0; k < candidates.length; k++) if (outcome[k] < 0) remaining.push(k);
+    if (remaining.length <= cap) return;
+    const keys = a.keys[c];
+    // Highest key first; ties keep preparation order. The end of the order is the overflow.
+    remaining.sort((x, y) => keys[candidates[y]] - keys[candidates[x]] || x - y);
+    for (let r = cap; r < remaining.length; r++) outcome[remaining[r]] = capacity.rule;
+  });
+  return outcome;
+}
+
+/** Counts exclusions per rule index into KPIs. */
+export class KpiTally {
+  private readonly perRule: Int32Array;
+  targeted = 0;
+
+  constructor(private readonly rules: readonly RecipientRule[]) {
+    this.perRule = new Int32Array(rules.length);
+  }
+
+  exclude(rule: number): void {
+    this.perRule[rule]++;
+  }
+
+  kpis(): PreparationKpis {
+    const excludedByCause: Partial<Record<ExclusionCause, number>> = {};
+    const excludedByRule: Record<string, number> = {};
+    let excluded = 0;
+    this.rules.forEach((rule, index) => {
+      const count = this.perRule[index];
+      if (count === 0) return;
+      excluded += count;
+      const cause = causeOf(rule);
+      excludedByCause[cause] = (excludedByCause[cause] ?? 0) + count;
+      excludedByRule[rule.name] = count;
+    });
+    return { targeted: this.targeted, toDeliver: this.targeted - excluded, excluded, excludedByCause, excludedByRule };
+  }
+}
+
+/** Returns the KPIs the analysed profiles would give under `settings`, without reading the audience again. */
+export function whatIf(compiled: CompiledRules, a: Analysis, settings: RuleSettings): PreparationKpis {
+  const decider = new Decider(compiled, settings);
+  const tally = new KpiTally(compiled.rules);
+  tally.targeted = a.length;
+  const candidates = new Int32Array(a.length);
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    const rule = decider.decide(a, i);
+    if (rule >= 0) tally.exclude(rule);
+    else candidates[n++] = i;
+  }
+  const overflow = capacityOverflow(compiled, settings, a, candidates.subarray(0, n));
+  for (const rule of overflow) if (rule >= 0) tally.exclude(rule);
+  return tally.kpis();
+}
