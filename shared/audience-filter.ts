@@ -5,7 +5,7 @@
  * excludes what it matches ("exclude profiles matching …").
  */
 
-import { fieldValue } from './profile-fields';
+import { fieldValue, type ProfileColumns } from './profile-fields';
 import type { AttributeDefinition, AttributeType, AttributeValue, Profile } from './types';
 
 export const FILTER_OPERATORS = [
@@ -79,13 +79,6 @@ export const VALUELESS: ReadonlySet<FilterOperator> = new Set(['isEmpty', 'isNot
 
 export type ProfilePredicate = (profile: Profile) => boolean;
 
-/** Profiles laid out column by column (a block of the replica): a filter reads only the columns it tests. */
-export interface ProfileColumns {
-  readonly length: number;
-  /** The values of a field (core or attribute), by position; null or undefined where a profile has none. */
-  column(field: string): ArrayLike<AttributeValue | undefined>;
-}
-
 const DAY = 86_400_000;
 
 /**
@@ -133,7 +126,16 @@ function compileTree(
         if (parts.length === 0) return () => () => true;
         return <R>(read: Reader<R>) => {
           const tests = parts.map((part) => part(read));
-          return node.kind === 'and' ? (row: R) => tests.every((test) => test(row)) : (row: R) => tests.some((test) => test(row));
+          // Plain loops: this runs for every profile of a million-profile scan.
+          if (node.kind === 'and')
+            return (row: R) => {
+              for (let t = 0; t < tests.length; t++) if (!tests[t](row)) return false;
+              return true;
+            };
+          return (row: R) => {
+            for (let t = 0; t < tests.length; t++) if (tests[t](row)) return true;
+            return false;
+          };
         };
       }
       case 'not': {

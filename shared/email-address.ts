@@ -28,13 +28,19 @@ const GMAIL = new Set(['gmail.com', 'googlemail.com']);
  * local part and with googlemail.com as gmail.com.
  */
 export function mailboxKey(address: string): string {
-  const normalized = normalizeEmail(address);
+  return mailboxOfNormalized(normalizeEmail(address));
+}
+
+/** As mailboxKey, for an address already normalized; returns the address itself when it is its own mailbox (the common case). */
+export function mailboxOfNormalized(normalized: string): string {
   const at = normalized.lastIndexOf('@');
   if (at < 1) return normalized;
+  const plus = normalized.indexOf('+');
+  if ((plus < 0 || plus > at) && !normalized.endsWith('@gmail.com') && !normalized.endsWith('@googlemail.com')) return normalized;
   let local = normalized.slice(0, at);
   let domain = normalized.slice(at + 1);
-  const plus = local.indexOf('+');
-  if (plus > 0) local = local.slice(0, plus);
+  const tag = local.indexOf('+');
+  if (tag > 0) local = local.slice(0, tag);
   if (GMAIL.has(domain)) {
     local = local.replaceAll('.', '');
     domain = 'gmail.com';

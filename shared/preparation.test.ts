@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Preparation, type ProfileBlockView } from './preparation';
+import { Preparation } from './preparation';
 import { makeProfile } from './test-profile';
 import { DEFAULT_TYPOLOGY, type Typology, type TypologyRule } from './typology';
 import type { ContactHistoryEntry, Delivery, Profile } from './types';
-import { fieldValue } from './profile-fields';
+import { fieldValue, profilesView, type ProfileBlockView } from './profile-fields';
 
 const delivery: Delivery = {
   id: 'd1',
@@ -51,11 +51,11 @@ function prepare(d: Delivery, chunks: Profile[][], typology = DEFAULT_TYPOLOGY, 
   return { result, recipients: [...recipients, ...last.recipients], exclusions: [...exclusions, ...last.exclusions] };
 }
 
+/** Profiles as the replica's blocks hold them: empty text as null (no value), a missing attribute as null. */
 function asBlock(profiles: Profile[]): ProfileBlockView {
   return {
-    length: profiles.length,
-    column: (field) => profiles.map((p) => fieldValue(p, field)),
-    profileAt: (i) => profiles[i],
+    ...profilesView(profiles),
+    column: (field) => profiles.map((p) => fieldValue(p, field) || null),
   };
 }
 

@@ -4,8 +4,9 @@
  * log and the status. The worker owns the I/O around it; this module owns the rules.
  */
 
-import { compileAudience, compileAudienceColumns, type ProfileColumns, type ProfilePredicate } from './audience-filter';
-import { compileMessage, recipientValues, renderMessage, type CompiledMessage } from './message';
+import { compileAudienceColumns } from './audience-filter';
+import { compileMessage, renderMessage, type CompiledMessage } from './message';
+import { profilesView, valueText, type ProfileBlockView, type ProfileColumns } from './profile-fields';
 import {
   AnalysisBuilder,
   capacityOverflow,
@@ -14,6 +15,7 @@ import {
   KpiTally,
   settingsOf,
   type Analysis,
+  type BoundRules,
   type RuleSettings,
 } from './recipient-rules';
 import { causeOf, checkMessage, HTML_CLIP_BYTES, recipientRules, type Typology } from './typology';
@@ -49,15 +51,12 @@ export interface PreparationInputs {
   now?: () => Date;
 }
 
-/** A block of profiles a preparation reads column by column: it builds only the profiles in the audience. */
-export interface ProfileBlockView extends ProfileColumns {
-  profileAt(position: number): Profile;
-}
-
 /** The unsubscribe URL previews and preparation render with; the server signs a real one. */
 export const PREVIEW_UNSUBSCRIBE_URL = 'https://unsubscribe.invalid/preview';
 
 const EMPTY_KPIS: PreparationKpis = { targeted: 0, toDeliver: 0, excluded: 0, excludedByCause: {}, excludedByRule: {} };
+
+type Column = ReturnType<ProfileColumns['column']>;
 
 export class Preparation {
   private readonly log: LogLine[] = [];
@@ -74,7 +73,6 @@ export class Preparation {
 
   private constructor(
     private readonly message: CompiledMessage,
-    private readonly inAudience: ProfilePredicate,
     readonly rules: CompiledRules,
     private readonly now: () => Date,
     audienceColumns: (block: ProfileColumns) => (position: number) => boolean,
@@ -117,51 +115,52 @@ export class Preparation {
       schema,
       now: at,
     });
-    const preparation = new Preparation(
-      compiled.message,
-      compileAudience(delivery.audience, schema, at),
-      rules,
-      now,
-      compileAudienceColumns(delivery.audience, schema, at),
-    );
+    const preparation = new Preparation(compiled.message, rules, now, compileAudienceColumns(delivery.audience, schema, at));
     preparation.log.push(...log);
     return { ok: true, preparation };
   }
 
   /** Returns the recipients and exclusions among `profiles` that are in the delivery's audience, numbering recipients in order. */
   addProfiles(profiles: readonly Profile[]): ChunkResult {
-    const out: ChunkResult = { recipients: [], exclusions: [] };
-    for (const profile of profiles) if (this.inAudience(profile)) this.target(profile, out);
-    return out;
+    return this.addBlock(profilesView(profiles));
   }
 
-  /** As addProfiles, reading the audience's fields column by column: only targeted profiles are built. */
+  /**
+   * As addProfiles, for a block read column by column: the audience, the rules and the
+   * recipients' values read only the columns they need, and no profile object is built.
+   */
   addBlock(block: ProfileBlockView): ChunkResult {
     const out: ChunkResult = { recipients: [], exclusions: [] };
     const inAudience = this.inAudienceColumns(block);
-    for (let i = 0; i < block.length; i++) if (inAudience(i)) this.target(block.profileAt(i), out);
-    return out;
-  }
-
-  private target(profile: Profile, out: ChunkResult): void {
-    this.tally.targeted++;
-    // The rules are evaluated once, into the what-if analysis; the decision reads it back.
-    const index = this.analysis.add(profile);
-    const rule = this.decider.decide(this.analysis.analysis, index);
-    if (rule >= 0) {
-      this.tally.exclude(rule);
-      out.exclusions.push(this.exclusion(profile.id, profile.email, rule));
-      return;
+    let bound: BoundRules | null = null;
+    let columns: { emails: Column; fields: [string, Column][] } | null = null;
+    for (let i = 0; i < block.length; i++) {
+      if (!inAudience(i)) continue;
+      bound ??= this.rules.bind(block);
+      columns ??= { emails: block.column('email'), fields: this.message.profileFields.map((f) => [f, block.column(f)]) };
+      this.tally.targeted++;
+      // The rules are evaluated once, into the what-if analysis; the decision reads it back.
+      const index = this.analysis.add(bound, i);
+      const rule = this.decider.decide(this.analysis.analysis, index);
+      const profileId = block.ids[i];
+      const email = String(columns.emails[i] ?? '');
+      if (rule >= 0) {
+        this.tally.exclude(rule);
+        out.exclusions.push(this.exclusion(profileId, email, rule));
+        continue;
+      }
+      // Only the subject is rendered per recipient; the body renders from the same values when
+      // previewed or sent, deterministically, so rendering a million bodies here would add nothing.
+      const values: Record<string, string> = {};
+      let size = 0;
+      const fields = columns.fields;
+      for (let f = 0; f < fields.length; f++) size += (values[fields[f][0]] = valueText(fields[f][1][i])).length;
+      if (size > this.largest.size) this.largest = { size, values };
+      const subject = this.message.subject.render(values, 'header');
+      if (this.held) this.held.push({ index, recipient: { profileId, email, subject, values } });
+      else out.recipients.push({ seq: ++this.seq, profileId, email, subject, values });
     }
-    // Only the subject is rendered per recipient; the body renders from the same values when
-    // previewed or sent, deterministically, so rendering a million bodies here would add nothing.
-    const values = recipientValues(profile, this.message.profileFields);
-    let size = 0;
-    for (const field in values) size += values[field].length;
-    if (size > this.largest.size) this.largest = { size, values };
-    const recipient = { profileId: profile.id, email: profile.email, subject: this.message.subject.render(values, 'header'), values };
-    if (this.held) this.held.push({ index, recipient });
-    else out.recipients.push({ seq: ++this.seq, ...recipient });
+    return out;
   }
 
   private exclusion(profileId: number, email: string, rule: number): Exclusion {

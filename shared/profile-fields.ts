@@ -3,6 +3,7 @@
  * has, and the custom attributes the audience schema declares.
  */
 
+import { isValidEmail, mailboxKey, normalizeEmail } from './email-address';
 import type { AttributeDefinition, AttributeType, AttributeValue, Profile } from './types';
 
 /** Core fields, by the name templates use, with the profile property each reads. */
@@ -46,7 +47,57 @@ export function fieldValue(profile: Profile, field: string): AttributeValue | un
 
 /** Returns a field's value as text, as a template writes it: tags joined with ", ", missing as "". */
 export function fieldText(profile: Profile, field: string): string {
-  const value = fieldValue(profile, field);
+  return valueText(fieldValue(profile, field));
+}
+
+/** Profiles laid out column by column (a block of the replica): a filter reads only the columns it tests. */
+export interface ProfileColumns {
+  readonly length: number;
+  /** The values of a field (core or attribute), by position; null or undefined where a profile has none. */
+  column(field: string): ArrayLike<AttributeValue | undefined>;
+}
+
+/** Facts about a profile as bit flags, as the replica stores them (worked out once, when a profile is written). */
+export const UNSUBSCRIBED = 1;
+export const DENYLISTED = 2;
+export const QUARANTINED = 4;
+/** The address cannot be sent to (isValidEmail of the normalized address is false). */
+export const INVALID_ADDRESS = 8;
+/** mailboxKey(email) is not the email itself (a "+tag", a Gmail address, or an address not normalized). */
+export const MAILBOX_DIFFERS = 16;
+
+/** A block of profiles as a preparation reads it: columns, ids and suppression flags; whole profiles only on demand. */
+export interface ProfileBlockView extends ProfileColumns {
+  readonly ids: ArrayLike<number>;
+  /** Per position: the bits of profileFlags. */
+  flags(): ArrayLike<number>;
+  profileAt(position: number): Profile;
+}
+
+/** Returns the flags of a profile: its suppression, and what preparation needs to know of its address. */
+export function profileFlags(profile: Profile): number {
+  return (
+    (profile.status === 'unsubscribed' ? UNSUBSCRIBED : 0) |
+    (profile.denylisted ? DENYLISTED : 0) |
+    (profile.quarantined ? QUARANTINED : 0) |
+    (isValidEmail(normalizeEmail(profile.email)) ? 0 : INVALID_ADDRESS) |
+    (mailboxKey(profile.email) === profile.email ? 0 : MAILBOX_DIFFERS)
+  );
+}
+
+/** Returns a block view over a list of profile objects. */
+export function profilesView(profiles: readonly Profile[]): ProfileBlockView {
+  return {
+    length: profiles.length,
+    ids: profiles.map((p) => p.id),
+    column: (field) => profiles.map((p) => fieldValue(p, field)),
+    flags: () => profiles.map(profileFlags),
+    profileAt: (i) => profiles[i],
+  };
+}
+
+/** Returns a value of a column as a template writes it (as fieldText does for a profile). */
+export function valueText(value: AttributeValue | undefined): string {
   if (value === null || value === undefined) return '';
   if (Array.isArray(value)) return value.join(', ');
   return String(value);

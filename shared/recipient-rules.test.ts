@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from './random';
 import { Preparation } from './preparation';
 import { AnalysisBuilder, CompiledRules, settingsOf, whatIf, type RuleSettings } from './recipient-rules';
+import { profilesView } from './profile-fields';
 import { makeProfile } from './test-profile';
 import { DEFAULT_TYPOLOGY, recipientRules, type Typology } from './typology';
 import type { ContactHistoryEntry, Delivery, Profile } from './types';
@@ -79,7 +80,8 @@ const compiled = new CompiledRules(rules, { deliveryId: delivery.id, sendAt: now
 
 function analyse() {
   const builder = new AnalysisBuilder(compiled);
-  for (const profile of profiles) builder.add(profile);
+  const bound = compiled.bind(profilesView(profiles));
+  for (let i = 0; i < profiles.length; i++) builder.add(bound, i);
   return builder.finish();
 }
 

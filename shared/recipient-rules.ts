@@ -12,11 +12,19 @@
  * those typed arrays with other settings, without reading the audience again.
  */
 
-import { compileAudience, type ProfilePredicate } from './audience-filter';
-import { isValidEmail, mailboxKey, normalizeEmail } from './email-address';
-import { fieldValue } from './profile-fields';
+import { compileAudienceColumns } from './audience-filter';
+import { mailboxKey } from './email-address';
+import {
+  DENYLISTED,
+  INVALID_ADDRESS,
+  MAILBOX_DIFFERS,
+  profilesView,
+  QUARANTINED,
+  UNSUBSCRIBED,
+  type ProfileBlockView,
+} from './profile-fields';
 import { causeOf, type CapacityRule, type RecipientRule } from './typology';
-import type { AttributeDefinition, ContactHistoryEntry, ExclusionCause, PreparationKpis, Profile } from './types';
+import type { AttributeDefinition, AttributeValue, ContactHistoryEntry, ExclusionCause, PreparationKpis, Profile } from './types';
 
 const DAY = 86_400_000;
 
@@ -56,16 +64,24 @@ export interface ProfileVerdicts {
   keys: number[];
 }
 
-interface ProfileCheck {
-  rule: number;
-  test: (profile: Profile, address: { valid: boolean }) => boolean;
+/** A per-profile rule, compiled once and bound to each block: tests the profile at a position. */
+type ColumnTest = (block: ProfileBlockView) => (position: number, validAddress: boolean) => boolean;
+type ColumnKey = (block: ProfileBlockView) => (position: number) => number;
+
+/** The rules bound to one block. */
+export interface BoundRules {
+  readonly block: ProfileBlockView;
+  readonly emails: ArrayLike<AttributeValue | undefined>;
+  readonly flags: ArrayLike<number>;
+  readonly tests: ((position: number, validAddress: boolean) => boolean)[];
+  readonly keys: ((position: number) => number)[];
 }
 
 export class CompiledRules {
   /** Per-profile filtering rules, by bit. */
-  readonly profileRules: ProfileCheck[] = [];
-  readonly pressure: { rule: number; counts: Map<number, number> }[] = [];
-  readonly capacity: { rule: number; used: number; key: (profile: Profile) => number }[] = [];
+  readonly profileRules: { rule: number; test: ColumnTest }[] = [];
+  readonly pressure: { rule: number; counts: MessageCounts }[] = [];
+  readonly capacity: { rule: number; used: number; key: ColumnKey }[] = [];
   /** The rule index of the duplicate-address rule, or -1. */
   readonly duplicate: number;
 
@@ -77,7 +93,7 @@ export class CompiledRules {
     rules.forEach((rule, index) => {
       if (rule.kind === 'filtering') {
         if (rule.check === 'duplicate-address') duplicate = index;
-        else this.profileRules.push({ rule: index, test: profileTest(rule, context) });
+        else this.profileRules.push({ rule: index, test: columnTest(rule, context) });
       } else if (rule.kind === 'pressure') {
         this.pressure.push({ rule: index, counts: countMessages(context, rule.days) });
       } else {
@@ -87,48 +103,81 @@ export class CompiledRules {
     this.duplicate = duplicate;
   }
 
+  /** Returns the rules bound to a block: each reads only the columns it needs. */
+  bind(block: ProfileBlockView): BoundRules {
+    return {
+      block,
+      emails: block.column('email'),
+      flags: block.flags(),
+      tests: this.profileRules.map((r) => r.test(block)),
+      keys: this.capacity.map((c) => c.key(block)),
+    };
+  }
+
+  /** Returns what the rules say about one profile (for a trace). */
   evaluate(profile: Profile): ProfileVerdicts {
-    const address = normalizeEmail(profile.email);
-    const valid = isValidEmail(address);
+    const bound = this.bind(profilesView([profile]));
+    const valid = (bound.flags[0] & INVALID_ADDRESS) === 0;
     let mask = 0;
-    for (let b = 0; b < this.profileRules.length; b++) if (this.profileRules[b].test(profile, { valid })) mask |= 1 << b;
+    for (let b = 0; b < bound.tests.length; b++) if (bound.tests[b](0, valid)) mask |= 1 << b;
     return {
       mask,
-      mailbox: valid ? mailboxKey(address) : null,
-      counts: this.pressure.map((p) => p.counts.get(profile.id) ?? 0),
-      keys: this.capacity.map((c) => c.key(profile)),
+      mailbox: valid ? mailboxAt(bound, 0) : null,
+      counts: this.pressure.map((p) => p.counts[profile.id] ?? 0),
+      keys: bound.keys.map((key) => key(0)),
     };
   }
 }
 
-function profileTest(rule: Extract<RecipientRule, { kind: 'filtering' }>, context: RuleContext): ProfileCheck['test'] {
+/** The mailbox of the (valid) address at a position: the address itself, unless its flags say otherwise. */
+function mailboxAt(bound: BoundRules, position: number): string {
+  const email = String(bound.emails[position] ?? '');
+  return bound.flags[position] & MAILBOX_DIFFERS ? mailboxKey(email) : email;
+}
+
+function columnTest(rule: Extract<RecipientRule, { kind: 'filtering' }>, context: RuleContext): ColumnTest {
+  const flag =
+    (bit: number): ColumnTest =>
+    (block) => {
+      const flags = block.flags();
+      return (i) => (flags[i] & bit) !== 0;
+    };
   switch (rule.check) {
     case 'unsubscribed':
-      return (p) => p.status === 'unsubscribed';
+      return flag(UNSUBSCRIBED);
     case 'denylisted':
-      return (p) => p.denylisted;
+      return flag(DENYLISTED);
     case 'quarantined':
-      return (p) => p.quarantined;
+      return flag(QUARANTINED);
     case 'invalid-address':
-      return (_, address) => !address.valid;
+      return () => (_, valid) => !valid;
     case 'condition': {
-      const matches: ProfilePredicate = compileAudience(rule.filter, context.schema, context.now);
-      return (p) => matches(p);
+      const matches = compileAudienceColumns(rule.filter, context.schema, context.now);
+      return (block) => {
+        const test = matches(block);
+        return (i) => test(i);
+      };
     }
     case 'duplicate-address':
       throw new Error('duplicates are not decided per profile');
   }
 }
 
+/** Messages per profile id (undefined past the highest id counted). */
+type MessageCounts = Uint16Array;
+
 /** Messages per profile of the other deliveries within `days` days either side of the send time. */
-function countMessages(context: RuleContext, days: number): Map<number, number> {
-  const counts = new Map<number, number>();
+function countMessages(context: RuleContext, days: number): MessageCounts {
   const at = context.sendAt.getTime();
-  for (const entry of context.history) {
-    if (entry.deliveryId === context.deliveryId || Math.abs(Date.parse(entry.at) - at) >= days * DAY) continue;
+  const counted = context.history.filter((e) => e.deliveryId !== context.deliveryId && Math.abs(Date.parse(e.at) - at) < days * DAY);
+  let highest = 0;
+  for (const entry of counted) for (let i = 0; i < entry.profileIds.length; i++) highest = Math.max(highest, entry.profileIds[i]);
+  // Indexed by profile id: ids are dense (assigned in order), so this is the fastest lookup.
+  const counts = new Uint16Array(counted.length ? highest + 1 : 0);
+  for (const entry of counted) {
     for (let i = 0; i < entry.profileIds.length; i++) {
       const id = entry.profileIds[i];
-      counts.set(id, (counts.get(id) ?? 0) + 1);
+      if (counts[id] < 65_535) counts[id]++;
     }
   }
   return counts;
@@ -145,32 +194,33 @@ function sentOnSendDay(context: RuleContext): number {
 }
 
 /** Returns the key a capacity rule keeps profiles by (higher first; no value last). */
-function rankKey(rule: CapacityRule, deliveryId: string): (profile: Profile) => number {
+function rankKey(rule: CapacityRule, deliveryId: string): ColumnKey {
   const order = rule.keepFirst;
   if (order.by === 'random') {
     // Deterministic: the same delivery ranks the same profiles the same way every time.
     const seed = stringSeed(deliveryId);
-    return (p) => mix(seed ^ p.id);
+    return (block) => (i) => mix(seed ^ block.ids[i]);
   }
   const sign = order.direction === 'desc' ? 1 : -1;
-  return (p) => {
-    const value = fieldValue(p, order.field);
-    const n =
-      typeof value === 'number'
-        ? value
-        : typeof value === 'boolean'
-          ? Number(value)
-          : typeof value === 'string' && value
-            ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value)
-            : NaN;
-    return Number.isNaN(n) ? -Infinity : sign * n;
+  return (block) => {
+    const values = block.column(order.field);
+    return (i) => {
+      const value = values[i];
+      const n =
+        typeof value === 'number'
+          ? value
+          : typeof value === 'boolean'
+            ? Number(value)
+            : typeof value === 'string' && value
+              ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value)
+              : NaN;
+      return Number.isNaN(n) ? -Infinity : sign * n;
+    };
   };
 }
 
 function stringSeed(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return h >>> 0;
+  return fnv1a(text) >>> 0;
 }
 
 // A 32-bit integer hash (lowbias32): spreads consecutive ids evenly.
@@ -198,7 +248,7 @@ export interface Analysis {
 /** Records targeted profiles into an analysis. */
 export class AnalysisBuilder {
   private capacity = 1024;
-  private readonly mailboxIds = new Map<string, number>();
+  private readonly mailboxIds = new MailboxNumbers();
   readonly analysis: Analysis;
 
   constructor(readonly compiled: CompiledRules) {
@@ -211,21 +261,23 @@ export class AnalysisBuilder {
     };
   }
 
-  /** Records the profile; returns its index in the analysis. */
-  add(profile: Profile): number {
+  /** Records the profile at `position` of a bound block; returns its index in the analysis. */
+  add(bound: BoundRules, position: number): number {
     const a = this.analysis;
     if (a.length === this.capacity) this.grow();
-    const verdicts = this.compiled.evaluate(profile);
     const i = a.length++;
-    a.masks[i] = verdicts.mask;
+    // Validity and mailbox were worked out when the profile was written (profileFlags).
+    const valid = (bound.flags[position] & INVALID_ADDRESS) === 0;
+    let mask = 0;
+    for (let b = 0; b < bound.tests.length; b++) if (bound.tests[b](position, valid)) mask |= 1 << b;
+    a.masks[i] = mask;
     let mailbox = -1;
-    if (verdicts.mailbox !== null) {
-      mailbox = this.mailboxIds.get(verdicts.mailbox) ?? this.mailboxIds.size;
-      if (mailbox === this.mailboxIds.size) this.mailboxIds.set(verdicts.mailbox, mailbox);
-    }
+    if (valid) mailbox = this.mailboxIds.numberOf(mailboxAt(bound, position));
     a.mailboxes[i] = mailbox;
-    for (let p = 0; p < verdicts.counts.length; p++) a.counts[p][i] = Math.min(verdicts.counts[p], 65_535);
-    for (let c = 0; c < verdicts.keys.length; c++) a.keys[c][i] = verdicts.keys[c];
+    const id = bound.block.ids[position];
+    const pressure = this.compiled.pressure;
+    for (let p = 0; p < pressure.length; p++) a.counts[p][i] = pressure[p].counts[id] ?? 0;
+    for (let c = 0; c < bound.keys.length; c++) a.keys[c][i] = bound.keys[c](position);
     return i;
   }
 
@@ -254,6 +306,59 @@ export class AnalysisBuilder {
     a.counts = a.counts.map((c) => grown(c, (n) => new Uint16Array(n)));
     a.keys = a.keys.map((k) => grown(k, (n) => new Float64Array(n)));
   }
+}
+
+/**
+ * Numbers mailboxes in the order they are first seen: an open-addressing hash table over
+ * typed arrays. A Map of a million fresh strings spends most of a preparation's time; this
+ * hashes each key once and compares strings only on a hash match.
+ */
+class MailboxNumbers {
+  private keys: string[] = [];
+  private hashes: Int32Array<ArrayBuffer> = new Int32Array(0);
+  /** Slot → mailbox number + 1 (0: empty). */
+  private slots = new Int32Array(1 << 12);
+
+  numberOf(key: string): number {
+    if (this.keys.length * 2 >= this.slots.length) this.grow();
+    const hash = fnv1a(key);
+    const mask = this.slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.slots[slot];
+      if (entry === 0) {
+        const number = this.keys.length;
+        this.keys.push(key);
+        if (number >= this.hashes.length) this.hashes = growInt32(this.hashes, Math.max(1024, number * 2));
+        this.hashes[number] = hash;
+        this.slots[slot] = number + 1;
+        return number;
+      }
+      if (this.hashes[entry - 1] === hash && this.keys[entry - 1] === key) return entry - 1;
+    }
+  }
+
+  private grow(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (let number = 0; number < this.keys.length; number++) {
+      let slot = this.hashes[number] & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = number + 1;
+    }
+    this.slots = slots;
+  }
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h ^ (h >>> 15);
+}
+
+function growInt32(array: Int32Array<ArrayBuffer>, size: number): Int32Array<ArrayBuffer> {
+  const next = new Int32Array(size);
+  next.set(array);
+  return next;
 }
 
 /**

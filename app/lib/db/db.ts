@@ -138,10 +138,15 @@ export class MailroomDb extends Dexie {
         await tx.table('outbox').clear();
       });
     // Typologies, and the contact history pressure and capacity rules count; deliveries pick
-    // a typology (the default one until the marketer chooses).
+    // a typology (the default one until the marketer chooses). Block flags now also say
+    // whether an address is valid and its own mailbox: the replica is pulled again.
     this.version(6)
       .stores({ typologies: 'id, name', contactHistory: 'deliveryId' })
       .upgrade(async (tx) => {
+        await tx.table('blocks').clear();
+        await tx.table('blockDetails').clear();
+        await tx.table('overlay').clear();
+        await tx.table('meta').bulkDelete([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_TOTAL, REPLICA_COUNT, REPLICA_LOADED]);
         await tx
           .table('deliveries')
           .toCollection()

@@ -14,7 +14,12 @@ export const CHUNK_SIZE = 1_000;
 const SEP = '\u001f';
 // eslint-disable-next-line no-control-regex -- the separator of a packed column
 const clean = (value: string) => value.replace(/\u001f/g, '');
-const pack = (values: readonly string[]) => values.map(clean).join(SEP);
+const pack = (values: readonly string[]) => {
+  // Checking is far cheaper than replacing: only a value holding the separator is cleaned.
+  let dirty = false;
+  for (const value of values) if (value.includes(SEP)) dirty = true;
+  return (dirty ? values.map(clean) : values).join(SEP);
+};
 const unpack = (column: string, length: number) => (length === 0 ? [] : column.split(SEP));
 
 export interface RecipientChunk {
@@ -69,7 +74,8 @@ export class BatchWriter {
       deliveryId: this.deliveryId,
       chunk: this.recipientChunks.length + 1,
       profileIds: Float64Array.from(list, (r) => r.profileId),
-      emails: pack(list.map((r) => r.email)),
+      // A valid address (only valid ones are recipients) never holds the separator.
+      emails: list.map((r) => r.email).join(SEP),
       subjects: pack(list.map((r) => r.subject)),
       values: Object.fromEntries(fields.map((f) => [f, pack(list.map((r) => r.values[f] ?? ''))])),
     });

@@ -8,6 +8,7 @@
  * decodes only the columns it uses.
  */
 
+import { DENYLISTED, profileFlags, QUARANTINED, UNSUBSCRIBED } from '$shared/profile-fields';
 import type { AttributeValue, Profile } from '$shared/types';
 
 /** Ids per block: profile `id` lives in block `Math.floor(id / BLOCK_SPAN)`. */
@@ -31,7 +32,7 @@ export interface StoredBlock {
   n: number;
   ids: Float64Array;
   text: Record<HotField, TextColumn>;
-  /** Bit flags per profile: 1 unsubscribed, 2 denylisted, 4 quarantined. */
+  /** Bit flags per profile (profileFlags): suppression, and whether the address is valid and its own mailbox. */
   flags: Uint8Array;
   attributes: Record<string, AttributeColumn>;
 }
@@ -49,17 +50,16 @@ type HotField = (typeof HOT_FIELDS)[number];
 type ColdField = (typeof COLD_FIELDS)[number];
 type TextField = HotField | ColdField;
 
-const UNSUBSCRIBED = 1;
-const DENYLISTED = 2;
-const QUARANTINED = 4;
-
 // eslint-disable-next-line no-control-regex -- these control characters are the separators of a packed column
 const clean = (value: string) => value.replace(/[\u0000\u001e\u001f]/g, '');
 const encodeText = (values: readonly (string | null)[], alreadyClean = false) =>
   values.map((v) => (v === null ? NONE : alreadyClean ? v : clean(v))).join(SEP);
 const decodeText = (column: TextColumn, length: number): (string | null)[] => {
   if (length === 0) return [];
-  return column.split(SEP).map((v) => (v === NONE ? null : v));
+  // In place: a scan decodes millions of these, and a second array per column shows.
+  const values: (string | null)[] = column.split(SEP);
+  for (let i = 0; i < values.length; i++) if (values[i] === NONE) values[i] = null;
+  return values;
 };
 
 /**
@@ -198,12 +198,7 @@ export class ProfileBlock {
     const at = found >= 0 ? found : -found - 1;
     const place = <T>(values: T[], value: T) => (found >= 0 ? (values[at] = value) : values.splice(at, 0, value));
     for (const field of TEXT_FIELDS) place(this.textColumn(field), profile[field]);
-    place(
-      this.flags(),
-      (profile.status === 'unsubscribed' ? UNSUBSCRIBED : 0) |
-        (profile.denylisted ? DENYLISTED : 0) |
-        (profile.quarantined ? QUARANTINED : 0),
-    );
+    place(this.flags(), profileFlags(profile));
     for (const name of new Set([...this.attributeNames(), ...Object.keys(profile.attributes)])) {
       const value = profile.attributes[name] ?? null;
       if (!this.attributeTypes.has(name) && value !== null) this.attributeTypes.set(name, typeOf(value));
@@ -288,8 +283,14 @@ function decodeAttribute(column: AttributeColumn, length: number): AttributeValu
       return Array.from(column.v, (v) => (Number.isNaN(v) ? null : v));
     case 'b':
       return Array.from(column.v, (v) => (v < 0 ? null : v === 1));
-    case 'g':
-      return decodeText(column.v, length).map((v) => (v === null ? null : v === '' ? [] : v.split(TAG_SEP)));
+    case 'g': {
+      const values: AttributeValue[] = decodeText(column.v, length);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i] as string | null;
+        if (v !== null) values[i] = v === '' ? [] : v.split(TAG_SEP);
+      }
+      return values;
+    }
     case 's':
       return decodeText(column.v, length);
   }

@@ -11,8 +11,7 @@
  */
 
 import { historyStamp } from '$shared/content-hash';
-import type { ProfileBlockView } from '$shared/preparation';
-import { CORE_FIELDS, fieldValue, type CoreField } from '$shared/profile-fields';
+import { CORE_FIELDS, profilesView, type CoreField, type ProfileBlockView } from '$shared/profile-fields';
 import type { AttributeDefinition, ContactHistoryEntry, Profile } from '$shared/types';
 import {
   getMeta,
@@ -170,7 +169,6 @@ export interface BlockView extends ProfileBlockView {
 export async function scanBlocks(db: MailroomDb, each: (block: BlockView) => boolean | void): Promise<number> {
   const { changes } = await readOverlay(db);
   const pending = groupByBlock(changes);
-  let last = -1;
   let visited = 0;
   const emit = (block: BlockView) => {
     visited += block.length;
@@ -186,8 +184,16 @@ export async function scanBlocks(db: MailroomDb, each: (block: BlockView) => boo
     }
     return true;
   };
+  const read = (after: number) => {
+    const request = db.blocks.where('n').above(after).limit(4).toArray();
+    request.catch(() => {}); // awaited below, or dropped when the scan stops early
+    return request;
+  };
+  // The next blocks are read while these are processed: IndexedDB and the scan overlap.
+  let next = read(-1);
   for (;;) {
-    const stored = await db.blocks.where('n').above(last).limit(4).toArray();
+    const stored = await next;
+    if (stored.length > 0) next = read(stored[stored.length - 1].n);
     for (const data of stored) {
       if (!flushOverlayBefore(data.n)) return visited;
       const block = new ProfileBlock(data.n, data);
@@ -199,13 +205,14 @@ export async function scanBlocks(db: MailroomDb, each: (block: BlockView) => boo
       flushOverlayBefore(Infinity);
       return visited;
     }
-    last = stored[stored.length - 1].n;
   }
 }
 
 function blockView(block: ProfileBlock): BlockView {
   return {
     length: block.length,
+    ids: block.ids,
+    flags: () => block.flags(),
     column: (field) => {
       const core = CORE_FIELDS[field as CoreField];
       return core ? block.textColumn(core) : block.attributeColumn(field);
@@ -216,12 +223,7 @@ function blockView(block: ProfileBlock): BlockView {
 }
 
 function listView(profiles: Profile[]): BlockView {
-  return {
-    length: profiles.length,
-    column: (field) => profiles.map((p) => fieldValue(p, field)),
-    profileAt: (i) => profiles[i],
-    profiles: () => profiles,
-  };
+  return { ...profilesView(profiles), profiles: () => profiles };
 }
 
 function groupByBlock(changes: Map<number, Profile | null>): Map<number, Map<number, Profile | null>> {

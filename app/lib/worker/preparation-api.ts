@@ -72,7 +72,8 @@ export function createPreparationApi(db: MailroomDb) {
         const inAudience = compileAudienceColumns(inputs.delivery.audience, inputs.schema, new Date(prepared.preparedAt));
         await scanBlocks(db, (block) => {
           const test = inAudience(block);
-          for (let i = 0; i < block.length; i++) if (test(i)) builder.add(block.profileAt(i));
+          const bound = rules.bind(block);
+          for (let i = 0; i < block.length; i++) if (test(i)) builder.add(bound, i);
         });
         cached = { hash: prepared.contentHash, rules, analysis: builder.finish() };
         analyses.set(deliveryId, cached);
