@@ -46,12 +46,17 @@ export function composeMessage(
   const claims = { deliveryId: delivery.id, journalId: entry.id };
   const unsubscribeUrl = `${publicUrl}/u/${signer.sign({ purpose: 'u', ...claims })}`;
   const rendered = renderMessage(message, entry.values, { unsubscribeUrl });
-  const html = addTracking(
-    rendered.html,
-    (url) => `${publicUrl}/t/c/${signer.sign({ purpose: 'c', ...claims, linkId: tracking.linkId(delivery.id, url) })}`,
-    `${publicUrl}/t/o/${signer.sign({ purpose: 'o', ...claims })}`,
-    unsubscribeUrl,
-  );
+  // A campaign repeats its links (a logo, a button and a text link to one page): sign each URL once per message.
+  const tracked = new Map<string, string>();
+  const track = (url: string) => {
+    let link = tracked.get(url);
+    if (link === undefined) {
+      link = `${publicUrl}/t/c/${signer.sign({ purpose: 'c', ...claims, linkId: tracking.linkId(delivery.id, url) })}`;
+      tracked.set(url, link);
+    }
+    return link;
+  };
+  const html = addTracking(rendered.html, track, `${publicUrl}/t/o/${signer.sign({ purpose: 'o', ...claims })}`, unsubscribeUrl);
   const domain = emailDomain(delivery.fromAddress.toLowerCase());
   return {
     from: { name: oneLine(delivery.fromName), address: delivery.fromAddress },

@@ -3,6 +3,7 @@
 import nodemailer from 'nodemailer';
 import type { SmtpOutcome } from '../store/send-journal';
 import type { OutgoingMessage } from './compose';
+import { buildRawMessage } from './mime';
 
 export interface Messenger {
   send(message: OutgoingMessage): Promise<SmtpOutcome>;
@@ -43,15 +44,8 @@ export function createSmtpMessenger(options: RelayOptions): Messenger {
     async send(message) {
       try {
         const info = await transport.sendMail({
-          from: message.from,
-          to: message.to,
-          subject: message.subject,
-          html: message.html,
-          text: message.text,
-          messageId: message.messageId,
-          headers: message.headers,
-          disableFileAccess: true,
-          disableUrlAccess: true,
+          envelope: { from: message.from.address, to: [message.to] },
+          raw: buildRawMessage(message, new Date()),
         });
         return { kind: 'sent', reply: info.response };
       } catch (error) {
