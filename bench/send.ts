@@ -51,7 +51,7 @@ async function main() {
     maxConnections: CONNECTIONS,
     maxMessagesPerConnection: 100_000,
   });
-  const kit = await createKit({ file: join(dir, 'mailroom.db'), messenger, engine: { concurrency: CONNECTIONS * 4, batchSize: 1000 } });
+  const kit = await createKit({ file: join(dir, 'mailroom.db'), messenger, engine: { concurrency: CONNECTIONS * 4 } });
   try {
     kit.services.audience.declareAttribute({ name: 'city', label: 'City', type: 'text' });
     for (let i = 0; i < RECIPIENTS; i += 10_000) {

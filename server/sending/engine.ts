@@ -41,6 +41,7 @@ export interface EngineOptions {
   onChange: (deliveryId: string) => void;
   log: (message: string) => void;
   now?: () => Date;
+  /** Rows one delivery has claimed at most at a time (its window); defaults to `concurrency`. */
   batchSize?: number;
   /** Messages sent at the same time, all deliveries together (the pool's connections). */
   concurrency?: number;
@@ -54,6 +55,8 @@ export interface EngineOptions {
 }
 
 const RETRY_BASE_MS = 30_000;
+/** Outcomes are written at least every FLUSH_MS (and whenever a window's worth is waiting). */
+const FLUSH_MS = 20;
 const RETRY_MAX_MS = 60 * 60_000;
 
 export class SendEngine {
@@ -114,6 +117,13 @@ export class SendEngine {
     return !this.stopping && this.options.deliveries.status(id) === 'sending';
   }
 
+  /**
+   * Sends one delivery as a sliding window: at most `window` rows are claimed (`sending`) at
+   * a time, a new one is claimed as soon as one finishes, and outcomes are written in small
+   * transactions (a window's worth, or every FLUSH_MS). So at a crash the rows whose outcome
+   * is unknown are at most two windows — in flight, or answered in the last moments — and
+   * never a whole batch.
+   */
   private async run(id: string): Promise<void> {
     const options = this.options;
     const { journal, deliveries } = options;
@@ -126,20 +136,69 @@ export class SendEngine {
       return;
     }
     const budget = options.errorBudget ?? 50;
+    const window = options.batchSize ?? options.concurrency ?? 10;
     const validUntil = Date.parse(delivery.startedAt ?? this.now().toISOString()) + (options.validityMs ?? 3 * 86_400_000);
     let failuresInARow = 0;
+    let lastReply = '';
     let lastId = 0;
-    while (this.isSending(id)) {
-      let entries = journal.claimRetries(id, options.batchSize ?? 200, this.now());
-      if (entries.length === 0) {
-        const claimed = journal.claim(id, lastId, options.batchSize ?? 200, this.now());
-        entries = claimed.entries;
-        if (claimed.lastId !== lastId) {
-          lastId = claimed.lastId;
-          if (entries.length === 0) continue; // the whole batch was suppressed: claim the next one
+    let inFlight = 0;
+    let outcomes: RecordedOutcome[] = [];
+    let unsent: number[] = [];
+    let flushedAt = Date.now();
+    let wake: () => void = () => {};
+    const flush = () => {
+      if (outcomes.length) journal.record(outcomes, this.now());
+      if (unsent.length) journal.release(unsent, this.now());
+      if (outcomes.length || unsent.length) options.onChange(id);
+      outcomes = [];
+      unsent = [];
+      flushedAt = Date.now();
+    };
+    const dispatch = (entry: JournalEntry) => {
+      inFlight++;
+      void (async () => {
+        const release = await this.slots.acquire();
+        try {
+          if (!this.isSending(id)) return void unsent.push(entry.id);
+          await this.rate.take();
+          if (!this.isSending(id)) return void unsent.push(entry.id);
+          const outcome = await this.sendOne(delivery, message, entry);
+          if (outcome.kind === 'retry' && this.now().getTime() < validUntil) {
+            const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** entry.attempts);
+            outcomes.push({ id: entry.id, outcome, retryAt: this.now().getTime() + delay });
+          } else if (outcome.kind === 'retry') {
+            outcomes.push({ id: entry.id, outcome: { kind: 'failed', reply: `validity period expired; last reply: ${outcome.reply}` } });
+          } else {
+            outcomes.push({ id: entry.id, outcome });
+          }
+          failuresInARow = outcome.kind === 'sent' ? 0 : failuresInARow + 1;
+          lastReply = outcome.reply;
+        } finally {
+          release();
+          inFlight--;
+          wake();
         }
+      })();
+    };
+    const settled = () => new Promise<void>((resolve) => (wake = resolve));
+
+    while (this.isSending(id) && failuresInARow < budget) {
+      let claimed = 0;
+      if (inFlight < window) {
+        let entries = journal.claimRetries(id, window - inFlight, this.now());
+        if (entries.length === 0) {
+          const batch = journal.claim(id, lastId, window - inFlight, this.now());
+          entries = batch.entries;
+          if (batch.lastId !== lastId) {
+            lastId = batch.lastId;
+            if (entries.length === 0) continue; // the whole batch was suppressed: claim the next one
+          }
+        }
+        for (const entry of entries) dispatch(entry);
+        claimed = entries.length;
       }
-      if (entries.length === 0) {
+      if (claimed === 0 && inFlight === 0) {
+        flush();
         const pending = journal.pending(id);
         if (pending.queued + pending.retrying + pending.sending === 0) {
           // Nobody is skipped silently: messages whose outcome is unknown wait for the operator.
@@ -158,42 +217,17 @@ export class SendEngine {
         await sleep(Math.min(1000, Math.max(50, (pending.nextRetryAt ?? 0) - this.now().getTime())));
         continue;
       }
-
-      const outcomes: RecordedOutcome[] = [];
-      const unsent: number[] = [];
-      await Promise.all(
-        entries.map(async (entry) => {
-          const release = await this.slots.acquire();
-          try {
-            if (!this.isSending(id)) return void unsent.push(entry.id);
-            await this.rate.take();
-            if (!this.isSending(id)) return void unsent.push(entry.id);
-            const outcome = await this.sendOne(delivery, message, entry);
-            if (outcome.kind === 'retry' && this.now().getTime() < validUntil) {
-              const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** entry.attempts);
-              outcomes.push({ id: entry.id, outcome, retryAt: this.now().getTime() + delay });
-            } else if (outcome.kind === 'retry') {
-              outcomes.push({ id: entry.id, outcome: { kind: 'failed', reply: `validity period expired; last reply: ${outcome.reply}` } });
-            } else {
-              outcomes.push({ id: entry.id, outcome });
-            }
-            failuresInARow = outcome.kind === 'sent' ? 0 : failuresInARow + 1;
-          } finally {
-            release();
-          }
-        }),
-      );
-      journal.record(outcomes, this.now());
-      if (unsent.length) journal.release(unsent, this.now());
+      if (claimed === 0 || inFlight >= window) await settled();
+      if (outcomes.length >= window || Date.now() - flushedAt >= FLUSH_MS) flush();
+    }
+    // Paused, stopped, shutting down or over the error budget: let what is in flight finish.
+    while (inFlight > 0) await settled();
+    flush();
+    if (failuresInARow >= budget) {
+      deliveries.transition(id, 'paused', this.now(), {
+        reason: `Paused by the error budget: ${failuresInARow} messages in a row were not accepted (last reply: ${lastReply}). Check the relay, then resume.`,
+      });
       options.onChange(id);
-      if (failuresInARow >= budget) {
-        const last = outcomes[outcomes.length - 1]?.outcome.reply ?? '';
-        deliveries.transition(id, 'paused', this.now(), {
-          reason: `Paused by the error budget: ${failuresInARow} messages in a row were not accepted (last reply: ${last}). Check the relay, then resume.`,
-        });
-        options.onChange(id);
-        return;
-      }
     }
   }
 

@@ -49,7 +49,7 @@ export interface SendJournal {
   claimRetries(deliveryId: string, limit: number, now: Date): JournalEntry[];
   /** Writes outcomes in one transaction; a send is remembered for the profile, a hard bounce quarantines the address. */
   record(outcomes: readonly RecordedOutcome[], now: Date): void;
-  /** Puts claimed rows that were not sent back in the queue (pause, shutdown). */
+  /** Puts claimed rows that were not sent back in the queue (pause, shutdown), or cancels them when the delivery was stopped. */
   release(ids: readonly number[], now: Date): void;
   /** Returns how many rows are still to send or undecided (unknown), and when the earliest retry is due. */
   pending(deliveryId: string): { queued: number; retrying: number; sending: number; unknown: number; nextRetryAt: number | null };
@@ -112,7 +112,12 @@ export function sqliteSendJournal(db: Db): SendJournal {
   const stampProfile = db.prepare(
     'UPDATE profiles SET change_seq = ?, updated_at = ? WHERE id = (SELECT profile_id FROM journal WHERE id = ?)',
   );
-  const releaseOne = db.prepare("UPDATE journal SET status = 'queued', updated_at = ? WHERE id = ? AND status = 'sending'");
+  // Back in the queue; cancelled instead if the delivery was stopped meanwhile (Stop cancels what remains).
+  const releaseOne = db.prepare(
+    `UPDATE journal SET updated_at = ?,
+       status = CASE WHEN (SELECT status FROM deliveries WHERE id = journal.delivery_id) = 'stopped' THEN 'cancelled' ELSE 'queued' END
+     WHERE id = ? AND status = 'sending'`,
+  );
   const pendingCounts = db.prepare(
     `SELECT status, COUNT(*) AS n, MIN(next_attempt_at) AS next FROM journal
      WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'sending', 'unknown') GROUP BY status`,

@@ -14,6 +14,8 @@ export interface ServerProcess {
   output(): string;
   /** SIGTERM, and wait for the process to end. */
   stop(): Promise<void>;
+  /** SIGKILL (a crash: nothing is flushed or closed), and wait for the process to end. */
+  kill(): Promise<void>;
 }
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -23,7 +25,9 @@ export async function startServer(
   env: Record<string, string> = {},
   dataDir = mkdtempSync(join(tmpdir(), 'mailroom-e2e-')),
 ): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['server/main.ts'], {
+  // Node itself with tsx as a loader (what `tsx server/main.ts` runs), so that the process
+  // signalled is the server, not a wrapper around it.
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', MAILROOM_SINK_PORT: '0', MAILROOM_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,6 +56,10 @@ export async function startServer(
     output: () => out,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
     },
   };
