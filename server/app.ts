@@ -10,6 +10,7 @@ import { audience } from './routes/audience';
 import { deliveries } from './routes/deliveries';
 import { proofs } from './routes/proofs';
 import { requireOperator, session } from './routes/session';
+import { settings } from './routes/settings';
 import type { AppEnv, Services } from './services';
 import { mailboxPage } from './sink/mailbox-page';
 import { tracking } from './tracking/routes';
@@ -23,7 +24,10 @@ export function createApp(services: Services) {
     .use('/deliveries/*', requireOperator)
     .route('/deliveries', deliveries)
     .use('/proofs/*', requireOperator)
-    .route('/proofs', proofs);
+    .route('/proofs', proofs)
+    .use('/settings/*', requireOperator)
+    .use('/settings', requireOperator)
+    .route('/settings', settings);
 
   const app = new Hono<AppEnv>()
     .use(async (c, next) => {

@@ -8,7 +8,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './app';
 import type { Config } from './config';
 import { seedDemoAudience } from './seed';
-import { createSmtpMessenger } from './sending/messenger';
+import { createSettingsControl, engineLimits, loadSettings, messengerFor, type SendingSettings } from './sending/settings';
 import { createServices, type Services } from './services';
 import { startSmtpSink, type SmtpSink } from './sink/smtp-sink';
 import { getMeta, openDatabase, setMeta } from './store/database';
@@ -37,32 +37,34 @@ export async function startMailroom(config: Config, log: (line: string) => void 
   let secret = getMeta(db, 'tracking_secret');
   if (!secret) setMeta(db, 'tracking_secret', (secret = randomBytes(32).toString('base64url')));
 
+  // The settings page may switch to the built-in sink later: it starts when first needed.
   let sink: SmtpSink | null = null;
-  let relayUrl = config.smtpUrl;
-  if (!relayUrl) {
-    sink = await startSmtpSink(sqliteMailboxStore(db), config.sinkPort);
-    relayUrl = `smtp://127.0.0.1:${sink.port}`;
-  }
+  const builtInRelay = async () => {
+    sink ??= await startSmtpSink(sqliteMailboxStore(db), config.sinkPort);
+    return `smtp://127.0.0.1:${sink.port}`;
+  };
+  const defaults: SendingSettings = {
+    relayUrl: config.smtpUrl,
+    connections: config.poolSize,
+    messagesPerConnection: config.messagesPerConnection,
+    ratePerSecond: config.ratePerSecond,
+    dkim: null,
+  };
+  const settings = loadSettings(db, defaults);
+  const relayUrl = settings.relayUrl ?? (await builtInRelay());
 
   // The public URL is known only once the server listens when PORT is 0 and none is configured.
   let publicUrl = config.publicUrl ?? '';
   const services = createServices(db, {
-    messenger: createSmtpMessenger({
-      url: relayUrl,
-      maxConnections: config.poolSize,
-      maxMessagesPerConnection: config.messagesPerConnection,
-    }),
+    messenger: messengerFor(settings, relayUrl),
     secret,
     publicUrl: () => publicUrl,
     appDir: config.appDir,
     secureCookies: config.publicUrl?.startsWith('https://') ?? false,
     log,
-    engine: {
-      concurrency: config.poolSize * 2,
-      // Claim no more than can be in flight: after a crash, "outcome unknown" covers only what reached the relay.
-      batchSize: config.poolSize * 2,
-      ratePerSecond: config.ratePerSecond,
-    },
+    // Claim no more than can be in flight: after a crash, "outcome unknown" covers only what reached the relay.
+    engine: engineLimits(settings),
+    settings: (engine) => createSettingsControl({ db, defaults, engine, builtInRelay, log }),
   });
   const { audience, operators, engine, bus } = services;
   const seeded = audience.count() === 0;
@@ -86,7 +88,7 @@ export async function startMailroom(config: Config, log: (line: string) => void 
   return {
     url: `http://localhost:${port}`,
     port,
-    sinkPort: sink?.port ?? null,
+    sinkPort: settings.relayUrl === null ? ((sink as SmtpSink | null)?.port ?? null) : null,
     databaseFile,
     generatedPassword,
     seeded,
@@ -99,7 +101,7 @@ export async function startMailroom(config: Config, log: (line: string) => void 
         // SSE streams keep connections open; end them instead of waiting.
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
-      await sink?.close();
+      await (sink as SmtpSink | null)?.close();
       db.close();
     },
   };

@@ -4,6 +4,7 @@ import { LiveBus } from './live/live-bus';
 import { composeMessage } from './sending/compose';
 import { SendEngine, type EngineOptions } from './sending/engine';
 import type { Messenger } from './sending/messenger';
+import type { SettingsControl } from './sending/settings';
 import { sqliteAudienceStore, type AudienceStore } from './store/audience-store';
 import type { Db } from './store/database';
 import { sqliteDeliveryStore, type DeliveryStore } from './store/delivery-store';
@@ -21,9 +22,10 @@ export interface Services {
   tracking: TrackingStore;
   operators: OperatorStore;
   mailbox: MailboxStore;
+  /** Sends deliveries; its messenger (the pooled SMTP transport) sends proofs too. */
   engine: SendEngine;
-  /** The pooled SMTP transport the engine sends through; proofs use it too. */
-  messenger: Messenger;
+  /** The relay, pool, rate and DKIM key, as the settings page changes them. */
+  settings: SettingsControl;
   bus: LiveBus;
   signer: TokenSigner;
   /** Where the built app lives (index.html and assets); null to serve the API only. */
@@ -47,6 +49,8 @@ export interface ServiceOptions {
   /** Coalescing interval of live figures. */
   liveIntervalMs?: number;
   engine?: Partial<EngineOptions>;
+  /** Returns the settings control over the engine (mailroom.ts gives the real one, tests theirs). */
+  settings: (engine: SendEngine) => SettingsControl;
 }
 
 /** Returns the services over a database: the SQLite stores, the signer, live figures and the send engine (not started). */
@@ -74,7 +78,7 @@ export function createServices(db: Db, options: ServiceOptions): Services {
     operators: sqliteOperatorStore(db),
     mailbox: sqliteMailboxStore(db),
     engine,
-    messenger: options.messenger,
+    settings: options.settings(engine),
     bus,
     signer,
     appDir: options.appDir,

@@ -7,6 +7,7 @@ import { Preparation } from '../shared/preparation';
 import { batchHeader } from '../shared/handoff';
 import type { Delivery, PreparedRecipient } from '../shared/types';
 import { createApp } from './app';
+import { createSettingsControl } from './sending/settings';
 import type { OutgoingMessage } from './sending/compose';
 import type { EngineOptions } from './sending/engine';
 import { createServices, type Services } from './services';
@@ -31,6 +32,8 @@ export interface Kit {
 
 export interface KitOptions {
   messenger?: Messenger;
+  /** The URL the settings use for "the built-in sink". */
+  builtInRelay?: string;
   file?: string;
   engine?: Partial<EngineOptions>;
 }
@@ -62,6 +65,17 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
     log: () => {},
     liveIntervalMs: 20,
     engine: { tickMs: 20, ...options.engine },
+    settings: (engine) =>
+      createSettingsControl({
+        db,
+        defaults: { relayUrl: null, connections: 5, messagesPerConnection: 100, ratePerSecond: 0, dkim: null },
+        engine,
+        builtInRelay: async () => {
+          if (!options.builtInRelay) throw new Error('this kit has no built-in sink');
+          return options.builtInRelay;
+        },
+        log: () => {},
+      }),
   });
   services.operators.setPassword('admin', PASSWORD);
   const { engine, bus } = services;

@@ -454,6 +454,24 @@ describe('Mailroom, walked through as a marketer', () => {
     expect(resume).toBe(409);
   });
 
+  it('settings: Test connection reaches the built-in sink; a relay that is not SMTP is refused with the reason', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await button('Test connection').click();
+    await expect
+      .poll(() => page.getByRole('status', { name: 'Connection test' }).textContent())
+      .toBe('Connected to the built-in sink: ready to send.');
+    await page.getByRole('radio', { name: 'An SMTP relay' }).check();
+    await page.getByLabel('Relay URL').fill('http://relay.example.com');
+    await button('Save settings').click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('the relay must look like smtp://');
+    await page.getByRole('radio', { name: /The built-in sink/ }).check();
+    await page.getByLabel('Connections').fill('4');
+    await button('Save settings').click();
+    await page.getByText('Settings saved: new messages go out with them now.').waitFor();
+    await page.reload();
+    await expect.poll(() => page.getByLabel('Connections').inputValue()).toBe('4');
+  });
+
   it('9. offline, the app still loads, and a delivery can be edited, prepared and previewed', async () => {
     await page.goto(server.url);
     await goOffline(page);

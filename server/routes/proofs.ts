@@ -36,7 +36,7 @@ export const proofs = new Hono<AppEnv>().post('/', jsonBody(proof), async (c) =>
       422,
     );
   }
-  const { messenger } = c.var.services;
+  const { messenger } = c.var.services.engine;
   const outcomes = await Promise.all(
     body.recipients.flatMap((recipient) =>
       body.to.map(async (to) => {

@@ -63,8 +63,8 @@ export class SendEngine {
   private readonly running = new Map<string, Promise<void>>();
   private readonly compiled = new Map<string, CompiledMessage>();
   private readonly now: () => Date;
-  private readonly slots: Semaphore;
-  private readonly rate: RateLimiter;
+  private slots: Semaphore;
+  private rate: RateLimiter;
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
 
@@ -72,6 +72,23 @@ export class SendEngine {
     this.now = options.now ?? (() => new Date());
     this.slots = new Semaphore(options.concurrency ?? 10);
     this.rate = new RateLimiter(options.ratePerSecond ?? 0);
+  }
+
+  /** The messenger the engine sends through (proofs use it too). */
+  get messenger(): Messenger {
+    return this.options.messenger;
+  }
+
+  /**
+   * Sends through another messenger with other limits from now on (the settings page);
+   * returns the previous messenger, still finishing what it has in flight.
+   */
+  reconfigure(change: { messenger: Messenger; concurrency: number; batchSize: number; ratePerSecond: number }): Messenger {
+    const previous = this.options.messenger;
+    Object.assign(this.options, change);
+    this.slots = new Semaphore(change.concurrency);
+    this.rate = new RateLimiter(change.ratePerSecond);
+    return previous;
   }
 
   /** Starts the engine: rows left in flight by a previous process become `unknown`, then the scan begins. */
@@ -136,7 +153,7 @@ export class SendEngine {
       return;
     }
     const budget = options.errorBudget ?? 50;
-    const window = options.batchSize ?? options.concurrency ?? 10;
+    const window = () => options.batchSize ?? options.concurrency ?? 10;
     const validUntil = Date.parse(delivery.startedAt ?? this.now().toISOString()) + (options.validityMs ?? 3 * 86_400_000);
     let failuresInARow = 0;
     let lastReply = '';
@@ -157,7 +174,8 @@ export class SendEngine {
     const dispatch = (entry: JournalEntry) => {
       inFlight++;
       void (async () => {
-        const release = await this.slots.acquire();
+        const slots = this.slots;
+        const release = await slots.acquire();
         try {
           if (!this.isSending(id)) return void unsent.push(entry.id);
           await this.rate.take();
@@ -184,10 +202,10 @@ export class SendEngine {
 
     while (this.isSending(id) && failuresInARow < budget) {
       let claimed = 0;
-      if (inFlight < window) {
-        let entries = journal.claimRetries(id, window - inFlight, this.now());
+      if (inFlight < window()) {
+        let entries = journal.claimRetries(id, window() - inFlight, this.now());
         if (entries.length === 0) {
-          const batch = journal.claim(id, lastId, window - inFlight, this.now());
+          const batch = journal.claim(id, lastId, window() - inFlight, this.now());
           entries = batch.entries;
           if (batch.lastId !== lastId) {
             lastId = batch.lastId;
@@ -217,8 +235,8 @@ export class SendEngine {
         await sleep(Math.min(1000, Math.max(50, (pending.nextRetryAt ?? 0) - this.now().getTime())));
         continue;
       }
-      if (claimed === 0 || inFlight >= window) await settled();
-      if (outcomes.length >= window || Date.now() - flushedAt >= FLUSH_MS) flush();
+      if (claimed === 0 || inFlight >= window()) await settled();
+      if (outcomes.length >= window() || Date.now() - flushedAt >= FLUSH_MS) flush();
     }
     // Paused, stopped, shutting down or over the error budget: let what is in flight finish.
     while (inFlight > 0) await settled();

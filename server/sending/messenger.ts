@@ -15,6 +15,8 @@ export interface RelayOptions {
   url: string;
   maxConnections: number;
   maxMessagesPerConnection: number;
+  /** Signs every message (DKIM-Signature header) when set. */
+  dkim?: { domainName: string; keySelector: string; privateKey: string } | null;
 }
 
 /** Returns the nodemailer transport options for a relay URL. */
@@ -34,6 +36,7 @@ export function relayTransportOptions(options: RelayOptions) {
     maxMessages: options.maxMessagesPerConnection,
     // Loopback relays (the built-in sink, a local MTA) present no certificate worth checking.
     tls: { rejectUnauthorized: !['127.0.0.1', 'localhost', '::1'].includes(url.hostname) },
+    ...(options.dkim ? { dkim: options.dkim } : {}),
   };
 }
 

@@ -1,0 +1,108 @@
+/**
+ * Sending settings through the real route: a relay with a login (an smtp-server in this
+ * process), Test connection, switching the pool at runtime, DKIM signing, refusals.
+ */
+
+import { generateKeyPairSync } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SMTPServer } from 'smtp-server';
+import { createKit, eventually, handOver, newProfile, SAMPLE_DELIVERY, type Kit } from '../test-kit';
+
+const received: string[] = [];
+let relay: SMTPServer;
+let relayUrl = '';
+let port = 0;
+
+beforeAll(async () => {
+  relay = new SMTPServer({
+    disabledCommands: ['STARTTLS'],
+    allowInsecureAuth: true,
+    logger: false,
+    onAuth(auth, _session, callback) {
+      if (auth.username === 'mailroom' && auth.password === 's3cret') return callback(null, { user: 'mailroom' });
+      callback(new Error('535 5.7.8 Authentication credentials invalid'));
+    },
+    onData(stream, _session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        received.push(Buffer.concat(chunks).toString());
+        callback(null, '250 2.0.0 OK');
+      });
+    },
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const address = relay.server.address();
+  port = typeof address === 'object' && address ? address.port : 0;
+  relayUrl = `smtp://mailroom:s3cret@127.0.0.1:${port}`;
+});
+afterAll(() => new Promise<void>((resolve) => relay.close(() => resolve())));
+
+let kit: Kit;
+beforeEach(async () => {
+  kit = await createKit();
+  kit.services.audience.upsertMany(
+    Array.from({ length: 20 }, () => newProfile()),
+    'test',
+    new Date(),
+  );
+  received.length = 0;
+});
+afterEach(() => kit.close());
+
+const put = (json: unknown) => kit.request('/api/settings', { method: 'PUT', json });
+const base = { relayUrl: null, connections: 3, messagesPerConnection: 100, ratePerSecond: 0, dkim: null };
+
+describe('sending settings', () => {
+  it('are for signed-in operators only', async () => {
+    expect((await kit.app.request('/api/settings')).status).toBe(401);
+    expect((await kit.app.request('/api/settings/test-connection', { method: 'POST' })).status).toBe(401);
+  });
+
+  it('test a relay: connected and logged in, a wrong password, nobody listening', async () => {
+    const test = async (url: string) => (await kit.request('/api/settings/test-connection', { json: { relayUrl: url } })).json();
+    expect(await test(relayUrl)).toEqual({ ok: true, message: `Connected to 127.0.0.1:${port} and logged in: ready to send.` });
+    const wrong = await test(`smtp://mailroom:nope@127.0.0.1:${port}`);
+    expect(wrong.ok).toBe(false);
+    expect(wrong.message).toContain('535 5.7.8 Authentication credentials invalid');
+    const nobody = await test('smtp://127.0.0.1:1');
+    expect(nobody).toMatchObject({ ok: false, message: expect.stringContaining('ECONNREFUSED') });
+  });
+
+  it('switch the pool to another relay at once, and never show its password', async () => {
+    const saved = await put({ ...base, relayUrl });
+    expect(saved.status).toBe(200);
+    expect(await saved.json()).toMatchObject({ relayUrl: `smtp://mailroom:****@127.0.0.1:${port}`, connections: 3 });
+    expect(JSON.stringify(await (await kit.request('/api/settings')).json())).not.toContain('s3cret');
+    // Saving again with the masked URL keeps the stored password.
+    expect((await put({ ...base, relayUrl: `smtp://mailroom:****@127.0.0.1:${port}` })).status).toBe(200);
+    const { contentHash } = await handOver(kit, 'relay', SAMPLE_DELIVERY);
+    await kit.request('/api/deliveries/relay/send', { json: { contentHash, scheduledAt: null } });
+    await eventually(() => kit.services.deliveries.status('relay') === 'completed');
+    expect(received).toHaveLength(20);
+  });
+
+  it('sign every message with DKIM once a key is configured', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const saved = await put({ ...base, relayUrl, dkim: { domainName: 'shop.example.com', keySelector: 'mail', privateKey: pem } });
+    expect(await saved.json()).toMatchObject({ dkim: { domainName: 'shop.example.com', keySelector: 'mail' } });
+    expect(JSON.stringify(await (await kit.request('/api/settings')).json())).not.toContain('PRIVATE KEY');
+    const { contentHash } = await handOver(kit, 'dkim', SAMPLE_DELIVERY);
+    await kit.request('/api/deliveries/dkim/send', { json: { contentHash, scheduledAt: null } });
+    await eventually(() => kit.services.deliveries.status('dkim') === 'completed');
+    expect(received).toHaveLength(20);
+    for (const raw of received)
+      expect(raw).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=shop\.example\.com;[\s\S]*s=mail;[\s\S]*bh=/m);
+  });
+
+  it('refuse what cannot be used, saying why, and keep the settings as they were', async () => {
+    const bad = await put({ ...base, relayUrl: 'http://relay.example.com' });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).message).toContain('the relay must look like smtp://');
+    const badKey = await put({ ...base, relayUrl, dkim: { domainName: 'shop.example.com', keySelector: 'mail', privateKey: 'not a key' } });
+    expect(badKey.status).toBe(422);
+    expect((await badKey.json()).message).toBe('The DKIM private key must be in PEM format (-----BEGIN PRIVATE KEY-----).');
+    expect(await (await kit.request('/api/settings')).json()).toMatchObject({ relayUrl: null, connections: 5 });
+  });
+});
