@@ -183,16 +183,26 @@ describe('the send engine', () => {
     await eventually(async () => (await kpis(kit, 'future')).status === 'completed');
   });
 
-  it('does not mail a profile that unsubscribed after preparation', async () => {
+  it('does not mail a profile unsubscribed, denylisted, quarantined or deleted after preparation', async () => {
     const { kit, sent } = await setup(undefined, {}, 10);
     const { contentHash, recipients } = await handOver(kit, 'late', SAMPLE_DELIVERY);
-    kit.services.audience.unsubscribe(recipients[3].profileId, 'test', new Date());
+    const now = new Date();
+    const { audience } = kit.services;
+    audience.unsubscribe(recipients[3].profileId, 'test', now);
+    audience.denylist(recipients[4].email, 'asked not to be contacted', 'test', now);
+    audience.quarantine(recipients[5].email, 'hard-bounce', '550 5.1.1 unknown', null, now);
+    audience.delete(recipients[6].profileId);
     await send(kit, 'late', contentHash);
     await eventually(async () => (await kpis(kit, 'late')).status === 'completed');
-    expect(sent.map((m) => m.to)).not.toContain(recipients[3].email);
-    expect(await kpis(kit, 'late')).toMatchObject({ delivered: 9, excludedAtSend: 1 });
-    const row = kit.services.db.prepare('SELECT status, smtp_reply FROM journal WHERE profile_id = ?').get(recipients[3].profileId);
-    expect(row).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation' });
+    const mailed = sent.map((m) => m.to);
+    for (const r of recipients.slice(3, 7)) expect(mailed).not.toContain(r.email);
+    expect(await kpis(kit, 'late')).toMatchObject({ delivered: 6, excludedAtSend: 4 });
+    const reply = (r: (typeof recipients)[number]) =>
+      kit.services.db.prepare('SELECT status, smtp_reply FROM journal WHERE profile_id = ?').get(r.profileId);
+    expect(reply(recipients[3])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (unsubscribed)' });
+    expect(reply(recipients[4])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (denylisted)' });
+    expect(reply(recipients[5])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (quarantined)' });
+    expect(reply(recipients[6])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (deleted)' });
   });
 
   it('after a crash, holds messages that were in flight as unknown until the operator decides', async () => {

@@ -42,7 +42,8 @@ export interface SendJournal {
   sending(): string[];
   /**
    * Claims up to `limit` queued rows after `afterId` (keyset order) and marks them `sending`.
-   * Rows whose profile is suppressed now are marked `excluded` instead and not returned.
+   * Rows whose profile is suppressed now (deleted, unsubscribed, denylisted, quarantined) are
+   * marked `excluded` instead, with the reason, and not returned.
    */
   claim(deliveryId: string, afterId: number, limit: number, now: Date): { entries: JournalEntry[]; lastId: number };
   /** Claims retrying rows whose time has come. */
@@ -81,22 +82,29 @@ const toEntry = (r: JournalRow): JournalEntry => ({
   attempts: r.attempts,
 });
 
+type ClaimedRow = JournalRow & { suppressed: 'deleted' | 'unsubscribed' | 'denylisted' | 'quarantined' | null };
+
 export function sqliteSendJournal(db: Db): SendJournal {
   const due = db.prepare("SELECT id FROM deliveries WHERE status = 'scheduled' AND scheduled_at <= ? ORDER BY scheduled_at").pluck();
   const sending = db.prepare("SELECT id FROM deliveries WHERE status = 'sending' ORDER BY started_at").pluck();
-  // Late suppression joins the profile as it is now: an unsubscribe since preparation wins.
+  // Late suppression reads the audience as it is now: a profile deleted, unsubscribed,
+  // denylisted or quarantined since preparation is not mailed.
+  const SUPPRESSED = `CASE
+      WHEN p.id IS NULL THEN 'deleted'
+      WHEN p.status = 'unsubscribed' THEN 'unsubscribed'
+      WHEN EXISTS (SELECT 1 FROM denylist d WHERE d.email = j.email) THEN 'denylisted'
+      WHEN EXISTS (SELECT 1 FROM quarantine q WHERE q.email = j.email) THEN 'quarantined'
+    END AS suppressed`;
   const nextQueued = db.prepare(
-    `SELECT j.*, p.status AS profile_status FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
+    `SELECT j.*, ${SUPPRESSED} FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
      WHERE j.delivery_id = ? AND j.status = 'queued' AND j.id > ? ORDER BY j.id LIMIT ?`,
   );
   const dueRetries = db.prepare(
-    `SELECT j.*, p.status AS profile_status FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
+    `SELECT j.*, ${SUPPRESSED} FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
      WHERE j.delivery_id = ? AND j.status = 'retrying' AND j.next_attempt_at <= ? ORDER BY j.id LIMIT ?`,
   );
   const mark = db.prepare('UPDATE journal SET status = ?, updated_at = ? WHERE id = ?');
-  const exclude = db.prepare(
-    "UPDATE journal SET status = 'excluded', smtp_reply = 'suppressed after preparation', updated_at = ? WHERE id = ?",
-  );
+  const exclude = db.prepare("UPDATE journal SET status = 'excluded', smtp_reply = ?, updated_at = ? WHERE id = ?");
   const recordOne = db.prepare(
     `UPDATE journal SET status = @status, smtp_reply = @reply, attempts = attempts + 1, next_attempt_at = @retryAt, updated_at = @now
      WHERE id = @id`,
@@ -125,12 +133,12 @@ export function sqliteSendJournal(db: Db): SendJournal {
   const unknownAll = db.prepare("UPDATE journal SET status = 'unknown', updated_at = ? WHERE status = 'sending'");
   const settle = db.prepare("UPDATE journal SET status = ?, updated_at = ? WHERE delivery_id = ? AND status = 'unknown'");
 
-  const claimRows = db.transaction((rows: (JournalRow & { profile_status: string | null })[], now: Date) => {
+  const claimRows = db.transaction((rows: ClaimedRow[], now: Date) => {
     const at = now.toISOString();
     const entries: JournalEntry[] = [];
     for (const row of rows) {
-      if (row.profile_status === 'unsubscribed') {
-        exclude.run(at, row.id);
+      if (row.suppressed) {
+        exclude.run(`suppressed after preparation (${row.suppressed})`, at, row.id);
         continue;
       }
       mark.run('sending', at, row.id);
@@ -143,12 +151,12 @@ export function sqliteSendJournal(db: Db): SendJournal {
     dueScheduled: (now) => due.all(now.toISOString()) as string[],
     sending: () => sending.all() as string[],
     claim(deliveryId, afterId, limit, now) {
-      const rows = nextQueued.all(deliveryId, afterId, limit) as (JournalRow & { profile_status: string | null })[];
+      const rows = nextQueued.all(deliveryId, afterId, limit) as ClaimedRow[];
       const lastId = rows.length ? rows[rows.length - 1].id : afterId;
       return { entries: claimRows(rows, now), lastId };
     },
     claimRetries(deliveryId, limit, now) {
-      const rows = dueRetries.all(deliveryId, now.getTime(), limit) as (JournalRow & { profile_status: string | null })[];
+      const rows = dueRetries.all(deliveryId, now.getTime(), limit) as ClaimedRow[];
       return claimRows(rows, now);
     },
     record: db.transaction((outcomes: readonly RecordedOutcome[], now: Date) => {
