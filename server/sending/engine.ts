@@ -57,11 +57,14 @@ export interface EngineOptions {
 const RETRY_BASE_MS = 30_000;
 /** Outcomes are written at least every FLUSH_MS (and whenever a window's worth is waiting). */
 const FLUSH_MS = 20;
+/** How stale the engine's view of a delivery's status may be (see isSending). */
+const STATUS_MS = 10;
 const RETRY_MAX_MS = 60 * 60_000;
 
 export class SendEngine {
   private readonly running = new Map<string, Promise<void>>();
   private readonly compiled = new Map<string, CompiledMessage>();
+  private readonly statuses = new Map<string, { status: DeliveryStatus | undefined; at: number }>();
   private readonly now: () => Date;
   private slots: Semaphore;
   private rate: RateLimiter;
@@ -99,9 +102,11 @@ export class SendEngine {
     this.scan();
   }
 
-  /** Looks for work now instead of at the next tick (after Send or Resume). */
+  /** Looks for work now instead of at the next tick (after a command: Send, Pause, Resume, Stop). */
   scan(): void {
     if (this.stopping) return;
+    // A command may have changed a status: read them afresh.
+    this.statuses.clear();
     const { journal, deliveries } = this.options;
     for (const id of journal.dueScheduled(this.now())) {
       if (deliveries.transition(id, 'sending', this.now()).ok) this.options.onChange(id);
@@ -130,8 +135,19 @@ export class SendEngine {
     return this.running.get(deliveryId) ?? Promise.resolve();
   }
 
+  /**
+   * True while the delivery is `sending`. Read before every message, so the status is read
+   * from the database at most every STATUS_MS per delivery: a Pause takes effect within that.
+   */
   private isSending(id: string): boolean {
-    return !this.stopping && this.options.deliveries.status(id) === 'sending';
+    if (this.stopping) return false;
+    const now = Date.now();
+    let known = this.statuses.get(id);
+    if (!known || now - known.at >= STATUS_MS) {
+      known = { status: this.options.deliveries.status(id), at: now };
+      this.statuses.set(id, known);
+    }
+    return known.status === 'sending';
   }
 
   /**
@@ -202,7 +218,8 @@ export class SendEngine {
 
     while (this.isSending(id) && failuresInARow < budget) {
       let claimed = 0;
-      if (inFlight < window()) {
+      // Claim in groups (when half the window is free): one query per group, not per message.
+      if (inFlight <= window() / 2) {
         let entries = journal.claimRetries(id, window() - inFlight, this.now());
         if (entries.length === 0) {
           const batch = journal.claim(id, lastId, window() - inFlight, this.now());
@@ -235,7 +252,7 @@ export class SendEngine {
         await sleep(Math.min(1000, Math.max(50, (pending.nextRetryAt ?? 0) - this.now().getTime())));
         continue;
       }
-      if (claimed === 0 || inFlight >= window()) await settled();
+      if (claimed === 0 || inFlight > window() / 2) await settled();
       if (outcomes.length >= window() || Date.now() - flushedAt >= FLUSH_MS) flush();
     }
     // Paused, stopped, shutting down or over the error budget: let what is in flight finish.

@@ -1,9 +1,7 @@
-/** The messenger: one pooled nodemailer transport, and the reading of SMTP replies into outcomes. */
+/** The messenger: what the engine sends through (smtp-pool.ts is the real one), and the reading of SMTP replies into outcomes. */
 
-import nodemailer from 'nodemailer';
 import type { SmtpOutcome } from '../store/send-journal';
 import type { OutgoingMessage } from './compose';
-import { buildRawMessage } from './mime';
 
 export interface Messenger {
   send(message: OutgoingMessage): Promise<SmtpOutcome>;
@@ -37,27 +35,6 @@ export function relayTransportOptions(options: RelayOptions) {
     // Loopback relays (the built-in sink, a local MTA) present no certificate worth checking.
     tls: { rejectUnauthorized: !['127.0.0.1', 'localhost', '::1'].includes(url.hostname) },
     ...(options.dkim ? { dkim: options.dkim } : {}),
-  };
-}
-
-/** Returns a messenger that sends through one pooled transport. */
-export function createSmtpMessenger(options: RelayOptions): Messenger {
-  const transport = nodemailer.createTransport(relayTransportOptions(options));
-  return {
-    async send(message) {
-      try {
-        const info = await transport.sendMail({
-          envelope: { from: message.from.address, to: [message.to] },
-          raw: buildRawMessage(message, new Date()),
-        });
-        return { kind: 'sent', reply: info.response };
-      } catch (error) {
-        return classifyFailure(error);
-      }
-    },
-    async close() {
-      transport.close();
-    },
   };
 }
 

@@ -5,7 +5,7 @@
 
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSmtpMessenger } from './messenger';
+import { createPooledMessenger } from './smtp-pool';
 
 const accepted: { user: string; secure: boolean; to: string[] }[] = [];
 let relay: SMTPServer;
@@ -48,7 +48,7 @@ const message = {
 
 describe('sending through a relay from SMTP_URL', () => {
   it('upgrades with STARTTLS, signs in with the URL-encoded credentials and is accepted', async () => {
-    const messenger = createSmtpMessenger({
+    const messenger = createPooledMessenger({
       url: `smtp://mailer%40example.com:p%40ss%3Aword@127.0.0.1:${port}`,
       maxConnections: 2,
       maxMessagesPerConnection: 10,
@@ -61,7 +61,7 @@ describe('sending through a relay from SMTP_URL', () => {
   });
 
   it('treats refused credentials as relay trouble to retry, not as a failed recipient', async () => {
-    const messenger = createSmtpMessenger({
+    const messenger = createPooledMessenger({
       url: `smtp://mailer%40example.com:wrong@127.0.0.1:${port}`,
       maxConnections: 1,
       maxMessagesPerConnection: 10,

@@ -9,7 +9,8 @@ import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { getMeta, setMeta, type Db } from '../store/database';
 import type { SendEngine } from './engine';
-import { createSmtpMessenger, relayTransportOptions, type Messenger } from './messenger';
+import { relayTransportOptions, type Messenger } from './messenger';
+import { createPooledMessenger } from './smtp-pool';
 
 export interface DkimKey {
   domainName: string;
@@ -91,7 +92,7 @@ export function loadSettings(db: Db, defaults: SendingSettings): SendingSettings
 
 /** Returns the messenger for the settings, sending to `url`. */
 export function messengerFor(settings: SendingSettings, url: string): Messenger {
-  return createSmtpMessenger({
+  return createPooledMessenger({
     url,
     maxConnections: settings.connections,
     maxMessagesPerConnection: settings.messagesPerConnection,

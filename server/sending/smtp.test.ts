@@ -9,7 +9,7 @@ import { startSmtpSink, type SmtpSink } from '../sink/smtp-sink';
 import { sqliteMailboxStore } from '../store/mailbox-store';
 import { openDatabase } from '../store/database';
 import { createKit, eventually, handOver, newProfile, PUBLIC_URL, SAMPLE_DELIVERY, type Kit } from '../test-kit';
-import { createSmtpMessenger } from './messenger';
+import { createPooledMessenger } from './smtp-pool';
 
 let sink: SmtpSink;
 let kit: Kit;
@@ -25,7 +25,7 @@ const NASTY = {
 
 beforeAll(async () => {
   sink = await startSmtpSink(mailbox, 0);
-  const messenger = createSmtpMessenger({ url: `smtp://127.0.0.1:${sink.port}`, maxConnections: 3, maxMessagesPerConnection: 100 });
+  const messenger = createPooledMessenger({ url: `smtp://127.0.0.1:${sink.port}`, maxConnections: 3, maxMessagesPerConnection: 100 });
   kit = await createKit({ messenger });
   kit.services.audience.upsertMany(
     [
