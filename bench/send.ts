@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createPooledMessenger } from '../server/sending/smtp-pool';
+import { createThreadedMessenger } from '../server/sending/threaded-messenger';
 import { createKit, eventually, handOver, SAMPLE_DELIVERY } from '../server/test-kit';
 import { figure, machineLine } from './machine';
 
@@ -46,7 +46,7 @@ async function startSink(): Promise<{ port: number; count(): Promise<number>; st
 async function main() {
   const sink = await startSink();
   const dir = mkdtempSync(join(tmpdir(), 'mailroom-send-bench-'));
-  const messenger = createPooledMessenger({
+  const messenger = createThreadedMessenger({
     url: `smtp://127.0.0.1:${sink.port}`,
     maxConnections: CONNECTIONS,
     maxMessagesPerConnection: 100_000,

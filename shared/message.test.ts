@@ -62,3 +62,30 @@ describe('extractLinks', () => {
     ).toEqual(['https://a.example', 'https://b.example']);
   });
 });
+
+describe('the text part', () => {
+  const html = `<html><body><h1>Hello {{ first_name | default: "there" }},</h1>
+    <p>Our collection{% if city %} in {{ city }}{% endif %} &amp; more.</p>
+    <ul><li>Coats</li><li>Boots</li></ul>
+    <p><a href="https://shop.example.com/autumn">See the collection</a> · <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
+  </body></html>`;
+  const compiled = compileMessage({ subject: 'Hi', html }, schema);
+  if (!compiled.ok) throw new Error('compile');
+
+  it.each([
+    ['a plain name', { first_name: 'Anna', city: 'Gent' }],
+    ['markup and entities in a value', { first_name: 'Tom & <Jerry>', city: '' }],
+    ['an empty value', { first_name: '', city: 'Leiden' }],
+  ])('is rendered from a text template, reading as the text derived from the HTML (%s)', (_, values) => {
+    expect(compiled.message.text).not.toBeNull();
+    const message = renderMessage(compiled.message, values, { unsubscribeUrl: 'https://u.example/1' });
+    expect(message.text).toBe(htmlToText(message.html));
+  });
+
+  it('is derived from each HTML when Liquid holds a field the text would lose', () => {
+    const withAlt = compileMessage({ subject: 'Hi', html: '<p>Hi</p><img alt="{{ first_name }}" src="https://x.example/a.png">' }, schema);
+    if (!withAlt.ok) throw new Error('compile');
+    expect(withAlt.message.text).toBeNull();
+    expect(renderMessage(withAlt.message, { first_name: 'Anna' }, { unsubscribeUrl: 'https://u.example/1' }).text).toBe('Hi');
+  });
+});

@@ -19,6 +19,13 @@ export function isKnownField(field: string, schema: readonly AttributeDefinition
 export interface CompiledMessage {
   subject: CompiledTemplate;
   html: CompiledTemplate;
+  /**
+   * The text part's template: the HTML template turned into text once (tags, entities and
+   * links as htmlToText does them, the Liquid left in place), so each recipient's text part
+   * is rendered, not derived again from their HTML. Null when that text does not compile
+   * (Liquid holding markup): the text part is then derived from each HTML.
+   */
+  text: CompiledTemplate | null;
   /** The profile fields the message reads: what a prepared recipient carries. */
   profileFields: string[];
 }
@@ -39,7 +46,15 @@ export function compileMessage(
   if (!html.ok) return { ok: false, part: 'html', error: html.error };
   const used = new Set([...subject.template.fields, ...html.template.fields]);
   const profileFields = [...used].filter((f) => f in CORE_FIELDS || schema.some((a) => a.name === f));
-  return { ok: true, message: { subject: subject.template, html: html.template, profileFields } };
+  const text = compileTemplate(htmlToText(content.html));
+  const textFields = text.ok ? new Set(text.template.fields) : null;
+  // The text template must read exactly the HTML's fields; otherwise derive from the HTML.
+  const textUsable =
+    text.ok && textFields!.size === new Set(html.template.fields).size && html.template.fields.every((f) => textFields!.has(f));
+  return {
+    ok: true,
+    message: { subject: subject.template, html: html.template, text: textUsable && text.ok ? text.template : null, profileFields },
+  };
 }
 
 /** Returns the values a recipient's message needs: only the fields the message reads. */
@@ -63,7 +78,13 @@ export function renderMessage(
 ): RenderedMessage {
   const all = { ...values, unsubscribe_url: system.unsubscribeUrl };
   const html = message.html.render(all, 'html');
-  return { subject: message.subject.render(all, 'header'), html, text: htmlToText(html) };
+  const text = message.text
+    ? message.text
+        .render(all, 'text')
+        .replace(/\n{3,}/g, '\n\n')
+        .trim()
+    : htmlToText(html);
+  return { subject: message.subject.render(all, 'header'), html, text };
 }
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", nbsp: ' ' };

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { getMeta, setMeta, type Db } from '../store/database';
 import type { SendEngine } from './engine';
 import { relayTransportOptions, type Messenger } from './messenger';
-import { createPooledMessenger } from './smtp-pool';
+import { createThreadedMessenger } from './threaded-messenger';
 
 export interface DkimKey {
   domainName: string;
@@ -92,7 +92,7 @@ export function loadSettings(db: Db, defaults: SendingSettings): SendingSettings
 
 /** Returns the messenger for the settings, sending to `url`. */
 export function messengerFor(settings: SendingSettings, url: string): Messenger {
-  return createPooledMessenger({
+  return createThreadedMessenger({
     url,
     maxConnections: settings.connections,
     maxMessagesPerConnection: settings.messagesPerConnection,
