@@ -10,6 +10,7 @@ import type { Db } from './store/database';
 import { sqliteDeliveryStore, type DeliveryStore } from './store/delivery-store';
 import { sqliteMailboxStore, type MailboxStore } from './store/mailbox-store';
 import { sqliteOperatorStore, type OperatorStore } from './store/operator-store';
+import { sqliteReportStore, type ReportStore } from './store/report-store';
 import { sqliteSendJournal, type SendJournal } from './store/send-journal';
 import { sqliteTrackingStore, type TrackingStore } from './store/tracking-store';
 import { createTokenSigner, type TokenSigner } from './tracking/tokens';
@@ -20,6 +21,7 @@ export interface Services {
   deliveries: DeliveryStore;
   journal: SendJournal;
   tracking: TrackingStore;
+  reports: ReportStore;
   operators: OperatorStore;
   mailbox: MailboxStore;
   /** Sends deliveries; its messenger (the pooled SMTP transport) sends proofs too. */
@@ -75,6 +77,7 @@ export function createServices(db: Db, options: ServiceOptions): Services {
     deliveries,
     journal,
     tracking,
+    reports: sqliteReportStore(db),
     operators: sqliteOperatorStore(db),
     mailbox: sqliteMailboxStore(db),
     engine,

@@ -123,14 +123,31 @@ export interface SendKpis {
   status: DeliveryStatus;
   targeted: number;
   toDeliver: number;
+  /** Accepted by the receiving server (2xx). */
   delivered: number;
+  /** Not delivered: refused (5xx) or bounced; `bounced` of them were hard bounces. */
   failed: number;
+  bounced: number;
   excludedAtSend: number;
   cancelled: number;
   unknown: number;
   remaining: number;
+  /** People who opened (a click counts as an open), and their opens in all. */
   opens: number;
+  totalOpens: number;
+  /** People who clicked, and their clicks in all. */
   clicks: number;
+  totalClicks: number;
+  /** Opens by privacy proxies and clicks by link scanners: kept apart from the people's. */
+  machineOpens: number;
+  machineClicks: number;
+  unsubscribes: number;
+  firstOpenAt: string | null;
+  lastOpenAt: string | null;
+  firstClickAt: string | null;
+  lastClickAt: string | null;
+  /** Messages delivered in the last minute. */
+  sendRate: number;
   updatedAt: string;
 }
 

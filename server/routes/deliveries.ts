@@ -9,7 +9,10 @@ import { z } from 'zod';
 import { isValidEmail } from '../../shared/email-address';
 import type { AppEnv } from '../services';
 import type { Refusal } from '../store/delivery-store';
-import { jsonBody, params } from './validate';
+import { jsonBody, params, query } from './validate';
+import { csvCell } from '../audience/importer';
+import { neutralize } from '../audience/export';
+import type { RecipientFilter, ReportStore } from '../store/report-store';
 
 const MAX_CHUNK = 2_000;
 const hash = z.string().regex(/^[0-9a-f]{8,64}$/, 'a content hash of hex digits');
@@ -43,6 +46,14 @@ const chunk = z.object({ contentHash: hash, recipients: z.array(recipient).min(1
 const commit = z.object({ contentHash: hash });
 const send = z.object({ contentHash: hash, scheduledAt: z.iso.datetime({ offset: true }).nullable() });
 const settle = z.object({ resend: z.boolean() });
+const FILTERS = ['all', 'sent', 'failed', 'bounced', 'excluded', 'cancelled', 'pending', 'unknown', 'opened', 'clicked'] as const;
+const recipientsQuery = z.object({
+  status: z.enum(FILTERS).default('all'),
+  q: z.string().max(254).default(''),
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+const exportQuery = z.object({ status: z.enum(FILTERS).default('all'), q: z.string().max(254).default('') });
 
 const refusal = (c: Context<AppEnv>, r: Refusal) => c.json({ error: r.code, message: r.message }, r.status);
 
@@ -111,6 +122,31 @@ export const deliveries = new Hono<AppEnv>()
     engine.scan();
     return c.json({ settled }, 200);
   })
+  .get('/:id/report', (c) => {
+    const { deliveries, reports } = c.var.services;
+    const id = c.req.param('id');
+    if (!deliveries.get(id)) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+    return c.json(reports.report(id), 200);
+  })
+  .get('/:id/recipients', query(recipientsQuery), (c) => {
+    const { deliveries, reports } = c.var.services;
+    const id = c.req.param('id');
+    if (!deliveries.get(id)) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+    const { status, q, after, limit } = c.req.valid('query');
+    return c.json({ recipients: reports.recipients(id, status, q, after, limit) }, 200);
+  })
+  .get('/:id/recipients.csv', query(exportQuery), (c) => {
+    const { deliveries, reports } = c.var.services;
+    const id = c.req.param('id');
+    const delivery = deliveries.get(id);
+    if (!delivery) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+    const { status, q } = c.req.valid('query');
+    const file = `${delivery.name.replace(/[^\w.-]+/g, '-').slice(0, 60) || 'delivery'}-recipients.csv`;
+    return c.body(recipientsCsv(reports, id, status, q), 200, {
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': `attachment; filename="${file}"`,
+    });
+  })
   .get('/:id/events', (c) => {
     const { deliveries, bus, now } = c.var.services;
     const id = c.req.param('id');
@@ -137,4 +173,37 @@ function command(c: Context<AppEnv>, to: 'paused' | 'sending' | 'scheduled' | 's
   bus.changed(id);
   engine.scan();
   return c.json(deliveries.kpis(id, now())!, 200);
+}
+
+/** The delivery log as CSV, streamed in pages; cells a spreadsheet would evaluate are neutralized. */
+function recipientsCsv(reports: ReportStore, id: string, status: RecipientFilter, q: string): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let after = 0;
+  let header = true;
+  return new ReadableStream({
+    pull(controller) {
+      if (header) {
+        header = false;
+        controller.enqueue(encoder.encode('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at\r\n'));
+      }
+      const page = reports.recipients(id, status, q, after, 2_000);
+      if (page.length === 0) return controller.close();
+      after = page[page.length - 1].seq;
+      const lines = page.map((r) =>
+        [
+          String(r.seq),
+          r.email,
+          r.status,
+          r.reply ?? '',
+          String(r.attempts),
+          r.opened ? 'yes' : 'no',
+          r.clicked ? 'yes' : 'no',
+          r.updatedAt,
+        ]
+          .map((cell) => csvCell(neutralize(cell)))
+          .join(','),
+      );
+      controller.enqueue(encoder.encode(lines.join('\r\n') + '\r\n'));
+    },
+  });
 }

@@ -106,7 +106,7 @@ describe('migration of an existing database', () => {
       CREATE TABLE batch_chunks (delivery_id TEXT);
       CREATE TABLE journal (id INTEGER PRIMARY KEY);
       CREATE TABLE links (id INTEGER PRIMARY KEY);
-      CREATE TABLE tracking_events (id INTEGER PRIMARY KEY);
+      CREATE TABLE tracking_events (id INTEGER PRIMARY KEY, delivery_id TEXT, journal_id INTEGER, kind TEXT, at TEXT);
       CREATE TABLE mailbox (id INTEGER PRIMARY KEY);
       INSERT INTO profiles (email, city, created_at, updated_at, change_seq) VALUES
         ('Anna@Example.com', 'Gent', 'x', 'x', 1), (' anna@example.com', 'Leiden', 'x', 'x', 2), ('bram@example.com', '', 'x', 'x', 3);

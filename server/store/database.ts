@@ -144,6 +144,14 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE profiles ADD COLUMN imported_by TEXT;
   `,
+  // Opens and clicks by machines (privacy proxies, link scanners) are kept apart; the
+  // address they came from helps tell; reports read events by time.
+  `
+  ALTER TABLE tracking_events ADD COLUMN machine INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tracking_events ADD COLUMN ip TEXT;
+  CREATE INDEX tracking_events_at ON tracking_events (delivery_id, at);
+  CREATE INDEX tracking_events_journal ON tracking_events (journal_id, kind);
+  `,
 ];
 
 /** Returns the database at `file`, created and migrated to the latest schema. */

@@ -138,7 +138,22 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
   );
   const markCommitted = db.prepare('UPDATE deliveries SET committed = 1, updated_at = ? WHERE id = ?');
   const journalCounts = db.prepare('SELECT status, COUNT(*) AS n FROM journal WHERE delivery_id = ? GROUP BY status');
-  const uniqueEvents = db.prepare('SELECT kind, COUNT(DISTINCT journal_id) AS n FROM tracking_events WHERE delivery_id = ? GROUP BY kind');
+  const engagement = db.prepare(
+    `SELECT
+       COUNT(DISTINCT CASE WHEN kind = 'open' AND machine = 0 THEN journal_id END) AS opens,
+       COUNT(CASE WHEN kind = 'open' AND machine = 0 THEN 1 END) AS totalOpens,
+       COUNT(DISTINCT CASE WHEN kind = 'click' AND machine = 0 THEN journal_id END) AS clicks,
+       COUNT(CASE WHEN kind = 'click' AND machine = 0 THEN 1 END) AS totalClicks,
+       COUNT(CASE WHEN kind = 'open' AND machine = 1 THEN 1 END) AS machineOpens,
+       COUNT(CASE WHEN kind = 'click' AND machine = 1 THEN 1 END) AS machineClicks,
+       COUNT(DISTINCT CASE WHEN kind = 'unsubscribe' THEN journal_id END) AS unsubscribes,
+       MIN(CASE WHEN kind = 'open' AND machine = 0 THEN at END) AS firstOpenAt,
+       MAX(CASE WHEN kind = 'open' AND machine = 0 THEN at END) AS lastOpenAt,
+       MIN(CASE WHEN kind = 'click' AND machine = 0 THEN at END) AS firstClickAt,
+       MAX(CASE WHEN kind = 'click' AND machine = 0 THEN at END) AS lastClickAt
+     FROM tracking_events WHERE delivery_id = ?`,
+  );
+  const sentSince = db.prepare("SELECT COUNT(*) FROM journal WHERE delivery_id = ? AND status = 'sent' AND updated_at >= ?").pluck();
   const setStatus = db.prepare(
     `UPDATE deliveries SET status = @to, status_reason = @reason, updated_at = @now,
        scheduled_at = CASE WHEN @setSchedule THEN @scheduledAt ELSE scheduled_at END,
@@ -247,8 +262,20 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
       if (!delivery) return undefined;
       const counts: Record<string, number> = {};
       for (const row of journalCounts.all(id) as { status: string; n: number }[]) counts[row.status] = row.n;
-      const events: Record<string, number> = {};
-      for (const row of uniqueEvents.all(id) as { kind: string; n: number }[]) events[row.kind] = row.n;
+      const events = engagement.get(id) as Pick<
+        SendKpis,
+        | 'opens'
+        | 'totalOpens'
+        | 'clicks'
+        | 'totalClicks'
+        | 'machineOpens'
+        | 'machineClicks'
+        | 'unsubscribes'
+        | 'firstOpenAt'
+        | 'lastOpenAt'
+        | 'firstClickAt'
+        | 'lastClickAt'
+      >;
       const n = (s: string) => counts[s] ?? 0;
       return {
         status: delivery.status,
@@ -256,12 +283,13 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
         toDeliver: delivery.toDeliver,
         delivered: n('sent'),
         failed: n('failed') + n('bounced'),
+        bounced: n('bounced'),
         excludedAtSend: n('excluded'),
         cancelled: n('cancelled'),
         unknown: n('unknown'),
         remaining: n('queued') + n('retrying') + n('sending'),
-        opens: events.open ?? 0,
-        clicks: events.click ?? 0,
+        ...events,
+        sendRate: sentSince.get(id, new Date(now.getTime() - 60_000).toISOString()) as number,
         updatedAt: now.toISOString(),
       };
     },

@@ -5,7 +5,9 @@
  */
 
 import { Hono, type Context } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { escapeHtml } from '../../shared/template';
+import { classifyClick, classifyOpen } from './classify';
 import type { AppEnv } from '../services';
 
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -16,8 +18,9 @@ export const tracking = new Hono<AppEnv>()
     const { signer, tracking, bus, now } = c.var.services;
     const claims = signer.verify(c.req.param('token'), 'o');
     if (claims && tracking.recipient(claims.journalId)?.deliveryId === claims.deliveryId) {
+      const seen = { userAgent: c.req.header('user-agent'), ip: remoteAddress(c) };
       tracking.record(
-        { deliveryId: claims.deliveryId, journalId: claims.journalId, kind: 'open', userAgent: c.req.header('user-agent') },
+        { deliveryId: claims.deliveryId, journalId: claims.journalId, kind: 'open', ...seen, machine: classifyOpen(seen) === 'machine' },
         now(),
       );
       bus.changed(claims.deliveryId);
@@ -29,11 +32,23 @@ export const tracking = new Hono<AppEnv>()
     const { signer, tracking, bus, now } = c.var.services;
     const claims = signer.verify(c.req.param('token'), 'c');
     const url = claims && tracking.linkUrl(claims.deliveryId, claims.linkId!);
-    if (!claims || !url) return c.text('This link is not valid.', 404);
-    const event = { deliveryId: claims.deliveryId, journalId: claims.journalId, userAgent: c.req.header('user-agent') };
-    // A click proves the message was opened, even when images were blocked.
-    tracking.record({ ...event, kind: 'open' }, now());
-    tracking.record({ ...event, kind: 'click', linkId: claims.linkId }, now());
+    const recipient = claims && tracking.recipient(claims.journalId);
+    if (!claims || !url || recipient?.deliveryId !== claims.deliveryId) return c.text('This link is not valid.', 404);
+    const at = now();
+    const aSecondAgo = new Date(at.getTime() - 1000);
+    const seen = { userAgent: c.req.header('user-agent'), ip: remoteAddress(c) };
+    const machine =
+      classifyClick({
+        ...seen,
+        secondsAfterDelivery: recipient.sentAt ? (at.getTime() - Date.parse(recipient.sentAt)) / 1000 : null,
+        otherLinksWithinASecond: tracking.otherLinksClicked(claims.journalId, claims.linkId!, aSecondAgo),
+      }) === 'machine';
+    // A scanner found out by its burst of clicks: the clicks it made just before are its too.
+    if (machine) tracking.markClicksMachine(claims.journalId, aSecondAgo);
+    const event = { deliveryId: claims.deliveryId, journalId: claims.journalId, ...seen, machine };
+    // A person's click proves the message was opened, even when images were blocked.
+    if (!machine && !tracking.opened(claims.journalId)) tracking.record({ ...event, kind: 'open' }, at);
+    tracking.record({ ...event, kind: 'click', linkId: claims.linkId }, at);
     bus.changed(claims.deliveryId);
     return c.redirect(url, 302);
   })
@@ -61,6 +76,15 @@ export const tracking = new Hono<AppEnv>()
     if (form['List-Unsubscribe'] === 'One-Click') return c.text('Unsubscribed.', 200);
     return c.html(page('Unsubscribed', `<p><strong>${escapeHtml(target.email)}</strong> will receive no more of these emails.</p>`), 200);
   });
+
+/** The address the request came from (none when the app is called in-process, as in tests). */
+function remoteAddress(c: Context<AppEnv>): string | undefined {
+  try {
+    return getConnInfo(c).remote.address;
+  } catch {
+    return undefined;
+  }
+}
 
 function unsubscribeTarget(c: Context<AppEnv>) {
   const { signer, tracking } = c.var.services;
