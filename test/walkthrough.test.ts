@@ -397,7 +397,10 @@ describe('Mailroom, walked through as a marketer', () => {
   });
 
   it('8. opening a message in the mailbox and clicking its link raise Opens and Clicks within a second', async () => {
-    const mailbox = await context.newPage();
+    // The recipient's side: signed in (the mailbox page needs it), but not the app's tab, so
+    // the app's service worker does not handle its requests.
+    const reader = await chromium.browser.newContext({ storageState: await context.storageState(), serviceWorkers: 'block' });
+    const mailbox = await reader.newPage();
     await mailbox.goto(server.mailboxUrl);
     await mailbox
       .getByRole('link', { name: /autumn has arrived/ })
@@ -412,8 +415,25 @@ describe('Mailroom, walked through as a marketer', () => {
     await opened.waitForURL(/shop\.example\.com\/autumn/).catch(() => undefined);
     await waitForNumber('Clicks', (n) => n === 1, 2_000);
     expect(await page.getByRole('group', { name: 'Opens' }).textContent()).toMatch(/% of Delivered/);
-    await opened.close();
-    await mailbox.close();
+    await reader.close();
+    // The reports: the chart, the top link, and the clicker in the delivery log.
+    const reports = page.getByRole('region', { name: 'Reports' });
+    await expect
+      .poll(() => reports.getByRole('table', { name: 'Top links' }).textContent(), { timeout: 10_000 })
+      .toContain('https://shop.example.com/autumn');
+    expect(await reports.getByRole('img').getAttribute('aria-label')).toMatch(/^1 opens and 1 clicks by minute/);
+    expect(await reports.getByTestId('machine-activity').textContent()).toContain('0 opens by privacy proxies, 0 clicks by link scanners');
+    await reports.getByLabel('Show').selectOption('clicked');
+    const log = reports.getByRole('table', { name: 'Delivery log' });
+    await expect.poll(() => log.getByRole('row').count()).toBe(2);
+    expect(await log.getByRole('row').nth(1).textContent()).toMatch(/sent.*yes.*yes/);
+    const download = page.waitForEvent('download');
+    await reports.getByRole('link', { name: 'Export CSV' }).click();
+    const csv = await (await download).createReadStream();
+    let text = '';
+    for await (const chunk of csv) text += chunk;
+    expect(text.split('\r\n')[0]).toBe('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at');
+    expect(text.trim().split('\r\n')).toHaveLength(2);
   });
 
   it('7. a scheduled delivery starts by itself; Stop ends it for good', async () => {

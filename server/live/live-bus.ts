@@ -3,7 +3,8 @@
  * short time (a batch of outcomes, a burst of opens) become one update per interval.
  */
 
-export type Listener = () => void;
+/** Hears of changes; a listener of '*' is told which deliveries changed. */
+export type Listener = (changed: readonly string[]) => void;
 
 export class LiveBus {
   private readonly listeners = new Map<string, Set<Listener>>();
@@ -34,8 +35,8 @@ export class LiveBus {
     this.timer = undefined;
     const ids = [...this.pending];
     this.pending.clear();
-    for (const id of ids) for (const listener of this.listeners.get(id) ?? []) listener();
-    if (ids.length) for (const listener of this.listeners.get('*') ?? []) listener();
+    for (const id of ids) for (const listener of this.listeners.get(id) ?? []) listener([id]);
+    if (ids.length) for (const listener of this.listeners.get('*') ?? []) listener(ids);
   }
 
   close(): void {

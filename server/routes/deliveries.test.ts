@@ -164,6 +164,39 @@ describe('live figures over Server-Sent Events', () => {
   });
 });
 
+describe('the list of deliveries over Server-Sent Events', () => {
+  it('sends every delivery first, then the ones that change, in order and coalesced', async () => {
+    const first = await handOver(kit, 'l1', SAMPLE_DELIVERY);
+    await handOver(kit, 'l2', SAMPLE_DELIVERY);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the hand-overs' own updates are out
+    const response = await kit.request('/api/deliveries/events');
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const events: { seq: number; deliveries: { id: string; kpis: { status: string; delivered: number } }[] }[] = [];
+    const read = (async () => {
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        const complete = buffer.lastIndexOf('\n\n');
+        for (const match of buffer.slice(0, complete).matchAll(/^data: (.*)\nid: (\d+)$/gm))
+          events.push({ seq: Number(match[2]), deliveries: JSON.parse(match[1]) });
+        buffer = buffer.slice(complete + 2);
+        if (events.at(-1)?.deliveries.some((d) => d.kpis.status === 'completed')) return;
+      }
+    })();
+    await kit.request('/api/deliveries/l1/send', { json: { contentHash: first.contentHash, scheduledAt: null } });
+    await read;
+    await reader.cancel();
+    expect(events[0].deliveries.map((d) => d.id).sort()).toEqual(['l1', 'l2']);
+    // Only the delivery that changed comes again; ids rise; far fewer updates than messages.
+    expect(events.slice(1).every((e) => e.deliveries.every((d) => d.id === 'l1'))).toBe(true);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.at(-1)!.deliveries[0].kpis).toMatchObject({ status: 'completed', delivered: 248 });
+    expect(events.length).toBeLessThan(20);
+  });
+});
+
 describe('contact history (what pressure and capacity rules count)', () => {
   type History = { entries: { deliveryId: string; at: string; profileIds: number[] }[] };
   const history = async () => ((await (await kit.request('/api/audience/contact-history?days=30')).json()) as History).entries;

@@ -65,6 +65,27 @@ export const deliveries = new Hono<AppEnv>()
       200,
     );
   })
+  // The list's live figures: every delivery once, then each delivery again when it changes.
+  .get('/events', (c) => {
+    const { deliveries, bus, now } = c.var.services;
+    return streamSSE(c, async (stream) => {
+      let sequence = 0;
+      const push = (ids: readonly string[]) =>
+        stream.writeSSE({
+          event: 'deliveries',
+          id: String(++sequence),
+          data: JSON.stringify(ids.map((id) => ({ id, kpis: deliveries.kpis(id, now()) })).filter((d) => d.kpis)),
+        });
+      const unsubscribe = bus.subscribe('*', (ids) => void push(ids));
+      stream.onAbort(unsubscribe);
+      await push(deliveries.list().map((d) => d.id));
+      while (!stream.aborted && !stream.closed) {
+        await stream.sleep(15_000);
+        await stream.write(': keep-alive\n\n');
+      }
+      unsubscribe();
+    });
+  })
   .get('/:id', (c) => {
     const kpis = c.var.services.deliveries.kpis(c.req.param('id'), c.var.services.now());
     return kpis ? c.json(kpis, 200) : c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);

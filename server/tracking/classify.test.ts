@@ -35,6 +35,7 @@ describe('clicks: people or link scanners', () => {
     ['Proofpoint URL Defense', { userAgent: 'Proofpoint URL Defense urldefense' }, 'machine'],
     ['a script', { userAgent: 'python-requests/2.31.0' }, 'machine'],
     ['within a second of delivery', { secondsAfterDelivery: 0.4 }, 'machine'],
+    ['a quick reader, three seconds after delivery', { secondsAfterDelivery: 3 }, 'human'],
     ['every link of the message within a second', { otherLinksWithinASecond: 3 }, 'machine'],
   ])('%s', (_, change, expected) => {
     expect(classifyClick({ ...person, ...change })).toBe(expected);

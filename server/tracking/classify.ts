@@ -36,13 +36,13 @@ export function classifyOpen(seen: OpenSeen): Activity {
 }
 
 /**
- * A scanner names itself, sends no user agent, clicks within two seconds of delivery, or
+ * A scanner names itself, sends no user agent, clicks within a second of delivery, or
  * clicks several links of one message within a second: no person reads that fast.
  */
 export function classifyClick(seen: ClickSeen): Activity {
   const agent = (seen.userAgent ?? '').trim();
   if (agent === '' || SCANNERS.test(agent)) return 'machine';
-  if (seen.secondsAfterDelivery !== null && seen.secondsAfterDelivery < 2) return 'machine';
+  if (seen.secondsAfterDelivery !== null && seen.secondsAfterDelivery < 1) return 'machine';
   if (seen.otherLinksWithinASecond >= 2) return 'machine';
   return 'human';
 }

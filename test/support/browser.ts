@@ -9,6 +9,12 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
+/**
+ * A desktop Chrome's user agent. Headless Chromium names itself ("HeadlessChrome"), as link
+ * scanners do, and Mailroom counts those as machines; the tests act as people.
+ */
+export const PERSON_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+
 /** Launches headless Chromium (playwright gives every launch a fresh profile) with no background networking. */
 export async function launchBrowser(): Promise<TestBrowser> {
   const browser = await chromium.launch({
@@ -22,6 +28,8 @@ export async function launchBrowser(): Promise<TestBrowser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // For every request, sandboxed frames included (a context's override misses those).
+      `--user-agent=${PERSON_USER_AGENT}`,
     ],
   });
   return {
