@@ -6,14 +6,13 @@
  * process.
  */
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createThreadedMessenger } from '../server/sending/threaded-messenger';
 import { createKit, eventually, handOver, SAMPLE_DELIVERY } from '../server/test-kit';
 import { figure, machineLine } from './machine';
+import { startSink } from './sink';
 
 const RECIPIENTS = Number(process.env.RECIPIENTS ?? 100_000);
 const CONNECTIONS = 10;
@@ -24,24 +23,6 @@ const block = `<tr><td style="padding:12px;font-family:Arial,sans-serif;font-siz
 let html = `<html><body><h1>Hello {{ first_name | default: "there" }} {{ last_name }},</h1><p>Shop in {{ city }}.</p><table>`;
 while (html.length < 9_300) html += block;
 html += `</table><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body></html>`;
-
-async function startSink(): Promise<{ port: number; count(): Promise<number>; stop(): void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sink-process.ts')], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
-  const port = Number(await next());
-  return {
-    port,
-    count: async () => {
-      const answer = next();
-      child.stdin!.write('\n');
-      return Number(await answer);
-    },
-    stop: () => child.kill(),
-  };
-}
 
 async function main() {
   const sink = await startSink();

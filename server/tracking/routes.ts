@@ -37,18 +37,21 @@ export const tracking = new Hono<AppEnv>()
     const at = now();
     const aSecondAgo = new Date(at.getTime() - 1000);
     const seen = { userAgent: c.req.header('user-agent'), ip: remoteAddress(c) };
-    const machine =
-      classifyClick({
-        ...seen,
-        secondsAfterDelivery: recipient.sentAt ? (at.getTime() - Date.parse(recipient.sentAt)) / 1000 : null,
-        otherLinksWithinASecond: tracking.otherLinksClicked(claims.journalId, claims.linkId!, aSecondAgo),
-      }) === 'machine';
-    // A scanner found out by its burst of clicks: the clicks it made just before are its too.
-    if (machine) tracking.markClicksMachine(claims.journalId, aSecondAgo);
-    const event = { deliveryId: claims.deliveryId, journalId: claims.journalId, ...seen, machine };
-    // A person's click proves the message was opened, even when images were blocked.
-    if (!machine && !tracking.opened(claims.journalId)) tracking.record({ ...event, kind: 'open' }, at);
-    tracking.record({ ...event, kind: 'click', linkId: claims.linkId }, at);
+    // One transaction for the reads and writes of a click: one commit, and a consistent view.
+    c.var.services.db.transaction(() => {
+      const machine =
+        classifyClick({
+          ...seen,
+          secondsAfterDelivery: recipient.sentAt ? (at.getTime() - Date.parse(recipient.sentAt)) / 1000 : null,
+          otherLinksWithinASecond: tracking.otherLinksClicked(claims.journalId, claims.linkId!, aSecondAgo),
+        }) === 'machine';
+      // A scanner found out by its burst of clicks: the clicks it made just before are its too.
+      if (machine) tracking.markClicksMachine(claims.journalId, aSecondAgo);
+      const event = { deliveryId: claims.deliveryId, journalId: claims.journalId, ...seen, machine };
+      // A person's click proves the message was opened, even when images were blocked.
+      if (!machine && !tracking.opened(claims.journalId)) tracking.record({ ...event, kind: 'open' }, at);
+      tracking.record({ ...event, kind: 'click', linkId: claims.linkId }, at);
+    })();
     bus.changed(claims.deliveryId);
     return c.redirect(url, 302);
   })
