@@ -21,7 +21,11 @@ export function createApp(services: Services) {
     .route('/session', session)
     .use('/audience/*', requireOperator, compress())
     .route('/audience', audience)
-    .use('/deliveries/*', requireOperator)
+    .use('/deliveries/*', requireOperator, async (c, next) => {
+      // Figures are read from the database: write the tracking events waiting first.
+      c.var.services.tracking.flush();
+      await next();
+    })
     .route('/deliveries', deliveries)
     .use('/proofs/*', requireOperator)
     .route('/proofs', proofs)

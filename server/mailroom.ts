@@ -102,6 +102,7 @@ export async function startMailroom(config: Config, log: (line: string) => void 
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await (sink as SmtpSink | null)?.close();
+      services.tracking.flush();
       db.close();
     },
   };

@@ -101,6 +101,7 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
       ),
     async close() {
       await engine.shutdown();
+      services.tracking.flush();
       bus.close();
       db.close();
     },

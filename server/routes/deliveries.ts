@@ -70,12 +70,14 @@ export const deliveries = new Hono<AppEnv>()
     const { deliveries, bus, now } = c.var.services;
     return streamSSE(c, async (stream) => {
       let sequence = 0;
-      const push = (ids: readonly string[]) =>
-        stream.writeSSE({
+      const push = (ids: readonly string[]) => {
+        c.var.services.tracking.flush();
+        return stream.writeSSE({
           event: 'deliveries',
           id: String(++sequence),
           data: JSON.stringify(ids.map((id) => ({ id, kpis: deliveries.kpis(id, now()) })).filter((d) => d.kpis)),
         });
+      };
       const unsubscribe = bus.subscribe('*', (ids) => void push(ids));
       stream.onAbort(unsubscribe);
       await push(deliveries.list().map((d) => d.id));
@@ -174,7 +176,10 @@ export const deliveries = new Hono<AppEnv>()
     if (!deliveries.get(id)) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
     return streamSSE(c, async (stream) => {
       let sequence = 0;
-      const push = () => stream.writeSSE({ event: 'kpis', id: String(++sequence), data: JSON.stringify(deliveries.kpis(id, now())) });
+      const push = () => {
+        c.var.services.tracking.flush();
+        return stream.writeSSE({ event: 'kpis', id: String(++sequence), data: JSON.stringify(deliveries.kpis(id, now())) });
+      };
       const unsubscribe = bus.subscribe(id, () => void push());
       stream.onAbort(unsubscribe);
       await push();
