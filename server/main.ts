@@ -17,7 +17,7 @@ async function main() {
         : '  Sign in as admin with the password printed at the first start (set MAILROOM_ADMIN_PASSWORD to reset it).',
     mailroom.sinkPort !== null
       ? `  Mailbox of the built-in SMTP sink (127.0.0.1:${mailroom.sinkPort}): ${mailroom.url}/mailbox`
-      : '  Sending through the relay in SMTP_URL.',
+      : '  Sending through the relay in SMTP_URL or in the Settings page.',
     '',
   ];
   console.log(lines.join('\n'));

@@ -32,7 +32,7 @@ export function mailboxKey(address: string): string {
 }
 
 /** As mailboxKey, for an address already normalized; returns the address itself when it is its own mailbox (the common case). */
-export function mailboxOfNormalized(normalized: string): string {
+function mailboxOfNormalized(normalized: string): string {
   const at = normalized.lastIndexOf('@');
   if (at < 1) return normalized;
   const plus = normalized.indexOf('+');

@@ -89,7 +89,11 @@ export function createPooledMessenger(options: RelayOptions): Messenger {
   const discard = (pooled: PooledConnection) => {
     open--;
     pooled.broken = true;
-    pooled.connection.quit();
+    try {
+      pooled.connection.quit();
+    } catch {
+      // Already gone: nothing to say goodbye to.
+    }
   };
 
   return {

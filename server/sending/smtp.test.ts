@@ -1,5 +1,5 @@
 /**
- * Real SMTP: the engine sends through nodemailer's pool to the built-in sink over TCP, and
+ * Real SMTP: the engine sends through the SMTP pool (nodemailer's SMTPConnection) to the built-in sink over TCP, and
  * the messages are read back with mailparser, as a recipient's mail server would see them.
  */
 

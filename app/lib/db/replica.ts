@@ -153,10 +153,6 @@ export async function getProfile(db: MailroomDb, id: number): Promise<Profile | 
  * overlay laid over them. Stops early when `each` returns false. Dates and status sources
  * are not read (scans do not use them). Returns the number of profiles visited.
  */
-export async function scanProfiles(db: MailroomDb, each: (profiles: Profile[]) => boolean | void): Promise<number> {
-  return scanBlocks(db, (block) => each(block.profiles()));
-}
-
 /** A block of the replica as a scan hands it over: columns to filter on, profiles built on demand. */
 export interface BlockView extends ProfileBlockView {
   profiles(): Profile[];

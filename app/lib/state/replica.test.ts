@@ -8,7 +8,7 @@ import 'fake-indexeddb/auto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createKit, newProfile, type Kit } from '../../../server/test-kit';
 import { getMeta, MailroomDb, REPLICA_COUNT, REPLICA_CURSOR } from '../db/db';
-import { compactReplica, getProfile, overlaySize, scanProfiles, searchProfiles } from '../db/replica';
+import { compactReplica, getProfile, overlaySize, scanBlocks, searchProfiles } from '../db/replica';
 import { Replica } from './replica.svelte';
 
 let kit: Kit;
@@ -53,7 +53,7 @@ describe('the replica', () => {
     expect(replica.error).toBeNull();
     expect(await countOf()).toBe(25_000);
     const ids: number[] = [];
-    await scanProfiles(db, (profiles) => void ids.push(...profiles.map((p) => p.id)));
+    await scanBlocks(db, (block) => void ids.push(...block.profiles().map((p) => p.id)));
     expect(ids).toHaveLength(25_000);
     expect(ids.every((id, i) => i === 0 || id > ids[i - 1])).toBe(true);
     expect(await db.blocks.count()).toBeLessThan(10);
@@ -80,7 +80,7 @@ describe('the replica', () => {
     expect(asked.filter((q) => q.includes('since='))[0]).toContain(`since=${cursor}`);
     expect(await countOf()).toBe(25_000);
     let visited = 0;
-    await scanProfiles(db, (profiles) => void (visited += profiles.length));
+    await scanBlocks(db, (block) => void (visited += block.profiles().length));
     expect(visited).toBe(25_000);
   });
 
@@ -132,7 +132,7 @@ describe('the replica', () => {
     expect(await overlaySize(db)).toBe(3);
     const read = async () => {
       const profiles: { id: number; firstName: string }[] = [];
-      await scanProfiles(db, (page) => void profiles.push(...page.map((p) => ({ id: p.id, firstName: p.firstName }))));
+      await scanBlocks(db, (block) => void profiles.push(...block.profiles().map((p) => ({ id: p.id, firstName: p.firstName }))));
       return profiles;
     };
     const before = await read();
