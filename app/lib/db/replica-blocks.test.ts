@@ -80,3 +80,34 @@ describe('a block read without its details', () => {
     });
   });
 });
+
+describe('columns of few distinct values', () => {
+  it('are stored as a dictionary and codes, and read back exactly; columns of many values stay packed', () => {
+    const block = new ProfileBlock(0);
+    const cities = ['Gent', 'Utrecht', null];
+    for (let id = 1; id <= 3_000; id++) {
+      const city = cities[id % 3];
+      block.put(
+        makeProfile({
+          id,
+          email: `p${id}@example.com`,
+          timeZone: 'Europe/Amsterdam',
+          attributes: { ...(city ? { city } : {}), interests: id % 2 ? ['shoes'] : ['shoes', 'sale'] },
+        }),
+      );
+    }
+    const { block: stored } = block.encode();
+    expect(stored.text.timeZone).toMatchObject({ d: ['Europe/Amsterdam'] });
+    expect(typeof stored.text.email).toBe('string'); // 3,000 distinct addresses
+    expect(stored.attributes.city).toMatchObject({ t: 's', v: { d: expect.arrayContaining(['Gent', 'Utrecht']) } });
+    const read = new ProfileBlock(0, stored);
+    for (const id of [1, 2, 3, 2_999]) {
+      expect(read.profileAt(read.indexOf(id))).toMatchObject({
+        email: `p${id}@example.com`,
+        timeZone: 'Europe/Amsterdam',
+        attributes: { ...(cities[id % 3] ? { city: cities[id % 3] } : {}), interests: id % 2 ? ['shoes'] : ['shoes', 'sale'] },
+      });
+    }
+    expect(read.profileAt(read.indexOf(2)).attributes).not.toHaveProperty('city');
+  });
+});

@@ -23,7 +23,16 @@ const TAG_SEP = '\u001e';
 /** Stands for "no value" in a text column. */
 const NONE = '\u0000';
 
-type TextColumn = string;
+/**
+ * A text column as stored: one packed string, or — when it holds few distinct values (time
+ * zones, locales, cities, a newsletter's first names) — a dictionary and a code per
+ * profile, which IndexedDB copies in a fraction of the bytes and a reader decodes without
+ * making a string per profile.
+ */
+type TextColumn = string | { d: string[]; c: Uint16Array };
+
+/** Distinct values up to which a column is stored as a dictionary. */
+const DICTIONARY_LIMIT = 2048;
 /** An attribute column as stored: text (dates too), numbers (NaN: none), booleans (-1: none), tags. */
 type AttributeColumn = { t: 's'; v: TextColumn } | { t: 'n'; v: Float64Array } | { t: 'b'; v: Int8Array } | { t: 'g'; v: TextColumn };
 
@@ -52,10 +61,28 @@ type TextField = HotField | ColdField;
 
 // eslint-disable-next-line no-control-regex -- these control characters are the separators of a packed column
 const clean = (value: string) => value.replace(/[\u0000\u001e\u001f]/g, '');
-const encodeText = (values: readonly (string | null)[], alreadyClean = false) =>
-  values.map((v) => (v === null ? NONE : alreadyClean ? v : clean(v))).join(SEP);
+const encodeText = (values: readonly (string | null)[], alreadyClean = false): TextColumn => {
+  const cleaned = values.map((v) => (v === null ? NONE : alreadyClean ? v : clean(v)));
+  const dictionary = new Map<string, number>();
+  const codes = new Uint16Array(cleaned.length);
+  for (let i = 0; i < cleaned.length; i++) {
+    let code = dictionary.get(cleaned[i]);
+    if (code === undefined) {
+      if (dictionary.size === DICTIONARY_LIMIT) return cleaned.join(SEP);
+      dictionary.set(cleaned[i], (code = dictionary.size));
+    }
+    codes[i] = code;
+  }
+  return { d: [...dictionary.keys()], c: codes };
+};
 const decodeText = (column: TextColumn, length: number): (string | null)[] => {
   if (length === 0) return [];
+  if (typeof column !== 'string') {
+    const dictionary = column.d.map((v) => (v === NONE ? null : v));
+    const values = new Array<string | null>(column.c.length);
+    for (let i = 0; i < values.length; i++) values[i] = dictionary[column.c[i]];
+    return values;
+  }
   // In place: a scan decodes millions of these, and a second array per column shows.
   const values: (string | null)[] = column.split(SEP);
   for (let i = 0; i < values.length; i++) if (values[i] === NONE) values[i] = null;
@@ -284,11 +311,14 @@ function decodeAttribute(column: AttributeColumn, length: number): AttributeValu
     case 'b':
       return Array.from(column.v, (v) => (v < 0 ? null : v === 1));
     case 'g': {
-      const values: AttributeValue[] = decodeText(column.v, length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i] as string | null;
-        if (v !== null) values[i] = v === '' ? [] : v.split(TAG_SEP);
+      const tags = (v: string | null) => (v === null ? null : v === '' ? [] : v.split(TAG_SEP));
+      if (typeof column.v !== 'string' && length > 0) {
+        // Each distinct list of tags is split once; profiles with the same tags share it (read only).
+        const dictionary = column.v.d.map((v) => tags(v === NONE ? null : v));
+        return Array.from(column.v.c, (code) => dictionary[code]);
       }
+      const values: AttributeValue[] = decodeText(column.v, length);
+      for (let i = 0; i < values.length; i++) values[i] = tags(values[i] as string | null);
       return values;
     }
     case 's':
