@@ -161,6 +161,12 @@ describe('live figures over Server-Sent Events', () => {
     expect(events.at(-1)).toMatchObject({ status: 'completed', delivered: 248 });
     // Coalesced: far fewer updates than messages.
     expect(events.length).toBeLessThan(20);
+    // A client reconnecting (as EventSource does by itself) gets the figures as they are now, at once.
+    const again = await kit.request('/api/deliveries/d9/events');
+    const reconnected = again.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const first = await reconnected.read();
+    await reconnected.cancel();
+    expect(JSON.parse(/^data: (.*)$/m.exec(first.value!)![1])).toMatchObject({ status: 'completed', delivered: 248 });
   });
 });
 
