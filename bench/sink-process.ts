@@ -20,6 +20,7 @@ const server = new SMTPServer({
     });
   },
 });
+server.on('error', () => {}); // a client dropping its connection ends only that connection
 server.listen(0, '127.0.0.1', () => {
   const address = server.server.address();
   console.log(typeof address === 'object' && address ? address.port : 0);

@@ -31,6 +31,7 @@ beforeAll(async () => {
       });
     },
   });
+  relay.on('error', () => {}); // a failed login ends connections abruptly
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
   const address = relay.server.address();
   port = typeof address === 'object' && address ? address.port : 0;

@@ -30,6 +30,7 @@ beforeAll(async () => {
       });
     },
   });
+  relay.on('error', () => {}); // a refused login ends connections abruptly
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
   port = (relay.server.address() as { port: number }).port;
 });

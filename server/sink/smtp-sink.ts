@@ -37,7 +37,12 @@ export async function startSmtpSink(mailbox: MailboxStore, port = 0, onMessage?:
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => {
+      server.removeListener('error', reject);
+      // A client that drops its connection (a crash, a reset) is its own business: never the sink's end.
+      server.on('error', () => {});
+      resolve();
+    });
   });
   const address = server.server.address();
   return {
