@@ -37,7 +37,7 @@ export const tracking = new Hono<AppEnv>()
     const at = now();
     const aSecondAgo = new Date(at.getTime() - 1000);
     const seen = { userAgent: c.req.header('user-agent'), ip: remoteAddress(c) };
-    // One transaction for the reads and writes of a click: one commit, and a consistent view.
+    // The reads and the re-marking of a click in one transaction: one consistent view of its recipient.
     c.var.services.db.transaction(() => {
       const machine =
         classifyClick({
