@@ -5,7 +5,7 @@
  * excludes what it matches ("exclude profiles matching …").
  */
 
-import { fieldValue, type ProfileColumns } from './profile-fields';
+import { fieldValue, timeOf, type ProfileColumns } from './profile-fields';
 import type { AttributeDefinition, AttributeType, AttributeValue, Profile } from './types';
 
 export const FILTER_OPERATORS = [
@@ -178,7 +178,6 @@ const text = (v: AttributeValue | undefined) =>
   (v === null || v === undefined ? '' : Array.isArray(v) ? v.join(', ') : String(v)).trim().toLowerCase();
 const toNumber = (v: AttributeValue | undefined) =>
   typeof v === 'number' ? v : v === null || v === undefined || v === '' ? NaN : Number(v);
-const toTime = (v: AttributeValue | undefined) => (typeof v === 'string' && v ? Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v) : NaN);
 
 function compileCondition(condition: FilterCondition, type: AttributeType, now: number): ValueTest {
   const { operator } = condition;
@@ -196,16 +195,16 @@ function compileCondition(condition: FilterCondition, type: AttributeType, now: 
       return (v) => toNumber(v) === a;
     }
     case 'date': {
-      const a = toTime(condition.value);
-      const b = toTime(condition.value2 ?? '');
-      if (operator === 'before') return (v) => toTime(v) < a;
-      if (operator === 'after') return (v) => toTime(v) > a;
-      if (operator === 'between') return (v) => toTime(v) >= Math.min(a, b) && toTime(v) <= Math.max(a, b);
+      const a = timeOf(condition.value);
+      const b = timeOf(condition.value2 ?? '');
+      if (operator === 'before') return (v) => timeOf(v) < a;
+      if (operator === 'after') return (v) => timeOf(v) > a;
+      if (operator === 'between') return (v) => timeOf(v) >= Math.min(a, b) && timeOf(v) <= Math.max(a, b);
       if (operator === 'withinLastDays') {
         const since = now - Number(condition.value) * DAY;
-        return (v) => toTime(v) >= since && toTime(v) <= now;
+        return (v) => timeOf(v) >= since && timeOf(v) <= now;
       }
-      return (v) => toTime(v) === a;
+      return (v) => timeOf(v) === a;
     }
     case 'boolean':
       if (operator === 'isFalse') return (v) => v === false || v === 'false';
@@ -239,7 +238,7 @@ export function conditionProblem(condition: FilterCondition, type: AttributeType
   if (VALUELESS.has(condition.operator)) return null;
   if (String(condition.value).trim() === '') return `Give a value for ${condition.field}.`;
   if (type === 'number' && Number.isNaN(Number(condition.value))) return `"${condition.value}" is not a number.`;
-  const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(String(v).trim()) && !Number.isNaN(toTime(String(v).trim()));
+  const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(String(v).trim()) && !Number.isNaN(timeOf(String(v).trim()));
   if (type === 'date' && condition.operator !== 'withinLastDays' && !isDate(condition.value))
     return `"${condition.value}" is not a date (YYYY-MM-DD).`;
   if (condition.operator === 'withinLastDays' && !(Number(condition.value) > 0)) return 'Give a number of days.';

@@ -96,6 +96,11 @@ export function profilesView(profiles: readonly Profile[]): ProfileBlockView {
   };
 }
 
+/** Returns the time of a date value (YYYY-MM-DD as UTC midnight, or an ISO date-time) in ms; NaN when it is none. */
+export function timeOf(value: AttributeValue | undefined): number {
+  return typeof value === 'string' && value ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value) : NaN;
+}
+
 /** Returns a value of a column as a template writes it (as fieldText does for a profile). */
 export function valueText(value: AttributeValue | undefined): string {
   if (value === null || value === undefined) return '';

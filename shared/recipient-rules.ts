@@ -20,6 +20,7 @@ import {
   MAILBOX_DIFFERS,
   profilesView,
   QUARANTINED,
+  timeOf,
   UNSUBSCRIBED,
   type ProfileBlockView,
 } from './profile-fields';
@@ -118,15 +119,20 @@ export class CompiledRules {
   evaluate(profile: Profile): ProfileVerdicts {
     const bound = this.bind(profilesView([profile]));
     const valid = (bound.flags[0] & INVALID_ADDRESS) === 0;
-    let mask = 0;
-    for (let b = 0; b < bound.tests.length; b++) if (bound.tests[b](0, valid)) mask |= 1 << b;
     return {
-      mask,
+      mask: maskAt(bound, 0, valid),
       mailbox: valid ? mailboxAt(bound, 0) : null,
       counts: this.pressure.map((p) => p.counts[profile.id] ?? 0),
       keys: bound.keys.map((key) => key(0)),
     };
   }
+}
+
+/** The per-profile rules that would exclude the profile at a position, as bits. */
+function maskAt(bound: BoundRules, position: number, validAddress: boolean): number {
+  let mask = 0;
+  for (let b = 0; b < bound.tests.length; b++) if (bound.tests[b](position, validAddress)) mask |= 1 << b;
+  return mask;
 }
 
 /** The mailbox of the (valid) address at a position: the address itself, unless its flags say otherwise. */
@@ -206,14 +212,7 @@ function rankKey(rule: CapacityRule, deliveryId: string): ColumnKey {
     const values = block.column(order.field);
     return (i) => {
       const value = values[i];
-      const n =
-        typeof value === 'number'
-          ? value
-          : typeof value === 'boolean'
-            ? Number(value)
-            : typeof value === 'string' && value
-              ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value)
-              : NaN;
+      const n = typeof value === 'number' ? value : typeof value === 'boolean' ? Number(value) : timeOf(value);
       return Number.isNaN(n) ? -Infinity : sign * n;
     };
   };
@@ -268,9 +267,7 @@ export class AnalysisBuilder {
     const i = a.length++;
     // Validity and mailbox were worked out when the profile was written (profileFlags).
     const valid = (bound.flags[position] & INVALID_ADDRESS) === 0;
-    let mask = 0;
-    for (let b = 0; b < bound.tests.length; b++) if (bound.tests[b](position, valid)) mask |= 1 << b;
-    a.masks[i] = mask;
+    a.masks[i] = maskAt(bound, position, valid);
     let mailbox = -1;
     if (valid) mailbox = this.mailboxIds.numberOf(mailboxAt(bound, position));
     a.mailboxes[i] = mailbox;

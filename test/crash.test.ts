@@ -13,6 +13,7 @@ import { Preparation } from '../shared/preparation';
 import { batchHeader } from '../shared/handoff';
 import { DEFAULT_TYPOLOGY } from '../shared/typology';
 import type { AttributeDefinition, Delivery, Profile, SendKpis } from '../shared/types';
+import { eventually } from '../server/test-kit';
 import { removeDataDir, startServer, type ServerProcess } from './support/server';
 
 const PASSWORD = 'crash-test-password';
@@ -73,14 +74,6 @@ const start = async () => {
   return api;
 };
 
-const until = async (check: () => Promise<boolean>, ms = 60_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-};
-
 describe('a crash while sending (SIGKILL)', () => {
   it('resumes by itself after a restart; nobody is missing, and duplicates are no more than were in flight', async () => {
     let api = await start();
@@ -120,14 +113,14 @@ describe('a crash while sending (SIGKILL)', () => {
     await api('/api/deliveries/crash/send', { json: { contentHash, scheduledAt: null } });
 
     // Kill it once a third has gone out.
-    await until(async () => received.size >= all.length / 3);
+    await eventually(() => received.size >= all.length / 3, 60_000);
     await server!.kill();
     const atCrash = received.size;
     expect(atCrash).toBeLessThan(all.length);
 
     // Started again: sending resumes by itself, then holds the unknown ones for a decision.
     api = await start();
-    await until(async () => {
+    await eventually(async () => {
       const kpis = await api<SendKpis>('/api/deliveries/crash');
       return kpis.status === 'paused' || kpis.status === 'completed';
     }, 120_000);
@@ -136,7 +129,7 @@ describe('a crash while sending (SIGKILL)', () => {
     expect(held.unknown).toBeLessThanOrEqual(20);
     expect(server!.output()).toMatch(held.unknown > 0 ? /outcome is unknown/ : /Mailroom is running/);
     if (held.status === 'paused') await api('/api/deliveries/crash/unknown', { json: { resend: true } });
-    await until(async () => (await api<SendKpis>('/api/deliveries/crash')).status === 'completed', 60_000);
+    await eventually(async () => (await api<SendKpis>('/api/deliveries/crash')).status === 'completed', 60_000);
 
     const missing = all.filter((r) => !received.has(r.email));
     const duplicated = [...received.values()].filter((n) => n > 1).length;

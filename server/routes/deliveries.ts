@@ -56,6 +56,36 @@ const recipientsQuery = z.object({
 const exportQuery = z.object({ status: z.enum(FILTERS).default('all'), q: z.string().max(254).default('') });
 
 const refusal = (c: Context<AppEnv>, r: Refusal) => c.json({ error: r.code, message: r.message }, r.status);
+const notFound = (c: Context<AppEnv>) => c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+
+/**
+ * A Server-Sent Events stream of live figures: `read(ids)` for `initial` at once, then for
+ * the deliveries that change (`watch`: one id, or '*' for all), coalesced by the live bus.
+ */
+function liveStream(
+  c: Context<AppEnv>,
+  event: string,
+  watch: string,
+  initial: readonly string[],
+  read: (ids: readonly string[]) => unknown,
+) {
+  const { bus, tracking } = c.var.services;
+  return streamSSE(c, async (stream) => {
+    let sequence = 0;
+    const push = (ids: readonly string[]) => {
+      tracking.flush(); // the figures count opens and clicks still waiting to be written
+      return stream.writeSSE({ event, id: String(++sequence), data: JSON.stringify(read(ids)) });
+    };
+    const unsubscribe = bus.subscribe(watch, (ids) => void push(ids));
+    stream.onAbort(unsubscribe);
+    await push(initial);
+    while (!stream.aborted && !stream.closed) {
+      await stream.sleep(15_000);
+      await stream.write(': keep-alive\n\n');
+    }
+    unsubscribe();
+  });
+}
 
 export const deliveries = new Hono<AppEnv>()
   .get('/', (c) => {
@@ -67,30 +97,18 @@ export const deliveries = new Hono<AppEnv>()
   })
   // The list's live figures: every delivery once, then each delivery again when it changes.
   .get('/events', (c) => {
-    const { deliveries, bus, now } = c.var.services;
-    return streamSSE(c, async (stream) => {
-      let sequence = 0;
-      const push = (ids: readonly string[]) => {
-        c.var.services.tracking.flush();
-        return stream.writeSSE({
-          event: 'deliveries',
-          id: String(++sequence),
-          data: JSON.stringify(ids.map((id) => ({ id, kpis: deliveries.kpis(id, now()) })).filter((d) => d.kpis)),
-        });
-      };
-      const unsubscribe = bus.subscribe('*', (ids) => void push(ids));
-      stream.onAbort(unsubscribe);
-      await push(deliveries.list().map((d) => d.id));
-      while (!stream.aborted && !stream.closed) {
-        await stream.sleep(15_000);
-        await stream.write(': keep-alive\n\n');
-      }
-      unsubscribe();
-    });
+    const { deliveries, now } = c.var.services;
+    return liveStream(
+      c,
+      'deliveries',
+      '*',
+      deliveries.list().map((d) => d.id),
+      (ids) => ids.map((id) => ({ id, kpis: deliveries.kpis(id, now()) })).filter((d) => d.kpis),
+    );
   })
   .get('/:id', (c) => {
     const kpis = c.var.services.deliveries.kpis(c.req.param('id'), c.var.services.now());
-    return kpis ? c.json(kpis, 200) : c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+    return kpis ? c.json(kpis, 200) : notFound(c);
   })
   .put('/:id/batch', jsonBody(batchHeader), (c) => {
     const { deliveries, now } = c.var.services;
@@ -137,7 +155,7 @@ export const deliveries = new Hono<AppEnv>()
   .post('/:id/unknown', jsonBody(settle), (c) => {
     const { journal, deliveries, bus, engine, now } = c.var.services;
     const id = c.req.param('id');
-    if (!deliveries.get(id)) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+    if (!deliveries.get(id)) return notFound(c);
     const settled = journal.settleUnknown(id, c.req.valid('json').resend, now());
     // A delivery held for this decision carries on by itself once it is made.
     if (settled > 0 && deliveries.get(id)!.status === 'paused') deliveries.transition(id, 'sending', now(), { reason: null });
@@ -148,13 +166,13 @@ export const deliveries = new Hono<AppEnv>()
   .get('/:id/report', (c) => {
     const { deliveries, reports } = c.var.services;
     const id = c.req.param('id');
-    if (!deliveries.get(id)) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+    if (!deliveries.get(id)) return notFound(c);
     return c.json(reports.report(id), 200);
   })
   .get('/:id/recipients', query(recipientsQuery), (c) => {
     const { deliveries, reports } = c.var.services;
     const id = c.req.param('id');
-    if (!deliveries.get(id)) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+    if (!deliveries.get(id)) return notFound(c);
     const { status, q, after, limit } = c.req.valid('query');
     return c.json({ recipients: reports.recipients(id, status, q, after, limit) }, 200);
   })
@@ -162,7 +180,7 @@ export const deliveries = new Hono<AppEnv>()
     const { deliveries, reports } = c.var.services;
     const id = c.req.param('id');
     const delivery = deliveries.get(id);
-    if (!delivery) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
+    if (!delivery) return notFound(c);
     const { status, q } = c.req.valid('query');
     const file = `${delivery.name.replace(/[^\w.-]+/g, '-').slice(0, 60) || 'delivery'}-recipients.csv`;
     return c.body(recipientsCsv(reports, id, status, q), 200, {
@@ -171,24 +189,10 @@ export const deliveries = new Hono<AppEnv>()
     });
   })
   .get('/:id/events', (c) => {
-    const { deliveries, bus, now } = c.var.services;
+    const { deliveries, now } = c.var.services;
     const id = c.req.param('id');
-    if (!deliveries.get(id)) return c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
-    return streamSSE(c, async (stream) => {
-      let sequence = 0;
-      const push = () => {
-        c.var.services.tracking.flush();
-        return stream.writeSSE({ event: 'kpis', id: String(++sequence), data: JSON.stringify(deliveries.kpis(id, now())) });
-      };
-      const unsubscribe = bus.subscribe(id, () => void push());
-      stream.onAbort(unsubscribe);
-      await push();
-      while (!stream.aborted && !stream.closed) {
-        await stream.sleep(15_000);
-        await stream.write(': keep-alive\n\n');
-      }
-      unsubscribe();
-    });
+    if (!deliveries.get(id)) return notFound(c);
+    return liveStream(c, 'kpis', id, [id], () => deliveries.kpis(id, now()));
   });
 
 function command(c: Context<AppEnv>, to: 'paused' | 'sending' | 'scheduled' | 'stopped') {

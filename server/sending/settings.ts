@@ -112,12 +112,12 @@ export function createSettingsControl(deps: SettingsDeps): SettingsControl {
     relayUrl: s.relayUrl ? maskPassword(s.relayUrl) : null,
     dkim: s.dkim ? { domainName: s.dkim.domainName, keySelector: s.dkim.keySelector } : null,
   });
+  // A masked password (as the page shows it) means "keep the stored one".
+  const unmask = (url: string | null) => (url && settings.relayUrl && url === maskPassword(settings.relayUrl) ? settings.relayUrl : url);
   return {
     current: () => toPublic(settings),
     async apply(body) {
-      // A masked password (as the page shows it) means "keep the stored one".
-      const url =
-        body.relayUrl && settings.relayUrl && body.relayUrl === maskPassword(settings.relayUrl) ? settings.relayUrl : body.relayUrl;
+      const url = unmask(body.relayUrl);
       let dkim: DkimKey | null = null;
       if (body.dkim) {
         const privateKey = body.dkim.privateKey || (settings.dkim?.privateKey ?? '');
@@ -138,7 +138,7 @@ export function createSettingsControl(deps: SettingsDeps): SettingsControl {
       return toPublic(settings);
     },
     async test(relayUrl) {
-      const url = relayUrl && settings.relayUrl && relayUrl === maskPassword(settings.relayUrl) ? settings.relayUrl : relayUrl;
+      const url = unmask(relayUrl);
       const transport = nodemailer.createTransport({
         ...relayTransportOptions({ url: url ?? (await deps.builtInRelay()), maxConnections: 1, maxMessagesPerConnection: 1 }),
         pool: false,

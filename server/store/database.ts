@@ -151,6 +151,8 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE tracking_events ADD COLUMN ip TEXT;
   CREATE INDEX tracking_events_at ON tracking_events (delivery_id, at);
   CREATE INDEX tracking_events_journal ON tracking_events (journal_id, kind);
+  -- The send rate counts a delivery's messages sent in the last minute: a range, not a scan.
+  CREATE INDEX journal_delivery_status_updated ON journal (delivery_id, status, updated_at);
   `,
 ];
 

@@ -173,6 +173,11 @@ export const REPLICA_HISTORY_STAMP = 'replica.historyStamp';
 /** The version of the replica a preparation reads: its change cursor and its contact history. */
 export const replicaVersion = (cursor: number, historyStamp: string) => `${cursor}/${historyStamp}`;
 
+/** Returns a plain copy of a value: edits may arrive as Svelte state proxies, and IndexedDB stores plain data only. */
+export function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
 export async function getMeta<T>(db: MailroomDb, key: string): Promise<T | undefined> {
   return (await db.meta.get(key))?.value as T | undefined;
 }

@@ -3,7 +3,7 @@
 import { EVERYONE } from '$shared/audience-filter';
 import { DEFAULT_TYPOLOGY_ID } from '$shared/typology';
 import type { DeliveryContent } from '$shared/types';
-import type { LocalDelivery, MailroomDb } from './db';
+import { plain, type LocalDelivery, type MailroomDb } from './db';
 
 export const SAMPLE_HTML = `<html>
   <body style="font-family: sans-serif">
@@ -48,9 +48,4 @@ export async function saveContent(db: MailroomDb, id: string, content: DeliveryC
     if (current.server) throw new Error(`delivery ${id} was handed to the server and can no longer be edited`);
     await db.deliveries.put({ ...current, ...plain(content), version: current.version + 1, updatedAt: now.toISOString() });
   });
-}
-
-// Content may arrive as a Svelte state proxy; IndexedDB stores plain data only.
-function plain<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
 }

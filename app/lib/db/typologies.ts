@@ -5,7 +5,7 @@
 
 import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID, typologyProblem, type Typology } from '$shared/typology';
 import type { AttributeDefinition } from '$shared/types';
-import type { MailroomDb, StoredTypology } from './db';
+import { plain, type MailroomDb, type StoredTypology } from './db';
 
 /** Returns the typology with this id (the default one included), or undefined when it was deleted. */
 export async function typologyOf(db: MailroomDb, id: string): Promise<Typology | undefined> {
@@ -21,7 +21,7 @@ export async function listTypologies(db: MailroomDb): Promise<Typology[]> {
 /** Creates a copy of `from` under a new name; returns its id. */
 export async function copyTypology(db: MailroomDb, from: Typology, name: string, now = new Date()): Promise<string> {
   const id = crypto.randomUUID();
-  const copy: StoredTypology = { ...structuredClone(plain(from)), id, name, updatedAt: now.toISOString() };
+  const copy: StoredTypology = { ...plain(from), id, name, updatedAt: now.toISOString() };
   await db.typologies.add(copy);
   return id;
 }
@@ -50,9 +50,4 @@ export async function deleteTypology(db: MailroomDb, id: string): Promise<void> 
     }
     await db.typologies.delete(id);
   });
-}
-
-// Typologies may arrive as Svelte state proxies; IndexedDB stores plain data only.
-function plain<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
 }
