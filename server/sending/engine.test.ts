@@ -205,6 +205,33 @@ describe('the send engine', () => {
     expect(reply(recipients[6])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (deleted)' });
   });
 
+  it('starts a scheduled delivery after a restart, when its time comes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-restart-'));
+    try {
+      const file = join(dir, 'mailroom.db');
+      let clock = Date.now();
+      const first = await createKit({ file, engine: { now: () => new Date(clock) } });
+      first.services.audience.upsertMany(
+        Array.from({ length: 12 }, () => newProfile()),
+        'test',
+        new Date(),
+      );
+      const { contentHash } = await handOver(first, 's', SAMPLE_DELIVERY);
+      await send(first, 's', contentHash, new Date(clock + 3_600_000).toISOString());
+      await first.close(); // stopped while it waits
+
+      clock += 3_601_000;
+      const recorder = recordingMessenger();
+      const second = await createKit({ file, messenger: recorder.messenger, engine: { now: () => new Date(clock) } });
+      kits.push(second);
+      await eventually(async () => (await kpis(second, 's')).status === 'completed');
+      expect(await kpis(second, 's')).toMatchObject({ delivered: 12, remaining: 0 });
+      expect(recorder.sent).toHaveLength(12);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('after a crash, holds messages that were in flight as unknown until the operator decides', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailroom-crash-'));
     try {
