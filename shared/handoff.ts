@@ -2,6 +2,13 @@
 
 import type { DeliveryContent, PreparationKpis } from './types';
 
+/**
+ * What a delivery id may hold: letters, digits, `-` and `_`, at most 64 (the app makes
+ * UUIDs). An id goes into the Message-ID header, tracking tokens (which `.` separates) and
+ * file names, so anything else is refused where it enters.
+ */
+export const DELIVERY_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export interface BatchHeaderBody {
   version: number;
   contentHash: string;

@@ -49,6 +49,8 @@ export interface PreparationInputs {
   /** Messages of other deliveries, for pressure and per-day capacity rules. */
   history?: readonly ContactHistoryEntry[];
   now?: () => Date;
+  /** The server's address for tracking and unsubscribe links, as last heard (control rule "Links reachable"). */
+  publicUrl?: string;
 }
 
 /** The unsubscribe URL previews and preparation render with; the server signs a real one. */
@@ -93,7 +95,7 @@ export class Preparation {
     delivery: Delivery,
     inputs: PreparationInputs,
   ): { ok: true; preparation: Preparation } | { ok: false; result: PreparationResult } {
-    const { typology, schema = [], history = [], now = () => new Date() } = inputs;
+    const { typology, schema = [], history = [], now = () => new Date(), publicUrl } = inputs;
     const log: LogLine[] = [];
     const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
     write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started with the typology "${typology.name}".`);
@@ -104,7 +106,7 @@ export class Preparation {
       write('error', `Template error in the ${part} at line ${line}, column ${column}: ${message}.`);
       return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     }
-    for (const finding of checkMessage(delivery, compiled.message, schema, typology.rules))
+    for (const finding of checkMessage(delivery, compiled.message, schema, typology.rules, { publicUrl }))
       write(finding.level, `${finding.rule}: ${finding.message}`);
     if (log.some((l) => l.level === 'error')) return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     const at = now();

@@ -23,6 +23,43 @@ function findings(change: Partial<DeliveryContent>) {
   return checkMessage(content, compiled.message, [{ name: 'city', label: 'City', type: 'text' }]).map((f) => `${f.level}: ${f.rule}`);
 }
 
+describe('the control rule "Links reachable"', () => {
+  const content = { ...base };
+  const compiled = compileMessage(content);
+  if (!compiled.ok) throw new Error('compile');
+  const check = (publicUrl?: string) =>
+    checkMessage(content, compiled.message, [], DEFAULT_TYPOLOGY.rules, { publicUrl }).map((f) => `${f.level}: ${f.message}`);
+
+  it.each([
+    ['http://localhost:8080', /^warning: Unsubscribe and tracking links point at http:\/\/localhost:8080, which recipients cannot reach/],
+    ['http://127.0.0.1:3000', /cannot reach/],
+    ['https://mailroom.local', /cannot reach/],
+    ['http://mail.example.com', /^warning: Unsubscribe and tracking links use plain http \(http:\/\/mail\.example\.com\)/],
+  ])('warns when links point at %s', (url, message) => {
+    const found = check(url);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(message);
+  });
+
+  it('is quiet for a public https address, and when the address is not known yet', () => {
+    expect(check('https://mail.example.com')).toEqual([]);
+    expect(check(undefined)).toEqual([]);
+  });
+
+  it('warns in the preparation log', () => {
+    const started = Preparation.start(
+      { ...base, id: 'd', version: 1, createdAt: '', updatedAt: '' },
+      { typology: DEFAULT_TYPOLOGY, publicUrl: 'http://localhost:8080' },
+    );
+    if (started.ok) started.preparation.addProfiles([makeProfile({ id: 1, email: 'a@example.com' })]);
+    const result = started.ok ? started.preparation.finish().result : started.result;
+    expect(result.log.map((l) => `${l.level}: ${l.message}`)).toContainEqual(
+      expect.stringMatching(/^warning: .*Links reachable|^warning: Unsubscribe and tracking links point at http:\/\/localhost:8080/),
+    );
+    expect(result.log.at(-1)?.message).toBe('Preparation finished: 0 errors, 1 warning.');
+  });
+});
+
 describe('control rules', () => {
   it.each<[string, Partial<DeliveryContent>, string[]]>([
     ['a good message', {}, []],
@@ -122,7 +159,7 @@ describe('typologyProblem', () => {
   it.each<[string, (t: Typology) => void, string | null]>([
     ['the default typology', () => {}, null],
     ['no name', (t) => (t.name = ' '), 'Give the typology a name.'],
-    ['two rules of one name', (t) => (t.rules[9].name = 'Unsubscribed'), 'Two rules are called "Unsubscribed": give each its own name.'],
+    ['two rules of one name', (t) => (t.rules[10].name = 'Unsubscribed'), 'Two rules are called "Unsubscribed": give each its own name.'],
     [
       'a pressure rule of 0 days',
       (t) => t.rules.push({ id: 'p', name: 'P', kind: 'pressure', maxMessages: 3, days: 0, enabled: true }),

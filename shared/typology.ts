@@ -12,7 +12,8 @@ import { extractLinks, htmlToText, isKnownField, SYSTEM_FIELDS, type CompiledMes
 import { audienceFields } from './profile-fields';
 import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel } from './types';
 
-export type ControlCheck = 'subject' | 'subject-length' | 'from' | 'fields' | 'unsubscribe-link' | 'links' | 'text-part' | 'html-size';
+export type ControlCheck =
+  'subject' | 'subject-length' | 'from' | 'fields' | 'unsubscribe-link' | 'links' | 'text-part' | 'html-size' | 'public-url';
 /** Built-in filtering checks on one profile. */
 export type ProfileCheck = 'unsubscribed' | 'denylisted' | 'quarantined' | 'invalid-address';
 
@@ -58,6 +59,7 @@ export const DEFAULT_TYPOLOGY: Typology = {
     { id: 'links', name: 'Links well-formed', kind: 'control', check: 'links', severity: 'warning', enabled: true },
     { id: 'text-part', name: 'Text part', kind: 'control', check: 'text-part', severity: 'warning', enabled: true },
     { id: 'html-size', name: 'HTML size', kind: 'control', check: 'html-size', severity: 'warning', enabled: true },
+    { id: 'public-url', name: 'Links reachable', kind: 'control', check: 'public-url', severity: 'warning', enabled: true },
     { id: 'unsubscribed', name: 'Unsubscribed', kind: 'filtering', check: 'unsubscribed', enabled: true },
     { id: 'denylisted', name: 'Denylisted', kind: 'filtering', check: 'denylisted', enabled: true },
     { id: 'quarantined', name: 'Quarantined', kind: 'filtering', check: 'quarantined', enabled: true },
@@ -120,17 +122,27 @@ export interface ControlFinding {
 /** Gmail clips messages whose HTML is larger than this. */
 export const HTML_CLIP_BYTES = 102 * 1024;
 
+/** What control rules know besides the message. */
+export interface ControlContext {
+  /**
+   * Where the server puts tracking and unsubscribe links (its MAILROOM_PUBLIC_URL, or its own
+   * address when none is set), as last heard from it; undefined when not known yet.
+   */
+  publicUrl?: string;
+}
+
 /** Returns what the typology's enabled control rules found wrong with the message; errors fail the preparation. */
 export function checkMessage(
   content: DeliveryContent,
   message: CompiledMessage,
   schema: readonly AttributeDefinition[] = [],
   rules: readonly TypologyRule[] = DEFAULT_TYPOLOGY.rules,
+  context: ControlContext = {},
 ): ControlFinding[] {
   const findings: ControlFinding[] = [];
   for (const rule of rules) {
     if (rule.kind !== 'control' || !rule.enabled) continue;
-    for (const problem of controlProblems(rule.check, content, message, schema)) {
+    for (const problem of controlProblems(rule.check, content, message, schema, context)) {
       findings.push({ rule: rule.name, level: rule.severity, message: problem });
     }
   }
@@ -142,6 +154,7 @@ function controlProblems(
   content: DeliveryContent,
   message: CompiledMessage,
   schema: readonly AttributeDefinition[],
+  context: ControlContext,
 ): string[] {
   switch (check) {
     case 'subject':
@@ -172,7 +185,33 @@ function controlProblems(
       return new TextEncoder().encode(content.html).length > HTML_CLIP_BYTES
         ? ['The HTML body is larger than 102 KB: Gmail will clip it.']
         : [];
+    case 'public-url':
+      return context.publicUrl === undefined ? [] : publicUrlProblems(context.publicUrl);
   }
+}
+
+/**
+ * Returns what is wrong with the address recipients reach tracking and unsubscribe links at:
+ * a local address no recipient can reach, or plain http (mail clients warn, and the token in
+ * the link travels unencrypted). Empty when it is a public https address.
+ */
+export function publicUrlProblems(publicUrl: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    return [`The server's public address "${publicUrl}" is not a URL: set MAILROOM_PUBLIC_URL to an https address.`];
+  }
+  const local = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$|\.local$|\.localhost$/.test(url.hostname);
+  if (local) {
+    return [
+      `Unsubscribe and tracking links point at ${url.origin}, which recipients cannot reach: set MAILROOM_PUBLIC_URL on the server to its public https address.`,
+    ];
+  }
+  if (url.protocol !== 'https:') {
+    return [`Unsubscribe and tracking links use plain http (${url.origin}): set MAILROOM_PUBLIC_URL on the server to an https address.`];
+  }
+  return [];
 }
 
 /** Rules that decide per profile are recorded as bits of one 32-bit mask. */

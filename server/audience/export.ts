@@ -8,11 +8,13 @@ import { csvCell } from './importer';
 const PAGE = 5_000;
 
 /**
- * Returns the cell safe to open in a spreadsheet: a value starting with =, +, -, @, a tab or
- * a carriage return is prefixed with a quote, so it is shown, never evaluated (CSV injection).
+ * Returns the cell safe to open in a spreadsheet: a value starting with =, +, -, @, | (a DDE
+ * call in some spreadsheets), their full-width forms ＝ ＋ － ＠ (which spreadsheets in East
+ * Asian locales read as the same), a tab or a carriage return is prefixed with a quote, so it
+ * is shown, never evaluated (CSV injection).
  */
 export function neutralize(value: string): string {
-  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /^[=+\-@|\t\r\uff1d\uff0b\uff0d\uff20]/.test(value) ? `'${value}` : value;
 }
 
 function row(profile: Profile, schema: readonly AttributeDefinition[]): string {

@@ -138,4 +138,14 @@ describe('CSV export', () => {
     expect(lines[2]).toMatch(/^bram@example\.com,'-1,"Smit, Jr",/);
     expect(lines).toHaveLength(3);
   });
+
+  it('neutralizes a DDE call (|) and the full-width formula signs too, in the audience export (the delivery log CSV uses the same rule)', async () => {
+    const imported = await upload(
+      'email,first_name,last_name,city\ncarla@example.com,|cmd,＝SUM(A1),＋31\ndaan@example.com,－1,＠home,ok\n',
+    );
+    expect(await imported.json()).toMatchObject({ inserted: 2, rejected: 0 });
+    const text = await (await kit.request('/api/audience/export')).text();
+    expect(text).toMatch(/^carla@example\.com,'\|cmd,'＝SUM\(A1\),,,subscribed,[^,]+,no,no,'＋31,/m);
+    expect(text).toMatch(/^daan@example\.com,'－1,'＠home,/m);
+  });
 });

@@ -47,13 +47,16 @@ describe('handing over a prepared batch', () => {
 
   it('refuses a batch whose recipients do not match its KPIs and keeps nothing of it', async () => {
     const { recipients, kpis } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'd3' });
-    const body = batchHeader(SAMPLE_DELIVERY, { ...kpis, targeted: kpis.targeted + 5, toDeliver: kpis.toDeliver + 5 }, 'bbbbbbbb', 1);
+    const body = batchHeader(SAMPLE_DELIVERY, kpis, 'bbbbbbbb', 1);
     await kit.request('/api/deliveries/d3/batch', { method: 'PUT', json: body });
-    await kit.request('/api/deliveries/d3/batch/chunks/1', { method: 'PUT', json: { contentHash: 'bbbbbbbb', recipients } });
+    await kit.request('/api/deliveries/d3/batch/chunks/1', {
+      method: 'PUT',
+      json: { contentHash: 'bbbbbbbb', recipients: recipients.slice(5) },
+    });
     const commit = await kit.request('/api/deliveries/d3/batch/commit', { json: { contentHash: 'bbbbbbbb' } });
     expect(commit.status).toBe(422);
     expect((await commit.json()).message).toBe(
-      'The batch was refused and nothing of it was kept: it holds 248 recipients but the preparation counted 253 to deliver. Prepare the delivery again.',
+      'The batch was refused and nothing of it was kept: it holds 243 recipients but the preparation counted 248 to deliver. Prepare the delivery again.',
     );
     expect(journalCount()).toBe(0);
     expect(kit.services.db.prepare('SELECT COUNT(*) FROM batch_chunks').pluck().get()).toBe(0);

@@ -7,6 +7,7 @@ import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { isValidEmail } from '../../shared/email-address';
+import { DELIVERY_ID } from '../../shared/handoff';
 import type { AppEnv } from '../services';
 import type { Refusal } from '../store/delivery-store';
 import { jsonBody, params, query } from './validate';
@@ -41,7 +42,9 @@ const recipient = z.object({
   values: z.record(z.string(), z.string().max(10_000)),
 });
 
-const chunkParams = z.object({ id: z.string().min(1), seq: z.coerce.number().int().min(1) });
+const deliveryId = z.string().regex(DELIVERY_ID, 'a delivery id of at most 64 letters, digits, "-" and "_"');
+const idParams = z.object({ id: deliveryId });
+const chunkParams = z.object({ id: deliveryId, seq: z.coerce.number().int().min(1) });
 const chunk = z.object({ contentHash: hash, recipients: z.array(recipient).min(1).max(MAX_CHUNK) });
 const commit = z.object({ contentHash: hash });
 const send = z.object({ contentHash: hash, scheduledAt: z.iso.datetime({ offset: true }).nullable() });
@@ -88,6 +91,9 @@ function liveStream(
 }
 
 export const deliveries = new Hono<AppEnv>()
+  // Every id is checked where it enters: it ends up in headers, tokens and file names.
+  .use('/:id', params(idParams))
+  .use('/:id/*', params(z.object({ id: deliveryId }).loose()))
   .get('/', (c) => {
     const { deliveries, now } = c.var.services;
     return c.json(

@@ -1,7 +1,7 @@
 /**
  * Composing the message for one journal row: the shared renderer (what the preview showed),
- * then tracking, then headers. Every header value passes through `oneLine`, and nodemailer
- * encodes them, so no profile value can add or break a header.
+ * then tracking, then headers. Every header value passes through `oneLine`, and the MIME
+ * writer refuses a line break and encodes the rest, so no profile value can add or break a header.
  */
 
 import { emailDomain } from '../../shared/email-address';
@@ -11,6 +11,7 @@ import type { JournalEntry } from '../store/send-journal';
 import type { TrackingStore } from '../store/tracking-store';
 import type { TokenSigner } from '../tracking/tokens';
 import { addTracking } from '../tracking/rewrite';
+import { checkHeaders } from './mime';
 
 export interface OutgoingMessage {
   from: { name: string; address: string };
@@ -58,7 +59,7 @@ export function composeMessage(
   };
   const html = addTracking(rendered.html, track, `${publicUrl}/t/o/${signer.sign({ purpose: 'o', ...claims })}`, unsubscribeUrl);
   const domain = emailDomain(delivery.fromAddress.toLowerCase());
-  return {
+  const outgoing: OutgoingMessage = {
     from: { name: oneLine(delivery.fromName), address: delivery.fromAddress },
     to: entry.email,
     subject: oneLine(entry.subject),
@@ -71,4 +72,7 @@ export function composeMessage(
       'X-Mailroom-Delivery': delivery.id,
     },
   };
+  // Whatever the ids and values hold, no header gets a line break (the MIME writer checks again).
+  checkHeaders(outgoing);
+  return outgoing;
 }

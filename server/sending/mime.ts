@@ -4,8 +4,10 @@
  * through a chain of encoders; a campaign's messages all have one shape, so building the
  * bytes directly costs a fraction and leaves nodemailer the SMTP conversation (and DKIM).
  *
- * Header values arrive on one line (compose.ts); anything beyond printable ASCII is sent as
- * RFC 2047 encoded words, so no value can add or break a header.
+ * Header values arrive on one line (compose.ts), and a value holding a line break is refused
+ * here too, whatever its origin; anything beyond printable ASCII (or that a client would
+ * decode as an encoded word) is sent as RFC 2047 encoded words; long lines are folded. So no
+ * value can add or break a header.
  */
 
 import type { OutgoingMessage } from './compose';
@@ -14,19 +16,38 @@ import type { OutgoingMessage } from './compose';
 const PLAIN_PHRASE = /^[A-Za-z0-9 !#$%&'*+\-/=?^_`{|}~]*$/;
 /** Characters an unstructured header (Subject) may hold as is. */
 const PLAIN_TEXT = /^[\x20-\x7e]*$/;
+/** Text a mail client would decode as an RFC 2047 encoded word: a value holding it is encoded itself. */
+const LOOKS_ENCODED = /=\?/;
+/** RFC 5322: lines SHOULD be at most 78 characters and MUST be at most 998. */
+const FOLD_AT = 78;
+const MAX_LINE = 998;
 
-/** Returns the message's bytes (CRLF line ends), ready for SMTP DATA. */
+/** A header value held a line break: the message is refused rather than let it add a header. */
+export class HeaderInjectionError extends Error {
+  constructor(name: string) {
+    super(`the ${name} header holds a line break; the message was not built`);
+    this.name = 'HeaderInjectionError';
+  }
+}
+
+/**
+ * Returns the message's bytes (CRLF line ends), ready for SMTP DATA. Throws
+ * HeaderInjectionError when any header value holds a CR or LF, whatever its origin.
+ */
 export function buildRawMessage(message: OutgoingMessage, date: Date): string {
   const boundary = `=_mailroom_${message.messageId.replace(/[^A-Za-z0-9]/g, '').slice(0, 40)}`;
   const headers = [
-    `From: ${phrase(message.from.name)}<${message.from.address}>`,
-    `To: <${message.to}>`,
-    `Subject: ${unstructured(message.subject)}`,
+    header('From', `${phrase(oneLineOnly('From', message.from.name))}<${oneLineOnly('From', message.from.address)}>`),
+    header('To', `<${oneLineOnly('To', message.to)}>`),
+    header('Subject', unstructured('Subject', message.subject)),
     `Date: ${date.toUTCString().replace('GMT', '+0000')}`,
-    `Message-ID: ${message.messageId}`,
+    header('Message-ID', oneLineOnly('Message-ID', message.messageId)),
     'MIME-Version: 1.0',
   ];
-  for (const [name, value] of Object.entries(message.headers)) headers.push(`${name}: ${unstructured(value)}`);
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (!/^[!-9;-~]+$/.test(name)) throw new HeaderInjectionError(JSON.stringify(name));
+    headers.push(header(name, oneLineOnly(name, value)));
+  }
   headers.push(`Content-Type: multipart/alternative; boundary="${boundary}"`);
   return (
     headers.join('\r\n') +
@@ -39,6 +60,81 @@ export function buildRawMessage(message: OutgoingMessage, date: Date): string {
   );
 }
 
+/** Throws HeaderInjectionError when a header value of the message holds a line break; the engine then fails that message alone. */
+export function checkHeaders(message: OutgoingMessage): void {
+  oneLineOnly('From', message.from.name);
+  oneLineOnly('From', message.from.address);
+  oneLineOnly('To', message.to);
+  oneLineOnly('Subject', message.subject);
+  oneLineOnly('Message-ID', message.messageId);
+  for (const [name, value] of Object.entries(message.headers)) oneLineOnly(name, value);
+}
+
+/** Returns the value when it holds no line break; throws otherwise. */
+function oneLineOnly(name: string, value: string): string {
+  if (/[\r\n]/.test(value)) throw new HeaderInjectionError(name);
+  return value;
+}
+
+/**
+ * Returns `name: value` folded before spaces so that lines stay within 78 characters where
+ * a space allows (RFC 5322 2.2.3); unfolding gives the value back exactly. Throws when a line
+ * would still pass 998 characters (values that may hold such a run are encoded first).
+ */
+function header(name: string, value: string): string {
+  const line = `${name}: ${value}`;
+  if (line.length <= FOLD_AT) return line;
+  const lines: string[] = [];
+  let current = '';
+  // Split before every space: each piece but the first starts with the space it folds at.
+  for (const piece of line.split(/(?= )/)) {
+    if (current !== '' && current.length + piece.length > FOLD_AT) {
+      lines.push(current);
+      current = piece;
+    } else current += piece;
+  }
+  lines.push(current);
+  if (lines.some((l) => l.length > MAX_LINE)) throw new Error(`the ${name} header has a word too long for a header line`);
+  return lines.join('\r\n');
+}
+
+/** A display name followed by a space, as is when plain, else as encoded words; empty stays empty. */
+function phrase(name: string): string {
+  if (name === '') return '';
+  return PLAIN_PHRASE.test(name) && !LOOKS_ENCODED.test(name) && !/ {2}|^ | $/.test(name) ? `${name} ` : `${encodedWords(name)} `;
+}
+
+/**
+ * An unstructured header value: as is when printable ASCII, else as encoded words — also when
+ * it holds something a client would decode (`=?`), or a word too long to fold.
+ */
+function unstructured(name: string, value: string): string {
+  oneLineOnly(name, value);
+  const longestWord = Math.max(0, ...value.split(' ').map((word) => word.length));
+  const plain = PLAIN_TEXT.test(value) && !LOOKS_ENCODED.test(value) && name.length + 2 + longestWord <= MAX_LINE;
+  return plain ? value : encodedWords(value);
+}
+
+/**
+ * RFC 2047 B-encoded words, separated by spaces (which a reader ignores between encoded
+ * words, and where `header` folds); never splits a character.
+ */
+function encodedWords(text: string): string {
+  const words: string[] = [];
+  let chunk = '';
+  for (const character of text) {
+    // 39 bytes of UTF-8 make 52 characters of base64: with "=?utf-8?B?" and "?=" a word is 64,
+    // so even "Subject: " and the first word fit in 78.
+    if (Buffer.byteLength(chunk + character, 'utf8') > 39) {
+      words.push(chunk);
+      chunk = '';
+    }
+    chunk += character;
+  }
+  if (chunk) words.push(chunk);
+  return words.map((word) => `=?utf-8?B?${Buffer.from(word, 'utf8').toString('base64')}?=`).join(' ');
+}
+
 function part(type: string, body: string): string {
   return `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(body)}\r\n`;
 }
@@ -49,31 +145,4 @@ function base64Lines(text: string): string {
   const lines: string[] = [];
   for (let at = 0; at < encoded.length; at += 76) lines.push(encoded.slice(at, at + 76));
   return lines.join('\r\n');
-}
-
-/** A display name followed by a space, as is when plain, else as encoded words; empty stays empty. */
-function phrase(name: string): string {
-  if (name === '') return '';
-  return PLAIN_PHRASE.test(name) ? `${name} ` : `${encodedWords(name)} `;
-}
-
-/** An unstructured header value: as is when printable ASCII, else as encoded words. */
-function unstructured(value: string): string {
-  return PLAIN_TEXT.test(value) ? value : encodedWords(value);
-}
-
-/** RFC 2047 B-encoded words of at most 75 characters, on folded lines; never splits a character. */
-function encodedWords(text: string): string {
-  const words: string[] = [];
-  let chunk = '';
-  for (const character of text) {
-    // 45 bytes of UTF-8 make 60 characters of base64: with "=?utf-8?B?" and "?=" a word stays under 75.
-    if (Buffer.byteLength(chunk + character, 'utf8') > 45) {
-      words.push(chunk);
-      chunk = '';
-    }
-    chunk += character;
-  }
-  if (chunk) words.push(chunk);
-  return words.map((word) => `=?utf-8?B?${Buffer.from(word, 'utf8').toString('base64')}?=`).join('\r\n ');
 }

@@ -2,10 +2,16 @@
  * Deliveries on the server: the hand-off of a prepared batch in idempotent chunks, the
  * status a delivery is in, and its live figures. The batch is kept in a staging table until
  * it is complete and consistent; only then does it become journal rows, in one transaction.
+ *
+ * The server trusts a batch no further than it can check it: its figures must add up and fit
+ * the audience of record, and every recipient must be a profile of record at the address the
+ * batch names (or a profile deleted since, which late suppression then skips). A batch that
+ * fails any check is refused whole, and nothing of it is kept.
  */
 
 import type { BatchHeaderBody } from '../../shared/handoff';
 import { canTransition } from '../../shared/status';
+import { isValidEmail, normalizeEmail } from '../../shared/email-address';
 import type { DeliveryStatus, PreparedRecipient, SendKpis } from '../../shared/types';
 import type { Db } from './database';
 
@@ -165,6 +171,17 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
     `UPDATE journal SET status = 'cancelled', updated_at = ? WHERE delivery_id = ? AND status IN ('queued', 'retrying')`,
   );
 
+  const audienceCount = db.prepare('SELECT COUNT(*) FROM profiles').pluck();
+  const deletedCount = db.prepare('SELECT COUNT(*) FROM tombstones').pluck();
+  const addressOf = db.prepare('SELECT email FROM profiles WHERE id = ?').pluck();
+  const profileAt = db.prepare('SELECT id FROM profiles WHERE email = ?').pluck();
+  const wasDeleted = db.prepare('SELECT 1 FROM tombstones WHERE profile_id = ?').pluck();
+  const ofRecord: AudienceOfRecord = {
+    addressOf: (profileId) => addressOf.get(profileId) as string | undefined,
+    profileAt: (email) => profileAt.get(email) as number | undefined,
+    wasDeleted: (profileId) => wasDeleted.get(profileId) !== undefined,
+  };
+
   const discard = (id: string) => {
     dropChunks.run(id);
     db.prepare("DELETE FROM deliveries WHERE id = ? AND committed = 0 AND status = 'prepared'").run(id);
@@ -181,6 +198,8 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
       if (existing && existing.contentHash === header.contentHash && (existing.committed || existing.chunkCount === header.chunkCount)) {
         return { ok: true };
       }
+      const problem = checkHeader(header, (audienceCount.get() as number) + (deletedCount.get() as number));
+      if (problem) return refuse(422, 'batch-refused', `The batch was refused: ${problem} Prepare the delivery again.`);
       if (existing && existing.committed && existing.status !== 'prepared') {
         return refuse(
           409,
@@ -222,7 +241,7 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
         return refuse(422, 'batch-incomplete', `The server has ${rows.length} of ${delivery.chunkCount} chunks; the upload will resume.`);
       }
       const recipients = rows.flatMap((r) => JSON.parse(r.recipients) as PreparedRecipient[]);
-      const problem = checkTotals(delivery, recipients);
+      const problem = checkTotals(delivery, recipients) ?? checkRecipients(recipients, ofRecord);
       if (problem) {
         discard(id);
         return refuse(422, 'batch-mismatch', `The batch was refused and nothing of it was kept: ${problem} Prepare the delivery again.`);
@@ -296,6 +315,20 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
   };
 }
 
+/** Returns why a batch header's figures cannot be a preparation of this audience, or null when they can. */
+function checkHeader(header: BatchHeader, audienceEver: number): string | null {
+  if (header.toDeliver + header.excluded !== header.targeted) {
+    return `to deliver (${header.toDeliver}) plus excluded (${header.excluded}) is not targeted (${header.targeted}).`;
+  }
+  const byCause = Object.values(header.excludedByCause).reduce((sum, n) => sum + n, 0);
+  if (byCause !== header.excluded) return `the exclusions by cause add up to ${byCause}, not to the ${header.excluded} excluded.`;
+  // Profiles deleted since preparation still count: they were in the audience when it ran.
+  if (header.targeted > audienceEver) {
+    return `it targets ${header.targeted} profiles, more than the audience of record has ever held (${audienceEver}).`;
+  }
+  return null;
+}
+
 /** Returns why the recipients do not match the preparation's figures, or null when they do. */
 function checkTotals(delivery: ServerDelivery, recipients: PreparedRecipient[]): string | null {
   if (recipients.length !== delivery.toDeliver) {
@@ -304,8 +337,47 @@ function checkTotals(delivery: ServerDelivery, recipients: PreparedRecipient[]):
   if (delivery.toDeliver + delivery.excluded !== delivery.targeted) {
     return `to deliver (${delivery.toDeliver}) plus excluded (${delivery.excluded}) is not targeted (${delivery.targeted}).`;
   }
-  const seqs = new Set(recipients.map((r) => r.seq));
-  if (seqs.size !== recipients.length) return 'some recipients appear twice.';
+  return null;
+}
+
+/** What the hand-off checks recipients against: the audience of record, now. */
+interface AudienceOfRecord {
+  /** The address of a profile of record, or undefined when there is no such profile. */
+  addressOf(profileId: number): string | undefined;
+  /** The profile of record at a (normalized) address. */
+  profileAt(email: string): number | undefined;
+  /** True when the profile existed and was deleted (it left a tombstone). */
+  wasDeleted(profileId: number): boolean;
+}
+
+/**
+ * Returns why the recipients cannot be sent as given, or null when every one is a distinct
+ * profile of record at its own, valid address. A profile deleted since preparation passes
+ * (late suppression skips it), unless its address now belongs to another profile.
+ */
+function checkRecipients(recipients: PreparedRecipient[], audience: AudienceOfRecord): string | null {
+  const seqs = new Set<number>();
+  const profiles = new Set<number>();
+  const addresses = new Set<string>();
+  for (const r of recipients) {
+    const email = normalizeEmail(r.email);
+    const who = `recipient ${r.seq} (${JSON.stringify(r.email.slice(0, 100))})`;
+    if (seqs.has(r.seq)) return `recipient number ${r.seq} appears twice.`;
+    if (profiles.has(r.profileId)) return `profile ${r.profileId} appears twice.`;
+    if (addresses.has(email)) return `the address ${JSON.stringify(r.email.slice(0, 100))} appears twice.`;
+    seqs.add(r.seq);
+    profiles.add(r.profileId);
+    addresses.add(email);
+    if (email !== r.email || !isValidEmail(email)) return `${who} is not a valid address.`;
+    const address = audience.addressOf(r.profileId);
+    if (address === undefined) {
+      const holder = audience.profileAt(email);
+      if (!audience.wasDeleted(r.profileId)) return `${who} names profile ${r.profileId}, which is not in the audience of record.`;
+      if (holder !== undefined) return `${who} names profile ${r.profileId}, but that address belongs to profile ${holder}.`;
+    } else if (address !== email) {
+      return `${who} is not the address of profile ${r.profileId} in the audience of record.`;
+    }
+  }
   return null;
 }
 

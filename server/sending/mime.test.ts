@@ -1,0 +1,66 @@
+import { simpleParser } from 'mailparser';
+import { describe, expect, it } from 'vitest';
+import type { OutgoingMessage } from './compose';
+import { buildRawMessage, checkHeaders, HeaderInjectionError } from './mime';
+
+const message = (change: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
+  from: { name: 'Shop', address: 'news@shop.example.com' },
+  to: 'anna@example.com',
+  subject: 'Hello',
+  html: '<p>Hello</p>',
+  text: 'Hello',
+  messageId: '<1.d1@shop.example.com>',
+  headers: { 'List-Unsubscribe': '<https://mail.example.com/u/abc.def>' },
+  ...change,
+});
+
+const headerLines = (raw: string) => raw.slice(0, raw.indexOf('\r\n\r\n')).split('\r\n');
+
+describe('the MIME writer', () => {
+  it.each([
+    ['the Message-ID', { messageId: '<1.mid\r\nBcc: victim@example.com@shop.example.com>' }],
+    ['an extra header', { headers: { 'X-Mailroom-Delivery': 'mid\r\nX-Injected: yes' } }],
+    ['the subject', { subject: 'Hi\nBcc: victim@example.com' }],
+    ['the recipient', { to: 'anna@example.com\r\nBcc: victim@example.com' }],
+    ['the From name', { from: { name: 'Shop\rBcc: x@example.com', address: 'news@shop.example.com' } }],
+  ])('refuses a line break in %s, whatever its origin', (_, change) => {
+    expect(() => buildRawMessage(message(change), new Date())).toThrow(HeaderInjectionError);
+    expect(() => checkHeaders(message(change))).toThrow(HeaderInjectionError);
+  });
+
+  it('folds a long plain subject at spaces: no line passes 78 characters, and it reads back the same', async () => {
+    const subject = Array.from({ length: 140 }, (_, i) => `word${i}`).join(' ');
+    expect(subject.length).toBeGreaterThan(990);
+    const raw = buildRawMessage(message({ subject }), new Date());
+    for (const line of headerLines(raw)) expect(line.length).toBeLessThanOrEqual(78);
+    expect((await simpleParser(raw)).subject).toBe(subject);
+  });
+
+  it('encodes a subject with a word too long for one header line, within 998 octets a line', async () => {
+    const subject = 'x'.repeat(1200);
+    const raw = buildRawMessage(message({ subject }), new Date());
+    for (const line of headerLines(raw)) expect(line.length).toBeLessThanOrEqual(998);
+    expect((await simpleParser(raw)).subject).toBe(subject);
+  });
+
+  it('encodes a value that looks like an encoded word, so the reader sees it as written', async () => {
+    const looksEncoded = '=?utf-8?B?QmNjOiB2aWN0aW1AZXhhbXBsZS5jb20=?=';
+    const raw = buildRawMessage(
+      message({ subject: `Hi ${looksEncoded}`, from: { name: looksEncoded, address: 'news@shop.example.com' } }),
+      new Date(),
+    );
+    const parsed = await simpleParser(raw);
+    expect(parsed.subject).toBe(`Hi ${looksEncoded}`);
+    expect(parsed.from?.value[0].name).toBe(looksEncoded);
+    expect(raw).not.toMatch(/^Subject: Hi =\?utf-8\?B\?QmNj/m);
+  });
+
+  it('keeps non-ASCII subjects and names exact through encoded words of at most 78 characters a line', async () => {
+    const subject = 'Ééé — 😀 '.repeat(30).trim();
+    const raw = buildRawMessage(message({ subject, from: { name: 'Café Zoë', address: 'news@shop.example.com' } }), new Date());
+    for (const line of headerLines(raw)) expect(line.length).toBeLessThanOrEqual(78);
+    const parsed = await simpleParser(raw);
+    expect(parsed.subject).toBe(subject);
+    expect(parsed.from?.value[0].name).toBe('Café Zoë');
+  });
+});
