@@ -1,11 +1,23 @@
-/** The HTTP surface of Mailroom: API, tracking, the mailbox page and the built app, on one port. */
+/**
+ * The HTTP surface of Mailroom: API, tracking, the mailbox page and the built app, on one port.
+ *
+ * The order of the middleware is the order of the checks, cheapest and least trusting first:
+ * security headers on everything; the origin of a state-changing request under /api and
+ * /mailbox; the session; and only then the body, read up to its route's limit. So no body
+ * is read for a request that is refused for who sent it (sign-in is the one body taken from
+ * anyone, within 8 KiB). Tracking and unsubscribe stay open to any origin.
+ */
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import { except } from 'hono/combine';
 import { compress } from 'hono/compress';
-import { secureHeaders } from 'hono/secure-headers';
+import { HTTPException } from 'hono/http-exception';
+import { bodyLimits } from './http/body-limits';
+import { sameOrigin } from './http/same-origin';
+import { inlineScriptHashes, securityHeaders } from './http/security-headers';
 import { audience } from './routes/audience';
 import { deliveries } from './routes/deliveries';
 import { proofs } from './routes/proofs';
@@ -17,20 +29,25 @@ import { tracking } from './tracking/routes';
 
 /** Returns the Hono app over the given services. */
 export function createApp(services: Services) {
+  const index = services.appDir ? readIndex(services.appDir) : null;
+  const limits = bodyLimits(services.importMaxBytes);
+
   const api = new Hono<AppEnv>()
-    .route('/session', session)
     .use('/audience/*', requireOperator, compress())
-    .route('/audience', audience)
     .use('/deliveries/*', requireOperator, async (c, next) => {
       // Figures are read from the database: write the tracking events waiting first.
       c.var.services.tracking.flush();
       await next();
     })
-    .route('/deliveries', deliveries)
     .use('/proofs/*', requireOperator)
-    .route('/proofs', proofs)
     .use('/settings/*', requireOperator)
     .use('/settings', requireOperator)
+    // Past the session checks above: a body is read only for an operator, or to sign in.
+    .use(limits)
+    .route('/session', session)
+    .route('/audience', audience)
+    .route('/deliveries', deliveries)
+    .route('/proofs', proofs)
     .route('/settings', settings);
 
   const app = new Hono<AppEnv>()
@@ -38,16 +55,20 @@ export function createApp(services: Services) {
       c.set('services', services);
       await next();
     })
-    // Tracking pixels and redirects are fetched from other origins (mail clients): no CORP.
-    .use(secureHeaders({ crossOriginResourcePolicy: false, crossOriginEmbedderPolicy: false, crossOriginOpenerPolicy: false }))
+    .use(securityHeaders(index ? inlineScriptHashes(index) : []))
+    .use('/api/*', sameOrigin)
+    .use('/mailbox/*', sameOrigin)
+    // Outside /api only the one-click unsubscribe reads a body; the API applies its limits itself.
+    .use(except('/api/*', limits))
     .route('/api', api)
     .route('/', tracking)
     .route('/mailbox', mailboxPage);
 
   app.all('/api/*', (c) => c.json({ error: 'not-found', message: `There is no API at ${c.req.path}.` }, 404));
-  if (services.appDir) serveApp(app, services.appDir);
+  if (services.appDir && index) serveApp(app, services.appDir, index);
 
-  app.onError((error, c) => {
+  app.onError(async (error, c) => {
+    if (error instanceof HTTPException && error.status < 500) return refusal(error, c);
     console.error(`${c.req.method} ${c.req.path} failed:`, error);
     if (c.req.path.startsWith('/api/')) {
       return c.json({ error: 'internal-error', message: 'The server failed to handle this request; it has been logged. Try again.' }, 500);
@@ -59,12 +80,39 @@ export function createApp(services: Services) {
 
 export type AppType = ReturnType<typeof createApp>;
 
-/** Serves the built SPA: assets as files, every other path as index.html (the app routes itself). */
-function serveApp(app: Hono<AppEnv>, appDir: string) {
+/**
+ * Answers an HTTPException (a request Hono's helpers refused, e.g. a body that is not JSON)
+ * with its own status and, under /api, a JSON sentence; nothing is logged, it is expected.
+ */
+async function refusal(error: HTTPException, c: Context<AppEnv>): Promise<Response> {
+  if (!c.req.path.startsWith('/api/')) return error.getResponse();
+  if (error.status === 400 && /json/i.test(error.message)) {
+    return c.json({ error: 'invalid-json', message: `The request body is not valid JSON: ${await jsonProblem(c)}.` }, 400);
+  }
+  const message = error.message ? `${error.message.replace(/\.$/, '')}.` : `The request was refused (${error.status}).`;
+  return c.json({ error: error.status === 413 ? 'body-too-large' : 'invalid-request', message }, error.status);
+}
+
+/** Returns what is wrong with the body as JSON (Hono's validator keeps only "Malformed JSON"). */
+async function jsonProblem(c: Context<AppEnv>): Promise<string> {
+  try {
+    JSON.parse(await c.req.text()); // the text the validator read, kept by Hono
+    return 'it could not be parsed';
+  } catch (error) {
+    return (error as Error).message.replace(/\.$/, '');
+  }
+}
+
+/** Returns the built app's index.html; throws when the app is not built. */
+function readIndex(appDir: string): string {
   if (!existsSync(join(appDir, 'index.html'))) {
     throw new Error(`The app is not built: ${join(appDir, 'index.html')} is missing. Run "npm run build" (npm start does it).`);
   }
-  const index = readFileSync(join(appDir, 'index.html'), 'utf8');
+  return readFileSync(join(appDir, 'index.html'), 'utf8');
+}
+
+/** Serves the built SPA: assets as files, every other path as index.html (the app routes itself). */
+function serveApp(app: Hono<AppEnv>, appDir: string, index: string) {
   app.use('/_app/immutable/*', async (c, next) => {
     await next();
     c.header('Cache-Control', 'public, max-age=31536000, immutable');

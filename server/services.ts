@@ -1,5 +1,7 @@
 /** Everything a request handler may use, built once at start and handed to the app. */
 
+import { IMPORT_MAX_BYTES } from './http/body-limits';
+import { createSignInLimits, type SignInLimitOptions, type SignInLimits } from './http/sign-in-limits';
 import { LiveBus } from './live/live-bus';
 import { composeMessage } from './sending/compose';
 import { SendEngine, type EngineOptions } from './sending/engine';
@@ -34,6 +36,12 @@ export interface Services {
   appDir: string | null;
   /** True when the server is reached over https: session cookies are then Secure. */
   secureCookies: boolean;
+  /** Where recipients reach tracking links (MAILROOM_PUBLIC_URL, or this server's URL); its origin is one of the app's own. */
+  publicUrl: () => string;
+  /** Failed sign-ins counted per address and per account, and the bound on password checks at once. */
+  signInLimits: SignInLimits;
+  /** The largest CSV file an import takes, in bytes. */
+  importMaxBytes: number;
   now: () => Date;
 }
 
@@ -53,6 +61,10 @@ export interface ServiceOptions {
   engine?: Partial<EngineOptions>;
   /** Returns the settings control over the engine (mailroom.ts gives the real one, tests theirs). */
   settings: (engine: SendEngine) => SettingsControl;
+  /** Sign-in limits other than SIGN_IN_LIMITS (tests). */
+  signInLimits?: Partial<SignInLimitOptions>;
+  /** The largest CSV file an import takes; IMPORT_MAX_BYTES (2 GiB) unless told. */
+  importMaxBytes?: number;
 }
 
 /** Returns the services over a database: the SQLite stores, the signer, live figures and the send engine (not started). */
@@ -86,6 +98,9 @@ export function createServices(db: Db, options: ServiceOptions): Services {
     signer,
     appDir: options.appDir,
     secureCookies: options.secureCookies,
+    publicUrl: options.publicUrl,
+    signInLimits: createSignInLimits(options.signInLimits),
+    importMaxBytes: options.importMaxBytes ?? IMPORT_MAX_BYTES,
     now: () => new Date(),
   };
 }

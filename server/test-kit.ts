@@ -10,6 +10,7 @@ import { createApp } from './app';
 import { createSettingsControl } from './sending/settings';
 import type { OutgoingMessage } from './sending/compose';
 import type { EngineOptions } from './sending/engine';
+import type { SignInLimitOptions } from './http/sign-in-limits';
 import { createServices, type Services } from './services';
 import type { ProfileInput } from './store/audience-store';
 import type { SmtpOutcome } from './store/send-journal';
@@ -36,6 +37,12 @@ export interface KitOptions {
   builtInRelay?: string;
   file?: string;
   engine?: Partial<EngineOptions>;
+  /** The built app to serve (a folder with index.html); none by default. */
+  appDir?: string | null;
+  /** The largest CSV import, in bytes; IMPORT_MAX_BYTES by default. */
+  importMaxBytes?: number;
+  /** Sign-in limits other than SIGN_IN_LIMITS (e.g. smaller, so a test needs fewer hashes). */
+  signInLimits?: Partial<SignInLimitOptions>;
 }
 
 /** A messenger that records every message and answers what `reply` says (default 250 OK). */
@@ -60,11 +67,13 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
     messenger: options.messenger ?? recordingMessenger().messenger,
     secret: 'test-secret',
     publicUrl: () => PUBLIC_URL,
-    appDir: null,
+    appDir: options.appDir ?? null,
     secureCookies: false,
     log: () => {},
     liveIntervalMs: 20,
     engine: { tickMs: 20, ...options.engine },
+    importMaxBytes: options.importMaxBytes,
+    signInLimits: options.signInLimits,
     settings: (engine) =>
       createSettingsControl({
         db,

@@ -149,3 +149,27 @@ describe('CSV export', () => {
     expect(text).toMatch(/^daan@example\.com,'－1,'＠home,/m);
   });
 });
+
+describe('an upload cut off midway', () => {
+  it('ends the import with a sentence, keeps the rows read so far, and the server goes on', async () => {
+    const { Readable } = await import('node:stream');
+    const { importCsv } = await import('./importer');
+    const rows = Array.from({ length: 3_000 }, (_, i) => `cut${i}@example.com,Name ${i}`).join('\n');
+    let sent = false;
+    // 100 KB of rows, then the connection drops (as a client closing its tab mid-upload).
+    const input = new Readable({
+      read() {
+        if (sent) return this.destroy(new Error('aborted'));
+        sent = true;
+        this.push(Buffer.from(`email,first_name\n${rows}\n`));
+      },
+    });
+    const outcome = await importCsv(input, kit.services.audience, { fileName: 'cut.csv' });
+    expect(outcome).toMatchObject({ ok: false, code: 'upload-interrupted' });
+    expect(outcome.ok ? '' : outcome.message).toMatch(
+      /^The upload was interrupted after line \d+ \(aborted\); the rows before it were imported\./,
+    );
+    expect(kit.services.audience.count()).toBeGreaterThan(0);
+    expect((await kit.request('/api/audience/count')).status).toBe(200);
+  });
+});

@@ -89,6 +89,10 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
     info: true,
     from_line: 2,
   });
+  // An upload cut off midway (the client went away) fails the file stream: the parser must
+  // hear of it, else the error has no listener and the import never ends.
+  let interrupted: Error | null = null;
+  head.rest.on('error', (error) => parser.destroy((interrupted = error)));
   head.rest.pipe(parser);
 
   const summary: ImportSummary = {
@@ -139,6 +143,12 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
   } catch (error) {
     flush();
     const message = (error as Error).message;
+    if (interrupted) {
+      return refuse(
+        'upload-interrupted',
+        `The upload was interrupted after line ${summary.rows + 1} (${message}); the rows before it were imported. Import the file again: known addresses are updated, not added twice.`,
+      );
+    }
     return refuse(
       'not-csv',
       `The file could not be read as CSV after line ${summary.rows + 1} (${message}). The rows before it were imported.`,

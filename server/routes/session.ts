@@ -1,9 +1,14 @@
-/** Signing in and out. The session lives in an HttpOnly, SameSite=Strict cookie. */
+/**
+ * Signing in and out. The session lives in an HttpOnly, SameSite=Strict cookie. Sign-in is
+ * limited per client address and per username (server/http/sign-in-limits.ts): an attempt
+ * over a limit is answered 429 with Retry-After before its password is hashed.
+ */
 
 import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
+import { clientAddress, tooManyAttempts } from '../http/sign-in-limits';
 import type { AppEnv } from '../services';
 import { jsonBody } from './validate';
 
@@ -23,12 +28,15 @@ export const requireOperator = createMiddleware<AppEnv>(async (c, next) => {
 const credentials = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(500) });
 
 export const session = new Hono<AppEnv>()
-  .post('/', jsonBody(credentials), (c) => {
+  .post('/', jsonBody(credentials), async (c) => {
     const { username, password } = c.req.valid('json');
-    const { operators, now, secureCookies } = c.var.services;
-    if (!operators.verify(username, password)) {
-      return c.json({ error: 'wrong-credentials', message: 'The username or password is wrong.' }, 401);
+    const { operators, signInLimits, now, secureCookies } = c.var.services;
+    const outcome = await signInLimits.attempt(clientAddress(c), username, now(), () => operators.verify(username, password));
+    if (outcome.kind === 'limited') {
+      c.header('Retry-After', String(outcome.retryAfterSeconds));
+      return c.json({ error: 'too-many-attempts', message: tooManyAttempts(outcome.retryAfterSeconds) }, 429);
     }
+    if (!outcome.ok) return c.json({ error: 'wrong-credentials', message: 'The username or password is wrong.' }, 401);
     const token = operators.openSession(username, SESSION_TTL_MS, now());
     setCookie(c, SESSION_COOKIE, token, {
       httpOnly: true,
