@@ -41,6 +41,8 @@ export interface KitOptions {
   appDir?: string | null;
   /** The largest CSV import, in bytes; IMPORT_MAX_BYTES by default. */
   importMaxBytes?: number;
+  /** Where tracking links point; PUBLIC_URL by default. */
+  publicUrl?: string;
   /** Sign-in limits other than SIGN_IN_LIMITS (e.g. smaller, so a test needs fewer hashes). */
   signInLimits?: Partial<SignInLimitOptions>;
 }
@@ -66,7 +68,7 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
   const services = createServices(db, {
     messenger: options.messenger ?? recordingMessenger().messenger,
     secret: 'test-secret',
-    publicUrl: () => PUBLIC_URL,
+    publicUrl: () => options.publicUrl ?? PUBLIC_URL,
     appDir: options.appDir ?? null,
     secureCookies: false,
     log: () => {},

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createKit, eventually, PASSWORD, type Kit } from '../test-kit';
+import { createKit, eventually, PASSWORD, PUBLIC_URL, type Kit } from '../test-kit';
 
 let kit: Kit;
 beforeEach(async () => (kit = await createKit()));
@@ -35,7 +35,7 @@ describe('signing in', () => {
     expect(cookie).toContain('HttpOnly');
     expect(cookie).toContain('SameSite=Strict');
     const me = await kit.app.request('/api/session', { headers: { cookie: cookie.split(';')[0] } });
-    expect(await me.json()).toEqual({ username: 'admin' });
+    expect(await me.json()).toEqual({ username: 'admin', publicUrl: PUBLIC_URL });
   });
 
   it('refuses a wrong password and an unknown user alike', async () => {

@@ -47,7 +47,8 @@ export const session = new Hono<AppEnv>()
     });
     return c.json({ username }, 200);
   })
-  .get('/', requireOperator, (c) => c.json({ username: c.var.user }, 200))
+  // Who is signed in, and where the server puts tracking and unsubscribe links (the app's control rule checks it).
+  .get('/', requireOperator, (c) => c.json({ username: c.var.user, publicUrl: c.var.services.publicUrl() }, 200))
   .delete('/', (c) => {
     const token = getCookie(c, SESSION_COOKIE);
     if (token) c.var.services.operators.closeSession(token);

@@ -107,3 +107,25 @@ describe('sending settings', () => {
     expect(await (await kit.request('/api/settings')).json()).toMatchObject({ relayUrl: null, connections: 5 });
   });
 });
+
+describe('the public address of tracking and unsubscribe links', () => {
+  it('is told to the app with the session, and the settings say when recipients cannot reach it', async () => {
+    const local = await createKit({ publicUrl: 'http://localhost:8080' });
+    try {
+      expect(await (await local.request('/api/session')).json()).toEqual({ username: 'admin', publicUrl: 'http://localhost:8080' });
+      const settings = await (await local.request('/api/settings')).json();
+      expect(settings.publicUrl).toBe('http://localhost:8080');
+      expect(settings.publicUrlProblems).toEqual([
+        expect.stringMatching(/point at http:\/\/localhost:8080, which recipients cannot reach: set MAILROOM_PUBLIC_URL/),
+      ]);
+    } finally {
+      await local.close();
+    }
+    const public_ = await createKit();
+    try {
+      expect((await (await public_.request('/api/settings')).json()).publicUrlProblems).toEqual([]);
+    } finally {
+      await public_.close();
+    }
+  });
+});

@@ -1,12 +1,17 @@
 /** Sending settings: read them, change them (the pool is rebuilt at once), and test a relay. */
 
 import { Hono } from 'hono';
+import { publicUrlProblems } from '../../shared/typology';
 import { settingsBody, testBody } from '../sending/settings';
 import type { AppEnv } from '../services';
 import { jsonBody } from './validate';
 
 export const settings = new Hono<AppEnv>()
-  .get('/', (c) => c.json(c.var.services.settings.current(), 200))
+  .get('/', (c) => {
+    const publicUrl = c.var.services.publicUrl();
+    // Recipients must reach tracking and unsubscribe links: say so when they cannot.
+    return c.json({ ...c.var.services.settings.current(), publicUrl, publicUrlProblems: publicUrlProblems(publicUrl) }, 200);
+  })
   .put('/', jsonBody(settingsBody), async (c) => {
     try {
       return c.json(await c.var.services.settings.apply(c.req.valid('json')), 200);

@@ -170,6 +170,9 @@ export const REPLICA_SCHEMA = 'replica.schema';
 /** A digest of the contact history as of the last pull: part of the replica's version. */
 export const REPLICA_HISTORY_STAMP = 'replica.historyStamp';
 
+/** Where the server puts tracking and unsubscribe links, as it last said (the control rule "Links reachable" reads it offline). */
+export const SERVER_PUBLIC_URL = 'server.publicUrl';
+
 /** The version of the replica a preparation reads: its change cursor and its contact history. */
 export const replicaVersion = (cursor: number, historyStamp: string) => `${cursor}/${historyStamp}`;
 

@@ -1,6 +1,8 @@
 /** Who is signed in. Offline, the last signed-in operator keeps working on local data. */
 
 import { client, refusalOf } from '../api';
+import { SERVER_PUBLIC_URL } from '../db/db';
+import { db } from '../db/instance';
 
 const REMEMBERED = 'mailroom.operator';
 
@@ -27,8 +29,11 @@ export class Session {
       const response = await client.api.session.$get();
       this.#offline = false;
       if (response.ok) {
-        this.#user = (await response.json()).username;
-        localStorage.setItem(REMEMBERED, this.#user);
+        const { username, publicUrl } = await response.json();
+        this.#user = username;
+        localStorage.setItem(REMEMBERED, username);
+        // Kept on the device: preparations (offline too) check that recipients can reach the links.
+        await db.meta.put({ key: SERVER_PUBLIC_URL, value: publicUrl });
       } else {
         this.#user = null;
         localStorage.removeItem(REMEMBERED);
@@ -49,6 +54,7 @@ export class Session {
       this.#user = username;
       this.#offline = false;
       localStorage.setItem(REMEMBERED, username);
+      await this.check(); // what the server says of itself (its public address), kept for offline work
       return null;
     } catch {
       return 'The server cannot be reached. Check the network and try again.';
