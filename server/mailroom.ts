@@ -94,6 +94,8 @@ export async function startMailroom(config: Config, log: (line: string) => void 
     seeded,
     services,
     async close() {
+      // Bounded (SHUTDOWN_GRACE_MS): rows not handed to the relay go back to the queue, and
+      // what the relay has not answered by then is left for "outcome unknown".
       await engine.shutdown();
       bus.close();
       await new Promise<void>((resolve) => {

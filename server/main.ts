@@ -2,6 +2,10 @@
 
 import { readConfig } from './config';
 import { startMailroom } from './mailroom';
+import { SHUTDOWN_GRACE_MS } from './sending/engine';
+
+/** What closing the database and the HTTP server may take after the engine has stopped. */
+const STOP_MARGIN_MS = 5_000;
 
 async function main() {
   const config = readConfig();
@@ -22,11 +26,21 @@ async function main() {
   ];
   console.log(lines.join('\n'));
 
+  // A stop is bounded: the engine waits at most SHUTDOWN_GRACE_MS for the relay's answers
+  // (what it has not answered by then is listed as outcome unknown at the next start), and
+  // a second signal, or anything that keeps the close from finishing, ends the process at once.
   let closing = false;
   const shutdown = async (signal: string) => {
-    if (closing) return;
+    if (closing) {
+      console.log(`${signal} again: stopping now; messages in flight will be listed as outcome unknown.`);
+      process.exit(1);
+    }
     closing = true;
-    console.log(`${signal}: finishing messages in flight, then stopping.`);
+    console.log(`${signal}: finishing the messages the relay is answering (at most ${SHUTDOWN_GRACE_MS / 1000} s), then stopping.`);
+    setTimeout(() => {
+      console.error(`Mailroom did not stop within ${(SHUTDOWN_GRACE_MS + STOP_MARGIN_MS) / 1000} s of ${signal}; stopping now.`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + STOP_MARGIN_MS).unref();
     await mailroom.close();
     process.exit(0);
   };

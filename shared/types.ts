@@ -121,6 +121,8 @@ export interface PreparedRecipient {
 /** Live figures of a delivery on the server. */
 export interface SendKpis {
   status: DeliveryStatus;
+  /** Why the delivery is in its status, when the server says (a pause by the error budget, an unreachable relay…). */
+  statusReason: string | null;
   targeted: number;
   toDeliver: number;
   /** Accepted by the receiving server (2xx). */

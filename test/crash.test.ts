@@ -9,11 +9,9 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
-import { Preparation } from '../shared/preparation';
-import { batchHeader } from '../shared/handoff';
-import { DEFAULT_TYPOLOGY } from '../shared/typology';
-import type { AttributeDefinition, Delivery, Profile, SendKpis } from '../shared/types';
+import type { SendKpis } from '../shared/types';
 import { eventually } from '../server/test-kit';
+import { prepareAndSend, signIn } from './support/api';
 import { removeDataDir, startServer, type ServerProcess } from './support/server';
 
 const PASSWORD = 'crash-test-password';
@@ -56,61 +54,15 @@ const start = async () => {
     dataDir || undefined,
   );
   dataDir = server.dataDir;
-  const login = await fetch(`${server.url}/api/session`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
-  });
-  const cookie = login.headers.get('set-cookie')!.split(';')[0];
-  const api = async <T>(path: string, init: { method?: string; json?: unknown } = {}): Promise<T> => {
-    const response = await fetch(`${server!.url}${path}`, {
-      method: init.method ?? (init.json === undefined ? 'GET' : 'POST'),
-      headers: { cookie, 'content-type': 'application/json' },
-      body: init.json === undefined ? undefined : JSON.stringify(init.json),
-    });
-    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as T;
-  };
-  return api;
+  return signIn(server.url, PASSWORD);
 };
 
 describe('a crash while sending (SIGKILL)', () => {
   it('resumes by itself after a restart; nobody is missing, and duplicates are no more than were in flight', async () => {
     let api = await start();
     // Prepare the demo audience as the browser does, and hand it over over HTTP.
-    const changes = await api<{ profiles: Profile[] }>('/api/audience/changes?since=0&limit=20000');
-    const { attributes } = await api<{ attributes: AttributeDefinition[] }>('/api/audience/schema');
-    const delivery: Delivery = {
-      id: 'crash',
-      version: 1,
-      name: 'Crash test',
-      fromName: 'Shop',
-      fromAddress: 'news@shop.example.com',
-      subject: 'Hello {{ first_name | default: "there" }}',
-      html: '<p>Hi {{ first_name }}</p><a href="https://shop.example.com/">Shop</a> <a href="{{ unsubscribe_url }}">Unsubscribe</a>',
-      audience: { kind: 'condition', field: 'city', operator: 'inList', value: 'Gent, Utrecht' },
-      scheduledAt: null,
-      typologyId: DEFAULT_TYPOLOGY.id,
-      createdAt: '2026-11-28T00:00:00Z',
-      updatedAt: '2026-11-28T00:00:00Z',
-    };
-    const started = Preparation.start(delivery, { typology: DEFAULT_TYPOLOGY, schema: attributes });
-    if (!started.ok) throw new Error('preparation did not start');
-    const { recipients } = started.preparation.addProfiles(changes.profiles);
-    const { result, last } = started.preparation.finish();
-    const all = [...recipients, ...last.recipients];
+    const all = await prepareAndSend(api, 'crash', 'Gent, Utrecht');
     expect(all.length).toBeGreaterThan(1000);
-    const contentHash = 'c7a5c7a5c7a5c7a5';
-    const chunks = Math.ceil(all.length / 1000);
-    await api('/api/deliveries/crash/batch', { method: 'PUT', json: batchHeader(delivery, result.kpis, contentHash, chunks) });
-    for (let c = 0; c < chunks; c++) {
-      await api(`/api/deliveries/crash/batch/chunks/${c + 1}`, {
-        method: 'PUT',
-        json: { contentHash, recipients: all.slice(c * 1000, (c + 1) * 1000) },
-      });
-    }
-    await api('/api/deliveries/crash/batch/commit', { json: { contentHash } });
-    await api('/api/deliveries/crash/send', { json: { contentHash, scheduledAt: null } });
 
     // Kill it once a third has gone out.
     await eventually(() => received.size >= all.length / 3, 60_000);

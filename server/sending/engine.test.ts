@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SmtpOutcome } from '../store/send-journal';
+import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
 import { createKit, eventually, handOver, newProfile, recordingMessenger, SAMPLE_DELIVERY, type Kit } from '../test-kit';
 import type { OutgoingMessage } from './compose';
+import type { Messenger } from './messenger';
 
 const kits: Kit[] = [];
 afterEach(async () => {
@@ -25,6 +26,26 @@ async function setup(
     new Date(),
   );
   return { kit, sent: recorder.sent };
+}
+
+const REFUSED: UnsentOutcome = {
+  kind: 'unsent',
+  reply: 'ESOCKET connect ECONNREFUSED 10.0.0.1:587',
+  relay: 'The relay at relay.example.com:587 refuses connections',
+};
+
+/** A messenger whose relay is down until `up` is set: messages and probes come back `unsent`. */
+function relayDownMessenger() {
+  const state = { up: false, probes: 0 };
+  const recorder = recordingMessenger(() => (state.up ? undefined : REFUSED));
+  const messenger: Messenger = {
+    ...recorder.messenger,
+    async probe() {
+      state.probes++;
+      return state.up ? null : REFUSED;
+    },
+  };
+  return { messenger, sent: recorder.sent, state };
 }
 
 const kpis = async (kit: Kit, id: string) => (await kit.request(`/api/deliveries/${id}`)).json();
@@ -155,6 +176,76 @@ describe('the send engine', () => {
     expect(kit.services.deliveries.get('e')!.statusReason).toMatch(
       /^Paused by the error budget: \d+ messages in a row were not accepted \(last reply: 550 5\.7\.1 Relay access denied\)/,
     );
+  });
+
+  it('claims nothing while the relay cannot be reached: those rows go back to the queue without an attempt, and sending resumes when it answers', async () => {
+    const relay = relayDownMessenger();
+    const kit = await createKit({ messenger: relay.messenger, engine: { batchSize: 10, concurrency: 4 } });
+    kits.push(kit);
+    kit.services.audience.upsertMany(
+      Array.from({ length: 30 }, () => newProfile()),
+      'test',
+      new Date(),
+    );
+    const { contentHash } = await handOver(kit, 'u', SAMPLE_DELIVERY);
+    await send(kit, 'u', contentHash);
+    await eventually(() => relay.state.probes >= 2, 10_000);
+    // Only the first window tried; the probes, not rows, find out whether the relay is back.
+    expect(relay.sent.length).toBeLessThanOrEqual(10);
+    expect(statuses(kit)).toEqual({ queued: 30 });
+    expect(kit.services.db.prepare('SELECT SUM(attempts) FROM journal').pluck().get()).toBe(0);
+    expect(kit.services.db.prepare('SELECT DISTINCT smtp_reply FROM journal WHERE smtp_reply IS NOT NULL').pluck().all()).toEqual([
+      REFUSED.reply,
+    ]);
+
+    const tried = relay.sent.length;
+    relay.state.up = true;
+    await eventually(async () => (await kpis(kit, 'u')).status === 'completed', 10_000);
+    expect(await kpis(kit, 'u')).toMatchObject({ delivered: 30, unknown: 0 });
+    const delivered = relay.sent.slice(tried).map((m) => m.to);
+    expect(delivered).toHaveLength(30);
+    expect(new Set(delivered).size).toBe(30);
+  }, 20_000);
+
+  it('pauses a delivery whose relay stays unreachable past its patience, saying since when and how many attempts', async () => {
+    let clock = Date.now();
+    const relay = relayDownMessenger();
+    const kit = await createKit({
+      messenger: relay.messenger,
+      engine: { batchSize: 10, concurrency: 4, errorBudget: 1_000, relayPatienceMs: 60_000, now: () => new Date(clock) },
+    });
+    kits.push(kit);
+    kit.services.audience.upsertMany(
+      Array.from({ length: 30 }, () => newProfile()),
+      'test',
+      new Date(),
+    );
+    const { contentHash } = await handOver(kit, 'w', SAMPLE_DELIVERY);
+    await send(kit, 'w', contentHash);
+    await eventually(() => relay.state.probes >= 1, 10_000);
+    expect((await kpis(kit, 'w')).status).toBe('sending');
+    clock += 61_000;
+    await eventually(async () => (await kpis(kit, 'w')).status === 'paused', 10_000);
+    const attempts = relay.sent.length + relay.state.probes;
+    expect(kit.services.deliveries.get('w')!.statusReason).toBe(
+      `The relay at relay.example.com:587 refuses connections since ${new Date(clock - 61_000).toTimeString().slice(0, 5)}; paused after ${attempts} attempts (last error: ${REFUSED.reply}). Check the relay, then resume.`,
+    );
+    expect(statuses(kit)).toEqual({ queued: 30 });
+  }, 20_000);
+
+  it('writes the answers that have come while another message is still unanswered', async () => {
+    let answer: (outcome: SmtpOutcome) => void = () => {};
+    const { kit } = await setup(
+      (_, n) => (n === 1 ? new Promise<SmtpOutcome>((resolve) => (answer = resolve)) : undefined),
+      { concurrency: 4, batchSize: 4 },
+      4,
+    );
+    const { contentHash } = await handOver(kit, 'h', SAMPLE_DELIVERY);
+    await send(kit, 'h', contentHash);
+    await eventually(() => statuses(kit).sent === 3);
+    expect(statuses(kit)).toEqual({ sent: 3, sending: 1 });
+    answer({ kind: 'sent', reply: '250 at last' });
+    await eventually(async () => (await kpis(kit, 'h')).status === 'completed');
   });
 
   it('runs two deliveries at once, sharing the pool', async () => {

@@ -1,16 +1,22 @@
 /**
  * The send engine. For every delivery in status `sending`: claim a batch of journal rows by
  * keyset, send each through the messenger within the shared concurrency and rate limits,
- * and write the outcomes back in one transaction per batch. Scheduled deliveries start when
- * their time comes, also after a restart.
+ * and write the outcomes back in small transactions. Scheduled deliveries start when their
+ * time comes, also after a restart.
  *
  * The checkpoint is the journal itself: a row is final only on an SMTP outcome, so a crash
  * never skips anyone (see send-journal.ts for the invariants).
+ *
+ * A relay that cannot be reached (the messenger answers `unsent`) freezes nothing: those
+ * rows go back to the queue without an attempt, the delivery claims nothing more and asks
+ * the messenger every PROBE_MS whether it can connect again, and carries on when it can; it
+ * is paused with the relay's trouble as the reason when the error budget is spent or the
+ * relay has been unreachable for `relayPatienceMs`. A shutdown is bounded (SHUTDOWN_GRACE_MS).
  */
 
 import { compileMessage, type CompiledMessage } from '../../shared/message';
 import type { DeliveryStatus } from '../../shared/types';
-import type { JournalEntry, RecordedOutcome, SendJournal } from '../store/send-journal';
+import type { JournalEntry, RecordedOutcome, SendJournal, SmtpOutcome, UnsentOutcome } from '../store/send-journal';
 import type { OutgoingMessage } from './compose';
 import type { Messenger } from './messenger';
 
@@ -47,19 +53,29 @@ export interface EngineOptions {
   concurrency?: number;
   /** Messages per second, all deliveries together; 0 for no limit. */
   ratePerSecond?: number;
-  /** Consecutive failures after which a delivery is paused. */
+  /** Consecutive failures after which a delivery is paused; a failed connection attempt to an unreachable relay counts as one. */
   errorBudget?: number;
+  /** How long a delivery waits for an unreachable relay before it is paused, however much of the error budget is left. */
+  relayPatienceMs?: number;
   /** How long 4xx replies are retried, from the start of sending. */
   validityMs?: number;
   tickMs?: number;
 }
 
 const RETRY_BASE_MS = 30_000;
-/** Outcomes are written at least every FLUSH_MS (and whenever a window's worth is waiting). */
+/**
+ * Outcomes are written within FLUSH_MS of arriving (and whenever a window's worth is
+ * waiting), whatever else the delivery is waiting for: a timer writes them.
+ */
 const FLUSH_MS = 20;
 /** How stale the engine's view of a delivery's status may be (see isSending). */
 const STATUS_MS = 10;
 const RETRY_MAX_MS = 60 * 60_000;
+/** While the relay cannot be reached, the messenger is asked this often whether it can connect again; no row is claimed meanwhile. */
+const PROBE_MS = 1_000;
+const RELAY_PATIENCE_MS = 60_000;
+/** How long a shutdown waits for messages in conversation with the relay before it leaves them for "outcome unknown". */
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 export class SendEngine {
   private readonly running = new Map<string, Promise<void>>();
@@ -70,6 +86,12 @@ export class SendEngine {
   private rate: RateLimiter;
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private stopped: Promise<void> | null = null;
+  /** Set when a shutdown stops waiting: every loop ends at once, leaving what the relay has not answered `sending`. */
+  private abandoned = false;
+  private abandonedMessages = 0;
+  /** Wake every delivery loop from what it awaits (a shutdown). */
+  private readonly wakers = new Set<() => void>();
 
   constructor(private readonly options: EngineOptions) {
     this.now = options.now ?? (() => new Date());
@@ -122,12 +144,39 @@ export class SendEngine {
     }
   }
 
-  /** Stops scanning and waits for messages in flight; claimed rows not yet sent go back to the queue. */
-  async shutdown(): Promise<void> {
+  /**
+   * Stops sending within `graceMs`; resolves when it has (calling it again returns the same
+   * promise). Nothing new starts; claimed rows not yet handed to the messenger go back to
+   * the queue, and so do those the pool was still waiting to connect for (`unsent`). Messages
+   * in conversation with the relay have `graceMs` to be answered; any still unanswered are
+   * left `sending`, and the next start lists them as outcome unknown, which they are.
+   */
+  shutdown(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
+    this.stopped ??= this.stop(graceMs);
+    return this.stopped;
+  }
+
+  private async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
-    await Promise.all(this.running.values());
-    await this.options.messenger.close();
+    this.slots.close();
+    for (const wake of this.wakers) wake();
+    const closing = this.options.messenger.close();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+    const loops = Promise.all(this.running.values());
+    if ((await Promise.race([loops, late])) === 'late') {
+      this.abandoned = true;
+      for (const wake of this.wakers) wake();
+      await loops;
+      if (this.abandonedMessages > 0) {
+        this.options.log(
+          `${this.abandonedMessages} messages were still unanswered by the relay after ${graceMs / 1000} s; they are left as they are and will be listed as outcome unknown.`,
+        );
+      }
+    }
+    await Promise.race([closing, late]);
+    clearTimeout(timer);
   }
 
   /** Returns a promise that settles when the delivery's loop has ended (for tests). */
@@ -153,9 +202,10 @@ export class SendEngine {
   /**
    * Sends one delivery as a sliding window: at most `window` rows are claimed (`sending`) at
    * a time, a new one is claimed as soon as one finishes, and outcomes are written in small
-   * transactions (a window's worth, or every FLUSH_MS). So at a crash the rows whose outcome
-   * is unknown are at most two windows — in flight, or answered in the last moments — and
-   * never a whole batch.
+   * transactions (a window's worth, or within FLUSH_MS of arriving). So at a crash the rows
+   * whose outcome is unknown are at most two windows — in flight, or answered in the last
+   * moments — and never a whole batch; a row never handed to the relay comes back `unsent`
+   * and goes back to the queue, so it is never among them.
    */
   private async run(id: string): Promise<void> {
     const options = this.options;
@@ -169,100 +219,200 @@ export class SendEngine {
       return;
     }
     const budget = options.errorBudget ?? 50;
+    const patience = options.relayPatienceMs ?? RELAY_PATIENCE_MS;
     const window = () => options.batchSize ?? options.concurrency ?? 10;
     const validUntil = Date.parse(delivery.startedAt ?? this.now().toISOString()) + (options.validityMs ?? 3 * 86_400_000);
     let failuresInARow = 0;
     let lastReply = '';
     let lastId = 0;
     let inFlight = 0;
+    /** Set while the relay cannot be reached: since when, and what is wrong with it. */
+    // (Set by the completions, so its type is asserted: the compiler does not follow callbacks.)
+    let down = null as { since: Date; relay: string } | null;
+    let outOfPatience = false;
     let outcomes: RecordedOutcome[] = [];
-    let unsent: number[] = [];
-    let flushedAt = Date.now();
+    let released: number[] = [];
+    /** Claimed rows not yet handed to the messenger (waiting for a slot or the rate). */
+    const notHandedOver = new Set<number>();
+    /** Set once the loop has returned: outcomes arriving later are not written by it. */
+    let ended = false;
+    let flushTimer: NodeJS.Timeout | undefined;
     let wake: () => void = () => {};
+    const waker = () => wake();
+    this.wakers.add(waker);
+
     const flush = () => {
+      clearTimeout(flushTimer);
+      flushTimer = undefined;
+      if (outcomes.length === 0 && released.length === 0) return;
       if (outcomes.length) journal.record(outcomes, this.now());
-      if (unsent.length) journal.release(unsent, this.now());
-      if (outcomes.length || unsent.length) options.onChange(id);
+      if (released.length) journal.release(released, this.now());
       outcomes = [];
-      unsent = [];
-      flushedAt = Date.now();
+      released = [];
+      options.onChange(id);
+    };
+    // Whatever the loop awaits (a message the relay does not answer, say), what has arrived is written within FLUSH_MS.
+    const flushSoon = () => {
+      flushTimer ??= setTimeout(() => {
+        flushTimer = undefined;
+        try {
+          flush();
+        } catch (error) {
+          options.log(`delivery ${id}: outcomes could not be written: ${(error as Error).stack ?? error}`);
+        }
+      }, FLUSH_MS);
+    };
+    const giveBack = (entryId: number) => {
+      notHandedOver.delete(entryId);
+      if (ended) return;
+      released.push(entryId);
+      flushSoon();
+    };
+    const settle = (entry: JournalEntry, outcome: SmtpOutcome) => {
+      if (outcome.kind === 'unsent') {
+        // Never handed to the relay: back to the queue, no attempt counted. A shutdown closing the pool is not the relay's fault.
+        outcomes.push({ id: entry.id, outcome });
+        if (this.stopping) return flushSoon();
+        if (!down) {
+          down = { since: this.now(), relay: outcome.relay };
+          options.log(`delivery ${id}: ${outcome.relay} (${outcome.reply}); no message is claimed until it answers again.`);
+        }
+      } else if (outcome.kind === 'retry' && this.now().getTime() < validUntil) {
+        const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** entry.attempts);
+        outcomes.push({ id: entry.id, outcome, retryAt: this.now().getTime() + delay });
+      } else if (outcome.kind === 'retry') {
+        outcomes.push({ id: entry.id, outcome: { kind: 'failed', reply: `validity period expired; last reply: ${outcome.reply}` } });
+      } else {
+        outcomes.push({ id: entry.id, outcome });
+      }
+      failuresInARow = outcome.kind === 'sent' ? 0 : failuresInARow + 1;
+      lastReply = outcome.reply;
+      flushSoon();
     };
     const dispatch = (entry: JournalEntry) => {
       inFlight++;
+      notHandedOver.add(entry.id);
       void (async () => {
-        const slots = this.slots;
-        const release = await slots.acquire();
+        const release = await this.slots.acquire();
         try {
-          if (!this.isSending(id)) return void unsent.push(entry.id);
+          if (!release || !this.isSending(id)) return giveBack(entry.id);
           await this.rate.take();
-          if (!this.isSending(id)) return void unsent.push(entry.id);
+          if (!this.isSending(id)) return giveBack(entry.id);
+          notHandedOver.delete(entry.id);
           const outcome = await this.sendOne(delivery, message, entry);
-          if (outcome.kind === 'retry' && this.now().getTime() < validUntil) {
-            const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** entry.attempts);
-            outcomes.push({ id: entry.id, outcome, retryAt: this.now().getTime() + delay });
-          } else if (outcome.kind === 'retry') {
-            outcomes.push({ id: entry.id, outcome: { kind: 'failed', reply: `validity period expired; last reply: ${outcome.reply}` } });
-          } else {
-            outcomes.push({ id: entry.id, outcome });
-          }
-          failuresInARow = outcome.kind === 'sent' ? 0 : failuresInARow + 1;
-          lastReply = outcome.reply;
+          if (!ended) settle(entry, outcome);
         } finally {
-          release();
+          release?.();
           inFlight--;
           wake();
         }
       })();
     };
-    const settled = () => new Promise<void>((resolve) => (wake = resolve));
+    /** Resolves at the next completion or shutdown, or after `ms` when given. */
+    const settled = (ms?: number) =>
+      new Promise<void>((resolve) => {
+        if (ms === undefined) return void (wake = resolve);
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    /** Returns null when the relay can be reached again, the trouble when not, or undefined when woken by a shutdown. */
+    const probe = (): Promise<UnsentOutcome | null | undefined> => {
+      const messenger = options.messenger; // the current one: the settings may have switched relays meanwhile
+      if (!messenger.probe) return Promise.resolve(null);
+      return Promise.race([messenger.probe(), settled().then(() => undefined)]);
+    };
 
-    while (this.isSending(id) && failuresInARow < budget) {
-      let claimed = 0;
-      // Claim in groups (when half the window is free): one query per group, not per message.
-      if (inFlight <= window() / 2) {
-        let entries = journal.claimRetries(id, window() - inFlight, this.now());
-        if (entries.length === 0) {
-          const batch = journal.claim(id, lastId, window() - inFlight, this.now());
-          entries = batch.entries;
-          if (batch.lastId !== lastId) {
-            lastId = batch.lastId;
-            if (entries.length === 0) continue; // the whole batch was suppressed: claim the next one
+    try {
+      while (this.isSending(id) && failuresInARow < budget) {
+        if (down) {
+          // The relay cannot be reached: claim nothing, let what is in flight come back, then
+          // ask every PROBE_MS whether it can be reached again.
+          if (inFlight > 0) {
+            await settled();
+            continue;
           }
-        }
-        for (const entry of entries) dispatch(entry);
-        claimed = entries.length;
-      }
-      if (claimed === 0 && inFlight === 0) {
-        flush();
-        const pending = journal.pending(id);
-        if (pending.queued + pending.retrying + pending.sending === 0) {
-          // Nobody is skipped silently: messages whose outcome is unknown wait for the operator.
-          if (pending.unknown > 0) {
-            deliveries.transition(id, 'paused', this.now(), {
-              reason: `${pending.unknown} messages were in flight when the server stopped; choose whether to resend them.`,
-            });
-          } else deliveries.transition(id, 'completed', this.now());
-          options.onChange(id);
-          return;
-        }
-        if (pending.queued > 0) {
-          lastId = 0; // rows released by a pause lie behind the keyset: start over
+          flush();
+          if (this.now().getTime() - down.since.getTime() >= patience) {
+            outOfPatience = true;
+            break;
+          }
+          await settled(PROBE_MS);
+          if (!this.isSending(id)) break;
+          const trouble = await probe();
+          if (trouble === undefined) continue;
+          if (trouble) {
+            failuresInARow++;
+            lastReply = trouble.reply;
+            down.relay = trouble.relay;
+            continue;
+          }
+          options.log(`delivery ${id}: the relay answers again; sending resumes.`);
+          down = null;
+          lastId = 0; // the rows that came back unsent lie behind the keyset
           continue;
         }
-        await sleep(Math.min(1000, Math.max(50, (pending.nextRetryAt ?? 0) - this.now().getTime())));
-        continue;
+        let claimed = 0;
+        // Claim in groups (when half the window is free): one query per group, not per message.
+        if (inFlight <= window() / 2) {
+          let entries = journal.claimRetries(id, window() - inFlight, this.now());
+          if (entries.length === 0) {
+            const batch = journal.claim(id, lastId, window() - inFlight, this.now());
+            entries = batch.entries;
+            if (batch.lastId !== lastId) {
+              lastId = batch.lastId;
+              if (entries.length === 0) continue; // the whole batch was suppressed: claim the next one
+            }
+          }
+          for (const entry of entries) dispatch(entry);
+          claimed = entries.length;
+        }
+        if (claimed === 0 && inFlight === 0) {
+          flush();
+          const pending = journal.pending(id);
+          if (pending.queued + pending.retrying + pending.sending === 0) {
+            // Nobody is skipped silently: messages whose outcome is unknown wait for the operator.
+            if (pending.unknown > 0) {
+              deliveries.transition(id, 'paused', this.now(), {
+                reason: `${pending.unknown} messages were in flight when the server stopped; choose whether to resend them.`,
+              });
+            } else deliveries.transition(id, 'completed', this.now());
+            options.onChange(id);
+            return;
+          }
+          if (pending.queued > 0) {
+            lastId = 0; // rows released by a pause lie behind the keyset: start over
+            continue;
+          }
+          await settled(Math.min(1000, Math.max(50, (pending.nextRetryAt ?? 0) - this.now().getTime())));
+          continue;
+        }
+        if (claimed === 0 || inFlight > window() / 2) await settled();
+        if (outcomes.length >= window()) flush();
       }
-      if (claimed === 0 || inFlight > window() / 2) await settled();
-      if (outcomes.length >= window() || Date.now() - flushedAt >= FLUSH_MS) flush();
-    }
-    // Paused, stopped, shutting down or over the error budget: let what is in flight finish.
-    while (inFlight > 0) await settled();
-    flush();
-    if (failuresInARow >= budget) {
-      deliveries.transition(id, 'paused', this.now(), {
-        reason: `Paused by the error budget: ${failuresInARow} messages in a row were not accepted (last reply: ${lastReply}). Check the relay, then resume.`,
-      });
-      options.onChange(id);
+      // Paused, stopped, shutting down, over the error budget or out of patience with the
+      // relay: let what is in flight finish (a shutdown stops waiting after its grace).
+      while (inFlight > 0 && !this.abandoned) await settled();
+      ended = true;
+      if (inFlight > 0) {
+        // Abandoned by a shutdown: rows never handed over go back to the queue; the others stay `sending`.
+        for (const entryId of notHandedOver) released.push(entryId);
+        this.abandonedMessages += inFlight - notHandedOver.size;
+      }
+      flush();
+      if (failuresInARow >= budget || outOfPatience) {
+        const reason = down
+          ? `${down.relay} since ${clock(down.since)}; paused after ${failuresInARow} attempts (last error: ${lastReply}). Check the relay, then resume.`
+          : `Paused by the error budget: ${failuresInARow} messages in a row were not accepted (last reply: ${lastReply}). Check the relay, then resume.`;
+        deliveries.transition(id, 'paused', this.now(), { reason });
+        options.onChange(id);
+      }
+    } finally {
+      ended = true;
+      clearTimeout(flushTimer);
+      this.wakers.delete(waker);
     }
   }
 
@@ -290,17 +440,26 @@ export class SendEngine {
 
 /** A counting semaphore: at most `size` holders at once, served in arrival order. */
 class Semaphore {
-  private waiting: (() => void)[] = [];
+  private waiting: ((granted: boolean) => void)[] = [];
+  private closed = false;
   constructor(private free: number) {}
 
-  async acquire(): Promise<() => void> {
+  /** Returns the release of a slot once one is free, or null once the semaphore is closed. */
+  async acquire(): Promise<(() => void) | null> {
+    if (this.closed) return null;
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else if (!(await new Promise<boolean>((resolve) => this.waiting.push(resolve)))) return null;
     return () => {
       const next = this.waiting.shift();
-      if (next) next();
+      if (next) next(true);
       else this.free++;
     };
+  }
+
+  /** Answers every waiter, and every later call, with null (a shutdown). */
+  close(): void {
+    this.closed = true;
+    for (const waiter of this.waiting.splice(0)) waiter(false);
   }
 }
 
@@ -319,3 +478,6 @@ class RateLimiter {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Returns the local time of day, 14:02. */
+const clock = (at: Date) => at.toTimeString().slice(0, 5);

@@ -61,7 +61,7 @@ describe('sending through a relay from SMTP_URL', () => {
     expect(accepted.at(-1)).toEqual({ user: 'mailer@example.com', secure: true, to: ['anna@example.com'] });
   });
 
-  it('treats refused credentials as relay trouble to retry, not as a failed recipient', async () => {
+  it('treats refused credentials as relay trouble: the message was never handed over, and no recipient is blamed', async () => {
     const messenger = createPooledMessenger({
       url: `smtp://mailer%40example.com:wrong@127.0.0.1:${port}`,
       maxConnections: 1,
@@ -69,7 +69,7 @@ describe('sending through a relay from SMTP_URL', () => {
     });
     const outcome = await messenger.send(message);
     await messenger.close();
-    expect(outcome.kind).toBe('retry');
+    expect(outcome).toMatchObject({ kind: 'unsent', relay: `The relay at 127.0.0.1:${port} refuses the login` });
     expect(outcome.reply).toMatch(/535 5\.7\.8 Authentication credentials invalid/);
   });
 });

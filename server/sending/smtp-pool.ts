@@ -3,14 +3,22 @@
  * the conversation (STARTTLS, login, dot-stuffing), without its mailer layer, which builds a
  * MIME tree, generates ids and runs plugins for every message even when it is given the
  * raw bytes. DKIM, when configured, signs the bytes on their way out (nodemailer's signer).
+ *
+ * Invariants, which is what keeps a relay outage from freezing a delivery:
+ * - a message waiting for a connection is never forgotten: it gets a connection when one is
+ *   released, opens one in place of one that was discarded, or comes back `unsent` when a
+ *   connection attempt fails while no connection to the relay is open (the relay is down:
+ *   waiting longer would not help) or when the pool closes;
+ * - `unsent` is answered only for messages whose SMTP conversation never began, so the
+ *   journal may put them back in the queue without counting an attempt.
  */
 
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import DKIM from 'nodemailer/lib/dkim';
-import type { SmtpOutcome } from '../store/send-journal';
+import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
 import type { OutgoingMessage } from './compose';
 import { buildRawMessage } from './mime';
-import { classifyFailure, relayTransportOptions, type Messenger, type RelayOptions } from './messenger';
+import { classifyFailure, RELAY_TIMEOUTS, relayTransportOptions, unreachable, type Messenger, type RelayOptions } from './messenger';
 
 interface PooledConnection {
   connection: SMTPConnection;
@@ -18,60 +26,105 @@ interface PooledConnection {
   broken: boolean;
 }
 
+/** What a message waiting for a connection is given: a connection, an error to fail with, or null to try again (a place is free). */
+type Turn = PooledConnection | { error: unknown } | null;
+
+/** After a connection attempt fails while others are open, no new one is tried for this long: messages wait for the open ones. */
+const CONNECT_BACKOFF_MS = 1_000;
+
+const CLOSED = Object.assign(new Error('the connection pool is closed (settings changed or the server is stopping)'), { code: 'ECLOSED' });
+
 /** Returns a messenger over at most `maxConnections` connections, each renewed after `maxMessagesPerConnection` messages. */
 export function createPooledMessenger(options: RelayOptions): Messenger {
   const transport = relayTransportOptions(options);
+  const timeouts = { ...RELAY_TIMEOUTS, ...options.timeouts };
+  const where = `${transport.host}:${transport.port}`;
   const signer = options.dkim ? new DKIM(options.dkim) : null;
   const idle: PooledConnection[] = [];
-  const waiting: ((pooled: PooledConnection | null) => void)[] = [];
-  let open = 0;
+  const waiting: ((turn: Turn) => void)[] = [];
+  const connecting = new Set<SMTPConnection>();
+  let open = 0; // connecting or connected, idle or busy
+  let active = 0; // calls of send() and probe() not yet returned
+  let connectAgainAt = 0;
   let closed = false;
+  let closing: Promise<void> | null = null;
+  let drained = () => {};
 
-  const connect = async (): Promise<PooledConnection> => {
-    const connection = new SMTPConnection({
-      host: transport.host,
-      port: transport.port,
-      secure: transport.secure,
-      tls: transport.tls,
-      connectionTimeout: 30_000,
-      greetingTimeout: 30_000,
-      socketTimeout: 120_000,
-    });
-    const pooled: PooledConnection = { connection, sent: 0, broken: false };
-    // A dropped connection is noticed here and replaced on the next message.
-    connection.on('error', () => (pooled.broken = true));
-    connection.on('end', () => (pooled.broken = true));
-    await new Promise<void>((resolve, reject) => {
-      connection.once('error', reject);
-      connection.connect(() => {
-        connection.removeListener('error', reject);
-        resolve();
+  const connect = () =>
+    new Promise<PooledConnection>((resolve, reject) => {
+      const connection = new SMTPConnection({
+        host: transport.host,
+        port: transport.port,
+        secure: transport.secure,
+        tls: transport.tls,
+        connectionTimeout: timeouts.connectionMs,
+        greetingTimeout: timeouts.greetingMs,
+        socketTimeout: timeouts.socketMs,
+      });
+      const pooled: PooledConnection = { connection, sent: 0, broken: false };
+      let settled = false;
+      const settle = (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        connecting.delete(connection);
+        if (error === undefined) return resolve(pooled);
+        pooled.broken = true;
+        connection.close();
+        reject(error);
+      };
+      connecting.add(connection);
+      // A dropped connection is noticed here and replaced on the next message. Until it is
+      // ready, an error or an end (also close() while connecting) fails the attempt.
+      connection.on('error', (error) => {
+        pooled.broken = true;
+        settle(error);
+      });
+      connection.on('end', () => {
+        pooled.broken = true;
+        settle(closed ? CLOSED : Object.assign(new Error('Connection closed unexpectedly'), { code: 'ECONNECTION' }));
+      });
+      // nodemailer hands a close before the greeting to this callback rather than to 'error'.
+      connection.connect((error) => {
+        if (error) return settle(error);
+        if (!transport.auth) return settle();
+        connection.login(transport.auth, (loginError) => settle(loginError ?? undefined));
       });
     });
-    if (transport.auth) {
-      await new Promise<void>((resolve, reject) => connection.login(transport.auth!, (error) => (error ? reject(error) : resolve())));
-    }
-    return pooled;
-  };
 
-  const acquire = async (): Promise<PooledConnection> => {
+  /**
+   * Returns a connection: an idle one, a new one while there is room, or the next one
+   * released. Throws when none can be had; with `wait` false, returns null instead of
+   * waiting for a busy connection (one is open, so the relay is reachable).
+   */
+  const acquire = async (wait: boolean): Promise<PooledConnection | null> => {
     for (;;) {
-      if (closed) throw new Error('the connection pool is closed (settings changed or the server is stopping)');
+      if (closed) throw CLOSED;
       const ready = idle.pop();
       if (ready && !ready.broken) return ready;
-      if (ready) discard(ready);
-      else if (open < options.maxConnections) {
+      if (ready) {
+        discard(ready);
+        continue;
+      }
+      const connected = open - connecting.size;
+      if (open < options.maxConnections && (connected === 0 || Date.now() >= connectAgainAt)) {
         open++;
         try {
           return await connect();
         } catch (error) {
           open--;
+          if (closed) throw CLOSED;
+          connectAgainAt = Date.now() + CONNECT_BACKOFF_MS;
+          // Other connections are open (a relay limiting connections per client): wait for one of them.
+          if (open - connecting.size > 0) continue;
+          // None is: the relay cannot be reached, and no message waiting here would fare better.
+          for (const waiter of waiting.splice(0)) waiter({ error });
           throw error;
         }
-      } else {
-        const next = await new Promise<PooledConnection | null>((resolve) => waiting.push(resolve));
-        if (next) return next;
       }
+      if (!wait && connected > 0) return null;
+      const turn = await new Promise<Turn>((resolve) => waiting.push(resolve));
+      if (turn && 'error' in turn) throw turn.error;
+      if (turn) return turn;
     }
   };
 
@@ -96,35 +149,74 @@ export function createPooledMessenger(options: RelayOptions): Messenger {
     }
   };
 
+  const notHandedOver = (error: unknown): UnsentOutcome =>
+    error === CLOSED
+      ? { kind: 'unsent', reply: `ECLOSED ${CLOSED.message}`, relay: `The connection pool for the relay at ${where} was closed` }
+      : unreachable(error, where);
+
+  /** Runs one call counted as active, so that close() knows when the last conversation has ended. */
+  const counted = async <T>(work: () => Promise<T>): Promise<T> => {
+    active++;
+    try {
+      return await work();
+    } finally {
+      active--;
+      if (closed && active === 0) drained();
+    }
+  };
+
   return {
-    async send(message: OutgoingMessage): Promise<SmtpOutcome> {
-      let pooled: PooledConnection;
-      try {
-        pooled = await acquire();
-      } catch (error) {
-        return classifyFailure(error);
-      }
-      try {
-        const raw = buildRawMessage(message, new Date());
-        const info = await new Promise<{ response: string }>((resolve, reject) =>
-          pooled.connection.send({ from: message.from.address, to: [message.to] }, signer ? signer.sign(raw) : raw, (error, result) =>
-            error ? reject(error) : resolve(result),
-          ),
-        );
-        pooled.sent++;
-        return { kind: 'sent', reply: info.response };
-      } catch (error) {
-        // After a refusal the conversation is in an unknown state: start the next message on a fresh connection.
-        pooled.broken = true;
-        return classifyFailure(error);
-      } finally {
-        release(pooled);
-      }
-    },
-    async close() {
-      closed = true;
-      for (const pooled of idle.splice(0)) discard(pooled);
-      for (const waiter of waiting.splice(0)) waiter(null);
+    send: (message: OutgoingMessage) =>
+      counted(async (): Promise<SmtpOutcome> => {
+        let raw: string;
+        try {
+          raw = buildRawMessage(message, new Date());
+        } catch (error) {
+          // A message that cannot be built would fail the same way on every try.
+          return { kind: 'failed', reply: `not sent: ${(error as Error).message}` };
+        }
+        let pooled: PooledConnection;
+        try {
+          pooled = (await acquire(true))!;
+        } catch (error) {
+          return notHandedOver(error);
+        }
+        try {
+          const info = await new Promise<{ response: string }>((resolve, reject) =>
+            pooled.connection.send({ from: message.from.address, to: [message.to] }, signer ? signer.sign(raw) : raw, (error, result) =>
+              error ? reject(error) : resolve(result),
+            ),
+          );
+          pooled.sent++;
+          return { kind: 'sent', reply: info.response };
+        } catch (error) {
+          // After a refusal the conversation is in an unknown state: start the next message on a fresh connection.
+          pooled.broken = true;
+          return classifyFailure(error);
+        } finally {
+          release(pooled);
+        }
+      }),
+    probe: () =>
+      counted(async () => {
+        try {
+          const pooled = await acquire(false);
+          if (pooled) release(pooled);
+          return null;
+        } catch (error) {
+          return notHandedOver(error);
+        }
+      }),
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        closed = true;
+        drained = resolve;
+        for (const waiter of waiting.splice(0)) waiter({ error: CLOSED });
+        for (const connection of connecting) connection.close();
+        for (const pooled of idle.splice(0)) discard(pooled);
+        if (active === 0) resolve();
+      });
+      return closing;
     },
   };
 }

@@ -1,26 +1,29 @@
 /**
  * The SMTP thread: builds each message's bytes and speaks SMTP over the pool, so that the
  * main thread only renders and keeps the journal. Messages arrive as OutgoingMessage
- * objects and go back as outcomes, matched by id.
+ * objects and go back as outcomes, matched by id; probes likewise. After `close`, messages
+ * waiting for a connection come back `unsent`, those in conversation finish, and `closed`
+ * is posted after the last of their outcomes.
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
+import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
 import type { OutgoingMessage } from './compose';
 import type { RelayOptions } from './messenger';
 import { createPooledMessenger } from './smtp-pool';
 
-export type ToSmtpThread = { kind: 'send'; id: number; message: OutgoingMessage } | { kind: 'close' };
-export type FromSmtpThread = { kind: 'outcome'; id: number; outcome: import('../store/send-journal').SmtpOutcome } | { kind: 'closed' };
+export type ToSmtpThread = { kind: 'send'; id: number; message: OutgoingMessage } | { kind: 'probe'; id: number } | { kind: 'close' };
+export type FromSmtpThread =
+  | { kind: 'outcome'; id: number; outcome: SmtpOutcome }
+  | { kind: 'probed'; id: number; trouble: UnsentOutcome | null }
+  | { kind: 'closed' };
 
 const port = parentPort!;
 const messenger = createPooledMessenger(workerData as RelayOptions);
+const post = (reply: FromSmtpThread) => port.postMessage(reply);
 
 port.on('message', (request: ToSmtpThread) => {
-  if (request.kind === 'close') {
-    void messenger.close().then(() => port.postMessage({ kind: 'closed' } satisfies FromSmtpThread));
-    return;
-  }
-  void messenger
-    .send(request.message)
-    .then((outcome) => port.postMessage({ kind: 'outcome', id: request.id, outcome } satisfies FromSmtpThread));
+  if (request.kind === 'close') void messenger.close().then(() => post({ kind: 'closed' }));
+  else if (request.kind === 'probe') void messenger.probe!().then((trouble) => post({ kind: 'probed', id: request.id, trouble }));
+  else void messenger.send(request.message).then((outcome) => post({ kind: 'outcome', id: request.id, outcome }));
 });

@@ -1,11 +1,12 @@
 /**
  * A messenger whose SMTP work runs on its own thread (smtp-worker.ts): the message bytes
  * are built and sent there, so sending uses the machine's second core while the main
- * thread renders the next messages and writes the journal.
+ * thread renders the next messages and writes the journal. It keeps the pool's promises
+ * (smtp-pool.ts): every message gets an outcome, `unsent` when it never reached the relay.
  */
 
 import { Worker } from 'node:worker_threads';
-import type { SmtpOutcome } from '../store/send-journal';
+import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
 import type { Messenger, RelayOptions } from './messenger';
 import type { FromSmtpThread, ToSmtpThread } from './smtp-worker';
 
@@ -15,43 +16,76 @@ const TSX = import.meta.resolve('tsx/esm/api');
 const WORKER = new URL('./smtp-worker.ts', import.meta.url).href;
 const BOOTSTRAP = `import(${JSON.stringify(TSX)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER)}); });`;
 
+const CLOSED: UnsentOutcome = {
+  kind: 'unsent',
+  reply: 'ECLOSED the SMTP thread is closed (settings changed or the server is stopping)',
+  relay: 'The connection pool for the relay was closed',
+};
+
+/** Returns a messenger over a pool (createPooledMessenger) on a thread of its own. */
 export function createThreadedMessenger(options: RelayOptions): Messenger {
   const worker = new Worker(BOOTSTRAP, { eval: true, workerData: options });
-  const pending = new Map<number, (outcome: SmtpOutcome) => void>();
+  const outcomes = new Map<number, (outcome: SmtpOutcome) => void>();
+  const probes = new Map<number, (trouble: UnsentOutcome | null) => void>();
   let nextId = 1;
-  let closed: (() => void) | null = null;
+  let closing: Promise<void> | null = null;
+  let closed = () => {};
   let failure: string | null = null;
 
   worker.on('message', (reply: FromSmtpThread) => {
-    if (reply.kind === 'closed') return closed?.();
-    pending.get(reply.id)?.(reply.outcome);
-    pending.delete(reply.id);
+    if (reply.kind === 'closed') return closed();
+    if (reply.kind === 'outcome') {
+      outcomes.get(reply.id)?.(reply.outcome);
+      outcomes.delete(reply.id);
+    } else {
+      probes.get(reply.id)?.(reply.trouble);
+      probes.delete(reply.id);
+    }
   });
-  // Should the thread die, what it had is retried (the relay never answered for it).
+  // Should the thread die, what it had is retried (it may have reached the relay), and every
+  // later message comes back unsent.
   const fail = (reason: string) => {
-    failure = reason;
-    for (const resolve of pending.values()) resolve({ kind: 'retry', reply: `ETHREAD the SMTP thread stopped: ${reason}` });
-    pending.clear();
+    failure ??= reason;
+    for (const resolve of outcomes.values()) resolve({ kind: 'retry', reply: `ETHREAD the SMTP thread stopped: ${reason}` });
+    for (const resolve of probes.values()) resolve(stopped());
+    outcomes.clear();
+    probes.clear();
+    closed();
   };
+  const stopped = (): UnsentOutcome => (closing ? CLOSED : { ...CLOSED, reply: `ETHREAD the SMTP thread stopped: ${failure}` });
   worker.on('error', (error) => fail(error.message));
   worker.on('exit', (code) => fail(`exit code ${code}`));
 
   return {
     send(message) {
-      if (failure) return Promise.resolve({ kind: 'retry', reply: `ETHREAD the SMTP thread stopped: ${failure}` });
+      if (failure) return Promise.resolve(stopped());
       return new Promise((resolve) => {
         const id = nextId++;
-        pending.set(id, resolve);
+        outcomes.set(id, resolve);
         worker.postMessage({ kind: 'send', id, message } satisfies ToSmtpThread);
       });
     },
-    async close() {
-      if (failure) return;
-      await new Promise<void>((resolve) => {
-        closed = resolve;
-        worker.postMessage({ kind: 'close' } satisfies ToSmtpThread);
+    probe() {
+      if (failure) return Promise.resolve(stopped());
+      return new Promise((resolve) => {
+        const id = nextId++;
+        probes.set(id, resolve);
+        worker.postMessage({ kind: 'probe', id } satisfies ToSmtpThread);
       });
-      await worker.terminate();
+    },
+    close() {
+      closing ??= (async () => {
+        if (failure) return;
+        // The thread no longer keeps the process alive: a conversation the relay never
+        // answers cannot hold up the end of a shutdown (the engine bounds how long it waits).
+        worker.unref();
+        await new Promise<void>((resolve) => {
+          closed = resolve;
+          worker.postMessage({ kind: 'close' } satisfies ToSmtpThread);
+        });
+        await worker.terminate();
+      })();
+      return closing;
     },
   };
 }

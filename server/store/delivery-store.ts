@@ -298,6 +298,7 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
       const n = (s: string) => counts[s] ?? 0;
       return {
         status: delivery.status,
+        statusReason: delivery.statusReason,
         targeted: delivery.targeted,
         toDeliver: delivery.toDeliver,
         delivered: n('sent'),
@@ -384,5 +385,6 @@ function checkRecipients(recipients: PreparedRecipient[], audience: AudienceOfRe
 function transitionRefusal(delivery: ServerDelivery, to: DeliveryStatus): string {
   if (delivery.status === 'stopped') return `"${delivery.name}" was stopped; a stopped delivery cannot be resumed or sent again.`;
   if (delivery.status === 'completed') return `"${delivery.name}" has already been sent to everyone.`;
+  if (to === 'prepared') return `"${delivery.name}" is ${delivery.status}, not scheduled: only a scheduled delivery can be unscheduled.`;
   return `"${delivery.name}" is ${delivery.status} and cannot be moved to ${to}.`;
 }

@@ -3,8 +3,12 @@
  *
  * Invariants, which is what makes a crash harmless:
  * - a row leaves `queued`/`retrying` only by being claimed (`sending`) or cancelled;
- * - a claimed row leaves `sending` only on an SMTP outcome, a release (pause) or, at start,
- *   by being marked `unknown` (the process died while it was in flight);
+ * - a claimed row leaves `sending` only on an SMTP outcome, a release (pause, shutdown), an
+ *   `unsent` outcome (never handed to the relay: back to `queued` like a release, with no
+ *   attempt counted) or, at start, by being marked `unknown` (the process died while it was
+ *   in flight);
+ * - only an SMTP outcome counts an attempt, so a relay that cannot be reached costs no row
+ *   its retries;
  * - so after a crash nobody is skipped: every row is either final, still to send, or listed
  *   as `unknown` for the operator to resend or not.
  */
@@ -22,11 +26,19 @@ export interface JournalEntry {
   attempts: number;
 }
 
+/**
+ * The message was never handed to the relay: no connection could be opened (the relay
+ * refuses, does not answer, refuses the login…) or the messenger was closing. `relay` says
+ * what is wrong as the start of a sentence ("The relay at host:port refuses connections").
+ */
+export type UnsentOutcome = { kind: 'unsent'; reply: string; relay: string };
+
 export type SmtpOutcome =
   | { kind: 'sent'; reply: string }
   | { kind: 'retry'; reply: string }
   | { kind: 'failed'; reply: string }
-  | { kind: 'bounced'; reply: string };
+  | { kind: 'bounced'; reply: string }
+  | UnsentOutcome;
 
 export interface RecordedOutcome {
   id: number;
@@ -48,7 +60,11 @@ export interface SendJournal {
   claim(deliveryId: string, afterId: number, limit: number, now: Date): { entries: JournalEntry[]; lastId: number };
   /** Claims retrying rows whose time has come. */
   claimRetries(deliveryId: string, limit: number, now: Date): JournalEntry[];
-  /** Writes outcomes in one transaction; a send is remembered for the profile, a hard bounce quarantines the address. */
+  /**
+   * Writes outcomes in one transaction; a send is remembered for the profile, a hard bounce
+   * quarantines the address, and an `unsent` row goes back to the queue (cancelled if the
+   * delivery was stopped) with its reply kept and no attempt counted.
+   */
   record(outcomes: readonly RecordedOutcome[], now: Date): void;
   /** Puts claimed rows that were not sent back in the queue (pause, shutdown), or cancels them when the delivery was stopped. */
   release(ids: readonly number[], now: Date): void;
@@ -89,9 +105,12 @@ export function sqliteSendJournal(db: Db): SendJournal {
   const sending = db.prepare("SELECT id FROM deliveries WHERE status = 'sending' ORDER BY started_at").pluck();
   // Late suppression reads the audience as it is now: a profile deleted, unsubscribed,
   // denylisted or quarantined since preparation is not mailed.
+  // Suppression goes by address as well as by id: whatever a batch claimed, the address that
+  // would be mailed is checked against its own profile of record too.
   const SUPPRESSED = `CASE
       WHEN p.id IS NULL THEN 'deleted'
       WHEN p.status = 'unsubscribed' THEN 'unsubscribed'
+      WHEN EXISTS (SELECT 1 FROM profiles a WHERE a.email = j.email AND a.status = 'unsubscribed') THEN 'unsubscribed'
       WHEN EXISTS (SELECT 1 FROM denylist d WHERE d.email = j.email) THEN 'denylisted'
       WHEN EXISTS (SELECT 1 FROM quarantine q WHERE q.email = j.email) THEN 'quarantined'
     END AS suppressed`;
@@ -121,10 +140,10 @@ export function sqliteSendJournal(db: Db): SendJournal {
     'UPDATE profiles SET change_seq = ?, updated_at = ? WHERE id = (SELECT profile_id FROM journal WHERE id = ?)',
   );
   // Back in the queue; cancelled instead if the delivery was stopped meanwhile (Stop cancels what remains).
-  const releaseOne = db.prepare(
-    `UPDATE journal SET updated_at = ?,
-       status = CASE WHEN (SELECT status FROM deliveries WHERE id = journal.delivery_id) = 'stopped' THEN 'cancelled' ELSE 'queued' END
-     WHERE id = ? AND status = 'sending'`,
+  const BACK = `CASE WHEN (SELECT status FROM deliveries WHERE id = journal.delivery_id) = 'stopped' THEN 'cancelled' ELSE 'queued' END`;
+  const releaseOne = db.prepare(`UPDATE journal SET updated_at = ?, status = ${BACK} WHERE id = ? AND status = 'sending'`);
+  const unsentOne = db.prepare(
+    `UPDATE journal SET updated_at = @now, status = ${BACK}, smtp_reply = @reply, next_attempt_at = NULL WHERE id = @id AND status = 'sending'`,
   );
   const pendingCounts = db.prepare(
     `SELECT status, COUNT(*) AS n, MIN(next_attempt_at) AS next FROM journal
@@ -162,6 +181,10 @@ export function sqliteSendJournal(db: Db): SendJournal {
     record: db.transaction((outcomes: readonly RecordedOutcome[], now: Date) => {
       const at = now.toISOString();
       for (const { id, outcome, retryAt } of outcomes) {
+        if (outcome.kind === 'unsent') {
+          unsentOne.run({ id, reply: outcome.reply.slice(0, 500), now: at });
+          continue;
+        }
         const status = outcome.kind === 'retry' ? 'retrying' : outcome.kind;
         recordOne.run({ id, status, reply: outcome.reply.slice(0, 500), retryAt: retryAt ?? null, now: at });
         if (outcome.kind === 'sent') recordSend.run(at, id);

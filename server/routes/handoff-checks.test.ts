@@ -1,0 +1,170 @@
+/**
+ * The hand-off trusts a batch no further than the server can check it: ids that could reach
+ * a header, recipients that are not who they claim to be, and figures that cannot be.
+ */
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PreparedRecipient } from '../../shared/types';
+import { batchHeader, createKit, eventually, handOver, newProfile, prepareOnServerAudience, SAMPLE_DELIVERY, type Kit } from '../test-kit';
+
+let kit: Kit;
+beforeEach(async () => {
+  kit = await createKit();
+  kit.services.audience.upsertMany(
+    Array.from({ length: 20 }, () => newProfile()),
+    'test',
+    new Date(),
+  );
+});
+afterEach(() => kit.close());
+
+const journalCount = () => kit.services.db.prepare('SELECT COUNT(*) FROM journal').pluck().get() as number;
+const stagedCount = () => kit.services.db.prepare('SELECT COUNT(*) FROM batch_chunks').pluck().get() as number;
+
+/** Hands over `recipients` (as prepared, then altered) under the preparation's own header; returns the commit's answer. */
+async function handOverAltered(id: string, alter: (recipients: PreparedRecipient[]) => PreparedRecipient[]) {
+  const { recipients, kpis } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id });
+  const altered = alter(recipients.map((r) => ({ ...r })));
+  const contentHash = 'a1a1a1a1';
+  const begin = await kit.request(`/api/deliveries/${id}/batch`, {
+    method: 'PUT',
+    json: batchHeader(SAMPLE_DELIVERY, kpis, contentHash, 1),
+  });
+  expect(begin.status).toBe(200);
+  await kit.request(`/api/deliveries/${id}/batch/chunks/1`, { method: 'PUT', json: { contentHash, recipients: altered } });
+  const commit = await kit.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });
+  return { status: commit.status, body: (await commit.json()) as { error: string; message: string } };
+}
+
+describe('recipients of a batch are checked against the audience of record', () => {
+  it('refuses an unsubscribed address put under another profile’s id, and keeps nothing', async () => {
+    kit.services.audience.upsertMany([newProfile({ email: 'gone@example.com', status: 'unsubscribed' })], 'test', new Date());
+    const { status, body } = await handOverAltered('swap', (rs) => {
+      rs[0].email = 'gone@example.com';
+      return rs;
+    });
+    expect(status).toBe(422);
+    expect(body.error).toBe('batch-mismatch');
+    expect(body.message).toMatch(/recipient 1 \("gone@example\.com"\) is not the address of profile \d+ in the audience of record/);
+    expect(journalCount()).toBe(0);
+    expect(stagedCount()).toBe(0);
+  });
+
+  it('refuses an address outside the audience, and a profile id that never existed', async () => {
+    const outside = await handOverAltered('outside', (rs) => {
+      rs[3].email = 'stranger@example.org';
+      return rs;
+    });
+    expect(outside.body.message).toMatch(/recipient 4 \("stranger@example\.org"\) is not the address of profile/);
+    const invented = await handOverAltered('invented', (rs) => {
+      rs[3].profileId = 99_999;
+      rs[3].email = 'stranger@example.org';
+      return rs;
+    });
+    expect(invented.body.message).toMatch(/names profile 99999, which is not in the audience of record/);
+    expect(journalCount()).toBe(0);
+  });
+
+  it.each([
+    [
+      'the same address twice',
+      (rs: PreparedRecipient[]) => ((rs[1].email = rs[0].email), rs),
+      /the address "person\d+@example\.com" appears twice/,
+    ],
+    ['the same profile twice', (rs: PreparedRecipient[]) => ((rs[1].profileId = rs[0].profileId), rs), /profile \d+ appears twice/],
+    ['the same number twice', (rs: PreparedRecipient[]) => ((rs[1].seq = rs[0].seq), rs), /recipient number 1 appears twice/],
+    [
+      'an address that is not valid',
+      (rs: PreparedRecipient[]) => ((rs[2].email = 'not an address'), rs),
+      /recipient 3 \("not an address"\) is not a valid address/,
+    ],
+    [
+      'an address not in normal form',
+      (rs: PreparedRecipient[]) => ((rs[2].email = rs[2].email.toUpperCase()), rs),
+      /recipient 3 .* is not a valid address/,
+    ],
+  ])('refuses a batch with %s, with the reason', async (_, alter, reason) => {
+    const { status, body } = await handOverAltered('twice', alter);
+    expect(status).toBe(422);
+    expect(body.message).toMatch(/^The batch was refused and nothing of it was kept: /);
+    expect(body.message).toMatch(reason);
+    expect(journalCount()).toBe(0);
+  });
+
+  it('accepts a profile deleted since preparation, and late suppression skips it', async () => {
+    const { recipients } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'late' });
+    kit.services.audience.delete(recipients[0].profileId);
+    const { contentHash } = await handOver(kit, 'late', SAMPLE_DELIVERY);
+    expect(journalCount()).toBe(19);
+    await kit.request('/api/deliveries/late/send', { json: { contentHash, scheduledAt: null } });
+    await eventually(async () => (await (await kit.request('/api/deliveries/late')).json()).status === 'completed');
+  });
+
+  it('suppresses by address as well as by id at send time (rows committed before these checks existed)', async () => {
+    const { contentHash, recipients } = await handOver(kit, 'byaddress', SAMPLE_DELIVERY);
+    // A journal row naming one profile's address under another profile's id, as an older server accepted it.
+    const [victim, other] = recipients;
+    kit.services.db
+      .prepare("UPDATE journal SET profile_id = ? WHERE delivery_id = 'byaddress' AND profile_id = ?")
+      .run(-1, other.profileId);
+    kit.services.db
+      .prepare("UPDATE journal SET profile_id = ? WHERE delivery_id = 'byaddress' AND profile_id = ?")
+      .run(other.profileId, victim.profileId);
+    kit.services.audience.unsubscribe(victim.profileId, 'test', new Date());
+    await kit.request('/api/deliveries/byaddress/send', { json: { contentHash, scheduledAt: null } });
+    await eventually(async () => (await (await kit.request('/api/deliveries/byaddress')).json()).status === 'completed');
+    const rows = kit.services.db
+      .prepare("SELECT email, status, smtp_reply AS reply FROM journal WHERE delivery_id = 'byaddress' AND email = ?")
+      .all(victim.email);
+    expect(rows).toEqual([{ email: victim.email, status: 'excluded', reply: 'suppressed after preparation (unsubscribed)' }]);
+  });
+});
+
+describe('the figures of a batch header must add up and fit the audience', () => {
+  const header = (change: Partial<{ targeted: number; toDeliver: number; excluded: number; excludedByCause: Record<string, number> }>) =>
+    batchHeader(
+      SAMPLE_DELIVERY,
+      { targeted: 10, toDeliver: 8, excluded: 2, excludedByCause: { unsubscribed: 2 }, excludedByRule: {}, ...change },
+      'b2b2b2b2',
+      1,
+    );
+
+  it.each([
+    [
+      'exclusions by cause that do not add up',
+      { excludedByCause: { unsubscribed: 1 } },
+      /the exclusions by cause add up to 1, not to the 2 excluded/,
+    ],
+    ['to deliver and excluded that are not targeted', { targeted: 11 }, /to deliver \(8\) plus excluded \(2\) is not targeted \(11\)/],
+    [
+      'more targeted than the audience ever held',
+      { targeted: 1_000_000, toDeliver: 999_998 },
+      /targets 1000000 profiles, more than the audience of record has ever held \(20\)/,
+    ],
+  ])('refuses %s', async (_, change, reason) => {
+    const response = await kit.request('/api/deliveries/figures/batch', { method: 'PUT', json: header(change) });
+    expect(response.status).toBe(422);
+    const body = await response.json();
+    expect(body.error).toBe('batch-refused');
+    expect(body.message).toMatch(reason);
+    expect((await kit.request('/api/deliveries/figures')).status).toBe(404);
+  });
+});
+
+describe('delivery ids are checked where they enter', () => {
+  it.each(['mid%0D%0ABcc:victim@example.com', 'a.b', 'x'.repeat(65), '%20'])('answers 400 to the id %s on every route', async (id) => {
+    for (const [path, method] of [
+      [`/api/deliveries/${id}/batch`, 'PUT'],
+      [`/api/deliveries/${id}/batch/chunks/1`, 'PUT'],
+      [`/api/deliveries/${id}/batch/commit`, 'POST'],
+      [`/api/deliveries/${id}/send`, 'POST'],
+      [`/api/deliveries/${id}/pause`, 'POST'],
+      [`/api/deliveries/${id}`, 'GET'],
+      [`/api/deliveries/${id}/recipients.csv`, 'GET'],
+    ] as const) {
+      const response = await kit.request(path, { method, json: method === 'GET' ? undefined : {} });
+      expect(response.status, `${method} ${path}`).toBe(400);
+      expect((await response.json()).message).toMatch(/a delivery id of at most 64 letters, digits/);
+    }
+  });
+});
