@@ -24,6 +24,8 @@ export interface RunningMailroom {
   generatedPassword: string | null;
   /** True when the demo audience was seeded by this start. */
   seeded: boolean;
+  /** Where recipients reach tracking and unsubscribe links. */
+  publicUrl: string;
   services: Services;
   close(): Promise<void>;
 }
@@ -92,6 +94,7 @@ export async function startMailroom(config: Config, log: (line: string) => void 
     databaseFile,
     generatedPassword,
     seeded,
+    publicUrl,
     services,
     async close() {
       // Bounded (SHUTDOWN_GRACE_MS): rows not handed to the relay go back to the queue, and

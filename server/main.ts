@@ -1,5 +1,6 @@
 /** `npm start`: runs Mailroom with its embedded defaults and says how to use it. */
 
+import { publicUrlProblems } from '../shared/typology';
 import { readConfig } from './config';
 import { startMailroom } from './mailroom';
 import { SHUTDOWN_GRACE_MS } from './sending/engine';
@@ -22,6 +23,8 @@ async function main() {
     mailroom.sinkPort !== null
       ? `  Mailbox of the built-in SMTP sink (127.0.0.1:${mailroom.sinkPort}): ${mailroom.url}/mailbox`
       : '  Sending through the relay in SMTP_URL or in the Settings page.',
+    // Links recipients cannot follow are worth a word before anything is sent.
+    ...publicUrlProblems(mailroom.publicUrl).map((problem) => `  Warning: ${problem}`),
     '',
   ];
   console.log(lines.join('\n'));
