@@ -16,6 +16,8 @@ export interface Config {
   poolSize: number;
   messagesPerConnection: number;
   ratePerSecond: number;
+  /** Seed the demo audience into a new database (MAILROOM_DEMO, on unless "off"). */
+  demo: boolean;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -34,6 +36,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) {
     throw new Error('SMTP_URL must look like smtp://user:pass@host:587 or smtps://user:pass@host:465.');
   }
+  const demo = (env.MAILROOM_DEMO ?? 'on').trim().toLowerCase();
+  if (!['on', 'off'].includes(demo)) throw new Error(`MAILROOM_DEMO must be "on" or "off", not "${env.MAILROOM_DEMO}".`);
   return {
     port,
     host,
@@ -46,5 +50,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolSize: integer(env, 'MAILROOM_SMTP_CONNECTIONS', 5, 1),
     messagesPerConnection: integer(env, 'MAILROOM_SMTP_MESSAGES_PER_CONNECTION', 1000, 1),
     ratePerSecond: integer(env, 'MAILROOM_SEND_RATE', 0),
+    demo: demo === 'on',
   };
 }

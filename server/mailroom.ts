@@ -1,7 +1,7 @@
 /** Starting and stopping a whole Mailroom server: database, seed, operator, SMTP, engine and HTTP. */
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
@@ -14,6 +14,9 @@ import { startSmtpSink, type SmtpSink } from './sink/smtp-sink';
 import { getMeta, openDatabase, setMeta } from './store/database';
 import { sqliteMailboxStore } from './store/mailbox-store';
 
+/** Meta key: set once the demo audience was seeded (or an audience existed), so it is never seeded again. */
+const DEMO_SEEDED = 'demo.seeded';
+
 export interface RunningMailroom {
   url: string;
   port: number;
@@ -24,6 +27,8 @@ export interface RunningMailroom {
   generatedPassword: string | null;
   /** True when the demo audience was seeded by this start. */
   seeded: boolean;
+  /** True when this start created the database. */
+  created: boolean;
   /** Where recipients reach tracking and unsubscribe links. */
   publicUrl: string;
   services: Services;
@@ -34,6 +39,7 @@ export interface RunningMailroom {
 export async function startMailroom(config: Config, log: (line: string) => void = console.log): Promise<RunningMailroom> {
   mkdirSync(config.dataDir, { recursive: true });
   const databaseFile = join(config.dataDir, 'mailroom.db');
+  const created = !existsSync(databaseFile);
   const db = openDatabase(databaseFile);
 
   let secret = getMeta(db, 'tracking_secret');
@@ -69,8 +75,13 @@ export async function startMailroom(config: Config, log: (line: string) => void 
     settings: (engine) => createSettingsControl({ db, defaults, engine, builtInRelay, log }),
   });
   const { audience, operators, engine, bus } = services;
-  const seeded = audience.count() === 0;
+  // The demo is decided once in a database's life, when it is first started: declined, or
+  // removed later, it does not come back.
+  const seeded = config.demo && getMeta(db, DEMO_SEEDED) === undefined && audience.count() === 0;
   if (seeded) seedDemoAudience(audience, new Date());
+  if (getMeta(db, DEMO_SEEDED) === undefined) {
+    setMeta(db, DEMO_SEEDED, seeded ? `seeded ${new Date().toISOString()}` : config.demo ? 'an audience existed' : 'declined');
+  }
 
   let generatedPassword: string | null = null;
   if (config.adminPassword) operators.setPassword('admin', config.adminPassword);
@@ -94,6 +105,7 @@ export async function startMailroom(config: Config, log: (line: string) => void 
     databaseFile,
     generatedPassword,
     seeded,
+    created,
     publicUrl,
     services,
     async close() {

@@ -14,7 +14,13 @@ async function main() {
   const lines = [
     '',
     `Mailroom is running at ${mailroom.url}`,
-    `  Database: ${mailroom.databaseFile}${mailroom.seeded ? ' (new; demo audience of 10,000 profiles seeded)' : ''}`,
+    `  Database: ${mailroom.databaseFile}${
+      mailroom.seeded
+        ? ' (new; demo audience of 10,000 profiles seeded; remove it from the Audience page)'
+        : mailroom.created
+          ? ' (new, empty: import your audience on the Audience page)'
+          : ''
+    }`,
     mailroom.generatedPassword
       ? `  Sign in as admin with the password: ${mailroom.generatedPassword}\n  (generated now and stored hashed; it is shown only once. Set MAILROOM_ADMIN_PASSWORD to choose another.)`
       : config.adminPassword

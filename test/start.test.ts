@@ -32,4 +32,35 @@ describe('starting Mailroom', () => {
       removeDataDir(server.dataDir);
     }
   });
+
+  it('starts without the demo audience with MAILROOM_DEMO=off, and never seeds it into that database later', async () => {
+    const server = await startServer({ MAILROOM_DEMO: 'off', MAILROOM_ADMIN_PASSWORD: 'start-test-password' });
+    try {
+      expect(server.output()).toMatch(/\(new, empty: import your audience on the Audience page\)/);
+      const api = await signedIn(server.url, 'start-test-password');
+      expect(await (await api('/api/audience/count')).json()).toEqual({ total: 0 });
+    } finally {
+      await server.stop();
+    }
+    // Started again on the same (empty) data, with the demo now allowed: still nothing seeded.
+    const again = await startServer({ MAILROOM_ADMIN_PASSWORD: 'start-test-password' }, server.dataDir);
+    try {
+      const api = await signedIn(again.url, 'start-test-password');
+      expect(await (await api('/api/audience/count')).json()).toEqual({ total: 0 });
+    } finally {
+      await again.stop();
+      removeDataDir(server.dataDir);
+    }
+  });
 });
+
+/** Returns a fetch of the API as a signed-in admin. */
+async function signedIn(url: string, password: string) {
+  const login = await fetch(`${url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password }),
+  });
+  const cookie = login.headers.get('set-cookie')!.split(';')[0];
+  return (path: string) => fetch(`${url}${path}`, { headers: { cookie } });
+}
