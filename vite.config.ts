@@ -9,15 +9,25 @@ export default defineConfig({
       strategies: 'generateSW',
       registerType: 'autoUpdate',
       injectRegister: false,
+      // Installable (app.html links the manifest): PNG icons of the sizes browsers ask for, a
+      // maskable one with the glyph inside the safe zone, and a stable id.
       manifest: {
+        id: '/',
         name: 'Mailroom',
         short_name: 'Mailroom',
         description: 'Prepare and send email campaigns',
+        lang: 'en',
         theme_color: '#1d3557',
-        background_color: '#ffffff',
+        background_color: '#f5f6f8',
         display: 'standalone',
         start_url: '/',
-        icons: [{ src: '/icon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' }],
+        scope: '/',
+        icons: [
+          { src: '/icon-192.png', sizes: '192x192', type: 'image/png', purpose: 'any' },
+          { src: '/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'any' },
+          { src: '/icon-maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+          { src: '/icon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' },
+        ],
       },
       kit: { adapterFallback: 'index.html', spa: true },
       workbox: {

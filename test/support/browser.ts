@@ -1,6 +1,6 @@
 /** Chromium for end-to-end tests: Debian's browser driven by playwright-core, never a download. */
 
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -17,26 +17,32 @@ export const PERSON_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/53
 
 /** Launches headless Chromium (playwright gives every launch a fresh profile) with no background networking. */
 export async function launchBrowser(): Promise<TestBrowser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // For every request, sandboxed frames included (a context's override misses those).
-      `--user-agent=${PERSON_USER_AGENT}`,
-    ],
-  });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   return {
     browser,
     close: () => browser.close(),
   };
 }
+
+/**
+ * Launches Chromium on a profile kept in `userDataDir`: a real profile, not an incognito-like
+ * context (what installing an app needs).
+ */
+export function launchWithProfile(userDataDir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+}
+
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  // For every request, sandboxed frames included (a context's override misses those).
+  `--user-agent=${PERSON_USER_AGENT}`,
+];
 
 /**
  * Takes the page offline the way a marketer's laptop goes: once the service worker controls
