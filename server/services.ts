@@ -78,7 +78,8 @@ export function createServices(db: Db, options: ServiceOptions): Services {
     journal,
     deliveries,
     messenger: options.messenger,
-    compose: (delivery, message, entry) => composeMessage(delivery, message, entry, { publicUrl: options.publicUrl(), signer, tracking }),
+    compose: (delivery, message, entry) =>
+      composeMessage(delivery, message, entry, { publicUrl: options.publicUrl(), signer, tracking, now: options.engine?.now }),
     onChange: (id) => bus.changed(id),
     log: options.log,
     ...options.engine,

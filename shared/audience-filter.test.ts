@@ -5,10 +5,12 @@ import {
   describeAudience,
   joinAudience,
   splitAudience,
+  withoutIncomplete,
   type AudienceFilter,
   type FilterCondition,
   type FilterOperator,
 } from './audience-filter';
+import { audienceFields } from './profile-fields';
 import type { AttributeType } from './types';
 import { makeProfile } from './test-profile';
 
@@ -73,10 +75,123 @@ describe('compileAudience: text fields and groups', () => {
 });
 
 describe('describeAudience', () => {
-  it('reads as a sentence', () => {
+  it('without fields, gives the raw form', () => {
     expect(describeAudience({ kind: 'all' })).toBe('Everyone');
     expect(describeAudience(cond('city', 'equals', 'Gent'))).toBe('city equals "Gent"');
     expect(describeAudience(cond('first_name', 'isEmpty'))).toBe('first_name is empty');
+  });
+
+  const fields = audienceFields([
+    { name: 'city', label: 'City', type: 'text' },
+    { name: 'lifetime_value', label: 'Lifetime value', type: 'number' },
+    { name: 'birth_date', label: 'Birth date', type: 'date' },
+    { name: 'vip', label: 'VIP', type: 'boolean' },
+    { name: 'interests', label: 'Interests', type: 'tags' },
+  ]);
+  const c = (field: string, operator: FilterOperator, value = '', value2?: string): AudienceFilter => ({
+    kind: 'condition',
+    field,
+    operator,
+    value,
+    value2,
+  });
+
+  it.each<[AudienceFilter, string]>([
+    [{ kind: 'all' }, 'Everyone'],
+    [c('lifetime_value', 'greaterThan', '500'), 'Lifetime value is greater than 500'],
+    [c('lifetime_value', 'between', '1000', '25000.5'), 'Lifetime value is between 1,000 and 25,000.5'],
+    [c('city', 'equals', ' Utrecht '), 'City equals "Utrecht"'],
+    [c('city', 'inList', 'Utrecht, Gent,Leiden'), 'City is one of "Utrecht", "Gent" or "Leiden"'],
+    [c('city', 'inList', 'Utrecht,Gent'), 'City is one of "Utrecht" or "Gent"'],
+    [c('city', 'inList', 'Utrecht'), 'City is "Utrecht"'],
+    [c('first_name', 'isEmpty'), 'First name is empty'],
+    [c('birth_date', 'before', '1990-04-01'), 'Birth date is before 1 Apr 1990'],
+    [c('birth_date', 'between', '1990-01-01', '1990-12-31'), 'Birth date is between 1 Jan 1990 and 31 Dec 1990'],
+    [c('birth_date', 'withinLastDays', '30'), 'Birth date is within the last 30 days'],
+    [c('vip', 'isTrue'), 'VIP is yes'],
+    [c('vip', 'isFalse'), 'VIP is no'],
+    [c('interests', 'hasTag', 'shoes'), 'Interests has tag "shoes"'],
+    [
+      {
+        kind: 'or',
+        conditions: [c('vip', 'isTrue'), { kind: 'and', conditions: [c('city', 'equals', 'Gent'), c('lifetime_value', 'lessThan', '5')] }],
+      },
+      'VIP is yes or (City equals "Gent" and Lifetime value is less than 5)',
+    ],
+    [
+      joinAudience({
+        include: { kind: 'and', conditions: [c('city', 'equals', 'Utrecht')] },
+        exclude: { kind: 'or', conditions: [c('vip', 'isTrue'), c('interests', 'hasTag', 'kids')] },
+      }),
+      'City equals "Utrecht", except where (VIP is yes or Interests has tag "kids")',
+    ],
+    [
+      joinAudience({ include: { kind: 'and', conditions: [] }, exclude: { kind: 'or', conditions: [c('vip', 'isTrue')] } }),
+      'Everyone, except where VIP is yes',
+    ],
+  ])('with fields: %j reads "%s"', (filter, sentence) => {
+    expect(describeAudience(filter, fields)).toBe(sentence);
+  });
+
+  it('leaves incomplete conditions out and says so', () => {
+    const filter = joinAudience({
+      include: { kind: 'and', conditions: [c('city', 'equals', 'Utrecht'), c('lifetime_value', 'greaterThan', '')] },
+      exclude: { kind: 'or', conditions: [c('vip', 'isTrue'), c('birth_date', 'between', '1990-01-01')] },
+    });
+    expect(describeAudience(filter, fields)).toBe('City equals "Utrecht", except where VIP is yes (2 incomplete conditions ignored)');
+    expect(describeAudience(c('city', 'equals', ''), fields)).toBe('Everyone (an incomplete condition ignored)');
+  });
+});
+
+describe('withoutIncomplete', () => {
+  const fields = audienceFields([
+    { name: 'city', label: 'City', type: 'text' },
+    { name: 'points', label: 'Points', type: 'number' },
+    { name: 'vip', label: 'VIP', type: 'boolean' },
+  ]);
+  const c = (field: string, operator: FilterOperator, value = ''): FilterCondition => ({ kind: 'condition', field, operator, value });
+  const gent = makeProfile({ id: 1, attributes: { city: 'Gent', points: 10, vip: true } });
+  const utrecht = makeProfile({ id: 2, attributes: { city: 'Utrecht', points: 900, vip: false } });
+  const selects = (filter: AudienceFilter) => [gent, utrecht].filter(compileAudience(filter, fields)).map((p) => p.id);
+
+  it.each<[string, AudienceFilter, number[], number]>([
+    ['a new, empty condition selects everyone', { kind: 'and', conditions: [c('city', 'equals')] }, [1, 2], 1],
+    [
+      'beside a complete one, it changes nothing',
+      { kind: 'and', conditions: [c('city', 'equals', 'Gent'), c('points', 'greaterThan')] },
+      [1],
+      1,
+    ],
+    ['in an OR, it lets nobody in by itself', { kind: 'or', conditions: [c('city', 'equals', 'Gent'), c('city', 'equals', ' ')] }, [1], 1],
+    ['a value of another type is left out too', { kind: 'and', conditions: [c('points', 'greaterThan', 'ten')] }, [1, 2], 1],
+    [
+      'an exclusion of only incomplete conditions excludes nobody',
+      joinAudience({
+        include: { kind: 'and', conditions: [] },
+        exclude: { kind: 'or', conditions: [c('vip', 'isTrue'), c('city', 'equals')] },
+      }),
+      [2],
+      1,
+    ],
+    [
+      'an exclusion left empty excludes nobody',
+      joinAudience({
+        include: { kind: 'and', conditions: [c('city', 'equals', 'Gent')] },
+        exclude: { kind: 'or', conditions: [c('city', 'equals')] },
+      }),
+      [1],
+      1,
+    ],
+    ['valueless operators are complete', { kind: 'and', conditions: [c('vip', 'isTrue')] }, [1], 0],
+  ])('%s', (_, filter, ids, ignored) => {
+    const usable = withoutIncomplete(filter, fields);
+    expect(usable.ignored).toBe(ignored);
+    expect(selects(usable.filter)).toEqual(ids);
+  });
+
+  it('returns a complete filter as it is', () => {
+    const filter: AudienceFilter = { kind: 'and', conditions: [c('city', 'equals', 'Gent'), { kind: 'not', filter: c('vip', 'isFalse') }] };
+    expect(withoutIncomplete(filter, fields)).toEqual({ filter, ignored: 0 });
   });
 });
 

@@ -5,7 +5,7 @@
  * excludes what it matches ("exclude profiles matching …").
  */
 
-import { fieldValue, timeOf, type ProfileColumns } from './profile-fields';
+import { fieldValue, timeOf, type FieldDefinition, type ProfileColumns } from './profile-fields';
 import type { AttributeDefinition, AttributeType, AttributeValue, Profile } from './types';
 
 export const FILTER_OPERATORS = [
@@ -246,8 +246,58 @@ export function conditionProblem(condition: FilterCondition, type: AttributeType
   return null;
 }
 
-/** Returns a short human sentence for the filter, as shown on the dashboard. */
-export function describeAudience(filter: AudienceFilter): string {
+/**
+ * Returns the filter without the conditions that cannot be used yet (a value not given, or
+ * not of the field's type: see conditionProblem), and without what they leave empty: a group
+ * with nothing left, a NOT of nothing. What remains selects as if those conditions were not
+ * there, so a condition just added constrains nothing until it is filled in. `ignored`
+ * counts the conditions left out. Unknown fields take their type from the operator.
+ */
+export function withoutIncomplete(
+  filter: AudienceFilter,
+  fields: readonly { name: string; type: AttributeType }[],
+): { filter: AudienceFilter; ignored: number } {
+  const types = new Map(fields.map((f) => [f.name, f.type]));
+  let ignored = 0;
+  const prune = (node: AudienceFilter): AudienceFilter | null => {
+    switch (node.kind) {
+      case 'all':
+        return node;
+      case 'condition':
+        if (conditionProblem(node, types.get(node.field) ?? typeForOperator(node.operator)) === null) return node;
+        ignored++;
+        return null;
+      case 'not': {
+        const inner = prune(node.filter);
+        return inner && { kind: 'not', filter: inner };
+      }
+      case 'and':
+      case 'or': {
+        const conditions = node.conditions.map(prune).filter((c) => c !== null);
+        return conditions.length ? { kind: node.kind, conditions } : null;
+      }
+    }
+  };
+  return { filter: prune(filter) ?? EVERYONE, ignored };
+}
+
+/**
+ * Returns a short human sentence for the filter, as shown on the dashboard. With the
+ * fields, it reads as the builder shows it: fields by their labels, values as their type
+ * (numbers and dates formatted, yes/no, lists joined with "or"), incomplete conditions left
+ * out and said to be ignored, e.g. `Loyalty points is greater than 500 and City is one of
+ * "Utrecht" or "Gent"`. Without them, the raw form: field names and values as stored.
+ */
+export function describeAudience(filter: AudienceFilter, fields?: readonly FieldDefinition[]): string {
+  if (!fields) return describeRaw(filter);
+  const usable = withoutIncomplete(filter, fields);
+  const byName = new Map(fields.map((f) => [f.name, f]));
+  const sentence = describeTyped(usable.filter, byName);
+  if (usable.ignored === 0) return sentence;
+  return `${sentence} (${usable.ignored === 1 ? 'an incomplete condition' : `${usable.ignored} incomplete conditions`} ignored)`;
+}
+
+function describeRaw(filter: AudienceFilter): string {
   switch (filter.kind) {
     case 'all':
       return 'Everyone';
@@ -255,18 +305,76 @@ export function describeAudience(filter: AudienceFilter): string {
     case 'or': {
       const parts = filter.conditions.filter((c) => !isEmptyGroup(c));
       if (parts.length === 0) return 'Everyone';
-      if (parts.length === 1) return describeAudience(parts[0]);
+      if (parts.length === 1) return describeRaw(parts[0]);
       return parts
-        .map((c) => (c.kind === 'and' || c.kind === 'or' ? `(${describeAudience(c)})` : describeAudience(c)))
+        .map((c) => (c.kind === 'and' || c.kind === 'or' ? `(${describeRaw(c)})` : describeRaw(c)))
         .join(` ${filter.kind.toUpperCase()} `);
     }
     case 'not':
-      return `NOT (${describeAudience(filter.filter)})`;
+      return `NOT (${describeRaw(filter.filter)})`;
     case 'condition':
       if (VALUELESS.has(filter.operator)) return `${filter.field} ${OPERATOR_LABELS[filter.operator]}`;
       if (filter.operator === 'between') return `${filter.field} ${OPERATOR_LABELS.between} "${filter.value}" and "${filter.value2 ?? ''}"`;
       return `${filter.field} ${OPERATOR_LABELS[filter.operator]} "${filter.value}"`;
   }
+}
+
+const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+
+/** Returns a list of values as a sentence writes it: "a", "a or b", "a, b or c". */
+function orList(values: readonly string[]): string {
+  return values.length <= 1 ? (values[0] ?? '') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
+}
+
+/** Describes a filter already without incomplete conditions (withoutIncomplete). */
+function describeTyped(filter: AudienceFilter, fields: ReadonlyMap<string, FieldDefinition>): string {
+  const part = (node: AudienceFilter) => {
+    const text = describeTyped(node, fields);
+    return (node.kind === 'and' || node.kind === 'or') && node.conditions.length > 1 ? `(${text})` : text;
+  };
+  switch (filter.kind) {
+    case 'all':
+      return 'Everyone';
+    case 'not':
+      return `not ${part(filter.filter)}`;
+    case 'and':
+    case 'or': {
+      // The builder's shape: who is in, then NOT who of them is excluded.
+      const and = filter.kind === 'and';
+      const excluded = and ? filter.conditions.flatMap((c) => (c.kind === 'not' ? [c.filter] : [])) : [];
+      const kept = and ? filter.conditions.filter((c) => c.kind !== 'not') : filter.conditions;
+      const included =
+        kept.length === 0 ? 'Everyone' : kept.length === 1 ? describeTyped(kept[0], fields) : kept.map(part).join(` ${filter.kind} `);
+      return excluded.length === 0 ? included : `${included}, except where ${excluded.map(part).join(' or ')}`;
+    }
+    case 'condition': {
+      const field = fields.get(filter.field);
+      const label = field?.label ?? filter.field;
+      const type = field?.type ?? typeForOperator(filter.operator);
+      const value = (raw: string) => typedValue(raw, type, filter.operator);
+      const { operator } = filter;
+      if (VALUELESS.has(operator)) return `${label} ${OPERATOR_LABELS[operator]}`;
+      if (operator === 'between') return `${label} is between ${value(filter.value)} and ${value(filter.value2 ?? '')}`;
+      if (operator === 'withinLastDays')
+        return `${label} is within the last ${value(filter.value)} day${Number(filter.value) === 1 ? '' : 's'}`;
+      if (operator === 'inList') {
+        const items = filter.value
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
+        return `${label} is ${items.length > 1 ? 'one of ' : ''}${orList(items.map((x) => `"${x}"`))}`;
+      }
+      return `${label} ${OPERATOR_LABELS[operator]} ${value(filter.value)}`;
+    }
+  }
+}
+
+/** Returns a condition's value as its type reads: a number with separators, a date in words, text in quotes. */
+function typedValue(raw: string, type: AttributeType, operator: FilterOperator): string {
+  const trimmed = String(raw).trim();
+  if (type === 'number' || operator === 'withinLastDays') return Number(trimmed).toLocaleString('en-US', { maximumFractionDigits: 20 });
+  if (type === 'date') return DATE_FORMAT.format(timeOf(trimmed));
+  return `"${trimmed}"`;
 }
 
 export type FilterGroup = { kind: 'and' | 'or'; conditions: AudienceFilter[] };

@@ -10,6 +10,7 @@ const profile = makeProfile({
   locale: 'nl',
   attributes: { city: '', interests: ['a', 'b'] },
 });
+const sendAt = new Date('2026-11-28T10:00:00Z');
 const schema = [
   { name: 'city', label: 'City', type: 'text' as const },
   { name: 'interests', label: 'Interests', type: 'tags' as const },
@@ -24,7 +25,30 @@ describe('compileMessage and renderMessage', () => {
     expect(compiled.ok).toBe(true);
     if (!compiled.ok) return;
     expect(compiled.message.profileFields).toEqual(['first_name', 'city', 'interests']);
-    expect(recipientValues(profile, compiled.message.profileFields)).toEqual({ first_name: 'Bram <b>', city: '', interests: 'a, b' });
+    // Typed, and a field without a value (empty text) is left out: nil.
+    expect(recipientValues(profile, compiled.message.profileFields)).toEqual({ first_name: 'Bram <b>', interests: ['a', 'b'] });
+  });
+
+  it('carries a field the template assigns when it may read it first, and the locale for dates', () => {
+    const compiled = compileMessage(
+      {
+        subject: '{% assign first_name = first_name | capitalize %}Hi {{ first_name }}',
+        html: '<p>{% assign total = 1 %}{{ total }} {{ "now" | date: "%B" }}</p>',
+      },
+      schema,
+    );
+    expect(compiled.ok && compiled.message.profileFields).toEqual(['first_name', 'locale']);
+  });
+
+  it('renders "now" as the send time it is given', () => {
+    const compiled = compileMessage({ subject: '{{ "now" | date: "%-d %B" }}', html: '<p>{{ "today" | date: "%A" }}</p>' });
+    if (!compiled.ok) throw new Error('compile');
+    const message = renderMessage(
+      compiled.message,
+      { locale: 'fr' },
+      { unsubscribeUrl: 'https://u.example/1', sendAt: new Date('2026-07-14T09:00:00Z') },
+    );
+    expect([message.subject, message.html, message.text]).toEqual(['14 juillet', '<p>mardi</p>', 'mardi']);
   });
 
   it('renders subject on one line, HTML escaped, and a text part', () => {
@@ -33,7 +57,7 @@ describe('compileMessage and renderMessage', () => {
       html: '<h1>Hi {{ first_name }}</h1><p>See <a href="https://x.example/a">this</a></p><a href="{{ unsubscribe_url }}">Unsubscribe</a>',
     });
     if (!compiled.ok) throw new Error('compile');
-    const message = renderMessage(compiled.message, { first_name: 'Bram\n<b>' }, { unsubscribeUrl: 'https://u.example/1' });
+    const message = renderMessage(compiled.message, { first_name: 'Bram\n<b>' }, { unsubscribeUrl: 'https://u.example/1', sendAt });
     expect(message.subject).toBe('Hi Bram <b>');
     expect(message.html).toContain('<h1>Hi Bram\n&lt;b&gt;</h1>');
     expect(message.html).toContain('href="https://u.example/1"');
@@ -74,11 +98,11 @@ describe('the text part', () => {
 
   it.each([
     ['a plain name', { first_name: 'Anna', city: 'Gent' }],
-    ['markup and entities in a value', { first_name: 'Tom & <Jerry>', city: '' }],
+    ['markup and entities in a value, no city (nil, as prepared)', { first_name: 'Tom & <Jerry>' }],
     ['an empty value', { first_name: '', city: 'Leiden' }],
   ])('is rendered from a text template, reading as the text derived from the HTML (%s)', (_, values) => {
     expect(compiled.message.text).not.toBeNull();
-    const message = renderMessage(compiled.message, values, { unsubscribeUrl: 'https://u.example/1' });
+    const message = renderMessage(compiled.message, values, { unsubscribeUrl: 'https://u.example/1', sendAt });
     expect(message.text).toBe(htmlToText(message.html));
   });
 
@@ -86,6 +110,26 @@ describe('the text part', () => {
     const withAlt = compileMessage({ subject: 'Hi', html: '<p>Hi</p><img alt="{{ first_name }}" src="https://x.example/a.png">' }, schema);
     if (!withAlt.ok) throw new Error('compile');
     expect(withAlt.message.text).toBeNull();
-    expect(renderMessage(withAlt.message, { first_name: 'Anna' }, { unsubscribeUrl: 'https://u.example/1' }).text).toBe('Hi');
+    expect(renderMessage(withAlt.message, { first_name: 'Anna' }, { unsubscribeUrl: 'https://u.example/1', sendAt }).text).toBe('Hi');
+  });
+});
+
+describe('the text part of richer Liquid', () => {
+  const html = `<p>{% if loyalty_points < 100 %}Few points{% else %}{{ loyalty_points }} points{% endif %}</p>
+    <ul>{% for t in interests %}<li>{{ t | capitalize }}</li>{% endfor %}</ul><a href="{{ unsubscribe_url }}">Unsubscribe</a>`;
+  const compiled = compileMessage({ subject: 'Hi', html }, [
+    ...schema,
+    { name: 'loyalty_points', label: 'Points', type: 'number' as const },
+  ]);
+  if (!compiled.ok) throw new Error('compile');
+
+  it.each([
+    ['few points, no interests', { loyalty_points: 20, interests: [] }],
+    ['many points, two interests', { loyalty_points: 2500, interests: ['shoes', 'sale'] }],
+    ['no values', {}],
+  ])('is rendered from a text template even with "<" in a tag (%s)', (_, values) => {
+    expect(compiled.message.text).not.toBeNull();
+    const message = renderMessage(compiled.message, values, { unsubscribeUrl: 'https://u.example/1', sendAt });
+    expect(message.text).toBe(htmlToText(message.html));
   });
 });

@@ -4,9 +4,9 @@
  * previewed is what is sent.
  */
 
-import { CORE_FIELDS, fieldText } from './profile-fields';
+import { CORE_FIELDS, fieldValue, templateValue } from './profile-fields';
 import { compileTemplate, type CompiledTemplate, type TemplateError } from './template';
-import type { AttributeDefinition, DeliveryContent, Profile } from './types';
+import type { AttributeDefinition, DeliveryContent, Profile, TemplateValue } from './types';
 
 /** Fields Mailroom fills in itself for every message. */
 export const SYSTEM_FIELDS = ['unsubscribe_url'] as const;
@@ -26,7 +26,10 @@ export interface CompiledMessage {
    * (Liquid holding markup): the text part is then derived from each HTML.
    */
   text: CompiledTemplate | null;
-  /** The profile fields the message reads: what a prepared recipient carries. */
+  /**
+   * The profile fields the message reads: what a prepared recipient carries (including a
+   * field the template also assigns, when it may read the field first).
+   */
   profileFields: string[];
 }
 
@@ -44,23 +47,28 @@ export function compileMessage(
   if (!subject.ok) return { ok: false, part: 'subject', error: subject.error };
   const html = compileTemplate(content.html);
   if (!html.ok) return { ok: false, part: 'html', error: html.error };
-  const used = new Set([...subject.template.fields, ...html.template.fields]);
+  const reads = (t: CompiledTemplate) => [...t.fields, ...t.shadowedFields];
+  const used = new Set([...reads(subject.template), ...reads(html.template)]);
   const profileFields = [...used].filter((f) => f in CORE_FIELDS || schema.some((a) => a.name === f));
-  const text = compileTemplate(htmlToText(content.html));
-  const textFields = text.ok ? new Set(text.template.fields) : null;
-  // The text template must read exactly the HTML's fields; otherwise derive from the HTML.
-  const textUsable =
-    text.ok && textFields!.size === new Set(html.template.fields).size && html.template.fields.every((f) => textFields!.has(f));
+  const source = templateText(content.html);
+  const text = source === null ? null : compileTemplate(source);
+  // The text template must keep all the Liquid and read exactly the HTML's fields; otherwise derive from the HTML.
+  const htmlReads = new Set(reads(html.template));
+  const textReads = text?.ok ? new Set(reads(text.template)) : null;
+  const textUsable = textReads !== null && textReads.size === htmlReads.size && [...htmlReads].every((f) => textReads.has(f));
   return {
     ok: true,
-    message: { subject: subject.template, html: html.template, text: textUsable && text.ok ? text.template : null, profileFields },
+    message: { subject: subject.template, html: html.template, text: textUsable && text?.ok ? text.template : null, profileFields },
   };
 }
 
-/** Returns the values a recipient's message needs: only the fields the message reads. */
-export function recipientValues(profile: Profile, fields: readonly string[]): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const field of fields) values[field] = fieldText(profile, field);
+/** Returns the values a recipient's message needs, typed: only the fields the message reads, and only those with a value. */
+export function recipientValues(profile: Profile, fields: readonly string[]): Record<string, TemplateValue> {
+  const values: Record<string, TemplateValue> = {};
+  for (const field of fields) {
+    const value = templateValue(fieldValue(profile, field));
+    if (value !== undefined) values[field] = value;
+  }
   return values;
 }
 
@@ -70,24 +78,49 @@ export interface RenderedMessage {
   text: string;
 }
 
-/** Returns the message for one recipient. `system` holds the values Mailroom fills in (the unsubscribe URL). */
+/** What Mailroom fills in itself: the unsubscribe URL, and the send time ("now" and "today" in templates). */
+export interface SystemValues {
+  unsubscribeUrl: string;
+  sendAt: Date;
+}
+
+/**
+ * Returns the message for one recipient. Values are typed (a prepared recipient's; plain
+ * text values, as older batches hold, are a case of them); `system` holds what Mailroom fills in.
+ */
 export function renderMessage(
   message: CompiledMessage,
-  values: Readonly<Record<string, string>>,
-  system: { unsubscribeUrl: string },
+  values: Readonly<Record<string, TemplateValue | undefined>>,
+  system: SystemValues,
 ): RenderedMessage {
   const all = { ...values, unsubscribe_url: system.unsubscribeUrl };
-  const html = message.html.render(all, 'html');
+  const at = system.sendAt.getTime();
+  const html = message.html.render(all, 'html', at);
   const text = message.text
     ? message.text
-        .render(all, 'text')
+        .render(all, 'text', at)
         .replace(/\n{3,}/g, '\n\n')
         .trim()
     : htmlToText(html);
-  return { subject: message.subject.render(all, 'header'), html, text };
+  return { subject: message.subject.render(all, 'header', at), html, text };
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", nbsp: ' ' };
+/**
+ * Returns the HTML template as text (htmlToText), its Liquid left exactly as written: each
+ * `{{ }}` and `{% %}` is set aside first, so markup-like text in a tag (`points < 100`) is
+ * not taken for HTML. Null when the text loses some of the Liquid (inside an attribute).
+ */
+function templateText(html: string): string | null {
+  const liquid: string[] = [];
+  // eslint-disable-next-line no-control-regex -- a NUL never comes from htmlToText: it marks a set-aside part
+  const marked = html.replace(/\u0000/g, '').replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, (part) => `\u0000${liquid.push(part) - 1}\u0000`);
+  const kept = new Array<number>(liquid.length).fill(0);
+  // eslint-disable-next-line no-control-regex
+  const text = htmlToText(marked).replace(/\u0000(\d+)\u0000/g, (_, i: string) => (kept[Number(i)]++, liquid[Number(i)]));
+  return kept.every((n) => n === 1) ? text : null;
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#34': '"', '#39': "'", nbsp: ' ' };
 
 /** Returns a readable plain-text part derived from HTML: links keep their URL, blocks become lines. */
 export function htmlToText(html: string): string {
@@ -101,7 +134,7 @@ export function htmlToText(html: string): string {
     .replace(/<\/(p|div|h[1-6]|li|tr|table|ul|ol)>/gi, '\n')
     .replace(/<li[^>]*>/gi, '- ')
     .replace(/<[^>]+>/g, '')
-    .replace(/&(amp|lt|gt|quot|#39|nbsp);/g, (_, name: string) => ENTITIES[name])
+    .replace(/&(amp|lt|gt|quot|#34|#39|nbsp);/g, (_, name: string) => ENTITIES[name])
     .replace(/[ \t]+/g, ' ')
     .replace(/ *\n */g, '\n')
     .replace(/\n{3,}/g, '\n\n')

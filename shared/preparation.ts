@@ -6,7 +6,7 @@
 
 import { compileAudienceColumns } from './audience-filter';
 import { compileMessage, renderMessage, type CompiledMessage } from './message';
-import { profilesView, valueText, type ProfileBlockView, type ProfileColumns } from './profile-fields';
+import { profilesView, templateValue, type ProfileBlockView, type ProfileColumns } from './profile-fields';
 import {
   AnalysisBuilder,
   capacityOverflow,
@@ -29,6 +29,7 @@ import type {
   PreparationKpis,
   PreparedRecipient,
   Profile,
+  TemplateValue,
 } from './types';
 
 export interface PreparationResult {
@@ -71,13 +72,18 @@ export class Preparation {
   private readonly held: { index: number; recipient: Omit<PreparedRecipient, 'seq'> }[] | null;
   private seq = 0;
   /** The recipient whose values are longest: their message is the largest, checked once at the end. */
-  private largest: { size: number; values: Record<string, string> } = { size: -1, values: {} };
+  private largest: { size: number; values: Record<string, TemplateValue> } = { size: -1, values: {} };
 
+  /**
+   * @param sendAt what "now" means in the subject, rendered here: the delivery's scheduled
+   * time, or the preparation's own for a delivery sent on demand (as the rules' send time).
+   */
   private constructor(
     private readonly message: CompiledMessage,
     readonly rules: CompiledRules,
     private readonly now: () => Date,
     audienceColumns: (block: ProfileColumns) => (position: number) => boolean,
+    private readonly sendAt: Date,
   ) {
     this.analysis = new AnalysisBuilder(rules);
     this.settings = settingsOf(rules.rules);
@@ -110,14 +116,9 @@ export class Preparation {
       write(finding.level, `${finding.rule}: ${finding.message}`);
     if (log.some((l) => l.level === 'error')) return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     const at = now();
-    const rules = new CompiledRules(recipientRules(typology), {
-      deliveryId: delivery.id,
-      sendAt: delivery.scheduledAt ? new Date(delivery.scheduledAt) : at,
-      history,
-      schema,
-      now: at,
-    });
-    const preparation = new Preparation(compiled.message, rules, now, compileAudienceColumns(delivery.audience, schema, at));
+    const sendAt = delivery.scheduledAt ? new Date(delivery.scheduledAt) : at;
+    const rules = new CompiledRules(recipientRules(typology), { deliveryId: delivery.id, sendAt, history, schema, now: at });
+    const preparation = new Preparation(compiled.message, rules, now, compileAudienceColumns(delivery.audience, schema, at), sendAt);
     preparation.log.push(...log);
     return { ok: true, preparation };
   }
@@ -153,12 +154,18 @@ export class Preparation {
       }
       // Only the subject is rendered per recipient; the body renders from the same values when
       // previewed or sent, deterministically, so rendering a million bodies here would add nothing.
-      const values: Record<string, string> = {};
+      // Values keep their type; a field without one is left out (nil).
+      const values: Record<string, TemplateValue> = {};
       let size = 0;
       const fields = columns.fields;
-      for (let f = 0; f < fields.length; f++) size += (values[fields[f][0]] = valueText(fields[f][1][i])).length;
+      for (let f = 0; f < fields.length; f++) {
+        const value = templateValue(fields[f][1][i]);
+        if (value === undefined) continue;
+        values[fields[f][0]] = value;
+        size += typeof value === 'string' ? value.length : Array.isArray(value) ? value.join().length : 5;
+      }
       if (size > this.largest.size) this.largest = { size, values };
-      const subject = this.message.subject.render(values, 'header');
+      const subject = this.message.subject.render(values, 'header', this.sendAt);
       if (this.held) this.held.push({ index, recipient: { profileId, email, subject, values } });
       else out.recipients.push({ seq: ++this.seq, profileId, email, subject, values });
     }
@@ -200,7 +207,7 @@ export class Preparation {
     if (kpis.targeted === 0) write('error', 'The target is empty: no profile matches the audience. Change the audience and prepare again.');
     else if (kpis.toDeliver === 0) write('error', 'Every targeted profile was excluded: there is nobody to send to.');
     else {
-      const html = renderMessage(this.message, this.largest.values, { unsubscribeUrl: PREVIEW_UNSUBSCRIBE_URL }).html;
+      const html = renderMessage(this.message, this.largest.values, { unsubscribeUrl: PREVIEW_UNSUBSCRIBE_URL, sendAt: this.sendAt }).html;
       const bytes = new TextEncoder().encode(html).length;
       if (bytes > HTML_CLIP_BYTES)
         write('warning', `HTML size: the largest message is ${Math.ceil(bytes / 1024)} KB once personalized; Gmail clips it above 102 KB.`);

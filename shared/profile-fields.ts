@@ -4,7 +4,7 @@
  */
 
 import { isValidEmail, mailboxKey, normalizeEmail } from './email-address';
-import type { AttributeDefinition, AttributeType, AttributeValue, Profile } from './types';
+import type { AttributeDefinition, AttributeType, AttributeValue, Profile, TemplateValue } from './types';
 
 /** Core fields, by the name templates use, with the profile property each reads. */
 export const CORE_FIELDS = {
@@ -106,4 +106,13 @@ export function valueText(value: AttributeValue | undefined): string {
   if (value === null || value === undefined) return '';
   if (Array.isArray(value)) return value.join(', ');
   return String(value);
+}
+
+/**
+ * Returns a value as a template reads it, keeping its type (text, number, yes/no, tags);
+ * undefined (nil) for no value, which includes empty text: an empty first name is no name,
+ * so `{% if first_name %}` and `default` treat it as missing, as the audience filter does.
+ */
+export function templateValue(value: AttributeValue | undefined): TemplateValue | undefined {
+  return value === '' || value === null ? undefined : value;
 }

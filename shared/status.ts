@@ -7,7 +7,8 @@ const NEXT: Record<DeliveryStatus, readonly DeliveryStatus[]> = {
   preparing: ['prepared', 'failed', 'draft'],
   prepared: ['draft', 'preparing', 'scheduled', 'sending'],
   failed: ['draft', 'preparing'],
-  scheduled: ['sending', 'paused', 'stopped'],
+  // Unschedule takes a scheduled delivery back to prepared: its journal rows stay queued.
+  scheduled: ['sending', 'paused', 'stopped', 'prepared'],
   sending: ['paused', 'stopped', 'completed'],
   paused: ['sending', 'scheduled', 'stopped'],
   stopped: [],

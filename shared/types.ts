@@ -109,13 +109,19 @@ export interface PreparationKpis {
   excludedByRule: Record<string, number>;
 }
 
-/** One recipient of a prepared batch: who, and the values their message needs. */
+/**
+ * A profile's value as a template reads it, typed as the audience holds it: text (dates as
+ * ISO text), a number, yes/no, tags, or nil. Nil may also be left out of a values record.
+ */
+export type TemplateValue = string | number | boolean | readonly string[] | null;
+
+/** One recipient of a prepared batch: who, and the values their message needs (a field without a value is left out). */
 export interface PreparedRecipient {
   seq: number;
   profileId: number;
   email: string;
   subject: string;
-  values: Record<string, string>;
+  values: Record<string, TemplateValue>;
 }
 
 /** Live figures of a delivery on the server. */

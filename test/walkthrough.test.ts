@@ -82,21 +82,67 @@ function expectedFor(city: string, without: 'unsubscribed' | 'denylisted' | null
   return { targeted: rows.length, toDeliver: seen.size, excluded, ...counts };
 }
 
-/** Runs `body` against the app's IndexedDB database, in the page. */
-async function inAppDatabase<T>(body: string): Promise<T> {
-  return page.evaluate(async (source) => {
-    const db = await new Promise<IDBDatabase>((done) => {
-      const open = indexedDB.open('mailroom');
-      open.onsuccess = () => done(open.result);
-    });
+// The app's IndexedDB, read and written in the page. (Functions, not strings: the app's
+// Content-Security-Policy forbids evaluating strings in the page.)
+
+/** Returns how many profiles the replica's blocks hold. */
+const storedProfiles = () =>
+  page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>(
+      (done) => (indexedDB.open('mailroom').onsuccess = (e) => done((e.target as IDBOpenDBRequest).result)),
+    );
     try {
-      const AsyncFunction = (async () => {}).constructor as new (arg: string, body: string) => (db: IDBDatabase) => Promise<T>;
-      return await new AsyncFunction('db', source)(db);
+      const all = await new Promise<{ ids: ArrayLike<number> }[]>(
+        (done) => (db.transaction('blocks').objectStore('blocks').getAll().onsuccess = (e) => done((e.target as IDBRequest).result)),
+      );
+      return all.reduce((n, block) => n + block.ids.length, 0);
     } finally {
       db.close();
     }
-  }, body);
-}
+  });
+
+/**
+ * Gives the local replica 1,000,000 more profiles (outside the audience) so a preparation is
+ * still scanning when Stop is clicked; `remove` takes them out again. Written in the
+ * replica's stored block format (replica-blocks.ts).
+ */
+const filler = (remove: boolean) =>
+  page.evaluate(async (remove) => {
+    const db = await new Promise<IDBDatabase>(
+      (done) => (indexedDB.open('mailroom').onsuccess = (e) => done((e.target as IDBOpenDBRequest).result)),
+    );
+    try {
+      const tx = db.transaction('blocks', 'readwrite');
+      const store = tx.objectStore('blocks');
+      if (remove) store.delete(IDBKeyRange.lowerBound(Math.floor(10_000_001 / 8192)));
+      else
+        for (let start = 10_000_001; start <= 11_000_000; start += 8192) {
+          const ids: number[] = [];
+          for (let id = start; id < start + 8192 && id <= 11_000_000; id++) ids.push(id);
+          const column = (value: string) => ids.map(() => value).join('\u001f');
+          store.put({
+            n: Math.floor(start / 8192),
+            ids: Float64Array.from(ids),
+            text: {
+              email: ids.map((id) => `filler${id}@example.com`).join('\u001f'),
+              firstName: column('F'),
+              lastName: column('F'),
+              locale: column('en'),
+              timeZone: column(''),
+              statusChangedAt: column('\u0000'),
+              statusSource: column('\u0000'),
+              createdAt: column(''),
+              updatedAt: column(''),
+            },
+            flags: new Uint8Array(ids.length),
+            attributes: { city: { t: 's', v: column('Nowhere') } },
+          });
+        }
+      await new Promise((done) => (tx.oncomplete = done));
+    } finally {
+      db.close();
+    }
+  }, remove);
 
 const kpi = (name: string) => page.getByRole('group', { name, exact: true }).locator('output');
 const number = async (name: string) => Number((await kpi(name).textContent())!.replace(/,/g, ''));
@@ -146,10 +192,7 @@ describe('Mailroom, walked through as a marketer', () => {
     await page.getByText('10,000 profiles').waitFor({ timeout: 30_000 });
     await expect.poll(() => page.getByRole('region', { name: 'Local audience' }).textContent()).toMatch(/as of .*\d/);
     // The replica is packed in blocks of profiles: count what they hold.
-    const stored = await inAppDatabase<number>(`
-      const all = await new Promise((done) => { const r = db.transaction('blocks').objectStore('blocks').getAll(); r.onsuccess = () => done(r.result); });
-      return all.reduce((n, block) => n + block.ids.length, 0);`);
-    expect(stored).toBe(10_000);
+    expect(await storedProfiles()).toBe(10_000);
   });
 
   it('4. creates a delivery with personalization, an unsubscribe link and an audience condition', async () => {
@@ -166,7 +209,8 @@ describe('Mailroom, walked through as a marketer', () => {
     await page.getByLabel('Include, condition 1: field').selectOption({ label: 'City' });
     await page.getByLabel('Include, condition 1: operator').selectOption({ label: 'equals' });
     await page.getByLabel('Include, condition 1: value').fill('Utrecht');
-    await page.getByText('city equals "Utrecht"', { exact: true }).waitFor();
+    // The summary reads as a sentence, with the field's label.
+    await page.getByText('City equals "Utrecht"', { exact: true }).waitFor();
     // The builder counts the local audience as it is edited.
     await expect
       .poll(() => page.getByRole('status', { name: 'Live count' }).textContent())
@@ -227,7 +271,8 @@ describe('Mailroom, walked through as a marketer', () => {
     expect(await why.getByRole('listitem').filter({ hasText: 'city equals "Utrecht"' }).textContent()).toContain('(value: Gent)');
     await button('Logs').click();
     const logs = page.getByRole('dialog', { name: 'Preparation logs' });
-    expect(await logs.getByRole('listitem').last().textContent()).toMatch(/Preparation finished: 0 errors, 0 warnings\.$/);
+    // (The "Links reachable" control rule may warn about the server's public address.)
+    expect(await logs.getByRole('listitem').last().textContent()).toMatch(/Preparation finished: 0 errors, (0 warnings|1 warning)\.$/);
     await logs.getByRole('button', { name: 'Close' }).click();
   });
 
@@ -294,39 +339,19 @@ describe('Mailroom, walked through as a marketer', () => {
     await page.getByLabel('Subject').fill('Hello {{ first_name | default: "there" }}, autumn has arrived');
     await page.getByText('prepare it again before sending').waitFor();
     expect(await button('Send').isDisabled()).toBe(true);
-    // Ten thousand profiles prepare in a blink: give the local replica 250,000 more (outside
+    // Ten thousand profiles prepare in a blink: give the local replica 1,000,000 more (outside
     // the audience) so the preparation is still scanning when Stop is clicked.
-    // (Written in the replica's stored block format: replica-blocks.ts.)
-    await inAppDatabase(`
-      const tx = db.transaction('blocks', 'readwrite');
-      const store = tx.objectStore('blocks');
-      for (let start = 10_000_001; start <= 10_250_000; start += 8192) {
-        const ids = [];
-        for (let id = start; id < start + 8192 && id <= 10_250_000; id++) ids.push(id);
-        const column = (value) => ids.map(() => value).join('\\u001f');
-        store.put({
-          n: Math.floor(start / 8192),
-          ids: Float64Array.from(ids),
-          text: {
-            email: ids.map((id) => 'filler' + id + '@example.com').join('\\u001f'), firstName: column('F'), lastName: column('F'),
-            locale: column('en'), timeZone: column(''), statusChangedAt: column('\\u0000'), statusSource: column('\\u0000'),
-            createdAt: column(''), updatedAt: column(''),
-          },
-          flags: new Uint8Array(ids.length),
-          attributes: { city: { t: 's', v: column('Nowhere') } },
-        });
-      }
-      await new Promise((done) => (tx.oncomplete = done));`);
-    await button('Prepare').click();
-    await confirm('Yes, prepare').click();
-    await page.getByRole('progressbar', { name: 'Preparation progress' }).waitFor();
-    // No wait for the button to sit still: the page re-renders progress while it scans.
-    await button('Stop preparation').click({ force: true });
-    await page.getByText('Preparation stopped; the delivery is as it was.').waitFor();
-    await inAppDatabase(`
-      const tx = db.transaction('blocks', 'readwrite');
-      tx.objectStore('blocks').delete(IDBKeyRange.lowerBound(Math.floor(10_000_001 / 8192)));
-      await new Promise((done) => (tx.oncomplete = done));`);
+    await filler(false);
+    try {
+      await button('Prepare').click();
+      await confirm('Yes, prepare').click();
+      await page.getByRole('progressbar', { name: 'Preparation progress' }).waitFor();
+      // No wait for the button to sit still: the page re-renders progress while it scans.
+      await button('Stop preparation').click({ force: true });
+      await page.getByText('Preparation stopped; the delivery is as it was.').waitFor();
+    } finally {
+      await filler(true); // the later steps count the real audience
+    }
     expect(await page.getByTestId('delivery-status').textContent()).toBe('Needs a new preparation');
     expect(await button('Send').isDisabled()).toBe(true);
     await button('Prepare').click();
@@ -341,9 +366,18 @@ describe('Mailroom, walked through as a marketer', () => {
     await button('Prepare').click();
     await confirm('Yes, prepare').click();
     await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Preparation failed');
-    expect(await page.getByTestId('last-log').textContent()).toBe('Preparation failed: 1 error, 0 warnings.');
+    expect(await page.getByTestId('last-log').textContent()).toMatch(/^Preparation failed: 1 error, (0 warnings|1 warning)\.$/);
+    // The KPI area says why and where, and still counts the target.
+    expect(await page.getByRole('alert').filter({ hasText: 'Preparation failed:' }).textContent()).toMatch(
+      /^\s*Preparation failed: Template error in the HTML body at line \d+, column \d+: /,
+    );
+    await expect.poll(() => kpi('Targeted').textContent()).toBe(utrecht().targeted.toLocaleString('en-US'));
+    expect(await kpi('To deliver').textContent()).toBe('—');
     await button('Logs').click();
-    await page.getByText(/Template error in the HTML body at line \d+, column \d+/).waitFor();
+    await page
+      .getByRole('dialog', { name: 'Preparation logs' })
+      .getByText(/Template error in the HTML body at line \d+, column \d+/)
+      .waitFor();
     await page.getByRole('dialog', { name: 'Preparation logs' }).getByRole('button', { name: 'Close' }).click();
     expect(await button('Send').isDisabled()).toBe(true);
     await page.getByLabel('HTML body').fill(html);
@@ -442,13 +476,20 @@ describe('Mailroom, walked through as a marketer', () => {
     await page.waitForURL(/\/deliveries\//);
     const id = page.url().split('/').pop()!;
     await page.getByLabel('Name', { exact: true }).fill('Scheduled for everyone');
-    const at = new Date(Date.now() + 12_000);
-    const local = new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+    // Far enough ahead to prepare and click Schedule before the time comes, on a busy machine too.
+    const at = new Date(Date.now() + 20_000);
+    const local = await page.evaluate((ms) => {
+      const d = new Date(ms);
+      return new Date(ms - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+    }, at.getTime());
     await page.getByLabel(/^Send at/).fill(local);
     await button('Prepare').click();
     await confirm('Yes, prepare').click();
     await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');
-    await button('Send').click();
+    // With a Send at, the one button to press is Schedule; the server does not know the delivery yet.
+    expect(await button('Send').count()).toBe(0);
+    expect(serverStatus(id)).toBeNull();
+    await button('Schedule').click();
     await page.getByRole('dialog', { name: 'Schedule this delivery?' }).waitFor();
     await confirm('Yes, schedule').click();
     // On a busy machine the hand-over may finish after the scheduled time; either way the
@@ -483,7 +524,8 @@ describe('Mailroom, walked through as a marketer', () => {
     await page.getByRole('radio', { name: 'An SMTP relay' }).check();
     await page.getByLabel('Relay URL').fill('http://relay.example.com');
     await button('Save settings').click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('the relay must look like smtp://');
+    // (The page may also warn about the public address tracking links use: another alert.)
+    await page.getByRole('alert').filter({ hasText: 'the relay must look like smtp://' }).waitFor();
     await page.getByRole('radio', { name: /The built-in sink/ }).check();
     await page.getByLabel('Connections').fill('4');
     await button('Save settings').click();
@@ -511,8 +553,11 @@ describe('Mailroom, walked through as a marketer', () => {
     await expect.poll(() => frame.locator('h1').textContent()).toMatch(/^Hello .+,$/);
     // Send waits in the outbox and says so.
     await button('Send').click();
+    expect(await page.getByRole('dialog', { name: 'Send this delivery?' }).textContent()).toContain(
+      'will be sent when the device is back online',
+    );
     await confirm('Yes, send').click();
-    await page.getByText('will send when online').first().waitFor();
+    await page.getByText('the delivery will be sent when the device is back online').waitFor();
     const id = page.url().split('/').pop()!;
     expect(serverStatus(id)).toBeNull();
     // Back online, the outbox hands the batch over by itself and the delivery is sent.

@@ -11,14 +11,19 @@ export type DeliveryState =
   | { kind: 'outbox'; item: SendItem }
   | { kind: 'server'; status: DeliveryStatus; kpis: SendKpis };
 
-/** Returns the delivery's state: the server's word once handed over, else the outbox, else the preparation. */
+/**
+ * Returns the delivery's state: the server's word once it sends (or will send) it, else the
+ * outbox, else the preparation. A server that only holds the batch (`prepared`: a hand-over
+ * cancelled half-way, or a delivery unscheduled) does not decide anything: the delivery is
+ * the app's again, to send, schedule or edit, and the next Send replaces what the server holds.
+ */
 export function deliveryState(input: {
   server: SendKpis | null;
   outbox: SendItem | undefined;
   preparation: StoredPreparation | undefined;
   currentHash: string;
 }): DeliveryState {
-  if (input.server) return { kind: 'server', status: input.server.status, kpis: input.server };
+  if (input.server && input.server.status !== 'prepared') return { kind: 'server', status: input.server.status, kpis: input.server };
   if (input.outbox) return { kind: 'outbox', item: input.outbox };
   const { preparation } = input;
   if (!preparation) return { kind: 'draft' };
@@ -44,4 +49,40 @@ export const STATE_LABELS: Record<DeliveryState['kind'] | DeliveryStatus, string
 /** Returns the label of a state for badges and lists. */
 export function stateLabel(state: DeliveryState): string {
   return state.kind === 'server' ? STATE_LABELS[state.status] : STATE_LABELS[state.kind];
+}
+
+/**
+ * Returns a moment as a sentence names it, in the locale and time zone given (the browser's
+ * by default): "Tue 1 Dec at 19:04" in en-GB, "Tue, Dec 1 at 7:04 PM" in en-US; the year
+ * only when it is not the year of `now`.
+ */
+export function formatWhen(at: Date, options: { locale?: string; timeZone?: string; now?: Date } = {}): string {
+  const { locale, timeZone, now = new Date() } = options;
+  const year = (d: Date) => new Intl.DateTimeFormat('en', { year: 'numeric', timeZone }).format(d);
+  const day = new Intl.DateTimeFormat(locale, {
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    year: year(at) === year(now) ? undefined : 'numeric',
+    timeZone,
+  }).format(at);
+  const time = new Intl.DateTimeFormat(locale, { hour: 'numeric', minute: '2-digit', timeZone }).format(at);
+  return `${day} at ${time}`;
+}
+
+/**
+ * Returns the time until a moment in words, to the minute, e.g. "in 2 h 5 min", "in 3 days
+ * 4 h", "in 40 s" in its last minute, or "now" once it has come.
+ */
+export function timeLeft(ms: number): string {
+  if (ms <= 0) return 'now';
+  const seconds = Math.ceil(ms / 1000);
+  if (seconds < 60) return `in ${seconds} s`;
+  const minutes = Math.ceil(seconds / 60);
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
+  const rest = minutes % 60;
+  if (days > 0) return `in ${days} day${days === 1 ? '' : 's'}${hours ? ` ${hours} h` : ''}`;
+  if (hours > 0) return `in ${hours} h${rest ? ` ${rest} min` : ''}`;
+  return `in ${rest} min`;
 }

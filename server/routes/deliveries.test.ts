@@ -139,6 +139,73 @@ describe('commands', () => {
   });
 });
 
+describe('scheduling', () => {
+  const sentCount = () => kit.services.db.prepare("SELECT COUNT(*) FROM journal WHERE status = 'sent'").pluck().get() as number;
+  const status = async (id: string) => (await (await kit.request(`/api/deliveries/${id}`)).json()).status as string;
+
+  it('refuses a Send scheduled in the past with a sentence, and sends nothing', async () => {
+    const { contentHash } = await handOver(kit, 's1', SAMPLE_DELIVERY);
+    const past = new Date(Date.now() - 3_600_000).toISOString();
+    const response = await kit.request('/api/deliveries/s1/send', { json: { contentHash, scheduledAt: past } });
+    expect(response.status).toBe(422);
+    expect(await response.json()).toEqual({
+      error: 'schedule-passed',
+      message: `The scheduled time (${past.slice(0, 16).replace('T', ' ')} UTC) has passed, so the delivery was not sent. Set a later Send at, prepare again and schedule it, or clear Send at to send it now.`,
+    });
+    // The engine looks for work and finds none: the delivery waits, prepared.
+    kit.services.engine.scan();
+    expect(await status('s1')).toBe('prepared');
+    expect(sentCount()).toBe(0);
+    // The same batch can still be sent now.
+    expect((await kit.request('/api/deliveries/s1/send', { json: { contentHash, scheduledAt: null } })).status).toBe(200);
+    await eventually(async () => (await status('s1')) === 'completed');
+    expect(sentCount()).toBe(248);
+  });
+
+  it('starts at once a Send whose time passed moments ago (the hand-over took that long)', async () => {
+    const { contentHash } = await handOver(kit, 's2', SAMPLE_DELIVERY);
+    const justNow = new Date(Date.now() - 10_000).toISOString();
+    const sent = await kit.request('/api/deliveries/s2/send', { json: { contentHash, scheduledAt: justNow } });
+    expect(sent.status).toBe(200);
+    expect(['sending', 'completed']).toContain((await sent.json()).status);
+  });
+
+  it('unschedules: back to prepared with its journal rows queued, out of the contact history, and sendable again', async () => {
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const { contentHash } = await handOver(kit, 's3', { ...SAMPLE_DELIVERY, scheduledAt: later });
+    await kit.request('/api/deliveries/s3/send', { json: { contentHash, scheduledAt: later } });
+    expect(await status('s3')).toBe('scheduled');
+    const unscheduled = await kit.request('/api/deliveries/s3/unschedule', { method: 'POST' });
+    expect(unscheduled.status).toBe(200);
+    expect(await unscheduled.json()).toMatchObject({ status: 'prepared', remaining: 248, cancelled: 0, delivered: 0 });
+    expect(kit.services.deliveries.get('s3')).toMatchObject({ status: 'prepared', scheduledAt: null });
+    const queued = kit.services.db.prepare("SELECT COUNT(*) FROM journal WHERE delivery_id = 's3' AND status = 'queued'").pluck();
+    expect(queued.get()).toBe(248);
+    const history = (await (await kit.request('/api/audience/contact-history?days=30')).json()) as { entries: { deliveryId: string }[] };
+    expect(history.entries.map((e) => e.deliveryId)).not.toContain('s3');
+    // Unscheduling twice says why not.
+    const again = await kit.request('/api/deliveries/s3/unschedule', { method: 'POST' });
+    expect(again.status).toBe(409);
+    expect(await again.json()).toEqual({
+      error: 'invalid-transition',
+      message: '"Autumn" is prepared, not scheduled: only a scheduled delivery can be unscheduled.',
+    });
+    // Sent now, it goes to everyone once.
+    expect((await kit.request('/api/deliveries/s3/send', { json: { contentHash, scheduledAt: null } })).status).toBe(200);
+    await eventually(async () => (await status('s3')) === 'completed');
+    expect(sentCount()).toBe(248);
+  });
+
+  it('refuses to unschedule a delivery that is sending, and one it does not have', async () => {
+    const { contentHash } = await handOver(kit, 's4', SAMPLE_DELIVERY);
+    await kit.request('/api/deliveries/s4/send', { json: { contentHash, scheduledAt: null } });
+    const response = await kit.request('/api/deliveries/s4/unschedule', { method: 'POST' });
+    expect(response.status).toBe(409);
+    expect((await response.json()).message).toMatch(/^"Autumn" (is sending, not scheduled|has already been sent)/);
+    expect((await kit.request('/api/deliveries/nope/unschedule', { method: 'POST' })).status).toBe(404);
+  });
+});
+
 describe('live figures over Server-Sent Events', () => {
   it('streams the KPIs when the delivery changes', async () => {
     const { contentHash } = await handOver(kit, 'd9', SAMPLE_DELIVERY);

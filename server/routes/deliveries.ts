@@ -1,6 +1,13 @@
 /**
  * Deliveries: the hand-off of a prepared batch (begin, chunks, commit), the commands
- * (send, pause, resume, stop) and the live figures (a snapshot, and a Server-Sent Events stream).
+ * (send, unschedule, pause, resume, stop) and the live figures (a snapshot, and a Server-Sent
+ * Events stream).
+ *
+ * A Send with a time in the past is refused (422 `schedule-passed`), never sent at once: the
+ * marketer chose a time, and a delivery sent hours late, or at a moment nobody picked, is
+ * worse than one not sent. The exception is a time that passed moments ago, within
+ * SCHEDULE_GRACE_MS: the hand-over of a large batch, or clocks a little apart, take that long,
+ * and the delivery then starts at once, which is as close to the time as it can get.
  */
 
 import { Hono, type Context } from 'hono';
@@ -10,12 +17,15 @@ import { isValidEmail } from '../../shared/email-address';
 import { DELIVERY_ID } from '../../shared/handoff';
 import type { AppEnv } from '../services';
 import type { Refusal } from '../store/delivery-store';
+import { templateValues } from './proofs';
 import { jsonBody, params, query } from './validate';
 import { csvCell } from '../audience/importer';
 import { neutralize } from '../audience/export';
 import type { RecipientFilter, ReportStore } from '../store/report-store';
 
 const MAX_CHUNK = 2_000;
+/** How long after its time a scheduled Send still starts (at once) rather than being refused. */
+export const SCHEDULE_GRACE_MS = 5 * 60_000;
 const hash = z.string().regex(/^[0-9a-f]{8,64}$/, 'a content hash of hex digits');
 const count = z.number().int().min(0);
 
@@ -39,7 +49,7 @@ const recipient = z.object({
   profileId: z.number().int().min(1),
   email: z.string().min(3).max(254),
   subject: z.string().max(998),
-  values: z.record(z.string(), z.string().max(10_000)),
+  values: templateValues,
 });
 
 const deliveryId = z.string().regex(DELIVERY_ID, 'a delivery id of at most 64 letters, digits, "-" and "_"');
@@ -144,13 +154,25 @@ export const deliveries = new Hono<AppEnv>()
         409,
       );
     }
-    const later = scheduledAt !== null && Date.parse(scheduledAt) > now().getTime();
+    const at = scheduledAt === null ? null : Date.parse(scheduledAt);
+    if (at !== null && at < now().getTime() - SCHEDULE_GRACE_MS) {
+      return c.json(
+        {
+          error: 'schedule-passed',
+          message: `The scheduled time (${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC) has passed, so the delivery was not sent. Set a later Send at, prepare again and schedule it, or clear Send at to send it now.`,
+        },
+        422,
+      );
+    }
+    const later = at !== null && at > now().getTime();
     const result = deliveries.transition(id, later ? 'scheduled' : 'sending', now(), { scheduledAt });
     if (!result.ok) return refusal(c, result);
     bus.changed(id);
     engine.scan();
     return c.json(deliveries.kpis(id, now())!, 200);
   })
+  // Back to prepared: the journal rows stay queued, and a later Send (now or at another time) uses them.
+  .post('/:id/unschedule', (c) => command(c, 'prepared', { scheduledAt: null }))
   .post('/:id/pause', (c) => command(c, 'paused'))
   .post('/:id/resume', (c) => {
     const delivery = c.var.services.deliveries.get(c.req.param('id'));
@@ -201,10 +223,14 @@ export const deliveries = new Hono<AppEnv>()
     return liveStream(c, 'kpis', id, [id], () => deliveries.kpis(id, now()));
   });
 
-function command(c: Context<AppEnv>, to: 'paused' | 'sending' | 'scheduled' | 'stopped') {
+function command(
+  c: Context<AppEnv>,
+  to: 'prepared' | 'paused' | 'sending' | 'scheduled' | 'stopped',
+  fields: { scheduledAt?: string | null } = {},
+) {
   const { deliveries, engine, bus, now } = c.var.services;
   const id = c.req.param('id')!;
-  const result = deliveries.transition(id, to, now(), { reason: null });
+  const result = deliveries.transition(id, to, now(), { reason: null, ...fields });
   if (!result.ok) return refusal(c, result);
   bus.changed(id);
   engine.scan();

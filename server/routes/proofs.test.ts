@@ -43,6 +43,40 @@ describe('proofs', () => {
     expect(sent[0].html).not.toContain('/t/o/');
   });
 
+  it('renders typed values as Liquid does: false is false, numbers compare, tags loop, dates in the profile language', async () => {
+    const typed = {
+      ...body,
+      subject: '{% if vip %}VIP{% else %}Member{% endif %} {{ first_name }}',
+      html: '<p>{% for t in interests %}{{ t | capitalize }}{% unless forloop.last %}, {% endunless %}{% endfor %}{% if loyalty_points > 1000 %} gold{% endif %} {{ birth_date | date: "%-d %B" }}{{ city | default: "" }}</p><a href="{{ unsubscribe_url }}">u</a>',
+      to: ['me@example.com'],
+      recipients: [
+        {
+          email: 'anna@example.com',
+          values: {
+            first_name: 'Anna',
+            vip: false,
+            loyalty_points: 1200,
+            interests: ['shoes', 'sale'],
+            birth_date: '1990-01-17',
+            locale: 'nl',
+            city: null,
+          },
+        },
+      ],
+    };
+    const response = await kit.request('/api/proofs', { json: typed });
+    expect(await response.json()).toEqual({ sent: 1, failed: [] });
+    expect(sent[0].subject).toBe('[Proof] Member Anna');
+    expect(sent[0].html).toContain('<p>Shoes, Sale gold 17 januari</p>');
+  });
+
+  it('refuses a value of a type no profile has', async () => {
+    const json = { ...body, recipients: [{ email: 'anna@example.com', values: { first_name: { nested: 'object' } } }] };
+    const response = await kit.request('/api/proofs', { json });
+    expect(response.status).toBe(400);
+    expect(sent).toHaveLength(0);
+  });
+
   it('reports the test addresses the relay refused', async () => {
     const response = await kit.request('/api/proofs', { json: { ...body, to: ['bounce@example.com'], recipients: [body.recipients[0]] } });
     expect(await response.json()).toEqual({

@@ -14,6 +14,15 @@ import { jsonBody } from './validate';
 
 export const PROOF_UNSUBSCRIBE_URL = 'https://unsubscribe.invalid/proof';
 
+/**
+ * A recipient's values as a prepared batch carries them, typed: text, a number, yes/no,
+ * tags, or nil (null, or left out). The chunks of a hand-off take the same shape.
+ */
+export const templateValues = z.record(
+  z.string().max(200),
+  z.union([z.string().max(10_000), z.number(), z.boolean(), z.array(z.string().max(10_000)).max(1_000).readonly(), z.null()]),
+);
+
 const proof = z.object({
   fromName: z.string().max(200),
   fromAddress: z.string().refine(isValidEmail, 'a valid email address'),
@@ -21,7 +30,7 @@ const proof = z.object({
   html: z.string().min(1).max(2_000_000),
   to: z.array(z.string().trim().toLowerCase().refine(isValidEmail, 'a valid email address')).min(1).max(10),
   recipients: z
-    .array(z.object({ email: z.string().max(254), values: z.record(z.string(), z.string().max(10_000)) }))
+    .array(z.object({ email: z.string().max(254), values: templateValues }))
     .min(1)
     .max(5),
 });
@@ -37,10 +46,12 @@ export const proofs = new Hono<AppEnv>().post('/', jsonBody(proof), async (c) =>
     );
   }
   const { messenger } = c.var.services.engine;
+  // A proof is sent now: its "now" is this moment.
+  const sendAt = c.var.services.now();
   const outcomes = await Promise.all(
     body.recipients.flatMap((recipient) =>
       body.to.map(async (to) => {
-        const rendered = renderMessage(compiled.message, recipient.values, { unsubscribeUrl: PROOF_UNSUBSCRIBE_URL });
+        const rendered = renderMessage(compiled.message, recipient.values, { unsubscribeUrl: PROOF_UNSUBSCRIBE_URL, sendAt });
         const outcome = await messenger.send({
           from: { name: oneLine(body.fromName), address: body.fromAddress },
           to,

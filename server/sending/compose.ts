@@ -28,6 +28,8 @@ export interface ComposeContext {
   publicUrl: string;
   signer: TokenSigner;
   tracking: TrackingStore;
+  /** The clock whose time is the send time, a template's "now" (the real time when not given). */
+  now?: () => Date;
 }
 
 export interface DeliveryForSending {
@@ -36,7 +38,10 @@ export interface DeliveryForSending {
   fromAddress: string;
 }
 
-/** Returns the message as it goes over SMTP for this recipient. */
+/**
+ * Returns the message as it goes over SMTP for this recipient. The body is rendered now, from
+ * the recipient's typed values, with "now" the send time; the subject is the one prepared.
+ */
 export function composeMessage(
   delivery: DeliveryForSending,
   message: CompiledMessage,
@@ -46,7 +51,7 @@ export function composeMessage(
   const { publicUrl, signer, tracking } = context;
   const claims = { deliveryId: delivery.id, journalId: entry.id };
   const unsubscribeUrl = `${publicUrl}/u/${signer.sign({ purpose: 'u', ...claims })}`;
-  const rendered = renderMessage(message, entry.values, { unsubscribeUrl });
+  const rendered = renderMessage(message, entry.values, { unsubscribeUrl, sendAt: context.now?.() ?? new Date() });
   // A campaign repeats its links (a logo, a button and a text link to one page): sign each URL once per message.
   const tracked = new Map<string, string>();
   const track = (url: string) => {

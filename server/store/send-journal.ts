@@ -13,6 +13,7 @@
  *   as `unknown` for the operator to resend or not.
  */
 
+import type { TemplateValue } from '../../shared/types';
 import { nextChangeSeq, type Db } from './database';
 
 export interface JournalEntry {
@@ -22,7 +23,7 @@ export interface JournalEntry {
   profileId: number;
   email: string;
   subject: string;
-  values: Record<string, string>;
+  values: Record<string, TemplateValue>;
   attempts: number;
 }
 

@@ -6,7 +6,7 @@
 import Dexie, { type EntityTable } from 'dexie';
 import type { PreparationResult } from '$shared/preparation';
 import { DEFAULT_TYPOLOGY_ID, type Typology } from '$shared/typology';
-import type { ContactHistoryEntry, Delivery, Profile, SendKpis } from '$shared/types';
+import type { ContactHistoryEntry, Delivery, Profile, SendKpis, TemplateValue } from '$shared/types';
 import type { ExclusionChunk, RecipientChunk } from './prepared-batch';
 import type { StoredBlock, StoredBlockDetails } from './replica-blocks';
 
@@ -55,7 +55,7 @@ export interface ProofRequest {
   subject: string;
   html: string;
   to: string[];
-  recipients: { email: string; values: Record<string, string> }[];
+  recipients: { email: string; values: Record<string, TemplateValue> }[];
 }
 
 /** Work for the server that survives reloads and waits for the network. */

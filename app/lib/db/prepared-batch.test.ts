@@ -10,6 +10,8 @@ import {
   recipientsOfChunk,
   savePreparedBatch,
   unpackExclusions,
+  unpackRecipients,
+  type RecipientChunk,
 } from './prepared-batch';
 
 let db: MailroomDb;
@@ -76,5 +78,42 @@ describe('prepared batches, packed per chunk', () => {
     expect(await recipientsOfChunk(db, 'a', 1)).toHaveLength(5);
     expect(await recipientsOfChunk(db, 'a', 2)).toEqual([]);
     expect(await recipientsOfChunk(db, 'b', 1)).toHaveLength(10);
+  });
+
+  it('keeps each value its type: text, numbers, yes/no, tags, nil left out, mixed types, separators dropped', async () => {
+    const typed = (seq: number): PreparedRecipient => ({
+      seq,
+      profileId: 5000 + seq,
+      email: `t${seq}@example.com`,
+      subject: 'Hi',
+      values: {
+        first_name: seq % 3 === 0 ? 'Zoë 😀' : `T${seq}`,
+        ...(seq % 2 ? { city: 'Gent' } : {}),
+        vip: seq % 2 === 0,
+        ...(seq % 5 ? { loyalty_points: seq * 1.5 - 100 } : {}),
+        interests: seq % 4 === 0 ? [] : ['shoes', `tag${seq}`],
+        mixed: seq % 2 ? 'text' : seq,
+        note: 'a\u001fb\u001ec\u0000d',
+      },
+    });
+    const writer = new BatchWriter('typed');
+    for (let seq = 1; seq <= 1_200; seq++) writer.addRecipient(typed(seq));
+    writer.finish();
+    await savePreparedBatch(db, preparation('typed', 1_200), writer);
+    const clean = (r: PreparedRecipient) => ({ ...r, values: { ...r.values, note: 'abcd' } });
+    expect(await recipientsOfChunk(db, 'typed', 1)).toEqual(Array.from({ length: 1_000 }, (_, i) => clean(typed(i + 1))));
+    expect(await recipientAt(db, 'typed', 1_200)).toEqual(clean(typed(1_200)));
+  });
+
+  it('reads a chunk packed before values were typed (all text, "" for none)', () => {
+    const legacy: RecipientChunk = {
+      deliveryId: 'old',
+      chunk: 1,
+      profileIds: Float64Array.from([1, 2]),
+      emails: 'a@example.com\u001fb@example.com',
+      subjects: 'Hi A\u001fHi',
+      values: { first_name: 'A\u001f', city: '\u001fGent' } as unknown as RecipientChunk['values'],
+    };
+    expect(unpackRecipients(legacy).map((r) => r.values)).toEqual([{ first_name: 'A' }, { city: 'Gent' }]);
   });
 });

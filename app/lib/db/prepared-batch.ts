@@ -2,25 +2,80 @@
  * A prepared batch in the browser database: recipients and exclusions packed in chunks of
  * CHUNK_SIZE, column by column (as the replica is), one record per chunk. A million
  * recipients are a thousand records, written in one transaction; a chunk is exactly what
- * the outbox uploads as one part.
+ * the outbox uploads as one part. Personalization values keep their type (PackedColumn).
  */
 
-import type { Exclusion, ExclusionCause, PreparedRecipient } from '$shared/types';
+import type { Exclusion, ExclusionCause, PreparedRecipient, TemplateValue } from '$shared/types';
 import type { MailroomDb, StoredPreparation } from './db';
 
 /** Recipients per chunk record, and per uploaded part. */
 export const CHUNK_SIZE = 1_000;
 
 const SEP = '\u001f';
-// eslint-disable-next-line no-control-regex -- the separator of a packed column
-const clean = (value: string) => value.replace(/\u001f/g, '');
-const pack = (values: readonly string[]) => {
-  // Checking is far cheaper than replacing: only a value holding the separator is cleaned.
-  let dirty = false;
-  for (const value of values) if (value.includes(SEP)) dirty = true;
-  return (dirty ? values.map(clean) : values).join(SEP);
-};
+/** Separates the tags of one recipient in a tags column. */
+const TAG_SEP = '\u001e';
+/** Stands for "no value" in a text or tags column. */
+const NONE = '\u0000';
+// eslint-disable-next-line no-control-regex -- the separators of a packed column
+const SEPARATORS = /[\u0000\u001e\u001f]/;
+// Testing is far cheaper than replacing: only a value holding a separator is cleaned.
+// eslint-disable-next-line no-control-regex
+const clean = (value: string) => (SEPARATORS.test(value) ? value.replace(/[\u0000\u001e\u001f]/g, '') : value);
+const pack = (values: readonly string[]) => values.map(clean).join(SEP);
 const unpack = (column: string, length: number) => (length === 0 ? [] : column.split(SEP));
+
+/**
+ * One field's values in a chunk, one per recipient: text (NONE where there is none), numbers
+ * (NaN: none), yes/no (-1: none), tags, or JSON when the field holds values of several types.
+ * A plain string is a column as batches were packed before values were typed: all text, ""
+ * for none; it still reads back (as text, "" as none).
+ */
+export type PackedColumn =
+  string | { t: 's'; v: string } | { t: 'n'; v: Float64Array } | { t: 'b'; v: Int8Array } | { t: 'g'; v: string } | { t: 'j'; v: string };
+
+const kindOf = (v: TemplateValue) =>
+  typeof v === 'string' ? 's' : typeof v === 'number' ? 'n' : typeof v === 'boolean' ? 'b' : Array.isArray(v) ? 'g' : 'j';
+
+/** Returns one field's values packed as a column (undefined and null: no value). */
+export function packColumn(values: readonly (TemplateValue | undefined)[]): PackedColumn {
+  let kind: ReturnType<typeof kindOf> | null = null;
+  for (const v of values) {
+    if (v === undefined || v === null) continue;
+    const k = kindOf(v);
+    if (kind === null) kind = k;
+    else if (kind !== k) kind = 'j';
+  }
+  switch (kind ?? 's') {
+    case 's':
+      // Cleaned first: the NONE that stands for no value must stay.
+      return { t: 's', v: values.map((v) => (v === undefined || v === null ? NONE : clean(v as string))).join(SEP) };
+    case 'n':
+      return { t: 'n', v: Float64Array.from(values, (v) => (typeof v === 'number' ? v : NaN)) };
+    case 'b':
+      return { t: 'b', v: Int8Array.from(values, (v) => (v === undefined || v === null ? -1 : v ? 1 : 0)) };
+    case 'g':
+      return { t: 'g', v: values.map((v) => (Array.isArray(v) ? v.map(clean).join(TAG_SEP) : NONE)).join(SEP) };
+    default:
+      return { t: 'j', v: JSON.stringify(values.map((v) => (v === undefined ? null : v))) };
+  }
+}
+
+/** Returns the values of a packed column, one per recipient (undefined: no value). */
+export function unpackColumn(column: PackedColumn, length: number): (TemplateValue | undefined)[] {
+  if (typeof column === 'string') return unpack(column, length).map((v) => (v === '' ? undefined : v));
+  switch (column.t) {
+    case 's':
+      return unpack(column.v, length).map((v) => (v === NONE ? undefined : v));
+    case 'n':
+      return Array.from(column.v, (v) => (Number.isNaN(v) ? undefined : v));
+    case 'b':
+      return Array.from(column.v, (v) => (v < 0 ? undefined : v === 1));
+    case 'g':
+      return unpack(column.v, length).map((v) => (v === NONE ? undefined : v === '' ? [] : v.split(TAG_SEP)));
+    case 'j':
+      return (JSON.parse(column.v) as (TemplateValue | undefined)[]).map((v) => (v === null ? undefined : v));
+  }
+}
 
 export interface RecipientChunk {
   deliveryId: string;
@@ -30,7 +85,7 @@ export interface RecipientChunk {
   emails: string;
   subjects: string;
   /** The personalization values, one packed column per field. */
-  values: Record<string, string>;
+  values: Record<string, PackedColumn>;
 }
 
 export interface ExclusionChunk {
@@ -69,7 +124,9 @@ export class BatchWriter {
 
   private packRecipients(): void {
     const list = this.recipients;
-    const fields = Object.keys(list[0].values);
+    // A recipient without a value for a field leaves it out: the fields are those of any recipient.
+    const fields = new Set<string>();
+    for (const r of list) for (const field in r.values) fields.add(field);
     this.recipientChunks.push({
       deliveryId: this.deliveryId,
       chunk: this.recipientChunks.length + 1,
@@ -77,7 +134,7 @@ export class BatchWriter {
       // A valid address (only valid ones are recipients) never holds the separator.
       emails: list.map((r) => r.email).join(SEP),
       subjects: pack(list.map((r) => r.subject)),
-      values: Object.fromEntries(fields.map((f) => [f, pack(list.map((r) => r.values[f] ?? ''))])),
+      values: Object.fromEntries([...fields].map((f) => [f, packColumn(list.map((r) => r.values[f]))])),
     });
     this.recipients = [];
   }
@@ -101,15 +158,13 @@ export function unpackRecipients(record: RecipientChunk): PreparedRecipient[] {
   const length = record.profileIds.length;
   const emails = unpack(record.emails, length);
   const subjects = unpack(record.subjects, length);
-  const fields = Object.entries(record.values).map(([field, column]) => [field, unpack(column, length)] as const);
+  const fields = Object.entries(record.values).map(([field, column]) => [field, unpackColumn(column, length)] as const);
   const first = (record.chunk - 1) * CHUNK_SIZE + 1;
-  return Array.from({ length }, (_, i) => ({
-    seq: first + i,
-    profileId: record.profileIds[i],
-    email: emails[i],
-    subject: subjects[i],
-    values: Object.fromEntries(fields.map(([field, values]) => [field, values[i]])),
-  }));
+  return Array.from({ length }, (_, i) => {
+    const values: Record<string, TemplateValue> = {};
+    for (const [field, column] of fields) if (column[i] !== undefined) values[field] = column[i]!;
+    return { seq: first + i, profileId: record.profileIds[i], email: emails[i], subject: subjects[i], values };
+  });
 }
 
 /** Returns the exclusions of one chunk record. */

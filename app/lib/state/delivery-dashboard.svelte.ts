@@ -1,18 +1,29 @@
 /**
  * One delivery's dashboard: its data from Dexie, its derived state, and the actions a
- * marketer takes on it (prepare, stop preparation, send, pause, resume, stop).
+ * marketer takes on it (prepare, stop preparation, send or schedule, cancel a waiting send,
+ * unschedule, pause, resume, stop).
+ *
+ * What it tells the marketer belongs to the state it was said in: a message is shown while
+ * the delivery is in that state (same status, same version, same preparation) and goes the
+ * moment any of them changes, so no banner outlives what it was about.
  */
 
+import { createSubscriber } from 'svelte/reactivity';
+import { withoutIncomplete } from '$shared/audience-filter';
+import { audienceFields } from '$shared/profile-fields';
 import { isFinal } from '$shared/status';
-import type { SendKpis } from '$shared/types';
+import type { DeliveryContent, SendKpis } from '$shared/types';
 import { client, refusalOf } from '../api';
 import type { SendItem } from '../db/db';
+import { saveContent } from '../db/deliveries';
 import { db } from '../db/instance';
-import { deliveryState, type DeliveryState } from '../delivery-state';
-import { cancelPreparation, prepareInWorker, type PrepareProgress } from '../worker/preparation-client';
-import { outbox } from './app';
+import { deliveryState, formatWhen, type DeliveryState } from '../delivery-state';
+import { cancelPreparation, countAudience, prepareInWorker, type PrepareProgress } from '../worker/preparation-client';
+import { outbox, replica } from './app';
 import { currentHash } from './typologies.svelte';
 import { LiveQuery } from './live-query.svelte';
+
+type Tone = 'info' | 'error';
 
 export class DeliveryDashboard {
   readonly delivery;
@@ -20,7 +31,22 @@ export class DeliveryDashboard {
   readonly outboxItem;
   #preparing = $state(false);
   #progress = $state.raw<PrepareProgress>({ scanned: 0, total: 0 });
-  #message = $state<{ tone: 'info' | 'error'; text: string } | null>(null);
+  #message = $state.raw<{ tone: Tone; text: string; stamp: string } | null>(null);
+  #sending = $state(false);
+
+  /** The time, read again every second while something shows it (a countdown, a time that passes). */
+  readonly #tick = createSubscriber((update) => {
+    const timer = setInterval(update, 1000);
+    return () => clearInterval(timer);
+  });
+  readonly #connectivity = createSubscriber((update) => {
+    window.addEventListener('online', update);
+    window.addEventListener('offline', update);
+    return () => {
+      window.removeEventListener('online', update);
+      window.removeEventListener('offline', update);
+    };
+  });
 
   constructor(readonly id: string) {
     this.delivery = new LiveQuery(() => db.deliveries.get(id));
@@ -41,9 +67,20 @@ export class DeliveryDashboard {
   get progress() {
     return this.#progress;
   }
-  /** The last thing to tell the marketer about an action (a refusal, a cancellation). */
+  /** Now, in ms; reading it keeps a one-second clock running. */
+  get now(): number {
+    this.#tick();
+    return Date.now();
+  }
+  /** Whether the browser has a network; follows online and offline events. */
+  get online(): boolean {
+    this.#connectivity();
+    return navigator.onLine;
+  }
+  /** The last thing to tell the marketer about an action, while the state it was said in lasts. */
   get message() {
-    return this.#message;
+    const message = this.#message;
+    return message && message.stamp === this.#stamp() ? message : null;
   }
 
   readonly state: DeliveryState | null = $derived.by(() => {
@@ -58,22 +95,70 @@ export class DeliveryDashboard {
   });
 
   readonly editable = $derived(this.state !== null && this.state.kind !== 'server' && this.state.kind !== 'outbox' && !this.#preparing);
-  readonly canSend = $derived(this.state?.kind === 'prepared' && !this.#preparing);
   readonly serverStatus = $derived(this.state?.kind === 'server' ? this.state.status : null);
+  /** When the delivery is to be sent (its Send at), or null to send on click. */
+  readonly scheduledAt: Date | null = $derived.by(() => {
+    const at = this.delivery.current?.scheduledAt;
+    return at ? new Date(at) : null;
+  });
+  /** True once the Send at of a delivery not yet handed over has come: it can no longer be scheduled. */
+  get schedulePassed(): boolean {
+    return this.scheduledAt !== null && this.state?.kind !== 'server' && this.scheduledAt.getTime() <= this.now;
+  }
+  /** Send (or Schedule, with a Send at) is possible: prepared, and a Send at still ahead. */
+  get canSend(): boolean {
+    return this.state?.kind === 'prepared' && !this.#preparing && !this.#sending && !this.schedulePassed;
+  }
+  readonly canCancelSend = $derived(this.state?.kind === 'outbox' && this.state.item.state !== 'refused');
+  readonly canUnschedule = $derived(this.serverStatus === 'scheduled');
   readonly canPause = $derived(this.serverStatus === 'sending' || this.serverStatus === 'scheduled');
   readonly canResume = $derived(this.serverStatus === 'paused');
   readonly canStop = $derived(this.serverStatus !== null && !isFinal(this.serverStatus));
 
+  /** A failed preparation's reason: its first error line (where and what), and how many more there are. */
+  readonly failure = $derived.by(() => {
+    const preparation = this.preparation.current;
+    if (this.state?.kind !== 'failed' || !preparation) return null;
+    // The last line is the summary ("Preparation failed: 1 error, …"): the reason is before it.
+    const errors = preparation.log.slice(0, -1).filter((line) => line.level === 'error');
+    return errors.length ? { reason: errors[0].message, more: errors.length - 1 } : null;
+  });
+
+  /**
+   * The profiles the audience targets, counted in the worker, when a failed preparation
+   * stopped before counting them (a template error or a failing control rule stops it before
+   * the scan); null when the preparation's own Targeted stands.
+   */
+  readonly failedTarget: Promise<number> | null = $derived.by(() => {
+    const delivery = this.delivery.current;
+    const preparation = this.preparation.current;
+    if (this.state?.kind !== 'failed' || !delivery || !preparation || preparation.kpis.targeted > 0) return null;
+    return countAudience(delivery.audience);
+  });
+
+  /** Saves edited content. A batch the server only holds (prepared, never sent) does not stop an edit: the next Send replaces it. */
+  async save(content: DeliveryContent): Promise<void> {
+    if (!this.editable) return;
+    if (this.delivery.current?.server?.status === 'prepared') await db.deliveries.update(this.id, { server: null });
+    await saveContent(db, this.id, content);
+  }
+
   /** Runs the preparation in the worker; the results land in Dexie and the page follows. */
   async prepare(): Promise<void> {
+    // Read afresh: the edit saved just before may not have reached the live query yet.
+    const delivery = await db.deliveries.get(this.id);
+    if (delivery && withoutIncomplete(delivery.audience, audienceFields(replica.schema)).ignored > 0) {
+      this.#say('error', 'A condition of the audience is incomplete: fill it in or remove it, then prepare.');
+      return;
+    }
     this.#preparing = true;
     this.#message = null;
     this.#progress = { scanned: 0, total: 0 };
     try {
       const outcome = await prepareInWorker(this.id, (progress) => (this.#progress = progress));
-      if (!outcome.ok) this.#message = { tone: outcome.code === 'cancelled' ? 'info' : 'error', text: outcome.message };
+      if (!outcome.ok) this.#say(outcome.code === 'cancelled' ? 'info' : 'error', outcome.message);
     } catch (error) {
-      this.#message = { tone: 'error', text: `The preparation could not run: ${(error as Error).message}` };
+      this.#say('error', `The preparation could not run: ${(error as Error).message}`);
     } finally {
       this.#preparing = false;
     }
@@ -83,13 +168,43 @@ export class DeliveryDashboard {
     await cancelPreparation(this.id);
   }
 
-  /** Queues the prepared batch in the outbox; it reaches the server now, or when online. */
+  /**
+   * Queues the prepared batch in the outbox, to send now or at its Send at; it reaches the
+   * server now, or when online. A Send at that has passed is refused here, before anything
+   * is queued: a scheduled delivery is never sent at another time than the one chosen.
+   */
   async send(): Promise<void> {
     const delivery = this.delivery.current;
     const preparation = this.preparation.current;
-    if (!delivery || !preparation || this.state?.kind !== 'prepared') return;
-    await outbox.enqueueSend(this.id, preparation.contentHash, delivery.scheduledAt);
-    this.#message = navigator.onLine ? null : { tone: 'info', text: 'You are offline: the delivery will send when online.' };
+    if (!delivery || !preparation || this.state?.kind !== 'prepared' || this.#sending) return;
+    if (delivery.scheduledAt && Date.parse(delivery.scheduledAt) <= Date.now()) {
+      this.#say(
+        'error',
+        `Not scheduled: its time, ${formatWhen(new Date(delivery.scheduledAt))}, has passed. Set a later Send at and prepare again, or clear Send at to send it now.`,
+      );
+      return;
+    }
+    this.#sending = true;
+    try {
+      await outbox.enqueueSend(this.id, preparation.contentHash, delivery.scheduledAt);
+    } finally {
+      this.#sending = false;
+    }
+  }
+
+  /** Takes a Send waiting in the outbox back, unless it is reaching the server right now. */
+  async cancelSend(): Promise<void> {
+    const outcome = await outbox.cancelSend(this.id);
+    if (outcome.ok) this.#say('info', outcome.message, 'prepared');
+    else this.#say('error', outcome.message);
+  }
+
+  /** Takes a scheduled delivery back to prepared (a server command); it can then be sent, or scheduled again. */
+  async unschedule(): Promise<void> {
+    const kpis = await this.call<SendKpis>(() => client.api.deliveries[':id'].unschedule.$post({ param: { id: this.id } }));
+    if (!kpis) return;
+    await db.deliveries.update(this.id, { server: null });
+    this.#say('info', 'Unscheduled: nothing will be sent until you send or schedule it again.', 'prepared');
   }
 
   pause = () => this.command('pause');
@@ -99,6 +214,17 @@ export class DeliveryDashboard {
   /** Resends (or cancels) the messages whose outcome is unknown after a server crash. */
   async settleUnknown(resend: boolean): Promise<void> {
     await this.call(() => client.api.deliveries[':id'].unknown.$post({ param: { id: this.id }, json: { resend } }));
+  }
+
+  /** What identifies the state a message is said in; `kind` names the state an action leads to. */
+  #stamp(kind: DeliveryState['kind'] | undefined = this.state?.kind): string {
+    const state = this.state;
+    const status = kind === 'server' && state?.kind === 'server' ? state.status : '';
+    return [kind, status, this.delivery.current?.version, this.preparation.current?.preparedAt].join('|');
+  }
+
+  #say(tone: Tone, text: string, kind?: DeliveryState['kind']): void {
+    this.#message = { tone, text, stamp: this.#stamp(kind) };
   }
 
   private async command(name: 'pause' | 'resume' | 'stop'): Promise<void> {
@@ -112,9 +238,9 @@ export class DeliveryDashboard {
     try {
       const response = await request();
       if (response.ok) return (await response.json()) as T;
-      this.#message = { tone: 'error', text: (await refusalOf(response)).message };
+      this.#say('error', (await refusalOf(response)).message);
     } catch {
-      this.#message = { tone: 'error', text: 'The server cannot be reached: this needs the network. Try again when online.' };
+      this.#say('error', 'The server cannot be reached: this needs the network. Try again when online.');
     }
     return undefined;
   }

@@ -2,6 +2,11 @@
  * The outbox: a Send is written here first, then the prepared batch goes to the server in
  * chunks, each acknowledged once on the server's disk. The item survives reloads and
  * retries with backoff; offline, it waits and the dashboard says so.
+ *
+ * A Send can be cancelled until its command leaves for the server: the upload checks before
+ * every chunk and, without yielding in between, right before the command. Parts already
+ * uploaded stay on the server unused (a batch it holds as `prepared` and never sends by
+ * itself), and the next Send of the delivery completes or replaces them.
  */
 
 import { client, refusalOf } from '../api';
@@ -19,10 +24,22 @@ class Refused extends Error {
   }
 }
 
+/** The marketer cancelled the Send while it was being uploaded. */
+class Cancelled extends Error {
+  constructor() {
+    super('The Send was cancelled.');
+    this.name = 'Cancelled';
+  }
+}
+
 export class Outbox {
   #busy = false;
   #again = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Items cancelled in this tab: an upload of one stops before its next step. */
+  readonly #cancelled = new Set<number>();
+  /** The item whose Send command is on its way to the server (too late to cancel). */
+  #commanding: number | null = null;
 
   constructor(private readonly db: MailroomDb) {}
 
@@ -81,6 +98,27 @@ export class Outbox {
     }
   }
 
+  /**
+   * Cancels the Send of a delivery waiting in the outbox, unless its command is already on its
+   * way to the server. Returns what happened, in words for the marketer.
+   */
+  async cancelSend(deliveryId: string): Promise<{ ok: boolean; message: string }> {
+    const items = await this.db.outbox.where('deliveryId').equals(deliveryId).toArray();
+    const item = items.find((i): i is SendItem => i.kind === 'send');
+    if (!item) return { ok: false, message: 'There is no Send waiting for this delivery: it may have reached the server just now.' };
+    // No await between this check and the mark: the upload checks the mark right before the command.
+    if (this.#commanding === item.id) {
+      return { ok: false, message: 'Too late to cancel: the Send is reaching the server now. Once it shows, pause or stop it.' };
+    }
+    this.#cancelled.add(item.id!);
+    await this.db.outbox.delete(item.id!);
+    if (item.chunksDone === 0) return { ok: true, message: 'Send cancelled before it reached the server: nothing was sent.' };
+    return {
+      ok: true,
+      message: `Send cancelled: nothing was sent. The server keeps the ${item.chunksDone} of ${item.chunkCount} parts it had received, unused, until the next Send completes or replaces them.`,
+    };
+  }
+
   /** Drops a refused item so the marketer can prepare and send again. */
   async discard(id: number): Promise<void> {
     await this.db.outbox.delete(id);
@@ -123,6 +161,7 @@ export class Outbox {
       else await this.upload(item);
       return 0;
     } catch (error) {
+      if (error instanceof Cancelled) return 0;
       if (error instanceof Refused) {
         await this.db.outbox.update(id, { state: 'refused', lastError: error.message });
         return 0;
@@ -152,6 +191,7 @@ export class Outbox {
       client.api.deliveries[':id'].batch.$put({ param, json: batchHeader(delivery, preparation.kpis, contentHash, item.chunkCount) }),
     );
     for (let seq = item.chunksDone + 1; seq <= item.chunkCount; seq++) {
+      if (this.#cancelled.has(item.id!)) throw new Cancelled();
       const recipients = await recipientsOfChunk(this.db, deliveryId, seq);
       await expectOk(
         client.api.deliveries[':id'].batch.chunks[':seq'].$put({
@@ -162,6 +202,20 @@ export class Outbox {
       await this.db.outbox.update(item.id!, (stored) => void ((stored as SendItem).chunksDone = seq));
     }
     await expectOk(client.api.deliveries[':id'].batch.commit.$post({ param, json: { contentHash } }));
+    // Cancelled here, or in another tab (the item is gone): the batch stays on the server, unsent.
+    const waiting = await this.db.outbox.get(item.id!);
+    if (!waiting || this.#cancelled.has(item.id!)) throw new Cancelled();
+    this.#commanding = item.id!;
+    try {
+      await this.command(item, param);
+    } finally {
+      this.#commanding = null;
+    }
+  }
+
+  /** Sends the Send command for an uploaded batch and records what the server says. */
+  private async command(item: SendItem, param: { id: string }): Promise<void> {
+    const { deliveryId, contentHash } = item;
     const sent = await client.api.deliveries[':id'].send.$post({ param, json: { contentHash, scheduledAt: item.scheduledAt } });
     let kpis: SendKpis;
     if (sent.ok) kpis = (await sent.json()) as SendKpis;
