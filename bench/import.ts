@@ -12,7 +12,7 @@ import { importCsv } from '../server/audience/importer';
 import { sqliteAudienceStore } from '../server/store/audience-store';
 import { openDatabase } from '../server/store/database';
 import { seededRandom } from '../server/seed';
-import { figure, machineLine } from './machine';
+import { couldNotRun, figure, machineLine, mustHold } from './machine';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'mailroom-bench-import-'));
@@ -47,6 +47,12 @@ async function main() {
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
   if (!outcome.ok) throw new Error(outcome.message);
+  // Every 1,000th generated address is broken (i % 1000 === 999): the others are all new.
+  const broken = Math.floor(ROWS / 1000);
+  mustHold(
+    outcome.summary.inserted === ROWS - broken && outcome.summary.rejected === broken,
+    `the import kept ${outcome.summary.inserted} and rejected ${outcome.summary.rejected} of ${ROWS} rows, not ${ROWS - broken} and ${broken}`,
+  );
 
   console.log(machineLine());
   console.log(
@@ -60,7 +66,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  console.error(error);
   rmSync(dir, { recursive: true, force: true });
-  process.exit(0);
+  couldNotRun(error);
 });

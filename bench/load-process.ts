@@ -8,7 +8,9 @@ import autocannon from 'autocannon';
 const [url, seconds] = process.argv.slice(2);
 let input = '';
 process.stdin.on('data', (chunk) => (input += chunk));
-process.stdin.on('end', async () => {
+process.stdin.on('end', () => void load().catch((error) => (console.error(error), process.exit(1))));
+
+async function load() {
   const paths = input.split('\n').filter(Boolean);
   const result = await autocannon({
     url,
@@ -21,4 +23,4 @@ process.stdin.on('end', async () => {
     })),
   });
   console.log(JSON.stringify(result));
-});
+}

@@ -10,7 +10,7 @@
 import type { CDPSession, Page } from 'playwright-core';
 import type { Db } from '../server/store/database';
 import { startBench } from './audience-server';
-import { figure, machineLine } from './machine';
+import { couldNotRun, figure, machineLine, mustHold } from './machine';
 
 const PROFILES = Number(process.env.PROFILES ?? 1_000_000);
 
@@ -107,6 +107,7 @@ async function main() {
     await sample();
     const longTasks = await page.evaluate(() => (globalThis as unknown as { longTasks: number[] }).longTasks);
     const kpis = await page.getByRole('group', { name: 'To deliver', exact: true }).locator('output').textContent();
+    mustHold(/\d/.test(kpis ?? ''), `the preparation shows no figure to deliver (${kpis})`);
 
     // What-if: switch one rule off and wait for the figures to change.
     const whatIf = page.getByRole('region', { name: 'What-if' });
@@ -132,7 +133,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(0);
-});
+main().catch(couldNotRun);

@@ -7,7 +7,7 @@
  */
 
 import { generateProfiles, startBench } from './audience-server';
-import { figure, machineLine } from './machine';
+import { couldNotRun, figure, machineLine, mustHold } from './machine';
 
 const PROFILES = Number(process.env.PROFILES ?? 1_000_000);
 const CHANGES = 10_000;
@@ -51,7 +51,7 @@ async function main() {
     await page.getByLabel('Find a profile by email or name').waitFor();
     started = performance.now();
     await page.getByLabel('Find a profile by email or name').fill('zz-nobody');
-    await page.getByText('No profile in the local audience starts with').waitFor({ timeout: 120_000 });
+    await page.getByText('No profile in the local audience matches').waitFor({ timeout: 120_000 });
     const scan = (performance.now() - started) / 1000;
     const blocks = await page.evaluate(
       () =>
@@ -64,6 +64,7 @@ async function main() {
         }),
     );
 
+    mustHold(blocks > 0, 'the replica holds no block after the pull');
     console.log(machineLine());
     console.log(
       `replica: ${PROFILES.toLocaleString('en-US')} profiles in ${blocks} blocks; headless Chromium ${chromium.browser.version()}`,
@@ -78,7 +79,4 @@ async function main() {
 
 declare function readMeta(key: string): Promise<unknown>;
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(0);
-});
+main().catch(couldNotRun);

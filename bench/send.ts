@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createThreadedMessenger } from '../server/sending/threaded-messenger';
 import { createKit, eventually, handOver, SAMPLE_DELIVERY } from '../server/test-kit';
-import { figure, machineLine } from './machine';
+import { couldNotRun, figure, machineLine, mustHold } from './machine';
 import { startSink } from './sink';
 
 const RECIPIENTS = Number(process.env.RECIPIENTS ?? 100_000);
@@ -55,6 +55,9 @@ async function main() {
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     const received = await sink.count();
+    mustHold(received === RECIPIENTS, `the sink received ${received} messages, not ${RECIPIENTS}`);
+    const delivered = kit.services.deliveries.kpis('bench', new Date())?.delivered;
+    mustHold(delivered === RECIPIENTS, `the delivery counts ${delivered} delivered, not ${RECIPIENTS}`);
     console.log(machineLine());
     console.log(
       `send: ${RECIPIENTS.toLocaleString('en-US')} recipients, ${html.length} character HTML with 3 fields, ${CONNECTIONS} connections; the sink received ${received.toLocaleString('en-US')}`,
@@ -68,7 +71,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(0);
-});
+main().catch(couldNotRun);

@@ -4,13 +4,19 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
+/** Resolves with the sink's port once it listens; `count()` rejects should the sink process have died (the figures would mean nothing). */
 export async function startSink(): Promise<{ port: number; count(): Promise<number>; stop(): void }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sink-process.ts')], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
-  const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, signal) => reject(new Error(`the sink process exited (${signal ?? code})`))),
+  );
+  exited.catch(() => {}); // read by next(), when there is a line to wait for
+  const next = () => Promise.race([new Promise<string>((resolve) => lines.once('line', resolve)), exited]);
   const port = Number(await next());
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`the sink process printed no port`);
   return {
     port,
     count: async () => {

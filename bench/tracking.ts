@@ -14,7 +14,7 @@ import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createThreadedMessenger } from '../server/sending/threaded-messenger';
 import { createKit, eventually, handOver, SAMPLE_DELIVERY } from '../server/test-kit';
-import { figure, machineLine } from './machine';
+import { couldNotRun, figure, machineLine, mustHold } from './machine';
 import { startSink } from './sink';
 
 const RECIPIENTS = 50_000;
@@ -59,7 +59,8 @@ async function main() {
     let output = '';
     load.stdout!.on('data', (chunk) => (output += chunk));
     load.stdin!.end(paths.join('\n'));
-    await new Promise((resolve) => load.once('exit', resolve));
+    const code = await new Promise<number | null>((resolve) => load.once('exit', resolve));
+    mustHold(code === 0, `the load generator exited with ${code}`);
     const result = JSON.parse(output) as {
       requests: { average: number; total: number };
       latency: { p50: number; p99: number; max: number };
@@ -68,6 +69,10 @@ async function main() {
       '3xx'?: number;
     };
     const after = kit.services.deliveries.kpis('bench', new Date())!;
+    // Errors or refusals mean the figures measure something else than tracking answered.
+    const refused = result.non2xx - (result['3xx'] ?? 0);
+    mustHold(result.requests.total > 0, 'the load generator made no request');
+    mustHold(result.errors === 0 && refused === 0, `${result.errors} requests failed and ${refused} were answered other than 2xx or 3xx`);
 
     console.log(machineLine());
     console.log(
@@ -84,7 +89,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(0);
-});
+main().catch(couldNotRun);

@@ -5,7 +5,10 @@
  * security headers on everything; the origin of a state-changing request under /api and
  * /mailbox; the session; and only then the body, read up to its route's limit. So no body
  * is read for a request that is refused for who sent it (sign-in is the one body taken from
- * anyone, within 8 KiB). Tracking and unsubscribe stay open to any origin.
+ * anyone, within 8 KiB). Tracking and unsubscribe stay open to any origin. Before all of
+ * them, every request is timed and logged once answered (observability/http.ts). The probes
+ * (/healthz, /readyz) and /metrics answer JSON or Prometheus text, and no unknown path under
+ * them or /api answers the app: those are 404s in JSON.
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { HTTPException } from 'hono/http-exception';
 import { bodyLimits } from './http/body-limits';
 import { sameOrigin } from './http/same-origin';
 import { inlineScriptHashes, securityHeaders } from './http/security-headers';
+import { loggedPath, operatorRoutes, requestLog } from './observability/http';
 import { audience } from './routes/audience';
 import { deliveries } from './routes/deliveries';
 import { proofs } from './routes/proofs';
@@ -55,6 +59,7 @@ export function createApp(services: Services) {
       c.set('services', services);
       await next();
     })
+    .use(requestLog)
     .use(securityHeaders(index ? inlineScriptHashes(index) : []))
     .use('/api/*', sameOrigin)
     .use('/mailbox/*', sameOrigin)
@@ -62,6 +67,7 @@ export function createApp(services: Services) {
     .use(except('/api/*', limits))
     .route('/api', api)
     .route('/', tracking)
+    .route('/', operatorRoutes)
     .route('/mailbox', mailboxPage);
 
   app.all('/api/*', (c) => c.json({ error: 'not-found', message: `There is no API at ${c.req.path}.` }, 404));
@@ -69,7 +75,8 @@ export function createApp(services: Services) {
 
   app.onError(async (error, c) => {
     if (error instanceof HTTPException && error.status < 500) return refusal(error, c);
-    console.error(`${c.req.method} ${c.req.path} failed:`, error);
+    const path = loggedPath(c.req.path);
+    services.logger.error({ event: 'request-failed', method: c.req.method, path, err: error }, `${c.req.method} ${path} failed`);
     if (c.req.path.startsWith('/api/')) {
       return c.json({ error: 'internal-error', message: 'The server failed to handle this request; it has been logged. Try again.' }, 500);
     }

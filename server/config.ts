@@ -1,6 +1,18 @@
-/** Configuration from the environment, with the embedded defaults that make `npm start` work anywhere. */
+/**
+ * Configuration from the environment, with the embedded defaults that make `npm start` work
+ * anywhere; the data directory; and what Mailroom's two commands (the server and `npm run
+ * import`) read from their command line and how they end.
+ */
 
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { openDatabase, type Db } from './store/database';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The shortest MAILROOM_METRICS_TOKEN accepted: a bearer token anyone could guess protects nothing. */
+export const METRICS_TOKEN_MIN_LENGTH = 16;
 
 export interface Config {
   port: number;
@@ -18,6 +30,10 @@ export interface Config {
   ratePerSecond: number;
   /** Seed the demo audience into a new database (MAILROOM_DEMO, on unless "off"). */
   demo: boolean;
+  /** The least severe log line written (LOG_LEVEL, `info` unless told). */
+  logLevel: LogLevel;
+  /** The bearer token /metrics asks for (MAILROOM_METRICS_TOKEN); null: /metrics answers loopback clients only. */
+  metricsToken: string | null;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -26,6 +42,34 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min}, not "${raw}".`);
   return value;
+}
+
+/** Returns the data directory (MAILROOM_DATA_DIR, ./data unless told) as an absolute path. */
+export function dataDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.MAILROOM_DATA_DIR || 'data');
+}
+
+/** The data directory or its database cannot be opened (the commands exit with EXIT.dataDir). */
+export class DataDirectoryError extends Error {}
+
+/**
+ * Returns the database of a data directory, created (folder and file) when missing, and
+ * whether this call created it; throws a DataDirectoryError saying what is wrong when the
+ * folder cannot be made or the database cannot be opened (not a folder, not writable, not a
+ * SQLite file, locked).
+ */
+export function openDataDirectory(dataDir: string): { db: Db; file: string; created: boolean } {
+  const file = join(dataDir, 'mailroom.db');
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    const created = !existsSync(file);
+    return { db: openDatabase(file), file, created };
+  } catch (error) {
+    throw new DataDirectoryError(
+      `Cannot open the database ${file} (${(error as Error).message}). Check that MAILROOM_DATA_DIR names a folder this user can write to, holding Mailroom's database or nothing.`,
+      { cause: error },
+    );
+  }
 }
 
 /** Returns the configuration, or throws with a sentence naming the variable that is wrong. */
@@ -38,10 +82,21 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const demo = (env.MAILROOM_DEMO ?? 'on').trim().toLowerCase();
   if (!['on', 'off'].includes(demo)) throw new Error(`MAILROOM_DEMO must be "on" or "off", not "${env.MAILROOM_DEMO}".`);
+  const logLevel = (env.LOG_LEVEL || 'info').trim().toLowerCase() as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.slice(0, -1).join(', ')} or silent, not "${env.LOG_LEVEL}".`);
+  }
+  const metricsToken = env.MAILROOM_METRICS_TOKEN || null;
+  // The token itself is never repeated in a message: it may be most of a real one.
+  if (metricsToken !== null && metricsToken.length < METRICS_TOKEN_MIN_LENGTH) {
+    throw new Error(
+      `MAILROOM_METRICS_TOKEN must be at least ${METRICS_TOKEN_MIN_LENGTH} characters (it has ${metricsToken.length}); make one with: openssl rand -hex 32`,
+    );
+  }
   return {
     port,
     host,
-    dataDir: resolve(env.MAILROOM_DATA_DIR || 'data'),
+    dataDir: dataDirectory(env),
     smtpUrl,
     sinkPort: integer(env, 'MAILROOM_SINK_PORT', 2525),
     adminPassword: env.MAILROOM_ADMIN_PASSWORD || null,
@@ -51,5 +106,43 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     messagesPerConnection: integer(env, 'MAILROOM_SMTP_MESSAGES_PER_CONNECTION', 1000, 1),
     ratePerSecond: integer(env, 'MAILROOM_SEND_RATE', 0),
     demo: demo === 'on',
+    logLevel,
+    metricsToken,
   };
+}
+
+/**
+ * How Mailroom's commands end, the same for both, as their usage texts say:
+ * 0 done (or help shown); 1 failed (the import refused the file; the server could not start
+ * or stop in time); 2 a usage error (an unknown option, a missing or extra operand, a
+ * variable with a wrong value); 3 the data directory or its database cannot be opened.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, dataDir: 3 } as const;
+
+export type CommandLine = { kind: 'help' } | { kind: 'run'; operands: string[] } | { kind: 'usage-error'; message: string };
+
+/**
+ * Returns what a command line asks for: `help` when it holds --help or -h (wherever), a
+ * `run` with its operands when it holds between `min` and `max` of them and no other
+ * option, else the usage error as a sentence. A lone `--` ends the options (a file named
+ * `-x.csv` then passes).
+ */
+export function readCommandLine(args: readonly string[], operands: { min: number; max: number; name?: string }): CommandLine {
+  const end = args.indexOf('--');
+  const options = end === -1 ? args : args.slice(0, end);
+  if (options.some((arg) => arg === '--help' || arg === '-h')) return { kind: 'help' };
+  const unknown = options.find((arg) => arg.startsWith('-') && arg !== '-');
+  if (unknown !== undefined) return { kind: 'usage-error', message: `Unknown option ${unknown}.` };
+  const given = end === -1 ? [...args] : [...options, ...args.slice(end + 1)];
+  if (given.length < operands.min) return { kind: 'usage-error', message: `Say which ${operands.name ?? 'operand'}.` };
+  if (given.length > operands.max) {
+    return {
+      kind: 'usage-error',
+      message:
+        operands.max === 0
+          ? `Unexpected argument ${given[0]}: this command takes none (it is configured by environment variables).`
+          : `Too many arguments: ${given.join(' ')} (one ${operands.name ?? 'operand'} at a time).`,
+    };
+  }
+  return { kind: 'run', operands: given };
 }

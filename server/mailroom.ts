@@ -1,17 +1,16 @@
 /** Starting and stopping a whole Mailroom server: database, seed, operator, SMTP, engine and HTTP. */
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp } from './app';
-import type { Config } from './config';
+import { openDataDirectory, type Config } from './config';
+import { createLogger, engineLog, type Logger } from './observability/logger';
 import { seedDemoAudience } from './seed';
 import { createSettingsControl, engineLimits, loadSettings, messengerFor, type SendingSettings } from './sending/settings';
 import { createServices, type Services } from './services';
 import { startSmtpSink, type SmtpSink } from './sink/smtp-sink';
-import { getMeta, openDatabase, setMeta } from './store/database';
+import { getMeta, setMeta } from './store/database';
 import { sqliteMailboxStore } from './store/mailbox-store';
 
 /** Meta key: set once the demo audience was seeded (or an audience existed), so it is never seeded again. */
@@ -35,12 +34,17 @@ export interface RunningMailroom {
   close(): Promise<void>;
 }
 
-/** Starts Mailroom with the given configuration; resolves once it listens. */
-export async function startMailroom(config: Config, log: (line: string) => void = console.log): Promise<RunningMailroom> {
-  mkdirSync(config.dataDir, { recursive: true });
-  const databaseFile = join(config.dataDir, 'mailroom.db');
-  const created = !existsSync(databaseFile);
-  const db = openDatabase(databaseFile);
+/**
+ * Starts Mailroom with the given configuration; resolves once it listens. Requests and
+ * engine events go to `logger` (JSON lines on stdout unless told, lines for people in a
+ * terminal); the start banner is the caller's to print.
+ */
+export async function startMailroom(
+  config: Config,
+  logger: Logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true }),
+): Promise<RunningMailroom> {
+  const { db, file: databaseFile, created } = openDataDirectory(config.dataDir);
+  const log = engineLog(logger);
 
   let secret = getMeta(db, 'tracking_secret');
   if (!secret) setMeta(db, 'tracking_secret', (secret = randomBytes(32).toString('base64url')));
@@ -70,9 +74,13 @@ export async function startMailroom(config: Config, log: (line: string) => void 
     appDir: config.appDir,
     secureCookies: config.publicUrl?.startsWith('https://') ?? false,
     log,
+    logger,
+    processMetrics: true,
+    metricsToken: config.metricsToken,
     // Claim no more than can be in flight: after a crash, "outcome unknown" covers only what reached the relay.
     engine: engineLimits(settings),
-    settings: (engine) => createSettingsControl({ db, defaults, engine, builtInRelay, log }),
+    settings: (engine) =>
+      createSettingsControl({ db, defaults, engine, builtInRelay, log: (line) => logger.info({ event: 'settings-changed' }, line) }),
   });
   const { audience, operators, engine, bus } = services;
   // The demo is decided once in a database's life, when it is first started: declined, or

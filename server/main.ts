@@ -1,16 +1,54 @@
 /** `npm start`: runs Mailroom with its embedded defaults and says how to use it. */
 
 import { publicUrlProblems } from '../shared/typology';
-import { readConfig } from './config';
+import { DataDirectoryError, EXIT, readCommandLine, readConfig, type Config } from './config';
 import { startMailroom } from './mailroom';
+import { createLogger } from './observability/logger';
 import { SHUTDOWN_GRACE_MS } from './sending/engine';
 
 /** What closing the database and the HTTP server may take after the engine has stopped. */
 const STOP_MARGIN_MS = 5_000;
 
+const USAGE = `Usage: npm start [-- --help]
+       node dist/server/main.js [--help]
+
+Starts Mailroom: the app, its API, tracking links and the send engine, on one port.
+It takes no arguments; environment variables configure it (README, "Configuration"):
+  PORT (8080), HOST (0.0.0.0), MAILROOM_DATA_DIR (./data), MAILROOM_ADMIN_PASSWORD,
+  SMTP_URL (none: the built-in sink), MAILROOM_PUBLIC_URL, MAILROOM_SINK_PORT (2525),
+  MAILROOM_SMTP_CONNECTIONS (5), MAILROOM_SMTP_MESSAGES_PER_CONNECTION (1000),
+  MAILROOM_SEND_RATE (0: no limit), MAILROOM_APP_DIR (./build), MAILROOM_DEMO (on),
+  LOG_LEVEL (info), MAILROOM_METRICS_TOKEN (none: /metrics for this machine only).
+For operators: GET /healthz (alive), /readyz (database and engine), /metrics (Prometheus).
+
+Exit status:
+  0  stopped by SIGTERM or Ctrl-C once the relay had answered (or this help)
+  1  could not start (the port is taken, the app is not built, ...) or did not stop in time
+  2  usage error: an argument, or a variable with a wrong value
+  3  the data directory or its database cannot be opened`;
+
 async function main() {
-  const config = readConfig();
-  const mailroom = await startMailroom(config);
+  const command = readCommandLine(process.argv.slice(2), { min: 0, max: 0 });
+  if (command.kind === 'help') return console.log(USAGE);
+  if (command.kind === 'usage-error') {
+    // Before anything is opened: a mistyped flag never creates (or seeds) a database.
+    console.error(`${command.message}\n\n${USAGE}`);
+    process.exit(EXIT.usage);
+  }
+  let config: Config;
+  try {
+    config = readConfig();
+  } catch (error) {
+    console.error(`Mailroom could not start: ${(error as Error).message}`);
+    process.exit(EXIT.usage);
+  }
+  const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ event: 'uncaught-exception', err: error }, `Mailroom stopped on an unexpected error: ${error.message}`);
+    process.exit(EXIT.failed);
+  });
+
+  const mailroom = await startMailroom(config, logger);
   const lines = [
     '',
     `Mailroom is running at ${mailroom.url}`,
@@ -33,6 +71,7 @@ async function main() {
     ...publicUrlProblems(mailroom.publicUrl).map((problem) => `  Warning: ${problem}`),
     '',
   ];
+  // The banner is text for the person who started Mailroom, not a log line.
   console.log(lines.join('\n'));
 
   // A stop is bounded: the engine waits at most SHUTDOWN_GRACE_MS for the relay's answers
@@ -41,17 +80,27 @@ async function main() {
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) {
-      console.log(`${signal} again: stopping now; messages in flight will be listed as outcome unknown.`);
-      process.exit(1);
+      logger.warn(
+        { event: 'shutdown-forced', signal },
+        `${signal} again: stopping now; messages in flight will be listed as outcome unknown.`,
+      );
+      process.exit(EXIT.failed);
     }
     closing = true;
-    console.log(`${signal}: finishing the messages the relay is answering (at most ${SHUTDOWN_GRACE_MS / 1000} s), then stopping.`);
+    logger.info(
+      { event: 'shutdown', signal },
+      `${signal}: finishing the messages the relay is answering (at most ${SHUTDOWN_GRACE_MS / 1000} s), then stopping.`,
+    );
     setTimeout(() => {
-      console.error(`Mailroom did not stop within ${(SHUTDOWN_GRACE_MS + STOP_MARGIN_MS) / 1000} s of ${signal}; stopping now.`);
-      process.exit(1);
+      logger.error(
+        { event: 'shutdown-late', signal },
+        `Mailroom did not stop within ${(SHUTDOWN_GRACE_MS + STOP_MARGIN_MS) / 1000} s of ${signal}; stopping now.`,
+      );
+      process.exit(EXIT.failed);
     }, SHUTDOWN_GRACE_MS + STOP_MARGIN_MS).unref();
     await mailroom.close();
-    process.exit(0);
+    logger.info({ event: 'stopped', signal }, 'Mailroom stopped.');
+    process.exit(EXIT.ok);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -59,5 +108,5 @@ async function main() {
 
 main().catch((error: Error) => {
   console.error(`Mailroom could not start: ${error.message}`);
-  process.exit(1);
+  process.exit(error instanceof DataDirectoryError ? EXIT.dataDir : EXIT.failed);
 });

@@ -5,7 +5,8 @@
  * denylisted and quarantined addresses.
  */
 
-import type { AudienceStore, ProfileInput } from './store/audience-store';
+import { normalizeEmail } from '../shared/email-address';
+import type { AudienceStore, ProfileInput, SeedMarks, SeedRemoval } from './store/audience-store';
 import { seededRandom } from '../shared/random';
 import type { AttributeDefinition } from '../shared/types';
 
@@ -124,11 +125,49 @@ export function demoAudience(count = 10_000, seed = 20261128): DemoAudience {
   return { profiles, denylisted, quarantined };
 }
 
+/**
+ * How the demo marks what it writes. Its profiles carry `imported_by = 'demo'` (those seeded
+ * before this mark existed carry none); an import of the operator's that updates one of them
+ * writes its own import id there, and that profile is the operator's from then on.
+ */
+export const DEMO_MARKS: SeedMarks = {
+  marker: 'demo',
+  denylistedBy: 'demo',
+  quarantineReply: '550 5.1.1 User unknown (demo)',
+};
+
 /** Fills an empty audience of record with the demo audience. */
 export function seedDemoAudience(audience: AudienceStore, now: Date): void {
   const demo = demoAudience();
   for (const attribute of DEMO_SCHEMA) audience.declareAttribute(attribute);
-  audience.upsertMany(demo.profiles, 'demo', now);
-  for (const email of demo.denylisted) audience.denylist(email, 'Asked not to be contacted (demo)', 'demo', now);
-  for (const email of demo.quarantined) audience.quarantine(email, 'hard-bounce', '550 5.1.1 User unknown (demo)', null, now);
+  audience.upsertMany(demo.profiles, 'demo', now, DEMO_MARKS.marker);
+  for (const email of demo.denylisted) audience.denylist(email, 'Asked not to be contacted (demo)', DEMO_MARKS.denylistedBy, now);
+  for (const email of demo.quarantined) audience.quarantine(email, 'hard-bounce', DEMO_MARKS.quarantineReply, null, now);
+}
+
+let addresses: string[] | undefined;
+/** Returns the addresses of the demo audience, normalized as the audience stores them: the same on every machine (the seed is deterministic). */
+export function demoAddresses(): string[] {
+  addresses ??= demoAudience().profiles.map((p) => normalizeEmail(p.email));
+  return addresses;
+}
+
+/** Returns how many profiles of the demo audience are still in the audience (not updated by an import since). */
+export function demoProfilesLeft(audience: AudienceStore): number {
+  return audience.countSeeded(demoAddresses(), DEMO_MARKS);
+}
+
+/**
+ * Removes the demo audience in one transaction: every profile at one of the demo's addresses
+ * that no import of the operator's has written since the seed (those are kept), the demo's
+ * denylist and quarantine entries for them, and each attribute of DEMO_SCHEMA that no
+ * remaining profile has a value for. Replicas hear of it at their next pull (tombstones, and
+ * the schema they pull with every page). Returns what was removed and kept.
+ */
+export function removeDemoAudience(audience: AudienceStore): SeedRemoval {
+  return audience.removeSeeded(
+    demoAddresses(),
+    DEMO_MARKS,
+    DEMO_SCHEMA.map((a) => a.name),
+  );
 }

@@ -3,8 +3,10 @@
 import { IMPORT_MAX_BYTES } from './http/body-limits';
 import { createSignInLimits, type SignInLimitOptions, type SignInLimits } from './http/sign-in-limits';
 import { LiveBus } from './live/live-bus';
+import { silentLogger, type Logger } from './observability/logger';
+import { createMetrics, type Metrics } from './observability/metrics';
 import { composeMessage } from './sending/compose';
-import { SendEngine, type EngineOptions } from './sending/engine';
+import { SendEngine, type EngineEvent, type EngineOptions } from './sending/engine';
 import type { Messenger } from './sending/messenger';
 import type { SettingsControl } from './sending/settings';
 import { sqliteAudienceStore, type AudienceStore } from './store/audience-store';
@@ -42,6 +44,12 @@ export interface Services {
   signInLimits: SignInLimits;
   /** The largest CSV file an import takes, in bytes. */
   importMaxBytes: number;
+  /** Where requests and errors are logged (observability/logger.ts). */
+  logger: Logger;
+  /** What /metrics reports (observability/metrics.ts). */
+  metrics: Metrics;
+  /** The bearer token /metrics asks for; null: loopback clients only (observability/http.ts). */
+  metricsToken: string | null;
   now: () => Date;
 }
 
@@ -55,7 +63,14 @@ export interface ServiceOptions {
   publicUrl: () => string;
   appDir: string | null;
   secureCookies: boolean;
-  log: (line: string) => void;
+  /** The engine's events (observability/logger.ts's engineLog writes them to the logger). */
+  log: (line: string, event?: EngineEvent) => void;
+  /** Requests and errors; a silent logger unless given. */
+  logger?: Logger;
+  /** Adds prom-client's default process metrics to /metrics (the running server; not tests). */
+  processMetrics?: boolean;
+  /** The bearer token /metrics asks for; none (loopback only) unless given. */
+  metricsToken?: string | null;
   /** Coalescing interval of live figures. */
   liveIntervalMs?: number;
   engine?: Partial<EngineOptions>;
@@ -74,6 +89,7 @@ export function createServices(db: Db, options: ServiceOptions): Services {
   const tracking = sqliteTrackingStore(db);
   const signer = createTokenSigner(options.secret);
   const bus = new LiveBus(options.liveIntervalMs);
+  const metrics = createMetrics({ journal, processMetrics: options.processMetrics });
   const engine = new SendEngine({
     journal,
     deliveries,
@@ -82,6 +98,7 @@ export function createServices(db: Db, options: ServiceOptions): Services {
       composeMessage(delivery, message, entry, { publicUrl: options.publicUrl(), signer, tracking, now: options.engine?.now }),
     onChange: (id) => bus.changed(id),
     log: options.log,
+    observer: metrics.engine,
     ...options.engine,
   });
   return {
@@ -102,6 +119,9 @@ export function createServices(db: Db, options: ServiceOptions): Services {
     publicUrl: options.publicUrl,
     signInLimits: createSignInLimits(options.signInLimits),
     importMaxBytes: options.importMaxBytes ?? IMPORT_MAX_BYTES,
+    logger: options.logger ?? silentLogger(),
+    metrics,
+    metricsToken: options.metricsToken ?? null,
     now: () => new Date(),
   };
 }

@@ -5,7 +5,7 @@
 
 import { Preparation } from '../shared/preparation';
 import { batchHeader } from '../shared/handoff';
-import type { Delivery, PreparedRecipient } from '../shared/types';
+import type { Delivery, Exclusion, PreparedRecipient } from '../shared/types';
 import { createApp } from './app';
 import { createSettingsControl } from './sending/settings';
 import type { OutgoingMessage } from './sending/compose';
@@ -153,9 +153,14 @@ export function prepareOnServerAudience(kit: Kit, delivery: Delivery) {
   const started = Preparation.start(delivery, { typology: DEFAULT_TYPOLOGY, schema: kit.services.audience.schema() });
   if (!started.ok) throw new Error('preparation failed to start');
   const profiles = kit.services.audience.changesSince(0, 1_000_000).profiles;
-  const { recipients } = started.preparation.addProfiles(profiles);
+  const { recipients, exclusions } = started.preparation.addProfiles(profiles);
   const { result, last } = started.preparation.finish();
-  return { result, kpis: result.kpis, recipients: [...recipients, ...last.recipients] };
+  return {
+    result,
+    kpis: result.kpis,
+    recipients: [...recipients, ...last.recipients],
+    exclusions: [...exclusions, ...last.exclusions],
+  };
 }
 
 /** Hands a prepared delivery to the server in chunks (header, chunks, commit), as the outbox does. */
@@ -163,15 +168,31 @@ export async function handOver(
   kit: Kit,
   id: string,
   delivery: Omit<Delivery, 'id'>,
-  options: { chunkSize?: number; contentHash?: string } = {},
+  options: {
+    chunkSize?: number;
+    contentHash?: string;
+    /** Hand over as an app older than kept exclusions did: recipients only. */ withoutExclusions?: boolean;
+  } = {},
 ) {
   const full = { ...delivery, id };
-  const { result, recipients } = prepareOnServerAudience(kit, full);
+  const { result, recipients, exclusions } = prepareOnServerAudience(kit, full);
   const chunkSize = options.chunkSize ?? 100;
   const contentHash = options.contentHash ?? 'abcdef0123456789';
   const chunks: PreparedRecipient[][] = [];
   for (let i = 0; i < recipients.length; i += chunkSize) chunks.push(recipients.slice(i, i + chunkSize));
-  const header = batchHeader(delivery, result.kpis, contentHash, Math.max(1, chunks.length));
+  // The excluded go up too, after the recipients, as the outbox sends them.
+  const exclusionChunks: Exclusion[][] = [];
+  if (!options.withoutExclusions) {
+    for (let i = 0; i < exclusions.length; i += chunkSize) exclusionChunks.push(exclusions.slice(i, i + chunkSize));
+  }
+  const recipientChunks = Math.max(1, chunks.length);
+  const header = batchHeader(
+    delivery,
+    result.kpis,
+    contentHash,
+    recipientChunks,
+    options.withoutExclusions ? undefined : exclusionChunks.length,
+  );
   const begin = await kit.request(`/api/deliveries/${id}/batch`, { method: 'PUT', json: header });
   if (!begin.ok) throw new Error(`begin: ${begin.status} ${await begin.text()}`);
   for (const [index, chunk] of chunks.entries()) {
@@ -180,6 +201,13 @@ export async function handOver(
       json: { contentHash, recipients: chunk },
     });
     if (!put.ok) throw new Error(`chunk ${index + 1}: ${put.status} ${await put.text()}`);
+  }
+  for (const [index, part] of exclusionChunks.entries()) {
+    const put = await kit.request(`/api/deliveries/${id}/batch/chunks/${recipientChunks + index + 1}`, {
+      method: 'PUT',
+      json: { contentHash, exclusions: part },
+    });
+    if (!put.ok) throw new Error(`exclusions ${index + 1}: ${put.status} ${await put.text()}`);
   }
   const commit = await kit.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });
   if (!commit.ok) throw new Error(`commit: ${commit.status} ${await commit.text()}`);

@@ -1,4 +1,9 @@
-/** The hand-off of a prepared batch from the browser to the server: what its header says. */
+/**
+ * The hand-off of a prepared batch from the browser to the server: what its header says. The
+ * batch goes up in parts of at most a chunk each (PUT …/batch/chunks/:seq): its recipients,
+ * then its exclusions, so that the server keeps who was excluded by which rule, not only how
+ * many; the commit checks both against the header's figures.
+ */
 
 import type { DeliveryContent, PreparationKpis } from './types';
 
@@ -21,15 +26,26 @@ export interface BatchHeaderBody {
   toDeliver: number;
   excluded: number;
   excludedByCause: Record<string, number>;
+  /** Parts of recipients: numbers 1 to chunkCount. */
   chunkCount: number;
+  /**
+   * Parts of exclusions (every excluded profile, with the rule that excluded it), numbered on
+   * after the recipients' (chunkCount + 1 to chunkCount + exclusionChunkCount). Absent in a
+   * header from an app older than kept exclusions: its batch is taken without them.
+   */
+  exclusionChunkCount?: number;
 }
 
-/** Returns the body of `PUT /api/deliveries/:id/batch` for a prepared delivery. */
+/**
+ * Returns the body of `PUT /api/deliveries/:id/batch` for a prepared delivery, uploaded as
+ * `chunkCount` parts of recipients and then `exclusionChunkCount` parts of exclusions.
+ */
 export function batchHeader(
   delivery: Pick<DeliveryContent, 'name' | 'fromName' | 'fromAddress' | 'subject' | 'html'> & { version: number },
   kpis: PreparationKpis,
   contentHash: string,
   chunkCount: number,
+  exclusionChunkCount?: number,
 ): BatchHeaderBody {
   return {
     version: delivery.version,
@@ -44,5 +60,6 @@ export function batchHeader(
     excluded: kpis.excluded,
     excludedByCause: kpis.excludedByCause as Record<string, number>,
     chunkCount,
+    ...(exclusionChunkCount === undefined ? {} : { exclusionChunkCount }),
   };
 }

@@ -72,10 +72,42 @@ describe('compileMessage and renderMessage', () => {
 });
 
 describe('htmlToText', () => {
-  it('turns blocks into lines and decodes entities', () => {
-    expect(htmlToText('<style>p{}</style><p>A &amp; B</p><p>C<br>D</p><ul><li>one</li><li>two</li></ul>')).toBe(
-      'A & B\nC\nD\n- one\n- two',
-    );
+  it.each([
+    [
+      'blocks as lines, paragraphs apart',
+      '<p>A &amp; B</p><p>C<br>D</p><ul><li>one</li><li>two</li></ul>',
+      'A & B\n\nC\nD\n\n- one\n- two',
+    ],
+    [
+      'every entity decoded',
+      '<p>Caf&eacute; &rsquo;t &euro;5 &#8217; &#x2019; &hellip; &copy; &lt;b&gt; &quot;x&quot;</p>',
+      'Café ’t €5 ’ ’ … © <b> "x"',
+    ],
+    ['a no-break space as a space', '<p>10&nbsp;%&nbsp;&nbsp;off</p><table><tr><td>&nbsp;</td></tr></table>', '10 % off'],
+    [
+      'links as "text (url)", the URL alone when it is the text',
+      '<a href="https://x.example/a">See this</a> or <a href="https://x.example">https://x.example</a>',
+      'See this (https://x.example/a) or https://x.example',
+    ],
+    [
+      "images by their alt text, also as a link's text",
+      '<img src="https://x.example/logo.png" alt="Mailroom shop"><a href="https://x.example/sale"><img src="https://x.example/b.png" alt="Sale"></a><img src="https://x.example/pixel.gif">',
+      'Mailroom shop Sale (https://x.example/sale)'.replace(' Sale', 'Sale'),
+    ],
+    ['headings as written', '<h1>Hello Anna,</h1><h2>Our autumn</h2>', 'Hello Anna,\n\nOur autumn'],
+    [
+      'layout tables one cell to a line',
+      '<table><tr><td>Coats</td><td>Boots</td></tr><tr><td>Hats</td></tr></table>',
+      'Coats\nBoots\nHats',
+    ],
+    [
+      'no head, style or script',
+      '<html><head><title>T</title><style>p{}</style></head><body><script>x()</script><p>Body</p></body></html>',
+      'Body',
+    ],
+    ['mailto links by their address', '<a href="mailto:help@shop.example">Write to us</a>', 'Write to us (help@shop.example)'],
+  ])('%s', (_, html, text) => {
+    expect(htmlToText(html)).toBe(text);
   });
 });
 
@@ -106,11 +138,50 @@ describe('the text part', () => {
     expect(message.text).toBe(htmlToText(message.html));
   });
 
-  it('is derived from each HTML when Liquid holds a field the text would lose', () => {
-    const withAlt = compileMessage({ subject: 'Hi', html: '<p>Hi</p><img alt="{{ first_name }}" src="https://x.example/a.png">' }, schema);
+  it.each([
+    ['an image source', '<p>Hi</p><img alt="Logo" src="https://x.example/{{ first_name }}.png">', 'Hi\n\nLogo'],
+    [
+      'a style and the title',
+      '<head><title>{{ first_name }}</title><style>p { color: {{ city | default: "red" }} }</style></head><p>Hi {{ first_name }}</p>',
+      'Hi Anna',
+    ],
+    [
+      'a link whose text is its URL',
+      '<p>Go to <a href="https://x.example/{{ first_name }}">https://x.example/{{ first_name }}</a></p>',
+      'Go to https://x.example/Anna',
+    ],
+    ['an anchor link', '<p><a href="#{{ first_name }}">Top</a> {{ first_name }}</p>', 'Top Anna'],
+  ])('is rendered from a text template when an output sits where no text part shows it (%s)', (_, html, text) => {
+    const compiled = compileMessage({ subject: 'Hi', html }, schema);
+    if (!compiled.ok) throw new Error('compile');
+    expect(compiled.message.text).not.toBeNull();
+    const message = renderMessage(compiled.message, { first_name: 'Anna' }, { unsubscribeUrl: 'https://u.example/1', sendAt });
+    expect(message.text).toBe(text);
+    expect(message.text).toBe(htmlToText(message.html));
+  });
+
+  it.each([
+    ['an image source', '<p>Hi</p><img alt="Logo" src="https://x.example/{% if first_name %}a{% else %}b{% endif %}.png">', 'Hi\n\nLogo'],
+    ['a style', '<style>{% if city %}p { color: red }{% endif %}</style><p>Hi {{ first_name }}</p>', 'Hi Anna'],
+  ])('is derived from each HTML when a tag sits where the text would lose it (%s)', (_, html, text) => {
+    const lossy = compileMessage({ subject: 'Hi', html }, schema);
+    if (!lossy.ok) throw new Error('compile');
+    expect(lossy.message.text).toBeNull();
+    const message = renderMessage(lossy.message, { first_name: 'Anna' }, { unsubscribeUrl: 'https://u.example/1', sendAt });
+    expect(message.text).toBe(text);
+    expect(message.text).toBe(htmlToText(message.html));
+  });
+
+  it("keeps Liquid in an image's alt text in the text template", () => {
+    const withAlt = compileMessage(
+      { subject: 'Hi', html: '<p>Hi</p><img alt="A gift for {{ first_name }}" src="https://x.example/a.png">' },
+      schema,
+    );
     if (!withAlt.ok) throw new Error('compile');
-    expect(withAlt.message.text).toBeNull();
-    expect(renderMessage(withAlt.message, { first_name: 'Anna' }, { unsubscribeUrl: 'https://u.example/1', sendAt }).text).toBe('Hi');
+    expect(withAlt.message.text).not.toBeNull();
+    const message = renderMessage(withAlt.message, { first_name: 'Anna' }, { unsubscribeUrl: 'https://u.example/1', sendAt });
+    expect(message.text).toBe('Hi\n\nA gift for Anna');
+    expect(message.text).toBe(htmlToText(message.html));
   });
 });
 
@@ -131,5 +202,54 @@ describe('the text part of richer Liquid', () => {
     expect(compiled.message.text).not.toBeNull();
     const message = renderMessage(compiled.message, values, { unsubscribeUrl: 'https://u.example/1', sendAt });
     expect(message.text).toBe(htmlToText(message.html));
+  });
+});
+
+describe('the text part of a campaign laid out as emails are', () => {
+  const html = `<!doctype html>{% assign greeting = "Hello" %}<html><head><title>Autumn</title>
+    <style>td { padding: 0 }</style></head>
+    <body><table role="presentation" width="100%"><tr><td align="center">
+      <a href="https://shop.example.com"><img src="https://shop.example.com/logo.png" alt="Mailroom Shop"></a>
+    </td></tr><tr><td>
+      <h1>{{ greeting }} {{ first_name | default: "there" }},</h1>
+      <p>Our autumn collection&nbsp;has arrived{% if city %} in {{ city }}{% endif %} &mdash; &euro;&nbsp;20 off.</p>
+      {% if vip %}<p>As a VIP you get <strong>early access</strong>.</p>{% endif %}
+      <ul>{% for t in interests %}<li>{{ t | capitalize }}</li>{% endfor %}</ul>
+      <p><a href="https://shop.example.com/autumn?utm=mail&amp;id=1"><img src="https://shop.example.com/b.png" alt="See the {{ city | default: 'whole' }} collection"></a></p>
+    </td></tr><tr><td style="font-size:12px">You receive this email because you subscribed.
+      <a href="{{ unsubscribe_url }}">Unsubscribe</a></td></tr></table></body></html>`;
+  const compiled = compileMessage({ subject: 'Hi', html }, [...schema, { name: 'vip', label: 'VIP', type: 'boolean' as const }]);
+  if (!compiled.ok) throw new Error('compile');
+
+  it.each([
+    ['everything', { first_name: 'Zoë', city: 'Gent', vip: true, interests: ['coats', 'boots'] }],
+    ['nothing', {}],
+    ['markup in a value', { first_name: 'Tom & <Jerry>', city: 'A "B"', interests: ['x'] }],
+  ])('is rendered from its text template and reads as the text derived from the HTML (%s)', (_, values) => {
+    expect(compiled.message.text).not.toBeNull();
+    const message = renderMessage(compiled.message, values, { unsubscribeUrl: 'https://u.example/1', sendAt });
+    expect(message.text).toBe(htmlToText(message.html));
+  });
+
+  it('reads as a person would read it', () => {
+    const values = { first_name: 'Zoë', city: 'Gent', vip: true, interests: ['coats', 'boots'] };
+    expect(renderMessage(compiled.message, values, { unsubscribeUrl: 'https://u.example/1', sendAt }).text).toBe(
+      [
+        'Mailroom Shop (https://shop.example.com)',
+        '',
+        'Hello Zoë,',
+        '',
+        'Our autumn collection has arrived in Gent — € 20 off.',
+        '',
+        'As a VIP you get early access.',
+        '',
+        '- Coats',
+        '- Boots',
+        '',
+        'See the Gent collection (https://shop.example.com/autumn?utm=mail&id=1)',
+        '',
+        'You receive this email because you subscribed. Unsubscribe (https://u.example/1)',
+      ].join('\n'),
+    );
   });
 });

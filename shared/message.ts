@@ -4,6 +4,7 @@
  * previewed is what is sent.
  */
 
+import { compile } from 'html-to-text';
 import { CORE_FIELDS, fieldValue, templateValue } from './profile-fields';
 import { compileTemplate, type CompiledTemplate, type TemplateError } from './template';
 import type { AttributeDefinition, DeliveryContent, Profile, TemplateValue } from './types';
@@ -22,8 +23,9 @@ export interface CompiledMessage {
   /**
    * The text part's template: the HTML template turned into text once (tags, entities and
    * links as htmlToText does them, the Liquid left in place), so each recipient's text part
-   * is rendered, not derived again from their HTML. Null when that text does not compile
-   * (Liquid holding markup): the text part is then derived from each HTML.
+   * is rendered, not derived again from their HTML (html-to-text runs once per delivery).
+   * Null when that text would lose some of the Liquid or does not compile (Liquid holding
+   * markup): the text part is then derived from each recipient's HTML.
    */
   text: CompiledTemplate | null;
   /**
@@ -52,10 +54,9 @@ export function compileMessage(
   const profileFields = [...used].filter((f) => f in CORE_FIELDS || schema.some((a) => a.name === f));
   const source = templateText(content.html);
   const text = source === null ? null : compileTemplate(source);
-  // The text template must keep all the Liquid and read exactly the HTML's fields; otherwise derive from the HTML.
+  // The text template reads only what the HTML reads (templateText checked which Liquid it kept); otherwise derive from the HTML.
   const htmlReads = new Set(reads(html.template));
-  const textReads = text?.ok ? new Set(reads(text.template)) : null;
-  const textUsable = textReads !== null && textReads.size === htmlReads.size && [...htmlReads].every((f) => textReads.has(f));
+  const textUsable = text?.ok === true && reads(text.template).every((f) => htmlReads.has(f));
   return {
     ok: true,
     message: { subject: subject.template, html: html.template, text: textUsable && text?.ok ? text.template : null, profileFields },
@@ -96,49 +97,90 @@ export function renderMessage(
   const all = { ...values, unsubscribe_url: system.unsubscribeUrl };
   const at = system.sendAt.getTime();
   const html = message.html.render(all, 'html', at);
-  const text = message.text
-    ? message.text
-        .render(all, 'text', at)
-        .replace(/\n{3,}/g, '\n\n')
-        .trim()
-    : htmlToText(html);
+  const text = message.text ? tidy(message.text.render(all, 'text', at)) : htmlToText(html);
   return { subject: message.subject.render(all, 'header', at), html, text };
 }
 
 /**
  * Returns the HTML template as text (htmlToText), its Liquid left exactly as written: each
- * `{{ }}` and `{% %}` is set aside first, so markup-like text in a tag (`points < 100`) is
- * not taken for HTML. Null when the text loses some of the Liquid (inside an attribute).
+ * distinct `{{ }}` and `{% %}` is set aside first as a marker, so markup-like text in a tag
+ * (`points < 100`) is not taken for HTML. An output `{{ }}` the text leaves out sat where
+ * no text part shows anything (an image's source, a style, the head): rendered, it would
+ * add nothing there either. A tag `{% %}` decides what the rest outputs, so the text must
+ * keep every one as often as the HTML has it; when it does not (`{% if %}` in an image's
+ * source or a style), null: the text part is then derived from each recipient's HTML.
  */
 function templateText(html: string): string | null {
-  const liquid: string[] = [];
+  const parts = new Map<string, number>();
+  const expected: number[] = [];
   // eslint-disable-next-line no-control-regex -- a NUL never comes from htmlToText: it marks a set-aside part
-  const marked = html.replace(/\u0000/g, '').replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, (part) => `\u0000${liquid.push(part) - 1}\u0000`);
+  const marked = html.replace(/\u0000/g, '').replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, (part) => {
+    let n = parts.get(part);
+    if (n === undefined) parts.set(part, (n = expected.push(0) - 1));
+    expected[n]++;
+    return `\u0000${n}\u0000`;
+  });
+  const liquid = [...parts.keys()];
   const kept = new Array<number>(liquid.length).fill(0);
   // eslint-disable-next-line no-control-regex
   const text = htmlToText(marked).replace(/\u0000(\d+)\u0000/g, (_, i: string) => (kept[Number(i)]++, liquid[Number(i)]));
-  return kept.every((n) => n === 1) ? text : null;
+  return kept.every((n, i) => (liquid[i].startsWith('{%') ? n === expected[i] : n <= expected[i])) ? text : null;
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#34': '"', '#39': "'", nbsp: ' ' };
+/**
+ * html-to-text set up for the text part of an email: no wrapping (mail clients wrap, and a
+ * wrap decided on a template's Liquid would fall elsewhere once rendered); links as "text
+ * (url)", or the URL alone when it is the text; images by their alt text; headings as
+ * written, not upper-cased; list items after "- "; layout tables (which emails are made of)
+ * one cell to a line; no head, style or script; a no-break space is a space.
+ */
+const convert = compile({
+  wordwrap: false,
+  // The whole document, not only its <body>: Liquid before <html> must stay in the text template.
+  baseElements: { selectors: [], returnDomByDefault: true },
+  whitespaceCharacters: ' \t\r\n\f\u200b\u00a0',
+  // Each level of nesting is a level of recursion: far deeper than any email, and far from the stack's end.
+  limits: { maxDepth: 500 },
+  formatters: {
+    // Through the word transforms, so that an image inside a link is the link's text.
+    altText: (element, _walk, builder) => builder.addInline(element.attribs?.alt ?? ''),
+  },
+  selectors: [
+    { selector: 'a', options: { linkBrackets: ['(', ')'], hideLinkHrefIfSameAsText: true } },
+    { selector: 'img', format: 'altText' },
+    ...(['h1', 'h2', 'h3', 'h4', 'h5', 'h6'] as const).map((selector) => ({ selector, options: { uppercase: false } })),
+    { selector: 'ul', options: { itemPrefix: '- ' } },
+    ...(['table', 'tr', 'td', 'th'] as const).map((selector) => ({
+      selector,
+      format: 'block',
+      options: { leadingLineBreaks: 1, trailingLineBreaks: 1 },
+    })),
+    ...(['head', 'style', 'script'] as const).map((selector) => ({ selector, format: 'skip' })),
+  ],
+});
 
-/** Returns a readable plain-text part derived from HTML: links keep their URL, blocks become lines. */
-export function htmlToText(html: string): string {
-  return html
-    .replace(/<(script|style|head)[\s\S]*?<\/\1>/gi, '')
-    .replace(/<a\s[^>]*?href\s*=\s*(["'])(.*?)\1[^>]*>([\s\S]*?)<\/a>/gi, (_, _q, href: string, label: string) => {
-      const text = label.replace(/<[^>]+>/g, '').trim();
-      return text && text !== href ? `${text} (${href})` : href;
-    })
-    .replace(/<br\s*\/?>/gi, '\n')
-    .replace(/<\/(p|div|h[1-6]|li|tr|table|ul|ol)>/gi, '\n')
-    .replace(/<li[^>]*>/gi, '- ')
-    .replace(/<[^>]+>/g, '')
-    .replace(/&(amp|lt|gt|quot|#34|#39|nbsp);/g, (_, name: string) => ENTITIES[name])
-    .replace(/[ \t]+/g, ' ')
-    .replace(/ *\n */g, '\n')
+/**
+ * Returns text as a text part reads it: no line of white space alone (what a Liquid tag on a
+ * line of its own leaves), no space at a line's end nor two in a row after a word, at most
+ * one empty line in a row, nothing around. Applied to the derived text and to the rendered
+ * text template alike, so that the two read the same.
+ */
+function tidy(text: string): string {
+  return text
+    .replace(/^[ \t]+(?:\n|$)/gm, '')
+    .replace(/[ \t]+$/gm, '')
+    .replace(/(\S)[ \t]{2,}/g, '$1 ')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
+}
+
+/**
+ * Returns a readable plain-text part derived from HTML (html-to-text): entities decoded,
+ * blocks as lines, links as "text (url)", images by their alt text. The worker, the preview
+ * and the server all derive it here, so what was previewed is what is sent.
+ */
+export function htmlToText(html: string): string {
+  return tidy(convert(html));
 }
 
 /** Returns every http(s) link target in the HTML, in order, without duplicates. */

@@ -3,7 +3,7 @@
  * has, and the custom attributes the audience schema declares.
  */
 
-import { isValidEmail, mailboxKey, normalizeEmail } from './email-address';
+import { isValidEmail, mailboxKey, needsSmtputf8, normalizeEmail } from './email-address';
 import type { AttributeDefinition, AttributeType, AttributeValue, Profile, TemplateValue } from './types';
 
 /** Core fields, by the name templates use, with the profile property each reads. */
@@ -61,10 +61,20 @@ export interface ProfileColumns {
 export const UNSUBSCRIBED = 1;
 export const DENYLISTED = 2;
 export const QUARANTINED = 4;
-/** The address cannot be sent to (isValidEmail of the normalized address is false). */
+/**
+ * The address cannot be sent to through every relay (addressProblem of the normalized
+ * address): it is not an address, or it needs SMTPUTF8 (SMTPUTF8_ONLY is then set too). A
+ * preparation does not know the relay, so it treats both as invalid.
+ */
 export const INVALID_ADDRESS = 8;
-/** mailboxKey(email) is not the email itself (a "+tag", a Gmail address, or an address not normalized). */
+/** mailboxKey(email) is not the email itself (a "+tag", a Gmail address, an international domain, or an address not normalized). */
 export const MAILBOX_DIFFERS = 16;
+/**
+ * The address is valid but has non-ASCII characters before the @: only a relay that offers
+ * SMTPUTF8 takes it. Set with INVALID_ADDRESS, so that a reader can say why, and so that
+ * a preparation that learns the relay offers SMTPUTF8 can take it as valid.
+ */
+export const SMTPUTF8_ONLY = 32;
 
 /** A block of profiles as a preparation reads it: columns, ids and suppression flags; whole profiles only on demand. */
 export interface ProfileBlockView extends ProfileColumns {
@@ -76,11 +86,15 @@ export interface ProfileBlockView extends ProfileColumns {
 
 /** Returns the flags of a profile: its suppression, and what preparation needs to know of its address. */
 export function profileFlags(profile: Profile): number {
+  const email = normalizeEmail(profile.email);
+  const valid = isValidEmail(email);
+  const smtputf8 = valid && needsSmtputf8(email);
   return (
     (profile.status === 'unsubscribed' ? UNSUBSCRIBED : 0) |
     (profile.denylisted ? DENYLISTED : 0) |
     (profile.quarantined ? QUARANTINED : 0) |
-    (isValidEmail(normalizeEmail(profile.email)) ? 0 : INVALID_ADDRESS) |
+    (valid && !smtputf8 ? 0 : INVALID_ADDRESS) |
+    (smtputf8 ? SMTPUTF8_ONLY : 0) |
     (mailboxKey(profile.email) === profile.email ? 0 : MAILBOX_DIFFERS)
   );
 }

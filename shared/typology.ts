@@ -178,8 +178,9 @@ function controlProblems(
         .filter((link) => !link.includes('{{') && !/^https?:\/\/[^\s/$.?#][^\s]*$/i.test(link) && !link.startsWith('mailto:'))
         .map((link) => `The link "${link}" is not an absolute http(s) URL.`);
     case 'text-part':
-      return htmlToText(content.html.replace(/\{\{[^}]*\}\}|\{%[^%]*%\}/g, '')).trim() === ''
-        ? ['The text part derived from the HTML is empty (the body is only images or markup): add some text to the body.']
+      // The text part as every recipient gets it at the least: Liquid left out; alt text counts.
+      return htmlToText(content.html.replace(/\{\{[^}]*\}\}|\{%[^%]*%\}/g, '')) === ''
+        ? ['The text part derived from the HTML is empty (the body is only markup, or images without alt text): add some text to the body.']
         : [];
     case 'html-size':
       return new TextEncoder().encode(content.html).length > HTML_CLIP_BYTES

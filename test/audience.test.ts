@@ -118,7 +118,7 @@ describe('the audience, as a marketer uses it', () => {
     expect(text).toMatch(/Denylist\s*yes/);
     expect(text).toContain('Offline: recent sends are known to the server only.');
     await page.getByLabel('Find a profile by email or name').fill('ida.import');
-    await page.getByText('No profile in the local audience starts with "ida.import".').waitFor();
+    await page.getByText('No profile in the local audience matches "ida.import".').waitFor();
     await context.setOffline(false);
   });
 });

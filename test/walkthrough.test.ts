@@ -466,7 +466,7 @@ describe('Mailroom, walked through as a marketer', () => {
     const csv = await (await download).createReadStream();
     let text = '';
     for await (const chunk of csv) text += chunk;
-    expect(text.split('\r\n')[0]).toBe('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at');
+    expect(text.split('\r\n')[0]).toBe('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at,rule,cause');
     expect(text.trim().split('\r\n')).toHaveLength(2);
   });
 

@@ -1,22 +1,26 @@
 /**
- * CSV import into the audience of record, streamed: the file is parsed as it arrives
- * (csv-parse: quotes, separators and newlines inside quotes, BOM), rows are upserted by
- * address in transactions of a thousand, and every rejected row is reported with its line
- * number and reason. Good rows are kept; a file that is not CSV, is empty, or has no email
- * column is refused as a whole before anything is written.
+ * CSV import into the audience of record, streamed: the file is decoded and read as it
+ * arrives (shared/import-mapping's CsvReader: quotes, separators and line breaks inside
+ * quotes, BOM, a stray quote rejecting one line), rows are upserted by address in
+ * transactions of a thousand, and every rejected row is reported with its line number and
+ * reason. Good rows are kept; a file that is not CSV, is empty, or has no email column is
+ * refused as a whole before anything is written.
  */
 
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { parse } from 'csv-parse';
 import {
+  CsvReader,
+  detectEncoding,
   detectSeparator,
   firstLine,
+  malformedRow,
+  mappingFormats,
   mappingProblem,
   proposeMapping,
   readRow,
-  splitLine,
   type ColumnMapping,
+  type CsvRecord,
   type ImportedProfile,
 } from '../../shared/import-mapping';
 import type { AttributeType } from '../../shared/types';
@@ -31,14 +35,20 @@ export interface ImportSummary {
   rejected: number;
   /** Rows whose address already appeared earlier in the file (the later row wins). */
   repeated: number;
+  /** Rows imported as unsubscribed because the column mapped to the status said no. */
+  unsubscribed: number;
   columns: string[];
+  /** How number and date columns were read (the decimal mark, the order of dates), per column. */
+  formats: { column: string; field: string; format: string }[];
+  /** The text encoding the file was read in: UTF-8, or Windows-1252 when it is not valid UTF-8. */
+  encoding: 'utf-8' | 'windows-1252';
 }
 
 export type ImportOutcome = { ok: true; summary: ImportSummary; report: string } | { ok: false; code: string; message: string };
 
 export interface ImportOptions {
   fileName: string;
-  /** The mapping chosen by the operator; proposed from the header when absent. */
+  /** The mapping chosen by the operator; proposed from the header and the first rows when absent. */
   mapping?: ColumnMapping;
   source?: string;
   now?: () => Date;
@@ -49,11 +59,21 @@ export interface ImportOptions {
 const BATCH = 1_000;
 /** Lines kept in the downloadable report; the count of rejected rows stays exact beyond it. */
 const REPORT_LIMIT = 100_000;
+/** Bytes read to recognize the file (binary, encoding, separator). */
+const HEAD_BYTES = 65_536;
+/** Rows a proposed mapping guesses the columns' types from. */
+const GUESS_ROWS = 1_000;
 
 /** Returns the outcome of importing the CSV stream into the audience. */
 export async function importCsv(input: Readable, audience: AudienceStore, options: ImportOptions): Promise<ImportOutcome> {
   const now = options.now ?? (() => new Date());
-  const head = await readHead(input);
+  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  let head: { bytes: Buffer; ended: boolean };
+  try {
+    head = await readHead(chunks);
+  } catch (error) {
+    return interrupted(0, error);
+  }
   if (head.bytes.length === 0)
     return refuse('empty-file', 'The file is empty. Choose a CSV file with a header line and one profile per line.');
   if (looksBinary(head.bytes)) {
@@ -62,38 +82,12 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
       'This is not a CSV file (it holds binary data). Export the list as CSV (comma- or semicolon-separated text) and import that.',
     );
   }
-  const headerLine = firstLine(head.bytes.toString('utf8'));
-  const separator = detectSeparator(headerLine);
-  const columns = splitLine(headerLine, separator);
-  if (columns.every((c) => c === '')) return refuse('empty-file', 'The file has no header line. The first line must name the columns.');
+  const encoding = detectEncoding(head.bytes);
+  const decoder = new TextDecoder(encoding);
+  const headText = decoder.decode(head.bytes, { stream: true });
+  const separator = detectSeparator(firstLine(headText));
+  const reader = new CsvReader(separator);
   const schema = audience.schema();
-  const mapping = options.mapping ?? proposeMapping(columns, schema);
-  if (mapping.length !== columns.length) {
-    return refuse(
-      'bad-mapping',
-      `The mapping names ${mapping.length} columns but the file has ${columns.length}. Map every column (or ignore it).`,
-    );
-  }
-  const problem = mappingProblem(mapping, schema);
-  if (problem) return refuse('no-email-column', problem);
-
-  const types = new Map<string, AttributeType>(schema.map((a) => [a.name, a.type]));
-  for (const target of mapping) if (target.kind === 'new-attribute') types.set(target.name, target.type);
-
-  const parser = parse({
-    delimiter: separator,
-    bom: true,
-    relax_column_count: true,
-    relax_quotes: true,
-    skip_empty_lines: true,
-    info: true,
-    from_line: 2,
-  });
-  // An upload cut off midway (the client went away) fails the file stream: the parser must
-  // hear of it, else the error has no listener and the import never ends.
-  let interrupted: Error | null = null;
-  head.rest.on('error', (error) => parser.destroy((interrupted = error)));
-  head.rest.pipe(parser);
 
   const summary: ImportSummary = {
     id: randomUUID(),
@@ -103,11 +97,14 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
     updated: 0,
     rejected: 0,
     repeated: 0,
-    columns,
+    unsubscribed: 0,
+    columns: [],
+    formats: [],
+    encoding,
   };
   const report: string[] = ['line,email,reason'];
-  let batch: ImportedProfile[] = [];
   const source = options.source ?? `import of ${options.fileName}`;
+  let batch: ImportedProfile[] = [];
   const flush = () => {
     if (batch.length === 0) return;
     const { inserted, updated, repeated } = audience.upsertMany(batch, source, now(), summary.id);
@@ -117,43 +114,96 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
     batch = [];
   };
 
+  // Until the mapping is known (given, or proposed from the first rows), records wait here.
+  let header: string[] | null = null;
+  let mapping: ColumnMapping | null = null;
+  let types = new Map<string, AttributeType>();
   let declared = false;
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      summary.rows++;
-      const row = readRow(record, mapping, types);
-      if (!row.ok) {
-        summary.rejected++;
-        if (report.length <= REPORT_LIMIT) report.push([info.lines, csvCell(row.email), csvCell(row.reason)].join(','));
-        continue;
-      }
-      if (!declared) {
-        // New attributes join the schema with the first good row, so a refused file declares nothing.
-        for (const target of mapping)
-          if (target.kind === 'new-attribute')
-            audience.declareAttribute({ name: target.name, label: labelOf(target.name), type: target.type });
-        declared = true;
-      }
-      batch.push(row.profile);
-      if (batch.length >= BATCH) {
-        flush();
-        if (summary.rows % 10_000 < BATCH) options.onProgress?.(summary.rows);
-      }
-    }
-  } catch (error) {
-    flush();
-    const message = (error as Error).message;
-    if (interrupted) {
+  const waiting: CsvRecord[] = [];
+  let refusal: ImportOutcome | null = null;
+
+  const decide = () => {
+    const columns = header!;
+    if (columns.every((c) => c === '')) return refuse('empty-file', 'The file has no header line. The first line must name the columns.');
+    const sample = waiting.flatMap((r) => ('cells' in r ? [r.cells] : []));
+    const chosen = options.mapping ?? proposeMapping(columns, schema, sample, separator);
+    if (chosen.length !== columns.length) {
       return refuse(
-        'upload-interrupted',
-        `The upload was interrupted after line ${summary.rows + 1} (${message}); the rows before it were imported. Import the file again: known addresses are updated, not added twice.`,
+        'bad-mapping',
+        `The mapping names ${chosen.length} columns but the file has ${columns.length}. Map every column (or ignore it).`,
       );
     }
-    return refuse(
-      'not-csv',
-      `The file could not be read as CSV after line ${summary.rows + 1} (${message}). The rows before it were imported.`,
-    );
+    const problem = mappingProblem(chosen, schema);
+    if (problem) return refuse('no-email-column', problem);
+    mapping = chosen;
+    types = new Map(schema.map((a) => [a.name, a.type]));
+    for (const target of chosen) if (target.kind === 'new-attribute') types.set(target.name, target.type);
+    summary.formats = mappingFormats(columns, chosen, schema);
+    const early = waiting.splice(0);
+    for (const record of early) take(record);
+    return null;
+  };
+
+  const reject = (line: number, email: string, reason: string) => {
+    summary.rejected++;
+    if (report.length <= REPORT_LIMIT) report.push([line, csvCell(email), csvCell(reason)].join(','));
+  };
+
+  /** Imports one record once the mapping is known. */
+  const take = (record: CsvRecord) => {
+    summary.rows++;
+    if (!('cells' in record)) {
+      const { email, reason } = malformedRow(record, header!, mapping!, separator);
+      return reject(record.line, email, reason);
+    }
+    const row = readRow(record.cells, mapping!, types);
+    if (!row.ok) return reject(record.line, row.email, row.reason);
+    if (!declared) {
+      // New attributes join the schema with the first good row, so a refused file declares nothing.
+      for (const target of mapping!)
+        if (target.kind === 'new-attribute')
+          audience.declareAttribute({ name: target.name, label: labelOf(target.name), type: target.type });
+      declared = true;
+    }
+    if (row.profile.status === 'unsubscribed') summary.unsubscribed++;
+    batch.push(row.profile);
+    if (batch.length >= BATCH) {
+      flush();
+      if (summary.rows % 10_000 < BATCH) options.onProgress?.(summary.rows);
+    }
+  };
+
+  /** Handles the records a chunk completed; false once the file is refused. */
+  const handle = (records: CsvRecord[]) => {
+    for (const record of records) {
+      if (!header) {
+        header = 'cells' in record ? record.cells.map((c) => c.trim()) : [];
+        summary.columns = header;
+        if (options.mapping || header.every((c) => c === '')) refusal = decide();
+      } else if (!mapping) {
+        waiting.push(record);
+        if (waiting.length >= GUESS_ROWS) refusal = decide();
+      } else take(record);
+      if (refusal) return false;
+    }
+    return true;
+  };
+
+  try {
+    let going = handle(reader.push(headText));
+    while (going && !head.ended) {
+      const { value, done } = await chunks.next();
+      if (done) break;
+      going = handle(reader.push(decoder.decode(value, { stream: true })));
+    }
+    if (going) going = handle([...reader.push(decoder.decode()), ...reader.end()]);
+    if (going && !header) return refuse('empty-file', 'The file has no header line. The first line must name the columns.');
+    if (going && !mapping) refusal = decide();
+  } catch (error) {
+    flush();
+    return interrupted(summary.rows, error);
   }
+  if (refusal) return refusal;
   flush();
   options.onProgress?.(summary.rows);
   if (summary.rows === 0) return refuse('empty-file', 'The file has a header line but no profiles.');
@@ -163,6 +213,13 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
 
 function refuse(code: string, message: string): ImportOutcome {
   return { ok: false, code, message };
+}
+
+function interrupted(rows: number, error: unknown): ImportOutcome {
+  return refuse(
+    'upload-interrupted',
+    `The upload was interrupted after line ${rows + 1} (${(error as Error).message}); the rows before it were imported. Import the file again: known addresses are updated, not added twice.`,
+  );
 }
 
 function labelOf(name: string): string {
@@ -175,35 +232,18 @@ export function csvCell(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-/** Reads the first 64 KB (to recognize the file) and returns them with a stream of the whole file. */
-async function readHead(input: Readable): Promise<{ bytes: Buffer; rest: Readable }> {
-  const { PassThrough } = await import('node:stream');
-  const rest = new PassThrough();
-  const chunks: Buffer[] = [];
+/** Reads the first 64 KB (to recognize the file); `ended` when that was all of it. */
+async function readHead(chunks: AsyncIterator<Uint8Array>): Promise<{ bytes: Buffer; ended: boolean }> {
+  const read: Buffer[] = [];
   let size = 0;
-  const iterator = input[Symbol.asyncIterator]();
-  while (size < 65_536) {
-    const { value, done } = await iterator.next();
-    if (done) break;
-    const chunk = Buffer.from(value as Uint8Array);
-    chunks.push(chunk);
+  while (size < HEAD_BYTES) {
+    const { value, done } = await chunks.next();
+    if (done) return { bytes: Buffer.concat(read), ended: true };
+    const chunk = Buffer.from(value);
+    read.push(chunk);
     size += chunk.length;
   }
-  const bytes = Buffer.concat(chunks);
-  rest.write(bytes);
-  void (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await iterator.next();
-        if (done) break;
-        if (!rest.write(value)) await new Promise((resolve) => rest.once('drain', resolve));
-      }
-      rest.end();
-    } catch (error) {
-      rest.destroy(error as Error);
-    }
-  })();
-  return { bytes, rest };
+  return { bytes: Buffer.concat(read), ended: false };
 }
 
 const BINARY_SIGNATURES = [

@@ -1,10 +1,16 @@
-/** The audience of record as replicas pull it: changes since a cursor, in pages. */
+/**
+ * The audience of record: what replicas pull (changes since a cursor, in pages, and the
+ * schema), a profile with its suppression and sends, search and deletion (one profile, or
+ * every profile matching a search once the operator confirmed how many), the demo audience's
+ * removal, CSV import and export, and the denylist.
+ */
 
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { exportCsv } from '../audience/export';
 import { importCsv } from '../audience/importer';
 import { z } from 'zod';
+import { DEMO_SCHEMA, demoProfilesLeft, removeDemoAudience } from '../seed';
 import type { AppEnv } from '../services';
 import { jsonBody, params, query } from './validate';
 
@@ -15,13 +21,16 @@ const changesQuery = z.object({
 
 const historyQuery = z.object({ days: z.coerce.number().int().min(1).max(366).default(90) });
 
+// How a number or date column is written: 1.234,56 or 1,234.56; 31-12-1990, 12/31/1990 or 1990-12-31.
+const valueFormat = { decimal: z.enum([',', '.']).optional(), dates: z.enum(['ymd', 'dmy', 'mdy']).optional() };
 const columnTarget = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('field'), name: z.enum(['email', 'first_name', 'last_name', 'locale', 'time_zone', 'status']) }),
-  z.object({ kind: z.literal('attribute'), name: z.string().min(1).max(64) }),
+  z.object({ kind: z.literal('attribute'), name: z.string().min(1).max(64), ...valueFormat }),
   z.object({
     kind: z.literal('new-attribute'),
     name: z.string().min(1).max(64),
     type: z.enum(['text', 'number', 'date', 'boolean', 'tags']),
+    ...valueFormat,
   }),
   z.object({ kind: z.literal('ignore') }),
 ]);
@@ -41,6 +50,12 @@ const importQuery = z.object({
     .optional(),
 });
 const profileParams = z.object({ id: z.coerce.number().int().min(1) });
+const searchQuery = z.object({
+  search: z.string().trim().min(1).max(200),
+  limit: z.coerce.number().int().min(0).max(1_000).default(25),
+});
+// The operator confirms a count; the deletion happens only if the search still matches that many.
+const deleteQuery = z.object({ search: z.string().trim().min(1).max(200), expected: z.coerce.number().int().min(1) });
 const denyBody = z.object({ email: z.string().min(3).max(254), reason: z.string().min(1).max(500) });
 
 export const audience = new Hono<AppEnv>()
@@ -60,6 +75,28 @@ export const audience = new Hono<AppEnv>()
     if (!profile) return c.json({ error: 'profile-not-found', message: 'There is no such profile in the audience of record.' }, 404);
     return c.json({ profile, suppression: audience.suppression(profile.email), recentSends: audience.recentSends(profile.id, 20) }, 200);
   })
+  .get('/profiles', query(searchQuery), (c) => {
+    const { search, limit } = c.req.valid('query');
+    return c.json(c.var.services.audience.search(search, limit), 200);
+  })
+  .delete('/profiles', query(deleteQuery), (c) => {
+    const { search, expected } = c.req.valid('query');
+    const outcome = c.var.services.audience.deleteMatching(search, expected);
+    if (outcome.ok) return c.json({ deleted: outcome.deleted }, 200);
+    return c.json(
+      {
+        error: 'search-changed',
+        message: `"${search}" now matches ${outcome.matching.toLocaleString('en-US')} profiles, not the ${expected.toLocaleString('en-US')} you confirmed: the audience changed meanwhile, and nothing was deleted. Check the list and delete again.`,
+      },
+      409,
+    );
+  })
+  .get('/demo', (c) => {
+    const { audience } = c.var.services;
+    const names = new Set(DEMO_SCHEMA.map((a) => a.name));
+    return c.json({ profiles: demoProfilesLeft(audience), attributes: audience.schema().filter((a) => names.has(a.name)) }, 200);
+  })
+  .delete('/demo', (c) => c.json(removeDemoAudience(c.var.services.audience), 200))
   .delete('/profiles/:id', params(profileParams), (c) => {
     const deleted = c.var.services.audience.delete(c.req.valid('param').id);
     return deleted

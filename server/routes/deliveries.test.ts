@@ -1,5 +1,24 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { batchHeader, createKit, eventually, handOver, newProfile, prepareOnServerAudience, SAMPLE_DELIVERY, type Kit } from '../test-kit';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { domainToASCII } from 'node:url';
+import { simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { NEEDS_SMTPUTF8, NOT_AN_ADDRESS } from '../../shared/email-address';
+import { Preparation } from '../../shared/preparation';
+import { DEFAULT_TYPOLOGY, type Typology } from '../../shared/typology';
+import type { Delivery, Exclusion, PreparedRecipient } from '../../shared/types';
+import { createPooledMessenger } from '../sending/smtp-pool';
+import {
+  batchHeader,
+  createKit,
+  eventually,
+  handOver,
+  newProfile,
+  prepareOnServerAudience,
+  PUBLIC_URL,
+  SAMPLE_DELIVERY,
+  type Kit,
+} from '../test-kit';
 
 let kit: Kit;
 beforeEach(async () => {
@@ -303,5 +322,360 @@ describe('contact history (what pressure and capacity rules count)', () => {
     const response = await kit.request('/api/audience/contact-history?days=9999');
     expect(response.status).toBe(400);
     expect(JSON.stringify(await response.json())).toContain('days');
+  });
+});
+
+/** Prepares a delivery over the kit's audience with the shared code, as the worker does: its recipients and its exclusions. */
+function prepareAll(k: Kit, delivery: Delivery, typology: Typology = DEFAULT_TYPOLOGY) {
+  const started = Preparation.start(delivery, { typology, schema: k.services.audience.schema() });
+  if (!started.ok) throw new Error('preparation failed to start');
+  const first = started.preparation.addProfiles(k.services.audience.changesSince(0, 1_000_000).profiles);
+  const { result, last } = started.preparation.finish();
+  return {
+    kpis: result.kpis,
+    recipients: [...first.recipients, ...last.recipients],
+    exclusions: [...first.exclusions, ...last.exclusions],
+  };
+}
+
+/**
+ * Hands a prepared batch over as the outbox does: the header, the recipients in parts, then
+ * the exclusions in parts numbered after them, and the commit, whose answer it returns.
+ */
+async function handOverAll(
+  k: Kit,
+  id: string,
+  options: {
+    delivery?: Omit<Delivery, 'id'>;
+    typology?: Typology;
+    chunkSize?: number;
+    contentHash?: string;
+    alter?: (exclusions: Exclusion[], recipients: PreparedRecipient[]) => Exclusion[];
+  } = {},
+) {
+  const { delivery = SAMPLE_DELIVERY, chunkSize = 100, contentHash = 'e0e0e0e0' } = options;
+  const prepared = prepareAll(k, { ...delivery, id }, options.typology);
+  const { kpis, recipients } = prepared;
+  const exclusions = options.alter
+    ? options.alter(
+        prepared.exclusions.map((e) => ({ ...e })),
+        recipients,
+      )
+    : prepared.exclusions;
+  const parts = <T>(list: T[]) =>
+    Array.from({ length: Math.ceil(list.length / chunkSize) }, (_, i) => list.slice(i * chunkSize, (i + 1) * chunkSize));
+  const recipientParts = parts(recipients);
+  const exclusionParts = parts(exclusions);
+  const header = batchHeader(delivery, kpis, contentHash, Math.max(1, recipientParts.length), exclusionParts.length);
+  const begin = await k.request(`/api/deliveries/${id}/batch`, { method: 'PUT', json: header });
+  if (!begin.ok) throw new Error(`begin: ${begin.status} ${await begin.text()}`);
+  const put = async (seq: number, json: object) => {
+    const response = await k.request(`/api/deliveries/${id}/batch/chunks/${seq}`, { method: 'PUT', json: { contentHash, ...json } });
+    if (!response.ok) throw new Error(`chunk ${seq}: ${response.status} ${await response.text()}`);
+  };
+  for (const [i, part] of recipientParts.entries()) await put(i + 1, { recipients: part });
+  for (const [i, part] of exclusionParts.entries()) await put(recipientParts.length + i + 1, { exclusions: part });
+  const commit = await k.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });
+  return { commit: { status: commit.status, body: await commit.json() }, contentHash, kpis, recipients, exclusions, put };
+}
+
+type LogRow = { seq: number; email: string; status: string; reply: string | null; rule: string | null; cause: string | null };
+const log = async (id: string, query: string) =>
+  ((await (await kit.request(`/api/deliveries/${id}/recipients?${query}`)).json()) as { recipients: LogRow[] }).recipients;
+const count = (sql: string) => kit.services.db.prepare(sql).pluck().get() as number;
+
+describe('the exclusions of a batch', () => {
+  beforeEach(() => {
+    kit.services.audience.upsertMany(
+      [
+        newProfile({ email: 'jörg@example.de' }),
+        newProfile({ email: 'anna@пример.рф' }),
+        newProfile({ email: 'zoe@example.com' }),
+        newProfile({ email: 'zoe+news@example.com' }),
+      ],
+      'test',
+      new Date(),
+    );
+  });
+
+  it('are uploaded in parts after the recipients, kept, and listed in the log with the rule that excluded each', async () => {
+    const { commit, exclusions, put } = await handOverAll(kit, 'x1', { chunkSize: 2 });
+    expect(commit).toEqual({ status: 200, body: { recipients: 250 } });
+    expect(exclusions).toHaveLength(4);
+    const excluded = await log('x1', 'status=excluded');
+    expect(excluded.map((r) => [r.seq, r.email, r.status, r.rule, r.cause, r.reply])).toEqual([
+      [251, expect.stringMatching(/^person\d+@example\.com$/), 'excluded', 'Unsubscribed', 'unsubscribed', null],
+      [252, 'broken-address', 'excluded', 'Invalid address', 'invalid-address', NOT_AN_ADDRESS],
+      [253, 'jörg@example.de', 'excluded', 'Invalid address', 'invalid-address', 'needs a relay that offers SMTPUTF8'],
+      [254, 'zoe+news@example.com', 'excluded', 'Duplicate address', 'duplicate-address', null],
+    ]);
+    expect(NEEDS_SMTPUTF8).toBe('needs a relay that offers SMTPUTF8');
+    // Everyone targeted, by one number: the recipients, then the excluded; paged across the two.
+    const all = await log('x1', 'limit=500');
+    expect(all).toHaveLength(254);
+    expect(all.map((r) => r.seq)).toEqual(Array.from({ length: 254 }, (_, i) => i + 1));
+    expect((await log('x1', 'after=249&limit=3')).map((r) => `${r.seq} ${r.status}`)).toEqual([
+      '250 queued',
+      '251 excluded',
+      '252 excluded',
+    ]);
+    expect((await log('x1', 'q=JÖRG')).map((r) => r.email)).toEqual(['jörg@example.de']);
+    expect((await log('x1', 'status=sent')).length).toBe(0);
+    // The recipients include the international domain name; a retried part and commit change nothing.
+    expect((await log('x1', 'q=пример')).map((r) => `${r.email} ${r.status}`)).toEqual(['anna@пример.рф queued']);
+    await put(127, { exclusions: exclusions.slice(2) });
+    expect((await kit.request('/api/deliveries/x1/batch/commit', { json: { contentHash: 'e0e0e0e0' } })).status).toBe(200);
+    expect(count("SELECT COUNT(*) FROM exclusions WHERE delivery_id = 'x1'")).toBe(4);
+
+    const csv = (await (await kit.request('/api/deliveries/x1/recipients.csv?status=excluded')).text()).trim().split('\r\n');
+    expect(csv[0]).toBe('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at,rule,cause');
+    expect(csv.slice(1).map((line) => line.replace(/,[^,]*,([^,]*),([^,]*)$/, ',$1,$2'))).toEqual([
+      expect.stringMatching(/^251,person\d+@example\.com,excluded,,0,no,no,Unsubscribed,unsubscribed$/),
+      `252,broken-address,excluded,${NOT_AN_ADDRESS},0,no,no,Invalid address,invalid-address`,
+      '253,jörg@example.de,excluded,needs a relay that offers SMTPUTF8,0,no,no,Invalid address,invalid-address',
+      '254,zoe+news@example.com,excluded,,0,no,no,Duplicate address,duplicate-address',
+    ]);
+  });
+
+  it("list those suppressed at send time too, as today, after the preparation's", async () => {
+    const { contentHash, recipients } = await handOverAll(kit, 'x2');
+    kit.services.audience.unsubscribe(recipients[0].profileId, 'test', new Date());
+    await kit.request('/api/deliveries/x2/send', { json: { contentHash, scheduledAt: null } });
+    await eventually(async () => (await (await kit.request('/api/deliveries/x2')).json()).status === 'completed');
+    const excluded = await log('x2', 'status=excluded');
+    expect(excluded.map((r) => [r.seq, r.reply, r.rule])).toEqual([
+      [1, 'suppressed after preparation (unsubscribed)', null],
+      [251, null, 'Unsubscribed'],
+      [252, NOT_AN_ADDRESS, 'Invalid address'],
+      [253, NEEDS_SMTPUTF8, 'Invalid address'],
+      [254, null, 'Duplicate address'],
+    ]);
+  });
+
+  it.each([
+    ['one exclusion missing', (es: Exclusion[]) => es.slice(1), /it holds 3 exclusions but the preparation counted 4 excluded\./],
+    [
+      'a cause that is not the one counted',
+      (es: Exclusion[]) => ((es[0].cause = 'denylisted'), es),
+      /it holds 1 exclusions for the cause "denylisted" but the preparation counted 0\./,
+    ],
+    [
+      'a recipient also excluded',
+      (es: Exclusion[], rs: PreparedRecipient[]) => ((es[0].profileId = rs[0].profileId), (es[0].email = rs[0].email), es),
+      /profile \d+ appears twice\./,
+    ],
+    [
+      'an address that is not the profile’s',
+      (es: Exclusion[]) => ((es[1].email = 'stranger@example.org'), es),
+      /excluded profile 2 \("stranger@example\.org"\) is not the address of profile \d+ in the audience of record\./,
+    ],
+    [
+      'a profile that never existed',
+      (es: Exclusion[]) => ((es[3].profileId = 99_999), es),
+      /excluded profile 4 \("zoe\+news@example\.com"\) names profile 99999, which is not in the audience of record\./,
+    ],
+  ])('are checked at the commit: a batch with %s is refused whole, and nothing of it is kept', async (_, alter, reason) => {
+    const { commit } = await handOverAll(kit, 'x3', { chunkSize: 2, alter });
+    expect(commit.status).toBe(422);
+    expect(commit.body.error).toBe('batch-mismatch');
+    expect(commit.body.message).toMatch(/^The batch was refused and nothing of it was kept: /);
+    expect(commit.body.message).toMatch(reason);
+    for (const table of ['journal', 'exclusions', 'batch_chunks', 'batch_exclusions'])
+      expect(count(`SELECT COUNT(*) FROM ${table}`)).toBe(0);
+    expect((await kit.request('/api/deliveries/x3')).status).toBe(404);
+  });
+
+  it("keep their parts apart from the recipients': each kind in its own numbers, none past the last", async () => {
+    const { kpis, recipients, exclusions } = prepareAll(kit, { ...SAMPLE_DELIVERY, id: 'x4' });
+    await kit.request('/api/deliveries/x4/batch', { method: 'PUT', json: batchHeader(SAMPLE_DELIVERY, kpis, 'f0f0f0f0', 3, 1) });
+    const put = async (seq: number, json: object) => {
+      const response = await kit.request(`/api/deliveries/x4/batch/chunks/${seq}`, {
+        method: 'PUT',
+        json: { contentHash: 'f0f0f0f0', ...json },
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    expect(await put(1, { exclusions })).toEqual({
+      status: 422,
+      body: { error: 'chunk-kind', message: 'Chunk 1 holds recipients (chunks 1 to 3 do), not exclusions.' },
+    });
+    expect(await put(4, { recipients: recipients.slice(0, 10) })).toEqual({
+      status: 422,
+      body: { error: 'chunk-kind', message: 'Chunk 4 holds exclusions (those after chunk 3 do), not recipients.' },
+    });
+    expect((await put(5, { exclusions })).body.error).toBe('chunk-out-of-range');
+    expect((await put(4, { exclusions, recipients })).status).toBe(400);
+    expect(await put(4, { exclusions })).toEqual({ status: 200, body: { received: 4 } });
+    const incomplete = await kit.request('/api/deliveries/x4/batch/commit', { json: { contentHash: 'f0f0f0f0' } });
+    expect((await incomplete.json()).message).toBe('The server has 1 of 4 chunks; the upload will resume.');
+  });
+
+  it('are replaced by a new preparation of a batch not sent yet', async () => {
+    await handOverAll(kit, 'x5');
+    kit.services.audience.upsertMany([newProfile({ status: 'unsubscribed' })], 'test', new Date());
+    const again = await handOverAll(kit, 'x5', { contentHash: 'e1e1e1e1' });
+    expect(again.commit.status).toBe(200);
+    expect((await log('x5', 'status=excluded')).map((r) => r.rule)).toEqual([
+      'Unsubscribed',
+      'Invalid address',
+      'Invalid address',
+      'Duplicate address',
+      'Unsubscribed',
+    ]);
+    expect(count("SELECT COUNT(*) FROM exclusions WHERE delivery_id = 'x5'")).toBe(5);
+  });
+
+  it('are not asked of an app older than kept exclusions: its header without exclusion parts is taken as before', async () => {
+    const { contentHash } = await handOver(kit, 'x6', SAMPLE_DELIVERY, { withoutExclusions: true });
+    expect((await kit.request('/api/deliveries/x6')).status).toBe(200);
+    expect(await log('x6', 'status=excluded')).toEqual([]);
+    expect((await kit.request('/api/deliveries/x6/send', { json: { contentHash, scheduledAt: null } })).status).toBe(200);
+  });
+});
+
+/**
+ * An SMTP relay on 127.0.0.1 that keeps what it receives (the envelope as it read it, whether
+ * SMTPUTF8 was asked for, the bytes of each message), behind a proxy that keeps every byte
+ * the client wrote: smtp-server shows punycode domains decoded, the wire does not.
+ */
+async function startRelay(offersSmtputf8: boolean) {
+  const received: { to: string[]; smtpUtf8: boolean; raw: Buffer }[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    hideSMTPUTF8: !offersSmtputf8,
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        const { rcptTo, smtpUtf8 } = session.envelope as typeof session.envelope & { smtpUtf8?: boolean };
+        received.push({ to: rcptTo.map((r) => r.address), smtpUtf8: !!smtpUtf8, raw: Buffer.concat(chunks) });
+        callback(null, 'Queued');
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const relayPort = (server.server.address() as AddressInfo).port;
+  const wire: Buffer[] = [];
+  const proxy = createServer((client) => {
+    const upstream = connect(relayPort, '127.0.0.1');
+    client.on('data', (chunk: Buffer) => wire.push(chunk));
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `smtp://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    received,
+    /** What the client said, as UTF-8. */
+    wire: () => Buffer.concat(wire).toString('utf8'),
+    close: async () => {
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('international addresses and the text part, over real SMTP', () => {
+  const HTML =
+    '<html><head><style>p { margin: 0 }</style></head><body><h1>Hello {{ first_name }},</h1>' +
+    '<p>Caf&eacute; &rsquo;s autumn: &euro;&nbsp;20 off &#8212; it&#8217;s here.</p>' +
+    '<a href="https://shop.example.com/autumn"><img src="https://shop.example.com/a.png" alt="See the collection"></a>' +
+    '<p><img src="https://shop.example.com/logo.png" alt="Mailroom Shop"> <a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body></html>';
+  const FROM = 'news@магазин.рф';
+  // Mailroom sends even the address that needs SMTPUTF8 when the typology does not exclude invalid addresses.
+  const typology: Typology = { ...DEFAULT_TYPOLOGY, id: 't', rules: DEFAULT_TYPOLOGY.rules.filter((r) => r.id !== 'invalid-address') };
+  const ADDRESSES = ['anna@пример.рф', 'boris@example.xn--p1ai', 'jörg@example.de', 'plain@example.com'];
+
+  /** Sends the delivery through a relay that offers SMTPUTF8 or not; returns what the relay received and the journal. */
+  async function sendThrough(offersSmtputf8: boolean) {
+    const relay = await startRelay(offersSmtputf8);
+    const messenger = createPooledMessenger({ url: relay.url, maxConnections: 2, maxMessagesPerConnection: 100 });
+    const k = await createKit({ messenger });
+    try {
+      k.services.audience.upsertMany(
+        ADDRESSES.map((email) => newProfile({ email, firstName: 'Zoë' })),
+        'test',
+        new Date(),
+      );
+      const delivery = { ...SAMPLE_DELIVERY, fromAddress: FROM, html: HTML };
+      const { commit, contentHash } = await handOverAll(k, 'idn', { delivery, typology });
+      expect(commit.status).toBe(200);
+      await k.request('/api/deliveries/idn/send', { json: { contentHash, scheduledAt: null } });
+      await eventually(async () => (await (await k.request('/api/deliveries/idn')).json()).status === 'completed', 10_000);
+      const journal = k.services.db.prepare('SELECT email, status, smtp_reply AS reply FROM journal ORDER BY seq').all() as {
+        email: string;
+        status: string;
+        reply: string;
+      }[];
+      return { received: relay.received, wire: relay.wire(), journal };
+    } finally {
+      await k.close();
+      await relay.close();
+    }
+  }
+
+  let offering: Awaited<ReturnType<typeof sendThrough>>;
+  let plain: Awaited<ReturnType<typeof sendThrough>>;
+  beforeAll(async () => {
+    offering = await sendThrough(true);
+    plain = await sendThrough(false);
+  });
+
+  const fromAscii = `news@${domainToASCII('магазин.рф')}`;
+
+  it('puts an international domain name in punycode in the envelope and the headers, also the From’s', async () => {
+    const anna = `anna@${domainToASCII('пример.рф')}`;
+    expect(anna).toBe('anna@xn--e1afmkfd.xn--p1ai');
+    for (const rcpt of [anna, 'boris@example.xn--p1ai', 'plain@example.com']) {
+      expect(offering.wire).toContain(`MAIL FROM:<${fromAscii}>\r\nRCPT TO:<${rcpt}>\r\n`);
+    }
+    // Nothing on the wire carries the Unicode form of a domain: not the envelope, not a header.
+    expect(offering.wire).not.toMatch(/пример|магазин/);
+    const message = await simpleParser(offering.received.find((r) => r.to[0] === 'anna@пример.рф')!.raw);
+    expect(message.headerLines.find((h) => h.key === 'to')?.line).toBe(`To: <${anna}>`);
+    expect(message.headerLines.find((h) => h.key === 'from')?.line).toBe(`From: Shop <${fromAscii}>`);
+    expect(message.messageId).toMatch(new RegExp(`^<\\d+\\.idn@${domainToASCII('магазин.рф').replace(/\./g, '\\.')}>$`));
+    expect(message.headerLines.find((h) => h.key === 'list-unsubscribe')?.line).toContain(
+      `mailto:unsubscribe@${domainToASCII('магазин.рф')}?`,
+    );
+    // The journal and the log keep the address as the audience holds it.
+    expect(offering.journal.map((j) => j.email)).toEqual(ADDRESSES);
+  });
+
+  it('sends a non-ASCII local part with SMTPUTF8 through a relay that offers it, and only that message', async () => {
+    expect(offering.journal.map((j) => j.status)).toEqual(['sent', 'sent', 'sent', 'sent']);
+    expect(offering.received.filter((r) => r.smtpUtf8).map((r) => r.to[0])).toEqual(['jörg@example.de']);
+    expect(offering.wire).toContain(`MAIL FROM:<${fromAscii}> SMTPUTF8\r\nRCPT TO:<jörg@example.de>\r\n`);
+    // RFC 6532: with SMTPUTF8, the header carries the address in UTF-8 as it is.
+    const raw = offering.received.find((r) => r.to[0] === 'jörg@example.de')!.raw;
+    expect(raw.toString('utf8')).toMatch(/^To: <jörg@example\.de>\r$/m);
+    expect((await simpleParser(raw)).to).toMatchObject({ value: [{ address: 'jörg@example.de' }] });
+  });
+
+  it('fails it with the reason through a relay that does not offer SMTPUTF8, and sends the others', () => {
+    expect(plain.journal.map((j) => `${j.email} ${j.status}`)).toEqual([
+      'anna@пример.рф sent',
+      'boris@example.xn--p1ai sent',
+      'jörg@example.de failed',
+      'plain@example.com sent',
+    ]);
+    expect(plain.journal[2].reply).toMatch(
+      /^not sent: jörg@example\.de needs a relay that offers SMTPUTF8 \(it has non-ASCII characters before the @\), and the relay at 127\.0\.0\.1:\d+ does not$/,
+    );
+    expect(plain.received.map((r) => r.to[0])).not.toContain('jörg@example.de');
+    expect(plain.received.some((r) => r.smtpUtf8)).toBe(false);
+  });
+
+  it('has a text part with entities decoded, alt text kept and links as "text (url)"', async () => {
+    const text = (await simpleParser(offering.received.find((r) => r.to[0] === 'plain@example.com')!.raw)).text!;
+    const unsubscribe = new RegExp(`Unsubscribe \\(${PUBLIC_URL.replace(/\./g, '\\.')}/u/[\\w-]+\\.[\\w-]+\\)`);
+    expect(text).toMatch(
+      new RegExp(
+        `^Hello Zoë,\\n\\nCafé ’s autumn: € 20 off — it’s here\\.\\n\\nSee the collection \\(https://shop\\.example\\.com/autumn\\)\\n\\nMailroom Shop ${unsubscribe.source}$`,
+      ),
+    );
   });
 });

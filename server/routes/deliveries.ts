@@ -1,5 +1,5 @@
 /**
- * Deliveries: the hand-off of a prepared batch (begin, chunks, commit), the commands
+ * Deliveries: the hand-off of a prepared batch (begin, chunks of recipients then of exclusions, commit), the commands
  * (send, unschedule, pause, resume, stop) and the live figures (a snapshot, and a Server-Sent
  * Events stream).
  *
@@ -15,6 +15,8 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { isValidEmail } from '../../shared/email-address';
 import { DELIVERY_ID } from '../../shared/handoff';
+import { CAUSE_LABELS } from '../../shared/typology';
+import type { ExclusionCause } from '../../shared/types';
 import type { AppEnv } from '../services';
 import type { Refusal } from '../store/delivery-store';
 import { templateValues } from './proofs';
@@ -42,6 +44,8 @@ const batchHeader = z.object({
   excluded: count,
   excludedByCause: z.record(z.string(), count),
   chunkCount: z.number().int().min(1).max(100_000),
+  // Absent from an app older than kept exclusions (a tab open across an update).
+  exclusionChunkCount: z.number().int().min(0).max(100_000).optional(),
 });
 
 const recipient = z.object({
@@ -52,10 +56,25 @@ const recipient = z.object({
   values: templateValues,
 });
 
+/** An excluded profile: its address as the audience holds it (valid or not), and the rule and cause that excluded it. */
+const exclusion = z.object({
+  profileId: z.number().int().min(1),
+  email: z.string().max(2_000),
+  rule: z.string().min(1).max(1_000),
+  cause: z.enum(Object.keys(CAUSE_LABELS) as [ExclusionCause, ...ExclusionCause[]]),
+});
+
 const deliveryId = z.string().regex(DELIVERY_ID, 'a delivery id of at most 64 letters, digits, "-" and "_"');
 const idParams = z.object({ id: deliveryId });
 const chunkParams = z.object({ id: deliveryId, seq: z.coerce.number().int().min(1) });
-const chunk = z.object({ contentHash: hash, recipients: z.array(recipient).min(1).max(MAX_CHUNK) });
+/** A part of a batch: recipients (the header's first chunkCount parts) or exclusions (the parts after them). */
+const chunk = z
+  .object({
+    contentHash: hash,
+    recipients: z.array(recipient).min(1).max(MAX_CHUNK).optional(),
+    exclusions: z.array(exclusion).min(1).max(MAX_CHUNK).optional(),
+  })
+  .refine((c) => (c.recipients === undefined) !== (c.exclusions === undefined), 'a chunk holds either recipients or exclusions');
 const commit = z.object({ contentHash: hash });
 const send = z.object({ contentHash: hash, scheduledAt: z.iso.datetime({ offset: true }).nullable() });
 const settle = z.object({ resend: z.boolean() });
@@ -132,8 +151,9 @@ export const deliveries = new Hono<AppEnv>()
     return result.ok ? c.json({ ok: true }, 200) : refusal(c, result);
   })
   .put('/:id/batch/chunks/:seq', params(chunkParams), jsonBody(chunk), (c) => {
-    const { contentHash, recipients } = c.req.valid('json');
-    const result = c.var.services.deliveries.putChunk(c.req.param('id'), contentHash, c.req.valid('param').seq, recipients);
+    const { contentHash, recipients, exclusions } = c.req.valid('json');
+    const part = recipients ? { recipients } : { exclusions: exclusions! };
+    const result = c.var.services.deliveries.putChunk(c.req.param('id'), contentHash, c.req.valid('param').seq, part);
     return result.ok ? c.json({ received: result.received }, 200) : refusal(c, result);
   })
   .post('/:id/batch/commit', jsonBody(commit), (c) => {
@@ -237,7 +257,10 @@ function command(
   return c.json(deliveries.kpis(id, now())!, 200);
 }
 
-/** The delivery log as CSV, streamed in pages; cells a spreadsheet would evaluate are neutralized. */
+/**
+ * The delivery log as CSV, streamed in pages: every recipient, then every profile the
+ * preparation excluded (with its rule and cause); cells a spreadsheet would evaluate are neutralized.
+ */
 function recipientsCsv(reports: ReportStore, id: string, status: RecipientFilter, q: string): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let after = 0;
@@ -246,7 +269,7 @@ function recipientsCsv(reports: ReportStore, id: string, status: RecipientFilter
     pull(controller) {
       if (header) {
         header = false;
-        controller.enqueue(encoder.encode('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at\r\n'));
+        controller.enqueue(encoder.encode('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at,rule,cause\r\n'));
       }
       const page = reports.recipients(id, status, q, after, 2_000);
       if (page.length === 0) return controller.close();
@@ -261,6 +284,8 @@ function recipientsCsv(reports: ReportStore, id: string, status: RecipientFilter
           r.opened ? 'yes' : 'no',
           r.clicked ? 'yes' : 'no',
           r.updatedAt,
+          r.rule ?? '',
+          r.cause ?? '',
         ]
           .map((cell) => csvCell(neutralize(cell)))
           .join(','),

@@ -91,6 +91,23 @@ describe('recipients of a batch are checked against the audience of record', () 
     expect(journalCount()).toBe(0);
   });
 
+  it('accepts addresses at international domain names as the audience holds them, not another form of them', async () => {
+    kit.services.audience.upsertMany(
+      [newProfile({ email: 'anna@пример.рф' }), newProfile({ email: 'boris@example.xn--p1ai' })],
+      'test',
+      new Date(),
+    );
+    await handOver(kit, 'idn', SAMPLE_DELIVERY);
+    expect(journalCount()).toBe(22);
+    const punycode = await handOverAltered('idn2', (rs) => {
+      const anna = rs.find((r) => r.email === 'anna@пример.рф')!;
+      anna.email = 'anna@xn--e1afmkfd.xn--p1ai';
+      return rs;
+    });
+    expect(punycode.status).toBe(422);
+    expect(punycode.body.message).toMatch(/\("anna@xn--e1afmkfd\.xn--p1ai"\) is not the address of profile \d+ in the audience of record/);
+  });
+
   it('accepts a profile deleted since preparation, and late suppression skips it', async () => {
     const { recipients } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'late' });
     kit.services.audience.delete(recipients[0].profileId);

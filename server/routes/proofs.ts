@@ -6,7 +6,7 @@
 
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { isValidEmail } from '../../shared/email-address';
+import { asciiDomain, emailDomain, isValidEmail } from '../../shared/email-address';
 import { compileMessage, renderMessage } from '../../shared/message';
 import { oneLine } from '../../shared/template';
 import type { AppEnv } from '../services';
@@ -58,7 +58,7 @@ export const proofs = new Hono<AppEnv>().post('/', jsonBody(proof), async (c) =>
           subject: `[Proof] ${rendered.subject}`,
           html: rendered.html,
           text: rendered.text,
-          messageId: `<proof.${Date.now()}.${Math.random().toString(36).slice(2)}@${body.fromAddress.split('@')[1]}>`,
+          messageId: `<proof.${Date.now()}.${Math.random().toString(36).slice(2)}@${asciiDomain(emailDomain(body.fromAddress))}>`,
           headers: { 'X-Mailroom-Proof': `as received by ${oneLine(recipient.email)}` },
         });
         return { to, as: recipient.email, ...outcome };

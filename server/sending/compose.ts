@@ -4,7 +4,7 @@
  * writer refuses a line break and encodes the rest, so no profile value can add or break a header.
  */
 
-import { emailDomain } from '../../shared/email-address';
+import { asciiDomain, emailDomain } from '../../shared/email-address';
 import { renderMessage, type CompiledMessage } from '../../shared/message';
 import { oneLine } from '../../shared/template';
 import type { JournalEntry } from '../store/send-journal';
@@ -14,6 +14,7 @@ import { addTracking } from '../tracking/rewrite';
 import { checkHeaders } from './mime';
 
 export interface OutgoingMessage {
+  /** Addresses as the audience and the delivery hold them; the MIME writer and the pool put their domains in ASCII (punycode). */
   from: { name: string; address: string };
   to: string;
   subject: string;
@@ -63,7 +64,8 @@ export function composeMessage(
     return link;
   };
   const html = addTracking(rendered.html, track, `${publicUrl}/t/o/${signer.sign({ purpose: 'o', ...claims })}`, unsubscribeUrl);
-  const domain = emailDomain(delivery.fromAddress.toLowerCase());
+  // The Message-ID and the mailto: link carry the From domain as DNS knows it: in ASCII (punycode).
+  const domain = asciiDomain(emailDomain(delivery.fromAddress));
   const outgoing: OutgoingMessage = {
     from: { name: oneLine(delivery.fromName), address: delivery.fromAddress },
     to: entry.email,

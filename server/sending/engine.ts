@@ -30,6 +30,26 @@ export interface EngineDelivery {
   startedAt: string | null;
 }
 
+/**
+ * What an engine event is, for a structured log line: its severity, a name that stays the
+ * same from one release to the next (`relay-unreachable`), and what it concerns; `err`, when
+ * something failed, is the error itself (its stack goes to the log, not into the sentence).
+ */
+export interface EngineEvent {
+  level: 'info' | 'warn' | 'error';
+  event: string;
+  deliveryId?: string;
+  [field: string]: unknown;
+}
+
+/** Told of every message's round trip to the relay and of every outcome written (the metrics); optional. */
+export interface EngineObserver {
+  /** A message came back from the messenger `seconds` after it was handed over (a free connection waited for included). */
+  answered(kind: SmtpOutcome['kind'], seconds: number): void;
+  /** An outcome is being written for a message: as the journal records it (a retry past the validity period is `failed`). */
+  recorded(kind: SmtpOutcome['kind']): void;
+}
+
 /** What the engine needs of the delivery store: read a delivery and move its status. */
 export interface DeliveryControl {
   get(id: string): EngineDelivery | undefined;
@@ -45,7 +65,9 @@ export interface EngineOptions {
   compose: (delivery: EngineDelivery, message: CompiledMessage, entry: JournalEntry) => OutgoingMessage;
   /** Called after outcomes or a status change were written, for live figures. */
   onChange: (deliveryId: string) => void;
-  log: (message: string) => void;
+  /** Writes an event: a sentence for people, and the event's fields for machines. */
+  log: (message: string, event?: EngineEvent) => void;
+  observer?: EngineObserver;
   now?: () => Date;
   /** Rows one delivery has claimed at most at a time (its window); defaults to `concurrency`. */
   batchSize?: number;
@@ -116,10 +138,21 @@ export class SendEngine {
     return previous;
   }
 
+  /** Returns `not-started` before start(), `running` while it scans for work, and `stopping` once a shutdown has begun (readiness). */
+  get state(): 'not-started' | 'running' | 'stopping' {
+    return this.stopping ? 'stopping' : this.timer ? 'running' : 'not-started';
+  }
+
   /** Starts the engine: rows left in flight by a previous process become `unknown`, then the scan begins. */
   start(): void {
     const unknown = this.options.journal.markInFlightUnknown(this.now());
-    if (unknown > 0) this.options.log(`${unknown} messages were in flight when the server stopped; their outcome is unknown.`);
+    if (unknown > 0) {
+      this.options.log(`${unknown} messages were in flight when the server stopped; their outcome is unknown.`, {
+        level: 'warn',
+        event: 'in-flight-unknown',
+        messages: unknown,
+      });
+    }
     this.timer = setInterval(() => this.scan(), this.options.tickMs ?? 500);
     this.scan();
   }
@@ -131,13 +164,25 @@ export class SendEngine {
     this.statuses.clear();
     const { journal, deliveries } = this.options;
     for (const id of journal.dueScheduled(this.now())) {
-      if (deliveries.transition(id, 'sending', this.now()).ok) this.options.onChange(id);
+      if (deliveries.transition(id, 'sending', this.now()).ok) {
+        this.options.log(`delivery ${id}: its scheduled time has come; sending starts.`, {
+          level: 'info',
+          event: 'schedule-due',
+          deliveryId: id,
+        });
+        this.options.onChange(id);
+      }
     }
     for (const id of journal.sending()) {
       if (this.running.has(id)) continue;
       const run = this.run(id)
         .catch((error) =>
-          this.options.log(`delivery ${id}: the send loop stopped on an unexpected error: ${(error as Error).stack ?? error}`),
+          this.options.log(`delivery ${id}: the send loop stopped on an unexpected error: ${(error as Error).message ?? error}`, {
+            level: 'error',
+            event: 'send-loop-failed',
+            deliveryId: id,
+            err: error,
+          }),
         )
         .finally(() => this.running.delete(id));
       this.running.set(id, run);
@@ -172,6 +217,7 @@ export class SendEngine {
       if (this.abandonedMessages > 0) {
         this.options.log(
           `${this.abandonedMessages} messages were still unanswered by the relay after ${graceMs / 1000} s; they are left as they are and will be listed as outcome unknown.`,
+          { level: 'warn', event: 'shutdown-unanswered', messages: this.abandonedMessages },
         );
       }
     }
@@ -214,10 +260,13 @@ export class SendEngine {
     if (!delivery) return;
     const message = this.message(delivery);
     if (!message) {
-      deliveries.transition(id, 'paused', this.now(), { reason: 'The message template no longer compiles; prepare the delivery again.' });
+      const reason = 'The message template no longer compiles; prepare the delivery again.';
+      deliveries.transition(id, 'paused', this.now(), { reason });
+      options.log(`delivery ${id}: paused: ${reason}`, { level: 'warn', event: 'delivery-paused', deliveryId: id, reason });
       options.onChange(id);
       return;
     }
+    options.log(`delivery ${id}: sending.`, { level: 'info', event: 'delivery-sending', deliveryId: id });
     const budget = options.errorBudget ?? 50;
     const patience = options.relayPatienceMs ?? RELAY_PATIENCE_MS;
     const window = () => options.batchSize ?? options.concurrency ?? 10;
@@ -258,7 +307,12 @@ export class SendEngine {
         try {
           flush();
         } catch (error) {
-          options.log(`delivery ${id}: outcomes could not be written: ${(error as Error).stack ?? error}`);
+          options.log(`delivery ${id}: outcomes could not be written: ${(error as Error).message ?? error}`, {
+            level: 'error',
+            event: 'outcomes-not-written',
+            deliveryId: id,
+            err: error,
+          });
         }
       }, FLUSH_MS);
     };
@@ -272,18 +326,28 @@ export class SendEngine {
       if (outcome.kind === 'unsent') {
         // Never handed to the relay: back to the queue, no attempt counted. A shutdown closing the pool is not the relay's fault.
         outcomes.push({ id: entry.id, outcome });
+        options.observer?.recorded('unsent');
         if (this.stopping) return flushSoon();
         if (!down) {
           down = { since: this.now(), relay: outcome.relay };
-          options.log(`delivery ${id}: ${outcome.relay} (${outcome.reply}); no message is claimed until it answers again.`);
+          options.log(`delivery ${id}: ${outcome.relay} (${outcome.reply}); no message is claimed until it answers again.`, {
+            level: 'warn',
+            event: 'relay-unreachable',
+            deliveryId: id,
+            relay: outcome.relay,
+            reply: outcome.reply,
+          });
         }
       } else if (outcome.kind === 'retry' && this.now().getTime() < validUntil) {
         const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** entry.attempts);
         outcomes.push({ id: entry.id, outcome, retryAt: this.now().getTime() + delay });
+        options.observer?.recorded('retry');
       } else if (outcome.kind === 'retry') {
         outcomes.push({ id: entry.id, outcome: { kind: 'failed', reply: `validity period expired; last reply: ${outcome.reply}` } });
+        options.observer?.recorded('failed');
       } else {
         outcomes.push({ id: entry.id, outcome });
+        options.observer?.recorded(outcome.kind);
       }
       failuresInARow = outcome.kind === 'sent' ? 0 : failuresInARow + 1;
       lastReply = outcome.reply;
@@ -349,7 +413,11 @@ export class SendEngine {
             down.relay = trouble.relay;
             continue;
           }
-          options.log(`delivery ${id}: the relay answers again; sending resumes.`);
+          options.log(`delivery ${id}: the relay answers again; sending resumes.`, {
+            level: 'info',
+            event: 'relay-answers',
+            deliveryId: id,
+          });
           down = null;
           lastId = 0; // the rows that came back unsent lie behind the keyset
           continue;
@@ -375,10 +443,13 @@ export class SendEngine {
           if (pending.queued + pending.retrying + pending.sending === 0) {
             // Nobody is skipped silently: messages whose outcome is unknown wait for the operator.
             if (pending.unknown > 0) {
-              deliveries.transition(id, 'paused', this.now(), {
-                reason: `${pending.unknown} messages were in flight when the server stopped; choose whether to resend them.`,
-              });
-            } else deliveries.transition(id, 'completed', this.now());
+              const reason = `${pending.unknown} messages were in flight when the server stopped; choose whether to resend them.`;
+              deliveries.transition(id, 'paused', this.now(), { reason });
+              options.log(`delivery ${id}: paused: ${reason}`, { level: 'warn', event: 'delivery-paused', deliveryId: id, reason });
+            } else {
+              deliveries.transition(id, 'completed', this.now());
+              options.log(`delivery ${id}: completed.`, { level: 'info', event: 'delivery-completed', deliveryId: id });
+            }
             options.onChange(id);
             return;
           }
@@ -407,6 +478,7 @@ export class SendEngine {
           ? `${down.relay} since ${clock(down.since)}; paused after ${failuresInARow} attempts (last error: ${lastReply}). Check the relay, then resume.`
           : `Paused by the error budget: ${failuresInARow} messages in a row were not accepted (last reply: ${lastReply}). Check the relay, then resume.`;
         deliveries.transition(id, 'paused', this.now(), { reason });
+        options.log(`delivery ${id}: paused: ${reason}`, { level: 'warn', event: 'delivery-paused', deliveryId: id, reason });
         options.onChange(id);
       }
     } finally {
@@ -416,12 +488,22 @@ export class SendEngine {
     }
   }
 
-  private async sendOne(delivery: EngineDelivery, message: CompiledMessage, entry: JournalEntry) {
+  private async sendOne(delivery: EngineDelivery, message: CompiledMessage, entry: JournalEntry): Promise<SmtpOutcome> {
     try {
-      return await this.options.messenger.send(this.options.compose(delivery, message, entry));
+      const outgoing = this.options.compose(delivery, message, entry);
+      const handedOver = performance.now();
+      const outcome = await this.options.messenger.send(outgoing);
+      this.options.observer?.answered(outcome.kind, (performance.now() - handedOver) / 1000);
+      return outcome;
     } catch (error) {
       // One bad message never stops the loop: it fails on its own, with the reason.
-      this.options.log(`delivery ${delivery.id}, recipient ${entry.id}: ${(error as Error).message}`);
+      this.options.log(`delivery ${delivery.id}, recipient ${entry.id}: ${(error as Error).message}`, {
+        level: 'error',
+        event: 'message-not-sent',
+        deliveryId: delivery.id,
+        recipient: entry.id,
+        err: error,
+      });
       return { kind: 'failed' as const, reply: `not sent: ${(error as Error).message}` };
     }
   }

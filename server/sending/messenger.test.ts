@@ -1,5 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { classifyFailure, relayTransportOptions, unreachable } from './messenger';
+import type { Socket } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { OutgoingMessage } from './compose';
+import { classifyFailure, relayTransportOptions, unreachable, type Messenger, type RelayOptions } from './messenger';
+import { createPooledMessenger } from './smtp-pool';
+import { createThreadedMessenger } from './threaded-messenger';
 
 describe('classifyFailure', () => {
   it.each([
@@ -67,14 +72,12 @@ describe('relayTransportOptions', () => {
       maxConnections: 4,
       maxMessagesPerConnection: 50,
     });
+    // The pool's limits are not read from here: they are tested on a real pool below.
     expect(options).toMatchObject({
-      pool: true,
       host: 'relay.example.com',
       port: 587,
       secure: false,
       auth: { user: 'user@x', pass: 'p:ss' },
-      maxConnections: 4,
-      maxMessages: 50,
       tls: { rejectUnauthorized: true },
     });
   });
@@ -91,5 +94,95 @@ describe('relayTransportOptions', () => {
     expect(() => relayTransportOptions({ url: 'http://relay.example.com', maxConnections: 1, maxMessagesPerConnection: 1 })).toThrow(
       'SMTP_URL must start with smtp:// or smtps://, not http://',
     );
+  });
+});
+
+/**
+ * An SMTP server on 127.0.0.1 that counts the messages it accepts on each connection, and
+ * the most connections it held at once. A connection counts from its greeting until it says
+ * QUIT or goes away: the pool renews a connection by saying QUIT, and one that has said it
+ * carries nothing more, however long its socket takes to close.
+ */
+async function countingRelay() {
+  const open = new Set<number>(); // by the client's port
+  const perConnection = new Map<number, number>();
+  let mostAtOnce = 0;
+  const server = new SMTPServer({
+    logger: false,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    disableReverseLookup: true,
+    onConnect(session, callback) {
+      open.add(session.remotePort);
+      perConnection.set(session.remotePort, 0);
+      mostAtOnce = Math.max(mostAtOnce, open.size);
+      callback();
+    },
+    onData(stream, session, callback) {
+      stream.resume();
+      stream.on('end', () => {
+        perConnection.set(session.remotePort, perConnection.get(session.remotePort)! + 1);
+        callback(null, '250 2.0.0 accepted');
+      });
+    },
+    onClose: (session) => void open.delete(session.remotePort),
+  });
+  server.on('error', () => {});
+  server.server.on('connection', (socket: Socket) => {
+    const port = socket.remotePort!;
+    socket.on('data', (chunk: Buffer) => {
+      if (/(^|\r\n)QUIT\r\n/i.test(chunk.toString('latin1'))) open.delete(port);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `smtp://127.0.0.1:${(server.server.address() as { port: number }).port}`,
+    /** Messages accepted on each connection, in the order the connections came. */
+    perConnection: () => [...perConnection.values()],
+    mostAtOnce: () => mostAtOnce,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const message = (n: number): OutgoingMessage => ({
+  from: { name: 'Shop', address: 'news@shop.example.com' },
+  to: `reader${n}@example.com`,
+  subject: 'Hello',
+  html: '<p>Hello</p>',
+  text: 'Hello',
+  messageId: `<${n}.limits@shop.example.com>`,
+  headers: {},
+});
+
+describe.each([
+  ['the pool (createPooledMessenger)', createPooledMessenger],
+  ['the SMTP thread (createThreadedMessenger)', createThreadedMessenger],
+] as [string, (options: RelayOptions) => Messenger][])('the limits of %s, counted by the relay', (_, create) => {
+  const stops: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const stop of stops.splice(0)) await stop();
+  });
+
+  it('opens at most maxConnections at once and renews each after maxMessagesPerConnection messages', async () => {
+    const relay = await countingRelay();
+    const messenger = create({ url: relay.url, maxConnections: 3, maxMessagesPerConnection: 4 });
+    stops.push(() => messenger.close(), relay.stop);
+    // 30 messages at once: far more than 3 connections carry at a time.
+    const outcomes = await Promise.all(Array.from({ length: 30 }, (_, n) => messenger.send(message(n))));
+    expect(outcomes.map((o) => o.kind)).toEqual(Array(30).fill('sent'));
+    expect(relay.mostAtOnce()).toBe(3);
+    const counts = relay.perConnection();
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(Math.max(...counts)).toBe(4);
+    // Every connection but the last few carried its full four before it was renewed.
+    expect(counts.length).toBeGreaterThanOrEqual(Math.ceil(30 / 4));
+  });
+
+  it('sends everything over one connection when told to, one message after the other', async () => {
+    const relay = await countingRelay();
+    const messenger = create({ url: relay.url, maxConnections: 1, maxMessagesPerConnection: 1000 });
+    stops.push(() => messenger.close(), relay.stop);
+    await Promise.all(Array.from({ length: 12 }, (_, n) => messenger.send(message(n))));
+    expect(relay.mostAtOnce()).toBe(1);
+    expect(relay.perConnection()).toEqual([12]);
   });
 });

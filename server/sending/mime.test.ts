@@ -64,3 +64,20 @@ describe('the MIME writer', () => {
     expect(parsed.from?.value[0].name).toBe('Café Zoë');
   });
 });
+
+describe('addresses in the headers', () => {
+  it('carry an international domain name in punycode, and a non-ASCII local part in UTF-8 as it is (RFC 6532)', () => {
+    const raw = buildRawMessage(message({ to: 'anna@пример.рф', from: { name: 'Shop', address: 'news@магазин.рф' } }), new Date());
+    const lines = headerLines(raw);
+    expect(lines).toContain('To: <anna@xn--e1afmkfd.xn--p1ai>');
+    expect(lines).toContain('From: Shop <news@xn--80aairftm.xn--p1ai>');
+    expect(raw).not.toMatch(/пример|магазин/);
+    expect(headerLines(buildRawMessage(message({ to: 'jörg@bücher.de' }), new Date()))).toContain('To: <jörg@xn--bcher-kva.de>');
+  });
+
+  it('refuse a domain that has no ASCII form, rather than send it in Unicode', () => {
+    expect(() => buildRawMessage(message({ to: 'anna@\u0301пример.рф' }), new Date())).toThrow(
+      'the domain "\u0301пример.рф" has no valid ASCII (punycode) form',
+    );
+  });
+});

@@ -7,9 +7,10 @@
  * Header values arrive on one line (compose.ts), and a value holding a line break is refused
  * here too, whatever its origin; anything beyond printable ASCII (or that a client would
  * decode as an encoded word) is sent as RFC 2047 encoded words; long lines are folded. So no
- * value can add or break a header.
+ * value can add or break a header. Addresses carry their domain in ASCII (punycode).
  */
 
+import { asciiEmail } from '../../shared/email-address';
 import type { OutgoingMessage } from './compose';
 
 /** Characters a display name may hold without being encoded (RFC 5322 atext and spaces). */
@@ -37,8 +38,8 @@ export class HeaderInjectionError extends Error {
 export function buildRawMessage(message: OutgoingMessage, date: Date): string {
   const boundary = `=_mailroom_${message.messageId.replace(/[^A-Za-z0-9]/g, '').slice(0, 40)}`;
   const headers = [
-    header('From', `${phrase(oneLineOnly('From', message.from.name))}<${oneLineOnly('From', message.from.address)}>`),
-    header('To', `<${oneLineOnly('To', message.to)}>`),
+    header('From', `${phrase(oneLineOnly('From', message.from.name))}<${wireAddress('From', message.from.address)}>`),
+    header('To', `<${wireAddress('To', message.to)}>`),
     header('Subject', unstructured('Subject', message.subject)),
     `Date: ${date.toUTCString().replace('GMT', '+0000')}`,
     header('Message-ID', oneLineOnly('Message-ID', message.messageId)),
@@ -68,6 +69,16 @@ export function checkHeaders(message: OutgoingMessage): void {
   oneLineOnly('Subject', message.subject);
   oneLineOnly('Message-ID', message.messageId);
   for (const [name, value] of Object.entries(message.headers)) oneLineOnly(name, value);
+}
+
+/**
+ * Returns an address as a header carries it: an international domain name in punycode (the
+ * envelope carries the same, smtp-pool.ts). A non-ASCII local part stays UTF-8, as RFC 6532
+ * has it; the pool sends such a message only through a relay that offers SMTPUTF8. Throws
+ * on a line break, and when the domain has no ASCII form.
+ */
+function wireAddress(name: string, address: string): string {
+  return asciiEmail(oneLineOnly(name, address));
 }
 
 /** Returns the value when it holds no line break; throws otherwise. */

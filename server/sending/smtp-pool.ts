@@ -17,6 +17,7 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import DKIM from 'nodemailer/lib/dkim';
 import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
 import type { OutgoingMessage } from './compose';
+import { asciiEmail, NEEDS_SMTPUTF8, needsSmtputf8 } from '../../shared/email-address';
 import { buildRawMessage } from './mime';
 import { classifyFailure, RELAY_TIMEOUTS, relayTransportOptions, unreachable, type Messenger, type RelayOptions } from './messenger';
 
@@ -33,6 +34,14 @@ type Turn = PooledConnection | { error: unknown } | null;
 const CONNECT_BACKOFF_MS = 1_000;
 
 const CLOSED = Object.assign(new Error('the connection pool is closed (settings changed or the server is stopping)'), { code: 'ECLOSED' });
+
+/**
+ * Returns true when the relay said in its EHLO reply that it offers SMTPUTF8. nodemailer keeps
+ * the extensions it read there and has no public way to ask for them.
+ */
+function offersSmtputf8(connection: SMTPConnection): boolean {
+  return (connection as unknown as { _supportedExtensions?: string[] })._supportedExtensions?.includes('SMTPUTF8') ?? false;
+}
 
 /** Returns a messenger over at most `maxConnections` connections, each renewed after `maxMessagesPerConnection` messages. */
 export function createPooledMessenger(options: RelayOptions): Messenger {
@@ -169,8 +178,11 @@ export function createPooledMessenger(options: RelayOptions): Messenger {
     send: (message: OutgoingMessage) =>
       counted(async (): Promise<SmtpOutcome> => {
         let raw: string;
+        let envelope: { from: string; to: string[] };
         try {
           raw = buildRawMessage(message, new Date());
+          // The envelope, like the headers, carries an international domain name in punycode.
+          envelope = { from: asciiEmail(message.from.address), to: [asciiEmail(message.to)] };
         } catch (error) {
           // A message that cannot be built would fail the same way on every try.
           return { kind: 'failed', reply: `not sent: ${(error as Error).message}` };
@@ -181,11 +193,19 @@ export function createPooledMessenger(options: RelayOptions): Messenger {
         } catch (error) {
           return notHandedOver(error);
         }
+        const international = [envelope.from, ...envelope.to].find(needsSmtputf8);
+        if (international !== undefined && !offersSmtputf8(pooled.connection)) {
+          // Without SMTPUTF8 a relay may not be given such an address at all (RFC 6531); this relay will not change its mind.
+          release(pooled);
+          return {
+            kind: 'failed',
+            reply: `not sent: ${international} ${NEEDS_SMTPUTF8} (it has non-ASCII characters before the @), and the relay at ${where} does not`,
+          };
+        }
         try {
+          // nodemailer adds SMTPUTF8 to MAIL FROM itself when the envelope needs it and the relay offers it.
           const info = await new Promise<{ response: string }>((resolve, reject) =>
-            pooled.connection.send({ from: message.from.address, to: [message.to] }, signer ? signer.sign(raw) : raw, (error, result) =>
-              error ? reject(error) : resolve(result),
-            ),
+            pooled.connection.send(envelope, signer ? signer.sign(raw) : raw, (error, result) => (error ? reject(error) : resolve(result))),
           );
           pooled.sent++;
           return { kind: 'sent', reply: info.response };

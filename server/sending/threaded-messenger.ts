@@ -10,11 +10,22 @@ import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
 import type { Messenger, RelayOptions } from './messenger';
 import type { FromSmtpThread, ToSmtpThread } from './smtp-worker';
 
-// The worker's source is TypeScript: the thread registers tsx (as `npm start` does for the
-// server) before loading it. A worker's execArgv cannot carry --import.
-const TSX = import.meta.resolve('tsx/esm/api');
-const WORKER = new URL('./smtp-worker.ts', import.meta.url).href;
-const BOOTSTRAP = `import(${JSON.stringify(TSX)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER)}); });`;
+/**
+ * Returns how to start the SMTP thread. Built (`npm run build` bundles this module into
+ * dist/server/main.js, beside dist/server/smtp-worker.js) the thread loads the built
+ * worker and nothing is compiled at run time. From source (tests, `npm run dev`, under
+ * tsx) it registers tsx before loading smtp-worker.ts: a worker's execArgv cannot carry
+ * --import. This module's own file name tells which.
+ */
+function smtpThread(): { script: string | URL; eval: boolean } {
+  if (!import.meta.url.endsWith('.ts')) return { script: new URL('./smtp-worker.js', import.meta.url), eval: false };
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const worker = new URL('./smtp-worker.ts', import.meta.url).href;
+  return {
+    script: `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`,
+    eval: true,
+  };
+}
 
 const CLOSED: UnsentOutcome = {
   kind: 'unsent',
@@ -24,7 +35,8 @@ const CLOSED: UnsentOutcome = {
 
 /** Returns a messenger over a pool (createPooledMessenger) on a thread of its own. */
 export function createThreadedMessenger(options: RelayOptions): Messenger {
-  const worker = new Worker(BOOTSTRAP, { eval: true, workerData: options });
+  const thread = smtpThread();
+  const worker = new Worker(thread.script, { eval: thread.eval, workerData: options });
   const outcomes = new Map<number, (outcome: SmtpOutcome) => void>();
   const probes = new Map<number, (trouble: UnsentOutcome | null) => void>();
   let nextId = 1;

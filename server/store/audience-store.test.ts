@@ -104,7 +104,7 @@ describe('migration of an existing database', () => {
       CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, expires_at INTEGER NOT NULL);
       CREATE TABLE deliveries (id TEXT PRIMARY KEY);
       CREATE TABLE batch_chunks (delivery_id TEXT);
-      CREATE TABLE journal (id INTEGER PRIMARY KEY, delivery_id TEXT, status TEXT, updated_at TEXT);
+      CREATE TABLE journal (id INTEGER PRIMARY KEY, delivery_id TEXT, seq INTEGER, status TEXT, updated_at TEXT);
       CREATE TABLE links (id INTEGER PRIMARY KEY);
       CREATE TABLE tracking_events (id INTEGER PRIMARY KEY, delivery_id TEXT, journal_id INTEGER, kind TEXT, at TEXT);
       CREATE TABLE mailbox (id INTEGER PRIMARY KEY);

@@ -37,7 +37,30 @@ export interface StoredImport {
 
 export interface RecentSend {
   deliveryId: string;
+  /** The delivery's name, or null when the server no longer has the delivery. */
+  deliveryName: string | null;
   at: string;
+}
+
+/** What a seed (the demo audience) wrote, to tell its profiles and suppression from the operator's. */
+export interface SeedMarks {
+  /** The `imported_by` of the profiles it wrote (profiles written before marks existed have none). */
+  marker: string;
+  /** Who its denylist entries were added by. */
+  denylistedBy: string;
+  /** The SMTP reply of its quarantine entries (they name no delivery). */
+  quarantineReply: string;
+}
+
+export interface SeedRemoval {
+  /** Profiles deleted: at the seed's addresses, not written by an import since. */
+  deleted: number;
+  /** Profiles at the seed's addresses that an import wrote since: the operator's now, kept. */
+  kept: number;
+  /** Attributes removed from the schema (no remaining profile had a value for them). */
+  removedAttributes: string[];
+  /** Attributes kept because remaining profiles have values for them. */
+  keptAttributes: string[];
 }
 
 export interface Suppression {
@@ -66,6 +89,25 @@ export interface AudienceStore {
   findByEmail(email: string): Profile | undefined;
   /** Returns true when the profile existed and is now deleted. */
   delete(profileId: number): boolean;
+  /**
+   * Returns how many profiles match the search (every word of it in the address, the first or
+   * the last name, ignoring case and, in names, accents: the replica's search in the app
+   * follows the same rule) and the first `limit` of them in id order.
+   */
+  search(query: string, limit: number): { total: number; profiles: Profile[] };
+  /**
+   * Deletes every profile matching the search, in one transaction, when they are `expected`
+   * many (what the operator confirmed); otherwise deletes nothing and says how many match now.
+   */
+  deleteMatching(query: string, expected: number): { ok: true; deleted: number } | { ok: false; matching: number };
+  /** Returns how many profiles at these addresses a seed wrote and no import has written since. */
+  countSeeded(emails: readonly string[], marks: SeedMarks): number;
+  /**
+   * Deletes, in one transaction, the profiles at these addresses that no import has written
+   * since the seed (with the seed's denylist and quarantine entries for them), then removes
+   * from the schema each of `attributes` that no remaining profile has a value for.
+   */
+  removeSeeded(emails: readonly string[], marks: SeedMarks, attributes: readonly string[]): SeedRemoval;
   /** Returns true when the profile was subscribed and is now unsubscribed. */
   unsubscribe(profileId: number, source: string, now: Date): boolean;
   denylist(email: string, reason: string, by: string, now: Date): void;
@@ -130,7 +172,8 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
   const count = db.prepare('SELECT COUNT(*) FROM profiles').pluck();
   const schema = db.prepare('SELECT name, label, type FROM attribute_schema ORDER BY position, name');
   const declare = db.prepare(
-    `INSERT INTO attribute_schema (name, label, type, position) VALUES (@name, @label, @type, (SELECT COUNT(*) + 1 FROM attribute_schema))
+    `INSERT INTO attribute_schema (name, label, type, position)
+     VALUES (@name, @label, @type, (SELECT COALESCE(MAX(position), 0) + 1 FROM attribute_schema))
      ON CONFLICT (name) DO UPDATE SET label = excluded.label`,
   );
   const changedProfiles = db.prepare(`${SELECT_PROFILE} WHERE p.change_seq > ? ORDER BY p.change_seq LIMIT ?`);
@@ -141,10 +184,16 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
   const byEmail = db.prepare(`${SELECT_PROFILE} WHERE p.email = ?`);
   const idByEmail = db.prepare('SELECT id, attributes, imported_by AS importedBy FROM profiles WHERE email = ?');
   const insert = db.prepare(
-    `INSERT INTO profiles (email, first_name, last_name, locale, time_zone, status, status_changed_at, status_source, attributes,
+    `INSERT INTO profiles (id, email, first_name, last_name, locale, time_zone, status, status_changed_at, status_source, attributes,
        created_at, updated_at, change_seq, imported_by)
-     VALUES (@email, @firstName, @lastName, @locale, @timeZone, @status, @now, @source, @attributes, @now, @now, @seq, @importId)`,
+     VALUES (@id, @email, @firstName, @lastName, @locale, @timeZone, @status, @now, @source, @attributes, @now, @now, @seq, @importId)`,
   );
+  // A new profile never takes the id of a deleted one: SQLite would reuse the highest id, and a
+  // replica pulling the tombstone and the new profile in one page would drop the new one (the
+  // sends and journal rows of the old one would also become the new one's).
+  const highestId = db
+    .prepare('SELECT MAX(COALESCE((SELECT MAX(id) FROM profiles), 0), COALESCE((SELECT MAX(profile_id) FROM tombstones), 0))')
+    .pluck();
   // An update writes only what the input carries; a status change records when and from where.
   const update = db.prepare(
     `UPDATE profiles SET
@@ -175,7 +224,53 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
   );
   const denyOf = db.prepare('SELECT reason, added_at AS addedAt, added_by AS addedBy FROM denylist WHERE email = ?');
   const quarantineOf = db.prepare('SELECT reason, smtp_reply AS smtpReply, delivery_id AS deliveryId, at FROM quarantine WHERE email = ?');
-  const recentSends = db.prepare('SELECT delivery_id AS deliveryId, at FROM sends WHERE profile_id = ? ORDER BY at DESC LIMIT ?');
+  let recentSends: ReturnType<Db['prepare']> | undefined;
+  db.function('mailroom_fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? foldForSearch(text) : ''));
+  const seededIds = db.prepare(
+    `SELECT id FROM profiles WHERE email IN (SELECT value FROM json_each(@emails)) AND (imported_by IS NULL OR imported_by = @marker)`,
+  );
+  const seededKept = db
+    .prepare(
+      `SELECT COUNT(*) FROM profiles WHERE email IN (SELECT value FROM json_each(@emails)) AND imported_by IS NOT NULL AND imported_by <> @marker`,
+    )
+    .pluck();
+  const seedDenylist = db.prepare(
+    `DELETE FROM denylist WHERE added_by = @by AND email IN (SELECT value FROM json_each(@emails))
+       AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.email = denylist.email)`,
+  );
+  const seedQuarantine = db.prepare(
+    `DELETE FROM quarantine WHERE smtp_reply = @reply AND delivery_id IS NULL AND email IN (SELECT value FROM json_each(@emails))
+       AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.email = quarantine.email)`,
+  );
+  const attributeUsed = db.prepare(`SELECT EXISTS (SELECT 1 FROM profiles WHERE json_type(attributes, '$.' || ?) IS NOT NULL)`).pluck();
+  const dropAttribute = db.prepare('DELETE FROM attribute_schema WHERE name = ?');
+  // One statement per number of words (each word must match somewhere), prepared on first use.
+  const searchStatements = new Map<number, ReturnType<Db['prepare']>>();
+  /** Returns the ids of the profiles matching every word of the query, in id order. */
+  const matchingIds = (query: string): number[] => {
+    const words = searchWords(query);
+    if (words.length === 0) return [];
+    let statement = searchStatements.get(words.length);
+    if (!statement) {
+      // Addresses are stored lower-cased and compared as they are; names are folded (case and accents).
+      const each = `(instr(email, ?) > 0 OR instr(mailroom_fold(first_name), ?) > 0 OR instr(mailroom_fold(last_name), ?) > 0)`;
+      const sql = `SELECT id FROM profiles WHERE ${Array.from({ length: words.length }, () => each).join(' AND ')} ORDER BY id`;
+      statement = db.prepare(sql).pluck();
+      searchStatements.set(words.length, statement);
+    }
+    return statement.all(words.flatMap((w) => [w, w, w])) as number[];
+  };
+  /** Deletes the profiles with these ids, leaving a tombstone for each (inside the caller's transaction); returns how many. */
+  const deleteIds = (ids: readonly number[]): number => {
+    let deleted = 0;
+    let seq = ids.length ? reserveChangeSeqs(db, ids.length) : 0;
+    for (const id of ids) {
+      if (remove.run(id).changes === 0) continue;
+      tombstone.run(id, seq++);
+      deleted++;
+    }
+    return deleted;
+  };
   const pageById = db.prepare(`${SELECT_PROFILE} WHERE p.id > ? ORDER BY p.id LIMIT ?`);
   let toSend: { all(): unknown[] } | undefined;
   const sentSince = db.prepare(
@@ -219,6 +314,7 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
       const counts = { inserted: 0, updated: 0, repeated: 0 };
       // One reservation of change numbers for the whole batch, in input order.
       let seq = profiles.length ? reserveChangeSeqs(db, profiles.length) : 0;
+      let nextId = 0;
       for (const input of profiles) {
         const email = normalizeEmail(input.email);
         const existing = idByEmail.get(email) as { id: number; attributes: string; importedBy: string | null } | undefined;
@@ -240,8 +336,10 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
           counts.updated++;
           if (importId && existing.importedBy === importId) counts.repeated++;
         } else {
+          nextId = (nextId || (highestId.get() as number)) + 1;
           insert.run({
             ...common,
+            id: nextId,
             email,
             firstName: input.firstName ?? '',
             lastName: input.lastName ?? '',
@@ -263,6 +361,39 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
       if (remove.run(profileId).changes === 0) return false;
       tombstone.run(profileId, nextChangeSeq(db));
       return true;
+    }),
+
+    search(query, limit) {
+      const ids = matchingIds(query);
+      return { total: ids.length, profiles: ids.slice(0, limit).map((id) => get(byId, id)!) };
+    },
+
+    deleteMatching: db.transaction((query: string, expected: number) => {
+      const ids = matchingIds(query);
+      if (ids.length !== expected || ids.length === 0) return { ok: false as const, matching: ids.length };
+      return { ok: true as const, deleted: deleteIds(ids) };
+    }),
+
+    countSeeded: (emails, marks) => (seededIds.all({ emails: JSON.stringify(emails), marker: marks.marker }) as unknown[]).length,
+
+    removeSeeded: db.transaction((emails: readonly string[], marks: SeedMarks, attributes: readonly string[]): SeedRemoval => {
+      const list = JSON.stringify(emails);
+      const ids = (seededIds.all({ emails: list, marker: marks.marker }) as { id: number }[]).map((r) => r.id);
+      const deleted = deleteIds(ids);
+      const kept = seededKept.get({ emails: list, marker: marks.marker }) as number;
+      seedDenylist.run({ by: marks.denylistedBy, emails: list });
+      seedQuarantine.run({ reply: marks.quarantineReply, emails: list });
+      const removedAttributes: string[] = [];
+      const keptAttributes: string[] = [];
+      for (const name of attributes) {
+        if (!(schema.all() as AttributeDefinition[]).some((a) => a.name === name)) continue;
+        if (attributeUsed.get(name)) keptAttributes.push(name);
+        else {
+          dropAttribute.run(name);
+          removedAttributes.push(name);
+        }
+      }
+      return { deleted, kept, removedAttributes, keptAttributes };
     }),
 
     unsubscribe: db.transaction((profileId: number, source: string, now: Date) => {
@@ -300,7 +431,14 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
       };
     },
 
-    recentSends: (profileId, limit) => recentSends.all(profileId, limit) as RecentSend[],
+    recentSends: (profileId, limit) => {
+      // Prepared on first use, as contactHistory's: the names belong to the delivery store's table.
+      recentSends ??= db.prepare(
+        `SELECT s.delivery_id AS deliveryId, d.name AS deliveryName, s.at FROM sends s LEFT JOIN deliveries d ON d.id = s.delivery_id
+         WHERE s.profile_id = ? ORDER BY s.at DESC LIMIT ?`,
+      );
+      return recentSends.all([profileId, limit]) as RecentSend[];
+    },
 
     contactHistory: (since) => {
       const byDelivery = new Map<string, { at: string; ids: number[] }>();
@@ -331,4 +469,19 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
     saveImport: (summary) => void saveImport.run(summary),
     importReport: (id) => importReport.get(id) as { fileName: string; report: string } | undefined,
   };
+}
+
+/** Returns the words of a search, folded (see foldForSearch); empty words are dropped. */
+function searchWords(query: string): string[] {
+  return foldForSearch(query).split(/\s+/).filter(Boolean);
+}
+
+/**
+ * Returns text as searches compare it: lower case, accents removed (Zoë → zoe). The same
+ * rule as the replica's search in the app (app/lib/db/replica.ts, searchProfiles), so a
+ * search deletes on the server what it finds in the browser.
+ */
+export function foldForSearch(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /^[\u0000-\u007f]*$/.test(text) ? text.toLowerCase() : text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }

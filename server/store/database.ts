@@ -154,6 +154,32 @@ const MIGRATIONS: readonly string[] = [
   -- The send rate counts a delivery's messages sent in the last minute: a range, not a scan.
   CREATE INDEX journal_delivery_status_updated ON journal (delivery_id, status, updated_at);
   `,
+  // The delivery log lists every excluded profile with the rule that excluded it, not only
+  // how many: a batch's exclusions come in parts like its recipients (staged in
+  // batch_exclusions until the commit checks them against the figures), then are kept per
+  // delivery, numbered after its recipients, with the time of the commit. The log pages the
+  // journal by recipient number: an index makes each page a range instead of a sort.
+  `
+  ALTER TABLE deliveries ADD COLUMN exclusion_chunk_count INTEGER;
+  ALTER TABLE deliveries ADD COLUMN committed_at TEXT;
+  CREATE TABLE batch_exclusions (
+    delivery_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    exclusions TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, content_hash, seq)
+  );
+  CREATE TABLE exclusions (
+    delivery_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    profile_id INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX journal_delivery_seq ON journal (delivery_id, seq);
+  `,
 ];
 
 /** Returns the database at `file`, created and migrated to the latest schema. */

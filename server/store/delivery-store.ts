@@ -1,18 +1,23 @@
 /**
  * Deliveries on the server: the hand-off of a prepared batch in idempotent chunks, the
- * status a delivery is in, and its live figures. The batch is kept in a staging table until
- * it is complete and consistent; only then does it become journal rows, in one transaction.
+ * status a delivery is in, and its live figures. The batch is kept in staging tables until
+ * it is complete and consistent; only then does it become journal rows (its recipients) and
+ * exclusion rows (its excluded profiles, with their rules), in one transaction.
  *
  * The server trusts a batch no further than it can check it: its figures must add up and fit
- * the audience of record, and every recipient must be a profile of record at the address the
- * batch names (or a profile deleted since, which late suppression then skips). A batch that
- * fails any check is refused whole, and nothing of it is kept.
+ * the audience of record, every recipient and every excluded profile must be a profile of
+ * record at the address the batch names (or a profile deleted since, which late suppression
+ * then skips), none twice, and the exclusions must be as many, cause by cause, as the figures
+ * say. A batch that fails any check is refused whole, and nothing of it is kept.
+ *
+ * Exclusions are numbered after the recipients (the highest recipient number + 1 onwards), so
+ * that the delivery log pages both by one number: every recipient first, then the excluded.
  */
 
 import type { BatchHeaderBody } from '../../shared/handoff';
 import { canTransition } from '../../shared/status';
 import { isValidEmail, normalizeEmail } from '../../shared/email-address';
-import type { DeliveryStatus, PreparedRecipient, SendKpis } from '../../shared/types';
+import type { DeliveryStatus, Exclusion, PreparedRecipient, SendKpis } from '../../shared/types';
 import type { Db } from './database';
 
 /** The header of a batch, as the browser sends it (shared/handoff.ts), with the delivery's id. */
@@ -25,6 +30,8 @@ export interface ServerDelivery extends BatchHeader {
   statusReason: string | null;
   scheduledAt: string | null;
   committed: boolean;
+  /** When the batch was committed (its exclusions are as of then); null before, and for batches committed before it was kept. */
+  committedAt: string | null;
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;
@@ -41,6 +48,9 @@ export interface Refusal {
 
 export type Outcome<T = object> = ({ ok: true } & T) | Refusal;
 
+/** One part of a batch: recipients (parts 1 to chunkCount) or exclusions (the parts after them). */
+export type BatchPart = { recipients: PreparedRecipient[]; exclusions?: undefined } | { exclusions: Exclusion[]; recipients?: undefined };
+
 export interface DeliveryStore {
   get(id: string): ServerDelivery | undefined;
   /** Returns the status alone (no content), for checks on the send path. */
@@ -48,9 +58,9 @@ export interface DeliveryStore {
   list(): ServerDelivery[];
   /** Opens (or reopens) the hand-off of a batch; chunks of another content hash are dropped. */
   beginBatch(header: BatchHeader, now: Date): Outcome;
-  /** Stores one chunk; storing the same chunk again changes nothing. Returns once it is on disk. */
-  putChunk(id: string, contentHash: string, seq: number, recipients: PreparedRecipient[]): Outcome<{ received: number }>;
-  /** Turns a complete batch into journal rows, or refuses it and keeps nothing of it. */
+  /** Stores one part of the batch; storing the same part again changes nothing. Returns once it is on disk. */
+  putChunk(id: string, contentHash: string, seq: number, part: BatchPart): Outcome<{ received: number }>;
+  /** Turns a complete batch into journal and exclusion rows, or refuses it and keeps nothing of it. */
   commitBatch(id: string, contentHash: string, now: Date): Outcome<{ recipients: number }>;
   /** Moves a delivery to a new status when the transition table allows it. */
   transition(
@@ -79,7 +89,9 @@ interface DeliveryRow {
   excluded: number;
   excluded_by_cause: string;
   chunk_count: number;
+  exclusion_chunk_count: number | null;
   committed: number;
+  committed_at: string | null;
   created_at: string;
   updated_at: string;
   started_at: string | null;
@@ -103,7 +115,9 @@ const toDelivery = (r: DeliveryRow): ServerDelivery => ({
   excluded: r.excluded,
   excludedByCause: JSON.parse(r.excluded_by_cause),
   chunkCount: r.chunk_count,
+  ...(r.exclusion_chunk_count === null ? {} : { exclusionChunkCount: r.exclusion_chunk_count }),
   committed: r.committed === 1,
+  committedAt: r.committed_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   startedAt: r.started_at,
@@ -123,26 +137,37 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
   };
   const upsert = db.prepare(
     `INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, html, status, targeted, to_deliver,
-       excluded, excluded_by_cause, chunk_count, committed, created_at, updated_at)
+       excluded, excluded_by_cause, chunk_count, exclusion_chunk_count, committed, created_at, updated_at)
      VALUES (@id, @version, @contentHash, @name, @fromName, @fromAddress, @subject, @html, 'prepared', @targeted, @toDeliver,
-       @excluded, @excludedByCause, @chunkCount, 0, @now, @now)
+       @excluded, @excludedByCause, @chunkCount, @exclusionChunkCount, 0, @now, @now)
      ON CONFLICT (id) DO UPDATE SET version = excluded.version, content_hash = excluded.content_hash, name = excluded.name,
        from_name = excluded.from_name, from_address = excluded.from_address, subject = excluded.subject, html = excluded.html,
        status = 'prepared', status_reason = NULL, targeted = excluded.targeted, to_deliver = excluded.to_deliver,
        excluded = excluded.excluded, excluded_by_cause = excluded.excluded_by_cause, chunk_count = excluded.chunk_count,
-       committed = 0, updated_at = excluded.updated_at`,
+       exclusion_chunk_count = excluded.exclusion_chunk_count, committed = 0, committed_at = NULL, updated_at = excluded.updated_at`,
   );
   const dropOtherChunks = db.prepare('DELETE FROM batch_chunks WHERE delivery_id = ? AND content_hash <> ?');
+  const dropOtherExclusionChunks = db.prepare('DELETE FROM batch_exclusions WHERE delivery_id = ? AND content_hash <> ?');
   const dropChunks = db.prepare('DELETE FROM batch_chunks WHERE delivery_id = ?');
+  const dropExclusionChunks = db.prepare('DELETE FROM batch_exclusions WHERE delivery_id = ?');
   const putChunk = db.prepare(
     'INSERT INTO batch_chunks (delivery_id, content_hash, seq, recipients) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
   );
+  const putExclusionChunk = db.prepare(
+    'INSERT INTO batch_exclusions (delivery_id, content_hash, seq, exclusions) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  );
   const chunks = db.prepare('SELECT seq, recipients FROM batch_chunks WHERE delivery_id = ? AND content_hash = ? ORDER BY seq');
+  const exclusionChunkSeqs = db.prepare('SELECT seq FROM batch_exclusions WHERE delivery_id = ? AND content_hash = ? ORDER BY seq').pluck();
+  const exclusionChunk = db
+    .prepare('SELECT exclusions FROM batch_exclusions WHERE delivery_id = ? AND content_hash = ? AND seq = ?')
+    .pluck();
   const insertJournal = db.prepare(
     `INSERT INTO journal (delivery_id, seq, profile_id, email, subject, vals, status, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)`,
   );
-  const markCommitted = db.prepare('UPDATE deliveries SET committed = 1, updated_at = ? WHERE id = ?');
+  const insertExclusion = db.prepare('INSERT INTO exclusions (delivery_id, seq, profile_id, email, rule, cause) VALUES (?, ?, ?, ?, ?, ?)');
+  const dropExclusions = db.prepare('DELETE FROM exclusions WHERE delivery_id = ?');
+  const markCommitted = db.prepare('UPDATE deliveries SET committed = 1, committed_at = @at, updated_at = @at WHERE id = @id');
   const journalCounts = db.prepare('SELECT status, COUNT(*) AS n FROM journal WHERE delivery_id = ? GROUP BY status');
   const engagement = db.prepare(
     `SELECT
@@ -184,7 +209,30 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
 
   const discard = (id: string) => {
     dropChunks.run(id);
+    dropExclusionChunks.run(id);
+    dropExclusions.run(id);
     db.prepare("DELETE FROM deliveries WHERE id = ? AND committed = 0 AND status = 'prepared'").run(id);
+  };
+
+  /**
+   * Checks the staged exclusions part by part (one part in memory at a time) and writes them
+   * as exclusion rows numbered from `firstSeq`; `profiles` holds the recipients' profiles.
+   * Returns why they cannot be the preparation's, or null; on a problem the caller discards.
+   */
+  const keepExclusions = (delivery: ServerDelivery, firstSeq: number, profiles: Set<number>): string | null => {
+    const parts = exclusionChunkSeqs.all(delivery.id, delivery.contentHash) as number[];
+    const byCause = new Map<string, number>();
+    let seq = firstSeq;
+    for (const part of parts) {
+      const exclusions = JSON.parse(exclusionChunk.get(delivery.id, delivery.contentHash, part) as string) as Exclusion[];
+      for (const e of exclusions) {
+        const problem = checkExcluded(e, seq - firstSeq + 1, profiles, ofRecord);
+        if (problem) return problem;
+        byCause.set(e.cause, (byCause.get(e.cause) ?? 0) + 1);
+        insertExclusion.run(delivery.id, seq++, e.profileId, e.email, e.rule, e.cause);
+      }
+    }
+    return checkExclusionTotals(delivery, seq - firstSeq, byCause);
   };
 
   return {
@@ -195,7 +243,8 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
     beginBatch: db.transaction((header: BatchHeader, now: Date): Outcome => {
       const existing = get(header.id);
       // The same batch again (a retried upload): keep what the server already has.
-      if (existing && existing.contentHash === header.contentHash && (existing.committed || existing.chunkCount === header.chunkCount)) {
+      const sameParts = existing?.chunkCount === header.chunkCount && existing?.exclusionChunkCount === header.exclusionChunkCount;
+      if (existing && existing.contentHash === header.contentHash && (existing.committed || sameParts)) {
         return { ok: true };
       }
       const problem = checkHeader(header, (audienceCount.get() as number) + (deletedCount.get() as number));
@@ -209,24 +258,43 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
       }
       if (existing?.committed) {
         db.prepare('DELETE FROM journal WHERE delivery_id = ?').run(header.id);
+        dropExclusions.run(header.id);
       }
-      upsert.run({ ...header, excludedByCause: JSON.stringify(header.excludedByCause), now: now.toISOString() });
+      upsert.run({
+        ...header,
+        exclusionChunkCount: header.exclusionChunkCount ?? null,
+        excludedByCause: JSON.stringify(header.excludedByCause),
+        now: now.toISOString(),
+      });
       dropOtherChunks.run(header.id, header.contentHash);
+      dropOtherExclusionChunks.run(header.id, header.contentHash);
       return { ok: true };
     }),
 
-    putChunk(id, contentHash, seq, recipients) {
+    putChunk(id, contentHash, seq, part) {
       const delivery = get(id);
       if (!delivery) return notFound(id);
       if (delivery.contentHash !== contentHash) {
         return refuse(409, 'stale-batch', 'This chunk belongs to an older preparation of the delivery. Prepare again and send.');
       }
-      if (delivery.committed) return { ok: true, received: recipients.length };
-      if (seq < 1 || seq > delivery.chunkCount) {
-        return refuse(422, 'chunk-out-of-range', `Chunk ${seq} is outside the batch of ${delivery.chunkCount} chunks.`);
+      const received = (part.recipients ?? part.exclusions).length;
+      if (delivery.committed) return { ok: true, received };
+      const parts = delivery.chunkCount + (delivery.exclusionChunkCount ?? 0);
+      if (seq < 1 || seq > parts) {
+        return refuse(422, 'chunk-out-of-range', `Chunk ${seq} is outside the batch of ${parts} chunks.`);
       }
-      putChunk.run(id, contentHash, seq, JSON.stringify(recipients));
-      return { ok: true, received: recipients.length };
+      if (seq <= delivery.chunkCount) {
+        if (!part.recipients) {
+          return refuse(422, 'chunk-kind', `Chunk ${seq} holds recipients (chunks 1 to ${delivery.chunkCount} do), not exclusions.`);
+        }
+        putChunk.run(id, contentHash, seq, JSON.stringify(part.recipients));
+      } else {
+        if (!part.exclusions) {
+          return refuse(422, 'chunk-kind', `Chunk ${seq} holds exclusions (those after chunk ${delivery.chunkCount} do), not recipients.`);
+        }
+        putExclusionChunk.run(id, contentHash, seq, JSON.stringify(part.exclusions));
+      }
+      return { ok: true, received };
     },
 
     commitBatch: db.transaction((id: string, contentHash: string, now: Date): Outcome<{ recipients: number }> => {
@@ -237,11 +305,23 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
       }
       if (delivery.committed) return { ok: true, recipients: delivery.toDeliver };
       const rows = chunks.all(id, contentHash) as { seq: number; recipients: string }[];
-      if (rows.length !== delivery.chunkCount) {
-        return refuse(422, 'batch-incomplete', `The server has ${rows.length} of ${delivery.chunkCount} chunks; the upload will resume.`);
+      const exclusionParts = exclusionChunkSeqs.all(id, contentHash).length;
+      const parts = delivery.chunkCount + (delivery.exclusionChunkCount ?? 0);
+      if (rows.length + exclusionParts !== parts) {
+        return refuse(
+          422,
+          'batch-incomplete',
+          `The server has ${rows.length + exclusionParts} of ${parts} chunks; the upload will resume.`,
+        );
       }
       const recipients = rows.flatMap((r) => JSON.parse(r.recipients) as PreparedRecipient[]);
-      const problem = checkTotals(delivery, recipients) ?? checkRecipients(recipients, ofRecord);
+      const profiles = new Set<number>();
+      let problem = checkTotals(delivery, recipients) ?? checkRecipients(recipients, ofRecord, profiles);
+      // A header without exclusion parts comes from an app older than kept exclusions: its log shows them by cause only.
+      if (!problem && delivery.exclusionChunkCount !== undefined) {
+        const after = recipients.reduce((highest, r) => Math.max(highest, r.seq), 0);
+        problem = keepExclusions(delivery, after + 1, profiles);
+      }
       if (problem) {
         discard(id);
         return refuse(422, 'batch-mismatch', `The batch was refused and nothing of it was kept: ${problem} Prepare the delivery again.`);
@@ -249,7 +329,8 @@ export function sqliteDeliveryStore(db: Db): DeliveryStore {
       const at = now.toISOString();
       for (const r of recipients) insertJournal.run(id, r.seq, r.profileId, r.email, r.subject, JSON.stringify(r.values), at);
       dropChunks.run(id);
-      markCommitted.run(at, id);
+      dropExclusionChunks.run(id);
+      markCommitted.run({ at, id });
       return { ok: true, recipients: recipients.length };
     }),
 
@@ -354,11 +435,11 @@ interface AudienceOfRecord {
 /**
  * Returns why the recipients cannot be sent as given, or null when every one is a distinct
  * profile of record at its own, valid address. A profile deleted since preparation passes
- * (late suppression skips it), unless its address now belongs to another profile.
+ * (late suppression skips it), unless its address now belongs to another profile. Adds each
+ * recipient's profile to `profiles`.
  */
-function checkRecipients(recipients: PreparedRecipient[], audience: AudienceOfRecord): string | null {
+function checkRecipients(recipients: PreparedRecipient[], audience: AudienceOfRecord, profiles: Set<number>): string | null {
   const seqs = new Set<number>();
-  const profiles = new Set<number>();
   const addresses = new Set<string>();
   for (const r of recipients) {
     const email = normalizeEmail(r.email);
@@ -377,6 +458,38 @@ function checkRecipients(recipients: PreparedRecipient[], audience: AudienceOfRe
       if (holder !== undefined) return `${who} names profile ${r.profileId}, but that address belongs to profile ${holder}.`;
     } else if (address !== email) {
       return `${who} is not the address of profile ${r.profileId} in the audience of record.`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Returns why an exclusion (the `n`-th) cannot be the preparation's, or null: its profile must
+ * be one of record at the address it names, valid or not (or a profile deleted since whose
+ * address nobody else holds), and neither a recipient nor excluded twice. Adds it to `profiles`.
+ */
+function checkExcluded(e: Exclusion, n: number, profiles: Set<number>, audience: AudienceOfRecord): string | null {
+  const who = `excluded profile ${n} (${JSON.stringify(e.email.slice(0, 100))})`;
+  if (profiles.has(e.profileId)) return `profile ${e.profileId} appears twice.`;
+  profiles.add(e.profileId);
+  const address = audience.addressOf(e.profileId);
+  if (address === undefined) {
+    if (!audience.wasDeleted(e.profileId)) return `${who} names profile ${e.profileId}, which is not in the audience of record.`;
+    const holder = audience.profileAt(e.email);
+    if (holder !== undefined) return `${who} names profile ${e.profileId}, but that address belongs to profile ${holder}.`;
+  } else if (address !== e.email) {
+    return `${who} is not the address of profile ${e.profileId} in the audience of record.`;
+  }
+  return null;
+}
+
+/** Returns why `count` exclusions, so many per cause, are not the preparation's figures, or null when they are. */
+function checkExclusionTotals(delivery: ServerDelivery, count: number, byCause: Map<string, number>): string | null {
+  if (count !== delivery.excluded) return `it holds ${count} exclusions but the preparation counted ${delivery.excluded} excluded.`;
+  for (const cause of new Set([...byCause.keys(), ...Object.keys(delivery.excludedByCause)])) {
+    const counted = delivery.excludedByCause[cause] ?? 0;
+    if ((byCause.get(cause) ?? 0) !== counted) {
+      return `it holds ${byCause.get(cause) ?? 0} exclusions for the cause "${cause}" but the preparation counted ${counted}.`;
     }
   }
   return null;

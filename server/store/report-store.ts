@@ -1,9 +1,11 @@
 /**
- * A delivery's reports, read from the journal and the tracking events: opens and clicks
- * over time, top links, failures by reason, exclusions by cause, and the per-recipient log.
- * People only, except where machines are named.
+ * A delivery's reports, read from the journal, the exclusions and the tracking events: opens
+ * and clicks over time, top links, failures by reason, exclusions by cause, and the
+ * per-recipient log of everyone targeted — the recipients, then the profiles the preparation
+ * excluded, with the rule that excluded them. People only, except where machines are named.
  */
 
+import { addressProblem } from '../../shared/email-address';
 import type { Db } from './database';
 
 export interface TimelinePoint {
@@ -29,17 +31,30 @@ export type RecipientFilter =
 export interface RecipientRow {
   seq: number;
   email: string;
+  /** The journal's status; `excluded` for a profile the preparation excluded, and for one suppressed after it. */
   status: string;
+  /**
+   * The SMTP reply; for one suppressed at send time what suppressed it ("suppressed after
+   * preparation (unsubscribed)"); for an address the preparation excluded as invalid, why
+   * (`not a valid email address`, `needs a relay that offers SMTPUTF8`).
+   */
   reply: string | null;
   attempts: number;
   updatedAt: string;
   opened: boolean;
   clicked: boolean;
+  /** For a profile the preparation excluded: the rule's name and its cause; null for a recipient. */
+  rule: string | null;
+  cause: string | null;
 }
 
 export interface ReportStore {
   report(deliveryId: string): DeliveryReport;
-  /** Returns up to `limit` recipients after `afterSeq` in order, filtered by status and by a part of the address. */
+  /**
+   * Returns up to `limit` rows after `afterSeq` in order, filtered by status and by a part of
+   * the address: the recipients, then (for `all` and `excluded`) the profiles the preparation
+   * excluded, whose numbers follow the recipients'.
+   */
   recipients(deliveryId: string, filter: RecipientFilter, query: string, afterSeq: number, limit: number): RecipientRow[];
 }
 
@@ -94,6 +109,14 @@ export function sqliteReportStore(db: Db): ReportStore {
     return statement;
   };
 
+  const exclusionRows = db.prepare(
+    `SELECT x.seq, x.email, x.rule, x.cause, d.committed_at AS updatedAt
+     FROM exclusions x JOIN deliveries d ON d.id = x.delivery_id
+     WHERE x.delivery_id = ? AND x.seq > ? AND instr(x.email, ?) > 0
+     ORDER BY x.seq LIMIT ?`,
+  );
+  const excludedToo = new Set<RecipientFilter>(['all', 'excluded']);
+
   return {
     report(deliveryId) {
       const { first, last } = span.get(deliveryId) as { first: string | null; last: string | null };
@@ -119,11 +142,38 @@ export function sqliteReportStore(db: Db): ReportStore {
       };
     },
     recipients(deliveryId, filter, query, afterSeq, limit) {
-      const rows = recipientQuery(filter).all(deliveryId, afterSeq, query.trim().toLowerCase(), limit) as (Omit<
-        RecipientRow,
-        'opened' | 'clicked'
-      > & { opened: number; clicked: number })[];
-      return rows.map((r) => ({ ...r, opened: r.opened === 1, clicked: r.clicked === 1 }));
+      const needle = query.trim().toLowerCase();
+      const rows: RecipientRow[] = (
+        recipientQuery(filter).all(deliveryId, afterSeq, needle, limit) as (Omit<RecipientRow, 'opened' | 'clicked' | 'rule' | 'cause'> & {
+          opened: number;
+          clicked: number;
+        })[]
+      ).map((r) => ({ ...r, opened: r.opened === 1, clicked: r.clicked === 1, rule: null, cause: null }));
+      // Every exclusion's number is above every recipient's: once the recipients run out, the exclusions follow.
+      if (rows.length < limit && excludedToo.has(filter)) {
+        const excluded = exclusionRows.all(deliveryId, afterSeq, needle, limit - rows.length) as {
+          seq: number;
+          email: string;
+          rule: string;
+          cause: string;
+          updatedAt: string | null;
+        }[];
+        for (const x of excluded) {
+          rows.push({
+            seq: x.seq,
+            email: x.email,
+            status: 'excluded',
+            reply: x.cause === 'invalid-address' ? addressProblem(x.email) : null,
+            attempts: 0,
+            updatedAt: x.updatedAt ?? '',
+            opened: false,
+            clicked: false,
+            rule: x.rule,
+            cause: x.cause,
+          });
+        }
+      }
+      return rows;
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Opens, clicks and unsubscribes as the server counts and reports them: people apart from
  * machines, unique apart from total, over time, per link, per failure reason, and the
- * per-recipient log with its CSV export. Tracking URLs are taken from the sent messages.
+ * per-recipient log with its CSV export (the excluded with their rules: routes/deliveries.test.ts).
+ * Tracking URLs are taken from the sent messages.
  */
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -139,10 +140,11 @@ describe('reports', () => {
     expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(csv.headers.get('content-disposition')).toBe('attachment; filename="Autumn-recipients.csv"');
     const lines = (await csv.text()).trim().split('\r\n');
-    expect(lines[0]).toBe('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at');
+    expect(lines[0]).toBe('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at,rule,cause');
     expect(lines).toHaveLength(3);
+    // A recipient was excluded by no rule: the last two cells are empty.
     expect(lines[1]).toMatch(
-      /^\d+,bounce\.one@example\.com,bounced,550 5\.1\.1 <bounce\.one@example\.com>: Recipient address rejected: User unknown,1,no,no,/,
+      /^\d+,bounce\.one@example\.com,bounced,550 5\.1\.1 <bounce\.one@example\.com>: Recipient address rejected: User unknown,1,no,no,[^,]+,,$/,
     );
   });
 });

@@ -55,16 +55,28 @@ export async function prepareAndSend(api: Api, id: string, cities: string): Prom
   };
   const started = Preparation.start(delivery, { typology: DEFAULT_TYPOLOGY, schema: attributes });
   if (!started.ok) throw new Error('preparation did not start');
-  const { recipients } = started.preparation.addProfiles(changes.profiles);
+  const { recipients, exclusions } = started.preparation.addProfiles(changes.profiles);
   const { result, last } = started.preparation.finish();
   const all = [...recipients, ...last.recipients];
+  const excluded = [...exclusions, ...last.exclusions];
   const contentHash = 'c7a5c7a5c7a5c7a5';
   const chunks = Math.ceil(all.length / 1000);
-  await api(`/api/deliveries/${id}/batch`, { method: 'PUT', json: batchHeader(delivery, result.kpis, contentHash, chunks) });
+  const exclusionChunks = Math.ceil(excluded.length / 1000);
+  await api(`/api/deliveries/${id}/batch`, {
+    method: 'PUT',
+    json: batchHeader(delivery, result.kpis, contentHash, chunks, exclusionChunks),
+  });
   for (let c = 0; c < chunks; c++) {
     await api(`/api/deliveries/${id}/batch/chunks/${c + 1}`, {
       method: 'PUT',
       json: { contentHash, recipients: all.slice(c * 1000, (c + 1) * 1000) },
+    });
+  }
+  // Then the excluded, numbered on after the recipients, as the outbox sends them.
+  for (let c = 0; c < exclusionChunks; c++) {
+    await api(`/api/deliveries/${id}/batch/chunks/${chunks + c + 1}`, {
+      method: 'PUT',
+      json: { contentHash, exclusions: excluded.slice(c * 1000, (c + 1) * 1000) },
     });
   }
   await api(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });

@@ -1,8 +1,17 @@
-/** Chromium for end-to-end tests: Debian's browser driven by playwright-core, never a download. */
+/**
+ * Chromium for end-to-end tests, driven by playwright-core, never a download: the one at
+ * CHROMIUM_PATH, else Debian's /usr/bin/chromium, else the headless Chromium that ships
+ * inside the npm package @sparticuz/chromium (a devDependency: `npm install` brings it, so a
+ * machine with no browser needs no other step). MAILROOM_TEST_CHROMIUM=npm skips the first
+ * two (to check the npm one on a machine that has both); =system refuses the npm one.
+ * The npm binary needs libnss3, libnspr4 and libexpat from the system: this project's
+ * machines have them without Chromium (a bare Debian: `apt-get install libnss3`).
+ */
 
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SYSTEM_CHROMIUM = '/usr/bin/chromium';
 
 export interface TestBrowser {
   browser: Browser;
@@ -15,23 +24,6 @@ export interface TestBrowser {
  */
 export const PERSON_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
 
-/** Launches headless Chromium (playwright gives every launch a fresh profile) with no background networking. */
-export async function launchBrowser(): Promise<TestBrowser> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-  return {
-    browser,
-    close: () => browser.close(),
-  };
-}
-
-/**
- * Launches Chromium on a profile kept in `userDataDir`: a real profile, not an incognito-like
- * context (what installing an app needs).
- */
-export function launchWithProfile(userDataDir: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS });
-}
-
 const ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -43,6 +35,44 @@ const ARGS = [
   // For every request, sandboxed frames included (a context's override misses those).
   `--user-agent=${PERSON_USER_AGENT}`,
 ];
+
+/** Returns the Chromium to launch and the flags it takes (see the header for the order of choice). */
+export async function chromiumToLaunch(): Promise<{ executablePath: string; args: string[]; origin: 'CHROMIUM_PATH' | 'system' | 'npm' }> {
+  const choice = process.env.MAILROOM_TEST_CHROMIUM;
+  if (choice !== undefined && !['npm', 'system'].includes(choice)) {
+    throw new Error(`MAILROOM_TEST_CHROMIUM must be "npm" or "system", not "${choice}".`);
+  }
+  if (choice !== 'npm') {
+    if (process.env.CHROMIUM_PATH) return { executablePath: process.env.CHROMIUM_PATH, args: ARGS, origin: 'CHROMIUM_PATH' };
+    if (existsSync(SYSTEM_CHROMIUM)) return { executablePath: SYSTEM_CHROMIUM, args: ARGS, origin: 'system' };
+    if (choice === 'system') throw new Error(`MAILROOM_TEST_CHROMIUM=system, but there is no ${SYSTEM_CHROMIUM} and no CHROMIUM_PATH.`);
+  }
+  // Unpacked from the package into the temporary folder on first use (a few seconds), then
+  // reused. It takes the same flags as Debian's: the package's own `args` are made for
+  // serverless containers and would also turn off web security (`--disable-web-security`,
+  // `--allow-running-insecure-content`), the rules the tests check Mailroom within.
+  const { default: packaged } = await import('@sparticuz/chromium');
+  return { executablePath: await packaged.executablePath(), args: ARGS, origin: 'npm' };
+}
+
+/** Launches headless Chromium (playwright gives every launch a fresh profile) with no background networking. */
+export async function launchBrowser(): Promise<TestBrowser> {
+  const { executablePath, args } = await chromiumToLaunch();
+  const browser = await chromium.launch({ executablePath, headless: true, args });
+  return {
+    browser,
+    close: () => browser.close(),
+  };
+}
+
+/**
+ * Launches Chromium on a profile kept in `userDataDir`: a real profile, not an incognito-like
+ * context (what installing an app needs).
+ */
+export async function launchWithProfile(userDataDir: string): Promise<BrowserContext> {
+  const { executablePath, args } = await chromiumToLaunch();
+  return chromium.launchPersistentContext(userDataDir, { executablePath, headless: true, args });
+}
 
 /**
  * Takes the page offline the way a marketer's laptop goes: once the service worker controls

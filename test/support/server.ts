@@ -20,15 +20,25 @@ export interface ServerProcess {
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/** Starts `server/main.ts` with a fresh data directory and resolves once it has printed how to sign in. */
+export interface StartOptions {
+  /**
+   * A built server to run with node (`dist/server/main.js` as `npm start` runs it, or a copy
+   * of it); the TypeScript source under tsx unless told.
+   */
+  built?: { main: string; cwd?: string };
+}
+
+/** Starts Mailroom with a fresh data directory and resolves once it has printed how to sign in. */
 export async function startServer(
   env: Record<string, string> = {},
   dataDir = mkdtempSync(join(tmpdir(), 'mailroom-e2e-')),
+  options: StartOptions = {},
 ): Promise<ServerProcess> {
-  // Node itself with tsx as a loader (what `tsx server/main.ts` runs), so that the process
-  // signalled is the server, not a wrapper around it.
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
+  // Node itself (with tsx as a loader for the source, what `tsx server/main.ts` runs), so
+  // that the process signalled is the server, not a wrapper around it.
+  const args = options.built ? ['--enable-source-maps', options.built.main] : ['--import', 'tsx', 'server/main.ts'];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: options.built?.cwd ?? ROOT,
     env: { ...process.env, PORT: '0', MAILROOM_SINK_PORT: '0', MAILROOM_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,6 +5,8 @@ import { MailroomDb, type StoredPreparation } from './db';
 import {
   BatchWriter,
   CHUNK_SIZE,
+  exclusionChunkCount,
+  exclusionsOfChunk,
   findRecipient,
   recipientAt,
   recipientsOfChunk,
@@ -52,6 +54,26 @@ describe('prepared batches, packed per chunk', () => {
     expect(unpackExclusions((await db.exclusionChunks.get(['d1', 1]))!)).toEqual([
       { profileId: 7, email: 'gone@example.com', rule: 'Unsubscribed', cause: 'unsubscribed' },
     ]);
+  });
+
+  it('keeps 2,500 exclusions as three parts of at most a chunk each, in order, as the outbox uploads them', async () => {
+    const writer = new BatchWriter('dx');
+    writer.addRecipient(recipient(1));
+    const exclusion = (n: number) => ({
+      profileId: 5000 + n,
+      email: n % 2 ? `bad-address-${n}` : `ex${n}@пример.рф`,
+      rule: n % 3 ? 'Invalid address' : 'VIP only',
+      cause: n % 3 ? ('invalid-address' as const) : ('condition' as const),
+    });
+    for (let n = 1; n <= 2_500; n++) writer.addExclusion(exclusion(n));
+    writer.finish();
+    await savePreparedBatch(db, preparation('dx', 1), writer);
+    expect(await exclusionChunkCount(db, 'dx')).toBe(3);
+    expect(await exclusionChunkCount(db, 'other')).toBe(0);
+    const parts = await Promise.all([1, 2, 3].map((chunk) => exclusionsOfChunk(db, 'dx', chunk)));
+    expect(parts.map((p) => p.length)).toEqual([1_000, 1_000, 500]);
+    expect(parts.flat()).toEqual(Array.from({ length: 2_500 }, (_, i) => exclusion(i + 1)));
+    expect(await exclusionsOfChunk(db, 'dx', 4)).toEqual([]);
   });
 
   it('finds a recipient by address, exactly or by part of it', async () => {

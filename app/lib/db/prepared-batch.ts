@@ -2,7 +2,9 @@
  * A prepared batch in the browser database: recipients and exclusions packed in chunks of
  * CHUNK_SIZE, column by column (as the replica is), one record per chunk. A million
  * recipients are a thousand records, written in one transaction; a chunk is exactly what
- * the outbox uploads as one part. Personalization values keep their type (PackedColumn).
+ * the outbox uploads as one part (recipients first, then exclusions, so that the server's
+ * delivery log lists who was excluded by which rule). Personalization values keep their
+ * type (PackedColumn).
  */
 
 import type { Exclusion, ExclusionCause, PreparedRecipient, TemplateValue } from '$shared/types';
@@ -197,6 +199,17 @@ export async function savePreparedBatch(db: MailroomDb, preparation: StoredPrepa
 export async function recipientsOfChunk(db: MailroomDb, deliveryId: string, chunk: number): Promise<PreparedRecipient[]> {
   const record = await db.recipientChunks.get([deliveryId, chunk]);
   return record ? unpackRecipients(record) : [];
+}
+
+/** Returns how many exclusion records (of at most CHUNK_SIZE exclusions each) the delivery's prepared batch has. */
+export function exclusionChunkCount(db: MailroomDb, deliveryId: string): Promise<number> {
+  return db.exclusionChunks.where('[deliveryId+chunk]').between([deliveryId, -Infinity], [deliveryId, Infinity]).count();
+}
+
+/** Returns the exclusions of the `chunk`-th exclusion record of the delivery's prepared batch (1-based): what the outbox uploads as one part. */
+export async function exclusionsOfChunk(db: MailroomDb, deliveryId: string, chunk: number): Promise<Exclusion[]> {
+  const record = await db.exclusionChunks.get([deliveryId, chunk]);
+  return record ? unpackExclusions(record) : [];
 }
 
 /** Returns the recipient with this sequence number, or undefined. */

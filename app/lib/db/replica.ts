@@ -250,23 +250,35 @@ function merge(profiles: Profile[], overlay: Map<number, Profile | null>): Profi
 }
 
 /**
- * Returns up to `limit` profiles whose email, first name, last name or full name starts with
- * the query (case-insensitive). Reads only the name columns of each block until enough match.
+ * Returns up to `limit` profiles in which every word of the query is found somewhere in the
+ * address, the first name or the last name, ignoring case and, in names, accents ("jong"
+ * finds "de Jong" and "jongejan@…", "zoe" finds "Zoë", "anna jong" finds Anna de Jong): the
+ * overlay's changes first, then the blocks in id order. The server's search (audience-store's
+ * matchingIds) follows the same rule, so deleting "every profile matching" there deletes what
+ * this finds. Reads only the address and name columns of each block until enough match.
  */
 export async function searchProfiles(db: MailroomDb, query: string, limit: number): Promise<Profile[]> {
-  const needle = query.trim().toLowerCase();
+  const words = foldForSearch(query).split(/\s+/).filter(Boolean);
   const found: Profile[] = [];
-  if (!needle) return found;
-  const matches = (email: string, first: string, last: string) => {
-    const firstName = first.toLowerCase();
-    const lastName = last.toLowerCase();
-    return (
-      email.startsWith(needle) ||
-      firstName.startsWith(needle) ||
-      lastName.startsWith(needle) ||
-      `${firstName} ${lastName}`.startsWith(needle)
-    );
+  if (words.length === 0) return found;
+  // Names repeat (a dictionary column holds few distinct ones): each is folded once.
+  const folded = new Map<string | null, string>();
+  const fold = (name: string | null) => {
+    let f = folded.get(name);
+    if (f === undefined) {
+      f = name ? foldForSearch(name) : '';
+      if (folded.size < 100_000) folded.set(name, f);
+    }
+    return f;
   };
+  // Addresses are stored lower-cased (and a valid one is ASCII): compared as they are, unfolded.
+  const [word] = words;
+  const matches =
+    words.length === 1
+      ? (email: string, first: string | null, last: string | null) =>
+          email.includes(word) || fold(first).includes(word) || fold(last).includes(word)
+      : (email: string, first: string | null, last: string | null) =>
+          words.every((w) => email.includes(w) || fold(first).includes(w) || fold(last).includes(w));
   const { changes } = await readOverlay(db);
   for (const profile of changes.values()) {
     if (profile && matches(profile.email, profile.firstName, profile.lastName)) {
@@ -285,7 +297,7 @@ export async function searchProfiles(db: MailroomDb, query: string, limit: numbe
       const lastNames = block.textColumn('lastName');
       for (let i = 0; i < block.length; i++) {
         if (changes.has(block.ids[i])) continue;
-        if (matches(emails[i] ?? '', firstNames[i] ?? '', lastNames[i] ?? '')) {
+        if (matches(emails[i] ?? '', firstNames[i], lastNames[i])) {
           found.push(block.profileAt(i));
           if (found.length >= limit) return found;
         }
@@ -293,6 +305,14 @@ export async function searchProfiles(db: MailroomDb, query: string, limit: numbe
     }
     last = stored[stored.length - 1].n;
   }
+}
+
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\u0000-\u007f]*$/;
+
+/** Returns text as searches compare it: lower case, accents removed (Zoë → zoe); the server's foldForSearch is the same. */
+export function foldForSearch(text: string): string {
+  return ASCII.test(text) ? text.toLowerCase() : text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
 /** Returns the audience schema the replica was pulled with (empty before the first pull). */

@@ -1,6 +1,6 @@
 /**
  * The outbox: a Send is written here first, then the prepared batch goes to the server in
- * chunks, each acknowledged once on the server's disk. The item survives reloads and
+ * chunks — its recipients, then its exclusions — each acknowledged once on the server's disk. The item survives reloads and
  * retries with backoff; offline, it waits and the dashboard says so.
  *
  * A Send can be cancelled until its command leaves for the server: the upload checks before
@@ -13,7 +13,7 @@ import { client, refusalOf } from '../api';
 import { batchHeader } from '$shared/handoff';
 import type { SendKpis } from '$shared/types';
 import type { MailroomDb, OutboxItem, ProofItem, ProofRequest, SendItem } from '../db/db';
-import { CHUNK_SIZE, recipientsOfChunk } from '../db/prepared-batch';
+import { CHUNK_SIZE, exclusionChunkCount, exclusionsOfChunk, recipientsOfChunk } from '../db/prepared-batch';
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -187,18 +187,26 @@ export class Outbox {
       throw new Refused('The preparation changed after Send was clicked. Prepare again and send.');
     }
     const param = { id: deliveryId };
+    // The parts: the recipients' chunks, then the exclusions' (so the server's log lists who was
+    // excluded, by which rule). An item queued by an older app counted the recipients' only.
+    const recipientParts = Math.max(1, Math.ceil(preparation.kpis.toDeliver / CHUNK_SIZE));
+    const exclusionParts = await exclusionChunkCount(this.db, deliveryId);
+    const parts = recipientParts + exclusionParts;
+    if (item.chunkCount !== parts) await this.db.outbox.update(item.id!, (stored) => void ((stored as SendItem).chunkCount = parts));
     await expectOk(
-      client.api.deliveries[':id'].batch.$put({ param, json: batchHeader(delivery, preparation.kpis, contentHash, item.chunkCount) }),
+      client.api.deliveries[':id'].batch.$put({
+        param,
+        json: batchHeader(delivery, preparation.kpis, contentHash, recipientParts, exclusionParts),
+      }),
     );
-    for (let seq = item.chunksDone + 1; seq <= item.chunkCount; seq++) {
+    for (let seq = item.chunksDone + 1; seq <= parts; seq++) {
       if (this.#cancelled.has(item.id!)) throw new Cancelled();
-      const recipients = await recipientsOfChunk(this.db, deliveryId, seq);
-      await expectOk(
-        client.api.deliveries[':id'].batch.chunks[':seq'].$put({
-          param: { ...param, seq: String(seq) },
-          json: { contentHash, recipients },
-        }),
-      );
+      // One part in memory at a time, as it is stored: at most CHUNK_SIZE recipients or exclusions.
+      const json =
+        seq <= recipientParts
+          ? { contentHash, recipients: await recipientsOfChunk(this.db, deliveryId, seq) }
+          : { contentHash, exclusions: await exclusionsOfChunk(this.db, deliveryId, seq - recipientParts) };
+      await expectOk(client.api.deliveries[':id'].batch.chunks[':seq'].$put({ param: { ...param, seq: String(seq) }, json }));
       await this.db.outbox.update(item.id!, (stored) => void ((stored as SendItem).chunksDone = seq));
     }
     await expectOk(client.api.deliveries[':id'].batch.commit.$post({ param, json: { contentHash } }));

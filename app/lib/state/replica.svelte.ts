@@ -37,6 +37,8 @@ export class Replica {
   #error = $state<string | null>(null);
   #usage = $state<{ used: number; quota: number; persisted: boolean } | null>(null);
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** The pull this tab is running, if any. */
+  #running: Promise<void> | null = null;
 
   /** @param compact folds the overlay of recent changes into the blocks (the worker does it, off the page's thread) */
   constructor(
@@ -111,10 +113,28 @@ export class Replica {
   /** Pulls every change since the cursor, unless another tab is pulling. Errors are kept in `error`, never thrown. */
   async sync(): Promise<void> {
     if (this.#syncing || !navigator.onLine) return;
-    if (!navigator.locks) return this.pull();
+    if (!navigator.locks) return this.#track(this.pull());
     await navigator.locks.request(LOCK, { ifAvailable: true }, async (lock) => {
-      if (lock) await this.pull();
+      if (lock) await this.#track(this.pull());
     });
+  }
+
+  /**
+   * Pulls the change the operator just made on the server (a deletion, a denylisting): waits
+   * for a pull under way, in this tab or another, since it may have read its pages before the
+   * change, then pulls. Resolves once this replica holds the change (or the pull failed,
+   * with `error` saying why).
+   */
+  async refresh(): Promise<void> {
+    if (!navigator.onLine) return;
+    while (this.#running) await this.#running;
+    if (!navigator.locks) return this.#track(this.pull());
+    await navigator.locks.request(LOCK, () => this.#track(this.pull()));
+  }
+
+  #track(pull: Promise<void>): Promise<void> {
+    this.#running = pull.finally(() => (this.#running = null));
+    return this.#running;
   }
 
   private async pull(): Promise<void> {

@@ -50,7 +50,7 @@ export function createPreparationApi(db: MailroomDb) {
       }
     },
 
-    /** Returns up to `limit` profiles of the replica whose email or name starts with the query (case-insensitive). */
+    /** Returns up to `limit` profiles of the replica in which every word of the query is found in the address or the name (ignoring case and accents). */
     search(query: string, limit: number): Promise<Profile[]> {
       return searchProfiles(db, query, limit);
     },
