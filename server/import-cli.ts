@@ -59,6 +59,8 @@ async function main() {
       `Imported ${file} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${rows} rows, ${inserted} new, ${updated} updated, ${rejected} rejected.`,
     );
     if (repeated) console.log(`${repeated} rows repeated an address seen earlier in the file; the later row won.`);
+    if (outcome.summary.keptUnsubscribed)
+      console.log(`${outcome.summary.keptUnsubscribed} had unsubscribed themselves through a message and stay unsubscribed.`);
     if (rejected) {
       const report = file.replace(/\.csv$/i, '') + '-rejected.csv';
       writeFileSync(report, outcome.report);

@@ -245,3 +245,17 @@ describe('an upload cut off midway', () => {
     expect((await kit.request('/api/audience/count')).status).toBe(200);
   });
 });
+
+describe('a recipient’s own unsubscribe', () => {
+  it('is never undone by an import; the summary says how many stayed unsubscribed', async () => {
+    await upload('email,first_name\nown@example.com,Own\noperator@example.com,Op\n');
+    const own = byEmail('own@example.com')!;
+    kit.services.audience.unsubscribe(own.id, 'unsubscribe link of delivery d1', new Date());
+    // An operator's own change of status is not the recipient's choice: an import may set it back.
+    kit.services.audience.unsubscribe(byEmail('operator@example.com')!.id, 'operator', new Date());
+    const response = await upload('email,status\nown@example.com,subscribed\noperator@example.com,subscribed\n');
+    expect(await response.json()).toMatchObject({ updated: 2, keptUnsubscribed: 1 });
+    expect(byEmail('own@example.com')).toMatchObject({ status: 'unsubscribed', statusSource: 'unsubscribe link of delivery d1' });
+    expect(byEmail('operator@example.com')).toMatchObject({ status: 'subscribed' });
+  });
+});

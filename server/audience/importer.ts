@@ -37,6 +37,8 @@ export interface ImportSummary {
   repeated: number;
   /** Rows imported as unsubscribed because the column mapped to the status said no. */
   unsubscribed: number;
+  /** Rows that said subscribed for someone who had unsubscribed through a message: they stay unsubscribed. */
+  keptUnsubscribed: number;
   columns: string[];
   /** How number and date columns were read (the decimal mark, the order of dates), per column. */
   formats: { column: string; field: string; format: string }[];
@@ -98,6 +100,7 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
     rejected: 0,
     repeated: 0,
     unsubscribed: 0,
+    keptUnsubscribed: 0,
     columns: [],
     formats: [],
     encoding,
@@ -107,10 +110,11 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
   let batch: ImportedProfile[] = [];
   const flush = () => {
     if (batch.length === 0) return;
-    const { inserted, updated, repeated } = audience.upsertMany(batch, source, now(), summary.id);
+    const { inserted, updated, repeated, keptUnsubscribed } = audience.upsertMany(batch, source, now(), summary.id);
     summary.inserted += inserted;
     summary.updated += updated;
     summary.repeated += repeated;
+    summary.keptUnsubscribed += keptUnsubscribed;
     batch = [];
   };
 

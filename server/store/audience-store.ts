@@ -68,6 +68,21 @@ export interface Suppression {
   quarantine: { reason: string; smtpReply: string | null; deliveryId: string | null; at: string } | null;
 }
 
+/** What an upsert did. */
+export interface UpsertCounts {
+  inserted: number;
+  updated: number;
+  /** Rows whose address this same import had already written (the later row won). */
+  repeated: number;
+  /** Rows that said subscribed for someone who had unsubscribed themselves: they stay unsubscribed. */
+  keptUnsubscribed: number;
+}
+
+/** True for a status the recipient chose (an unsubscribe link, a one-click unsubscribe): no import can undo it. */
+export const isRecipientsOwnChoice = (source: string | null) => source?.startsWith(RECIPIENT_SOURCE) ?? false;
+/** How the unsubscribe page names the source of the status it sets. */
+export const RECIPIENT_SOURCE = 'unsubscribe link';
+
 export interface AudienceStore {
   count(): number;
   schema(): AttributeDefinition[];
@@ -79,12 +94,7 @@ export interface AudienceStore {
    * Inserts new addresses and updates known ones (the given fields only); one transaction.
    * With `importId`, also counts the rows whose address this same import already wrote.
    */
-  upsertMany(
-    profiles: readonly ProfileInput[],
-    source: string,
-    now: Date,
-    importId?: string,
-  ): { inserted: number; updated: number; repeated: number };
+  upsertMany(profiles: readonly ProfileInput[], source: string, now: Date, importId?: string): UpsertCounts;
   get(profileId: number): Profile | undefined;
   findByEmail(email: string): Profile | undefined;
   /** Returns true when the profile existed and is now deleted. */
@@ -182,7 +192,9 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
   );
   const byId = db.prepare(`${SELECT_PROFILE} WHERE p.id = ?`);
   const byEmail = db.prepare(`${SELECT_PROFILE} WHERE p.email = ?`);
-  const idByEmail = db.prepare('SELECT id, attributes, imported_by AS importedBy FROM profiles WHERE email = ?');
+  const idByEmail = db.prepare(
+    'SELECT id, attributes, imported_by AS importedBy, status, status_source AS statusSource FROM profiles WHERE email = ?',
+  );
   const insert = db.prepare(
     `INSERT INTO profiles (id, email, first_name, last_name, locale, time_zone, status, status_changed_at, status_source, attributes,
        created_at, updated_at, change_seq, imported_by)
@@ -311,15 +323,21 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
 
     upsertMany: db.transaction((profiles: readonly ProfileInput[], source: string, now: Date, importId?: string) => {
       const at = now.toISOString();
-      const counts = { inserted: 0, updated: 0, repeated: 0 };
+      const counts: UpsertCounts = { inserted: 0, updated: 0, repeated: 0, keptUnsubscribed: 0 };
       // One reservation of change numbers for the whole batch, in input order.
       let seq = profiles.length ? reserveChangeSeqs(db, profiles.length) : 0;
       let nextId = 0;
       for (const input of profiles) {
         const email = normalizeEmail(input.email);
-        const existing = idByEmail.get(email) as { id: number; attributes: string; importedBy: string | null } | undefined;
+        const existing = idByEmail.get(email) as
+          | { id: number; attributes: string; importedBy: string | null; status: SubscriptionStatus; statusSource: string | null }
+          | undefined;
         const common = { source, now: at, seq: seq++, importId: importId ?? null };
         if (existing) {
+          // Someone who unsubscribed through a message's link stays unsubscribed: only they can opt in again.
+          const overridesOwnChoice =
+            input.status === 'subscribed' && existing.status === 'unsubscribed' && isRecipientsOwnChoice(existing.statusSource);
+          if (overridesOwnChoice) counts.keptUnsubscribed++;
           update.run({
             ...common,
             id: existing.id,
@@ -327,7 +345,7 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
             lastName: input.lastName ?? null,
             locale: input.locale ?? null,
             timeZone: input.timeZone ?? null,
-            status: input.status ?? null,
+            status: overridesOwnChoice ? null : (input.status ?? null),
             attributes:
               input.attributes && Object.keys(input.attributes).length
                 ? JSON.stringify({ ...JSON.parse(existing.attributes), ...input.attributes })

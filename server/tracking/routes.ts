@@ -9,6 +9,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { escapeHtml } from '../../shared/template';
 import { classifyClick, classifyOpen } from './classify';
 import type { AppEnv } from '../services';
+import { RECIPIENT_SOURCE } from '../store/audience-store';
 
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const NO_STORE = { 'Cache-Control': 'no-store, max-age=0' };
@@ -72,7 +73,7 @@ export const tracking = new Hono<AppEnv>()
     const target = unsubscribeTarget(c);
     if (!target) return c.text('This unsubscribe link is not valid.', 404);
     const { audience, tracking, bus, now } = c.var.services;
-    audience.unsubscribe(target.profileId, `unsubscribe link of delivery ${target.deliveryId}`, now());
+    audience.unsubscribe(target.profileId, `${RECIPIENT_SOURCE} of delivery ${target.deliveryId}`, now());
     tracking.record({ deliveryId: target.deliveryId, journalId: target.journalId, kind: 'unsubscribe' }, now());
     bus.changed(target.deliveryId);
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
