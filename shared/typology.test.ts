@@ -66,6 +66,13 @@ describe('control rules', () => {
     ['empty subject', { subject: ' ' }, ['error: Subject present']],
     ['long subject', { subject: 'x'.repeat(201) }, ['warning: Subject length']],
     ['bad From', { fromAddress: 'news@' }, ['error: From valid']],
+    ['a From only an SMTPUTF8 relay takes', { fromAddress: 'jörg@shop.example.com' }, ['error: From valid']],
+    ['a From at an international domain name', { fromAddress: 'news@bücher.example' }, []],
+    [
+      'an image with alt text is something to read',
+      { html: '<img src="https://x.example/b.png" alt="Autumn sale"><a href="{{ unsubscribe_url }}"></a>' },
+      [],
+    ],
     ['unknown field', { subject: 'Hi {{ shoe_size }}' }, ['error: Personalization fields']],
     ['a field of the schema', { subject: 'Hi {{ city }}' }, []],
     ['no unsubscribe link', { html: '<p>Hi</p>' }, ['warning: Unsubscribe link']],

@@ -7,7 +7,7 @@
  */
 
 import { conditionProblem, type AudienceFilter } from './audience-filter';
-import { isValidEmail, normalizeEmail } from './email-address';
+import { addressProblem, normalizeEmail } from './email-address';
 import { extractLinks, htmlToText, isKnownField, SYSTEM_FIELDS, type CompiledMessage } from './message';
 import { audienceFields } from './profile-fields';
 import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel } from './types';
@@ -161,10 +161,11 @@ function controlProblems(
       return content.subject.trim() === '' ? ['The subject is empty: write a subject line.'] : [];
     case 'subject-length':
       return content.subject.length > 200 ? ['The subject is longer than 200 characters and will be cut by most mail clients.'] : [];
-    case 'from':
-      return isValidEmail(normalizeEmail(content.fromAddress))
-        ? []
-        : [`The From address "${content.fromAddress}" is not a valid email address.`];
+    case 'from': {
+      // The From goes into every envelope: an address only an SMTPUTF8 relay takes is no From for a campaign.
+      const problem = addressProblem(normalizeEmail(content.fromAddress));
+      return problem === null ? [] : [`The From address "${content.fromAddress}" is not usable: ${problem}.`];
+    }
     case 'fields':
       return [...new Set([...message.subject.fields, ...message.html.fields])]
         .filter((field) => !isKnownField(field, schema))
