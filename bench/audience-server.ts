@@ -1,13 +1,19 @@
-/** Shared by the browser benchmarks: a server process over a generated audience, and Chromium signed in to it. */
+/**
+ * Shared by the browser benchmarks: a server process over a generated audience, and Chromium
+ * signed in to it. The audience is written into the SQLite file of the server's data directory
+ * before the server starts (the server process then opens that file).
+ */
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { DEMO_SCHEMA, seededRandom } from '../server/seed';
-import { sqliteAudienceStore, type AudienceStore, type ProfileInput } from '../server/store/audience-store';
-import { openDatabase, type Db } from '../server/store/database';
-import { sqliteOperatorStore } from '../server/store/operator-store';
+import type { AudienceStore, ProfileInput } from '../server/store/audience';
+import { Operators } from '../server/store/operators';
+import { sqliteAudienceStore } from '../server/store/sqlite/audience';
+import { openDatabase, type Db } from '../server/store/sqlite/database';
+import { sqliteOperatorStore } from '../server/store/sqlite/operators';
 import { launchBrowser, type TestBrowser } from '../test/support/browser';
 import { removeDataDir, startServer, type ServerProcess } from '../test/support/server';
 
@@ -37,6 +43,7 @@ export function generateProfiles(from: number, count: number, random: () => numb
 }
 
 export interface BenchSetup {
+  /** The server's SQLite file, open in this process too (for writes the benchmark makes directly). */
   db: Db;
   audience: AudienceStore;
   server: ServerProcess;
@@ -49,13 +56,13 @@ export interface BenchSetup {
 /** Starts a server over `profiles` generated profiles and opens the app in Chromium, at the sign-in form. */
 export async function startBench(profiles: number): Promise<BenchSetup> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mailroom-bench-'));
-  const db = openDatabase(join(dataDir, 'mailroom.db'));
+  const db = await openDatabase(join(dataDir, 'mailroom.db'));
   const audience = sqliteAudienceStore(db);
-  for (const attribute of DEMO_SCHEMA) audience.declareAttribute(attribute);
+  for (const attribute of DEMO_SCHEMA) await audience.declareAttribute(attribute);
   const random = seededRandom(11);
   for (let i = 0; i < profiles; i += 20_000)
-    audience.upsertMany(generateProfiles(i, Math.min(20_000, profiles - i), random), 'bench', new Date());
-  sqliteOperatorStore(db).setPassword('admin', PASSWORD);
+    await audience.upsertMany(generateProfiles(i, Math.min(20_000, profiles - i), random), 'bench', new Date());
+  await new Operators(sqliteOperatorStore(db)).setPassword('admin', PASSWORD);
   const server = await startServer({ MAILROOM_ADMIN_PASSWORD: PASSWORD }, dataDir);
   const chromium = await launchBrowser();
   const page = await (await chromium.browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { importCsv } from '../server/audience/importer';
-import { sqliteAudienceStore } from '../server/store/audience-store';
-import { openDatabase } from '../server/store/database';
+import { sqliteAudienceStore } from '../server/store/sqlite/audience';
+import { openDatabase } from '../server/store/sqlite/database';
 import { seededRandom } from '../server/seed';
 import { couldNotRun, figure, machineLine, mustHold } from './machine';
 
@@ -34,11 +34,11 @@ async function writeCsv() {
 
 async function main() {
   await writeCsv();
-  const db = openDatabase(join(dir, 'mailroom.db'));
+  const db = await openDatabase(join(dir, 'mailroom.db'));
   const audience = sqliteAudienceStore(db);
-  audience.declareAttribute({ name: 'city', label: 'City', type: 'text' });
-  audience.declareAttribute({ name: 'loyalty_points', label: 'Loyalty points', type: 'number' });
-  audience.declareAttribute({ name: 'interests', label: 'Interests', type: 'tags' });
+  await audience.declareAttribute({ name: 'city', label: 'City', type: 'text' });
+  await audience.declareAttribute({ name: 'loyalty_points', label: 'Loyalty points', type: 'number' });
+  await audience.declareAttribute({ name: 'interests', label: 'Interests', type: 'tags' });
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
   const started = performance.now();

@@ -8,7 +8,7 @@
  */
 
 import type { CDPSession, Page } from 'playwright-core';
-import type { Db } from '../server/store/database';
+import type { Db } from '../server/store/sqlite/database';
 import { startBench } from './audience-server';
 import { couldNotRun, figure, machineLine, mustHold } from './machine';
 

@@ -38,7 +38,8 @@ async function main() {
       email: `person.${k * Math.floor(PROFILES / CHANGES)}@example.com`,
       firstName: 'Changed',
     }));
-    audience.upsertMany(changed, 'bench', new Date());
+    await audience.upsertMany(changed, 'bench', new Date());
+    // The server's SQLite file keeps the last change number in meta.
     const target = (db.prepare("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'change_seq'").pluck().get() as number) ?? 0;
     started = performance.now();
     await page.getByRole('button', { name: 'Sync now' }).click();

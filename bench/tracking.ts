@@ -30,7 +30,7 @@ async function main() {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
     for (let i = 0; i < RECIPIENTS; i += 10_000) {
-      kit.services.audience.upsertMany(
+      await kit.services.audience.upsertMany(
         Array.from({ length: 10_000 }, (_, k) => ({ email: `reader.${i + k}@example.com`, firstName: `Reader${i + k}` })),
         'bench',
         new Date(),
@@ -38,21 +38,20 @@ async function main() {
     }
     const { contentHash } = await handOver(kit, 'bench', SAMPLE_DELIVERY, { chunkSize: 1000 });
     await kit.request('/api/deliveries/bench/send', { json: { contentHash, scheduledAt: null } });
-    await eventually(() => (kit.services.deliveries.kpis('bench', new Date())?.delivered ?? 0) > 2_000, 60_000);
+    await eventually(async () => ((await kit.services.deliveries.kpis('bench', new Date()))?.delivered ?? 0) > 2_000, 60_000);
 
     // Signed URLs of delivered recipients, as their messages carry them.
-    const { signer, tracking, db } = kit.services;
-    const journalIds = db
-      .prepare("SELECT id FROM journal WHERE delivery_id = 'bench' AND status = 'sent' LIMIT 2000")
-      .pluck()
-      .all() as number[];
-    const linkId = tracking.linkId('bench', 'https://shop.example.com/sale?a=1&b=2');
+    const { signer, tracking } = kit.services;
+    const journalIds = (
+      await kit.sql<{ id: number }>("SELECT id FROM journal WHERE delivery_id = 'bench' AND status = 'sent' ORDER BY id LIMIT 2000")
+    ).map((r) => r.id);
+    const linkId = await tracking.linkId('bench', 'https://shop.example.com/sale?a=1&b=2');
     const paths = journalIds.flatMap((journalId) => [
       `/t/o/${signer.sign({ purpose: 'o', deliveryId: 'bench', journalId })}`,
       `/t/c/${signer.sign({ purpose: 'c', deliveryId: 'bench', journalId, linkId })}`,
     ]);
 
-    const before = kit.services.deliveries.kpis('bench', new Date())!.delivered;
+    const before = (await kit.services.deliveries.kpis('bench', new Date()))!.delivered;
     const load = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'load-process.ts'), url, String(SECONDS)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
@@ -68,7 +67,7 @@ async function main() {
       non2xx: number;
       '3xx'?: number;
     };
-    const after = kit.services.deliveries.kpis('bench', new Date())!;
+    const after = (await kit.services.deliveries.kpis('bench', new Date()))!;
     // Errors or refusals mean the figures measure something else than tracking answered.
     const refused = result.non2xx - (result['3xx'] ?? 0);
     mustHold(result.requests.total > 0, 'the load generator made no request');

@@ -4,9 +4,9 @@
  * import`) read from their command line and how they end.
  */
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { openDatabase, type Db } from './store/database';
+import { maskUrl, openStores, type Stores } from './store/stores';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -18,6 +18,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** postgres://… (DATABASE_URL) runs on PostgreSQL, shared by any number of nodes; null: SQLite in `dataDir`. */
+  databaseUrl: string | null;
   /** Relay URL; null starts the built-in SMTP sink. */
   smtpUrl: string | null;
   sinkPort: number;
@@ -53,17 +55,32 @@ export function dataDirectory(env: NodeJS.ProcessEnv = process.env): string {
 export class DataDirectoryError extends Error {}
 
 /**
- * Returns the database of a data directory, created (folder and file) when missing, and
- * whether this call created it; throws a DataDirectoryError saying what is wrong when the
- * folder cannot be made or the database cannot be opened (not a folder, not writable, not a
- * SQLite file, locked).
+ * Resolves the stores of record, with the schema migrated: on PostgreSQL when `databaseUrl`
+ * is given, else in the SQLite file of the data directory (folder and file created when
+ * missing); throws a DataDirectoryError saying what is wrong when they cannot be opened (a
+ * folder that is not one or not writable, not a SQLite file, a PostgreSQL server that does
+ * not answer or refuses the login).
  */
-export function openDataDirectory(dataDir: string): { db: Db; file: string; created: boolean } {
-  const file = join(dataDir, 'mailroom.db');
+export async function openData(options: {
+  dataDir: string;
+  databaseUrl: string | null;
+  nodeId: string;
+  liveIntervalMs?: number;
+}): Promise<Stores> {
+  if (options.databaseUrl) {
+    try {
+      return await openStores({ databaseUrl: options.databaseUrl, nodeId: options.nodeId, liveIntervalMs: options.liveIntervalMs });
+    } catch (error) {
+      throw new DataDirectoryError(
+        `Cannot open the PostgreSQL database at ${maskUrl(options.databaseUrl)} (${(error as Error).message}). Check DATABASE_URL: the server, the user, the password and the database.`,
+        { cause: error },
+      );
+    }
+  }
+  const file = join(options.dataDir, 'mailroom.db');
   try {
-    mkdirSync(dataDir, { recursive: true });
-    const created = !existsSync(file);
-    return { db: openDatabase(file), file, created };
+    mkdirSync(options.dataDir, { recursive: true });
+    return await openStores({ file, nodeId: options.nodeId, liveIntervalMs: options.liveIntervalMs });
   } catch (error) {
     throw new DataDirectoryError(
       `Cannot open the database ${file} (${(error as Error).message}). Check that MAILROOM_DATA_DIR names a folder this user can write to, holding Mailroom's database or nothing.`,
@@ -93,10 +110,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `MAILROOM_METRICS_TOKEN must be at least ${METRICS_TOKEN_MIN_LENGTH} characters (it has ${metricsToken.length}); make one with: openssl rand -hex 32`,
     );
   }
+  const databaseUrl = env.DATABASE_URL || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new Error('DATABASE_URL must look like postgres://user:password@host:5432/mailroom (or be unset for SQLite).');
+  }
   return {
     port,
     host,
     dataDir: dataDirectory(env),
+    databaseUrl,
     smtpUrl,
     sinkPort: integer(env, 'MAILROOM_SINK_PORT', 2525),
     adminPassword: env.MAILROOM_ADMIN_PASSWORD || null,

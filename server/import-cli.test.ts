@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sqliteAudienceStore } from './store/audience-store';
-import { openDatabase } from './store/database';
+import { sqliteAudienceStore } from './store/sqlite/audience';
+import { openDatabase } from './store/sqlite/database';
 
 const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -33,8 +33,12 @@ describe('npm run import -- file.csv', () => {
     const { stdout } = await run([file]);
     expect(stdout).toMatch(/Imported .*visitors\.csv in [\d.]+ s: 2 rows, 1 new, 0 updated, 1 rejected\./);
     expect(readFileSync(join(dir, 'visitors-rejected.csv'), 'utf8')).toBe('line,email,reason\n3,nope,"invalid address ""nope"""\n');
-    const db = openDatabase(join(dir, 'data', 'mailroom.db'));
-    expect(sqliteAudienceStore(db).findByEmail('anna@example.com')).toMatchObject({ firstName: 'Anna', attributes: { city: 'Gent' } });
+    // The command writes the SQLite file of the data directory: read that file itself.
+    const db = await openDatabase(join(dir, 'data', 'mailroom.db'));
+    expect(await sqliteAudienceStore(db).findByEmail('anna@example.com')).toMatchObject({
+      firstName: 'Anna',
+      attributes: { city: 'Gent' },
+    });
     db.close();
   });
 

@@ -7,8 +7,7 @@
 import { createReadStream, existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { importCsv } from './audience/importer';
-import { DataDirectoryError, dataDirectory, EXIT, openDataDirectory, readCommandLine } from './config';
-import { sqliteAudienceStore } from './store/audience-store';
+import { DataDirectoryError, dataDirectory, EXIT, openData, readCommandLine } from './config';
 
 const USAGE = `Usage: npm run import -- [--help] FILE.csv
        node dist/server/import-cli.js [--help] FILE.csv
@@ -42,9 +41,9 @@ async function main() {
   const [file] = command.operands;
   if (!existsSync(file)) throw new Stop(`There is no file ${file}.`, EXIT.failed);
   if (statSync(file).isDirectory()) throw new Stop(`${file} is a folder, not a CSV file.`, EXIT.failed);
-  const { db } = openDataDirectory(dataDirectory());
+  const stores = await openData({ dataDir: dataDirectory(), databaseUrl: process.env.DATABASE_URL || null, nodeId: 'import' });
   try {
-    const audience = sqliteAudienceStore(db);
+    const audience = stores.audience;
     const started = Date.now();
     const outcome = await importCsv(createReadStream(file), audience, {
       fileName: basename(file),
@@ -54,7 +53,7 @@ async function main() {
     if (!outcome.ok) throw new Stop(outcome.message, EXIT.failed);
     const { rows, inserted, updated, rejected, repeated } = outcome.summary;
     const now = new Date().toISOString();
-    audience.saveImport({ ...outcome.summary, startedAt: new Date(started).toISOString(), finishedAt: now, report: outcome.report });
+    await audience.saveImport({ ...outcome.summary, startedAt: new Date(started).toISOString(), finishedAt: now, report: outcome.report });
     console.log(
       `Imported ${file} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${rows} rows, ${inserted} new, ${updated} updated, ${rejected} rejected.`,
     );
@@ -67,7 +66,7 @@ async function main() {
       console.log(`The rejected rows, with their line numbers and reasons, are in ${report}.`);
     }
   } finally {
-    db.close();
+    await stores.close();
   }
 }
 

@@ -31,19 +31,18 @@ describe('the demo audience', () => {
 
 describe('the demo audience of record', () => {
   it('marks what the seed wrote, so that the demo can be told from the operator’s profiles later', async () => {
-    const { openDatabase } = await import('./store/database');
-    const { sqliteAudienceStore } = await import('./store/audience-store');
+    const { testStores } = await import('./test-kit');
     const { demoAddresses, demoProfilesLeft, seedDemoAudience } = await import('./seed');
-    const db = openDatabase(':memory:');
-    const audience = sqliteAudienceStore(db);
-    seedDemoAudience(audience, new Date('2026-11-28T10:00:00Z'));
+    const stores = await testStores();
+    const { audience } = stores;
+    await seedDemoAudience(audience, new Date('2026-11-28T10:00:00Z'));
     expect(demoAddresses()).toEqual(demoAudience().profiles.map((p) => normalizeEmail(p.email)));
-    expect(db.prepare("SELECT COUNT(*) FROM profiles WHERE imported_by = 'demo'").pluck().get()).toBe(10_000);
-    expect(demoProfilesLeft(audience)).toBe(10_000);
+    expect(await stores.query('SELECT COUNT(*) AS n FROM profiles WHERE imported_by = ?', ['demo'])).toEqual([{ n: 10_000 }]);
+    expect(await demoProfilesLeft(audience)).toBe(10_000);
     // A profile of the operator's own is not the demo's, whatever its address.
-    audience.upsertMany([{ email: 'own@example.com' }], 'import of own.csv', new Date(), 'import-1');
-    audience.upsertMany([{ email: demoAddresses()[7], firstName: 'Mine' }], 'import of own.csv', new Date(), 'import-2');
-    expect(demoProfilesLeft(audience)).toBe(9_999);
-    db.close();
+    await audience.upsertMany([{ email: 'own@example.com' }], 'import of own.csv', new Date(), 'import-1');
+    await audience.upsertMany([{ email: demoAddresses()[7], firstName: 'Mine' }], 'import of own.csv', new Date(), 'import-2');
+    expect(await demoProfilesLeft(audience)).toBe(9_999);
+    await stores.close();
   });
 });

@@ -6,7 +6,7 @@
  */
 
 import { normalizeEmail } from '../shared/email-address';
-import type { AudienceStore, ProfileInput, SeedMarks, SeedRemoval } from './store/audience-store';
+import type { AudienceStore, ProfileInput, SeedMarks, SeedRemoval } from './store/audience';
 import { seededRandom } from '../shared/random';
 import type { AttributeDefinition } from '../shared/types';
 
@@ -137,12 +137,12 @@ export const DEMO_MARKS: SeedMarks = {
 };
 
 /** Fills an empty audience of record with the demo audience. */
-export function seedDemoAudience(audience: AudienceStore, now: Date): void {
+export async function seedDemoAudience(audience: AudienceStore, now: Date): Promise<void> {
   const demo = demoAudience();
-  for (const attribute of DEMO_SCHEMA) audience.declareAttribute(attribute);
-  audience.upsertMany(demo.profiles, 'demo', now, DEMO_MARKS.marker);
-  for (const email of demo.denylisted) audience.denylist(email, 'Asked not to be contacted (demo)', DEMO_MARKS.denylistedBy, now);
-  for (const email of demo.quarantined) audience.quarantine(email, 'hard-bounce', DEMO_MARKS.quarantineReply, null, now);
+  for (const attribute of DEMO_SCHEMA) await audience.declareAttribute(attribute);
+  await audience.upsertMany(demo.profiles, 'demo', now, DEMO_MARKS.marker);
+  for (const email of demo.denylisted) await audience.denylist(email, 'Asked not to be contacted (demo)', DEMO_MARKS.denylistedBy, now);
+  for (const email of demo.quarantined) await audience.quarantine(email, 'hard-bounce', DEMO_MARKS.quarantineReply, null, now);
 }
 
 let addresses: string[] | undefined;
@@ -153,7 +153,7 @@ export function demoAddresses(): string[] {
 }
 
 /** Returns how many profiles of the demo audience are still in the audience (not updated by an import since). */
-export function demoProfilesLeft(audience: AudienceStore): number {
+export function demoProfilesLeft(audience: AudienceStore): Promise<number> {
   return audience.countSeeded(demoAddresses(), DEMO_MARKS);
 }
 
@@ -164,7 +164,7 @@ export function demoProfilesLeft(audience: AudienceStore): number {
  * remaining profile has a value for. Replicas hear of it at their next pull (tombstones, and
  * the schema they pull with every page). Returns what was removed and kept.
  */
-export function removeDemoAudience(audience: AudienceStore): SeedRemoval {
+export function removeDemoAudience(audience: AudienceStore): Promise<SeedRemoval> {
   return audience.removeSeeded(
     demoAddresses(),
     DEMO_MARKS,

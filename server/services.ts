@@ -2,32 +2,45 @@
 
 import { IMPORT_MAX_BYTES } from './http/body-limits';
 import { createSignInLimits, type SignInLimitOptions, type SignInLimits } from './http/sign-in-limits';
-import { LiveBus } from './live/live-bus';
+import { DeliveryCommands } from './application/delivery-commands';
+import { LiveFigures } from './application/live-figures';
+import { TrackingEvents } from './application/tracking-events';
+import type { LiveBus } from './live/live-bus';
 import { silentLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { composeMessage } from './sending/compose';
 import { SendEngine, type EngineEvent, type EngineOptions } from './sending/engine';
 import type { Messenger } from './sending/messenger';
 import type { SettingsControl } from './sending/settings';
-import { sqliteAudienceStore, type AudienceStore } from './store/audience-store';
-import type { Db } from './store/database';
-import { sqliteDeliveryStore, type DeliveryStore } from './store/delivery-store';
-import { sqliteMailboxStore, type MailboxStore } from './store/mailbox-store';
-import { sqliteOperatorStore, type OperatorStore } from './store/operator-store';
-import { sqliteReportStore, type ReportStore } from './store/report-store';
-import { sqliteSendJournal, type SendJournal } from './store/send-journal';
-import { sqliteTrackingStore, type TrackingStore } from './store/tracking-store';
+import type { AudienceStore } from './store/audience';
+import type { DeliveryStore } from './store/deliveries';
+import type { SendJournal } from './store/journal';
+import type { MailboxStore } from './store/mailbox';
+import { Operators, type ScryptParameters } from './store/operators';
+import type { ReportStore } from './store/reports';
+import type { SettingsStore } from './store/settings';
+import type { Stores } from './store/stores';
+import type { TrackingStore } from './store/tracking';
 import { createTokenSigner, type TokenSigner } from './tracking/tokens';
 
 export interface Services {
-  db: Db;
+  /** Every store, over whichever engine runs (store/stores.ts); the routes read through the ones below. */
+  stores: Stores;
   audience: AudienceStore;
   deliveries: DeliveryStore;
   journal: SendJournal;
   tracking: TrackingStore;
   reports: ReportStore;
-  operators: OperatorStore;
+  operators: Operators;
   mailbox: MailboxStore;
+  /** Small values of record: the sending settings, the tracking secret (store/settings.ts). */
+  settingsStore: SettingsStore;
+  /** What operators do to deliveries (application/delivery-commands.ts). */
+  commands: DeliveryCommands;
+  /** Opens, clicks and unsubscribes (application/tracking-events.ts). */
+  events: TrackingEvents;
+  /** Figures for the dashboards and the list, once per change (application/live-figures.ts). */
+  figures: LiveFigures;
   /** Sends deliveries; its messenger (the pooled SMTP transport) sends proofs too. */
   engine: SendEngine;
   /** The relay, pool, rate and DKIM key, as the settings page changes them. */
@@ -71,9 +84,9 @@ export interface ServiceOptions {
   processMetrics?: boolean;
   /** The bearer token /metrics asks for; none (loopback only) unless given. */
   metricsToken?: string | null;
-  /** Coalescing interval of live figures. */
-  liveIntervalMs?: number;
   engine?: Partial<EngineOptions>;
+  /** The parameters new password hashes are made with (tests choose cheaper ones than store/operators.ts's SCRYPT). */
+  scrypt?: ScryptParameters;
   /** Returns the settings control over the engine (mailroom.ts gives the real one, tests theirs). */
   settings: (engine: SendEngine) => SettingsControl;
   /** Sign-in limits other than SIGN_IN_LIMITS (tests). */
@@ -82,14 +95,13 @@ export interface ServiceOptions {
   importMaxBytes?: number;
 }
 
-/** Returns the services over a database: the SQLite stores, the signer, live figures and the send engine (not started). */
-export function createServices(db: Db, options: ServiceOptions): Services {
-  const deliveries = sqliteDeliveryStore(db);
-  const journal = sqliteSendJournal(db);
-  const tracking = sqliteTrackingStore(db);
+/** Returns the services over the stores: the signer, the application layer, live figures and the send engine (not started). */
+export function createServices(stores: Stores, options: ServiceOptions): Services {
+  const { deliveries, journal, tracking, bus } = stores;
   const signer = createTokenSigner(options.secret);
-  const bus = new LiveBus(options.liveIntervalMs);
   const metrics = createMetrics({ journal, processMetrics: options.processMetrics });
+  // The services' clock, read late: a test may set `services.now`, and every part follows it.
+  const now = () => services.now();
   const engine = new SendEngine({
     journal,
     deliveries,
@@ -99,17 +111,23 @@ export function createServices(db: Db, options: ServiceOptions): Services {
     onChange: (id) => bus.changed(id),
     log: options.log,
     observer: metrics.engine,
+    // With several nodes, any of them may find the rows of one that died.
+    sweepEveryScan: stores.engine === 'postgres',
     ...options.engine,
   });
-  return {
-    db,
-    audience: sqliteAudienceStore(db),
+  const services: Services = {
+    stores,
+    audience: stores.audience,
     deliveries,
     journal,
     tracking,
-    reports: sqliteReportStore(db),
-    operators: sqliteOperatorStore(db),
-    mailbox: sqliteMailboxStore(db),
+    reports: stores.reports,
+    operators: new Operators(stores.operators, options.scrypt),
+    mailbox: stores.mailbox,
+    settingsStore: stores.settings,
+    commands: new DeliveryCommands({ deliveries, journal, bus, engine, now }),
+    events: new TrackingEvents({ signer, tracking, audience: stores.audience, bus, now }),
+    figures: new LiveFigures(deliveries, bus, now),
     engine,
     settings: options.settings(engine),
     bus,
@@ -124,4 +142,5 @@ export function createServices(db: Db, options: ServiceOptions): Services {
     metricsToken: options.metricsToken ?? null,
     now: () => new Date(),
   };
+  return services;
 }

@@ -6,16 +6,18 @@
 import { Preparation } from '../shared/preparation';
 import { batchHeader } from '../shared/handoff';
 import type { Delivery, Exclusion, PreparedRecipient } from '../shared/types';
+import { randomBytes } from 'node:crypto';
+import { joinCluster } from './application/membership';
 import { createApp } from './app';
 import { createSettingsControl } from './sending/settings';
 import type { OutgoingMessage } from './sending/compose';
-import type { EngineOptions } from './sending/engine';
+import type { EngineEvent, EngineOptions } from './sending/engine';
 import type { SignInLimitOptions } from './http/sign-in-limits';
 import { createServices, type Services } from './services';
-import type { ProfileInput } from './store/audience-store';
-import type { SmtpOutcome } from './store/send-journal';
-import type { Messenger } from './sending/messenger';
-import { openDatabase } from './store/database';
+import type { ProfileInput } from './store/audience';
+import type { Messenger, SmtpOutcome } from './sending/messenger';
+import type { ScryptParameters } from './store/operators';
+import { openStores, type Stores } from './store/stores';
 import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID } from '../shared/typology';
 
 export const PUBLIC_URL = 'https://mail.example.com';
@@ -23,6 +25,12 @@ export const PASSWORD = 'correct horse battery staple';
 
 export interface Kit {
   services: Services;
+  /** The stores (the engine the run chose: SQLite, or PostgreSQL with MAILROOM_TEST_DB=postgres). */
+  stores: Stores;
+  /** Looks inside the database, in SQL both engines read (`?` placeholders). */
+  sql<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /** The first column of the first row of `sql`. */
+  value<T = number>(text: string, params?: readonly unknown[]): Promise<T>;
   app: ReturnType<typeof createApp>;
   /** A signed-in operator's cookie header. */
   cookie: string;
@@ -35,8 +43,13 @@ export interface KitOptions {
   messenger?: Messenger;
   /** The URL the settings use for "the built-in sink". */
   builtInRelay?: string;
+  /** A SQLite file; an in-memory database (or a new PostgreSQL one) unless told. */
   file?: string;
+  /** A PostgreSQL database to use, instead of the run's (e.g. one a test shares between kits). */
+  databaseUrl?: string;
   engine?: Partial<EngineOptions>;
+  /** The scrypt parameters of new password hashes: cheap ones unless told (the real ones cost 0.2 s each). */
+  scrypt?: ScryptParameters;
   /** The built app to serve (a folder with index.html); none by default. */
   appDir?: string | null;
   /** The largest CSV import, in bytes; IMPORT_MAX_BYTES by default. */
@@ -45,6 +58,8 @@ export interface KitOptions {
   publicUrl?: string;
   /** Sign-in limits other than SIGN_IN_LIMITS (e.g. smaller, so a test needs fewer hashes). */
   signInLimits?: Partial<SignInLimitOptions>;
+  /** Hears the engine's and the settings' log lines (with the engine's event); nothing by default. */
+  log?: (line: string, event?: EngineEvent) => void;
 }
 
 /** A messenger that records every message and answers what `reply` says (default 250 OK). */
@@ -62,44 +77,86 @@ export function recordingMessenger(
   return { messenger, sent };
 }
 
-/** Returns the real app over an in-memory database, with an operator signed in. */
+/** Cheap password hashes for tests that do not test hashing: the real parameters cost about 0.2 s a hash. */
+export const TEST_SCRYPT: ScryptParameters = { N: 1024, r: 8, p: 1 };
+
+/**
+ * Returns the database engine of this test run: PostgreSQL when MAILROOM_TEST_DB=postgres
+ * (the vitest project "unit-pg", whose global setup starts a real server: test/support/postgres-setup.ts),
+ * else SQLite.
+ */
+export const testEngine = (): 'sqlite' | 'postgres' => (process.env.MAILROOM_TEST_DB === 'postgres' ? 'postgres' : 'sqlite');
+
+/** Resolves a new, empty PostgreSQL database of the run's server (its URL), for a kit or a test of its own. */
+export async function testDatabaseUrl(): Promise<string> {
+  const server = process.env.MAILROOM_TEST_POSTGRES_URL;
+  if (!server) throw new Error('MAILROOM_TEST_DB=postgres needs the global setup that starts PostgreSQL (vitest project unit-pg).');
+  const { createDatabaseOn } = await import('../test/support/postgres');
+  return createDatabaseOn(server);
+}
+
+/** Returns the stores a test runs on: the run's engine, a fresh database each time. */
+export async function testStores(options: { file?: string; databaseUrl?: string; nodeId?: string } = {}): Promise<Stores> {
+  const databaseUrl = options.databaseUrl ?? (testEngine() === 'postgres' && !options.file ? await testDatabaseUrl() : undefined);
+  // Each kit is a node of its own (a test may run several on one database).
+  const nodeId = options.nodeId ?? `test-node-${randomBytes(4).toString('hex')}`;
+  return openStores({ databaseUrl, file: options.file ?? ':memory:', nodeId, liveIntervalMs: 20 });
+}
+
+/** Returns the real app over a fresh database (the run's engine), with an operator signed in. */
 export async function createKit(options: KitOptions = {}): Promise<Kit> {
-  const db = openDatabase(options.file ?? ':memory:');
-  const services = createServices(db, {
+  const stores = await testStores({ file: options.file, databaseUrl: options.databaseUrl });
+  const services = createServices(stores, {
     messenger: options.messenger ?? recordingMessenger().messenger,
     secret: 'test-secret',
     publicUrl: () => options.publicUrl ?? PUBLIC_URL,
     appDir: options.appDir ?? null,
     secureCookies: false,
-    log: () => {},
-    liveIntervalMs: 20,
+    log: options.log ?? (() => {}),
     engine: { tickMs: 20, ...options.engine },
     importMaxBytes: options.importMaxBytes,
     signInLimits: options.signInLimits,
+    scrypt: options.scrypt ?? TEST_SCRYPT,
     settings: (engine) =>
       createSettingsControl({
-        db,
+        store: stores.settings,
         defaults: { relayUrl: null, connections: 5, messagesPerConnection: 100, ratePerSecond: 0, dkim: null },
         engine,
+        bus: stores.bus,
         builtInRelay: async () => {
           if (!options.builtInRelay) throw new Error('this kit has no built-in sink');
           return options.builtInRelay;
         },
-        log: () => {},
+        log: options.log ?? (() => {}),
       }),
   });
-  services.operators.setPassword('admin', PASSWORD);
-  const { engine, bus } = services;
+  await services.operators.setPassword('admin', PASSWORD);
+  // A node says it is alive, or the others (and its own sweeps, on PostgreSQL) take its rows in flight for a dead node's.
+  // The kit keeps its messenger whatever the number of nodes: no share is taken.
+  const membership = await joinCluster(
+    stores,
+    async () => {},
+    () => {},
+    1_000,
+  );
+  const { engine } = services;
   const app = createApp(services);
-  engine.start();
+  await engine.start();
   const login = await app.request('/api/session', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'admin', password: PASSWORD }),
   });
   const cookie = login.headers.get('set-cookie')!.split(';')[0];
+  const sql = <T = Record<string, unknown>>(text: string, params: readonly unknown[] = []) => stores.query<T>(text, params);
   return {
     services,
+    stores,
+    sql,
+    value: async <T = number>(text: string, params: readonly unknown[] = []) => {
+      const [row] = await sql<Record<string, unknown>>(text, params);
+      return (row ? Object.values(row)[0] : undefined) as T;
+    },
     app,
     cookie,
     request: (path, init = {}) =>
@@ -112,9 +169,9 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
       ),
     async close() {
       await engine.shutdown();
-      services.tracking.flush();
-      bus.close();
-      db.close();
+      services.figures.close();
+      await membership.leave();
+      await stores.close();
     },
   };
 }
@@ -149,10 +206,10 @@ export const SAMPLE_DELIVERY: Omit<Delivery, 'id'> = {
 };
 
 /** Prepares a delivery over the kit's audience with the shared code, as the worker does. */
-export function prepareOnServerAudience(kit: Kit, delivery: Delivery) {
-  const started = Preparation.start(delivery, { typology: DEFAULT_TYPOLOGY, schema: kit.services.audience.schema() });
+export async function prepareOnServerAudience(kit: Kit, delivery: Delivery) {
+  const started = Preparation.start(delivery, { typology: DEFAULT_TYPOLOGY, schema: await kit.services.audience.schema() });
   if (!started.ok) throw new Error('preparation failed to start');
-  const profiles = kit.services.audience.changesSince(0, 1_000_000).profiles;
+  const profiles = (await kit.services.audience.changesSince(0, 1_000_000)).profiles;
   const { recipients, exclusions } = started.preparation.addProfiles(profiles);
   const { result, last } = started.preparation.finish();
   return {
@@ -175,7 +232,7 @@ export async function handOver(
   } = {},
 ) {
   const full = { ...delivery, id };
-  const { result, recipients, exclusions } = prepareOnServerAudience(kit, full);
+  const { result, recipients, exclusions } = await prepareOnServerAudience(kit, full);
   const chunkSize = options.chunkSize ?? 100;
   const contentHash = options.contentHash ?? 'abcdef0123456789';
   const chunks: PreparedRecipient[][] = [];

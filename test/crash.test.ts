@@ -4,7 +4,9 @@
  * started again on the same data directory. Sending resumes by itself; the messages that
  * were in flight are listed as "outcome unknown" and resent on the operator's word. The
  * relay's own count is the judge: no recipient is missing, and no more are duplicated than
- * were in flight.
+ * were in flight. Once on SQLite (the data directory) and once on PostgreSQL (a server
+ * started here; the restarted process is a new node, and the dead one's rows become unknown
+ * once its heartbeat is missed).
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +14,7 @@ import { SMTPServer } from 'smtp-server';
 import type { SendKpis } from '../shared/types';
 import { eventually } from '../server/test-kit';
 import { prepareAndSend, signIn } from './support/api';
+import { startPostgres, type TestPostgres } from './support/postgres';
 import { removeDataDir, startServer, type ServerProcess } from './support/server';
 
 const PASSWORD = 'crash-test-password';
@@ -20,6 +23,7 @@ let relay: SMTPServer;
 let relayPort = 0;
 let server: ServerProcess | null = null;
 let dataDir = '';
+let postgres: TestPostgres | null = null;
 
 beforeAll(async () => {
   relay = new SMTPServer({
@@ -45,20 +49,38 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   if (dataDir) removeDataDir(dataDir);
+  await postgres?.stop();
   await new Promise<void>((resolve) => relay.close(() => resolve()));
 });
 
-const start = async () => {
-  server = await startServer(
-    { MAILROOM_ADMIN_PASSWORD: PASSWORD, SMTP_URL: `smtp://127.0.0.1:${relayPort}`, MAILROOM_SMTP_CONNECTIONS: '5' },
-    dataDir || undefined,
-  );
-  dataDir = server.dataDir;
-  return signIn(server.url, PASSWORD);
-};
+describe.each([
+  ['SQLite', false],
+  ['PostgreSQL', true],
+])('a crash while sending (SIGKILL), on %s', (_, onPostgres) => {
+  let databaseUrl = '';
+  const start = async () => {
+    server = await startServer(
+      {
+        MAILROOM_ADMIN_PASSWORD: PASSWORD,
+        SMTP_URL: `smtp://127.0.0.1:${relayPort}`,
+        MAILROOM_SMTP_CONNECTIONS: '5',
+        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+      },
+      dataDir || undefined,
+    );
+    dataDir = server.dataDir;
+    return signIn(server.url, PASSWORD);
+  };
 
-describe('a crash while sending (SIGKILL)', () => {
   it('resumes by itself after a restart; nobody is missing, and duplicates are no more than were in flight', async () => {
+    received.clear();
+    if (server) await server.stop();
+    if (dataDir) removeDataDir(dataDir);
+    dataDir = '';
+    if (onPostgres) {
+      postgres ??= await startPostgres();
+      databaseUrl = await postgres.createDatabase();
+    }
     let api = await start();
     // Prepare the demo audience as the browser does, and hand it over over HTTP.
     const all = await prepareAndSend(api, 'crash', 'Gent, Utrecht');

@@ -2,7 +2,7 @@
 
 import type { AttributeDefinition, Profile } from '../../shared/types';
 import { fieldText } from '../../shared/profile-fields';
-import type { AudienceStore } from '../store/audience-store';
+import type { AudienceStore } from '../store/audience';
 import { csvCell } from './importer';
 
 const PAGE = 5_000;
@@ -36,14 +36,15 @@ function row(profile: Profile, schema: readonly AttributeDefinition[]): string {
 
 /** Returns a stream of the whole audience as CSV (UTF-8, header line first). */
 export function exportCsv(audience: AudienceStore): ReadableStream<Uint8Array> {
-  const schema = audience.schema();
+  let schema: AttributeDefinition[] = [];
   const encoder = new TextEncoder();
   let afterId = 0;
   let headerSent = false;
   return new ReadableStream({
-    pull(controller) {
+    async pull(controller) {
       if (!headerSent) {
         headerSent = true;
+        schema = await audience.schema();
         const header = [
           'email',
           'first_name',
@@ -60,7 +61,7 @@ export function exportCsv(audience: AudienceStore): ReadableStream<Uint8Array> {
         controller.enqueue(encoder.encode(header.map(csvCell).join(',') + '\n'));
         return;
       }
-      const page = audience.pageById(afterId, PAGE);
+      const page = await audience.pageById(afterId, PAGE);
       if (page.length === 0) return controller.close();
       afterId = page[page.length - 1].id;
       controller.enqueue(encoder.encode(page.map((p) => row(p, schema)).join('\n') + '\n'));

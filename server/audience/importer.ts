@@ -24,7 +24,7 @@ import {
   type ImportedProfile,
 } from '../../shared/import-mapping';
 import type { AttributeType } from '../../shared/types';
-import type { AudienceStore } from '../store/audience-store';
+import type { AudienceStore } from '../store/audience';
 
 export interface ImportSummary {
   id: string;
@@ -89,7 +89,7 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
   const headText = decoder.decode(head.bytes, { stream: true });
   const separator = detectSeparator(firstLine(headText));
   const reader = new CsvReader(separator);
-  const schema = audience.schema();
+  const schema = await audience.schema();
 
   const summary: ImportSummary = {
     id: randomUUID(),
@@ -108,14 +108,15 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
   const report: string[] = ['line,email,reason'];
   const source = options.source ?? `import of ${options.fileName}`;
   let batch: ImportedProfile[] = [];
-  const flush = () => {
+  const flush = async () => {
     if (batch.length === 0) return;
-    const { inserted, updated, repeated, keptUnsubscribed } = audience.upsertMany(batch, source, now(), summary.id);
+    const rows = batch;
+    batch = [];
+    const { inserted, updated, repeated, keptUnsubscribed } = await audience.upsertMany(rows, source, now(), summary.id);
     summary.inserted += inserted;
     summary.updated += updated;
     summary.repeated += repeated;
     summary.keptUnsubscribed += keptUnsubscribed;
-    batch = [];
   };
 
   // Until the mapping is known (given, or proposed from the first rows), records wait here.
@@ -126,7 +127,7 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
   const waiting: CsvRecord[] = [];
   let refusal: ImportOutcome | null = null;
 
-  const decide = () => {
+  const decide = async () => {
     const columns = header!;
     if (columns.every((c) => c === '')) return refuse('empty-file', 'The file has no header line. The first line must name the columns.');
     const sample = waiting.flatMap((r) => ('cells' in r ? [r.cells] : []));
@@ -144,7 +145,7 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
     for (const target of chosen) if (target.kind === 'new-attribute') types.set(target.name, target.type);
     summary.formats = mappingFormats(columns, chosen, schema);
     const early = waiting.splice(0);
-    for (const record of early) take(record);
+    for (const record of early) await take(record);
     return null;
   };
 
@@ -154,7 +155,7 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
   };
 
   /** Imports one record once the mapping is known. */
-  const take = (record: CsvRecord) => {
+  const take = async (record: CsvRecord) => {
     summary.rows++;
     if (!('cells' in record)) {
       const { email, reason } = malformedRow(record, header!, mapping!, separator);
@@ -166,49 +167,49 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
       // New attributes join the schema with the first good row, so a refused file declares nothing.
       for (const target of mapping!)
         if (target.kind === 'new-attribute')
-          audience.declareAttribute({ name: target.name, label: labelOf(target.name), type: target.type });
+          await audience.declareAttribute({ name: target.name, label: labelOf(target.name), type: target.type });
       declared = true;
     }
     if (row.profile.status === 'unsubscribed') summary.unsubscribed++;
     batch.push(row.profile);
     if (batch.length >= BATCH) {
-      flush();
+      await flush();
       if (summary.rows % 10_000 < BATCH) options.onProgress?.(summary.rows);
     }
   };
 
   /** Handles the records a chunk completed; false once the file is refused. */
-  const handle = (records: CsvRecord[]) => {
+  const handle = async (records: CsvRecord[]) => {
     for (const record of records) {
       if (!header) {
         header = 'cells' in record ? record.cells.map((c) => c.trim()) : [];
         summary.columns = header;
-        if (options.mapping || header.every((c) => c === '')) refusal = decide();
+        if (options.mapping || header.every((c) => c === '')) refusal = await decide();
       } else if (!mapping) {
         waiting.push(record);
-        if (waiting.length >= GUESS_ROWS) refusal = decide();
-      } else take(record);
+        if (waiting.length >= GUESS_ROWS) refusal = await decide();
+      } else await take(record);
       if (refusal) return false;
     }
     return true;
   };
 
   try {
-    let going = handle(reader.push(headText));
+    let going = await handle(reader.push(headText));
     while (going && !head.ended) {
       const { value, done } = await chunks.next();
       if (done) break;
-      going = handle(reader.push(decoder.decode(value, { stream: true })));
+      going = await handle(reader.push(decoder.decode(value, { stream: true })));
     }
-    if (going) going = handle([...reader.push(decoder.decode()), ...reader.end()]);
+    if (going) going = await handle([...reader.push(decoder.decode()), ...reader.end()]);
     if (going && !header) return refuse('empty-file', 'The file has no header line. The first line must name the columns.');
-    if (going && !mapping) refusal = decide();
+    if (going && !mapping) refusal = await decide();
   } catch (error) {
-    flush();
+    await flush();
     return interrupted(summary.rows, error);
   }
   if (refusal) return refusal;
-  flush();
+  await flush();
   options.onProgress?.(summary.rows);
   if (summary.rows === 0) return refuse('empty-file', 'The file has a header line but no profiles.');
   if (summary.rejected > REPORT_LIMIT) report.push(`,,"and ${summary.rejected - REPORT_LIMIT} more rejected rows"`);

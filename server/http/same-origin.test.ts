@@ -42,7 +42,7 @@ async function scheduledDelivery(id: string) {
 describe('requests from other origins', () => {
   beforeEach(async () => {
     kit = await createKit();
-    kit.services.audience.upsertMany(
+    await kit.services.audience.upsertMany(
       Array.from({ length: 5 }, () => newProfile()),
       'test',
       new Date(),
@@ -74,7 +74,7 @@ describe('requests from other origins', () => {
       'email\nplanted@example.com\n',
     );
     expect(response.status).toBe(403);
-    expect(kit.services.audience.count()).toBe(5);
+    expect(await kit.services.audience.count()).toBe(5);
   });
 
   it.each([
@@ -110,10 +110,9 @@ describe('requests from other origins', () => {
 
   it('leaves the unsubscribe page and its one-click POST open to any origin', async () => {
     await handOver(kit, 'd4', SAMPLE_DELIVERY);
-    const row = kit.services.db.prepare("SELECT id, profile_id FROM journal WHERE delivery_id = 'd4' LIMIT 1").get() as {
-      id: number;
-      profile_id: number;
-    };
+    const [row] = await kit.sql<{ id: number; profile_id: number }>('SELECT id, profile_id FROM journal WHERE delivery_id = ? LIMIT 1', [
+      'd4',
+    ]);
     const token = kit.services.signer.sign({ purpose: 'u', deliveryId: 'd4', journalId: row.id });
     const page = await kit.app.request(`/u/${token}`, { headers: { 'sec-fetch-site': 'cross-site' } });
     expect(page.status).toBe(200);
@@ -128,7 +127,7 @@ describe('requests from other origins', () => {
     });
     expect(oneClick.status).toBe(200);
     expect(await oneClick.text()).toBe('Unsubscribed.');
-    expect(kit.services.audience.get(row.profile_id)?.status).toBe('unsubscribed');
+    expect((await kit.services.audience.get(row.profile_id))?.status).toBe('unsubscribed');
     expect((await kit.app.request('/t/o/not-a-token', { headers: { origin: 'null' } })).status).toBe(200);
   });
 });

@@ -40,13 +40,13 @@ async function appKit(): Promise<Kit> {
   appDir = mkdtempSync(join(tmpdir(), 'mailroom-app-'));
   writeFileSync(join(appDir, 'index.html'), INDEX);
   kit = await createKit({ appDir });
-  kit.services.audience.upsertMany([newProfile()], 'test', new Date());
+  await kit.services.audience.upsertMany([newProfile()], 'test', new Date());
   return kit;
 }
 
 async function unsubscribePath(kit: Kit) {
   await handOver(kit, 'd1', SAMPLE_DELIVERY);
-  const journalId = kit.services.db.prepare("SELECT id FROM journal WHERE delivery_id = 'd1'").pluck().get() as number;
+  const journalId = await kit.value('SELECT id FROM journal WHERE delivery_id = ?', ['d1']);
   return `/u/${kit.services.signer.sign({ purpose: 'u', deliveryId: 'd1', journalId })}`;
 }
 
@@ -97,7 +97,7 @@ describe('security headers', () => {
 
   it('keep the mailbox preview sandboxed without scripts', async () => {
     const kit = await appKit();
-    const id = kit.services.mailbox.add({
+    const id = await kit.services.mailbox.add({
       envelopeFrom: 'news@shop.example.com',
       envelopeTo: 'someone@example.com',
       raw: Buffer.from(

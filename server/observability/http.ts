@@ -61,12 +61,12 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
 /** The probes and /metrics, mounted at the root; other methods and deeper paths under them answer 404 in JSON. */
 export const operatorRoutes = new Hono<AppEnv>()
   .get('/healthz', (c) => c.json({ status: 'ok' }, 200, NO_STORE))
-  .get('/readyz', (c) => {
-    const { db, engine } = c.var.services;
+  .get('/readyz', async (c) => {
+    const { stores, engine } = c.var.services;
     let database = 'ok';
     try {
-      // A read of a real table: the file is open and readable, not only the connection object.
-      db.prepare('SELECT count(*) FROM meta').pluck().get();
+      // A read of a real table: the database is open and answers, not only the connection object.
+      await stores.ping();
     } catch (error) {
       database = `unreachable: ${(error as Error).message}`;
     }

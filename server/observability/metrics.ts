@@ -23,7 +23,7 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineObserver } from '../sending/engine';
-import type { SendJournal } from '../store/send-journal';
+import type { SendJournal } from '../store/journal';
 
 export type TrackingKind = 'open' | 'click' | 'unsubscribe';
 
@@ -80,10 +80,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     help: 'Messages of the deliveries being sent, by journal state: queued, retrying (waiting for their next try), sending (in flight).',
     labelNames: ['state'],
     registers,
-    collect() {
+    async collect() {
       const depth = { queued: 0, retrying: 0, sending: 0 };
-      for (const id of options.journal.sending()) {
-        const pending = options.journal.pending(id);
+      for (const id of await options.journal.sending()) {
+        const pending = await options.journal.pending(id);
         depth.queued += pending.queued;
         depth.retrying += pending.retrying;
         depth.sending += pending.sending;
@@ -95,8 +95,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     name: 'mailroom_deliveries_sending',
     help: 'Deliveries in status sending.',
     registers,
-    collect() {
-      this.set(options.journal.sending().length);
+    async collect() {
+      this.set((await options.journal.sending()).length);
     },
   });
   // Every outcome has a series from the start, so a rate over it is defined before the first failure.

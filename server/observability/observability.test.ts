@@ -16,8 +16,7 @@ import { startMailroom, type RunningMailroom } from '../mailroom';
 import { SESSION_COOKIE } from '../routes/session';
 import { createServices } from '../services';
 import { createSettingsControl } from '../sending/settings';
-import { openDatabase } from '../store/database';
-import { createKit, eventually, handOver, newProfile, recordingMessenger, SAMPLE_DELIVERY } from '../test-kit';
+import { createKit, eventually, handOver, newProfile, recordingMessenger, SAMPLE_DELIVERY, testStores } from '../test-kit';
 import { loggedPath } from './http';
 import { createLogger } from './logger';
 
@@ -84,8 +83,8 @@ describe('the probes', () => {
     expect(await readyz()).toEqual({ status: 200, body: { status: 'ready', database: 'ok', engine: 'running' } });
     await kit.services.engine.shutdown();
     expect(await readyz()).toEqual({ status: 503, body: { status: 'not-ready', database: 'ok', engine: 'stopping' } });
-    kit.services.bus.close();
-    kit.services.db.close();
+    kit.services.figures.close();
+    await kit.stores.close();
     expect(await readyz()).toMatchObject({ status: 503, body: { status: 'not-ready', database: expect.stringMatching(/^unreachable: /) } });
   });
 
@@ -111,8 +110,8 @@ describe('the probes', () => {
 describe('/metrics', () => {
   it('counts what was sent through the SMTP thread, its latency, the queue and tracking, beside the process metrics', async () => {
     const { audience } = mailroom.services;
-    audience.declareAttribute({ name: 'city', label: 'City', type: 'text' });
-    audience.upsertMany(
+    await audience.declareAttribute({ name: 'city', label: 'City', type: 'text' });
+    await audience.upsertMany(
       ['anna', 'bert', 'cleo'].map((name) => ({ email: `${name}@example.com`, firstName: name, attributes: { city: 'Gent' } })),
       'test',
       new Date(),
@@ -123,7 +122,10 @@ describe('/metrics', () => {
     await eventually(async () => (await api<{ delivered: number }>('/api/deliveries/metrics')).delivered === 3, 20_000);
 
     // An open, as a recipient's mail client fetches it.
-    const journalId = mailroom.services.db.prepare("SELECT id FROM journal WHERE delivery_id = 'metrics' LIMIT 1").pluck().get() as number;
+    const [{ id: journalId }] = await mailroom.services.stores.query<{ id: number }>(
+      'SELECT id FROM journal WHERE delivery_id = ? LIMIT 1',
+      ['metrics'],
+    );
     const token = mailroom.services.signer.sign({ purpose: 'o', deliveryId: 'metrics', journalId });
     expect((await get(`/t/o/${token}`)).status).toBe(200);
 
@@ -153,7 +155,7 @@ describe('/metrics', () => {
 
   it('counts the queue of the deliveries being sent, by state', async () => {
     const kit = await createKit({ messenger: recordingMessenger(() => new Promise(() => {})).messenger });
-    kit.services.audience.upsertMany([newProfile(), newProfile(), newProfile()], 'test', new Date());
+    await kit.services.audience.upsertMany([newProfile(), newProfile(), newProfile()], 'test', new Date());
     const { contentHash } = await handOver(kit, 'queued', SAMPLE_DELIVERY);
     await kit.request('/api/deliveries/queued/send', { json: { contentHash, scheduledAt: null } });
     // The messenger never answers: the engine claims what its window allows and holds it.
@@ -165,8 +167,7 @@ describe('/metrics', () => {
     expect(text).toContain('mailroom_deliveries_sending 1\n');
     await kit.request('/api/deliveries/queued/stop', { method: 'POST' });
     await kit.services.engine.shutdown(0);
-    kit.services.bus.close();
-    kit.services.db.close();
+    await kit.close();
   });
 
   it('answers only this machine, and not through a proxy, when no token is set', async () => {
@@ -186,9 +187,9 @@ describe('/metrics', () => {
   });
 
   it('asks for the bearer token when MAILROOM_METRICS_TOKEN is set, also from this machine', async () => {
-    const db = openDatabase(':memory:');
+    const stores = await testStores();
     const token = 'a-metrics-token-of-some-length';
-    const services = createServices(db, {
+    const services = createServices(stores, {
       messenger: recordingMessenger().messenger,
       secret: 'test-secret',
       publicUrl: () => 'https://mail.example.com',
@@ -198,7 +199,7 @@ describe('/metrics', () => {
       metricsToken: token,
       settings: (engine) =>
         createSettingsControl({
-          db,
+          store: stores.settings,
           defaults: { relayUrl: null, connections: 1, messagesPerConnection: 1, ratePerSecond: 0, dkim: null },
           engine,
           builtInRelay: async () => 'smtp://127.0.0.1:1',
@@ -215,7 +216,7 @@ describe('/metrics', () => {
     const right = await app.request('/metrics', { headers: { authorization: `Bearer ${token}` } }, remote);
     expect(right.status).toBe(200);
     expect(await right.text()).toContain('mailroom_messages_total');
-    db.close();
+    await stores.close();
   });
 });
 

@@ -5,7 +5,7 @@ import { createKit, newProfile, type Kit } from '../test-kit';
 let kit: Kit;
 beforeEach(async () => {
   kit = await createKit();
-  kit.services.audience.upsertMany(
+  await kit.services.audience.upsertMany(
     Array.from({ length: 300 }, () => newProfile()),
     'test',
     new Date(),
@@ -34,7 +34,7 @@ describe('GET /api/audience/changes', () => {
   });
 
   it('serves the schema of custom attributes', async () => {
-    kit.services.audience.declareAttribute({ name: 'vip', label: 'VIP', type: 'boolean' });
+    await kit.services.audience.declareAttribute({ name: 'vip', label: 'VIP', type: 'boolean' });
     expect(await (await kit.request('/api/audience/schema')).json()).toEqual({
       attributes: [{ name: 'vip', label: 'VIP', type: 'boolean' }],
     });
@@ -42,8 +42,8 @@ describe('GET /api/audience/changes', () => {
 });
 
 describe('finding and deleting profiles', () => {
-  beforeEach(() => {
-    kit.services.audience.upsertMany(
+  beforeEach(async () => {
+    await kit.services.audience.upsertMany(
       [
         { email: 'anna.dejong@example.com', firstName: 'Anna', lastName: 'de Jong' },
         { email: 'bram@example.com', firstName: 'Bram', lastName: 'Jongejan' },
@@ -74,7 +74,7 @@ describe('finding and deleting profiles', () => {
   });
 
   it('deletes every profile matching a search when they are as many as confirmed, leaving tombstones for the replicas', async () => {
-    const cursor = kit.services.audience.changesSince(0, 1_000).cursor;
+    const cursor = (await kit.services.audience.changesSince(0, 1_000)).cursor;
     const changed = await kit.request('/api/audience/profiles?search=jong&expected=2', { method: 'DELETE' });
     expect(changed.status).toBe(409);
     expect(await changed.json()).toEqual({
@@ -82,24 +82,24 @@ describe('finding and deleting profiles', () => {
       message:
         '"jong" now matches 3 profiles, not the 2 you confirmed: the audience changed meanwhile, and nothing was deleted. Check the list and delete again.',
     });
-    expect(kit.services.audience.count()).toBe(304);
+    expect(await kit.services.audience.count()).toBe(304);
     const deleted = await kit.request('/api/audience/profiles?search=jong&expected=3', { method: 'DELETE' });
     expect(await deleted.json()).toEqual({ deleted: 3 });
     expect((await search('jong')).total).toBe(0);
-    expect(kit.services.audience.count()).toBe(301);
-    expect(kit.services.audience.changesSince(cursor, 100)).toMatchObject({ profiles: [], deleted: expect.any(Array) });
-    expect(kit.services.audience.changesSince(cursor, 100).deleted).toHaveLength(3);
+    expect(await kit.services.audience.count()).toBe(301);
+    expect(await kit.services.audience.changesSince(cursor, 100)).toMatchObject({ profiles: [], deleted: expect.any(Array) });
+    expect((await kit.services.audience.changesSince(cursor, 100)).deleted).toHaveLength(3);
     // An empty search deletes nothing.
     expect((await kit.request('/api/audience/profiles?search=%20&expected=301', { method: 'DELETE' })).status).toBe(400);
   });
 
   it('never gives a new profile the id of a deleted one: a replica pulling from the start keeps the new profile', async () => {
-    const newest = kit.services.audience.findByEmail('jong.kees@example.org')!;
+    const newest = (await kit.services.audience.findByEmail('jong.kees@example.org'))!;
     expect((await kit.request(`/api/audience/profiles/${newest.id}`, { method: 'DELETE' })).status).toBe(200);
-    kit.services.audience.upsertMany([{ email: 'newcomer@example.com' }], 'test', new Date());
-    const newcomer = kit.services.audience.findByEmail('newcomer@example.com')!;
+    await kit.services.audience.upsertMany([{ email: 'newcomer@example.com' }], 'test', new Date());
+    const newcomer = (await kit.services.audience.findByEmail('newcomer@example.com'))!;
     expect(newcomer.id).toBeGreaterThan(newest.id);
-    const page = kit.services.audience.changesSince(0, 1_000);
+    const page = await kit.services.audience.changesSince(0, 1_000);
     expect(page.deleted).toEqual([newest.id]);
     expect(page.profiles.map((p) => p.id)).toContain(newcomer.id);
   });
@@ -120,8 +120,8 @@ describe('removing the demo audience', () => {
   beforeEach(async () => {
     const { seedDemoAudience } = await import('../seed');
     // The demo is seeded into an empty audience.
-    for (const p of kit.services.audience.pageById(0, 1_000)) kit.services.audience.delete(p.id);
-    seedDemoAudience(kit.services.audience, new Date());
+    for (const p of await kit.services.audience.pageById(0, 1_000)) await kit.services.audience.delete(p.id);
+    await seedDemoAudience(kit.services.audience, new Date());
   });
   const importCsv = (csv: string) =>
     kit.app.request('/api/audience/imports?fileName=own.csv', {
@@ -132,7 +132,7 @@ describe('removing the demo audience', () => {
 
   it("removes the demo's profiles, its suppression and the fields no remaining profile uses; the operator's profiles stay", async () => {
     expect(await (await importCsv('email,city\nown@example.com,Zwolle\n')).json()).toMatchObject({ inserted: 1 });
-    const cursor = kit.services.audience.changesSince(0, 20_000).cursor;
+    const cursor = (await kit.services.audience.changesSince(0, 20_000)).cursor;
     expect(await (await kit.request('/api/audience/demo')).json()).toMatchObject({ profiles: 10_000 });
     const removal = await (await kit.request('/api/audience/demo', { method: 'DELETE' })).json();
     expect(removal).toEqual({
@@ -141,8 +141,8 @@ describe('removing the demo audience', () => {
       removedAttributes: ['loyalty_points', 'vip', 'birth_date', 'interests'],
       keptAttributes: ['city'],
     });
-    expect(kit.services.audience.count()).toBe(1);
-    expect(kit.services.audience.findByEmail('own@example.com')?.attributes).toEqual({ city: 'Zwolle' });
+    expect(await kit.services.audience.count()).toBe(1);
+    expect((await kit.services.audience.findByEmail('own@example.com'))?.attributes).toEqual({ city: 'Zwolle' });
     expect(await (await kit.request('/api/audience/schema')).json()).toEqual({
       attributes: [{ name: 'city', label: 'City', type: 'text' }],
     });
@@ -150,23 +150,23 @@ describe('removing the demo audience', () => {
       profiles: 0,
       attributes: [{ name: 'city', label: 'City', type: 'text' }],
     });
-    expect(kit.services.db.prepare('SELECT COUNT(*) FROM denylist').pluck().get()).toBe(0);
-    expect(kit.services.db.prepare('SELECT COUNT(*) FROM quarantine').pluck().get()).toBe(0);
+    expect(await kit.value('SELECT COUNT(*) FROM denylist')).toBe(0);
+    expect(await kit.value('SELECT COUNT(*) FROM quarantine')).toBe(0);
     // Every replica hears of it: a tombstone per demo profile.
-    const page = kit.services.audience.changesSince(cursor, 20_000);
+    const page = await kit.services.audience.changesSince(cursor, 20_000);
     expect(page.deleted).toHaveLength(10_000);
     expect(page.total).toBe(1);
   });
 
   it('keeps a demo profile an import of the operator updated, and the fields it has values for, also in a database seeded before the demo was marked', async () => {
     // Seeded by an earlier Mailroom: its profiles carry no mark.
-    kit.services.db.prepare("UPDATE profiles SET imported_by = NULL WHERE imported_by = 'demo'").run();
-    const demoProfile = kit.services.audience.pageById(0, 50)[41];
+    await kit.sql('UPDATE profiles SET imported_by = NULL WHERE imported_by = ?', ['demo']);
+    const demoProfile = (await kit.services.audience.pageById(0, 50))[41];
     await importCsv(`email,first_name\n${demoProfile.email},Annemarie\n`);
     expect(await (await kit.request('/api/audience/demo')).json()).toMatchObject({ profiles: 9_999 });
     const removal = await (await kit.request('/api/audience/demo', { method: 'DELETE' })).json();
     expect(removal).toMatchObject({ deleted: 9_999, kept: 1, removedAttributes: [] });
-    expect(kit.services.audience.findByEmail(demoProfile.email)).toMatchObject({
+    expect(await kit.services.audience.findByEmail(demoProfile.email)).toMatchObject({
       firstName: 'Annemarie',
       attributes: demoProfile.attributes,
     });

@@ -59,29 +59,30 @@ const deleteQuery = z.object({ search: z.string().trim().min(1).max(200), expect
 const denyBody = z.object({ email: z.string().min(3).max(254), reason: z.string().min(1).max(500) });
 
 export const audience = new Hono<AppEnv>()
-  .get('/changes', query(changesQuery), (c) => {
+  .get('/changes', query(changesQuery), async (c) => {
     const { since, limit } = c.req.valid('query');
-    return c.json(c.var.services.audience.changesSince(since, limit), 200);
+    return c.json(await c.var.services.audience.changesSince(since, limit), 200);
   })
-  .get('/count', (c) => c.json({ total: c.var.services.audience.count() }, 200))
-  .get('/contact-history', query(historyQuery), (c) => {
+  .get('/count', async (c) => c.json({ total: await c.var.services.audience.count() }, 200))
+  .get('/contact-history', query(historyQuery), async (c) => {
     const since = new Date(Date.now() - c.req.valid('query').days * 86_400_000);
-    return c.json({ entries: c.var.services.audience.contactHistory(since) }, 200);
+    return c.json({ entries: await c.var.services.audience.contactHistory(since) }, 200);
   })
-  .get('/schema', (c) => c.json({ attributes: c.var.services.audience.schema() }, 200))
-  .get('/profiles/:id', params(profileParams), (c) => {
+  .get('/schema', async (c) => c.json({ attributes: await c.var.services.audience.schema() }, 200))
+  .get('/profiles/:id', params(profileParams), async (c) => {
     const { audience } = c.var.services;
-    const profile = audience.get(c.req.valid('param').id);
+    const profile = await audience.get(c.req.valid('param').id);
     if (!profile) return c.json({ error: 'profile-not-found', message: 'There is no such profile in the audience of record.' }, 404);
-    return c.json({ profile, suppression: audience.suppression(profile.email), recentSends: audience.recentSends(profile.id, 20) }, 200);
+    const [suppression, recentSends] = await Promise.all([audience.suppression(profile.email), audience.recentSends(profile.id, 20)]);
+    return c.json({ profile, suppression, recentSends }, 200);
   })
-  .get('/profiles', query(searchQuery), (c) => {
+  .get('/profiles', query(searchQuery), async (c) => {
     const { search, limit } = c.req.valid('query');
-    return c.json(c.var.services.audience.search(search, limit), 200);
+    return c.json(await c.var.services.audience.search(search, limit), 200);
   })
-  .delete('/profiles', query(deleteQuery), (c) => {
+  .delete('/profiles', query(deleteQuery), async (c) => {
     const { search, expected } = c.req.valid('query');
-    const outcome = c.var.services.audience.deleteMatching(search, expected);
+    const outcome = await c.var.services.audience.deleteMatching(search, expected);
     if (outcome.ok) return c.json({ deleted: outcome.deleted }, 200);
     return c.json(
       {
@@ -91,14 +92,15 @@ export const audience = new Hono<AppEnv>()
       409,
     );
   })
-  .get('/demo', (c) => {
+  .get('/demo', async (c) => {
     const { audience } = c.var.services;
     const names = new Set(DEMO_SCHEMA.map((a) => a.name));
-    return c.json({ profiles: demoProfilesLeft(audience), attributes: audience.schema().filter((a) => names.has(a.name)) }, 200);
+    const [profiles, schema] = await Promise.all([demoProfilesLeft(audience), audience.schema()]);
+    return c.json({ profiles, attributes: schema.filter((a) => names.has(a.name)) }, 200);
   })
-  .delete('/demo', (c) => c.json(removeDemoAudience(c.var.services.audience), 200))
-  .delete('/profiles/:id', params(profileParams), (c) => {
-    const deleted = c.var.services.audience.delete(c.req.valid('param').id);
+  .delete('/demo', async (c) => c.json(await removeDemoAudience(c.var.services.audience), 200))
+  .delete('/profiles/:id', params(profileParams), async (c) => {
+    const deleted = await c.var.services.audience.delete(c.req.valid('param').id);
     return deleted
       ? c.json({ deleted: true }, 200)
       : c.json({ error: 'profile-not-found', message: 'There is no such profile in the audience of record.' }, 404);
@@ -119,11 +121,11 @@ export const audience = new Hono<AppEnv>()
       now,
     });
     if (!outcome.ok) return c.json({ error: outcome.code, message: outcome.message }, 422);
-    audience.saveImport({ ...outcome.summary, startedAt, finishedAt: now().toISOString(), report: outcome.report });
+    await audience.saveImport({ ...outcome.summary, startedAt, finishedAt: now().toISOString(), report: outcome.report });
     return c.json(outcome.summary, 200);
   })
-  .get('/imports/:id/report', (c) => {
-    const stored = c.var.services.audience.importReport(c.req.param('id'));
+  .get('/imports/:id/report', async (c) => {
+    const stored = await c.var.services.audience.importReport(c.req.param('id'));
     if (!stored) return c.json({ error: 'import-not-found', message: 'There is no such import.' }, 404);
     const name = `${stored.fileName.replace(/\.csv$/i, '').replace(/[^\w.-]+/g, '_')}-rejected.csv`;
     return c.body(stored.report, 200, {
@@ -137,13 +139,13 @@ export const audience = new Hono<AppEnv>()
       'Content-Disposition': `attachment; filename="audience-${c.var.services.now().toISOString().slice(0, 10)}.csv"`,
     }),
   )
-  .put('/denylist', jsonBody(denyBody), (c) => {
+  .put('/denylist', jsonBody(denyBody), async (c) => {
     const { email, reason } = c.req.valid('json');
-    c.var.services.audience.denylist(email, reason, c.var.user, c.var.services.now());
+    await c.var.services.audience.denylist(email, reason, c.var.user, c.var.services.now());
     return c.json({ email: email.trim().toLowerCase(), reason }, 200);
   })
-  .delete('/denylist', jsonBody(z.object({ email: z.string().min(3) })), (c) => {
-    const removed = c.var.services.audience.undeny(c.req.valid('json').email);
+  .delete('/denylist', jsonBody(z.object({ email: z.string().min(3) })), async (c) => {
+    const removed = await c.var.services.audience.undeny(c.req.valid('json').email);
     return removed
       ? c.json({ removed: true }, 200)
       : c.json({ error: 'not-denylisted', message: 'That address is not on the denylist.' }, 404);

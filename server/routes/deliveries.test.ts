@@ -23,7 +23,7 @@ import {
 let kit: Kit;
 beforeEach(async () => {
   kit = await createKit();
-  kit.services.audience.upsertMany(
+  await kit.services.audience.upsertMany(
     [...Array.from({ length: 248 }, () => newProfile()), newProfile({ status: 'unsubscribed' }), newProfile({ email: 'broken-address' })],
     'test',
     new Date(),
@@ -31,7 +31,7 @@ beforeEach(async () => {
 });
 afterEach(() => kit.close());
 
-const journalCount = () => kit.services.db.prepare('SELECT COUNT(*) FROM journal').pluck().get() as number;
+const journalCount = () => kit.value('SELECT COUNT(*) FROM journal');
 
 describe('handing over a prepared batch', () => {
   it('stores chunks idempotently and turns them into one journal row per recipient on commit', async () => {
@@ -41,13 +41,13 @@ describe('handing over a prepared batch', () => {
     expect(again.status).toBe(200);
     const commit = await kit.request('/api/deliveries/d1/batch/commit', { json: { contentHash } });
     expect(await commit.json()).toEqual({ recipients: 248 });
-    expect(journalCount()).toBe(248);
+    expect(await journalCount()).toBe(248);
     const kpis = await (await kit.request('/api/deliveries/d1')).json();
     expect(kpis).toMatchObject({ status: 'prepared', targeted: 250, toDeliver: 248, delivered: 0, remaining: 248 });
   });
 
   it('says what is missing when a commit comes before every chunk', async () => {
-    const { recipients, kpis } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'd2' });
+    const { recipients, kpis } = await prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'd2' });
     await kit.request('/api/deliveries/d2/batch', { method: 'PUT', json: batchHeader(SAMPLE_DELIVERY, kpis, 'aaaaaaaa', 2) });
     await kit.request('/api/deliveries/d2/batch/chunks/1', {
       method: 'PUT',
@@ -65,7 +65,7 @@ describe('handing over a prepared batch', () => {
   });
 
   it('refuses a batch whose recipients do not match its KPIs and keeps nothing of it', async () => {
-    const { recipients, kpis } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'd3' });
+    const { recipients, kpis } = await prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'd3' });
     const body = batchHeader(SAMPLE_DELIVERY, kpis, 'bbbbbbbb', 1);
     await kit.request('/api/deliveries/d3/batch', { method: 'PUT', json: body });
     await kit.request('/api/deliveries/d3/batch/chunks/1', {
@@ -77,8 +77,8 @@ describe('handing over a prepared batch', () => {
     expect((await commit.json()).message).toBe(
       'The batch was refused and nothing of it was kept: it holds 243 recipients but the preparation counted 248 to deliver. Prepare the delivery again.',
     );
-    expect(journalCount()).toBe(0);
-    expect(kit.services.db.prepare('SELECT COUNT(*) FROM batch_chunks').pluck().get()).toBe(0);
+    expect(await journalCount()).toBe(0);
+    expect(await kit.value('SELECT COUNT(*) FROM batch_parts')).toBe(0);
     expect((await kit.request('/api/deliveries/d3')).status).toBe(404);
   });
 
@@ -159,7 +159,7 @@ describe('commands', () => {
 });
 
 describe('scheduling', () => {
-  const sentCount = () => kit.services.db.prepare("SELECT COUNT(*) FROM journal WHERE status = 'sent'").pluck().get() as number;
+  const sentCount = () => kit.value('SELECT COUNT(*) FROM journal WHERE status = ?', ['sent']);
   const status = async (id: string) => (await (await kit.request(`/api/deliveries/${id}`)).json()).status as string;
 
   it('refuses a Send scheduled in the past with a sentence, and sends nothing', async () => {
@@ -172,13 +172,13 @@ describe('scheduling', () => {
       message: `The scheduled time (${past.slice(0, 16).replace('T', ' ')} UTC) has passed, so the delivery was not sent. Set a later Send at, prepare again and schedule it, or clear Send at to send it now.`,
     });
     // The engine looks for work and finds none: the delivery waits, prepared.
-    kit.services.engine.scan();
+    await kit.services.engine.scan();
     expect(await status('s1')).toBe('prepared');
-    expect(sentCount()).toBe(0);
+    expect(await sentCount()).toBe(0);
     // The same batch can still be sent now.
     expect((await kit.request('/api/deliveries/s1/send', { json: { contentHash, scheduledAt: null } })).status).toBe(200);
     await eventually(async () => (await status('s1')) === 'completed');
-    expect(sentCount()).toBe(248);
+    expect(await sentCount()).toBe(248);
   });
 
   it('starts at once a Send whose time passed moments ago (the hand-over took that long)', async () => {
@@ -197,9 +197,8 @@ describe('scheduling', () => {
     const unscheduled = await kit.request('/api/deliveries/s3/unschedule', { method: 'POST' });
     expect(unscheduled.status).toBe(200);
     expect(await unscheduled.json()).toMatchObject({ status: 'prepared', remaining: 248, cancelled: 0, delivered: 0 });
-    expect(kit.services.deliveries.get('s3')).toMatchObject({ status: 'prepared', scheduledAt: null });
-    const queued = kit.services.db.prepare("SELECT COUNT(*) FROM journal WHERE delivery_id = 's3' AND status = 'queued'").pluck();
-    expect(queued.get()).toBe(248);
+    expect(await kit.services.deliveries.get('s3')).toMatchObject({ status: 'prepared', scheduledAt: null });
+    expect(await kit.value('SELECT COUNT(*) FROM journal WHERE delivery_id = ? AND status = ?', ['s3', 'queued'])).toBe(248);
     const history = (await (await kit.request('/api/audience/contact-history?days=30')).json()) as { entries: { deliveryId: string }[] };
     expect(history.entries.map((e) => e.deliveryId)).not.toContain('s3');
     // Unscheduling twice says why not.
@@ -212,7 +211,7 @@ describe('scheduling', () => {
     // Sent now, it goes to everyone once.
     expect((await kit.request('/api/deliveries/s3/send', { json: { contentHash, scheduledAt: null } })).status).toBe(200);
     await eventually(async () => (await status('s3')) === 'completed');
-    expect(sentCount()).toBe(248);
+    expect(await sentCount()).toBe(248);
   });
 
   it('refuses to unschedule a delivery that is sending, and one it does not have', async () => {
@@ -326,10 +325,10 @@ describe('contact history (what pressure and capacity rules count)', () => {
 });
 
 /** Prepares a delivery over the kit's audience with the shared code, as the worker does: its recipients and its exclusions. */
-function prepareAll(k: Kit, delivery: Delivery, typology: Typology = DEFAULT_TYPOLOGY) {
-  const started = Preparation.start(delivery, { typology, schema: k.services.audience.schema() });
+async function prepareAll(k: Kit, delivery: Delivery, typology: Typology = DEFAULT_TYPOLOGY) {
+  const started = Preparation.start(delivery, { typology, schema: await k.services.audience.schema() });
   if (!started.ok) throw new Error('preparation failed to start');
-  const first = started.preparation.addProfiles(k.services.audience.changesSince(0, 1_000_000).profiles);
+  const first = started.preparation.addProfiles((await k.services.audience.changesSince(0, 1_000_000)).profiles);
   const { result, last } = started.preparation.finish();
   return {
     kpis: result.kpis,
@@ -340,7 +339,8 @@ function prepareAll(k: Kit, delivery: Delivery, typology: Typology = DEFAULT_TYP
 
 /**
  * Hands a prepared batch over as the outbox does: the header, the recipients in parts, then
- * the exclusions in parts numbered after them, and the commit, whose answer it returns.
+ * the exclusions in parts numbered after them, and the commit. Resolves the commit's answer,
+ * or, when the server refused a part, that part's answer (`refused`) and no commit.
  */
 async function handOverAll(
   k: Kit,
@@ -354,7 +354,7 @@ async function handOverAll(
   } = {},
 ) {
   const { delivery = SAMPLE_DELIVERY, chunkSize = 100, contentHash = 'e0e0e0e0' } = options;
-  const prepared = prepareAll(k, { ...delivery, id }, options.typology);
+  const prepared = await prepareAll(k, { ...delivery, id }, options.typology);
   const { kpis, recipients } = prepared;
   const exclusions = options.alter
     ? options.alter(
@@ -369,24 +369,28 @@ async function handOverAll(
   const header = batchHeader(delivery, kpis, contentHash, Math.max(1, recipientParts.length), exclusionParts.length);
   const begin = await k.request(`/api/deliveries/${id}/batch`, { method: 'PUT', json: header });
   if (!begin.ok) throw new Error(`begin: ${begin.status} ${await begin.text()}`);
+  /** Puts a part; resolves null when the server took it, else its answer. */
   const put = async (seq: number, json: object) => {
     const response = await k.request(`/api/deliveries/${id}/batch/chunks/${seq}`, { method: 'PUT', json: { contentHash, ...json } });
-    if (!response.ok) throw new Error(`chunk ${seq}: ${response.status} ${await response.text()}`);
+    return response.ok ? null : { seq, status: response.status, body: await response.json() };
   };
-  for (const [i, part] of recipientParts.entries()) await put(i + 1, { recipients: part });
-  for (const [i, part] of exclusionParts.entries()) await put(recipientParts.length + i + 1, { exclusions: part });
-  const commit = await k.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });
-  return { commit: { status: commit.status, body: await commit.json() }, contentHash, kpis, recipients, exclusions, put };
+  // As the outbox's, the upload ends at a part the server refuses: no later part, no commit.
+  let refused: Awaited<ReturnType<typeof put>> = null;
+  for (const [i, part] of recipientParts.entries()) refused ??= await put(i + 1, { recipients: part });
+  for (const [i, part] of exclusionParts.entries()) refused ??= await put(recipientParts.length + i + 1, { exclusions: part });
+  const response = refused ? undefined : await k.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });
+  const commit = response && { status: response.status, body: await response.json() };
+  return { refused, commit, contentHash, kpis, recipients, exclusions, put };
 }
 
 type LogRow = { seq: number; email: string; status: string; reply: string | null; rule: string | null; cause: string | null };
 const log = async (id: string, query: string) =>
   ((await (await kit.request(`/api/deliveries/${id}/recipients?${query}`)).json()) as { recipients: LogRow[] }).recipients;
-const count = (sql: string) => kit.services.db.prepare(sql).pluck().get() as number;
+const count = (sql: string) => kit.value(sql);
 
 describe('the exclusions of a batch', () => {
-  beforeEach(() => {
-    kit.services.audience.upsertMany(
+  beforeEach(async () => {
+    await kit.services.audience.upsertMany(
       [
         newProfile({ email: 'jörg@example.de' }),
         newProfile({ email: 'anna@пример.рф' }),
@@ -423,9 +427,9 @@ describe('the exclusions of a batch', () => {
     expect((await log('x1', 'status=sent')).length).toBe(0);
     // The recipients include the international domain name; a retried part and commit change nothing.
     expect((await log('x1', 'q=пример')).map((r) => `${r.email} ${r.status}`)).toEqual(['anna@пример.рф queued']);
-    await put(127, { exclusions: exclusions.slice(2) });
+    expect(await put(127, { exclusions: exclusions.slice(2) })).toBeNull();
     expect((await kit.request('/api/deliveries/x1/batch/commit', { json: { contentHash: 'e0e0e0e0' } })).status).toBe(200);
-    expect(count("SELECT COUNT(*) FROM exclusions WHERE delivery_id = 'x1'")).toBe(4);
+    expect(await count("SELECT COUNT(*) FROM exclusions WHERE delivery_id = 'x1'")).toBe(4);
 
     const csv = (await (await kit.request('/api/deliveries/x1/recipients.csv?status=excluded')).text()).trim().split('\r\n');
     expect(csv[0]).toBe('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at,rule,cause');
@@ -438,8 +442,9 @@ describe('the exclusions of a batch', () => {
   });
 
   it("list those suppressed at send time too, as today, after the preparation's", async () => {
-    const { contentHash, recipients } = await handOverAll(kit, 'x2');
-    kit.services.audience.unsubscribe(recipients[0].profileId, 'test', new Date());
+    const { commit, contentHash, recipients } = await handOverAll(kit, 'x2');
+    expect(commit?.status).toBe(200);
+    await kit.services.audience.unsubscribe(recipients[0].profileId, 'test', new Date());
     await kit.request('/api/deliveries/x2/send', { json: { contentHash, scheduledAt: null } });
     await eventually(async () => (await (await kit.request('/api/deliveries/x2')).json()).status === 'completed');
     const excluded = await log('x2', 'status=excluded');
@@ -464,29 +469,47 @@ describe('the exclusions of a batch', () => {
       (es: Exclusion[], rs: PreparedRecipient[]) => ((es[0].profileId = rs[0].profileId), (es[0].email = rs[0].email), es),
       /profile \d+ appears twice\./,
     ],
+  ])('are checked at the commit: a batch with %s is refused whole, and nothing of it is kept', async (_, alter, reason) => {
+    const { refused, commit } = await handOverAll(kit, 'x3', { chunkSize: 2, alter });
+    // Every part on its own could be the preparation's: only all of them together cannot.
+    expect(refused).toBeNull();
+    expect(commit?.status).toBe(422);
+    expect(commit?.body.error).toBe('batch-mismatch');
+    expect(commit?.body.message).toMatch(/^The batch was refused and nothing of it was kept: /);
+    expect(commit?.body.message).toMatch(reason);
+    for (const table of ['journal', 'exclusions', 'batch_parts']) expect(await count(`SELECT COUNT(*) FROM ${table}`)).toBe(0);
+    expect((await kit.request('/api/deliveries/x3')).status).toBe(404);
+  });
+
+  it.each([
     [
       'an address that is not the profile’s',
       (es: Exclusion[]) => ((es[1].email = 'stranger@example.org'), es),
+      // 250 recipients in parts of 2 are parts 1 to 125; the excluded follow, two a part.
+      126,
       /excluded profile 2 \("stranger@example\.org"\) is not the address of profile \d+ in the audience of record\./,
     ],
     [
       'a profile that never existed',
       (es: Exclusion[]) => ((es[3].profileId = 99_999), es),
+      127,
       /excluded profile 4 \("zoe\+news@example\.com"\) names profile 99999, which is not in the audience of record\./,
     ],
-  ])('are checked at the commit: a batch with %s is refused whole, and nothing of it is kept', async (_, alter, reason) => {
-    const { commit } = await handOverAll(kit, 'x3', { chunkSize: 2, alter });
-    expect(commit.status).toBe(422);
-    expect(commit.body.error).toBe('batch-mismatch');
-    expect(commit.body.message).toMatch(/^The batch was refused and nothing of it was kept: /);
-    expect(commit.body.message).toMatch(reason);
-    for (const table of ['journal', 'exclusions', 'batch_chunks', 'batch_exclusions'])
-      expect(count(`SELECT COUNT(*) FROM ${table}`)).toBe(0);
-    expect((await kit.request('/api/deliveries/x3')).status).toBe(404);
-  });
+  ])(
+    'are checked as each part arrives: a batch with %s is refused whole at that part, and nothing of it is kept',
+    async (_, alter, part, reason) => {
+      const { refused, commit } = await handOverAll(kit, 'x3', { chunkSize: 2, alter });
+      expect(refused).toMatchObject({ seq: part, status: 422, body: { error: 'batch-mismatch' } });
+      expect(refused?.body.message).toMatch(/^The batch was refused and nothing of it was kept: /);
+      expect(refused?.body.message).toMatch(reason);
+      expect(commit).toBeUndefined();
+      for (const table of ['journal', 'exclusions', 'batch_parts']) expect(await count(`SELECT COUNT(*) FROM ${table}`)).toBe(0);
+      expect((await kit.request('/api/deliveries/x3')).status).toBe(404);
+    },
+  );
 
   it("keep their parts apart from the recipients': each kind in its own numbers, none past the last", async () => {
-    const { kpis, recipients, exclusions } = prepareAll(kit, { ...SAMPLE_DELIVERY, id: 'x4' });
+    const { kpis, recipients, exclusions } = await prepareAll(kit, { ...SAMPLE_DELIVERY, id: 'x4' });
     await kit.request('/api/deliveries/x4/batch', { method: 'PUT', json: batchHeader(SAMPLE_DELIVERY, kpis, 'f0f0f0f0', 3, 1) });
     const put = async (seq: number, json: object) => {
       const response = await kit.request(`/api/deliveries/x4/batch/chunks/${seq}`, {
@@ -511,10 +534,10 @@ describe('the exclusions of a batch', () => {
   });
 
   it('are replaced by a new preparation of a batch not sent yet', async () => {
-    await handOverAll(kit, 'x5');
-    kit.services.audience.upsertMany([newProfile({ status: 'unsubscribed' })], 'test', new Date());
+    expect((await handOverAll(kit, 'x5')).commit?.status).toBe(200);
+    await kit.services.audience.upsertMany([newProfile({ status: 'unsubscribed' })], 'test', new Date());
     const again = await handOverAll(kit, 'x5', { contentHash: 'e1e1e1e1' });
-    expect(again.commit.status).toBe(200);
+    expect(again.commit?.status).toBe(200);
     expect((await log('x5', 'status=excluded')).map((r) => r.rule)).toEqual([
       'Unsubscribed',
       'Invalid address',
@@ -522,7 +545,7 @@ describe('the exclusions of a batch', () => {
       'Duplicate address',
       'Unsubscribed',
     ]);
-    expect(count("SELECT COUNT(*) FROM exclusions WHERE delivery_id = 'x5'")).toBe(5);
+    expect(await count("SELECT COUNT(*) FROM exclusions WHERE delivery_id = 'x5'")).toBe(5);
   });
 
   it('are not asked of an app older than kept exclusions: its header without exclusion parts is taken as before', async () => {
@@ -595,21 +618,19 @@ describe('international addresses and the text part, over real SMTP', () => {
     const messenger = createPooledMessenger({ url: relay.url, maxConnections: 2, maxMessagesPerConnection: 100 });
     const k = await createKit({ messenger });
     try {
-      k.services.audience.upsertMany(
+      await k.services.audience.upsertMany(
         ADDRESSES.map((email) => newProfile({ email, firstName: 'Zoë' })),
         'test',
         new Date(),
       );
       const delivery = { ...SAMPLE_DELIVERY, fromAddress: FROM, html: HTML };
       const { commit, contentHash } = await handOverAll(k, 'idn', { delivery, typology });
-      expect(commit.status).toBe(200);
+      expect(commit?.status).toBe(200);
       await k.request('/api/deliveries/idn/send', { json: { contentHash, scheduledAt: null } });
       await eventually(async () => (await (await k.request('/api/deliveries/idn')).json()).status === 'completed', 10_000);
-      const journal = k.services.db.prepare('SELECT email, status, smtp_reply AS reply FROM journal ORDER BY seq').all() as {
-        email: string;
-        status: string;
-        reply: string;
-      }[];
+      const journal = await k.sql<{ email: string; status: string; reply: string }>(
+        'SELECT email, status, smtp_reply AS reply FROM journal ORDER BY seq',
+      );
       return { received: relay.received, wire: relay.wire(), journal };
     } finally {
       await k.close();

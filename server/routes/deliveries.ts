@@ -1,13 +1,8 @@
 /**
- * Deliveries: the hand-off of a prepared batch (begin, chunks of recipients then of exclusions, commit), the commands
- * (send, unschedule, pause, resume, stop) and the live figures (a snapshot, and a Server-Sent
- * Events stream).
- *
- * A Send with a time in the past is refused (422 `schedule-passed`), never sent at once: the
- * marketer chose a time, and a delivery sent hours late, or at a moment nobody picked, is
- * worse than one not sent. The exception is a time that passed moments ago, within
- * SCHEDULE_GRACE_MS: the hand-over of a large batch, or clocks a little apart, take that long,
- * and the delivery then starts at once, which is as close to the time as it can get.
+ * Deliveries over HTTP: the hand-off of a prepared batch (begin, chunks of recipients then of
+ * exclusions, commit), the commands (send, unschedule, pause, resume, stop, settle unknown —
+ * application/delivery-commands.ts does them), the live figures (a snapshot, and Server-Sent
+ * Events, application/live-figures.ts), the report and the delivery log.
  */
 
 import { Hono, type Context } from 'hono';
@@ -17,17 +12,16 @@ import { isValidEmail } from '../../shared/email-address';
 import { DELIVERY_ID } from '../../shared/handoff';
 import { CAUSE_LABELS } from '../../shared/typology';
 import type { ExclusionCause } from '../../shared/types';
+import type { KpisOutcome } from '../application/delivery-commands';
 import type { AppEnv } from '../services';
-import type { Refusal } from '../store/delivery-store';
+import type { Refusal } from '../store/deliveries';
 import { templateValues } from './proofs';
 import { jsonBody, params, query } from './validate';
 import { csvCell } from '../audience/importer';
 import { neutralize } from '../audience/export';
-import type { RecipientFilter, ReportStore } from '../store/report-store';
+import type { RecipientFilter, ReportStore } from '../store/reports';
 
 const MAX_CHUNK = 2_000;
-/** How long after its time a scheduled Send still starts (at once) rather than being refused. */
-export const SCHEDULE_GRACE_MS = 5 * 60_000;
 const hash = z.string().regex(/^[0-9a-f]{8,64}$/, 'a content hash of hex digits');
 const count = z.number().int().min(0);
 
@@ -91,31 +85,22 @@ const refusal = (c: Context<AppEnv>, r: Refusal) => c.json({ error: r.code, mess
 const notFound = (c: Context<AppEnv>) => c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
 
 /**
- * A Server-Sent Events stream of live figures: `read(ids)` for `initial` at once, then for
- * the deliveries that change (`watch`: one id, or '*' for all), coalesced by the live bus.
+ * A Server-Sent Events stream: `initial` at once, then what `watch` hands over each time it
+ * changes (figures computed once per change, for every viewer: live-figures.ts), with a
+ * keep-alive comment every 15 s.
  */
-function liveStream(
-  c: Context<AppEnv>,
-  event: string,
-  watch: string,
-  initial: readonly string[],
-  read: (ids: readonly string[]) => unknown,
-) {
-  const { bus, tracking } = c.var.services;
+function liveStream<T>(c: Context<AppEnv>, event: string, initial: () => Promise<T>, watch: (push: (data: T) => void) => () => void) {
   return streamSSE(c, async (stream) => {
     let sequence = 0;
-    const push = (ids: readonly string[]) => {
-      tracking.flush(); // the figures count opens and clicks still waiting to be written
-      return stream.writeSSE({ event, id: String(++sequence), data: JSON.stringify(read(ids)) });
-    };
-    const unsubscribe = bus.subscribe(watch, (ids) => void push(ids));
-    stream.onAbort(unsubscribe);
-    await push(initial);
+    const push = (data: T) => void stream.writeSSE({ event, id: String(++sequence), data: JSON.stringify(data) }).catch(() => undefined);
+    const stop = watch(push);
+    stream.onAbort(stop);
+    push(await initial());
     while (!stream.aborted && !stream.closed) {
       await stream.sleep(15_000);
       await stream.write(': keep-alive\n\n');
     }
-    unsubscribe();
+    stop();
   });
 }
 
@@ -123,111 +108,69 @@ export const deliveries = new Hono<AppEnv>()
   // Every id is checked where it enters: it ends up in headers, tokens and file names.
   .use('/:id', params(idParams))
   .use('/:id/*', params(z.object({ id: deliveryId }).loose()))
-  .get('/', (c) => {
-    const { deliveries, now } = c.var.services;
-    return c.json(
-      deliveries.list().map((d) => deliveries.kpis(d.id, now())!),
+  .get('/', async (c) =>
+    c.json(
+      (await c.var.services.figures.all()).map((d) => d.kpis),
       200,
-    );
-  })
+    ),
+  )
   // The list's live figures: every delivery once, then each delivery again when it changes.
   .get('/events', (c) => {
-    const { deliveries, now } = c.var.services;
+    const { figures } = c.var.services;
     return liveStream(
       c,
       'deliveries',
-      '*',
-      deliveries.list().map((d) => d.id),
-      (ids) => ids.map((id) => ({ id, kpis: deliveries.kpis(id, now()) })).filter((d) => d.kpis),
+      () => figures.all(),
+      (push) => figures.watchList(push),
     );
   })
-  .get('/:id', (c) => {
-    const kpis = c.var.services.deliveries.kpis(c.req.param('id'), c.var.services.now());
+  .get('/:id', async (c) => {
+    const kpis = await c.var.services.figures.figures(c.req.param('id'));
     return kpis ? c.json(kpis, 200) : notFound(c);
   })
-  .put('/:id/batch', jsonBody(batchHeader), (c) => {
-    const { deliveries, now } = c.var.services;
-    const result = deliveries.beginBatch({ id: c.req.param('id'), ...c.req.valid('json') }, now());
+  .put('/:id/batch', jsonBody(batchHeader), async (c) => {
+    const result = await c.var.services.commands.beginBatch({ id: c.req.param('id'), ...c.req.valid('json') });
     return result.ok ? c.json({ ok: true }, 200) : refusal(c, result);
   })
-  .put('/:id/batch/chunks/:seq', params(chunkParams), jsonBody(chunk), (c) => {
+  .put('/:id/batch/chunks/:seq', params(chunkParams), jsonBody(chunk), async (c) => {
     const { contentHash, recipients, exclusions } = c.req.valid('json');
     const part = recipients ? { recipients } : { exclusions: exclusions! };
-    const result = c.var.services.deliveries.putChunk(c.req.param('id'), contentHash, c.req.valid('param').seq, part);
+    const result = await c.var.services.commands.putPart(c.req.param('id'), contentHash, c.req.valid('param').seq, part);
     return result.ok ? c.json({ received: result.received }, 200) : refusal(c, result);
   })
-  .post('/:id/batch/commit', jsonBody(commit), (c) => {
-    const { deliveries, now, bus } = c.var.services;
-    const result = deliveries.commitBatch(c.req.param('id'), c.req.valid('json').contentHash, now());
-    if (!result.ok) return refusal(c, result);
-    bus.changed(c.req.param('id'));
-    return c.json({ recipients: result.recipients }, 200);
+  .post('/:id/batch/commit', jsonBody(commit), async (c) => {
+    const result = await c.var.services.commands.commitBatch(c.req.param('id'), c.req.valid('json').contentHash);
+    return result.ok ? c.json({ recipients: result.recipients }, 200) : refusal(c, result);
   })
-  .post('/:id/send', jsonBody(send), (c) => {
-    const { deliveries, engine, bus, now } = c.var.services;
-    const id = c.req.param('id');
+  .post('/:id/send', jsonBody(send), async (c) => {
     const { contentHash, scheduledAt } = c.req.valid('json');
-    const delivery = deliveries.get(id);
-    if (delivery && delivery.contentHash !== contentHash) {
-      return c.json(
-        { error: 'stale-batch', message: 'The server holds another preparation of this delivery. Prepare again and send.' },
-        409,
-      );
-    }
-    const at = scheduledAt === null ? null : Date.parse(scheduledAt);
-    if (at !== null && at < now().getTime() - SCHEDULE_GRACE_MS) {
-      return c.json(
-        {
-          error: 'schedule-passed',
-          message: `The scheduled time (${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC) has passed, so the delivery was not sent. Set a later Send at, prepare again and schedule it, or clear Send at to send it now.`,
-        },
-        422,
-      );
-    }
-    const later = at !== null && at > now().getTime();
-    const result = deliveries.transition(id, later ? 'scheduled' : 'sending', now(), { scheduledAt });
-    if (!result.ok) return refusal(c, result);
-    bus.changed(id);
-    engine.scan();
-    return c.json(deliveries.kpis(id, now())!, 200);
+    return answer(c, await c.var.services.commands.send(c.req.param('id'), contentHash, scheduledAt));
   })
-  // Back to prepared: the journal rows stay queued, and a later Send (now or at another time) uses them.
-  .post('/:id/unschedule', (c) => command(c, 'prepared', { scheduledAt: null }))
-  .post('/:id/pause', (c) => command(c, 'paused'))
-  .post('/:id/resume', (c) => {
-    const delivery = c.var.services.deliveries.get(c.req.param('id'));
-    const stillScheduled = delivery?.scheduledAt && Date.parse(delivery.scheduledAt) > c.var.services.now().getTime();
-    return command(c, stillScheduled ? 'scheduled' : 'sending');
+  .post('/:id/unschedule', async (c) => answer(c, await c.var.services.commands.unschedule(c.req.param('id'))))
+  .post('/:id/pause', async (c) => answer(c, await c.var.services.commands.pause(c.req.param('id'))))
+  .post('/:id/resume', async (c) => answer(c, await c.var.services.commands.resume(c.req.param('id'))))
+  .post('/:id/stop', async (c) => answer(c, await c.var.services.commands.stop(c.req.param('id'))))
+  .post('/:id/unknown', jsonBody(settle), async (c) => {
+    const result = await c.var.services.commands.settleUnknown(c.req.param('id'), c.req.valid('json').resend);
+    return result.ok ? c.json({ settled: result.settled }, 200) : refusal(c, result);
   })
-  .post('/:id/stop', (c) => command(c, 'stopped'))
-  .post('/:id/unknown', jsonBody(settle), (c) => {
-    const { journal, deliveries, bus, engine, now } = c.var.services;
-    const id = c.req.param('id');
-    if (!deliveries.get(id)) return notFound(c);
-    const settled = journal.settleUnknown(id, c.req.valid('json').resend, now());
-    // A delivery held for this decision carries on by itself once it is made.
-    if (settled > 0 && deliveries.get(id)!.status === 'paused') deliveries.transition(id, 'sending', now(), { reason: null });
-    bus.changed(id);
-    engine.scan();
-    return c.json({ settled }, 200);
-  })
-  .get('/:id/report', (c) => {
+  .get('/:id/report', async (c) => {
     const { deliveries, reports } = c.var.services;
     const id = c.req.param('id');
-    if (!deliveries.get(id)) return notFound(c);
-    return c.json(reports.report(id), 200);
+    if (!(await deliveries.status(id))) return notFound(c);
+    return c.json(await reports.report(id), 200);
   })
-  .get('/:id/recipients', query(recipientsQuery), (c) => {
+  .get('/:id/recipients', query(recipientsQuery), async (c) => {
     const { deliveries, reports } = c.var.services;
     const id = c.req.param('id');
-    if (!deliveries.get(id)) return notFound(c);
+    if (!(await deliveries.status(id))) return notFound(c);
     const { status, q, after, limit } = c.req.valid('query');
-    return c.json({ recipients: reports.recipients(id, status, q, after, limit) }, 200);
+    return c.json({ recipients: await reports.recipients(id, status, q, after, limit) }, 200);
   })
-  .get('/:id/recipients.csv', query(exportQuery), (c) => {
+  .get('/:id/recipients.csv', query(exportQuery), async (c) => {
     const { deliveries, reports } = c.var.services;
     const id = c.req.param('id');
-    const delivery = deliveries.get(id);
+    const delivery = await deliveries.get(id);
     if (!delivery) return notFound(c);
     const { status, q } = c.req.valid('query');
     const file = `${delivery.name.replace(/[^\w.-]+/g, '-').slice(0, 60) || 'delivery'}-recipients.csv`;
@@ -236,25 +179,22 @@ export const deliveries = new Hono<AppEnv>()
       'Content-Disposition': `attachment; filename="${file}"`,
     });
   })
-  .get('/:id/events', (c) => {
-    const { deliveries, now } = c.var.services;
+  .get('/:id/events', async (c) => {
+    const { figures } = c.var.services;
     const id = c.req.param('id');
-    if (!deliveries.get(id)) return notFound(c);
-    return liveStream(c, 'kpis', id, [id], () => deliveries.kpis(id, now()));
+    const current = await figures.figures(id);
+    if (!current) return notFound(c);
+    return liveStream(
+      c,
+      'kpis',
+      async () => (await figures.figures(id)) ?? current,
+      (push) => figures.watch(id, push),
+    );
   });
 
-function command(
-  c: Context<AppEnv>,
-  to: 'prepared' | 'paused' | 'sending' | 'scheduled' | 'stopped',
-  fields: { scheduledAt?: string | null } = {},
-) {
-  const { deliveries, engine, bus, now } = c.var.services;
-  const id = c.req.param('id')!;
-  const result = deliveries.transition(id, to, now(), { reason: null, ...fields });
-  if (!result.ok) return refusal(c, result);
-  bus.changed(id);
-  engine.scan();
-  return c.json(deliveries.kpis(id, now())!, 200);
+/** Answers a command's outcome: the delivery's figures, or the refusal. */
+function answer(c: Context<AppEnv>, result: KpisOutcome) {
+  return result.ok ? c.json(result.kpis, 200) : refusal(c, result);
 }
 
 /**
@@ -266,12 +206,12 @@ function recipientsCsv(reports: ReportStore, id: string, status: RecipientFilter
   let after = 0;
   let header = true;
   return new ReadableStream({
-    pull(controller) {
+    async pull(controller) {
       if (header) {
         header = false;
         controller.enqueue(encoder.encode('seq,email,status,smtp_reply,attempts,opened,clicked,updated_at,rule,cause\r\n'));
       }
-      const page = reports.recipients(id, status, q, after, 2_000);
+      const page = await reports.recipients(id, status, q, after, 2_000);
       if (page.length === 0) return controller.close();
       after = page[page.length - 1].seq;
       const lines = page.map((r) =>

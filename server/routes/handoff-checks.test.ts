@@ -10,7 +10,7 @@ import { batchHeader, createKit, eventually, handOver, newProfile, prepareOnServ
 let kit: Kit;
 beforeEach(async () => {
   kit = await createKit();
-  kit.services.audience.upsertMany(
+  await kit.services.audience.upsertMany(
     Array.from({ length: 20 }, () => newProfile()),
     'test',
     new Date(),
@@ -18,12 +18,20 @@ beforeEach(async () => {
 });
 afterEach(() => kit.close());
 
-const journalCount = () => kit.services.db.prepare('SELECT COUNT(*) FROM journal').pluck().get() as number;
-const stagedCount = () => kit.services.db.prepare('SELECT COUNT(*) FROM batch_chunks').pluck().get() as number;
+const journalCount = () => kit.value('SELECT COUNT(*) FROM journal');
+/** What the hand-off keeps of batches not committed: the parts it received, their staged recipients and exclusions. */
+const stagedCount = () =>
+  kit.value(
+    "SELECT (SELECT COUNT(*) FROM batch_parts) + (SELECT COUNT(*) FROM journal WHERE status = 'staged') + (SELECT COUNT(*) FROM exclusions WHERE staged = 1)",
+  );
 
-/** Hands over `recipients` (as prepared, then altered) under the preparation's own header; returns the commit's answer. */
+/**
+ * Hands over `recipients` (as prepared, then altered) in one part under the preparation's own
+ * header; resolves the answer that ended the hand-over, and where: the part's when the server
+ * refused it (the outbox then stops, and commits nothing), else the commit's.
+ */
 async function handOverAltered(id: string, alter: (recipients: PreparedRecipient[]) => PreparedRecipient[]) {
-  const { recipients, kpis } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id });
+  const { recipients, kpis } = await prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id });
   const altered = alter(recipients.map((r) => ({ ...r })));
   const contentHash = 'a1a1a1a1';
   const begin = await kit.request(`/api/deliveries/${id}/batch`, {
@@ -31,23 +39,25 @@ async function handOverAltered(id: string, alter: (recipients: PreparedRecipient
     json: batchHeader(SAMPLE_DELIVERY, kpis, contentHash, 1),
   });
   expect(begin.status).toBe(200);
-  await kit.request(`/api/deliveries/${id}/batch/chunks/1`, { method: 'PUT', json: { contentHash, recipients: altered } });
-  const commit = await kit.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });
-  return { status: commit.status, body: (await commit.json()) as { error: string; message: string } };
+  const chunk = await kit.request(`/api/deliveries/${id}/batch/chunks/1`, { method: 'PUT', json: { contentHash, recipients: altered } });
+  const answer = chunk.ok ? await kit.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } }) : chunk;
+  return { at: chunk.ok ? 'commit' : 'chunk', status: answer.status, body: (await answer.json()) as { error: string; message: string } };
 }
 
 describe('recipients of a batch are checked against the audience of record', () => {
   it('refuses an unsubscribed address put under another profile’s id, and keeps nothing', async () => {
-    kit.services.audience.upsertMany([newProfile({ email: 'gone@example.com', status: 'unsubscribed' })], 'test', new Date());
-    const { status, body } = await handOverAltered('swap', (rs) => {
+    await kit.services.audience.upsertMany([newProfile({ email: 'gone@example.com', status: 'unsubscribed' })], 'test', new Date());
+    const { at, status, body } = await handOverAltered('swap', (rs) => {
       rs[0].email = 'gone@example.com';
       return rs;
     });
+    // The part is checked as it arrives: the server refuses it there.
+    expect(at).toBe('chunk');
     expect(status).toBe(422);
     expect(body.error).toBe('batch-mismatch');
     expect(body.message).toMatch(/recipient 1 \("gone@example\.com"\) is not the address of profile \d+ in the audience of record/);
-    expect(journalCount()).toBe(0);
-    expect(stagedCount()).toBe(0);
+    expect(await journalCount()).toBe(0);
+    expect(await stagedCount()).toBe(0);
   });
 
   it('refuses an address outside the audience, and a profile id that never existed', async () => {
@@ -55,14 +65,16 @@ describe('recipients of a batch are checked against the audience of record', () 
       rs[3].email = 'stranger@example.org';
       return rs;
     });
+    expect(outside).toMatchObject({ at: 'chunk', status: 422 });
     expect(outside.body.message).toMatch(/recipient 4 \("stranger@example\.org"\) is not the address of profile/);
     const invented = await handOverAltered('invented', (rs) => {
       rs[3].profileId = 99_999;
       rs[3].email = 'stranger@example.org';
       return rs;
     });
+    expect(invented).toMatchObject({ at: 'chunk', status: 422 });
     expect(invented.body.message).toMatch(/names profile 99999, which is not in the audience of record/);
-    expect(journalCount()).toBe(0);
+    expect(await journalCount()).toBe(0);
   });
 
   it.each([
@@ -84,35 +96,37 @@ describe('recipients of a batch are checked against the audience of record', () 
       /recipient 3 .* is not a valid address/,
     ],
   ])('refuses a batch with %s, with the reason', async (_, alter, reason) => {
-    const { status, body } = await handOverAltered('twice', alter);
+    const { at, status, body } = await handOverAltered('twice', alter);
+    expect(at).toBe('chunk');
     expect(status).toBe(422);
     expect(body.message).toMatch(/^The batch was refused and nothing of it was kept: /);
     expect(body.message).toMatch(reason);
-    expect(journalCount()).toBe(0);
+    expect(await journalCount()).toBe(0);
+    expect(await stagedCount()).toBe(0);
   });
 
   it('accepts addresses at international domain names as the audience holds them, not another form of them', async () => {
-    kit.services.audience.upsertMany(
+    await kit.services.audience.upsertMany(
       [newProfile({ email: 'anna@пример.рф' }), newProfile({ email: 'boris@example.xn--p1ai' })],
       'test',
       new Date(),
     );
     await handOver(kit, 'idn', SAMPLE_DELIVERY);
-    expect(journalCount()).toBe(22);
+    expect(await journalCount()).toBe(22);
     const punycode = await handOverAltered('idn2', (rs) => {
       const anna = rs.find((r) => r.email === 'anna@пример.рф')!;
       anna.email = 'anna@xn--e1afmkfd.xn--p1ai';
       return rs;
     });
-    expect(punycode.status).toBe(422);
+    expect(punycode).toMatchObject({ at: 'chunk', status: 422 });
     expect(punycode.body.message).toMatch(/\("anna@xn--e1afmkfd\.xn--p1ai"\) is not the address of profile \d+ in the audience of record/);
   });
 
   it('accepts a profile deleted since preparation, and late suppression skips it', async () => {
-    const { recipients } = prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'late' });
-    kit.services.audience.delete(recipients[0].profileId);
+    const { recipients } = await prepareOnServerAudience(kit, { ...SAMPLE_DELIVERY, id: 'late' });
+    await kit.services.audience.delete(recipients[0].profileId);
     const { contentHash } = await handOver(kit, 'late', SAMPLE_DELIVERY);
-    expect(journalCount()).toBe(19);
+    expect(await journalCount()).toBe(19);
     await kit.request('/api/deliveries/late/send', { json: { contentHash, scheduledAt: null } });
     await eventually(async () => (await (await kit.request('/api/deliveries/late')).json()).status === 'completed');
   });
@@ -121,18 +135,16 @@ describe('recipients of a batch are checked against the audience of record', () 
     const { contentHash, recipients } = await handOver(kit, 'byaddress', SAMPLE_DELIVERY);
     // A journal row naming one profile's address under another profile's id, as an older server accepted it.
     const [victim, other] = recipients;
-    kit.services.db
-      .prepare("UPDATE journal SET profile_id = ? WHERE delivery_id = 'byaddress' AND profile_id = ?")
-      .run(-1, other.profileId);
-    kit.services.db
-      .prepare("UPDATE journal SET profile_id = ? WHERE delivery_id = 'byaddress' AND profile_id = ?")
-      .run(other.profileId, victim.profileId);
-    kit.services.audience.unsubscribe(victim.profileId, 'test', new Date());
+    const move = 'UPDATE journal SET profile_id = ? WHERE delivery_id = ? AND profile_id = ?';
+    await kit.sql(move, [-1, 'byaddress', other.profileId]);
+    await kit.sql(move, [other.profileId, 'byaddress', victim.profileId]);
+    await kit.services.audience.unsubscribe(victim.profileId, 'test', new Date());
     await kit.request('/api/deliveries/byaddress/send', { json: { contentHash, scheduledAt: null } });
     await eventually(async () => (await (await kit.request('/api/deliveries/byaddress')).json()).status === 'completed');
-    const rows = kit.services.db
-      .prepare("SELECT email, status, smtp_reply AS reply FROM journal WHERE delivery_id = 'byaddress' AND email = ?")
-      .all(victim.email);
+    const rows = await kit.sql('SELECT email, status, smtp_reply AS reply FROM journal WHERE delivery_id = ? AND email = ?', [
+      'byaddress',
+      victim.email,
+    ]);
     expect(rows).toEqual([{ email: victim.email, status: 'excluded', reply: 'suppressed after preparation (unsubscribed)' }]);
   });
 });

@@ -39,7 +39,7 @@ describe('proofs', () => {
     expect(sent[0].html).toContain('href="https://unsubscribe.invalid/proof"');
     expect(sent[0].headers['X-Mailroom-Proof']).toBe('as received by anna@example.com');
     // A proof is no delivery: nothing in the journal, no tracking.
-    expect(kit.services.db.prepare('SELECT COUNT(*) FROM journal').pluck().get()).toBe(0);
+    expect(await kit.value('SELECT COUNT(*) FROM journal')).toBe(0);
     expect(sent[0].html).not.toContain('/t/o/');
   });
 

@@ -19,7 +19,7 @@ const SESSION_TTL_MS = 30 * 86_400_000;
 export const requireOperator = createMiddleware<AppEnv>(async (c, next) => {
   const token = getCookie(c, SESSION_COOKIE);
   const { operators, now } = c.var.services;
-  const user = token ? operators.sessionUser(token, now()) : undefined;
+  const user = token ? await operators.sessionUser(token, now()) : undefined;
   if (!user) return c.json({ error: 'not-signed-in', message: 'Sign in to use Mailroom.' }, 401);
   c.set('user', user);
   await next();
@@ -37,7 +37,7 @@ export const session = new Hono<AppEnv>()
       return c.json({ error: 'too-many-attempts', message: tooManyAttempts(outcome.retryAfterSeconds) }, 429);
     }
     if (!outcome.ok) return c.json({ error: 'wrong-credentials', message: 'The username or password is wrong.' }, 401);
-    const token = operators.openSession(username, SESSION_TTL_MS, now());
+    const token = await operators.openSession(username, SESSION_TTL_MS, now());
     setCookie(c, SESSION_COOKIE, token, {
       httpOnly: true,
       sameSite: 'Strict',
@@ -49,9 +49,9 @@ export const session = new Hono<AppEnv>()
   })
   // Who is signed in, and where the server puts tracking and unsubscribe links (the app's control rule checks it).
   .get('/', requireOperator, (c) => c.json({ username: c.var.user, publicUrl: c.var.services.publicUrl() }, 200))
-  .delete('/', (c) => {
+  .delete('/', async (c) => {
     const token = getCookie(c, SESSION_COOKIE);
-    if (token) c.var.services.operators.closeSession(token);
+    if (token) await c.var.services.operators.closeSession(token);
     deleteCookie(c, SESSION_COOKIE, { path: '/' });
     return c.json({ ok: true }, 200);
   });

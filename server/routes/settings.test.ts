@@ -42,7 +42,7 @@ afterAll(() => new Promise<void>((resolve) => relay.close(() => resolve())));
 let kit: Kit;
 beforeEach(async () => {
   kit = await createKit();
-  kit.services.audience.upsertMany(
+  await kit.services.audience.upsertMany(
     Array.from({ length: 20 }, () => newProfile()),
     'test',
     new Date(),
@@ -79,7 +79,7 @@ describe('sending settings', () => {
     expect((await put({ ...base, relayUrl: `smtp://mailroom:****@127.0.0.1:${port}` })).status).toBe(200);
     const { contentHash } = await handOver(kit, 'relay', SAMPLE_DELIVERY);
     await kit.request('/api/deliveries/relay/send', { json: { contentHash, scheduledAt: null } });
-    await eventually(() => kit.services.deliveries.status('relay') === 'completed');
+    await eventually(async () => (await kit.services.deliveries.status('relay')) === 'completed');
     expect(received).toHaveLength(20);
   });
 
@@ -91,7 +91,7 @@ describe('sending settings', () => {
     expect(JSON.stringify(await (await kit.request('/api/settings')).json())).not.toContain('PRIVATE KEY');
     const { contentHash } = await handOver(kit, 'dkim', SAMPLE_DELIVERY);
     await kit.request('/api/deliveries/dkim/send', { json: { contentHash, scheduledAt: null } });
-    await eventually(() => kit.services.deliveries.status('dkim') === 'completed');
+    await eventually(async () => (await kit.services.deliveries.status('dkim')) === 'completed');
     expect(received).toHaveLength(20);
     for (const raw of received)
       expect(raw).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=shop\.example\.com;[\s\S]*s=mail;[\s\S]*bh=/m);

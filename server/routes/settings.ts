@@ -7,10 +7,10 @@ import type { AppEnv } from '../services';
 import { jsonBody } from './validate';
 
 export const settings = new Hono<AppEnv>()
-  .get('/', (c) => {
+  .get('/', async (c) => {
     const publicUrl = c.var.services.publicUrl();
     // Recipients must reach tracking and unsubscribe links: say so when they cannot.
-    return c.json({ ...c.var.services.settings.current(), publicUrl, publicUrlProblems: publicUrlProblems(publicUrl) }, 200);
+    return c.json({ ...(await c.var.services.settings.current()), publicUrl, publicUrlProblems: publicUrlProblems(publicUrl) }, 200);
   })
   .put('/', jsonBody(settingsBody), async (c) => {
     try {

@@ -7,10 +7,10 @@
 import { asciiDomain, emailDomain } from '../../shared/email-address';
 import { renderMessage, type CompiledMessage } from '../../shared/message';
 import { oneLine } from '../../shared/template';
-import type { JournalEntry } from '../store/send-journal';
-import type { TrackingStore } from '../store/tracking-store';
+import type { JournalEntry } from '../store/journal';
+import type { TrackingStore } from '../store/tracking';
 import type { TokenSigner } from '../tracking/tokens';
-import { addTracking } from '../tracking/rewrite';
+import { addTracking, trackedLinks } from '../tracking/rewrite';
 import { checkHeaders } from './mime';
 
 export interface OutgoingMessage {
@@ -40,29 +40,24 @@ export interface DeliveryForSending {
 }
 
 /**
- * Returns the message as it goes over SMTP for this recipient. The body is rendered now, from
+ * Resolves the message as it goes over SMTP for this recipient. The body is rendered now, from
  * the recipient's typed values, with "now" the send time; the subject is the one prepared.
  */
-export function composeMessage(
+export async function composeMessage(
   delivery: DeliveryForSending,
   message: CompiledMessage,
   entry: JournalEntry,
   context: ComposeContext,
-): OutgoingMessage {
+): Promise<OutgoingMessage> {
   const { publicUrl, signer, tracking } = context;
   const claims = { deliveryId: delivery.id, journalId: entry.id };
   const unsubscribeUrl = `${publicUrl}/u/${signer.sign({ purpose: 'u', ...claims })}`;
   const rendered = renderMessage(message, entry.values, { unsubscribeUrl, sendAt: context.now?.() ?? new Date() });
   // A campaign repeats its links (a logo, a button and a text link to one page): sign each URL once per message.
-  const tracked = new Map<string, string>();
-  const track = (url: string) => {
-    let link = tracked.get(url);
-    if (link === undefined) {
-      link = `${publicUrl}/t/c/${signer.sign({ purpose: 'c', ...claims, linkId: tracking.linkId(delivery.id, url) })}`;
-      tracked.set(url, link);
-    }
-    return link;
-  };
+  const urls = trackedLinks(rendered.html, unsubscribeUrl);
+  const ids = await Promise.all(urls.map((url) => tracking.linkId(delivery.id, url)));
+  const tracked = new Map(urls.map((url, i) => [url, `${publicUrl}/t/c/${signer.sign({ purpose: 'c', ...claims, linkId: ids[i] })}`]));
+  const track = (url: string) => tracked.get(url)!;
   const html = addTracking(rendered.html, track, `${publicUrl}/t/o/${signer.sign({ purpose: 'o', ...claims })}`, unsubscribeUrl);
   // The Message-ID and the mailto: link carry the From domain as DNS knows it: in ASCII (punycode).
   const domain = asciiDomain(emailDomain(delivery.fromAddress));

@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
 import { createKit, eventually, handOver, newProfile, recordingMessenger, SAMPLE_DELIVERY, type Kit } from '../test-kit';
 import type { OutgoingMessage } from './compose';
-import type { Messenger } from './messenger';
+import type { Messenger, SmtpOutcome, UnsentOutcome } from './messenger';
 
 const kits: Kit[] = [];
 afterEach(async () => {
@@ -20,7 +19,7 @@ async function setup(
   const recorder = recordingMessenger(reply);
   const kit = await createKit({ messenger: recorder.messenger, engine: { batchSize: 10, concurrency: 4, ...engine } });
   kits.push(kit);
-  kit.services.audience.upsertMany(
+  await kit.services.audience.upsertMany(
     Array.from({ length: profiles }, () => newProfile()),
     'test',
     new Date(),
@@ -52,11 +51,9 @@ const kpis = async (kit: Kit, id: string) => (await kit.request(`/api/deliveries
 const send = async (kit: Kit, id: string, contentHash: string, scheduledAt: string | null = null) =>
   (await kit.request(`/api/deliveries/${id}/send`, { json: { contentHash, scheduledAt } })).json();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const statuses = (kit: Kit) =>
+const statuses = async (kit: Kit) =>
   Object.fromEntries(
-    (kit.services.db.prepare('SELECT status, COUNT(*) AS n FROM journal GROUP BY status').all() as { status: string; n: number }[]).map(
-      (r) => [r.status, r.n],
-    ),
+    (await kit.sql<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM journal GROUP BY status')).map((r) => [r.status, r.n]),
   );
 
 describe('the send engine', () => {
@@ -71,25 +68,29 @@ describe('the send engine', () => {
   });
 
   it('pauses mid-batch: nothing new starts, messages in flight finish, resume sends the rest exactly once', async () => {
-    let pausedAt = 0;
+    let startedAtPause = -1;
     const { kit, sent } = await setup(async (_, n) => {
       if (n === 25) {
-        pausedAt = n;
         await kit.request('/api/deliveries/p/pause', { method: 'POST' });
+        startedAtPause = sent.length;
       }
-      await sleep(2);
+      // Once paused, a message takes longer than the engine's status interval (10 ms), so a
+      // connection that finishes one has read the new status before it could start another.
+      await sleep(startedAtPause < 0 ? 2 : 30);
     });
     const { contentHash } = await handOver(kit, 'p', SAMPLE_DELIVERY);
     await send(kit, 'p', contentHash);
     await eventually(async () => (await kpis(kit, 'p')).status === 'paused');
     await kit.services.engine.idle('p');
     const whilePaused = sent.length;
-    // At most the messages already handed to the pool (concurrency 4) finish after the pause.
-    expect(whilePaused).toBeGreaterThanOrEqual(pausedAt);
-    expect(whilePaused).toBeLessThanOrEqual(pausedAt + 4);
+    // Each of the 4 connections starts at most one message after the pause is recorded (its
+    // status read may be from just before), and every message started is finished.
+    expect(whilePaused).toBeGreaterThanOrEqual(startedAtPause);
+    expect(whilePaused).toBeLessThanOrEqual(startedAtPause + 4);
+    expect(whilePaused).toBeLessThan(100);
     await sleep(100);
     expect(sent.length).toBe(whilePaused);
-    expect(statuses(kit)).toMatchObject({ sent: whilePaused, queued: 100 - whilePaused });
+    expect(await statuses(kit)).toMatchObject({ sent: whilePaused, queued: 100 - whilePaused });
 
     await kit.request('/api/deliveries/p/resume', { method: 'POST' });
     await eventually(async () => (await kpis(kit, 'p')).status === 'completed');
@@ -126,12 +127,12 @@ describe('the send engine', () => {
     );
     const { contentHash } = await handOver(kit, 'r', SAMPLE_DELIVERY);
     await send(kit, 'r', contentHash);
-    await eventually(() => statuses(kit).retrying === 20);
+    await eventually(async () => (await statuses(kit)).retrying === 20);
     expect((await kpis(kit, 'r')).status).toBe('sending');
     clock += 31_000; // past the first backoff
     await eventually(async () => (await kpis(kit, 'r')).status === 'completed');
     expect(sent).toHaveLength(40);
-    expect(statuses(kit)).toEqual({ sent: 20 });
+    expect(await statuses(kit)).toEqual({ sent: 20 });
   });
 
   it('fails a 5xx reply and quarantines a hard bounce (5.1.x), with the reply kept', async () => {
@@ -147,24 +148,21 @@ describe('the send engine', () => {
     await send(kit, 'f', contentHash);
     await eventually(async () => (await kpis(kit, 'f')).status === 'completed');
     expect(await kpis(kit, 'f')).toMatchObject({ delivered: 8, failed: 2 });
-    const replies = kit.services.db.prepare("SELECT status, smtp_reply FROM journal WHERE status <> 'sent' ORDER BY id").all();
+    const replies = await kit.sql("SELECT status, smtp_reply FROM journal WHERE status <> 'sent' ORDER BY id");
     expect(replies).toEqual([
       { status: 'failed', smtp_reply: '554 5.7.1 Message rejected as spam' },
       { status: 'bounced', smtp_reply: '550 5.1.1 User unknown' },
     ]);
     // The hard bounce quarantines its address, with the reply; a delivered message is a recent send.
-    const bounced = kit.services.db.prepare("SELECT email, profile_id AS id FROM journal WHERE status = 'bounced'").get() as {
-      email: string;
-      id: number;
-    };
-    expect(kit.services.audience.findByEmail(bounced.email)?.quarantined).toBe(true);
-    expect(kit.services.audience.suppression(bounced.email).quarantine).toMatchObject({
+    const [bounced] = await kit.sql<{ email: string; id: number }>("SELECT email, profile_id AS id FROM journal WHERE status = 'bounced'");
+    expect((await kit.services.audience.findByEmail(bounced.email))?.quarantined).toBe(true);
+    expect((await kit.services.audience.suppression(bounced.email)).quarantine).toMatchObject({
       reason: 'hard-bounce',
       smtpReply: '550 5.1.1 User unknown',
       deliveryId: 'f',
     });
-    const delivered = kit.services.db.prepare("SELECT profile_id FROM journal WHERE status = 'sent' LIMIT 1").pluck().get() as number;
-    expect(kit.services.audience.recentSends(delivered, 5).map((s) => s.deliveryId)).toEqual(['f']);
+    const delivered = await kit.value("SELECT profile_id FROM journal WHERE status = 'sent' LIMIT 1");
+    expect((await kit.services.audience.recentSends(delivered, 5)).map((s) => s.deliveryId)).toEqual(['f']);
   });
 
   it('pauses a delivery that keeps failing (error budget) and says why', async () => {
@@ -173,7 +171,7 @@ describe('the send engine', () => {
     await send(kit, 'e', contentHash);
     await eventually(async () => (await kpis(kit, 'e')).status === 'paused');
     expect(sent.length).toBeLessThan(30);
-    expect(kit.services.deliveries.get('e')!.statusReason).toMatch(
+    expect((await kit.services.deliveries.get('e'))!.statusReason).toMatch(
       /^Paused by the error budget: \d+ messages in a row were not accepted \(last reply: 550 5\.7\.1 Relay access denied\)/,
     );
   });
@@ -182,7 +180,7 @@ describe('the send engine', () => {
     const relay = relayDownMessenger();
     const kit = await createKit({ messenger: relay.messenger, engine: { batchSize: 10, concurrency: 4 } });
     kits.push(kit);
-    kit.services.audience.upsertMany(
+    await kit.services.audience.upsertMany(
       Array.from({ length: 30 }, () => newProfile()),
       'test',
       new Date(),
@@ -192,11 +190,9 @@ describe('the send engine', () => {
     await eventually(() => relay.state.probes >= 2, 10_000);
     // Only the first window tried; the probes, not rows, find out whether the relay is back.
     expect(relay.sent.length).toBeLessThanOrEqual(10);
-    expect(statuses(kit)).toEqual({ queued: 30 });
-    expect(kit.services.db.prepare('SELECT SUM(attempts) FROM journal').pluck().get()).toBe(0);
-    expect(kit.services.db.prepare('SELECT DISTINCT smtp_reply FROM journal WHERE smtp_reply IS NOT NULL').pluck().all()).toEqual([
-      REFUSED.reply,
-    ]);
+    expect(await statuses(kit)).toEqual({ queued: 30 });
+    expect(await kit.value('SELECT SUM(attempts) FROM journal')).toBe(0);
+    expect(await kit.sql('SELECT DISTINCT smtp_reply FROM journal WHERE smtp_reply IS NOT NULL')).toEqual([{ smtp_reply: REFUSED.reply }]);
 
     const tried = relay.sent.length;
     relay.state.up = true;
@@ -215,7 +211,7 @@ describe('the send engine', () => {
       engine: { batchSize: 10, concurrency: 4, errorBudget: 1_000, relayPatienceMs: 60_000, now: () => new Date(clock) },
     });
     kits.push(kit);
-    kit.services.audience.upsertMany(
+    await kit.services.audience.upsertMany(
       Array.from({ length: 30 }, () => newProfile()),
       'test',
       new Date(),
@@ -227,10 +223,10 @@ describe('the send engine', () => {
     clock += 61_000;
     await eventually(async () => (await kpis(kit, 'w')).status === 'paused', 10_000);
     const attempts = relay.sent.length + relay.state.probes;
-    expect(kit.services.deliveries.get('w')!.statusReason).toBe(
+    expect((await kit.services.deliveries.get('w'))!.statusReason).toBe(
       `The relay at relay.example.com:587 refuses connections since ${new Date(clock - 61_000).toTimeString().slice(0, 5)}; paused after ${attempts} attempts (last error: ${REFUSED.reply}). Check the relay, then resume.`,
     );
-    expect(statuses(kit)).toEqual({ queued: 30 });
+    expect(await statuses(kit)).toEqual({ queued: 30 });
   }, 20_000);
 
   it('writes the answers that have come while another message is still unanswered', async () => {
@@ -242,8 +238,8 @@ describe('the send engine', () => {
     );
     const { contentHash } = await handOver(kit, 'h', SAMPLE_DELIVERY);
     await send(kit, 'h', contentHash);
-    await eventually(() => statuses(kit).sent === 3);
-    expect(statuses(kit)).toEqual({ sent: 3, sending: 1 });
+    await eventually(async () => (await statuses(kit)).sent === 3);
+    expect(await statuses(kit)).toEqual({ sent: 3, sending: 1 });
     answer({ kind: 'sent', reply: '250 at last' });
     await eventually(async () => (await kpis(kit, 'h')).status === 'completed');
   });
@@ -279,21 +275,21 @@ describe('the send engine', () => {
     const { contentHash, recipients } = await handOver(kit, 'late', SAMPLE_DELIVERY);
     const now = new Date();
     const { audience } = kit.services;
-    audience.unsubscribe(recipients[3].profileId, 'test', now);
-    audience.denylist(recipients[4].email, 'asked not to be contacted', 'test', now);
-    audience.quarantine(recipients[5].email, 'hard-bounce', '550 5.1.1 unknown', null, now);
-    audience.delete(recipients[6].profileId);
+    await audience.unsubscribe(recipients[3].profileId, 'test', now);
+    await audience.denylist(recipients[4].email, 'asked not to be contacted', 'test', now);
+    await audience.quarantine(recipients[5].email, 'hard-bounce', '550 5.1.1 unknown', null, now);
+    await audience.delete(recipients[6].profileId);
     await send(kit, 'late', contentHash);
     await eventually(async () => (await kpis(kit, 'late')).status === 'completed');
     const mailed = sent.map((m) => m.to);
     for (const r of recipients.slice(3, 7)) expect(mailed).not.toContain(r.email);
     expect(await kpis(kit, 'late')).toMatchObject({ delivered: 6, excludedAtSend: 4 });
-    const reply = (r: (typeof recipients)[number]) =>
-      kit.services.db.prepare('SELECT status, smtp_reply FROM journal WHERE profile_id = ?').get(r.profileId);
-    expect(reply(recipients[3])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (unsubscribed)' });
-    expect(reply(recipients[4])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (denylisted)' });
-    expect(reply(recipients[5])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (quarantined)' });
-    expect(reply(recipients[6])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (deleted)' });
+    const reply = async (r: (typeof recipients)[number]) =>
+      (await kit.sql('SELECT status, smtp_reply FROM journal WHERE profile_id = ?', [r.profileId]))[0];
+    expect(await reply(recipients[3])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (unsubscribed)' });
+    expect(await reply(recipients[4])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (denylisted)' });
+    expect(await reply(recipients[5])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (quarantined)' });
+    expect(await reply(recipients[6])).toEqual({ status: 'excluded', smtp_reply: 'suppressed after preparation (deleted)' });
   });
 
   it('starts a scheduled delivery after a restart, when its time comes', async () => {
@@ -302,7 +298,7 @@ describe('the send engine', () => {
       const file = join(dir, 'mailroom.db');
       let clock = Date.now();
       const first = await createKit({ file, engine: { now: () => new Date(clock) } });
-      first.services.audience.upsertMany(
+      await first.services.audience.upsertMany(
         Array.from({ length: 12 }, () => newProfile()),
         'test',
         new Date(),
@@ -329,14 +325,14 @@ describe('the send engine', () => {
       const file = join(dir, 'mailroom.db');
       // The first process claimed a batch, as the engine does, and died with it in flight.
       const first = await createKit({ file, engine: { tickMs: 3_600_000 } });
-      first.services.audience.upsertMany(
+      await first.services.audience.upsertMany(
         Array.from({ length: 30 }, () => newProfile()),
         'test',
         new Date(),
       );
       await handOver(first, 'c', SAMPLE_DELIVERY);
-      first.services.deliveries.transition('c', 'sending', new Date());
-      expect(first.services.journal.claim('c', 0, 10, new Date()).entries).toHaveLength(10);
+      await first.services.deliveries.transition('c', 'sending', new Date());
+      expect((await first.services.journal.claim('c', 0, 10, new Date())).entries).toHaveLength(10);
       await first.close();
 
       const recorder = recordingMessenger();
@@ -344,7 +340,7 @@ describe('the send engine', () => {
       kits.push(second);
       await eventually(async () => (await kpis(second, 'c')).status === 'paused');
       expect(await kpis(second, 'c')).toMatchObject({ delivered: 20, unknown: 10, remaining: 0 });
-      expect(second.services.deliveries.get('c')!.statusReason).toBe(
+      expect((await second.services.deliveries.get('c'))!.statusReason).toBe(
         '10 messages were in flight when the server stopped; choose whether to resend them.',
       );
       await second.request('/api/deliveries/c/unknown', { json: { resend: true } });

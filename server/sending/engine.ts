@@ -5,7 +5,7 @@
  * time comes, also after a restart.
  *
  * The checkpoint is the journal itself: a row is final only on an SMTP outcome, so a crash
- * never skips anyone (see send-journal.ts for the invariants).
+ * never skips anyone (see store/journal.ts for the invariants).
  *
  * A relay that cannot be reached (the messenger answers `unsent`) freezes nothing: those
  * rows go back to the queue without an attempt, the delivery claims nothing more and asks
@@ -16,7 +16,8 @@
 
 import { compileMessage, type CompiledMessage } from '../../shared/message';
 import type { DeliveryStatus } from '../../shared/types';
-import type { JournalEntry, RecordedOutcome, SendJournal, SmtpOutcome, UnsentOutcome } from '../store/send-journal';
+import type { JournalEntry, RecordedOutcome, SendJournal } from '../store/journal';
+import type { SmtpOutcome, UnsentOutcome } from './messenger';
 import type { OutgoingMessage } from './compose';
 import type { Messenger } from './messenger';
 
@@ -52,17 +53,17 @@ export interface EngineObserver {
 
 /** What the engine needs of the delivery store: read a delivery and move its status. */
 export interface DeliveryControl {
-  get(id: string): EngineDelivery | undefined;
-  /** The delivery's status alone: read before every message, so it must stay cheap. */
-  status(id: string): DeliveryStatus | undefined;
-  transition(id: string, to: DeliveryStatus, now: Date, fields?: { reason?: string | null }): { ok: boolean };
+  get(id: string): Promise<EngineDelivery | undefined>;
+  /** The delivery's status alone: read at most every STATUS_MS per delivery, so it must stay cheap. */
+  status(id: string): Promise<DeliveryStatus | undefined>;
+  transition(id: string, to: DeliveryStatus, now: Date, fields?: { reason?: string | null }): Promise<{ ok: boolean }>;
 }
 
 export interface EngineOptions {
   journal: SendJournal;
   deliveries: DeliveryControl;
   messenger: Messenger;
-  compose: (delivery: EngineDelivery, message: CompiledMessage, entry: JournalEntry) => OutgoingMessage;
+  compose: (delivery: EngineDelivery, message: CompiledMessage, entry: JournalEntry) => Promise<OutgoingMessage>;
   /** Called after outcomes or a status change were written, for live figures. */
   onChange: (deliveryId: string) => void;
   /** Writes an event: a sentence for people, and the event's fields for machines. */
@@ -82,6 +83,11 @@ export interface EngineOptions {
   /** How long 4xx replies are retried, from the start of sending. */
   validityMs?: number;
   tickMs?: number;
+  /**
+   * With several nodes on one database, every few scans look for rows left in flight by a
+   * node that died (markInFlightUnknown); with one, that happens at start only.
+   */
+  sweepEveryScan?: boolean;
 }
 
 const RETRY_BASE_MS = 30_000;
@@ -93,6 +99,8 @@ const FLUSH_MS = 20;
 /** How stale the engine's view of a delivery's status may be (see isSending). */
 const STATUS_MS = 10;
 const RETRY_MAX_MS = 60 * 60_000;
+/** With several nodes, the rows of dead nodes are looked for every SWEEP_EVERY scans (a few seconds). */
+const SWEEP_EVERY = 10;
 /** While the relay cannot be reached, the messenger is asked this often whether it can connect again; no row is claimed meanwhile. */
 const PROBE_MS = 1_000;
 const RELAY_PATIENCE_MS = 60_000;
@@ -102,7 +110,9 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 export class SendEngine {
   private readonly running = new Map<string, Promise<void>>();
   private readonly compiled = new Map<string, CompiledMessage>();
-  private readonly statuses = new Map<string, { status: DeliveryStatus | undefined; at: number }>();
+  private readonly statuses = new Map<string, { status: Promise<DeliveryStatus | undefined>; at: number }>();
+  private scanning: Promise<void> = Promise.resolve();
+  private scans = 0;
   private readonly now: () => Date;
   private slots: Semaphore;
   private rate: RateLimiter;
@@ -143,9 +153,19 @@ export class SendEngine {
     return this.stopping ? 'stopping' : this.timer ? 'running' : 'not-started';
   }
 
-  /** Starts the engine: rows left in flight by a previous process become `unknown`, then the scan begins. */
-  start(): void {
-    const unknown = this.options.journal.markInFlightUnknown(this.now());
+  /**
+   * Starts the engine: rows left in flight by a node that no longer runs (this one's previous
+   * process, on SQLite) become `unknown`, then the scan begins, every `tickMs`.
+   */
+  async start(): Promise<void> {
+    await this.sweep();
+    this.timer = setInterval(() => void this.scan(), this.options.tickMs ?? 500);
+    await this.scan();
+  }
+
+  /** Marks the rows of dead nodes unknown (at start, and on every scan with several nodes); says how many. */
+  private async sweep(): Promise<void> {
+    const unknown = await this.options.journal.markInFlightUnknown(this.now());
     if (unknown > 0) {
       this.options.log(`${unknown} messages were in flight when the server stopped; their outcome is unknown.`, {
         level: 'warn',
@@ -153,18 +173,32 @@ export class SendEngine {
         messages: unknown,
       });
     }
-    this.timer = setInterval(() => this.scan(), this.options.tickMs ?? 500);
-    this.scan();
   }
 
-  /** Looks for work now instead of at the next tick (after a command: Send, Pause, Resume, Stop). */
-  scan(): void {
+  /**
+   * Looks for work now instead of at the next tick (after a command: Send, Pause, Resume,
+   * Stop): due schedules start (on one node only: the transition is conditional), and every
+   * delivery sending gets its loop on this node. Resolves once the scan has looked.
+   */
+  scan(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    // Overlapping scans (a tick and a command) would start two loops for one delivery.
+    this.scanning = this.scanning
+      .then(() => this.scanOnce())
+      .catch((error) =>
+        this.options.log(`the scan for work failed: ${(error as Error).message}`, { level: 'error', event: 'scan-failed', err: error }),
+      );
+    return this.scanning;
+  }
+
+  private async scanOnce(): Promise<void> {
     if (this.stopping) return;
     // A command may have changed a status: read them afresh.
     this.statuses.clear();
     const { journal, deliveries } = this.options;
-    for (const id of journal.dueScheduled(this.now())) {
-      if (deliveries.transition(id, 'sending', this.now()).ok) {
+    if (this.options.sweepEveryScan && ++this.scans % SWEEP_EVERY === 0) await this.sweep();
+    for (const id of await journal.dueScheduled(this.now())) {
+      if ((await deliveries.transition(id, 'sending', this.now())).ok) {
         this.options.log(`delivery ${id}: its scheduled time has come; sending starts.`, {
           level: 'info',
           event: 'schedule-due',
@@ -173,8 +207,8 @@ export class SendEngine {
         this.options.onChange(id);
       }
     }
-    for (const id of journal.sending()) {
-      if (this.running.has(id)) continue;
+    for (const id of await journal.sending()) {
+      if (this.running.has(id) || this.stopping) continue;
       const run = this.run(id)
         .catch((error) =>
           this.options.log(`delivery ${id}: the send loop stopped on an unexpected error: ${(error as Error).message ?? error}`, {
@@ -234,15 +268,16 @@ export class SendEngine {
    * True while the delivery is `sending`. Read before every message, so the status is read
    * from the database at most every STATUS_MS per delivery: a Pause takes effect within that.
    */
-  private isSending(id: string): boolean {
+  private async isSending(id: string): Promise<boolean> {
     if (this.stopping) return false;
     const now = Date.now();
     let known = this.statuses.get(id);
     if (!known || now - known.at >= STATUS_MS) {
+      // One read for every message that asks within STATUS_MS: they share its answer.
       known = { status: this.options.deliveries.status(id), at: now };
       this.statuses.set(id, known);
     }
-    return known.status === 'sending';
+    return !this.stopping && (await known.status) === 'sending';
   }
 
   /**
@@ -256,12 +291,12 @@ export class SendEngine {
   private async run(id: string): Promise<void> {
     const options = this.options;
     const { journal, deliveries } = options;
-    const delivery = deliveries.get(id);
+    const delivery = await deliveries.get(id);
     if (!delivery) return;
     const message = this.message(delivery);
     if (!message) {
       const reason = 'The message template no longer compiles; prepare the delivery again.';
-      deliveries.transition(id, 'paused', this.now(), { reason });
+      await deliveries.transition(id, 'paused', this.now(), { reason });
       options.log(`delivery ${id}: paused: ${reason}`, { level: 'warn', event: 'delivery-paused', deliveryId: id, reason });
       options.onChange(id);
       return;
@@ -290,30 +325,36 @@ export class SendEngine {
     const waker = () => wake();
     this.wakers.add(waker);
 
-    const flush = () => {
+    // Writes go one after the other: a flush waits for the one before it, so that what the
+    // loop reads next (pending counts) includes everything written.
+    let writing: Promise<void> = Promise.resolve();
+    const flush = (): Promise<void> => {
       clearTimeout(flushTimer);
       flushTimer = undefined;
-      if (outcomes.length === 0 && released.length === 0) return;
-      if (outcomes.length) journal.record(outcomes, this.now());
-      if (released.length) journal.release(released, this.now());
+      if (outcomes.length === 0 && released.length === 0) return writing;
+      const recorded = outcomes;
+      const back = released;
       outcomes = [];
       released = [];
-      options.onChange(id);
+      writing = writing.then(async () => {
+        if (recorded.length) await journal.record(recorded, this.now());
+        if (back.length) await journal.release(back, this.now());
+        options.onChange(id);
+      });
+      return writing;
     };
     // Whatever the loop awaits (a message the relay does not answer, say), what has arrived is written within FLUSH_MS.
     const flushSoon = () => {
       flushTimer ??= setTimeout(() => {
         flushTimer = undefined;
-        try {
-          flush();
-        } catch (error) {
+        flush().catch((error) =>
           options.log(`delivery ${id}: outcomes could not be written: ${(error as Error).message ?? error}`, {
             level: 'error',
             event: 'outcomes-not-written',
             deliveryId: id,
             err: error,
-          });
-        }
+          }),
+        );
       }, FLUSH_MS);
     };
     const giveBack = (entryId: number) => {
@@ -322,12 +363,14 @@ export class SendEngine {
       released.push(entryId);
       flushSoon();
     };
-    const settle = (entry: JournalEntry, outcome: SmtpOutcome) => {
+    /** `replaced`: the messenger that answered is no longer the engine's (the settings or the cluster's share changed). */
+    const settle = (entry: JournalEntry, outcome: SmtpOutcome, replaced = false) => {
       if (outcome.kind === 'unsent') {
-        // Never handed to the relay: back to the queue, no attempt counted. A shutdown closing the pool is not the relay's fault.
+        // Never handed to the relay: back to the queue, no attempt counted. A shutdown, or new settings,
+        // closing the pool is not the relay's fault.
         outcomes.push({ id: entry.id, outcome });
         options.observer?.recorded('unsent');
-        if (this.stopping) return flushSoon();
+        if (this.stopping || replaced) return flushSoon();
         if (!down) {
           down = { since: this.now(), relay: outcome.relay };
           options.log(`delivery ${id}: ${outcome.relay} (${outcome.reply}); no message is claimed until it answers again.`, {
@@ -359,12 +402,13 @@ export class SendEngine {
       void (async () => {
         const release = await this.slots.acquire();
         try {
-          if (!release || !this.isSending(id)) return giveBack(entry.id);
+          if (!release || !(await this.isSending(id))) return giveBack(entry.id);
           await this.rate.take();
-          if (!this.isSending(id)) return giveBack(entry.id);
+          if (!(await this.isSending(id))) return giveBack(entry.id);
           notHandedOver.delete(entry.id);
-          const outcome = await this.sendOne(delivery, message, entry);
-          if (!ended) settle(entry, outcome);
+          const messenger = options.messenger;
+          const outcome = await this.sendOne(delivery, message, entry, messenger);
+          if (!ended) settle(entry, outcome, messenger !== options.messenger);
         } finally {
           release?.();
           inFlight--;
@@ -390,7 +434,7 @@ export class SendEngine {
     };
 
     try {
-      while (this.isSending(id) && failuresInARow < budget) {
+      while ((await this.isSending(id)) && failuresInARow < budget) {
         if (down) {
           // The relay cannot be reached: claim nothing, let what is in flight come back, then
           // ask every PROBE_MS whether it can be reached again.
@@ -398,13 +442,13 @@ export class SendEngine {
             await settled();
             continue;
           }
-          flush();
+          await flush();
           if (this.now().getTime() - down.since.getTime() >= patience) {
             outOfPatience = true;
             break;
           }
           await settled(PROBE_MS);
-          if (!this.isSending(id)) break;
+          if (!(await this.isSending(id))) break;
           const trouble = await probe();
           if (trouble === undefined) continue;
           if (trouble) {
@@ -425,9 +469,9 @@ export class SendEngine {
         let claimed = 0;
         // Claim in groups (when half the window is free): one query per group, not per message.
         if (inFlight <= window() / 2) {
-          let entries = journal.claimRetries(id, window() - inFlight, this.now());
+          let entries = await journal.claimRetries(id, window() - inFlight, this.now());
           if (entries.length === 0) {
-            const batch = journal.claim(id, lastId, window() - inFlight, this.now());
+            const batch = await journal.claim(id, lastId, window() - inFlight, this.now());
             entries = batch.entries;
             if (batch.lastId !== lastId) {
               lastId = batch.lastId;
@@ -438,16 +482,17 @@ export class SendEngine {
           claimed = entries.length;
         }
         if (claimed === 0 && inFlight === 0) {
-          flush();
-          const pending = journal.pending(id);
+          await flush();
+          const pending = await journal.pending(id);
           if (pending.queued + pending.retrying + pending.sending === 0) {
             // Nobody is skipped silently: messages whose outcome is unknown wait for the operator.
+            // With several nodes, the one that sees it first ends the delivery; the others' transitions are refused.
             if (pending.unknown > 0) {
               const reason = `${pending.unknown} messages were in flight when the server stopped; choose whether to resend them.`;
-              deliveries.transition(id, 'paused', this.now(), { reason });
-              options.log(`delivery ${id}: paused: ${reason}`, { level: 'warn', event: 'delivery-paused', deliveryId: id, reason });
-            } else {
-              deliveries.transition(id, 'completed', this.now());
+              if ((await deliveries.transition(id, 'paused', this.now(), { reason })).ok) {
+                options.log(`delivery ${id}: paused: ${reason}`, { level: 'warn', event: 'delivery-paused', deliveryId: id, reason });
+              }
+            } else if ((await deliveries.transition(id, 'completed', this.now())).ok) {
               options.log(`delivery ${id}: completed.`, { level: 'info', event: 'delivery-completed', deliveryId: id });
             }
             options.onChange(id);
@@ -457,11 +502,16 @@ export class SendEngine {
             lastId = 0; // rows released by a pause lie behind the keyset: start over
             continue;
           }
+          // Rows in flight on another node (several nodes send one delivery): wait for them.
+          if (pending.sending > 0 && pending.retrying === 0) {
+            await settled(200);
+            continue;
+          }
           await settled(Math.min(1000, Math.max(50, (pending.nextRetryAt ?? 0) - this.now().getTime())));
           continue;
         }
         if (claimed === 0 || inFlight > window() / 2) await settled();
-        if (outcomes.length >= window()) flush();
+        if (outcomes.length >= window()) await flush();
       }
       // Paused, stopped, shutting down, over the error budget or out of patience with the
       // relay: let what is in flight finish (a shutdown stops waiting after its grace).
@@ -472,12 +522,12 @@ export class SendEngine {
         for (const entryId of notHandedOver) released.push(entryId);
         this.abandonedMessages += inFlight - notHandedOver.size;
       }
-      flush();
+      await flush();
       if (failuresInARow >= budget || outOfPatience) {
         const reason = down
           ? `${down.relay} since ${clock(down.since)}; paused after ${failuresInARow} attempts (last error: ${lastReply}). Check the relay, then resume.`
           : `Paused by the error budget: ${failuresInARow} messages in a row were not accepted (last reply: ${lastReply}). Check the relay, then resume.`;
-        deliveries.transition(id, 'paused', this.now(), { reason });
+        await deliveries.transition(id, 'paused', this.now(), { reason });
         options.log(`delivery ${id}: paused: ${reason}`, { level: 'warn', event: 'delivery-paused', deliveryId: id, reason });
         options.onChange(id);
       }
@@ -488,11 +538,16 @@ export class SendEngine {
     }
   }
 
-  private async sendOne(delivery: EngineDelivery, message: CompiledMessage, entry: JournalEntry): Promise<SmtpOutcome> {
+  private async sendOne(
+    delivery: EngineDelivery,
+    message: CompiledMessage,
+    entry: JournalEntry,
+    messenger: Messenger,
+  ): Promise<SmtpOutcome> {
     try {
-      const outgoing = this.options.compose(delivery, message, entry);
+      const outgoing = await this.options.compose(delivery, message, entry);
       const handedOver = performance.now();
-      const outcome = await this.options.messenger.send(outgoing);
+      const outcome = await messenger.send(outgoing);
       this.options.observer?.answered(outcome.kind, (performance.now() - handedOver) / 1000);
       return outcome;
     } catch (error) {

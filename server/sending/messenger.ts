@@ -1,7 +1,20 @@
 /** The messenger: what the engine sends through (smtp-pool.ts is the real one), and the reading of SMTP replies into outcomes. */
 
-import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
 import type { OutgoingMessage } from './compose';
+
+/**
+ * The message was never handed to the relay: no connection could be opened (the relay
+ * refuses, does not answer, refuses the login…) or the messenger was closing. `relay` says
+ * what is wrong as the start of a sentence ("The relay at host:port refuses connections").
+ */
+export type UnsentOutcome = { kind: 'unsent'; reply: string; relay: string };
+
+export type SmtpOutcome =
+  | { kind: 'sent'; reply: string }
+  | { kind: 'retry'; reply: string }
+  | { kind: 'failed'; reply: string }
+  | { kind: 'bounced'; reply: string }
+  | UnsentOutcome;
 
 export interface Messenger {
   /**

@@ -117,7 +117,7 @@ async function sendThrough(
     connections?: number;
     timeouts?: Partial<RelayTimeouts>;
     engine?: Partial<EngineOptions>;
-    beforeSend?: (kit: Kit) => void;
+    beforeSend?: (kit: Kit) => Promise<unknown>;
   } = {},
 ) {
   const connections = options.connections ?? 3;
@@ -133,26 +133,24 @@ async function sendThrough(
     engine: { concurrency: connections * 2, batchSize: connections * 2, log: (line) => log.push(line), ...options.engine },
   });
   kits.push(kit);
-  kit.services.audience.upsertMany(
+  await kit.services.audience.upsertMany(
     Array.from({ length: options.recipients ?? 30 }, () => newProfile()),
     'test',
     new Date(),
   );
   const { contentHash, recipients } = await handOver(kit, 'd', SAMPLE_DELIVERY);
-  options.beforeSend?.(kit);
+  await options.beforeSend?.(kit);
   await kit.request('/api/deliveries/d/send', { json: { contentHash, scheduledAt: null } });
-  const journal = () => {
-    const rows = kit.services.db.prepare('SELECT status, COUNT(*) AS n, SUM(attempts) AS attempts FROM journal GROUP BY status').all() as {
-      status: string;
-      n: number;
-      attempts: number;
-    }[];
+  const journal = async () => {
+    const rows = await kit.sql<{ status: string; n: number; attempts: number }>(
+      'SELECT status, COUNT(*) AS n, SUM(attempts) AS attempts FROM journal GROUP BY status',
+    );
     return {
       statuses: Object.fromEntries(rows.map((r) => [r.status, r.n])),
       attempts: rows.reduce((sum, r) => sum + r.attempts, 0),
     };
   };
-  const status = () => kit.services.deliveries.get('d')!.status;
+  const status = async () => (await kit.services.deliveries.get('d'))!.status;
   const emails = recipients.map((r) => r.email);
   return { kit, log, emails, journal, status };
 }
@@ -167,33 +165,33 @@ describe('sending through the SMTP thread when the relay fails', { timeout: 30_0
     const { log, emails, journal, status } = await sendThrough(`smtp://127.0.0.1:${port}`);
     await eventually(() => log.some((l) => l.includes(`The relay at 127.0.0.1:${port} refuses connections`)));
     // Nothing claimed sits in `sending`, and no attempt was spent.
-    await eventually(() => journal().statuses.sending === undefined);
-    expect(journal()).toEqual({ statuses: { queued: 30 }, attempts: 0 });
-    expect(status()).toBe('sending');
+    await eventually(async () => (await journal()).statuses.sending === undefined);
+    expect(await journal()).toEqual({ statuses: { queued: 30 }, attempts: 0 });
+    expect(await status()).toBe('sending');
 
     const up = await relay({ port });
-    await eventually(() => status() === 'completed');
+    await eventually(async () => (await status()) === 'completed');
     expect(exactlyOnce(up, emails)).toBe(true);
-    expect(journal()).toEqual({ statuses: { sent: 30 }, attempts: 30 });
+    expect(await journal()).toEqual({ statuses: { sent: 30 }, attempts: 30 });
     expect(log).toContain('delivery d: the relay answers again; sending resumes.');
   });
 
   it('pauses a delivery whose relay stays down (error budget) and says why; Resume once it is back delivers everyone', async () => {
     const port = await freePort();
     const { kit, emails, journal, status } = await sendThrough(`smtp://127.0.0.1:${port}`, { engine: { errorBudget: 8 } });
-    await eventually(() => status() === 'paused');
-    expect(kit.services.deliveries.get('d')!.statusReason).toMatch(
+    await eventually(async () => (await status()) === 'paused');
+    expect((await kit.services.deliveries.get('d'))!.statusReason).toMatch(
       new RegExp(
         `^The relay at 127\\.0\\.0\\.1:${port} refuses connections since \\d\\d:\\d\\d; paused after 8 attempts \\(last error: .*ECONNREFUSED.*\\)\\. Check the relay, then resume\\.$`,
       ),
     );
-    expect(journal()).toEqual({ statuses: { queued: 30 }, attempts: 0 });
+    expect(await journal()).toEqual({ statuses: { queued: 30 }, attempts: 0 });
 
     const up = await relay({ port });
     await kit.request('/api/deliveries/d/resume', { method: 'POST' });
-    await eventually(() => status() === 'completed');
+    await eventually(async () => (await status()) === 'completed');
     expect(exactlyOnce(up, emails)).toBe(true);
-    expect(journal().statuses).toEqual({ sent: 30 });
+    expect((await journal()).statuses).toEqual({ sent: 30 });
   });
 
   it('pauses on a refused login with the reason; new settings with the right password and Resume deliver everyone', async () => {
@@ -201,13 +199,13 @@ describe('sending through the SMTP thread when the relay fails', { timeout: 30_0
     const { kit, emails, journal, status } = await sendThrough(`smtp://mailroom:wrong@127.0.0.1:${up.port}`, {
       engine: { errorBudget: 8 },
     });
-    await eventually(() => status() === 'paused');
-    expect(kit.services.deliveries.get('d')!.statusReason).toMatch(
+    await eventually(async () => (await status()) === 'paused');
+    expect((await kit.services.deliveries.get('d'))!.statusReason).toMatch(
       new RegExp(
         `^The relay at 127\\.0\\.0\\.1:${up.port} refuses the login since \\d\\d:\\d\\d; paused after 8 attempts \\(last error: 535 5\\.7\\.8`,
       ),
     );
-    expect(journal()).toEqual({ statuses: { queued: 30 }, attempts: 0 });
+    expect(await journal()).toEqual({ statuses: { queued: 30 }, attempts: 0 });
 
     const settings = { connections: 3, messagesPerConnection: 100, ratePerSecond: 0, dkim: null };
     const put = await kit.request('/api/settings', {
@@ -216,7 +214,7 @@ describe('sending through the SMTP thread when the relay fails', { timeout: 30_0
     });
     expect(put.status).toBe(200);
     await kit.request('/api/deliveries/d/resume', { method: 'POST' });
-    await eventually(() => status() === 'completed');
+    await eventually(async () => (await status()) === 'completed');
     expect(exactlyOnce(up, emails)).toBe(true);
   });
 
@@ -224,15 +222,15 @@ describe('sending through the SMTP thread when the relay fails', { timeout: 30_0
     const hole = await blackHole();
     const { log, emails, journal, status } = await sendThrough(`smtp://127.0.0.1:${hole.port}`);
     await eventually(() => log.some((l) => l.includes(`The relay at 127.0.0.1:${hole.port} does not answer`)));
-    await eventually(() => journal().statuses.sending === undefined);
-    expect(journal()).toEqual({ statuses: { queued: 30 }, attempts: 0 });
+    await eventually(async () => (await journal()).statuses.sending === undefined);
+    expect(await journal()).toEqual({ statuses: { queued: 30 }, attempts: 0 });
 
     await hole.stop();
     relays.splice(relays.indexOf(hole), 1);
     const up = await relay({ port: hole.port });
-    await eventually(() => status() === 'completed');
+    await eventually(async () => (await status()) === 'completed');
     expect(exactlyOnce(up, emails)).toBe(true);
-    expect(journal().statuses).toEqual({ sent: 30 });
+    expect((await journal()).statuses).toEqual({ sent: 30 });
   });
 
   it('survives a relay restarting in the middle of a send: nobody missing, a message twice only if it was retried', async () => {
@@ -249,13 +247,34 @@ describe('sending through the SMTP thread when the relay fails', { timeout: 30_0
     const second = await relay({ port: first.port });
     await eventually(() => log.includes('delivery d: the relay answers again; sending resumes.'));
     clock += 31_000; // past the backoff of messages cut off in conversation
-    await eventually(() => status() === 'completed', 10_000);
+    await eventually(async () => (await status()) === 'completed', 10_000);
 
     const count = (e: string) => (first.received.get(e) ?? 0) + (second.received.get(e) ?? 0);
     expect(emails.filter((e) => count(e) === 0)).toEqual([]);
-    const retried = new Set(kit.services.db.prepare('SELECT email FROM journal WHERE attempts > 1').pluck().all() as string[]);
+    const retried = new Set((await kit.sql<{ email: string }>('SELECT email FROM journal WHERE attempts > 1')).map((r) => r.email));
     expect(emails.filter((e) => count(e) > 1 && !retried.has(e))).toEqual([]);
-    expect(kit.services.db.prepare("SELECT COUNT(*) FROM journal WHERE status <> 'sent'").pluck().get()).toBe(0);
+    expect(await kit.value("SELECT COUNT(*) FROM journal WHERE status <> 'sent'")).toBe(0);
+  });
+
+  it('moves to new settings mid-send without an alarm: conversations under way finish on the old pool, the rest go through the new one, everyone once', async () => {
+    const before = await relay({ replyDelayMs: 20 });
+    const after = await relay();
+    const { kit, log, emails, journal, status } = await sendThrough(`smtp://127.0.0.1:${before.port}`, { recipients: 60 });
+    await eventually(() => before.received.size >= 10);
+    const put = await kit.request('/api/settings', {
+      method: 'PUT',
+      json: { relayUrl: `smtp://127.0.0.1:${after.port}`, connections: 3, messagesPerConnection: 100, ratePerSecond: 0, dkim: null },
+    });
+    expect(put.status).toBe(200);
+    await eventually(async () => (await status()) === 'completed');
+    const count = (e: string) => (before.received.get(e) ?? 0) + (after.received.get(e) ?? 0);
+    expect(emails.filter((e) => count(e) !== 1)).toEqual([]);
+    expect(after.received.size).toBeGreaterThan(0);
+    // Messages given back by the old pool are not the relay's fault: no "unreachable", no attempt spent.
+    expect(log.filter((l) => l.includes('no message is claimed until it answers again'))).toEqual([]);
+    expect(await journal()).toEqual({ statuses: { sent: 60 }, attempts: 60 });
+    // The old pool let go of its connections at once, not a minute later.
+    await eventually(() => before.open() === 0, 2_000);
   });
 
   it('writes the answers of other connections while one message hangs after DATA; the hung one is retried after the socket timeout', async () => {
@@ -269,20 +288,20 @@ describe('sending through the SMTP thread when the relay fails', { timeout: 30_0
       engine: { now: () => new Date(clock) },
     });
     // While the relay still holds one message, all twelve it answered are written.
-    await eventually(() => {
-      const { statuses } = journal();
+    await eventually(async () => {
+      const { statuses } = await journal();
       return up.held.length === 1 && up.received.size === 12 && statuses.sent === 12 && statuses.sending === 1;
     });
     const [hung] = up.held;
     // The socket timeout gives it up: it may have been accepted, so it is retried, an attempt counted.
-    await eventually(() => journal().statuses.retrying === 1, 10_000);
-    expect(kit.services.db.prepare('SELECT email, attempts, smtp_reply FROM journal WHERE status = ?').get('retrying')).toMatchObject({
+    await eventually(async () => (await journal()).statuses.retrying === 1, 10_000);
+    expect((await kit.sql('SELECT email, attempts, smtp_reply FROM journal WHERE status = ?', ['retrying']))[0]).toMatchObject({
       email: hung,
       attempts: 1,
       smtp_reply: expect.stringMatching(/^ETIMEDOUT/),
     });
     clock += 31_000;
-    await eventually(() => status() === 'completed');
+    await eventually(async () => (await status()) === 'completed');
     // The relay had it twice: once held, once accepted.
     expect(up.received.get(hung)).toBe(1);
     expect(emails.every((e) => up.received.get(e) === 1)).toBe(true);
@@ -293,15 +312,13 @@ describe('sending through the SMTP thread when the relay fails', { timeout: 30_0
     const { kit, journal, status } = await sendThrough(`smtp://127.0.0.1:${up.port}`, {
       recipients: 5,
       // A row holding an address nodemailer will not put in RCPT TO (angle brackets), as no preparation lets through.
-      beforeSend: (kit) =>
-        kit.services.db.prepare("UPDATE journal SET email = 'anna<x>@example.com' WHERE id = (SELECT MIN(id) FROM journal)").run(),
+      beforeSend: (kit) => kit.sql("UPDATE journal SET email = 'anna<x>@example.com' WHERE id = (SELECT MIN(id) FROM journal)"),
     });
-    await eventually(() => status() === 'completed');
-    expect(journal()).toEqual({ statuses: { sent: 4, failed: 1 }, attempts: 5 });
-    expect(kit.services.db.prepare("SELECT email, smtp_reply FROM journal WHERE status = 'failed'").get()).toEqual({
-      email: 'anna<x>@example.com',
-      smtp_reply: 'not sent: EENVELOPE Invalid recipient "anna<x>@example.com"',
-    });
+    await eventually(async () => (await status()) === 'completed');
+    expect(await journal()).toEqual({ statuses: { sent: 4, failed: 1 }, attempts: 5 });
+    expect(await kit.sql("SELECT email, smtp_reply FROM journal WHERE status = 'failed'")).toEqual([
+      { email: 'anna<x>@example.com', smtp_reply: 'not sent: EENVELOPE Invalid recipient "anna<x>@example.com"' },
+    ]);
     expect(up.received.size).toBe(4);
   });
 
@@ -309,10 +326,10 @@ describe('sending through the SMTP thread when the relay fails', { timeout: 30_0
     const up = await relay({ hang: () => true });
     const { kit, journal } = await sendThrough(`smtp://127.0.0.1:${up.port}`, { recipients: 20, connections: 2 });
     // Two messages held by the relay, two more waiting in the pool for a connection.
-    await eventually(() => up.held.length === 2 && journal().statuses.sending === 4);
+    await eventually(async () => up.held.length === 2 && (await journal()).statuses.sending === 4);
     await kit.services.engine.shutdown(300);
-    const inFlight = kit.services.db.prepare("SELECT email FROM journal WHERE status = 'sending'").pluck().all() as string[];
+    const inFlight = (await kit.sql<{ email: string }>("SELECT email FROM journal WHERE status = 'sending'")).map((r) => r.email);
     expect(inFlight.sort()).toEqual([...up.held].sort());
-    expect(journal()).toEqual({ statuses: { sending: 2, queued: 18 }, attempts: 0 });
+    expect(await journal()).toEqual({ statuses: { sending: 2, queued: 18 }, attempts: 0 });
   });
 });

@@ -3,11 +3,16 @@
  * connection), the rate, and the DKIM key. The environment gives the defaults at the first
  * start; the settings page changes them while the server runs, and they are kept in the
  * database. Applying them rebuilds the pool: messages in flight finish on the old one.
+ *
+ * With several nodes, the connections and the rate are the cluster's: each node takes its
+ * share (the budget divided by the nodes alive, at least one connection each), and a change
+ * saved on one node reaches every other through the live bus.
  */
 
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
-import { getMeta, setMeta, type Db } from '../store/database';
+import type { LiveBus } from '../live/live-bus';
+import type { SettingsStore } from '../store/settings';
 import type { SendEngine } from './engine';
 import { relayTransportOptions, type Messenger } from './messenger';
 import { createThreadedMessenger } from './threaded-messenger';
@@ -65,29 +70,45 @@ export type SettingsBody = z.infer<typeof settingsBody>;
 export const testBody = z.object({ relayUrl: relayUrl.nullable() });
 
 export interface SettingsControl {
-  current(): PublicSettings;
-  /** Checks, stores and applies new settings; throws with the reason when they cannot be used. */
+  current(): Promise<PublicSettings>;
+  /** Checks, stores and applies new settings, and tells the other nodes; throws with the reason when they cannot be used. */
   apply(body: SettingsBody): Promise<PublicSettings>;
   /** Connects to the relay (the built-in sink for null), greets it, logs in when the URL has a user, and says what happened. */
   test(relayUrl: string | null): Promise<{ ok: boolean; message: string }>;
+  /** Takes this node's share of the budget when the number of nodes alive changes (1 on SQLite). */
+  share(nodes: number): Promise<void>;
+  /** Reads the settings of record again and applies them if they changed (another node saved). */
+  reload(): Promise<void>;
 }
 
 const KEY = 'sending_settings';
 
 export interface SettingsDeps {
-  db: Db;
+  store: SettingsStore;
   /** The settings before any were saved: from the environment. */
   defaults: SendingSettings;
   engine: SendEngine;
   /** Returns the URL of the built-in sink, starting it if needed. */
   builtInRelay: () => Promise<string>;
   log: (line: string) => void;
+  /** Carries a saved change to every node (and its own back). */
+  bus?: LiveBus;
 }
 
-/** Returns the stored settings, or the defaults. */
-export function loadSettings(db: Db, defaults: SendingSettings): SendingSettings {
-  const stored = getMeta(db, KEY);
+/** Resolves the stored settings, or the defaults. */
+export async function loadSettings(store: SettingsStore, defaults: SendingSettings): Promise<SendingSettings> {
+  const stored = await store.get(KEY);
   return stored ? { ...defaults, ...(JSON.parse(stored) as SendingSettings) } : defaults;
+}
+
+/** What one node of `nodes` may use of the cluster's budget: its connections and its rate. */
+export function nodeShare(settings: SendingSettings, nodes: number): SendingSettings {
+  const n = Math.max(1, nodes);
+  return {
+    ...settings,
+    connections: Math.max(1, Math.floor(settings.connections / n)),
+    ratePerSecond: settings.ratePerSecond === 0 ? 0 : Math.max(1, Math.floor(settings.ratePerSecond / n)),
+  };
 }
 
 /** Returns the messenger for the settings, sending to `url`. */
@@ -105,40 +126,58 @@ export function engineLimits(settings: SendingSettings) {
   return { concurrency: settings.connections * 2, batchSize: settings.connections * 2, ratePerSecond: settings.ratePerSecond };
 }
 
-export function createSettingsControl(deps: SettingsDeps): SettingsControl {
-  let settings = loadSettings(deps.db, deps.defaults);
+/** Returns the settings control, over the settings of record and the engine, which must already run on `initial` (see mailroom.ts). */
+export function createSettingsControl(deps: SettingsDeps, initial?: SendingSettings): SettingsControl {
+  let settings: SendingSettings | null = initial ?? null;
+  /** What the engine sends with now; `settings` may be read from the store before a change reaches the engine. */
+  let applied: SendingSettings | null = initial ?? null;
+  let nodes = 1;
+  const loaded = async () => (settings ??= await loadSettings(deps.store, deps.defaults));
   const toPublic = (s: SendingSettings): PublicSettings => ({
     ...s,
     relayUrl: s.relayUrl ? maskPassword(s.relayUrl) : null,
     dkim: s.dkim ? { domainName: s.dkim.domainName, keySelector: s.dkim.keySelector } : null,
   });
   // A masked password (as the page shows it) means "keep the stored one".
-  const unmask = (url: string | null) => (url && settings.relayUrl && url === maskPassword(settings.relayUrl) ? settings.relayUrl : url);
-  return {
-    current: () => toPublic(settings),
+  const unmask = (url: string | null, s: SendingSettings) => (url && s.relayUrl && url === maskPassword(s.relayUrl) ? s.relayUrl : url);
+  /** Sends through a new pool made for `next` (this node's share of it); the old one finishes what it has. */
+  const use = async (next: SendingSettings) => {
+    const mine = nodeShare(next, nodes);
+    const messenger = messengerFor(mine, next.relayUrl ?? (await deps.builtInRelay()));
+    const previous = deps.engine.reconfigure({ messenger, ...engineLimits(mine) });
+    // Closed at once, so that the connections of old and new pools never add up past the budget for
+    // long: conversations under way finish on it; messages still waiting for one of its connections
+    // go back to the queue without an attempt and are sent through the new pool.
+    void previous.close();
+    settings = applied = next;
+  };
+  deps.bus?.onSignal(
+    'settings',
+    () => void control.reload().catch((error: Error) => deps.log(`Sending settings could not be reloaded: ${error.message}`)),
+  );
+  const control: SettingsControl = {
+    current: async () => toPublic(await loaded()),
     async apply(body) {
-      const url = unmask(body.relayUrl);
+      const current = await loaded();
+      const url = unmask(body.relayUrl, current);
       let dkim: DkimKey | null = null;
       if (body.dkim) {
-        const privateKey = body.dkim.privateKey || (settings.dkim?.privateKey ?? '');
+        const privateKey = body.dkim.privateKey || (current.dkim?.privateKey ?? '');
         if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKey))
           throw new Error('The DKIM private key must be in PEM format (-----BEGIN PRIVATE KEY-----).');
         dkim = { domainName: body.dkim.domainName, keySelector: body.dkim.keySelector, privateKey };
       }
       const next: SendingSettings = { ...body, relayUrl: url, dkim };
-      const messenger = messengerFor(next, next.relayUrl ?? (await deps.builtInRelay()));
-      const previous = deps.engine.reconfigure({ messenger, ...engineLimits(next) });
-      // Messages in flight finish on the old pool; it is closed once they have had time to.
-      setTimeout(() => void previous.close(), 60_000).unref();
-      setMeta(deps.db, KEY, JSON.stringify(next));
-      settings = next;
+      await use(next);
+      await deps.store.set(KEY, JSON.stringify(next));
+      deps.bus?.signal('settings');
       deps.log(
         `Sending settings changed: ${next.relayUrl ? `relay ${maskPassword(next.relayUrl)}` : 'built-in sink'}, ${next.connections} connections.`,
       );
-      return toPublic(settings);
+      return toPublic(next);
     },
     async test(relayUrl) {
-      const url = unmask(relayUrl);
+      const url = unmask(relayUrl, await loaded());
       const transport = nodemailer.createTransport({
         ...relayTransportOptions({ url: url ?? (await deps.builtInRelay()), maxConnections: 1, maxMessagesPerConnection: 1 }),
         pool: false,
@@ -158,7 +197,18 @@ export function createSettingsControl(deps: SettingsDeps): SettingsControl {
         transport.close();
       }
     },
+    async share(count) {
+      if (count === nodes) return;
+      nodes = count;
+      await use(await loaded());
+      deps.log(`${count} nodes send: this one uses ${nodeShare(await loaded(), count).connections} connections.`);
+    },
+    async reload() {
+      const stored = await loadSettings(deps.store, deps.defaults);
+      if (JSON.stringify(stored) !== JSON.stringify(applied)) await use(stored);
+    },
   };
+  return control;
 }
 
 /** Returns the URL with its password replaced by ****. */

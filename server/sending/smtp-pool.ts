@@ -15,7 +15,7 @@
 
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import DKIM from 'nodemailer/lib/dkim';
-import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
+import type { SmtpOutcome, UnsentOutcome } from './messenger';
 import type { OutgoingMessage } from './compose';
 import { asciiEmail, NEEDS_SMTPUTF8, needsSmtputf8 } from '../../shared/email-address';
 import { buildRawMessage } from './mime';

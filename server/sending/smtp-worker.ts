@@ -7,7 +7,7 @@
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
-import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
+import type { SmtpOutcome, UnsentOutcome } from './messenger';
 import type { OutgoingMessage } from './compose';
 import type { RelayOptions } from './messenger';
 import { createPooledMessenger } from './smtp-pool';

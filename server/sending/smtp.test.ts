@@ -6,17 +6,16 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpSink, type SmtpSink } from '../sink/smtp-sink';
-import { sqliteMailboxStore } from '../store/mailbox-store';
-import { openDatabase } from '../store/database';
-import { createKit, eventually, handOver, newProfile, PUBLIC_URL, SAMPLE_DELIVERY, type Kit } from '../test-kit';
+import type { Stores } from '../store/stores';
+import { createKit, eventually, handOver, newProfile, PUBLIC_URL, SAMPLE_DELIVERY, testStores, type Kit } from '../test-kit';
 import { createPooledMessenger } from './smtp-pool';
 
 let sink: SmtpSink;
 let kit: Kit;
 let messages: ParsedMail[];
 let envelopes: { envelopeTo: string }[];
-const sinkDb = openDatabase(':memory:');
-const mailbox = sqliteMailboxStore(sinkDb);
+/** The sink's own database, apart from the kit's, as the built-in sink has its mailbox. */
+let sinkStores: Stores;
 
 const NASTY = {
   html: '<img src=x onerror="alert(1)"> & "quotes"',
@@ -24,10 +23,12 @@ const NASTY = {
 };
 
 beforeAll(async () => {
+  sinkStores = await testStores();
+  const { mailbox } = sinkStores;
   sink = await startSmtpSink(mailbox, 0);
   const messenger = createPooledMessenger({ url: `smtp://127.0.0.1:${sink.port}`, maxConnections: 3, maxMessagesPerConnection: 100 });
   kit = await createKit({ messenger });
-  kit.services.audience.upsertMany(
+  await kit.services.audience.upsertMany(
     [
       newProfile({ email: 'html@example.com', firstName: NASTY.html }),
       newProfile({ email: 'header@example.com', firstName: NASTY.header }),
@@ -43,15 +44,15 @@ beforeAll(async () => {
   });
   await kit.request('/api/deliveries/smtp/send', { json: { contentHash, scheduledAt: null } });
   await eventually(async () => (await (await kit.request('/api/deliveries/smtp')).json()).status === 'completed', 10_000);
-  const received = mailbox.list(10);
+  const received = await mailbox.list(10);
   envelopes = received;
-  messages = await Promise.all(received.map((m) => simpleParser(mailbox.get(m.id)!.raw)));
+  messages = await Promise.all(received.map(async (m) => simpleParser((await mailbox.get(m.id))!.raw)));
 });
 
 afterAll(async () => {
   await kit.close();
   await sink.close();
-  sinkDb.close();
+  await sinkStores.close();
 });
 
 /** Returns a header as it was written on the wire (unfolded), without its name. */
@@ -158,14 +159,14 @@ describe('tracking the received messages', () => {
 
   it('unsubscribes in one click (RFC 8058) and the change reaches the sync log', async () => {
     const url = path(unsubscribeUrl(to('plain@example.com')));
-    const before = kit.services.audience.changesSince(0, 10_000).cursor;
+    const before = (await kit.services.audience.changesSince(0, 10_000)).cursor;
     const response = await kit.app.request(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'List-Unsubscribe=One-Click',
     });
     expect(response.status).toBe(200);
-    const page = kit.services.audience.changesSince(before, 10);
+    const page = await kit.services.audience.changesSince(before, 10);
     expect(page.profiles.map((p) => [p.email, p.status])).toEqual([['plain@example.com', 'unsubscribed']]);
   });
 

@@ -6,7 +6,7 @@
  */
 
 import { Worker } from 'node:worker_threads';
-import type { SmtpOutcome, UnsentOutcome } from '../store/send-journal';
+import type { SmtpOutcome, UnsentOutcome } from './messenger';
 import type { Messenger, RelayOptions } from './messenger';
 import type { FromSmtpThread, ToSmtpThread } from './smtp-worker';
 

@@ -6,7 +6,7 @@ let kit: Kit;
 beforeEach(async () => (kit = await createKit()));
 afterEach(() => kit.close());
 
-/** Puts a message in the sink's mailbox, as the sink stores what it accepts. */
+/** Puts a message in the sink's mailbox, as the sink stores what it accepts; resolves its id. */
 function receive(to: string, subject: string, from = 'news@shop.example.com', fromName = 'Shop') {
   const raw = Buffer.from(
     `From: ${fromName} <${from}>\r\nTo: ${to}\r\nSubject: ${subject}\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello</p>\r\n`,
@@ -24,7 +24,7 @@ const link = (html: string, text: string) => new RegExp(`<a[^>]*href="([^"]*)"[^
 
 describe('the mailbox page', () => {
   it("has the app's navigation as plain links, and no script", async () => {
-    receive('anna@example.com', 'Autumn sale');
+    await receive('anna@example.com', 'Autumn sale');
     const { response, html } = await page();
     expect(response.status).toBe(200);
     const nav = /<nav aria-label="Main">(.*?)<\/nav>/.exec(html)![1];
@@ -41,10 +41,10 @@ describe('the mailbox page', () => {
   });
 
   it('finds messages by recipient, sender or subject (an encoded subject too), ignoring case; every word must match', async () => {
-    receive('anna@example.com', 'Autumn sale');
-    receive('bram@example.org', 'Winter coats');
-    receive('cees@example.com', '=?utf-8?B?' + Buffer.from('Zoë’s pick: Autumn').toString('base64') + '?=');
-    receive('daan@example.com', 'Receipt', 'billing@other.example', 'Billing team');
+    await receive('anna@example.com', 'Autumn sale');
+    await receive('bram@example.org', 'Winter coats');
+    await receive('cees@example.com', '=?utf-8?B?' + Buffer.from('Zoë’s pick: Autumn').toString('base64') + '?=');
+    await receive('daan@example.com', 'Receipt', 'billing@other.example', 'Billing team');
     expect(subjects((await page('?q=autumn')).html)).toEqual(['Zoë’s pick: Autumn', 'Autumn sale']);
     expect(subjects((await page('?q=EXAMPLE.ORG')).html)).toEqual(['Winter coats']);
     expect(subjects((await page('?q=billing')).html)).toEqual(['Receipt']);
@@ -58,8 +58,8 @@ describe('the mailbox page', () => {
   });
 
   it('pages through every message, newest first, and back, keeping the search', async () => {
-    for (let i = 1; i <= 2 * MAILBOX_PAGE_SIZE + 10; i++) receive(`person${i}@example.com`, `Message ${i}`);
-    receive('other@example.com', 'Not this one');
+    for (let i = 1; i <= 2 * MAILBOX_PAGE_SIZE + 10; i++) await receive(`person${i}@example.com`, `Message ${i}`);
+    await receive('other@example.com', 'Not this one');
     const first = (await page('?q=message')).html;
     expect(first).toContain(`110 of 111 messages match “message”; showing 1–50 of 110, newest first.`);
     expect(subjects(first)[0]).toBe('Message 110');

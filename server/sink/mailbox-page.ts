@@ -27,15 +27,15 @@ const listQuery = z.object({
 export const mailboxPage = new Hono<AppEnv>()
   .use(async (c, next) => {
     const token = getCookie(c, SESSION_COOKIE);
-    if (!token || !c.var.services.operators.sessionUser(token, c.var.services.now())) {
+    if (!token || !(await c.var.services.operators.sessionUser(token, c.var.services.now()))) {
       return c.redirect(`/login?next=${encodeURIComponent(c.req.path)}`, 302);
     }
     await next();
   })
-  .get('/', (c) => {
+  .get('/', async (c) => {
     const { q, before, after } = listQuery.parse(c.req.query());
     const search = q.trim();
-    const page = c.var.services.mailbox.page({ search, before, after, limit: MAILBOX_PAGE_SIZE });
+    const page = await c.var.services.mailbox.page({ search, before, after, limit: MAILBOX_PAGE_SIZE });
     const here = listUrl(search, before, after);
     const rows = page.messages
       .map(
@@ -47,7 +47,7 @@ export const mailboxPage = new Hono<AppEnv>()
       )
       .join('');
     const n = (count: number) => count.toLocaleString('en-US');
-    const total = c.var.services.mailbox.count();
+    const total = await c.var.services.mailbox.count();
     const shown = page.messages.length
       ? `${n(page.newerCount + 1)}–${n(page.newerCount + page.messages.length)} of ${n(page.total)}`
       : `0 of ${n(page.total)}`;
@@ -79,7 +79,7 @@ export const mailboxPage = new Hono<AppEnv>()
   .get('/:id{[0-9]+}', async (c) => {
     const back = safeBack(c.req.query('back'));
     const backLink = `<p><a href="${escapeHtml(back)}">Back to the mailbox</a></p>`;
-    const message = c.var.services.mailbox.get(Number(c.req.param('id')));
+    const message = await c.var.services.mailbox.get(Number(c.req.param('id')));
     if (!message) return c.html(layout('Not found', `<p>There is no such message.</p>${backLink}`), 404);
     const parsed = await simpleParser(message.raw);
     const html = typeof parsed.html === 'string' ? parsed.html : `<pre>${escapeHtml(parsed.text ?? '')}</pre>`;
@@ -150,7 +150,8 @@ button{font:inherit;padding:.4rem .9rem;border-radius:7px;border:1px solid #1d35
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e3e6ec;overflow-wrap:anywhere}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0;word-break:break-all}
 iframe{width:100%;height:32rem;border:1px solid #c9ced8;border-radius:6px;background:#fff}pre{white-space:pre-wrap;overflow-wrap:anywhere}
-@media (max-width:40rem){main{padding:1rem}header{padding:.7rem 1rem}
+@media (max-width:40rem){main{padding:1rem}header{padding:.4rem 1rem;gap:0 1.5rem}header nav{gap:0 1.1rem}
+header nav a{display:inline-flex;align-items:center;min-height:2.5rem}button,.search input{min-height:2.5rem;box-sizing:border-box}
 thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}table,tbody,tr,td{display:block}
 tr{padding:.5rem .6rem;border-bottom:1px solid #e3e6ec}td{border:none;padding:.1rem 0}
 td[data-label]:not([data-label=Subject])::before{content:attr(data-label) ": ";font-weight:600;color:#5b6475}

@@ -1,13 +1,15 @@
 import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../store/database';
-import { sqliteMailboxStore } from '../store/mailbox-store';
 import { createPooledMessenger } from '../sending/smtp-pool';
+import { testStores } from '../test-kit';
 import { startSmtpSink } from './smtp-sink';
 
-const mailbox = sqliteMailboxStore(openDatabase(':memory:'));
-const sinkReady = startSmtpSink(mailbox, 0);
-afterAll(async () => (await sinkReady).close());
+const storesReady = testStores();
+const sinkReady = storesReady.then((stores) => startSmtpSink(stores.mailbox, 0));
+afterAll(async () => {
+  await (await sinkReady).close();
+  await (await storesReady).close();
+});
 
 describe('the built-in sink', () => {
   it('outlives a client that resets its connection in the middle of a message, and keeps accepting mail', async () => {

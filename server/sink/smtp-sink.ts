@@ -4,7 +4,7 @@
  */
 
 import { SMTPServer } from 'smtp-server';
-import type { MailboxStore } from '../store/mailbox-store';
+import type { MailboxStore } from '../store/mailbox';
 
 export interface SmtpSink {
   port: number;
@@ -24,14 +24,24 @@ export async function startSmtpSink(mailbox: MailboxStore, port = 0, onMessage?:
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         if (stream.sizeExceeded) return callback(new Error('552 5.3.4 Message too big for the sink'));
-        const id = mailbox.add({
-          receivedAt: new Date().toISOString(),
-          envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          envelopeTo: session.envelope.rcptTo.map((r) => r.address).join(', '),
-          raw: Buffer.concat(chunks),
-        });
-        onMessage?.();
-        callback(null, `Message ${id} accepted`);
+        mailbox
+          .add({
+            receivedAt: new Date().toISOString(),
+            envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            envelopeTo: session.envelope.rcptTo.map((r) => r.address).join(', '),
+            raw: Buffer.concat(chunks),
+          })
+          .then(
+            (id) => {
+              onMessage?.();
+              callback(null, `Message ${id} accepted`);
+            },
+            // Not kept, so not accepted: the sender tries again later.
+            (error: Error) =>
+              callback(
+                Object.assign(new Error(`451 4.3.0 The mailbox could not keep the message: ${error.message}`), { responseCode: 451 }),
+              ),
+          );
       });
     },
   });

@@ -19,6 +19,16 @@ export function addTracking(html: string, track: (url: string) => string, pixelU
   return close === -1 ? tracked + pixel : tracked.slice(0, close) + pixel + tracked.slice(close);
 }
 
+/** Returns the distinct URLs addTracking would send through the click redirect, in order. */
+export function trackedLinks(html: string, keep: string): string[] {
+  const urls = new Set<string>();
+  for (const match of html.matchAll(HREF)) {
+    const url = decodeEntities(match[3]);
+    if (url !== keep && /^https?:\/\//i.test(url)) urls.add(url);
+  }
+  return [...urls];
+}
+
 function decodeEntities(text: string): string {
   return text.replace(/&(amp|quot|#39|lt|gt);/g, (_, e: string) => ({ amp: '&', quot: '"', '#39': "'", lt: '<', gt: '>' })[e] ?? _);
 }

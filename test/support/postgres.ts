@@ -47,19 +47,25 @@ export async function startPostgres(): Promise<TestPostgres> {
   let n = 0;
   return {
     url,
-    async createDatabase() {
-      const name = `test_${process.pid}_${Date.now().toString(36)}_${n++}`;
-      const admin = postgres(`${url}/postgres`, { max: 1, onnotice: () => {} });
-      try {
-        await admin.unsafe(`CREATE DATABASE ${name}`);
-      } finally {
-        await admin.end();
-      }
-      return `${url}/${name}`;
-    },
+    createDatabase: () => createDatabaseOn(url, `test_${process.pid}_${Date.now().toString(36)}_${n++}`),
     async stop() {
       await server.stop();
       rmSync(parent, { recursive: true, force: true });
     },
   };
+}
+
+let created = 0;
+/** Creates an empty database on the server at `serverUrl` (postgres://user:password@host:port) and returns its URL. */
+export async function createDatabaseOn(
+  serverUrl: string,
+  name = `test_${process.pid}_${Date.now().toString(36)}_${created++}`,
+): Promise<string> {
+  const admin = postgres(`${serverUrl}/postgres`, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return `${serverUrl}/${name}`;
 }

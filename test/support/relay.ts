@@ -16,6 +16,11 @@ export interface FaultRelay {
   held: string[];
   /** Connections so far. */
   sessions(): number;
+  /** Connections open now. */
+  open(): number;
+  /** The most connections that were open at once since the start (or the last resetPeak). */
+  peakOpen(): number;
+  resetPeak(): void;
   /** Messages whose DATA has begun (in conversation with the relay), answered or not. */
   arriving(): number;
   /** Which sessions (numbered from 1 in the order they connect) hold their messages after DATA; null for none. */
@@ -73,8 +78,10 @@ export async function startFaultRelay(options: FaultRelayOptions = {}): Promise<
   });
   // Clients that drop their connections (a crash, a pool being closed) are their own business.
   relay.on('error', () => {});
+  let peak = 0;
   relay.server.on('connection', (socket: Socket) => {
     sockets.add(socket);
+    peak = Math.max(peak, sockets.size);
     socket.once('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve, reject) => {
@@ -86,6 +93,9 @@ export async function startFaultRelay(options: FaultRelayOptions = {}): Promise<
     received,
     held,
     sessions: () => sessions,
+    open: () => sockets.size,
+    peakOpen: () => peak,
+    resetPeak: () => (peak = sockets.size),
     arriving: () => arriving,
     hang: (which) => (hang = which),
     async stop() {

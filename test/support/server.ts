@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 
 export interface ServerProcess {
   url: string;
+  /** The server's process id (its memory can be read from /proc). */
+  pid: number;
   /** The admin password as printed at first start. */
   password: string;
   mailboxUrl: string;
@@ -60,6 +62,7 @@ export async function startServer(
   });
   return {
     url: /Mailroom is running at (\S+)/.exec(out)![1],
+    pid: child.pid!,
     password: /the password: (\S+)/.exec(out)?.[1] ?? env.MAILROOM_ADMIN_PASSWORD ?? '',
     mailboxUrl: /Mailbox of the built-in SMTP sink \([^)]*\): (\S+)/.exec(out)?.[1] ?? '',
     dataDir,

@@ -17,7 +17,7 @@ let failAfter = Infinity;
 
 beforeEach(async () => {
   kit = await createKit();
-  kit.services.audience.upsertMany(
+  await kit.services.audience.upsertMany(
     Array.from({ length: 25_000 }, () => newProfile()),
     'test',
     new Date(),
@@ -57,7 +57,7 @@ describe('the replica', () => {
     expect(ids).toHaveLength(25_000);
     expect(ids.every((id, i) => i === 0 || id > ids[i - 1])).toBe(true);
     expect(await db.blocks.count()).toBeLessThan(10);
-    const some = kit.services.audience.get(12_345)!;
+    const some = (await kit.services.audience.get(12_345))!;
     expect(await getProfile(db, 12_345)).toEqual(some);
   });
 
@@ -68,7 +68,7 @@ describe('the replica', () => {
     expect(replica.error).toBe('The audience could not be updated: the server cannot be reached. Working from the local copy.');
     expect(await countOf()).toBe(10_000);
     const cursor = await cursorOf();
-    expect(kit.services.audience.changesSince(0, 10_000).cursor).toBe(cursor);
+    expect((await kit.services.audience.changesSince(0, 10_000)).cursor).toBe(cursor);
     failAfter = Infinity;
     const asked: string[] = [];
     const realFetch = fetch;
@@ -87,13 +87,13 @@ describe('the replica', () => {
   it('applies deletions and suppression changes from the server', async () => {
     const replica = new Replica(db);
     await replica.sync();
-    const gone = kit.services.audience.get(100)!;
-    const denied = kit.services.audience.get(200)!;
-    const bounced = kit.services.audience.get(20_000)!;
-    kit.services.audience.delete(gone.id);
-    kit.services.audience.denylist(denied.email, 'asked', 'admin', new Date());
-    kit.services.audience.quarantine(bounced.email, 'complaint', null, null, new Date());
-    kit.services.audience.unsubscribe(300, 'link', new Date());
+    const gone = (await kit.services.audience.get(100))!;
+    const denied = (await kit.services.audience.get(200))!;
+    const bounced = (await kit.services.audience.get(20_000))!;
+    await kit.services.audience.delete(gone.id);
+    await kit.services.audience.denylist(denied.email, 'asked', 'admin', new Date());
+    await kit.services.audience.quarantine(bounced.email, 'complaint', null, null, new Date());
+    await kit.services.audience.unsubscribe(300, 'link', new Date());
     await replica.sync();
     expect(await countOf()).toBe(24_999);
     expect(await getProfile(db, gone.id)).toBeUndefined();
@@ -125,9 +125,13 @@ describe('the replica', () => {
   it('lays later changes over the blocks, in id order, and folds them in without changing what readers see', async () => {
     const replica = new Replica(db, async () => {});
     await replica.sync();
-    kit.services.audience.delete(10);
-    kit.services.audience.upsertMany([{ email: 'person-new@example.com', firstName: 'Newcomer' }], 'test', new Date());
-    kit.services.audience.upsertMany([{ email: kit.services.audience.get(20_000)!.email, firstName: 'Renamed' }], 'test', new Date());
+    await kit.services.audience.delete(10);
+    await kit.services.audience.upsertMany([{ email: 'person-new@example.com', firstName: 'Newcomer' }], 'test', new Date());
+    await kit.services.audience.upsertMany(
+      [{ email: (await kit.services.audience.get(20_000))!.email, firstName: 'Renamed' }],
+      'test',
+      new Date(),
+    );
     await replica.sync();
     expect(await overlaySize(db)).toBe(3);
     const read = async () => {
@@ -142,7 +146,7 @@ describe('the replica', () => {
     expect(before.find((p) => p.id === 20_000)?.firstName).toBe('Renamed');
     expect(before.at(-1)?.firstName).toBe('Newcomer');
     expect((await searchProfiles(db, 'newcomer', 5)).map((p) => p.email)).toEqual(['person-new@example.com']);
-    expect(await searchProfiles(db, kit.services.audience.get(11)!.email, 5)).toHaveLength(1);
+    expect(await searchProfiles(db, (await kit.services.audience.get(11))!.email, 5)).toHaveLength(1);
 
     await compactReplica(db);
     expect(await overlaySize(db)).toBe(0);

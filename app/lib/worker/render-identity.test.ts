@@ -15,7 +15,7 @@ import type { AttributeDefinition, PreparedRecipient, Profile } from '$shared/ty
 import { composeMessage } from '../../../server/sending/compose';
 import type { OutgoingMessage } from '../../../server/sending/compose';
 import { PROOF_UNSUBSCRIBE_URL } from '../../../server/routes/proofs';
-import type { JournalEntry } from '../../../server/store/send-journal';
+import type { JournalEntry } from '../../../server/store/journal';
 import { createKit, recordingMessenger, type Kit } from '../../../server/test-kit';
 import { addTracking } from '../../../server/tracking/rewrite';
 import { createTokenSigner } from '../../../server/tracking/tokens';
@@ -132,7 +132,7 @@ describe('one corpus, the same bytes in the preparation, the preview, proofs and
     expect(proofs).toHaveLength(recipients.length);
 
     const signer = createTokenSigner('identity');
-    const context = { publicUrl: 'https://mail.example.com', signer, tracking: { linkId: () => 1 } as never, now: () => SEND_AT };
+    const context = { publicUrl: 'https://mail.example.com', signer, tracking: { linkId: async () => 1 } as never, now: () => SEND_AT };
     for (const [i, recipient] of recipients.entries()) {
       const preview = renderMessage(compiled.message, recipient.values, { unsubscribeUrl: PROOF_UNSUBSCRIBE_URL, sendAt: new Date() });
       // The subject rendered when preparing is the one previewed.
@@ -149,7 +149,12 @@ describe('one corpus, the same bytes in the preparation, the preview, proofs and
         values: JSON.parse(JSON.stringify(recipient.values)),
         attempts: 0,
       };
-      const composed = composeMessage({ id, fromName: 'Shop', fromAddress: 'news@shop.example.com' }, compiled.message, entry, context);
+      const composed = await composeMessage(
+        { id, fromName: 'Shop', fromAddress: 'news@shop.example.com' },
+        compiled.message,
+        entry,
+        context,
+      );
       const claims = { deliveryId: id, journalId: entry.id };
       const unsubscribeUrl = `https://mail.example.com/u/${signer.sign({ purpose: 'u', ...claims })}`;
       const sent = renderMessage(compiled.message, recipient.values, { unsubscribeUrl, sendAt: SEND_AT });

@@ -1,184 +1,30 @@
-/**
- * The audience of record: profiles with typed custom attributes, their subscription state,
- * the suppression of record (denylist, quarantine), recent sends, and the change log every
- * replica pulls from. Every write that a replica must see takes a number from the change log:
- * upserts and suppression changes stamp the profile, deletions leave a tombstone.
- */
+/** The audience of record in SQLite (see ../audience.ts for what it holds and promises). */
 
-import { normalizeEmail } from '../../shared/email-address';
-import type { AttributeDefinition, ContactHistoryEntry, Profile, ProfileInput, SubscriptionStatus } from '../../shared/types';
-
-export type { ProfileInput };
+import { normalizeEmail } from '../../../shared/email-address';
+import type { AttributeDefinition, ProfileInput, SubscriptionStatus } from '../../../shared/types';
+import {
+  changePage,
+  isRecipientsOwnChoice,
+  profileSearchText,
+  searchWords,
+  SELECT_PROFILE,
+  toProfile,
+  type AudienceStore,
+  type ProfileRow,
+  type SeedMarks,
+  type RecentSend,
+  type SeedRemoval,
+  type Suppression,
+  type UpsertCounts,
+} from '../audience';
+import { asAsync, type Sync } from '../sync';
 import { nextChangeSeq, reserveChangeSeqs, type Db } from './database';
 
-export interface ChangePage {
-  /** Profiles created or changed (subscription, suppression, attributes), in change order. */
-  profiles: Profile[];
-  /** Ids of profiles deleted since the cursor. */
-  deleted: number[];
-  /** The change number to ask from next time. */
-  cursor: number;
-  hasMore: boolean;
-  /** Profiles in the audience of record, for progress. */
-  total: number;
-}
-
-export interface StoredImport {
-  id: string;
-  fileName: string;
-  startedAt: string;
-  finishedAt: string;
-  rows: number;
-  inserted: number;
-  updated: number;
-  rejected: number;
-  report: string;
-}
-
-export interface RecentSend {
-  deliveryId: string;
-  /** The delivery's name, or null when the server no longer has the delivery. */
-  deliveryName: string | null;
-  at: string;
-}
-
-/** What a seed (the demo audience) wrote, to tell its profiles and suppression from the operator's. */
-export interface SeedMarks {
-  /** The `imported_by` of the profiles it wrote (profiles written before marks existed have none). */
-  marker: string;
-  /** Who its denylist entries were added by. */
-  denylistedBy: string;
-  /** The SMTP reply of its quarantine entries (they name no delivery). */
-  quarantineReply: string;
-}
-
-export interface SeedRemoval {
-  /** Profiles deleted: at the seed's addresses, not written by an import since. */
-  deleted: number;
-  /** Profiles at the seed's addresses that an import wrote since: the operator's now, kept. */
-  kept: number;
-  /** Attributes removed from the schema (no remaining profile had a value for them). */
-  removedAttributes: string[];
-  /** Attributes kept because remaining profiles have values for them. */
-  keptAttributes: string[];
-}
-
-export interface Suppression {
-  denylist: { reason: string; addedAt: string; addedBy: string } | null;
-  quarantine: { reason: string; smtpReply: string | null; deliveryId: string | null; at: string } | null;
-}
-
-/** What an upsert did. */
-export interface UpsertCounts {
-  inserted: number;
-  updated: number;
-  /** Rows whose address this same import had already written (the later row won). */
-  repeated: number;
-  /** Rows that said subscribed for someone who had unsubscribed themselves: they stay unsubscribed. */
-  keptUnsubscribed: number;
-}
-
-/** True for a status the recipient chose (an unsubscribe link, a one-click unsubscribe): no import can undo it. */
-export const isRecipientsOwnChoice = (source: string | null) => source?.startsWith(RECIPIENT_SOURCE) ?? false;
-/** How the unsubscribe page names the source of the status it sets. */
-export const RECIPIENT_SOURCE = 'unsubscribe link';
-
-export interface AudienceStore {
-  count(): number;
-  schema(): AttributeDefinition[];
-  /** Adds a custom attribute to the schema, or changes its label; its type cannot change. */
-  declareAttribute(definition: AttributeDefinition): void;
-  /** Returns the changes after `cursor`, in change order, at most `limit` of them. */
-  changesSince(cursor: number, limit: number): ChangePage;
-  /**
-   * Inserts new addresses and updates known ones (the given fields only); one transaction.
-   * With `importId`, also counts the rows whose address this same import already wrote.
-   */
-  upsertMany(profiles: readonly ProfileInput[], source: string, now: Date, importId?: string): UpsertCounts;
-  get(profileId: number): Profile | undefined;
-  findByEmail(email: string): Profile | undefined;
-  /** Returns true when the profile existed and is now deleted. */
-  delete(profileId: number): boolean;
-  /**
-   * Returns how many profiles match the search (every word of it in the address, the first or
-   * the last name, ignoring case and, in names, accents: the replica's search in the app
-   * follows the same rule) and the first `limit` of them in id order.
-   */
-  search(query: string, limit: number): { total: number; profiles: Profile[] };
-  /**
-   * Deletes every profile matching the search, in one transaction, when they are `expected`
-   * many (what the operator confirmed); otherwise deletes nothing and says how many match now.
-   */
-  deleteMatching(query: string, expected: number): { ok: true; deleted: number } | { ok: false; matching: number };
-  /** Returns how many profiles at these addresses a seed wrote and no import has written since. */
-  countSeeded(emails: readonly string[], marks: SeedMarks): number;
-  /**
-   * Deletes, in one transaction, the profiles at these addresses that no import has written
-   * since the seed (with the seed's denylist and quarantine entries for them), then removes
-   * from the schema each of `attributes` that no remaining profile has a value for.
-   */
-  removeSeeded(emails: readonly string[], marks: SeedMarks, attributes: readonly string[]): SeedRemoval;
-  /** Returns true when the profile was subscribed and is now unsubscribed. */
-  unsubscribe(profileId: number, source: string, now: Date): boolean;
-  denylist(email: string, reason: string, by: string, now: Date): void;
-  undeny(email: string): boolean;
-  quarantine(email: string, reason: 'hard-bounce' | 'complaint', smtpReply: string | null, deliveryId: string | null, now: Date): void;
-  suppression(email: string): Suppression;
-  recentSends(profileId: number, limit: number): RecentSend[];
-  /**
-   * Returns, per delivery, the profiles it sent to since `since` and those it is still to
-   * send to (scheduled, sending or paused): what pressure and capacity rules count.
-   */
-  contactHistory(since: Date): ContactHistoryEntry[];
-  /** Returns up to `limit` profiles with ids above `afterId`, in id order (keyset paging). */
-  pageById(afterId: number, limit: number): Profile[];
-  /** Keeps the outcome of an import, with its report of rejected rows. */
-  saveImport(summary: StoredImport): void;
-  importReport(id: string): { fileName: string; report: string } | undefined;
-}
-
-interface ProfileRow {
-  id: number;
-  email: string;
-  first_name: string;
-  last_name: string;
-  locale: string;
-  time_zone: string;
-  status: SubscriptionStatus;
-  status_changed_at: string | null;
-  status_source: string | null;
-  attributes: string;
-  denylisted: number;
-  quarantined: number;
-  created_at: string;
-  updated_at: string;
-  change_seq: number;
-}
-
-const toProfile = (r: ProfileRow): Profile => ({
-  id: r.id,
-  email: r.email,
-  firstName: r.first_name,
-  lastName: r.last_name,
-  locale: r.locale,
-  timeZone: r.time_zone,
-  status: r.status,
-  statusChangedAt: r.status_changed_at,
-  statusSource: r.status_source,
-  denylisted: r.denylisted === 1,
-  quarantined: r.quarantined === 1,
-  attributes: JSON.parse(r.attributes),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-// A profile with its suppression flags, as replicas receive it.
-const SELECT_PROFILE = `SELECT p.*,
-    EXISTS (SELECT 1 FROM denylist d WHERE d.email = p.email) AS denylisted,
-    EXISTS (SELECT 1 FROM quarantine q WHERE q.email = p.email) AS quarantined
-  FROM profiles p`;
-
 export function sqliteAudienceStore(db: Db): AudienceStore {
+  return asAsync<AudienceStore>(syncAudienceStore(db));
+}
+
+function syncAudienceStore(db: Db): Sync<AudienceStore> {
   const count = db.prepare('SELECT COUNT(*) FROM profiles').pluck();
   const schema = db.prepare('SELECT name, label, type FROM attribute_schema ORDER BY position, name');
   const declare = db.prepare(
@@ -193,12 +39,14 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
   const byId = db.prepare(`${SELECT_PROFILE} WHERE p.id = ?`);
   const byEmail = db.prepare(`${SELECT_PROFILE} WHERE p.email = ?`);
   const idByEmail = db.prepare(
-    'SELECT id, attributes, imported_by AS importedBy, status, status_source AS statusSource FROM profiles WHERE email = ?',
+    `SELECT id, attributes, imported_by AS importedBy, status, status_source AS statusSource, first_name AS firstName,
+       last_name AS lastName FROM profiles WHERE email = ?`,
   );
   const insert = db.prepare(
     `INSERT INTO profiles (id, email, first_name, last_name, locale, time_zone, status, status_changed_at, status_source, attributes,
-       created_at, updated_at, change_seq, imported_by)
-     VALUES (@id, @email, @firstName, @lastName, @locale, @timeZone, @status, @now, @source, @attributes, @now, @now, @seq, @importId)`,
+       created_at, updated_at, change_seq, imported_by, search_text)
+     VALUES (@id, @email, @firstName, @lastName, @locale, @timeZone, @status, @now, @source, @attributes, @now, @now, @seq, @importId,
+       @searchText)`,
   );
   // A new profile never takes the id of a deleted one: SQLite would reuse the highest id, and a
   // replica pulling the tombstone and the new profile in one page would drop the new one (the
@@ -214,7 +62,7 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
        status_changed_at = CASE WHEN @status IS NOT NULL AND @status <> status THEN @now ELSE status_changed_at END,
        status_source = CASE WHEN @status IS NOT NULL AND @status <> status THEN @source ELSE status_source END,
        status = coalesce(@status, status), attributes = @attributes, updated_at = @now, change_seq = @seq,
-       imported_by = coalesce(@importId, imported_by)
+       imported_by = coalesce(@importId, imported_by), search_text = @searchText
      WHERE id = @id`,
   );
   const remove = db.prepare('DELETE FROM profiles WHERE id = ?');
@@ -237,7 +85,6 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
   const denyOf = db.prepare('SELECT reason, added_at AS addedAt, added_by AS addedBy FROM denylist WHERE email = ?');
   const quarantineOf = db.prepare('SELECT reason, smtp_reply AS smtpReply, delivery_id AS deliveryId, at FROM quarantine WHERE email = ?');
   let recentSends: ReturnType<Db['prepare']> | undefined;
-  db.function('mailroom_fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? foldForSearch(text) : ''));
   const seededIds = db.prepare(
     `SELECT id FROM profiles WHERE email IN (SELECT value FROM json_each(@emails)) AND (imported_by IS NULL OR imported_by = @marker)`,
   );
@@ -264,13 +111,12 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
     if (words.length === 0) return [];
     let statement = searchStatements.get(words.length);
     if (!statement) {
-      // Addresses are stored lower-cased and compared as they are; names are folded (case and accents).
-      const each = `(instr(email, ?) > 0 OR instr(mailroom_fold(first_name), ?) > 0 OR instr(mailroom_fold(last_name), ?) > 0)`;
-      const sql = `SELECT id FROM profiles WHERE ${Array.from({ length: words.length }, () => each).join(' AND ')} ORDER BY id`;
+      // search_text holds the address and the folded names (profileSearchText): every word must be in it.
+      const sql = `SELECT id FROM profiles WHERE ${words.map(() => 'instr(search_text, ?) > 0').join(' AND ')} ORDER BY id`;
       statement = db.prepare(sql).pluck();
       searchStatements.set(words.length, statement);
     }
-    return statement.all(words.flatMap((w) => [w, w, w])) as number[];
+    return statement.all(words) as number[];
   };
   /** Deletes the profiles with these ids, leaving a tombstone for each (inside the caller's transaction); returns how many. */
   const deleteIds = (ids: readonly number[]): number => {
@@ -306,20 +152,14 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
     schema: () => schema.all() as AttributeDefinition[],
     declareAttribute: (definition) => void declare.run(definition),
 
-    changesSince(cursor, limit) {
-      const changed = (changedProfiles.all(cursor, limit + 1) as ProfileRow[]).map((r) => ({ seq: r.change_seq, profile: r }));
-      const gone = (tombstones.all(cursor, limit + 1) as { id: number; seq: number }[]).map((t) => ({ seq: t.seq, deleted: t.id }));
-      // Merge both logs in change order and cut at `limit`: the cursor then covers exactly what was sent.
-      const merged = [...changed, ...gone].sort((a, b) => a.seq - b.seq);
-      const page = merged.slice(0, limit);
-      return {
-        profiles: page.flatMap((c) => ('profile' in c ? [toProfile(c.profile)] : [])),
-        deleted: page.flatMap((c) => ('deleted' in c ? [c.deleted] : [])),
-        cursor: page.length ? page[page.length - 1].seq : cursor,
-        hasMore: merged.length > limit,
-        total: count.get() as number,
-      };
-    },
+    changesSince: (cursor, limit) =>
+      changePage(
+        changedProfiles.all(cursor, limit + 1) as ProfileRow[],
+        tombstones.all(cursor, limit + 1) as { id: number; seq: number }[],
+        cursor,
+        limit,
+        count.get() as number,
+      ),
 
     upsertMany: db.transaction((profiles: readonly ProfileInput[], source: string, now: Date, importId?: string) => {
       const at = now.toISOString();
@@ -330,7 +170,15 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
       for (const input of profiles) {
         const email = normalizeEmail(input.email);
         const existing = idByEmail.get(email) as
-          | { id: number; attributes: string; importedBy: string | null; status: SubscriptionStatus; statusSource: string | null }
+          | {
+              id: number;
+              attributes: string;
+              importedBy: string | null;
+              status: SubscriptionStatus;
+              statusSource: string | null;
+              firstName: string;
+              lastName: string;
+            }
           | undefined;
         const common = { source, now: at, seq: seq++, importId: importId ?? null };
         if (existing) {
@@ -346,6 +194,7 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
             locale: input.locale ?? null,
             timeZone: input.timeZone ?? null,
             status: overridesOwnChoice ? null : (input.status ?? null),
+            searchText: profileSearchText(email, input.firstName ?? existing.firstName, input.lastName ?? existing.lastName),
             attributes:
               input.attributes && Object.keys(input.attributes).length
                 ? JSON.stringify({ ...JSON.parse(existing.attributes), ...input.attributes })
@@ -365,6 +214,7 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
             timeZone: input.timeZone ?? '',
             status: input.status ?? 'subscribed',
             attributes: JSON.stringify(input.attributes ?? {}),
+            searchText: profileSearchText(email, input.firstName ?? '', input.lastName ?? ''),
           });
           counts.inserted++;
         }
@@ -487,19 +337,4 @@ export function sqliteAudienceStore(db: Db): AudienceStore {
     saveImport: (summary) => void saveImport.run(summary),
     importReport: (id) => importReport.get(id) as { fileName: string; report: string } | undefined,
   };
-}
-
-/** Returns the words of a search, folded (see foldForSearch); empty words are dropped. */
-function searchWords(query: string): string[] {
-  return foldForSearch(query).split(/\s+/).filter(Boolean);
-}
-
-/**
- * Returns text as searches compare it: lower case, accents removed (Zoë → zoe). The same
- * rule as the replica's search in the app (app/lib/db/replica.ts, searchProfiles), so a
- * search deletes on the server what it finds in the browser.
- */
-export function foldForSearch(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /^[\u0000-\u007f]*$/.test(text) ? text.toLowerCase() : text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }

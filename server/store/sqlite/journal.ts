@@ -1,107 +1,16 @@
-/**
- * The send journal: one row per recipient, the engine's only view of storage.
- *
- * Invariants, which is what makes a crash harmless:
- * - a row leaves `queued`/`retrying` only by being claimed (`sending`) or cancelled;
- * - a claimed row leaves `sending` only on an SMTP outcome, a release (pause, shutdown), an
- *   `unsent` outcome (never handed to the relay: back to `queued` like a release, with no
- *   attempt counted) or, at start, by being marked `unknown` (the process died while it was
- *   in flight);
- * - only an SMTP outcome counts an attempt, so a relay that cannot be reached costs no row
- *   its retries;
- * - so after a crash nobody is skipped: every row is either final, still to send, or listed
- *   as `unknown` for the operator to resend or not.
- */
+/** The send journal in SQLite (see ../journal.ts for its invariants). */
 
-import type { TemplateValue } from '../../shared/types';
+import type { RecordedOutcome } from '../journal';
+import { CLAIM_LEASE_MS, toEntry, type ClaimedRow, type JournalEntry, type PendingCounts, type SendJournal } from '../journal';
+import { asAsync, type Sync } from '../sync';
 import { nextChangeSeq, type Db } from './database';
 
-export interface JournalEntry {
-  id: number;
-  deliveryId: string;
-  seq: number;
-  profileId: number;
-  email: string;
-  subject: string;
-  values: Record<string, TemplateValue>;
-  attempts: number;
+/** Returns the journal; `nodeId` names this process's claims (one node owns a SQLite file). */
+export function sqliteSendJournal(db: Db, nodeId: string): SendJournal {
+  return asAsync<SendJournal>(syncSendJournal(db, nodeId));
 }
 
-/**
- * The message was never handed to the relay: no connection could be opened (the relay
- * refuses, does not answer, refuses the login…) or the messenger was closing. `relay` says
- * what is wrong as the start of a sentence ("The relay at host:port refuses connections").
- */
-export type UnsentOutcome = { kind: 'unsent'; reply: string; relay: string };
-
-export type SmtpOutcome =
-  | { kind: 'sent'; reply: string }
-  | { kind: 'retry'; reply: string }
-  | { kind: 'failed'; reply: string }
-  | { kind: 'bounced'; reply: string }
-  | UnsentOutcome;
-
-export interface RecordedOutcome {
-  id: number;
-  outcome: SmtpOutcome;
-  /** For a retry: when to try again (ms since epoch). */
-  retryAt?: number;
-}
-
-export interface SendJournal {
-  /** Returns the ids of scheduled deliveries whose time has come. */
-  dueScheduled(now: Date): string[];
-  /** Returns the ids of deliveries in status `sending`. */
-  sending(): string[];
-  /**
-   * Claims up to `limit` queued rows after `afterId` (keyset order) and marks them `sending`.
-   * Rows whose profile is suppressed now (deleted, unsubscribed, denylisted, quarantined) are
-   * marked `excluded` instead, with the reason, and not returned.
-   */
-  claim(deliveryId: string, afterId: number, limit: number, now: Date): { entries: JournalEntry[]; lastId: number };
-  /** Claims retrying rows whose time has come. */
-  claimRetries(deliveryId: string, limit: number, now: Date): JournalEntry[];
-  /**
-   * Writes outcomes in one transaction; a send is remembered for the profile, a hard bounce
-   * quarantines the address, and an `unsent` row goes back to the queue (cancelled if the
-   * delivery was stopped) with its reply kept and no attempt counted.
-   */
-  record(outcomes: readonly RecordedOutcome[], now: Date): void;
-  /** Puts claimed rows that were not sent back in the queue (pause, shutdown), or cancels them when the delivery was stopped. */
-  release(ids: readonly number[], now: Date): void;
-  /** Returns how many rows are still to send or undecided (unknown), and when the earliest retry is due. */
-  pending(deliveryId: string): { queued: number; retrying: number; sending: number; unknown: number; nextRetryAt: number | null };
-  /** Marks rows left `sending` by a process that died as `unknown`; returns how many. */
-  markInFlightUnknown(now: Date): number;
-  /** Puts `unknown` rows of a delivery back in the queue, or cancels them. */
-  settleUnknown(deliveryId: string, resend: boolean, now: Date): number;
-}
-
-interface JournalRow {
-  id: number;
-  delivery_id: string;
-  seq: number;
-  profile_id: number;
-  email: string;
-  subject: string;
-  vals: string;
-  attempts: number;
-}
-
-const toEntry = (r: JournalRow): JournalEntry => ({
-  id: r.id,
-  deliveryId: r.delivery_id,
-  seq: r.seq,
-  profileId: r.profile_id,
-  email: r.email,
-  subject: r.subject,
-  values: JSON.parse(r.vals),
-  attempts: r.attempts,
-});
-
-type ClaimedRow = JournalRow & { suppressed: 'deleted' | 'unsubscribed' | 'denylisted' | 'quarantined' | null };
-
-export function sqliteSendJournal(db: Db): SendJournal {
+function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
   const due = db.prepare("SELECT id FROM deliveries WHERE status = 'scheduled' AND scheduled_at <= ? ORDER BY scheduled_at").pluck();
   const sending = db.prepare("SELECT id FROM deliveries WHERE status = 'sending' ORDER BY started_at").pluck();
   // Late suppression reads the audience as it is now: a profile deleted, unsubscribed,
@@ -123,7 +32,7 @@ export function sqliteSendJournal(db: Db): SendJournal {
     `SELECT j.*, ${SUPPRESSED} FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
      WHERE j.delivery_id = ? AND j.status = 'retrying' AND j.next_attempt_at <= ? ORDER BY j.id LIMIT ?`,
   );
-  const mark = db.prepare('UPDATE journal SET status = ?, updated_at = ? WHERE id = ?');
+  const mark = db.prepare("UPDATE journal SET status = 'sending', claimed_by = ?, lease_until = ?, updated_at = ? WHERE id = ?");
   const exclude = db.prepare("UPDATE journal SET status = 'excluded', smtp_reply = ?, updated_at = ? WHERE id = ?");
   const recordOne = db.prepare(
     `UPDATE journal SET status = @status, smtp_reply = @reply, attempts = attempts + 1, next_attempt_at = @retryAt, updated_at = @now
@@ -161,7 +70,7 @@ export function sqliteSendJournal(db: Db): SendJournal {
         exclude.run(`suppressed after preparation (${row.suppressed})`, at, row.id);
         continue;
       }
-      mark.run('sending', at, row.id);
+      mark.run(nodeId, now.getTime() + CLAIM_LEASE_MS, at, row.id);
       entries.push(toEntry(row));
     }
     return entries;
@@ -200,7 +109,7 @@ export function sqliteSendJournal(db: Db): SendJournal {
       for (const id of ids) releaseOne.run(at, id);
     }),
     pending(deliveryId) {
-      const result = { queued: 0, retrying: 0, sending: 0, unknown: 0, nextRetryAt: null as number | null };
+      const result: PendingCounts = { queued: 0, retrying: 0, sending: 0, unknown: 0, nextRetryAt: null };
       for (const row of pendingCounts.all(deliveryId) as {
         status: 'queued' | 'retrying' | 'sending' | 'unknown';
         n: number;

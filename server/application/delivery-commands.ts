@@ -1,0 +1,122 @@
+/**
+ * What an operator does to a delivery on the server — hand its batch over, send it, schedule
+ * or unschedule it, pause, resume, stop it, settle the messages whose outcome is unknown — in
+ * one place: each command moves the delivery by the status table (shared/status.ts), tells
+ * every node's listeners it changed, and wakes the engine. Routes only speak HTTP; they call
+ * these and turn the outcome into an answer.
+ *
+ * A Send with a time in the past is refused (`schedule-passed`), never sent at once: the
+ * marketer chose a time, and a delivery sent hours late, or at a moment nobody picked, is
+ * worse than one not sent. The exception is a time that passed moments ago, within
+ * SCHEDULE_GRACE_MS: the hand-over of a large batch, or clocks a little apart, take that long,
+ * and the delivery then starts at once, which is as close to the time as it can get.
+ */
+
+import type { DeliveryStatus, SendKpis } from '../../shared/types';
+import type { LiveBus } from '../live/live-bus';
+import type { BatchHeader, BatchPart, DeliveryStore, Outcome } from '../store/deliveries';
+import { refuse } from '../store/deliveries';
+import type { SendJournal } from '../store/journal';
+
+/** How long after its time a scheduled Send still starts (at once) rather than being refused. */
+export const SCHEDULE_GRACE_MS = 5 * 60_000;
+
+/** What the commands need of the engine: to look for work now. */
+export interface EngineWake {
+  scan(): Promise<void> | void;
+}
+
+export interface CommandDeps {
+  deliveries: DeliveryStore;
+  journal: SendJournal;
+  bus: LiveBus;
+  engine: EngineWake;
+  now: () => Date;
+}
+
+export type KpisOutcome = Outcome<{ kpis: SendKpis }>;
+
+export class DeliveryCommands {
+  constructor(private readonly deps: CommandDeps) {}
+
+  /** Opens (or reopens) the hand-off of a batch. */
+  beginBatch(header: BatchHeader): Promise<Outcome> {
+    return this.deps.deliveries.beginBatch(header, this.deps.now());
+  }
+
+  /** Stores one part of a batch (idempotent). */
+  putPart(id: string, contentHash: string, seq: number, part: BatchPart): Promise<Outcome<{ received: number }>> {
+    return this.deps.deliveries.putChunk(id, contentHash, seq, part);
+  }
+
+  /** Makes a complete batch the delivery's; its figures change. */
+  async commitBatch(id: string, contentHash: string): Promise<Outcome<{ recipients: number }>> {
+    const result = await this.deps.deliveries.commitBatch(id, contentHash, this.deps.now());
+    if (result.ok) this.deps.bus.changed(id);
+    return result;
+  }
+
+  /** Sends the committed batch now, or schedules it for `scheduledAt`; see the module's note on times past. */
+  async send(id: string, contentHash: string, scheduledAt: string | null): Promise<KpisOutcome> {
+    const { deliveries, now } = this.deps;
+    const delivery = await deliveries.get(id);
+    if (delivery && delivery.contentHash !== contentHash) {
+      return refuse(409, 'stale-batch', 'The server holds another preparation of this delivery. Prepare again and send.');
+    }
+    const at = scheduledAt === null ? null : Date.parse(scheduledAt);
+    if (at !== null && at < now().getTime() - SCHEDULE_GRACE_MS) {
+      return refuse(
+        422,
+        'schedule-passed',
+        `The scheduled time (${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC) has passed, so the delivery was not sent. Set a later Send at, prepare again and schedule it, or clear Send at to send it now.`,
+      );
+    }
+    const later = at !== null && at > now().getTime();
+    return this.move(id, later ? 'scheduled' : 'sending', { scheduledAt });
+  }
+
+  /** Back to prepared: the journal rows stay queued, and a later Send (now or at another time) uses them. */
+  unschedule(id: string): Promise<KpisOutcome> {
+    return this.move(id, 'prepared', { scheduledAt: null });
+  }
+
+  pause(id: string): Promise<KpisOutcome> {
+    return this.move(id, 'paused');
+  }
+
+  /** Sending again; back to scheduled when its time has not come yet. */
+  async resume(id: string): Promise<KpisOutcome> {
+    const delivery = await this.deps.deliveries.get(id);
+    const stillScheduled = delivery?.scheduledAt && Date.parse(delivery.scheduledAt) > this.deps.now().getTime();
+    return this.move(id, stillScheduled ? 'scheduled' : 'sending');
+  }
+
+  /** Ends the delivery for good: what remains is cancelled. */
+  stop(id: string): Promise<KpisOutcome> {
+    return this.move(id, 'stopped');
+  }
+
+  /**
+   * Resends (or cancels) the messages whose outcome is unknown; a delivery paused for this
+   * decision carries on by itself once it is made. Resolves how many were settled.
+   */
+  async settleUnknown(id: string, resend: boolean): Promise<Outcome<{ settled: number }>> {
+    const { deliveries, journal, bus, engine, now } = this.deps;
+    const delivery = await deliveries.get(id);
+    if (!delivery) return refuse(404, 'delivery-not-found', 'There is no such delivery on the server.');
+    const settled = await journal.settleUnknown(id, resend, now());
+    if (settled > 0 && delivery.status === 'paused') await deliveries.transition(id, 'sending', now(), { reason: null });
+    bus.changed(id);
+    await engine.scan();
+    return { ok: true, settled };
+  }
+
+  private async move(id: string, to: DeliveryStatus, fields: { scheduledAt?: string | null } = {}): Promise<KpisOutcome> {
+    const { deliveries, bus, engine, now } = this.deps;
+    const result = await deliveries.transition(id, to, now(), { reason: null, ...fields });
+    if (!result.ok) return result;
+    bus.changed(id);
+    await engine.scan();
+    return { ok: true, kpis: (await deliveries.kpis(id, now()))! };
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The send journal: one row per recipient, the engine's only view of storage.
+ *
+ * Invariants, which is what makes a crash harmless:
+ * - a row leaves `queued`/`retrying` only by being claimed (`sending`) or cancelled;
+ * - a claimed row leaves `sending` only on an SMTP outcome, a release (pause, shutdown), an
+ *   `unsent` outcome (never handed to the relay: back to `queued` like a release, with no
+ *   attempt counted) or, at start, by being marked `unknown` (the process died while it was
+ *   in flight);
+ * - only an SMTP outcome counts an attempt, so a relay that cannot be reached costs no row
+ *   its retries;
+ * - so after a crash nobody is skipped: every row is either final, still to send, or listed
+ *   as `unknown` for the operator to resend or not;
+ * - a claim names its node and carries a lease: when several nodes send one delivery, a node
+ *   that dies leaves only its own rows to become `unknown`, never another node's;
+ * - rows of a batch not yet committed are `staged`: the engine never sees them.
+ */
+
+import type { TemplateValue } from '../../shared/types';
+import type { SmtpOutcome } from '../sending/messenger';
+
+export interface JournalEntry {
+  id: number;
+  deliveryId: string;
+  seq: number;
+  profileId: number;
+  email: string;
+  subject: string;
+  values: Record<string, TemplateValue>;
+  attempts: number;
+}
+
+export interface RecordedOutcome {
+  id: number;
+  outcome: SmtpOutcome;
+  /** For a retry: when to try again (ms since epoch). */
+  retryAt?: number;
+}
+
+/** Rows of a delivery still to send or undecided, and when the earliest retry is due. */
+export interface PendingCounts {
+  queued: number;
+  retrying: number;
+  sending: number;
+  unknown: number;
+  nextRetryAt: number | null;
+}
+
+/** How long a claim holds (a row `sending` past it, whatever its node, is left for unknown): far beyond a message's time with the relay. */
+export const CLAIM_LEASE_MS = 10 * 60_000;
+
+export interface SendJournal {
+  /** Returns the ids of scheduled deliveries whose time has come. */
+  dueScheduled(now: Date): Promise<string[]>;
+  /** Returns the ids of deliveries in status `sending`. */
+  sending(): Promise<string[]>;
+  /**
+   * Claims up to `limit` queued rows after `afterId` (keyset order) and marks them `sending`.
+   * Rows whose profile is suppressed now (deleted, unsubscribed, denylisted, quarantined) are
+   * marked `excluded` instead, with the reason, and not returned.
+   */
+  claim(deliveryId: string, afterId: number, limit: number, now: Date): Promise<{ entries: JournalEntry[]; lastId: number }>;
+  /** Claims retrying rows whose time has come. */
+  claimRetries(deliveryId: string, limit: number, now: Date): Promise<JournalEntry[]>;
+  /**
+   * Writes outcomes in one transaction; a send is remembered for the profile, a hard bounce
+   * quarantines the address, and an `unsent` row goes back to the queue (cancelled if the
+   * delivery was stopped) with its reply kept and no attempt counted.
+   */
+  record(outcomes: readonly RecordedOutcome[], now: Date): Promise<void>;
+  /** Puts claimed rows that were not sent back in the queue (pause, shutdown), or cancels them when the delivery was stopped. */
+  release(ids: readonly number[], now: Date): Promise<void>;
+  /** Returns how many rows are still to send or undecided (unknown), and when the earliest retry is due. */
+  pending(deliveryId: string): Promise<PendingCounts>;
+  /**
+   * Marks as `unknown` the rows left `sending` by a node that is no longer running (its claims
+   * expired: its heartbeat stopped, or its lease ran out), and only those; returns how many.
+   * On SQLite, one node owns the file: at its start, every row left `sending` is its own.
+   */
+  markInFlightUnknown(now: Date): Promise<number>;
+  /** Puts `unknown` rows of a delivery back in the queue, or cancels them. */
+  settleUnknown(deliveryId: string, resend: boolean, now: Date): Promise<number>;
+}
+
+export interface JournalRow {
+  id: number;
+  delivery_id: string;
+  seq: number;
+  profile_id: number;
+  email: string;
+  subject: string;
+  vals: string;
+  attempts: number;
+}
+
+export const toEntry = (r: JournalRow): JournalEntry => ({
+  id: r.id,
+  deliveryId: r.delivery_id,
+  seq: r.seq,
+  profileId: r.profile_id,
+  email: r.email,
+  subject: r.subject,
+  values: JSON.parse(r.vals),
+  // PostgreSQL hands 64-bit integers as numbers here (postgres/database.ts), SQLite as numbers too.
+  attempts: r.attempts,
+});
+
+export type ClaimedRow = JournalRow & { suppressed: 'deleted' | 'unsubscribed' | 'denylisted' | 'quarantined' | null };

@@ -1,0 +1,176 @@
+/**
+ * The send journal in PostgreSQL (see ../journal.ts for its invariants), shared by every
+ * node: a claim takes rows with FOR UPDATE SKIP LOCKED (two nodes never claim one row; one
+ * never waits for the other's), names this node and gives a lease; a row whose node stopped
+ * saying it is alive, or whose lease ran out, becomes unknown — only that node's rows.
+ */
+
+import { NODE_TTL_MS } from '../nodes';
+import { CLAIM_LEASE_MS, type JournalEntry, type PendingCounts, type RecordedOutcome, type SendJournal } from '../journal';
+import { CHANGE_LOG_LOCK, type Pg, type PgRunner } from './database';
+
+// Late suppression reads the audience as it is now, by the row's profile and by its address.
+const SUPPRESSED = `CASE
+    WHEN p.id IS NULL THEN 'deleted'
+    WHEN p.status = 'unsubscribed' THEN 'unsubscribed'
+    WHEN EXISTS (SELECT 1 FROM profiles a WHERE a.email = j.email AND a.status = 'unsubscribed') THEN 'unsubscribed'
+    WHEN EXISTS (SELECT 1 FROM denylist d WHERE d.email = j.email) THEN 'denylisted'
+    WHEN EXISTS (SELECT 1 FROM quarantine q WHERE q.email = j.email) THEN 'quarantined'
+  END`;
+
+interface ClaimedJson {
+  id: number;
+  delivery_id: string;
+  seq: number;
+  profile_id: number;
+  email: string;
+  subject: string;
+  vals: string;
+  attempts: number;
+}
+
+const entry = (r: ClaimedJson): JournalEntry => ({
+  id: Number(r.id),
+  deliveryId: r.delivery_id,
+  seq: r.seq,
+  profileId: Number(r.profile_id),
+  email: r.email,
+  subject: r.subject,
+  values: JSON.parse(r.vals),
+  attempts: r.attempts,
+});
+
+export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
+  /**
+   * Claims up to `limit` rows chosen by `where` in one statement: those suppressed now become
+   * `excluded`, the others `sending` under this node's name; returns them and the highest id looked at.
+   */
+  const claimWhere = async (where: string, params: unknown[], limit: number, now: Date) => {
+    const at = now.toISOString();
+    const n = params.length;
+    const [row] = (await sql.unsafe(
+      `WITH c AS (
+         SELECT j.id, ${SUPPRESSED} AS suppressed FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
+         WHERE ${where} ORDER BY j.id LIMIT $${n + 1} FOR UPDATE OF j SKIP LOCKED
+       ), x AS (
+         UPDATE journal SET status = 'excluded', smtp_reply = 'suppressed after preparation (' || c.suppressed || ')', updated_at = $${n + 2}
+         FROM c WHERE journal.id = c.id AND c.suppressed IS NOT NULL
+       ), y AS (
+         UPDATE journal SET status = 'sending', claimed_by = $${n + 3}, lease_until = $${n + 4}, updated_at = $${n + 2}
+         FROM c WHERE journal.id = c.id AND c.suppressed IS NULL
+         RETURNING journal.id, journal.delivery_id, journal.seq, journal.profile_id, journal.email, journal.subject, journal.vals, journal.attempts
+       )
+       SELECT (SELECT MAX(id) FROM c) AS last_id, COALESCE((SELECT json_agg(y ORDER BY y.id) FROM y), '[]'::json) AS claimed`,
+      [...params, limit, at, nodeId, now.getTime() + CLAIM_LEASE_MS] as never[],
+      { prepare: true },
+    )) as unknown as { last_id: number | null; claimed: ClaimedJson[] }[];
+    return { entries: row.claimed.map(entry), lastId: row.last_id };
+  };
+
+  /** Writes what the audience of record learns from outcomes: sends (for pressure rules), and quarantines for hard bounces. */
+  const learn = async (tx: PgRunner, sent: number[], bounced: { id: number; reply: string }[], at: string) => {
+    if (sent.length) {
+      await tx`INSERT INTO sends (profile_id, delivery_id, at) SELECT profile_id, delivery_id, ${at} FROM journal
+        WHERE id = ANY(${sent}::bigint[]) ON CONFLICT DO NOTHING`;
+    }
+    if (bounced.length === 0) return;
+    await tx`SELECT pg_advisory_xact_lock(${CHANGE_LOG_LOCK})`;
+    for (const b of bounced) {
+      await tx`INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at)
+          SELECT lower(email), 'hard-bounce', ${b.reply}, delivery_id, ${at} FROM journal WHERE id = ${b.id}
+        ON CONFLICT (email) DO UPDATE SET smtp_reply = EXCLUDED.smtp_reply, delivery_id = EXCLUDED.delivery_id, at = EXCLUDED.at`;
+      // The replicas pull the quarantine with the profile: it takes a change number.
+      await tx`UPDATE profiles SET change_seq = nextval('change_seq'), updated_at = ${at}
+        WHERE id = (SELECT profile_id FROM journal WHERE id = ${b.id})`;
+    }
+  };
+
+  return {
+    async dueScheduled(now) {
+      return (
+        await sql<{ id: string }[]>`SELECT id FROM deliveries WHERE status = 'scheduled' AND scheduled_at <= ${now.toISOString()}
+          ORDER BY scheduled_at`
+      ).map((r) => r.id);
+    },
+    async sending() {
+      return (await sql<{ id: string }[]>`SELECT id FROM deliveries WHERE status = 'sending' ORDER BY started_at`).map((r) => r.id);
+    },
+    async claim(deliveryId, afterId, limit, now) {
+      const { entries, lastId } = await claimWhere(
+        `j.delivery_id = $1 AND j.status = 'queued' AND j.id > $2`,
+        [deliveryId, afterId],
+        limit,
+        now,
+      );
+      return { entries, lastId: lastId ?? afterId };
+    },
+    async claimRetries(deliveryId, limit, now) {
+      return (
+        await claimWhere(
+          `j.delivery_id = $1 AND j.status = 'retrying' AND j.next_attempt_at <= $2`,
+          [deliveryId, now.getTime()],
+          limit,
+          now,
+        )
+      ).entries;
+    },
+    async record(outcomes: readonly RecordedOutcome[], now: Date) {
+      if (outcomes.length === 0) return;
+      const at = now.toISOString();
+      const final = outcomes.filter((o) => o.outcome.kind !== 'unsent');
+      const unsent = outcomes.filter((o) => o.outcome.kind === 'unsent');
+      await sql.begin(async (tx) => {
+        if (final.length) {
+          // Only this node's claims: a row another node took over meanwhile is not overwritten.
+          await tx`UPDATE journal SET status = o.status, smtp_reply = o.reply, attempts = attempts + 1, next_attempt_at = o.retry_at,
+              updated_at = ${at}
+            FROM unnest(${final.map((o) => o.id)}::bigint[], ${final.map((o) => (o.outcome.kind === 'retry' ? 'retrying' : o.outcome.kind))}::text[],
+              ${final.map((o) => o.outcome.reply.slice(0, 500))}::text[], ${final.map((o) => o.retryAt ?? null) as number[]}::bigint[])
+              AS o(id, status, reply, retry_at)
+            WHERE journal.id = o.id AND journal.claimed_by = ${nodeId} AND journal.status IN ('sending', 'unknown')`;
+        }
+        if (unsent.length) {
+          // Never handed to the relay: back in the queue (cancelled if the delivery was stopped), no attempt counted.
+          await tx`UPDATE journal SET updated_at = ${at}, smtp_reply = o.reply, next_attempt_at = NULL,
+              status = CASE WHEN (SELECT status FROM deliveries WHERE id = journal.delivery_id) = 'stopped' THEN 'cancelled' ELSE 'queued' END
+            FROM unnest(${unsent.map((o) => o.id)}::bigint[], ${unsent.map((o) => o.outcome.reply.slice(0, 500))}::text[]) AS o(id, reply)
+            WHERE journal.id = o.id AND journal.status = 'sending' AND journal.claimed_by = ${nodeId}`;
+        }
+        await learn(
+          tx,
+          final.filter((o) => o.outcome.kind === 'sent').map((o) => o.id),
+          final.filter((o) => o.outcome.kind === 'bounced').map((o) => ({ id: o.id, reply: o.outcome.reply.slice(0, 500) })),
+          at,
+        );
+      });
+    },
+    async release(ids, now) {
+      if (ids.length === 0) return;
+      await sql`UPDATE journal SET updated_at = ${now.toISOString()},
+          status = CASE WHEN (SELECT status FROM deliveries WHERE id = journal.delivery_id) = 'stopped' THEN 'cancelled' ELSE 'queued' END
+        WHERE id = ANY(${ids as number[]}::bigint[]) AND status = 'sending' AND claimed_by = ${nodeId}`;
+    },
+    async pending(deliveryId) {
+      const result: PendingCounts = { queued: 0, retrying: 0, sending: 0, unknown: 0, nextRetryAt: null };
+      for (const row of await sql<{ status: keyof Omit<PendingCounts, 'nextRetryAt'>; n: number; next: number | null }[]>`
+        SELECT status, COUNT(*) AS n, MIN(next_attempt_at) AS next FROM journal
+        WHERE delivery_id = ${deliveryId} AND status IN ('queued', 'retrying', 'sending', 'unknown') GROUP BY status`) {
+        result[row.status] = row.n;
+        if (row.status === 'retrying') result.nextRetryAt = row.next;
+      }
+      return result;
+    },
+    async markInFlightUnknown(now) {
+      const rows = await sql`UPDATE journal SET status = 'unknown', updated_at = ${now.toISOString()}
+        WHERE status = 'sending' AND (lease_until < ${now.getTime()} OR claimed_by IS NULL
+          OR claimed_by NOT IN (SELECT id FROM nodes WHERE seen_at >= ${now.getTime() - NODE_TTL_MS}))
+        RETURNING id`;
+      return rows.length;
+    },
+    async settleUnknown(deliveryId, resend, now) {
+      const rows = await sql`UPDATE journal SET status = ${resend ? 'queued' : 'cancelled'}, updated_at = ${now.toISOString()}
+        WHERE delivery_id = ${deliveryId} AND status = 'unknown' RETURNING id`;
+      return rows.length;
+    },
+  };
+}
