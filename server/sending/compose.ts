@@ -10,7 +10,7 @@ import { oneLine } from '../../shared/template';
 import type { JournalEntry } from '../store/journal';
 import type { TrackingStore } from '../store/tracking';
 import type { TokenSigner } from '../tracking/tokens';
-import { addTracking, trackedLinks } from '../tracking/rewrite';
+import { cutLinks, joinTracked } from '../tracking/rewrite';
 import { checkHeaders } from './mime';
 
 export interface OutgoingMessage {
@@ -54,11 +54,10 @@ export async function composeMessage(
   const unsubscribeUrl = `${publicUrl}/u/${signer.sign({ purpose: 'u', ...claims })}`;
   const rendered = renderMessage(message, entry.values, { unsubscribeUrl, sendAt: context.now?.() ?? new Date() });
   // A campaign repeats its links (a logo, a button and a text link to one page): sign each URL once per message.
-  const urls = trackedLinks(rendered.html, unsubscribeUrl);
-  const ids = await Promise.all(urls.map((url) => tracking.linkId(delivery.id, url)));
-  const tracked = new Map(urls.map((url, i) => [url, `${publicUrl}/t/c/${signer.sign({ purpose: 'c', ...claims, linkId: ids[i] })}`]));
-  const track = (url: string) => tracked.get(url)!;
-  const html = addTracking(rendered.html, track, `${publicUrl}/t/o/${signer.sign({ purpose: 'o', ...claims })}`, unsubscribeUrl);
+  const cut = cutLinks(rendered.html, unsubscribeUrl);
+  const ids = await Promise.all(cut.urls.map((url) => tracking.linkId(delivery.id, url)));
+  const tracked = ids.map((linkId) => `${publicUrl}/t/c/${signer.sign({ purpose: 'c', ...claims, linkId })}`);
+  const html = joinTracked(cut, tracked, `${publicUrl}/t/o/${signer.sign({ purpose: 'o', ...claims })}`);
   // The Message-ID and the mailto: link carry the From domain as DNS knows it: in ASCII (punycode).
   const domain = asciiDomain(emailDomain(delivery.fromAddress));
   const outgoing: OutgoingMessage = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addTracking } from './rewrite';
+import { addTracking, cutLinks } from './rewrite';
 
 const track = (url: string) => `https://t.example/c?u=${encodeURIComponent(url)}&x=1`;
 
@@ -18,5 +18,19 @@ describe('addTracking', () => {
 
   it('appends the pixel when there is no body element', () => {
     expect(addTracking('<p>hi</p>', track, 'https://t.example/o', '')).toMatch(/^<p>hi<\/p><img /);
+  });
+
+  it('reads each distinct URL once, in order, and puts its tracked URL at every place it is linked', () => {
+    const html = `<a href="https://a.example/">logo</a><a href="https://b.example/">b</a><a href="https://a.example/">button</a>`;
+    const cut = cutLinks(html, '');
+    expect(cut.urls).toEqual(['https://a.example/', 'https://b.example/']);
+    expect(cut.links).toEqual([0, 1, 0]);
+    let calls = 0;
+    const out = addTracking(html, (url) => `https://t.example/${++calls}/${url.length}`, 'https://t.example/o', '');
+    expect(calls).toBe(2);
+    expect(out).toBe(
+      `<a href="https://t.example/1/18">logo</a><a href="https://t.example/2/18">b</a><a href="https://t.example/1/18">button</a>` +
+        `<img src="https://t.example/o" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">`,
+    );
   });
 });
