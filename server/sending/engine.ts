@@ -99,6 +99,8 @@ const FLUSH_MS = 20;
 /** How stale the engine's view of a delivery's status may be (see isSending). */
 const STATUS_MS = 10;
 const RETRY_MAX_MS = 60 * 60_000;
+/** While there is a queue to claim from, retries (due RETRY_BASE_MS or more after an attempt) are looked for this often. */
+const RETRY_CHECK_MS = 1_000;
 /** With several nodes, the rows of dead nodes are looked for every SWEEP_EVERY scans (a few seconds). */
 const SWEEP_EVERY = 10;
 /** While the relay cannot be reached, the messenger is asked this often whether it can connect again; no row is claimed meanwhile. */
@@ -309,6 +311,7 @@ export class SendEngine {
     let failuresInARow = 0;
     let lastReply = '';
     let lastId = 0;
+    let retriesCheckedAt = -Infinity;
     let inFlight = 0;
     /** Set while the relay cannot be reached: since when, and what is wrong with it. */
     // (Set by the completions, so its type is asserted: the compiler does not follow callbacks.)
@@ -469,7 +472,12 @@ export class SendEngine {
         let claimed = 0;
         // Claim in groups (when half the window is free): one query per group, not per message.
         if (inFlight <= window() / 2) {
-          let entries = await journal.claimRetries(id, window() - inFlight, this.now());
+          let entries: JournalEntry[] = [];
+          // Not before every group: a query each time would find nothing nearly always.
+          if (this.now().getTime() - retriesCheckedAt >= RETRY_CHECK_MS) {
+            retriesCheckedAt = this.now().getTime();
+            entries = await journal.claimRetries(id, window() - inFlight, this.now());
+          }
           if (entries.length === 0) {
             const batch = await journal.claim(id, lastId, window() - inFlight, this.now());
             entries = batch.entries;
@@ -482,6 +490,7 @@ export class SendEngine {
           claimed = entries.length;
         }
         if (claimed === 0 && inFlight === 0) {
+          retriesCheckedAt = -Infinity; // nothing else to claim: look for retries at once
           await flush();
           const pending = await journal.pending(id);
           if (pending.queued + pending.retrying + pending.sending === 0) {
