@@ -289,6 +289,36 @@ describe('the list of deliveries over Server-Sent Events', () => {
     expect(events.at(-1)!.deliveries[0].kpis).toMatchObject({ status: 'completed', delivered: 248 });
     expect(events.length).toBeLessThan(20);
   });
+
+  it('sends the whole list first even when a delivery changes while the list is being read', async () => {
+    const first = await handOver(kit, 'r1', SAMPLE_DELIVERY);
+    await handOver(kit, 'r2', SAMPLE_DELIVERY);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the hand-overs' own updates are out
+    // The list is read slowly (a busy database): r1 changes meanwhile, and its update is heard first.
+    const { figures } = kit.services;
+    const readAll = figures.all.bind(figures);
+    let changed!: () => void;
+    const heard = new Promise<void>((resolve) => (changed = resolve));
+    const stopWatching = figures.watchList(() => changed());
+    figures.all = async () => {
+      const list = await readAll();
+      await heard;
+      return list;
+    };
+    const response = await kit.request('/api/deliveries/events');
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    await kit.request('/api/deliveries/r1/send', { json: { contentHash: first.contentHash, scheduledAt: null } });
+    let text = '';
+    while (!/id: 2\n/.test(text)) text += (await reader.read()).value;
+    await reader.cancel();
+    stopWatching();
+    const events = [...text.matchAll(/^data: (.*)\nid: (\d+)$/gm)].map((m) => ({
+      id: Number(m[2]),
+      ids: JSON.parse(m[1]).map((d: { id: string }) => d.id),
+    }));
+    expect(events[0]).toEqual({ id: 1, ids: expect.arrayContaining(['r1', 'r2']) });
+    expect(events[1]).toEqual({ id: 2, ids: ['r1'] });
+  });
 });
 
 describe('contact history (what pressure and capacity rules count)', () => {
