@@ -186,3 +186,22 @@ describe.each([
     expect(relay.perConnection()).toEqual([12]);
   });
 });
+
+describe('a messenger being closed', () => {
+  it('gives back a message sent after close() was called as never handed over, whatever the thread is doing', async () => {
+    const relay = await countingRelay();
+    try {
+      // As new settings replace a pool: a message composed meanwhile reaches the old one after its close.
+      for (let round = 0; round < 20; round++) {
+        const messenger = createThreadedMessenger({ url: relay.url, maxConnections: 2, maxMessagesPerConnection: 100 });
+        expect((await messenger.send(message(round))).kind).toBe('sent');
+        const closing = messenger.close();
+        const late = await messenger.send(message(1000 + round));
+        await closing;
+        expect(late).toMatchObject({ kind: 'unsent', reply: expect.stringMatching(/^ECLOSED/) });
+      }
+    } finally {
+      await relay.stop();
+    }
+  });
+});

@@ -71,6 +71,9 @@ export function createThreadedMessenger(options: RelayOptions): Messenger {
   return {
     send(message) {
       if (failure) return Promise.resolve(stopped());
+      // Asked to close (new settings, or stopping): the thread may be gone before it would
+      // answer, and its pool takes nothing new anyway. Never handed over, so never retried.
+      if (closing) return Promise.resolve(CLOSED);
       return new Promise((resolve) => {
         const id = nextId++;
         outcomes.set(id, resolve);
@@ -78,7 +81,7 @@ export function createThreadedMessenger(options: RelayOptions): Messenger {
       });
     },
     probe() {
-      if (failure) return Promise.resolve(stopped());
+      if (failure || closing) return Promise.resolve(stopped());
       return new Promise((resolve) => {
         const id = nextId++;
         probes.set(id, resolve);
