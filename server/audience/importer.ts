@@ -22,29 +22,12 @@ import {
   type ColumnMapping,
   type CsvRecord,
   type ImportedProfile,
+  type ImportSummary,
 } from '../../shared/import-mapping';
 import type { AttributeType } from '../../shared/types';
 import type { AudienceStore } from '../store/audience';
 
-export interface ImportSummary {
-  id: string;
-  fileName: string;
-  rows: number;
-  inserted: number;
-  updated: number;
-  rejected: number;
-  /** Rows whose address already appeared earlier in the file (the later row wins). */
-  repeated: number;
-  /** Rows imported as unsubscribed because the column mapped to the status said no. */
-  unsubscribed: number;
-  /** Rows that said subscribed for someone who had unsubscribed through a message: they stay unsubscribed. */
-  keptUnsubscribed: number;
-  columns: string[];
-  /** How number and date columns were read (the decimal mark, the order of dates), per column. */
-  formats: { column: string; field: string; format: string }[];
-  /** The text encoding the file was read in: UTF-8, or Windows-1252 when it is not valid UTF-8. */
-  encoding: 'utf-8' | 'windows-1252';
-}
+export type { ImportSummary };
 
 export type ImportOutcome = { ok: true; summary: ImportSummary; report: string } | { ok: false; code: string; message: string };
 
