@@ -24,24 +24,14 @@ import {
   type ServerDelivery,
   type TrackingFigures,
 } from '../deliveries';
-import type { Sync } from '../sync';
+import { asAsync, type Sync } from '../sync';
 import type { Db } from './database';
 
 /** Returns the delivery store; `flushEvents` writes the tracking events waiting before the figures are read. */
 export function sqliteDeliveryStore(db: Db, flushEvents: () => Promise<void>): DeliveryStore {
   const store = syncDeliveryStore(db);
-  const wrap =
-    <A extends unknown[], R>(f: (...args: A) => R) =>
-    async (...args: A): Promise<R> =>
-      f(...args);
   return {
-    get: wrap(store.get),
-    status: wrap(store.status),
-    list: wrap(store.list),
-    beginBatch: wrap(store.beginBatch),
-    putChunk: wrap(store.putChunk),
-    commitBatch: wrap(store.commitBatch),
-    transition: wrap(store.transition),
+    ...asAsync<DeliveryStore>(store),
     kpis: async (id, now) => (await flushEvents(), store.kpis(id, now)),
   };
 }
