@@ -27,6 +27,11 @@ import { deliveries } from './routes/deliveries';
 import { proofs } from './routes/proofs';
 import { requireOperator, session } from './routes/session';
 import { settings } from './routes/settings';
+import { audit } from './routes/audit';
+import { openApiRoute } from './routes/openapi';
+import { operators } from './routes/operators';
+import { tokens } from './routes/tokens';
+import { work } from './routes/work';
 import type { AppEnv, Services } from './services';
 import { mailboxPage } from './sink/mailbox-page';
 import { tracking } from './tracking/routes';
@@ -42,13 +47,25 @@ export function createApp(services: Services) {
     .use('/proofs/*', requireOperator)
     .use('/settings/*', requireOperator)
     .use('/settings', requireOperator)
+    .use('/work/*', requireOperator)
+    .use('/operators/*', requireOperator)
+    .use('/operators', requireOperator)
+    .use('/tokens/*', requireOperator)
+    .use('/tokens', requireOperator)
+    .use('/audit/*', requireOperator)
+    .use('/audit', requireOperator)
     // Past the session checks above: a body is read only for an operator, or to sign in.
     .use(limits)
     .route('/session', session)
     .route('/audience', audience)
     .route('/deliveries', deliveries)
     .route('/proofs', proofs)
-    .route('/settings', settings);
+    .route('/settings', settings)
+    .route('/work', work)
+    .route('/operators', operators)
+    .route('/tokens', tokens)
+    .route('/audit', audit);
+  api.get('/openapi.json', openApiRoute(api));
 
   const app = new Hono<AppEnv>()
     .use(async (c, next) => {

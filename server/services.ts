@@ -13,6 +13,9 @@ import { SendEngine, type EngineEvent, type EngineOptions } from './sending/engi
 import type { Messenger } from './sending/messenger';
 import type { SettingsControl } from './sending/settings';
 import type { AudienceStore } from './store/audience';
+import type { AuditStore } from './store/audit';
+import type { WorkStore } from './store/work';
+import type { Role } from '../shared/roles';
 import type { DeliveryStore } from './store/deliveries';
 import type { SendJournal } from './store/journal';
 import type { MailboxStore } from './store/mailbox';
@@ -33,6 +36,10 @@ export interface Services {
   reports: ReportStore;
   operators: Operators;
   mailbox: MailboxStore;
+  /** Who did what (store/audit.ts). */
+  audit: AuditStore;
+  /** Drafts and typologies of the team (store/work.ts). */
+  work: WorkStore;
   /** Small values of record: the sending settings, the tracking secret (store/settings.ts). */
   settingsStore: SettingsStore;
   /** What operators do to deliveries (application/delivery-commands.ts). */
@@ -66,7 +73,8 @@ export interface Services {
   now: () => Date;
 }
 
-export type AppEnv = { Variables: { services: Services; user: string } };
+/** `user` is the operator's username, or `token:<name>` for an API token; `role` what it may do. */
+export type AppEnv = { Variables: { services: Services; user: string; role: Role } };
 
 export interface ServiceOptions {
   messenger: Messenger;
@@ -124,6 +132,8 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
     reports: stores.reports,
     operators: new Operators(stores.operators, options.scrypt),
     mailbox: stores.mailbox,
+    audit: stores.audit,
+    work: stores.work,
     settingsStore: stores.settings,
     commands: new DeliveryCommands({ deliveries, journal, bus, engine, now }),
     events: new TrackingEvents({ signer, tracking, audience: stores.audience, bus, now }),

@@ -9,7 +9,7 @@
 export type Listener = (changed: readonly string[]) => void;
 
 /** What a bus carries besides deliveries' changes: the sending settings changed (on any node). */
-export type Signal = 'settings';
+export type Signal = 'settings' | 'work';
 
 export interface LiveBus {
   /** Registers a listener for a delivery ('*' for any); returns the function that removes it. */

@@ -449,4 +449,78 @@ export const MIGRATIONS: readonly Migration[] = [
       }
     },
   },
+  {
+    reason:
+      'A team works together: operators have a role and can be disabled; integrations sign in with API tokens; an audit log says who did what; drafts and typologies are documents of record (fields stamped by a hybrid logical clock, numbered by change like the audience), so every device pulls them.',
+    sqlite: `
+  ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';
+  ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+  ALTER TABLE users ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+  CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT,
+    last_used_at TEXT
+  );
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object_kind TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    object_name TEXT NOT NULL,
+    detail TEXT NOT NULL
+  );
+  CREATE INDEX audit_log_object ON audit_log (object_id, id);
+  CREATE TABLE work_docs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    change_seq INTEGER NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX work_docs_change_seq ON work_docs (change_seq);`,
+    postgres: `
+  ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';
+  ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+  ALTER TABLE users ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+  CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT,
+    last_used_at TEXT
+  );
+  CREATE TABLE audit_log (
+    id BIGSERIAL PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object_kind TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    object_name TEXT NOT NULL,
+    detail TEXT NOT NULL
+  );
+  CREATE INDEX audit_log_object ON audit_log (object_id, id);
+  CREATE TABLE work_docs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    change_seq BIGINT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX work_docs_change_seq ON work_docs (change_seq);`,
+  },
 ];

@@ -6,6 +6,7 @@
 
 import type { LiveBus } from '../live/live-bus';
 import type { AudienceStore } from './audience';
+import type { AuditStore } from './audit';
 import type { DeliveryStore } from './deliveries';
 import type { SendJournal } from './journal';
 import type { MailboxStore } from './mailbox';
@@ -14,6 +15,7 @@ import type { OperatorStore } from './operators';
 import type { ReportStore } from './reports';
 import type { SettingsStore } from './settings';
 import type { TrackingStore } from './tracking';
+import type { WorkStore } from './work';
 
 export interface Stores {
   engine: 'sqlite' | 'postgres';
@@ -32,6 +34,9 @@ export interface Stores {
   settings: SettingsStore;
   mailbox: MailboxStore;
   nodes: NodeStore;
+  audit: AuditStore;
+  /** Drafts and typologies, the team's documents (store/work.ts). */
+  work: WorkStore;
   /** Tells every node's listeners which deliveries changed (in-process on SQLite, LISTEN/NOTIFY on PostgreSQL). */
   bus: LiveBus;
   /** Resolves when the database answers a query; rejects with why not. */

@@ -19,6 +19,8 @@ export type PgRunner = Pg | PgTransaction;
 const MIGRATION_LOCK = 7_274_001;
 /** The advisory lock every write of the audience change log holds until its commit (see audience.ts). */
 export const CHANGE_LOG_LOCK = 7_274_002;
+/** Held by whoever writes a work document (drafts, typologies: store/work.ts), so their change numbers commit in order. */
+export const WORK_LOG_LOCK = 7_274_003;
 
 /** Resolves the database at `url`, migrated to the latest schema; `created` when it had none of Mailroom's. */
 export async function openPostgres(url: string, options: { max?: number } = {}): Promise<{ sql: Pg; created: boolean }> {

@@ -3,6 +3,7 @@
 import { PostgresBus } from '../../live/postgres-bus';
 import { maskUrl, type Stores } from '../stores';
 import { postgresAudienceStore } from './audience';
+import { postgresAuditStore } from './audit';
 import { numbered, openPostgres } from './database';
 import { postgresDeliveryStore } from './deliveries';
 import { postgresSendJournal } from './journal';
@@ -12,6 +13,7 @@ import { postgresOperatorStore } from './operators';
 import { postgresReportStore } from './reports';
 import { postgresSettingsStore } from './settings';
 import { postgresTrackingStore } from './tracking';
+import { postgresWorkStore } from './work';
 
 export async function openPostgresStores(url: string, nodeId: string, liveIntervalMs?: number): Promise<Stores> {
   const { sql, created } = await openPostgres(url);
@@ -32,6 +34,8 @@ export async function openPostgresStores(url: string, nodeId: string, liveInterv
     settings: postgresSettingsStore(sql),
     mailbox: postgresMailboxStore(sql),
     nodes: postgresNodeStore(sql),
+    audit: postgresAuditStore(sql),
+    work: postgresWorkStore(sql),
     bus,
     async ping() {
       await sql`SELECT count(*) FROM meta`;

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { InProcessBus } from '../../live/live-bus';
 import type { Stores } from '../stores';
 import { sqliteAudienceStore } from './audience';
+import { sqliteAuditStore } from './audit';
 import { openDatabase } from './database';
 import { sqliteDeliveryStore } from './deliveries';
 import { sqliteSendJournal } from './journal';
@@ -13,6 +14,7 @@ import { sqliteOperatorStore } from './operators';
 import { sqliteReportStore } from './reports';
 import { sqliteSettingsStore } from './settings';
 import { sqliteTrackingStore } from './tracking';
+import { sqliteWorkStore } from './work';
 
 export async function openSqliteStores(file: string, nodeId: string, liveIntervalMs?: number): Promise<Stores> {
   const created = file === ':memory:' || !existsSync(file);
@@ -34,6 +36,8 @@ export async function openSqliteStores(file: string, nodeId: string, liveInterva
     settings: sqliteSettingsStore(db),
     mailbox: sqliteMailboxStore(db),
     nodes: sqliteNodeStore(db),
+    audit: sqliteAuditStore(db),
+    work: sqliteWorkStore(db),
     bus,
     async ping() {
       db.prepare('SELECT count(*) FROM meta').pluck().get();
