@@ -25,6 +25,27 @@ import type { SettingsStore } from './store/settings';
 import type { Stores } from './store/stores';
 import type { TrackingStore } from './store/tracking';
 import { createTokenSigner, type TokenSigner } from './tracking/tokens';
+import { approvalState } from '../shared/work';
+import { DEFAULT_TYPOLOGY_ID } from '../shared/typology';
+
+/**
+ * Returns why a Send of this preparation waits for an approval, or null. A delivery without a
+ * document of record (a batch handed over by an integration, or by an app older than team
+ * work) has no typology the server knows, and is not held.
+ */
+async function approvalWaiting(work: WorkStore, id: string, contentHash: string): Promise<string | null> {
+  const doc = await work.get(id);
+  if (!doc) return null;
+  const typologyId = String(doc.fields.typologyId ?? DEFAULT_TYPOLOGY_ID);
+  const typology = typologyId === DEFAULT_TYPOLOGY_ID ? undefined : await work.get(typologyId);
+  const state = approvalState({
+    requiresApproval: typology?.fields.requiresApproval === true,
+    approval: doc.approval,
+    preparedBy: doc.stamps.preparation?.by ?? null,
+    contentHash,
+  });
+  return state.kind === 'waiting' ? state.message : null;
+}
 
 export interface Services {
   /** Every store, over whichever engine runs (store/stores.ts); the routes read through the ones below. */
@@ -135,7 +156,14 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
     audit: stores.audit,
     work: stores.work,
     settingsStore: stores.settings,
-    commands: new DeliveryCommands({ deliveries, journal, bus, engine, now }),
+    commands: new DeliveryCommands({
+      deliveries,
+      journal,
+      bus,
+      engine,
+      now,
+      approval: (id, hash) => approvalWaiting(stores.work, id, hash),
+    }),
     events: new TrackingEvents({ signer, tracking, audience: stores.audience, bus, now }),
     figures: new LiveFigures(deliveries, bus, now),
     engine,

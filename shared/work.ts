@@ -241,3 +241,30 @@ export function overwrittenSentence(entry: Overwritten): string {
   if (entry.replacedBy === 'the server') return `Your edit of ${what} was not applied: the delivery was handed to the server for sending.`;
   return `Your edit of ${what} was replaced by ${entry.replacedBy}'s.`;
 }
+
+/** What a delivery's approval looks like now, for the page and the server's Send. */
+export type ApprovalState = { kind: 'not-needed' } | { kind: 'approved'; by: string; at: string } | { kind: 'waiting'; message: string };
+
+/**
+ * Returns whether a preparation (by its content hash) may be sent as far as approval goes:
+ * the typology may ask for one, and an approval names the content hash it approves, so
+ * approving one version does not approve the next.
+ */
+export function approvalState(input: {
+  requiresApproval: boolean;
+  approval: Approval | null;
+  preparedBy: string | null;
+  contentHash: string;
+}): ApprovalState {
+  if (!input.requiresApproval) return { kind: 'not-needed' };
+  const { approval } = input;
+  if (approval && approval.contentHash === input.contentHash) return { kind: 'approved', by: approval.by, at: approval.at };
+  const who = input.preparedBy ? `another operator than ${input.preparedBy}, who prepared it,` : 'another operator than its preparer';
+  if (approval) {
+    return {
+      kind: 'waiting',
+      message: `${approval.by} approved an earlier preparation; this one needs a new approval by ${who} before it can be sent.`,
+    };
+  }
+  return { kind: 'waiting', message: `This delivery's typology asks for approval: ${who} must approve it before it can be sent.` };
+}

@@ -32,6 +32,8 @@ export interface CommandDeps {
   bus: LiveBus;
   engine: EngineWake;
   now: () => Date;
+  /** Why a Send of this preparation must wait for an approval, or null when it need not (store/work.ts's documents say). */
+  approval?: (id: string, contentHash: string) => Promise<string | null>;
 }
 
 export type KpisOutcome = Outcome<{ kpis: SendKpis }>;
@@ -63,6 +65,8 @@ export class DeliveryCommands {
     if (delivery && delivery.contentHash !== contentHash) {
       return refuse(409, 'stale-batch', 'The server holds another preparation of this delivery. Prepare again and send.');
     }
+    const waiting = await this.deps.approval?.(id, contentHash);
+    if (waiting) return refuse(409, 'approval-needed', waiting);
     const at = scheduledAt === null ? null : Date.parse(scheduledAt);
     if (at !== null && at < now().getTime() - SCHEDULE_GRACE_MS) {
       return refuse(

@@ -40,6 +40,8 @@ export const BODY_LIMITS: readonly { route: string; maxBytes: number | 'import' 
   { route: 'PUT /api/deliveries/:id/batch/chunks/:seq', maxBytes: 32 * MiB },
   // The same HTML as a batch, at most 5 recipients' values and 10 addresses.
   { route: 'POST /api/proofs', maxBytes: 8 * MiB },
+  // Edits of drafts and typologies: an HTML body is at most 2 MB; the app sends a few documents at a time.
+  { route: 'POST /api/work/push', maxBytes: 16 * MiB },
 ];
 
 /** Returns "8 KiB", "32 MiB", "2 GiB": a size as a sentence says it. */

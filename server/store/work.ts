@@ -30,15 +30,10 @@ export interface WorkStore {
    * log's lock; a merge that changes nothing is not written and takes no change number.
    * Resolves the outcome of each push `check` let through, and the refusals.
    */
-  push(
-    pushes: readonly DocPush[],
-    by: string,
-    at: string,
-    check: PushCheck,
-  ): Promise<{ outcomes: MergeOutcome[]; refused: PushRefusal[] }>;
+  push(pushes: readonly DocPush[], by: string, at: string, check: PushCheck): Promise<{ outcomes: MergeOutcome[]; refused: PushRefusal[] }>;
   changesSince(cursor: number, limit: number): Promise<WorkPage>;
   get(id: string): Promise<WorkDoc | undefined>;
-  /** Names of the live delivery documents (not deleted) whose typology is `typologyId`. */
+  /** Names of the drafts (delivery documents not deleted nor handed over) whose typology is `typologyId`. */
   deliveriesUsing(typologyId: string): Promise<string[]>;
   /** Records an approval on a delivery's document (a change devices pull); resolves the document. */
   approve(id: string, approval: Approval): Promise<WorkDoc | undefined>;

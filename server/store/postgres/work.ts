@@ -39,17 +39,17 @@ export function postgresWorkStore(sql: Pg): WorkStore {
       return { outcomes, refused };
     },
     async changesSince(cursor, limit) {
-      const rows = ((await sql.unsafe(`${SELECT} WHERE w.change_seq > $1 ORDER BY w.change_seq LIMIT $2`, [
-        cursor,
-        limit + 1,
-      ])) as unknown as WorkRow[]).map(fromRow);
+      const rows = (
+        (await sql.unsafe(`${SELECT} WHERE w.change_seq > $1 ORDER BY w.change_seq LIMIT $2`, [cursor, limit + 1])) as unknown as WorkRow[]
+      ).map(fromRow);
       const docs = rows.slice(0, limit);
       return { docs, cursor: docs.length ? docs[docs.length - 1].seq : cursor, hasMore: rows.length > limit };
     },
     get: (id) => get(sql, id),
     async deliveriesUsing(typologyId) {
       const rows = await sql<{ name: string }[]>`SELECT (doc::json -> 'fields' ->> 'name') AS name FROM work_docs
-        WHERE kind = 'delivery' AND deleted = 0 AND (doc::json -> 'fields' ->> 'typologyId') = ${typologyId}`;
+        WHERE kind = 'delivery' AND deleted = 0 AND (doc::json -> 'fields' ->> 'typologyId') = ${typologyId}
+          AND id NOT IN (SELECT id FROM deliveries WHERE committed = 1)`;
       return rows.map((r) => r.name);
     },
     async approve(id, approval) {

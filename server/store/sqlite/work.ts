@@ -16,7 +16,8 @@ export function sqliteWorkStore(db: Db): WorkStore {
   const using = db
     .prepare(
       `SELECT json_extract(doc, '$.fields.name') FROM work_docs
-       WHERE kind = 'delivery' AND deleted = 0 AND json_extract(doc, '$.fields.typologyId') = ?`,
+       WHERE kind = 'delivery' AND deleted = 0 AND json_extract(doc, '$.fields.typologyId') = ?
+         AND id NOT IN (SELECT id FROM deliveries WHERE committed = 1)`,
     )
     .pluck();
   const get = (id: string) => {
