@@ -3,12 +3,13 @@
  *
  * The order of the middleware is the order of the checks, cheapest and least trusting first:
  * security headers on everything; the origin of a state-changing request under /api and
- * /mailbox; the session; and only then the body, read up to its route's limit. So no body
- * is read for a request that is refused for who sent it (sign-in is the one body taken from
- * anyone, within 8 KiB). Tracking and unsubscribe stay open to any origin. Before all of
- * them, every request is timed and logged once answered (observability/http.ts). The probes
- * (/healthz, /readyz) and /metrics answer JSON or Prometheus text, and no unknown path under
- * them or /api answers the app: those are 404s in JSON.
+ * /mailbox; the session or API token; the role (http/roles.ts: what it may do); and only then
+ * the body, read up to its route's limit. So no body is read for a request that is refused
+ * for who sent it (sign-in is the one body taken from anyone, within 8 KiB). Tracking and
+ * unsubscribe stay open to any origin. Before all of them, every request is timed and
+ * logged once answered (observability/http.ts). The probes (/healthz, /readyz) and /metrics
+ * answer JSON or Prometheus text, and no unknown path under them or /api answers the app:
+ * those are 404s in JSON.
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { except } from 'hono/combine';
 import { compress } from 'hono/compress';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimits } from './http/body-limits';
+import { requireRole } from './http/roles';
 import { sameOrigin } from './http/same-origin';
 import { inlineScriptHashes, securityHeaders } from './http/security-headers';
 import { loggedPath, operatorRoutes, requestLog } from './observability/http';
@@ -42,19 +44,19 @@ export function createApp(services: Services) {
   const limits = bodyLimits(services.importMaxBytes);
 
   const api = new Hono<AppEnv>()
-    .use('/audience/*', requireOperator, compress())
-    .use('/deliveries/*', requireOperator)
-    .use('/proofs/*', requireOperator)
-    .use('/settings/*', requireOperator)
-    .use('/settings', requireOperator)
-    .use('/work/*', requireOperator)
-    .use('/operators/*', requireOperator)
-    .use('/operators', requireOperator)
-    .use('/tokens/*', requireOperator)
-    .use('/tokens', requireOperator)
-    .use('/audit/*', requireOperator)
-    .use('/audit', requireOperator)
-    // Past the session checks above: a body is read only for an operator, or to sign in.
+    .use('/audience/*', requireOperator, requireRole, compress())
+    .use('/deliveries/*', requireOperator, requireRole)
+    .use('/proofs/*', requireOperator, requireRole)
+    .use('/settings/*', requireOperator, requireRole)
+    .use('/settings', requireOperator, requireRole)
+    .use('/work/*', requireOperator, requireRole)
+    .use('/operators/*', requireOperator, requireRole)
+    .use('/operators', requireOperator, requireRole)
+    .use('/tokens/*', requireOperator, requireRole)
+    .use('/tokens', requireOperator, requireRole)
+    .use('/audit/*', requireOperator, requireRole)
+    .use('/audit', requireOperator, requireRole)
+    // Past the session and role checks above: a body is read only for an operator allowed the request, or to sign in.
     .use(limits)
     .route('/session', session)
     .route('/audience', audience)

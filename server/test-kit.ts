@@ -16,6 +16,7 @@ import type { SignInLimitOptions } from './http/sign-in-limits';
 import { createServices, type Services } from './services';
 import type { ProfileInput } from './store/audience';
 import type { Messenger, SmtpOutcome } from './sending/messenger';
+import type { Role } from '../shared/roles';
 import type { ScryptParameters } from './store/operators';
 import { openStores, type Stores } from './store/stores';
 import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID } from '../shared/typology';
@@ -35,9 +36,19 @@ export interface Kit {
   /** A signed-in operator's cookie header. */
   cookie: string;
   /** Calls the app in-process as the signed-in operator. */
-  request(path: string, init?: { method?: string; json?: unknown }): Promise<Response>;
+  request: RequestAs;
+  /**
+   * Creates an operator with this role (password PASSWORD), signs in as it through the API,
+   * and resolves a function that calls the app as it, as `request` does for the admin.
+   */
+  signInAs(username: string, role: Role): Promise<RequestAs>;
+  /** Returns a function that calls the app with `Authorization: Bearer <secret>` (an API token), and no cookie. */
+  bearer(secret: string): RequestAs;
   close(): Promise<void>;
 }
+
+/** Calls the app in-process as someone (a JSON body when `json` is given; a POST then, unless told). */
+export type RequestAs = (path: string, init?: { method?: string; json?: unknown }) => Promise<Response>;
 
 export interface KitOptions {
   messenger?: Messenger;
@@ -142,12 +153,26 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
   const { engine } = services;
   const app = createApp(services);
   await engine.start();
-  const login = await app.request('/api/session', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
-  });
-  const cookie = login.headers.get('set-cookie')!.split(';')[0];
+  const signIn = async (username: string) => {
+    const login = await app.request('/api/session', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password: PASSWORD }),
+    });
+    if (!login.ok) throw new Error(`sign in as ${username}: ${login.status} ${await login.text()}`);
+    return login.headers.get('set-cookie')!.split(';')[0];
+  };
+  const requestWith =
+    (headers: Record<string, string>): RequestAs =>
+    (path, init = {}) =>
+      Promise.resolve(
+        app.request(path, {
+          method: init.method ?? (init.json === undefined ? 'GET' : 'POST'),
+          headers: { ...headers, ...(init.json === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: init.json === undefined ? undefined : JSON.stringify(init.json),
+        }),
+      );
+  const cookie = await signIn('admin');
   const sql = <T = Record<string, unknown>>(text: string, params: readonly unknown[] = []) => stores.query<T>(text, params);
   return {
     services,
@@ -159,14 +184,14 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
     },
     app,
     cookie,
-    request: (path, init = {}) =>
-      Promise.resolve(
-        app.request(path, {
-          method: init.method ?? (init.json === undefined ? 'GET' : 'POST'),
-          headers: { cookie, ...(init.json === undefined ? {} : { 'content-type': 'application/json' }) },
-          body: init.json === undefined ? undefined : JSON.stringify(init.json),
-        }),
-      ),
+    request: requestWith({ cookie }),
+    async signInAs(username, role) {
+      if (!(await services.operators.create(username, role, PASSWORD, 'admin', services.now()))) {
+        throw new Error(`the kit already has an operator "${username}"`);
+      }
+      return requestWith({ cookie: await signIn(username) });
+    },
+    bearer: (secret) => requestWith({ authorization: `Bearer ${secret}` }),
     async close() {
       await engine.shutdown();
       services.figures.close();

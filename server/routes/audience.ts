@@ -2,16 +2,19 @@
  * The audience of record: what replicas pull (changes since a cursor, in pages, and the
  * schema), a profile with its suppression and sends, search and deletion (one profile, or
  * every profile matching a search once the operator confirmed how many), the demo audience's
- * removal, CSV import and export, and the denylist.
+ * removal, CSV import and export, and the denylist. Each change is written to the audit log
+ * (a deleted profile by its number only, never its address).
  */
 
 import { Readable } from 'node:stream';
+import { normalizeEmail } from '../../shared/email-address';
 import { Hono } from 'hono';
 import { exportCsv } from '../audience/export';
 import { importCsv } from '../audience/importer';
 import { z } from 'zod';
 import { DEMO_SCHEMA, demoProfilesLeft, removeDemoAudience } from '../seed';
 import type { AppEnv } from '../services';
+import { recordAudit } from './audit-trail';
 import { jsonBody, params, query } from './validate';
 
 const changesQuery = z.object({
@@ -83,7 +86,10 @@ export const audience = new Hono<AppEnv>()
   .delete('/profiles', query(deleteQuery), async (c) => {
     const { search, expected } = c.req.valid('query');
     const outcome = await c.var.services.audience.deleteMatching(search, expected);
-    if (outcome.ok) return c.json({ deleted: outcome.deleted }, 200);
+    if (outcome.ok) {
+      await recordAudit(c, 'profiles-deleted', 'audience', 'search', 'Audience', `${outcome.deleted} profiles matching "${search}"`);
+      return c.json({ deleted: outcome.deleted }, 200);
+    }
     return c.json(
       {
         error: 'search-changed',
@@ -98,12 +104,20 @@ export const audience = new Hono<AppEnv>()
     const [profiles, schema] = await Promise.all([demoProfilesLeft(audience), audience.schema()]);
     return c.json({ profiles, attributes: schema.filter((a) => names.has(a.name)) }, 200);
   })
-  .delete('/demo', async (c) => c.json(await removeDemoAudience(c.var.services.audience), 200))
+  .delete('/demo', async (c) => {
+    const removal = await removeDemoAudience(c.var.services.audience);
+    const detail = `${removal.deleted} demo profiles deleted, ${removal.kept} written by an import since kept`;
+    await recordAudit(c, 'profiles-deleted', 'audience', 'demo', 'Demo audience', detail);
+    return c.json(removal, 200);
+  })
   .delete('/profiles/:id', params(profileParams), async (c) => {
-    const deleted = await c.var.services.audience.delete(c.req.valid('param').id);
-    return deleted
-      ? c.json({ deleted: true }, 200)
-      : c.json({ error: 'profile-not-found', message: 'There is no such profile in the audience of record.' }, 404);
+    const { id } = c.req.valid('param');
+    if (!(await c.var.services.audience.delete(id))) {
+      return c.json({ error: 'profile-not-found', message: 'There is no such profile in the audience of record.' }, 404);
+    }
+    // Named by its number only: the log outlives the profile, and must not keep its address.
+    await recordAudit(c, 'profiles-deleted', 'audience', `profile-${id}`, `Profile ${id}`, '1 profile');
+    return c.json({ deleted: true }, 200);
   })
   .post('/imports', query(importQuery), async (c) => {
     const { fileName, mapping } = c.req.valid('query');
@@ -121,8 +135,11 @@ export const audience = new Hono<AppEnv>()
       now,
     });
     if (!outcome.ok) return c.json({ error: outcome.code, message: outcome.message }, 422);
-    await audience.saveImport({ ...outcome.summary, startedAt, finishedAt: now().toISOString(), report: outcome.report });
-    return c.json(outcome.summary, 200);
+    const { summary } = outcome;
+    await audience.saveImport({ ...summary, startedAt, finishedAt: now().toISOString(), report: outcome.report });
+    const counts = `${summary.rows} rows: ${summary.inserted} new, ${summary.updated} updated, ${summary.rejected} rejected`;
+    await recordAudit(c, 'imported', 'audience', summary.id, summary.fileName, `"${summary.fileName}", ${counts}`);
+    return c.json(summary, 200);
   })
   .get('/imports/:id/report', async (c) => {
     const stored = await c.var.services.audience.importReport(c.req.param('id'));
@@ -141,12 +158,17 @@ export const audience = new Hono<AppEnv>()
   )
   .put('/denylist', jsonBody(denyBody), async (c) => {
     const { email, reason } = c.req.valid('json');
+    const address = normalizeEmail(email);
     await c.var.services.audience.denylist(email, reason, c.var.user, c.var.services.now());
+    await recordAudit(c, 'denylisted', 'audience', address, address, reason);
     return c.json({ email: email.trim().toLowerCase(), reason }, 200);
   })
   .delete('/denylist', jsonBody(z.object({ email: z.string().min(3) })), async (c) => {
-    const removed = await c.var.services.audience.undeny(c.req.valid('json').email);
-    return removed
-      ? c.json({ removed: true }, 200)
-      : c.json({ error: 'not-denylisted', message: 'That address is not on the denylist.' }, 404);
+    const { email } = c.req.valid('json');
+    if (!(await c.var.services.audience.undeny(email))) {
+      return c.json({ error: 'not-denylisted', message: 'That address is not on the denylist.' }, 404);
+    }
+    const address = normalizeEmail(email);
+    await recordAudit(c, 'undenylisted', 'audience', address, address);
+    return c.json({ removed: true }, 200);
   });

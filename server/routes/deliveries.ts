@@ -2,7 +2,8 @@
  * Deliveries over HTTP: the hand-off of a prepared batch (begin, chunks of recipients then of
  * exclusions, commit), the commands (send, unschedule, pause, resume, stop, settle unknown —
  * application/delivery-commands.ts does them), the live figures (a snapshot, and Server-Sent
- * Events, application/live-figures.ts), the report and the delivery log.
+ * Events, application/live-figures.ts), the report and the delivery log. Each command carried
+ * out is written to the audit log, with the delivery's name as it was then.
  */
 
 import { Hono, type Context } from 'hono';
@@ -15,6 +16,8 @@ import type { ExclusionCause } from '../../shared/types';
 import type { KpisOutcome } from '../application/delivery-commands';
 import type { AppEnv } from '../services';
 import type { Refusal } from '../store/deliveries';
+import type { AuditAction } from '../store/audit';
+import { recordAudit } from './audit-trail';
 import { templateValues } from './proofs';
 import { jsonBody, params, query } from './validate';
 import { csvCell } from '../audience/importer';
@@ -148,15 +151,28 @@ export const deliveries = new Hono<AppEnv>()
   })
   .post('/:id/send', jsonBody(send), async (c) => {
     const { contentHash, scheduledAt } = c.req.valid('json');
-    return answer(c, await c.var.services.commands.send(c.req.param('id'), contentHash, scheduledAt));
+    const id = c.req.param('id');
+    const result = await c.var.services.commands.send(id, contentHash, scheduledAt);
+    // A time within the grace of now sends at once: the outcome says which it was.
+    if (scheduledAt && result.ok && result.kpis.status === 'scheduled') {
+      return audited(c, id, result, 'scheduled', `scheduled for ${new Date(scheduledAt).toISOString()}`);
+    }
+    return audited(c, id, result, 'sent', 'sending started');
   })
-  .post('/:id/unschedule', async (c) => answer(c, await c.var.services.commands.unschedule(c.req.param('id'))))
-  .post('/:id/pause', async (c) => answer(c, await c.var.services.commands.pause(c.req.param('id'))))
-  .post('/:id/resume', async (c) => answer(c, await c.var.services.commands.resume(c.req.param('id'))))
-  .post('/:id/stop', async (c) => answer(c, await c.var.services.commands.stop(c.req.param('id'))))
+  .post('/:id/unschedule', async (c) =>
+    audited(c, c.req.param('id'), await c.var.services.commands.unschedule(c.req.param('id')), 'unscheduled'),
+  )
+  .post('/:id/pause', async (c) => audited(c, c.req.param('id'), await c.var.services.commands.pause(c.req.param('id')), 'paused'))
+  .post('/:id/resume', async (c) => audited(c, c.req.param('id'), await c.var.services.commands.resume(c.req.param('id')), 'resumed'))
+  .post('/:id/stop', async (c) => audited(c, c.req.param('id'), await c.var.services.commands.stop(c.req.param('id')), 'stopped'))
   .post('/:id/unknown', jsonBody(settle), async (c) => {
-    const result = await c.var.services.commands.settleUnknown(c.req.param('id'), c.req.valid('json').resend);
-    return result.ok ? c.json({ settled: result.settled }, 200) : refusal(c, result);
+    const id = c.req.param('id');
+    const { resend } = c.req.valid('json');
+    const result = await c.var.services.commands.settleUnknown(id, resend);
+    if (!result.ok) return refusal(c, result);
+    const what = resend ? 'put back in the queue to be sent again' : 'cancelled, not sent again';
+    await recordAudit(c, 'settled-unknown', 'delivery', id, await nameOf(c, id), `${result.settled} recipients of unknown outcome ${what}`);
+    return c.json({ settled: result.settled }, 200);
   })
   .get('/:id/report', async (c) => {
     const { deliveries, reports } = c.var.services;
@@ -199,6 +215,15 @@ export const deliveries = new Hono<AppEnv>()
 /** Answers a command's outcome: the delivery's figures, or the refusal. */
 function answer(c: Context<AppEnv>, result: KpisOutcome) {
   return result.ok ? c.json(result.kpis, 200) : refusal(c, result);
+}
+
+/** Resolves the delivery's name, as the audit log names it (its id if it is gone). */
+const nameOf = async (c: Context<AppEnv>, id: string) => (await c.var.services.deliveries.get(id))?.name ?? id;
+
+/** Answers a command's outcome as `answer` does, once a command that was carried out is in the audit log. */
+async function audited(c: Context<AppEnv>, id: string, result: KpisOutcome, action: AuditAction, detail = '') {
+  if (result.ok) await recordAudit(c, action, 'delivery', id, await nameOf(c, id), detail);
+  return answer(c, result);
 }
 
 /**

@@ -42,7 +42,7 @@ describe('signing in', () => {
     expect(cookie).toContain('HttpOnly');
     expect(cookie).toContain('SameSite=Strict');
     const me = await kit.app.request('/api/session', { headers: { cookie: cookie.split(';')[0] } });
-    expect(await me.json()).toEqual({ username: 'admin', publicUrl: PUBLIC_URL });
+    expect(await me.json()).toEqual({ username: 'admin', role: 'admin', publicUrl: PUBLIC_URL });
   });
 
   it('refuses a wrong password and an unknown user alike', async () => {

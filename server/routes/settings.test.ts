@@ -112,7 +112,11 @@ describe('the public address of tracking and unsubscribe links', () => {
   it('is told to the app with the session, and the settings say when recipients cannot reach it', async () => {
     const local = await createKit({ publicUrl: 'http://localhost:8080' });
     try {
-      expect(await (await local.request('/api/session')).json()).toEqual({ username: 'admin', publicUrl: 'http://localhost:8080' });
+      expect(await (await local.request('/api/session')).json()).toEqual({
+        username: 'admin',
+        role: 'admin',
+        publicUrl: 'http://localhost:8080',
+      });
       const settings = await (await local.request('/api/settings')).json();
       expect(settings.publicUrl).toBe('http://localhost:8080');
       expect(settings.publicUrlProblems).toEqual([

@@ -15,7 +15,8 @@ import { testDatabaseUrl, testEngine } from '../test-kit';
 import { MIGRATIONS } from './migrations';
 import { openStores, type Stores } from './stores';
 
-const PREVIOUS = MIGRATIONS.length - 1;
+/** A database from before the staged hand-off: the last two steps are taken (the hand-off, then team work). */
+const PREVIOUS = MIGRATIONS.length - 2;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
@@ -24,6 +25,7 @@ const OLD_ROWS = [
   `INSERT INTO profiles (id, email, first_name, last_name, status, created_at, updated_at, change_seq, attributes)
      VALUES (7, 'zoe@example.com', 'Zoë', 'de Jong', 'subscribed', '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', 3, '{}')`,
   `INSERT INTO meta (key, value) VALUES ('change_seq', '3')`,
+  `INSERT INTO users (username, password_hash) VALUES ('admin', 'scrypt$c2FsdA$aGFzaA')`,
   `INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, html, status, targeted, to_deliver,
      excluded, excluded_by_cause, chunk_count, exclusion_chunk_count, committed, created_at, updated_at)
      VALUES ('half', 1, 'abcdef01', 'Half', 'Shop', 'news@shop.example.com', 'Hi', '<p>Hi</p>', 'prepared', 2, 1, 1,
@@ -75,6 +77,9 @@ describe(`migrating a database of the previous version (${testEngine()})`, () =>
     const stores = await old.stores();
     try {
       expect(stores.created).toBe(false);
+      // The one operator of a database from before roles is its admin, enabled.
+      expect(await stores.query('SELECT username, role, disabled FROM users')).toEqual([{ username: 'admin', role: 'admin', disabled: 0 }]);
+      expect(await stores.query('SELECT count(*) AS n FROM work_docs')).toEqual([{ n: 0 }]);
       expect(await stores.query(`SELECT seq, profile_id AS "profileId", status, vals FROM journal WHERE delivery_id = 'half'`)).toEqual([
         { seq: 1, profileId: 7, status: 'staged', vals: expect.stringContaining('"vip":true') },
       ]);
