@@ -42,6 +42,8 @@ export interface Typology {
   id: string;
   name: string;
   rules: TypologyRule[];
+  /** Deliveries of this typology are sent only once another operator than their preparer approved the preparation. */
+  requiresApproval?: boolean;
 }
 
 export const DEFAULT_TYPOLOGY_ID = 'default';

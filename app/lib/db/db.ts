@@ -8,12 +8,19 @@ import type { PreparationResult } from '$shared/preparation';
 import { DEFAULT_TYPOLOGY_ID, type Typology } from '$shared/typology';
 import type { ContactHistoryEntry, Delivery, Profile, SendKpis, TemplateValue } from '$shared/types';
 import type { ExclusionChunk, RecipientChunk } from './prepared-batch';
+import { newSyncMeta, type SyncMeta } from './work';
+import { encodeHlc } from '$shared/hlc';
+import { DELIVERY_FIELDS, TYPOLOGY_FIELDS, type PreparationSummary } from '$shared/work';
 import type { StoredBlock, StoredBlockDetails } from './replica-blocks';
 
 /** A delivery as the app keeps it: the draft, plus what the server last said about it. */
 export interface LocalDelivery extends Delivery {
   /** The server's live figures, kept for offline display; null until handed over. */
   server: SendKpis | null;
+  /** The last preparation, as the device that prepared it recorded it for the team (work.ts's `preparation` field). */
+  prepared: PreparationSummary | null;
+  /** The team's document of record: stamps, edits waiting to be pushed, others' values that replaced ours (work.ts). */
+  sync: SyncMeta;
 }
 
 export interface StoredPreparation extends PreparationResult {
@@ -71,6 +78,7 @@ export interface OverlayRecord {
 /** A marketer's typology, as edited; the default one is built in and not stored. */
 export interface StoredTypology extends Typology {
   updatedAt: string;
+  sync: SyncMeta;
 }
 
 /** The messages of one delivery as the server reported them, for pressure and capacity rules. */
@@ -153,6 +161,29 @@ export class MailroomDb extends Dexie {
           .modify((delivery: { typologyId?: string }) => {
             delivery.typologyId ??= DEFAULT_TYPOLOGY_ID;
           });
+      });
+    // Drafts and typologies become the team's documents: what was made on this device before
+    // is pushed as new (every field an edit of its own, at the time it was last changed).
+    this.version(7)
+      .stores({})
+      .upgrade(async (tx) => {
+        const node = `upgrade${Math.random().toString(36).slice(2, 8)}`;
+        const upgrade = (fields: readonly string[], record: { updatedAt: string; sync?: SyncMeta }) => {
+          const hlc = encodeHlc({ wall: Date.parse(record.updatedAt) || Date.now(), counter: 0 }, node);
+          record.sync = newSyncMeta(null);
+          for (const field of fields) record.sync.pending[field] = { hlc, base: null };
+        };
+        await tx
+          .table('deliveries')
+          .toCollection()
+          .modify((delivery: LocalDelivery) => {
+            delivery.prepared ??= null;
+            upgrade(DELIVERY_FIELDS, delivery);
+          });
+        await tx
+          .table('typologies')
+          .toCollection()
+          .modify((typology: StoredTypology) => upgrade(TYPOLOGY_FIELDS, typology));
       });
   }
 }

@@ -1,9 +1,14 @@
-/** Writing deliveries: drafts are created and edited here; each edit bumps the version. */
+/**
+ * Writing deliveries: drafts are created and edited here, each edit at once and offline too;
+ * each edit bumps the version and waits in the record to be pushed to the team (work.ts).
+ */
 
 import { EVERYONE } from '$shared/audience-filter';
 import { DEFAULT_TYPOLOGY_ID } from '$shared/typology';
 import type { DeliveryContent } from '$shared/types';
 import { plain, type LocalDelivery, type MailroomDb } from './db';
+import { DELIVERY_FIELDS } from '$shared/work';
+import { isDeleting, newSyncMeta, recordEdits, stamp } from './work';
 
 export const SAMPLE_HTML = `<html>
   <body style="font-family: sans-serif">
@@ -17,13 +22,9 @@ export const SAMPLE_HTML = `<html>
   </body>
 </html>`;
 
-/** Returns the id of a new draft delivery with sensible defaults. */
-export async function createDelivery(db: MailroomDb, now = new Date()): Promise<string> {
-  const id = crypto.randomUUID();
-  const at = now.toISOString();
-  const delivery: LocalDelivery = {
-    id,
-    version: 1,
+/** Returns the id of a new draft delivery with sensible defaults, made by `by` (the signed-in operator). */
+export async function createDelivery(db: MailroomDb, by: string | null = null, now = new Date()): Promise<string> {
+  const content: DeliveryContent = {
     name: 'New delivery',
     fromName: 'Mailroom Shop',
     fromAddress: 'news@shop.example.com',
@@ -32,20 +33,94 @@ export async function createDelivery(db: MailroomDb, now = new Date()): Promise<
     audience: EVERYONE,
     scheduledAt: null,
     typologyId: DEFAULT_TYPOLOGY_ID,
-    createdAt: at,
-    updatedAt: at,
-    server: null,
   };
-  await db.deliveries.add(delivery);
+  return addDelivery(db, content, by, null, now);
+}
+
+/** Returns the id of a new draft with the content of another delivery (its name marked as a copy). */
+export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by: string | null, now = new Date()): Promise<string> {
+  const { name, fromName, fromAddress, subject, html, audience, typologyId } = plain(from);
+  // A copy is a new delivery: a schedule chosen for the original is not the copy's.
+  const content = { name: `Copy of ${name}`.slice(0, 200), fromName, fromAddress, subject, html, audience, scheduledAt: null, typologyId };
+  return addDelivery(db, content, by, from.id, now);
+}
+
+async function addDelivery(db: MailroomDb, content: DeliveryContent, by: string | null, duplicateOf: string | null, now: Date) {
+  const id = crypto.randomUUID();
+  const at = now.toISOString();
+  await db.transaction('rw', [db.deliveries, db.meta], async () => {
+    // Every field is an edit of the new document, pushed from the first keystroke on.
+    const sync = { ...newSyncMeta(by), duplicateOf };
+    for (const field of DELIVERY_FIELDS) sync.pending[field] = { hlc: await stamp(db), base: null };
+    await db.deliveries.add({ id, version: 1, ...content, createdAt: at, updatedAt: at, server: null, prepared: null, sync });
+  });
   return id;
 }
 
-/** Saves edited content; the version goes up, which makes any preparation stale. */
+/** Saves edited content; the version goes up, which makes any preparation stale, and the edits wait to be pushed. */
 export async function saveContent(db: MailroomDb, id: string, content: DeliveryContent, now = new Date()): Promise<void> {
-  await db.transaction('rw', db.deliveries, async () => {
+  await db.transaction('rw', [db.deliveries, db.meta], async () => {
     const current = await db.deliveries.get(id);
     if (!current) throw new Error(`delivery ${id} does not exist`);
     if (current.server) throw new Error(`delivery ${id} was handed to the server and can no longer be edited`);
-    await db.deliveries.put({ ...current, ...plain(content), version: current.version + 1, updatedAt: now.toISOString() });
+    const edited = await recordEdits(db, current, 'delivery', plain(content));
+    if (edited === current) return;
+    await db.deliveries.put({ ...edited, version: current.version + 1, updatedAt: now.toISOString() });
+  });
+}
+
+/** Records what a preparation made, for the team (its preparer is who pushes it). */
+export async function recordPreparation(db: MailroomDb, id: string, summary: LocalDelivery['prepared']): Promise<void> {
+  await db.transaction('rw', [db.deliveries, db.meta], async () => {
+    const current = await db.deliveries.get(id);
+    if (!current) return;
+    const edited = await recordEdits(db, current, 'delivery', { prepared: summary });
+    if (edited !== current) await db.deliveries.put(edited);
+  });
+}
+
+/** Takes a value of ours that another writer replaced back (a new edit, made having seen theirs), and lets the entry go. */
+export async function takeBack(db: MailroomDb, id: string, entryId: string): Promise<void> {
+  await db.transaction('rw', [db.deliveries, db.meta], async () => {
+    const current = await db.deliveries.get(id);
+    const entry = current?.sync.overwritten.find((o) => o.id === entryId);
+    if (!current || !entry) return;
+    const field = entry.field === 'preparation' ? 'prepared' : entry.field;
+    const edited = await recordEdits(db, current, 'delivery', { [field]: entry.value } as Partial<LocalDelivery>);
+    await db.deliveries.put({
+      ...edited,
+      version: edited === current ? current.version : current.version + 1,
+      sync: {
+        ...edited.sync,
+        overwritten: edited.sync.overwritten.filter((o) => o.id !== entryId),
+        dismiss: [...edited.sync.dismiss, entryId],
+      },
+    });
+  });
+}
+
+/** Lets an overwritten value of ours go without taking it back. */
+export async function dismissOverwritten(db: MailroomDb, id: string, entryId: string): Promise<void> {
+  await db.deliveries
+    .where('id')
+    .equals(id)
+    .modify((d) => {
+      d.sync.overwritten = d.sync.overwritten.filter((o) => o.id !== entryId);
+      d.sync.dismiss = [...d.sync.dismiss, entryId];
+    });
+}
+
+/**
+ * Deletes a draft on every device: hidden here at once, removed once the server has it.
+ * A delivery handed to the server stays (it has a log).
+ */
+export async function deleteDraft(db: MailroomDb, id: string): Promise<void> {
+  await db.transaction('rw', [db.deliveries, db.meta], async () => {
+    const current = await db.deliveries.get(id);
+    if (!current || isDeleting(current)) return;
+    if (current.server || current.sync.serverStatus) throw new Error('This delivery was handed to the server: it stays, with its log.');
+    // Never on the server: nothing to tell anyone.
+    if (current.sync.seq === 0) return void (await db.deliveries.delete(id));
+    await db.deliveries.put({ ...current, sync: { ...current.sync, deleteAt: await stamp(db), refusal: null } });
   });
 }

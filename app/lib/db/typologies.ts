@@ -1,28 +1,43 @@
 /**
  * Typologies in the browser database. The default one is built in (shared/typology.ts) and
- * read-only; a marketer's own start as a copy of another and are edited here, offline too.
+ * read-only; a marketer's own start as a copy of another and are edited here, offline too,
+ * then pushed to the team (work.ts): every device gets them, and every draft using one.
  */
 
 import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID, typologyProblem, type Typology } from '$shared/typology';
 import type { AttributeDefinition } from '$shared/types';
-import { plain, type MailroomDb, type StoredTypology } from './db';
+import { TYPOLOGY_FIELDS } from '$shared/work';
+import { plain, type MailroomDb } from './db';
+import { isDeleting, newSyncMeta, recordEdits, stamp } from './work';
 
 /** Returns the typology with this id (the default one included), or undefined when it was deleted. */
 export async function typologyOf(db: MailroomDb, id: string): Promise<Typology | undefined> {
   if (id === DEFAULT_TYPOLOGY_ID) return DEFAULT_TYPOLOGY;
-  return db.typologies.get(id);
+  const typology = await db.typologies.get(id);
+  return typology && !isDeleting(typology) ? typology : undefined;
 }
 
 /** Returns every typology: the default one first, then the marketer's by name. */
 export async function listTypologies(db: MailroomDb): Promise<Typology[]> {
-  return [DEFAULT_TYPOLOGY, ...(await db.typologies.orderBy('name').toArray())];
+  const own = await db.typologies.orderBy('name').toArray();
+  return [DEFAULT_TYPOLOGY, ...own.filter((t) => !isDeleting(t))];
 }
 
-/** Creates a copy of `from` under a new name; returns its id. */
-export async function copyTypology(db: MailroomDb, from: Typology, name: string, now = new Date()): Promise<string> {
+/** Creates a copy of `from` under a new name, made by `by`; returns its id. */
+export async function copyTypology(
+  db: MailroomDb,
+  from: Typology,
+  name: string,
+  by: string | null = null,
+  now = new Date(),
+): Promise<string> {
   const id = crypto.randomUUID();
-  const copy: StoredTypology = { ...plain(from), id, name, updatedAt: now.toISOString() };
-  await db.typologies.add(copy);
+  await db.transaction('rw', [db.typologies, db.meta], async () => {
+    const { rules, requiresApproval = false } = plain(from);
+    const sync = { ...newSyncMeta(by), duplicateOf: from.id === DEFAULT_TYPOLOGY_ID ? null : from.id };
+    for (const field of TYPOLOGY_FIELDS) sync.pending[field] = { hlc: await stamp(db), base: null };
+    await db.typologies.add({ id, name, rules, requiresApproval, updatedAt: now.toISOString(), sync });
+  });
   return id;
 }
 
@@ -36,18 +51,28 @@ export async function saveTypology(
   if (typology.id === DEFAULT_TYPOLOGY_ID) throw new Error('The default typology cannot be changed: make a copy and edit that.');
   const problem = typologyProblem(typology, schema);
   if (problem) throw new Error(problem);
-  await db.typologies.put({ ...plain(typology), updatedAt: now.toISOString() });
+  await db.transaction('rw', [db.typologies, db.meta], async () => {
+    const current = await db.typologies.get(typology.id);
+    if (!current || isDeleting(current)) throw new Error('This typology was deleted meanwhile.');
+    const { name, rules, requiresApproval = false } = plain(typology);
+    const edited = await recordEdits(db, current, 'typology', { name, rules, requiresApproval });
+    if (edited !== current) await db.typologies.put({ ...edited, updatedAt: now.toISOString() });
+  });
 }
 
 /** Deletes a typology no draft uses; throws, naming the drafts, when some still do. */
 export async function deleteTypology(db: MailroomDb, id: string): Promise<void> {
   if (id === DEFAULT_TYPOLOGY_ID) throw new Error('The default typology cannot be deleted.');
-  await db.transaction('rw', [db.typologies, db.deliveries], async () => {
-    const users = await db.deliveries.filter((d) => d.typologyId === id && d.server === null).toArray();
+  await db.transaction('rw', [db.typologies, db.deliveries, db.meta], async () => {
+    const users = await db.deliveries.filter((d) => d.typologyId === id && d.server === null && !isDeleting(d)).toArray();
     if (users.length > 0) {
       const names = users.map((d) => `"${d.name}"`).join(', ');
       throw new Error(`This typology is used by ${names}: pick another typology there first.`);
     }
-    await db.typologies.delete(id);
+    const current = await db.typologies.get(id);
+    if (!current) return;
+    // Never on the server: nothing to tell anyone. Otherwise hidden here, removed once the server has it.
+    if (current.sync.seq === 0) return void (await db.typologies.delete(id));
+    await db.typologies.put({ ...current, sync: { ...current.sync, deleteAt: await stamp(db), refusal: null } });
   });
 }

@@ -4,6 +4,9 @@ import { db } from '../db/instance';
 import { Outbox } from './outbox.svelte';
 import { compactInWorker } from '../worker/preparation-client';
 import { Replica } from './replica.svelte';
+import { WorkSync } from './work-sync.svelte';
 
 export const replica = new Replica(db, compactInWorker);
 export const outbox = new Outbox(db);
+/** The team's drafts and typologies, pushed and pulled (work-sync.svelte.ts). */
+export const work = new WorkSync(db);

@@ -15,12 +15,15 @@ import { isFinal } from '$shared/status';
 import type { DeliveryContent, SendKpis } from '$shared/types';
 import { client, refusalOf } from '../api';
 import type { SendItem } from '../db/db';
-import { saveContent } from '../db/deliveries';
+import { recordPreparation, saveContent } from '../db/deliveries';
+import { storeDocs } from '../db/work';
+import { approvalState, isLocked, type ApprovalState, type WorkDoc } from '$shared/work';
+import { session } from './session.svelte';
 import { db } from '../db/instance';
 import { deliveryState, formatWhen, type DeliveryState } from '../delivery-state';
 import { cancelPreparation, countAudience, prepareInWorker, type PrepareProgress } from '../worker/preparation-client';
-import { outbox, replica } from './app';
-import { currentHash } from './typologies.svelte';
+import { outbox, replica, work } from './app';
+import { currentHash, typologyById } from './typologies.svelte';
 import { LiveQuery } from './live-query.svelte';
 
 type Tone = 'info' | 'error';
@@ -94,7 +97,40 @@ export class DeliveryDashboard {
     });
   });
 
-  readonly editable = $derived(this.state !== null && this.state.kind !== 'server' && this.state.kind !== 'outbox' && !this.#preparing);
+  /** Handed to the server (on any device): its content is the server's now, on every device. */
+  readonly locked = $derived.by(() => isLocked(this.delivery.current?.sync.serverStatus ?? null));
+  /** The signed-in role may change deliveries (a viewer reads them). */
+  readonly mayWork = $derived(session.can('work'));
+  readonly editable = $derived(
+    this.state !== null && this.state.kind !== 'server' && this.state.kind !== 'outbox' && !this.#preparing && !this.locked && this.mayWork,
+  );
+  /** Who prepared the delivery last (on any device), as the team's document says; this operator while not pushed yet. */
+  readonly preparedBy: string | null = $derived.by(() => {
+    const sync = this.delivery.current?.sync;
+    if (!sync || !this.delivery.current?.prepared) return null;
+    return sync.pending.preparation ? session.user : (sync.stamps.preparation?.by ?? null);
+  });
+  /** Whether a Send of the preparation at hand waits for an approval (the typology asks for one). */
+  readonly approval: ApprovalState = $derived.by(() => {
+    const delivery = this.delivery.current;
+    const typology = delivery ? typologyById(delivery.typologyId) : undefined;
+    return approvalState({
+      requiresApproval: typology?.requiresApproval === true,
+      approval: delivery?.sync.approval ?? null,
+      preparedBy: this.preparedBy,
+      contentHash: this.preparation.current?.contentHash ?? delivery?.prepared?.contentHash ?? '',
+    });
+  });
+  /** This operator may approve: the typology asks, someone else prepared it, and the team has its preparation. */
+  readonly canApprove = $derived.by(
+    () =>
+      this.approval.kind === 'waiting' &&
+      this.mayWork &&
+      !!this.delivery.current?.prepared &&
+      !this.delivery.current.sync.pending.preparation &&
+      this.preparedBy !== null &&
+      this.preparedBy !== session.user,
+  );
   readonly serverStatus = $derived(this.state?.kind === 'server' ? this.state.status : null);
   /** When the delivery is to be sent (its Send at), or null to send on click. */
   readonly scheduledAt: Date | null = $derived.by(() => {
@@ -107,13 +143,20 @@ export class DeliveryDashboard {
   }
   /** Send (or Schedule, with a Send at) is possible: prepared, and a Send at still ahead. */
   get canSend(): boolean {
-    return this.state?.kind === 'prepared' && !this.#preparing && !this.#sending && !this.schedulePassed;
+    return (
+      this.state?.kind === 'prepared' &&
+      !this.#preparing &&
+      !this.#sending &&
+      !this.schedulePassed &&
+      this.mayWork &&
+      this.approval.kind !== 'waiting'
+    );
   }
-  readonly canCancelSend = $derived(this.state?.kind === 'outbox' && this.state.item.state !== 'refused');
-  readonly canUnschedule = $derived(this.serverStatus === 'scheduled');
-  readonly canPause = $derived(this.serverStatus === 'sending' || this.serverStatus === 'scheduled');
-  readonly canResume = $derived(this.serverStatus === 'paused');
-  readonly canStop = $derived(this.serverStatus !== null && !isFinal(this.serverStatus));
+  readonly canCancelSend = $derived(this.state?.kind === 'outbox' && this.state.item.state !== 'refused' && this.mayWork);
+  readonly canUnschedule = $derived(this.serverStatus === 'scheduled' && this.mayWork);
+  readonly canPause = $derived((this.serverStatus === 'sending' || this.serverStatus === 'scheduled') && this.mayWork);
+  readonly canResume = $derived(this.serverStatus === 'paused' && this.mayWork);
+  readonly canStop = $derived(this.serverStatus !== null && !isFinal(this.serverStatus) && this.mayWork);
 
   /** A failed preparation's reason: its first error line (where and what), and how many more there are. */
   readonly failure = $derived.by(() => {
@@ -157,6 +200,19 @@ export class DeliveryDashboard {
     try {
       const outcome = await prepareInWorker(this.id, (progress) => (this.#progress = progress));
       if (!outcome.ok) this.#say(outcome.code === 'cancelled' ? 'info' : 'error', outcome.message);
+      const prepared = await db.preparations.get(this.id);
+      if (outcome.ok && prepared?.status === 'prepared') {
+        // The team sees what was prepared, and by whom: an approval names this content hash.
+        const { targeted, toDeliver, excluded } = prepared.kpis;
+        await recordPreparation(db, this.id, {
+          contentHash: prepared.contentHash,
+          preparedAt: prepared.preparedAt,
+          targeted,
+          toDeliver,
+          excluded,
+        });
+        work.soon();
+      }
     } catch (error) {
       this.#say('error', `The preparation could not run: ${(error as Error).message}`);
     } finally {
@@ -190,6 +246,26 @@ export class DeliveryDashboard {
     } finally {
       this.#sending = false;
     }
+  }
+
+  /** Approves the team's latest preparation of the delivery (another operator prepared it). */
+  async approve(): Promise<void> {
+    const contentHash = this.delivery.current?.prepared?.contentHash;
+    if (!contentHash) return;
+    const answer = await this.call<{ doc: WorkDoc }>(() =>
+      fetch(`/api/work/${encodeURIComponent(this.id)}/approve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ contentHash }),
+      }),
+    );
+    if (!answer) return;
+    await db.transaction(
+      'rw',
+      [db.deliveries, db.typologies, db.meta, db.preparations, db.recipientChunks, db.exclusionChunks, db.outbox],
+      () => storeDocs(db, [answer.doc]),
+    );
+    this.#say('info', 'Approved: this preparation can be sent. An edit or a new preparation needs a new approval.');
   }
 
   /** Takes a Send waiting in the outbox back, unless it is reaching the server right now. */
