@@ -35,7 +35,7 @@ async function signedIn(): Promise<{ context: BrowserContext; page: Page }> {
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Audience' }).waitFor();
-  await page.getByText('10,000 profiles').waitFor({ timeout: 30_000 });
+  await page.getByTestId('replica-count').filter({ hasText: '10,000 profiles' }).waitFor({ timeout: 30_000 });
   return { context, page };
 }
 

@@ -22,7 +22,7 @@ beforeAll(async () => {
   await page.goto(`${server.url}/login`);
   await page.getByLabel('Password').fill('audience-test-password');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByText('10,000 profiles').waitFor({ timeout: 30_000 });
+  await page.getByTestId('replica-count').filter({ hasText: '10,000 profiles' }).waitFor({ timeout: 30_000 });
 });
 
 afterAll(async () => {

@@ -18,6 +18,8 @@ const PUSH_AFTER_EDIT_MS = 400;
 const PUSH_BYTES = 4 * 1024 * 1024;
 const PUSH_DOCS = 20;
 const LOCK = 'mailroom.work-sync';
+const EVENTS_LOCK = 'mailroom.work-events';
+const EVENTS_CHANNEL = 'mailroom.work-events';
 
 interface Page {
   docs: WorkDoc[];
@@ -66,20 +68,51 @@ export class WorkSync {
       },
       error: (error) => console.error('work waiting to be pushed', error),
     });
-    const events = new EventSource('/api/work/events');
-    events.addEventListener('work', (event) => {
-      const { cursor } = JSON.parse((event as MessageEvent<string>).data) as { cursor: number };
-      void getMeta<number>(this.db, WORK_CURSOR).then((mine) => {
-        if ((mine ?? 0) < cursor) kick();
-      });
-    });
+    const stopEvents = this.#listen(kick);
     kick();
     return () => {
       window.removeEventListener('online', kick);
       clearInterval(interval);
       clearTimeout(this.#timer);
       waiting.unsubscribe();
-      events.close();
+      stopEvents();
+    };
+  }
+
+  /**
+   * Follows the server's word that the team's work changed. One tab holds the event stream
+   * (a Web Lock) and tells the others over a BroadcastChannel: a browser opens only six
+   * connections to a server, and every tab holding streams of its own would use them up.
+   */
+  #listen(kick: () => void): () => void {
+    const channel = new BroadcastChannel(EVENTS_CHANNEL);
+    const heard = (cursor: number) =>
+      void getMeta<number>(this.db, WORK_CURSOR).then((mine) => {
+        if ((mine ?? 0) < cursor) kick();
+      });
+    channel.onmessage = (event: MessageEvent<{ cursor: number }>) => heard(event.data.cursor);
+    let release = () => {};
+    let closed = false;
+    const hold = () =>
+      new Promise<void>((released) => {
+        if (closed) return released();
+        const events = new EventSource('/api/work/events');
+        events.addEventListener('work', (event) => {
+          const { cursor } = JSON.parse((event as MessageEvent<string>).data) as { cursor: number };
+          channel.postMessage({ cursor });
+          heard(cursor);
+        });
+        release = () => {
+          events.close();
+          released();
+        };
+      });
+    if (navigator.locks) void navigator.locks.request(EVENTS_LOCK, hold);
+    else void hold();
+    return () => {
+      closed = true;
+      release();
+      channel.close();
     };
   }
 
