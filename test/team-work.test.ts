@@ -66,28 +66,27 @@ const confirm = (page: Page, name: string) => page.getByRole('dialog').getByRole
 const status = (page: Page) => page.getByTestId('delivery-status').textContent();
 const field = (page: Page, label: string) => page.getByLabel(label, { exact: true });
 
-/** The preparation a page's device knows of for the delivery (its content hash), as the team's document brought it. */
-const knownPreparation = (page: Page) =>
-  page.evaluate(async (id) => {
-    const idb = await new Promise<IDBDatabase>(
-      (done) => (indexedDB.open('mailroom').onsuccess = (e) => done((e.target as IDBOpenDBRequest).result)),
-    );
-    try {
-      const record = await new Promise<{ prepared: { contentHash: string } | null } | undefined>(
-        (done) =>
-          (idb.transaction('deliveries').objectStore('deliveries').get(id).onsuccess = (e) => done((e.target as IDBRequest).result)),
-      );
-      return record?.prepared?.contentHash ?? null;
-    } finally {
-      idb.close();
-    }
-  }, deliveryId);
+/** The content hash a page shows for approval (the preparation its device knows of), or null. */
+const shownForApproval = (page: Page) =>
+  page
+    .getByTestId('approval')
+    .getAttribute('data-content-hash', { timeout: 1_000 })
+    .catch(() => null);
 
-/** Waits until the page's device has the preparation the server holds, then approves it there. */
-async function approveOn(page: Page) {
+/**
+ * Waits until the preparer's latest preparation has reached the server and the approver's page
+ * shows it, then approves it there.
+ */
+async function approveOn(page: Page, preparer: Page) {
   const latest = async () => ((await doc(deliveryId))?.fields.preparation as { contentHash: string } | null)?.contentHash;
   await expect
-    .poll(async () => (await knownPreparation(page)) === (await latest()) && (await latest()) !== undefined, { timeout: 20_000 })
+    .poll(
+      async () => {
+        const prepared = await shownForApproval(preparer);
+        return prepared !== null && prepared === (await latest()) && prepared === (await shownForApproval(page));
+      },
+      { timeout: 20_000 },
+    )
     .toBe(true);
   await button(page, 'Approve').click();
 }
@@ -226,7 +225,7 @@ describe('a team on one delivery', () => {
     expect(await button(ana, 'Approve').count()).toBe(0); // the preparer does not approve
 
     await bea.goto(`${server.url}/deliveries/${deliveryId}`);
-    await approveOn(bea);
+    await approveOn(bea, ana);
     await expect.poll(() => ana.getByTestId('approval').textContent(), { timeout: 20_000 }).toMatch(/Approved by bea/);
     await expect.poll(() => button(ana, 'Send').isDisabled()).toBe(false);
 
@@ -237,7 +236,7 @@ describe('a team on one delivery', () => {
     await expect.poll(() => ana.getByTestId('approval').textContent(), { timeout: 15_000 }).toMatch(/approved an earlier preparation/);
     expect(await button(ana, 'Send').isDisabled()).toBe(true);
 
-    await approveOn(bea);
+    await approveOn(bea, ana);
     await expect.poll(() => button(ana, 'Send').isDisabled(), { timeout: 20_000 }).toBe(false);
     await button(ana, 'Send').click();
     await confirm(ana, 'Yes, send').click();
