@@ -19,6 +19,7 @@ import type { SmtpOutcome, UnsentOutcome } from './messenger';
 import type { OutgoingMessage } from './compose';
 import { asciiEmail, NEEDS_SMTPUTF8, needsSmtputf8 } from '../../shared/email-address';
 import { buildRawMessage } from './mime';
+import { withCleanData } from './data-stream';
 import { classifyFailure, RELAY_TIMEOUTS, relayTransportOptions, unreachable, type Messenger, type RelayOptions } from './messenger';
 
 interface PooledConnection {
@@ -61,15 +62,17 @@ export function createPooledMessenger(options: RelayOptions): Messenger {
 
   const connect = () =>
     new Promise<PooledConnection>((resolve, reject) => {
-      const connection = new SMTPConnection({
-        host: transport.host,
-        port: transport.port,
-        secure: transport.secure,
-        tls: transport.tls,
-        connectionTimeout: timeouts.connectionMs,
-        greetingTimeout: timeouts.greetingMs,
-        socketTimeout: timeouts.socketMs,
-      });
+      const connection = withCleanData(
+        new SMTPConnection({
+          host: transport.host,
+          port: transport.port,
+          secure: transport.secure,
+          tls: transport.tls,
+          connectionTimeout: timeouts.connectionMs,
+          greetingTimeout: timeouts.greetingMs,
+          socketTimeout: timeouts.socketMs,
+        }),
+      );
       const pooled: PooledConnection = { connection, sent: 0, broken: false };
       let settled = false;
       const settle = (error?: unknown) => {
