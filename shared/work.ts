@@ -195,7 +195,7 @@ export function mergeEdits(
       continue;
     }
     // Wins; a value written meanwhile by someone who had not seen this one is kept for them.
-    if (held && edit.base !== held.hlc && held.by !== by && !same(edit.value, doc.fields[field])) {
+    if (held && edit.base !== held.hlc && !same(edit.value, doc.fields[field])) {
       keep(doc, { id: held.hlc, field, value: doc.fields[field], by: held.by, hlc: held.hlc, replacedBy: by, replacedAt: edit.hlc });
     }
     if (!same(edit.value, doc.fields[field]) || !held) changed.push(field);

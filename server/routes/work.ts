@@ -73,7 +73,8 @@ async function problemOf(c: Context<AppEnv>, current: WorkDoc | undefined, p: Do
   if (current && current.kind !== p.kind) return `There is a ${current.kind} with this id, not a ${p.kind}.`;
   const latest = now().getTime() + CLOCK_AHEAD_MS;
   for (const [field, e] of Object.entries(p.edits)) {
-    const schema = p.kind === 'typology' && field === 'name' ? TYPOLOGY_NAME : FIELD_SCHEMAS[field];
+    const schema =
+      p.kind === 'typology' && field === 'name' ? TYPOLOGY_NAME : Object.hasOwn(FIELD_SCHEMAS, field) ? FIELD_SCHEMAS[field] : undefined;
     if (!schema) return `A ${p.kind} has no field "${field.slice(0, 40)}".`;
     const checked = schema.safeParse(e.value);
     if (!checked.success) return `${capital(FIELD_LABELS[field] ?? field)} is not valid: ${explain(checked.error)}.`;

@@ -58,12 +58,19 @@ async function addDelivery(db: MailroomDb, content: DeliveryContent, by: string 
 }
 
 /** Saves edited content; the version goes up, which makes any preparation stale, and the edits wait to be pushed. */
-export async function saveContent(db: MailroomDb, id: string, content: DeliveryContent, now = new Date()): Promise<void> {
+export async function saveContent(
+  db: MailroomDb,
+  id: string,
+  content: DeliveryContent,
+  now = new Date(),
+  /** The stamps of the values the form showed when its operator began editing them (see recordEdits). */
+  bases: Record<string, string | null> = {},
+): Promise<void> {
   await db.transaction('rw', [db.deliveries, db.meta], async () => {
     const current = await db.deliveries.get(id);
     if (!current) throw new Error(`delivery ${id} does not exist`);
     if (current.server) throw new Error(`delivery ${id} was handed to the server and can no longer be edited`);
-    const edited = await recordEdits(db, current, 'delivery', plain(content));
+    const edited = await recordEdits(db, current, 'delivery', plain(content), bases);
     if (edited === current) return;
     await db.deliveries.put({ ...edited, version: current.version + 1, updatedAt: now.toISOString() });
   });
@@ -119,8 +126,6 @@ export async function deleteDraft(db: MailroomDb, id: string): Promise<void> {
     const current = await db.deliveries.get(id);
     if (!current || isDeleting(current)) return;
     if (current.server || current.sync.serverStatus) throw new Error('This delivery was handed to the server: it stays, with its log.');
-    // Never on the server: nothing to tell anyone.
-    if (current.sync.seq === 0) return void (await db.deliveries.delete(id));
     await db.deliveries.put({ ...current, sync: { ...current.sync, deleteAt: await stamp(db), refusal: null } });
   });
 }

@@ -7,7 +7,7 @@
 import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID, typologyProblem, type Typology } from '$shared/typology';
 import type { AttributeDefinition } from '$shared/types';
 import { TYPOLOGY_FIELDS } from '$shared/work';
-import { plain, type MailroomDb } from './db';
+import { plain, type MailroomDb, type StoredTypology } from './db';
 import { isDeleting, newSyncMeta, recordEdits, stamp } from './work';
 
 /** Returns the typology with this id (the default one included), or undefined when it was deleted. */
@@ -41,21 +41,32 @@ export async function copyTypology(
   return id;
 }
 
-/** Saves an edited typology; throws with the problem, in the marketer's words, when it is not valid. */
+/**
+ * Saves an edited typology; throws with the problem, in the marketer's words, when it is not
+ * valid. `loaded` is the typology as the editor loaded it (the stored one unless given): only
+ * the fields changed since are saved, so another operator's change of the others, arrived
+ * meanwhile, stays.
+ */
 export async function saveTypology(
   db: MailroomDb,
   typology: Typology,
   schema: readonly AttributeDefinition[],
+  loaded?: Typology,
   now = new Date(),
 ): Promise<void> {
   if (typology.id === DEFAULT_TYPOLOGY_ID) throw new Error('The default typology cannot be changed: make a copy and edit that.');
-  const problem = typologyProblem(typology, schema);
-  if (problem) throw new Error(problem);
   await db.transaction('rw', [db.typologies, db.meta], async () => {
     const current = await db.typologies.get(typology.id);
     if (!current || isDeleting(current)) throw new Error('This typology was deleted meanwhile.');
-    const { name, rules, requiresApproval = false } = plain(typology);
-    const edited = await recordEdits(db, current, 'typology', { name, rules, requiresApproval });
+    const mine = plain({ name: typology.name, rules: typology.rules, requiresApproval: typology.requiresApproval ?? false });
+    const base = loaded ?? current;
+    const before = { name: base.name, rules: base.rules, requiresApproval: base.requiresApproval ?? false };
+    const changed = Object.fromEntries(
+      Object.entries(mine).filter(([field, value]) => JSON.stringify(value) !== JSON.stringify(before[field as keyof typeof before])),
+    ) as Partial<StoredTypology>;
+    const problem = typologyProblem({ ...current, ...changed }, schema);
+    if (problem) throw new Error(problem);
+    const edited = await recordEdits(db, current, 'typology', changed);
     if (edited !== current) await db.typologies.put({ ...edited, updatedAt: now.toISOString() });
   });
 }
@@ -71,8 +82,7 @@ export async function deleteTypology(db: MailroomDb, id: string): Promise<void> 
     }
     const current = await db.typologies.get(id);
     if (!current) return;
-    // Never on the server: nothing to tell anyone. Otherwise hidden here, removed once the server has it.
-    if (current.sync.seq === 0) return void (await db.typologies.delete(id));
+    // Hidden here, removed once the server has it (also one whose first push is still on its way).
     await db.typologies.put({ ...current, sync: { ...current.sync, deleteAt: await stamp(db), refusal: null } });
   });
 }

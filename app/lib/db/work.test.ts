@@ -9,6 +9,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mergeChanged, mergeEdits, type DocPush, type WorkDoc } from '$shared/work';
 import { MailroomDb } from './db';
 import { createDelivery, deleteDraft, saveContent, takeBack } from './deliveries';
+import { copyTypology, saveTypology } from './typologies';
+import { DEFAULT_TYPOLOGY } from '$shared/typology';
+import { encodeHlc } from '$shared/hlc';
 import { pushOf, storeDocs } from './work';
 
 let a: MailroomDb;
@@ -129,5 +132,50 @@ describe('a draft between two devices', () => {
     await sync(a, 'ana');
     expect(await a.deliveries.get(id)).toBeUndefined();
     expect(await b.deliveries.get(id)).toBeUndefined();
+  });
+
+  it('keeps edits made here of a draft someone deleted meanwhile, as a copy named for what happened', async () => {
+    const id = await createDelivery(a, 'ana');
+    await sync(a, 'ana');
+    await sync(b, 'bea');
+    await saveContent(a, id, { ...(await contentOf(a, id)), subject: 'Written offline' });
+    await deleteDraft(b, id);
+    await sync(b, 'bea');
+    await pull(a);
+    expect(await a.deliveries.get(id)).toBeUndefined();
+    const kept = (await a.deliveries.toArray()).filter((d) => d.id !== id);
+    expect(kept).toEqual([expect.objectContaining({ name: 'New delivery (kept: deleted by bea)', subject: 'Written offline' })]);
+    await sync(a, 'ana');
+    expect(server.get(kept[0].id)?.fields).toMatchObject({ subject: 'Written offline' });
+  });
+
+  it('writes after what it pulled, even when its own clock is behind the writer’s', async () => {
+    const id = await createDelivery(a, 'ana');
+    await sync(a, 'ana');
+    // A device whose clock runs ten minutes ahead wrote the subject.
+    const ahead = encodeHlc({ wall: Date.now() + 10 * 60_000, counter: 0 }, 'fast');
+    const doc = server.get(id)!;
+    server.set(id, {
+      ...doc,
+      fields: { ...doc.fields, subject: 'From the fast clock' },
+      stamps: { ...doc.stamps, subject: { hlc: ahead, by: 'bea' } },
+      seq: ++seq,
+    });
+    await pull(a);
+    await saveContent(a, id, { ...(await contentOf(a, id)), subject: 'Ana, having read it' });
+    await sync(a, 'ana');
+    expect(server.get(id)!.fields.subject).toBe('Ana, having read it');
+    expect(server.get(id)!.overwritten).toEqual([]);
+  });
+
+  it('saves only the fields of a typology its editor changed, leaving another’s change of the others', async () => {
+    const id = await copyTypology(a, DEFAULT_TYPOLOGY, 'Shared', 'ana');
+    const loaded = (await a.typologies.get(id))!;
+    // Someone else's rules arrive while the name is being edited.
+    await a.typologies.put({ ...loaded, rules: loaded.rules.filter((r) => r.id !== 'pressure') });
+    await saveTypology(a, { ...loaded, name: 'Shared, renamed' }, [], loaded);
+    const saved = (await a.typologies.get(id))!;
+    expect(saved.name).toBe('Shared, renamed');
+    expect(saved.rules.some((r) => r.id === 'pressure')).toBe(false);
   });
 });

@@ -7,7 +7,7 @@
  * over a record without ever dropping an edit it has not acknowledged.
  */
 
-import { HybridClock, type ClockState } from '$shared/hlc';
+import { encodeHlc, HybridClock, type ClockState } from '$shared/hlc';
 import {
   fieldsOf,
   type Approval,
@@ -88,23 +88,33 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stri
 /** This page's clock: its node is new for every page load, its readings follow the device's last one. */
 let clock: HybridClock | null = null;
 
+/** Returns this page's clock, carried forward to the device's last reading (kept in meta by every tab). */
+function deviceClock(stored: ClockState | undefined): HybridClock {
+  clock ??= new HybridClock(crypto.randomUUID().replaceAll('-', '').slice(0, 12), stored);
+  if (stored) clock.observe(encodeHlc(stored, 'stored'));
+  return clock;
+}
+
+// Dexie operations are awaited directly below (not through helpers): inside a transaction,
+// only Dexie's own promises keep it open.
+
 /** Returns a new clock reading, carrying the device's clock forward in meta (inside the caller's transaction when there is one). */
 export async function stamp(db: MailroomDb): Promise<string> {
-  if (!clock) {
-    const stored = await getMeta<ClockState>(db, WORK_CLOCK);
-    clock = new HybridClock(crypto.randomUUID().replaceAll('-', '').slice(0, 12), stored);
-  }
-  const stored = await getMeta<ClockState>(db, WORK_CLOCK);
-  if (stored) clock.observe(`${stored.wall.toString(36).padStart(9, '0')}-${stored.counter.toString(36).padStart(4, '0')}-x`);
-  const reading = clock.now();
-  await db.meta.put({ key: WORK_CLOCK, value: clock.state });
+  const current = deviceClock((await db.meta.get(WORK_CLOCK))?.value as ClockState | undefined);
+  const reading = current.now();
+  await db.meta.put({ key: WORK_CLOCK, value: current.state });
   return reading;
 }
 
-/** Moves this page's clock past readings from other devices. */
-export function observe(readings: Iterable<string>): void {
-  if (!clock) return;
-  for (const reading of readings) clock.observe(reading);
+/**
+ * Moves the device's clock past readings from other devices, and keeps it (whichever tab
+ * pulled them), so that what this device writes next comes after everything it has seen.
+ */
+export async function observe(db: MailroomDb, readings: Iterable<string>): Promise<void> {
+  const current = deviceClock((await db.meta.get(WORK_CLOCK))?.value as ClockState | undefined);
+  const before = encodeHlc(current.state, 'x');
+  for (const reading of readings) current.observe(reading);
+  if (encodeHlc(current.state, 'x') !== before) await db.meta.put({ key: WORK_CLOCK, value: current.state });
 }
 
 /**
@@ -112,7 +122,14 @@ export function observe(readings: Iterable<string>): void {
  * stamp of the value its author saw first (an edit not yet pushed, edited again, still
  * replaces what the server held). Returns the updated record, or the same one when nothing changed.
  */
-export async function recordEdits<T extends WorkRecord>(db: MailroomDb, record: T, kind: WorkKind, next: Partial<T>): Promise<T> {
+export async function recordEdits<T extends WorkRecord>(
+  db: MailroomDb,
+  record: T,
+  kind: WorkKind,
+  next: Partial<T>,
+  /** The stamps of the values the author saw, where the form knows them (a form edited while another's edit arrived). */
+  bases: Record<string, string | null> = {},
+): Promise<T> {
   const changed = fieldsOf(kind).filter((field) => field in next || (field === 'preparation' && 'prepared' in next));
   const edited = { ...record, sync: { ...record.sync, pending: { ...record.sync.pending } } };
   let any = false;
@@ -121,7 +138,7 @@ export async function recordEdits<T extends WorkRecord>(db: MailroomDb, record: 
     if (same(value, valueOf(record, field))) continue;
     any = true;
     setValue(edited, field, plain(value ?? null));
-    const base = record.sync.pending[field]?.base ?? record.sync.stamps[field]?.hlc ?? null;
+    const base = record.sync.pending[field]?.base ?? (field in bases ? bases[field] : (record.sync.stamps[field]?.hlc ?? null));
     edited.sync.pending[field] = { hlc: await stamp(db), base };
   }
   if (!any) return record;
@@ -232,7 +249,10 @@ export async function storeDocs(
   docs: readonly WorkDoc[],
   pushed: Record<string, Record<string, string>> = {},
 ): Promise<void> {
-  observe(docs.flatMap((d) => Object.values(d.stamps).map((s) => s.hlc)));
+  await observe(
+    db,
+    docs.flatMap((d) => Object.values(d.stamps).map((s) => s.hlc)),
+  );
   for (const doc of docs) {
     const table = doc.kind === 'delivery' ? db.deliveries : db.typologies;
     const local = (await table.get(doc.id)) as WorkRecord | undefined;
@@ -240,9 +260,25 @@ export async function storeDocs(
     if (next === null) {
       await table.delete(doc.id);
       if (doc.kind === 'delivery') await forgetPreparation(db, doc.id);
+      if (local && !local.sync.deleteAt && Object.keys(local.sync.pending).length > 0) await keepOrphanedEdits(db, doc, local);
     } else if (doc.kind === 'delivery') await db.deliveries.put(next as LocalDelivery);
     else await db.typologies.put(next as StoredTypology);
   }
+}
+
+/**
+ * Keeps, as a new document, a record someone deleted while this device had edits of it the
+ * server never took: nothing made here is lost without a trace. The copy is named for what
+ * happened, and every field of it is pushed as new.
+ */
+async function keepOrphanedEdits(db: MailroomDb, doc: WorkDoc, local: WorkRecord): Promise<void> {
+  const id = crypto.randomUUID();
+  const sync = { ...newSyncMeta(local.sync.createdBy), duplicateOf: doc.id };
+  for (const field of fieldsOf(doc.kind)) sync.pending[field] = { hlc: await stamp(db), base: null };
+  const name = `${valueOf(local, 'name') || 'Untitled'} (kept: deleted by ${doc.updatedBy})`.slice(0, 200);
+  if (doc.kind === 'delivery') {
+    await db.deliveries.put({ ...(local as LocalDelivery), id, name, version: 1, server: null, prepared: null, sync });
+  } else await db.typologies.put({ ...(local as StoredTypology), id, name, sync });
 }
 
 /** Drops what this device prepared for a delivery that is gone. */

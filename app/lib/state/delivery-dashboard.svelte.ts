@@ -180,10 +180,11 @@ export class DeliveryDashboard {
   });
 
   /** Saves edited content. A batch the server only holds (prepared, never sent) does not stop an edit: the next Send replaces it. */
-  async save(content: DeliveryContent): Promise<void> {
-    if (!this.editable) return;
+  async save(content: DeliveryContent, bases: Record<string, string | null> = {}): Promise<boolean> {
+    if (!this.editable) return false;
     if (this.delivery.current?.server?.status === 'prepared') await db.deliveries.update(this.id, { server: null });
-    await saveContent(db, this.id, content);
+    await saveContent(db, this.id, content, new Date(), bases);
+    return true;
   }
 
   /** Runs the preparation in the worker; the results land in Dexie and the page follows. */

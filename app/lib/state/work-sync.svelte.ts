@@ -184,7 +184,8 @@ export class WorkSync {
 
   private async pushGroup(pushes: DocPush[]): Promise<void> {
     const response = await post('/api/work/push', { pushes });
-    if (response.status === 401 || response.status === 403) {
+    if (response.status === 401) throw new Error('Sign in again to share your edits with the team: they are kept on this device.');
+    if (response.status === 403) {
       const message = await messageOf(response);
       await this.refuse(pushes, message);
       throw new Error(message);

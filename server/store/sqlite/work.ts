@@ -48,10 +48,8 @@ export function sqliteWorkStore(db: Db): WorkStore {
         // Nothing yields between the check and the write: the check reads what the merge merges into.
         const current = get(push.id);
         const verdict = await check(current, push);
-        if (get(push.id)?.seq !== current?.seq) {
-          refused.push({ id: push.id, message: 'The document changed while it was checked; the device will push again.' });
-          continue;
-        }
+        // Changed while it was checked: left out of the answer, so its edits stay waiting and go at the next push.
+        if (get(push.id)?.seq !== current?.seq) continue;
         const result = pushOne(push, by, at, verdict);
         if (result.refusal) refused.push(result.refusal);
         else if (result.outcome) outcomes.push(result.outcome);
