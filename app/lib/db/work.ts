@@ -19,7 +19,7 @@ import {
   type WorkKind,
 } from '$shared/work';
 import type { DeliveryStatus } from '$shared/types';
-import { getMeta, plain, type LocalDelivery, type MailroomDb, type StoredTypology } from './db';
+import { plain, type LocalDelivery, type MailroomDb, type StoredTypology } from './db';
 
 export interface SyncMeta {
   /** The stamp of each field's value as the server last said it. */
