@@ -202,6 +202,30 @@ describe('pushing and pulling the team’s documents', () => {
     expect((await malformed.json()).message).toMatch(/clock reading/);
   });
 
+  it('takes many pushes at once, each checked, each with a change number of its own', async () => {
+    const ids = Array.from({ length: 25 }, (_, i) => `t${i}`);
+    for (const id of ids) {
+      await push(ana, {
+        id,
+        kind: 'typology',
+        edits: { name: edit(id, at(0)), rules: edit([], at(0)), requiresApproval: edit(false, at(0)) },
+      });
+    }
+    // Deleting a typology asks which drafts use it: checks that read while others wait for the change log.
+    const answers = await Promise.all(
+      ids.map((id, i) => push(i % 2 ? ana : bea, { id, kind: 'typology', edits: {}, deleteAt: at(10 + i) })),
+    );
+    expect(answers.every((a) => a.refused.length === 0)).toBe(true);
+    const { docs } = await pullAll(ana);
+    expect(
+      docs
+        .filter((d) => d.deleted)
+        .map((d) => d.id)
+        .sort(),
+    ).toEqual([...ids].sort());
+    expect(new Set(docs.map((d) => d.seq)).size).toBe(docs.length);
+  });
+
   it('keeps a typology a draft uses, and counts its versions', async () => {
     await push(ana, {
       id: 't1',

@@ -25,11 +25,19 @@ export function postgresWorkStore(sql: Pg): WorkStore {
       const outcomes: MergeOutcome[] = [];
       const refused: PushRefusal[] = [];
       for (const push of pushes) {
+        // Checked before the lock is taken: a check may read through the pool, and a transaction
+        // holding the lock while it waits for a connection could wait on the others for ever.
+        const checked = await get(sql, push.id);
+        const verdict = await check(checked, push);
+        if (verdict) {
+          refused.push({ id: push.id, message: verdict });
+          continue;
+        }
         await sql.begin(async (tx) => {
           await tx`SELECT pg_advisory_xact_lock(${WORK_LOG_LOCK})`;
           const current = await get(tx, push.id);
-          const verdict = await check(current, push);
-          if (verdict) return void refused.push({ id: push.id, message: verdict });
+          // Changed since it was checked: left out of the answer, so its edits stay waiting and go at the next push.
+          if (current?.seq !== checked?.seq) return;
           if (!current && Object.keys(push.edits).length === 0) return;
           const outcome = mergeEdits(current, push, by, at, current?.serverStatus ?? null);
           if (!mergeChanged(current, outcome)) return void outcomes.push({ ...outcome, doc: current! });
