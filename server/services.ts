@@ -14,7 +14,7 @@ import type { Messenger } from './sending/messenger';
 import type { SettingsControl } from './sending/settings';
 import type { AudienceStore } from './store/audience';
 import type { AuditStore } from './store/audit';
-import type { WorkStore } from './store/work';
+import { asksForApproval, type WorkStore } from './store/work';
 import type { Role } from '../shared/roles';
 import type { DeliveryStore } from './store/deliveries';
 import type { SendJournal } from './store/journal';
@@ -26,7 +26,6 @@ import type { Stores } from './store/stores';
 import type { TrackingStore } from './store/tracking';
 import { createTokenSigner, type TokenSigner } from './tracking/tokens';
 import { approvalState } from '../shared/work';
-import { DEFAULT_TYPOLOGY_ID } from '../shared/typology';
 
 /**
  * Returns why a Send of this preparation waits for an approval, or null. A delivery without a
@@ -36,10 +35,8 @@ import { DEFAULT_TYPOLOGY_ID } from '../shared/typology';
 async function approvalWaiting(work: WorkStore, id: string, contentHash: string): Promise<string | null> {
   const doc = await work.get(id);
   if (!doc) return null;
-  const typologyId = String(doc.fields.typologyId ?? DEFAULT_TYPOLOGY_ID);
-  const typology = typologyId === DEFAULT_TYPOLOGY_ID ? undefined : await work.get(typologyId);
   const state = approvalState({
-    requiresApproval: typology?.fields.requiresApproval === true,
+    requiresApproval: await asksForApproval(work, doc),
     approval: doc.approval,
     preparedBy: doc.stamps.preparation?.by ?? null,
     contentHash,

@@ -207,16 +207,14 @@ export function mergeEdits(
     doc.deleted = deleted = true;
   }
   const dismissed = new Set(push.dismiss ?? []);
-  const before = doc.overwritten.length;
   // Only its author lets a kept value go.
   doc.overwritten = doc.overwritten.filter((o) => !(dismissed.has(o.id) && o.by === by));
-  const touched = changed.length > 0 || deleted || doc.overwritten.length !== before || !current;
   if (changed.length > 0 || deleted || !current) {
     doc.version += 1;
     doc.updatedBy = by;
     doc.updatedAt = at;
   }
-  return { doc, changed: touched ? changed : [], created: !current, deleted, locked };
+  return { doc, changed, created: !current, deleted, locked };
 }
 
 /** True when the merge changed anything a device must pull. */

@@ -7,7 +7,6 @@
  */
 
 import { Hono, type Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { isValidEmail } from '../../shared/email-address';
 import { DELIVERY_ID } from '../../shared/handoff';
@@ -20,6 +19,7 @@ import type { AuditAction } from '../store/audit';
 import { recordAudit } from './audit-trail';
 import { templateValues } from './proofs';
 import { jsonBody, params, query } from './validate';
+import { liveStream } from './live-stream';
 import { csvCell } from '../audience/importer';
 import { neutralize } from '../audience/export';
 import type { RecipientFilter, ReportStore } from '../store/reports';
@@ -86,30 +86,6 @@ const exportQuery = z.object({ status: z.enum(FILTERS).default('all'), q: z.stri
 
 const refusal = (c: Context<AppEnv>, r: Refusal) => c.json({ error: r.code, message: r.message }, r.status);
 const notFound = (c: Context<AppEnv>) => c.json({ error: 'delivery-not-found', message: 'There is no such delivery on the server.' }, 404);
-
-/**
- * A Server-Sent Events stream: `initial` at once, then what `watch` hands over each time it
- * changes (figures computed once per change, for every viewer: live-figures.ts), with a
- * keep-alive comment every 15 s. Changes heard while `initial` is read are sent after it, so
- * the first event is always the whole picture and nothing newer is overwritten by it.
- */
-function liveStream<T>(c: Context<AppEnv>, event: string, initial: () => Promise<T>, watch: (push: (data: T) => void) => () => void) {
-  return streamSSE(c, async (stream) => {
-    let sequence = 0;
-    const push = (data: T) => void stream.writeSSE({ event, id: String(++sequence), data: JSON.stringify(data) }).catch(() => undefined);
-    let early: T[] | null = [];
-    const stop = watch((data) => (early ? early.push(data) : push(data)));
-    stream.onAbort(stop);
-    push(await initial());
-    for (const data of early) push(data);
-    early = null;
-    while (!stream.aborted && !stream.closed) {
-      await stream.sleep(15_000);
-      await stream.write(': keep-alive\n\n');
-    }
-    stop();
-  });
-}
 
 export const deliveries = new Hono<AppEnv>()
   // Every id is checked where it enters: it ends up in headers, tokens and file names.

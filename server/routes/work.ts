@@ -5,14 +5,15 @@
  */
 
 import { Hono, type Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { DELIVERY_ID } from '../../shared/handoff';
 import { decodeHlc, HLC_PATTERN } from '../../shared/hlc';
 import { DEFAULT_TYPOLOGY_ID } from '../../shared/typology';
 import { FIELD_LABELS, type DocPush, type MergeOutcome, type PreparationSummary, type WorkDoc } from '../../shared/work';
 import type { AppEnv } from '../services';
+import { asksForApproval } from '../store/work';
 import { recordAudit } from './audit-trail';
+import { liveStream } from './live-stream';
 import { explain } from './validate';
 import { jsonBody, params, query } from './validate';
 
@@ -141,22 +142,8 @@ export const work = new Hono<AppEnv>()
   // One event when the stream opens and one after every change: the cursor to pull up to.
   .get('/events', (c) => {
     const { work, bus } = c.var.services;
-    return streamSSE(c, async (stream) => {
-      let sequence = 0;
-      const tell = () =>
-        void work
-          .cursor()
-          .then((cursor) => stream.writeSSE({ event: 'work', id: String(++sequence), data: JSON.stringify({ cursor }) }))
-          .catch(() => undefined);
-      const stop = bus.onSignal('work', tell);
-      stream.onAbort(stop);
-      tell();
-      while (!stream.aborted && !stream.closed) {
-        await stream.sleep(15_000);
-        await stream.write(': keep-alive\n\n');
-      }
-      stop();
-    });
+    const cursor = async () => ({ cursor: await work.cursor() });
+    return liveStream(c, 'work', cursor, (push) => bus.onSignal('work', () => void cursor().then(push, () => undefined)));
   })
   .post('/:id/approve', params(z.object({ id: docId })), jsonBody(approve), async (c) => {
     const { work, bus, now } = c.var.services;
@@ -166,9 +153,7 @@ export const work = new Hono<AppEnv>()
     if (!doc || doc.kind !== 'delivery' || doc.deleted) {
       return c.json({ error: 'delivery-not-found', message: 'There is no such delivery among the team’s.' }, 404);
     }
-    const typologyId = String(doc.fields.typologyId ?? DEFAULT_TYPOLOGY_ID);
-    const typology = typologyId === DEFAULT_TYPOLOGY_ID ? undefined : await work.get(typologyId);
-    if (!typology?.fields.requiresApproval) {
+    if (!(await asksForApproval(work, doc))) {
       return c.json(
         { error: 'approval-not-needed', message: 'This delivery’s typology does not ask for approval: it can be sent as it is.' },
         409,

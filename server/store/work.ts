@@ -5,6 +5,7 @@
  * change numbers are taken and committed in order and a pull never skips one.
  */
 
+import { DEFAULT_TYPOLOGY_ID } from '../../shared/typology';
 import type { DeliveryStatus } from '../../shared/types';
 import type { Approval, DocPush, MergeOutcome, WorkDoc } from '../../shared/work';
 
@@ -67,3 +68,10 @@ export const fromRow = (row: WorkRow): WorkDoc => ({
 
 /** The server's status of a delivery as the work documents see it: null until its batch is committed. */
 export const SERVER_STATUS = `(SELECT d.status FROM deliveries d WHERE d.id = w.id AND d.committed = 1)`;
+
+/** Resolves whether the typology of a delivery's document asks for approval (the built-in one does not). */
+export async function asksForApproval(work: WorkStore, delivery: WorkDoc): Promise<boolean> {
+  const typologyId = String(delivery.fields.typologyId ?? DEFAULT_TYPOLOGY_ID);
+  if (typologyId === DEFAULT_TYPOLOGY_ID) return false;
+  return (await work.get(typologyId))?.fields.requiresApproval === true;
+}

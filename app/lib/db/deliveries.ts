@@ -7,8 +7,7 @@ import { EVERYONE } from '$shared/audience-filter';
 import { DEFAULT_TYPOLOGY_ID } from '$shared/typology';
 import type { DeliveryContent } from '$shared/types';
 import { plain, type LocalDelivery, type MailroomDb } from './db';
-import { DELIVERY_FIELDS } from '$shared/work';
-import { isDeleting, newSyncMeta, recordEdits, stamp } from './work';
+import { isDeleting, newDocSync, recordEdits, stamp, stampsFor } from './work';
 
 export const SAMPLE_HTML = `<html>
   <body style="font-family: sans-serif">
@@ -49,9 +48,7 @@ async function addDelivery(db: MailroomDb, content: DeliveryContent, by: string 
   const id = crypto.randomUUID();
   const at = now.toISOString();
   await db.transaction('rw', [db.deliveries, db.meta], async () => {
-    // Every field is an edit of the new document, pushed from the first keystroke on.
-    const sync = { ...newSyncMeta(by), duplicateOf };
-    for (const field of DELIVERY_FIELDS) sync.pending[field] = { hlc: await stamp(db), base: null };
+    const sync = newDocSync('delivery', by, duplicateOf, await stampsFor(db, 'delivery'));
     await db.deliveries.add({ id, version: 1, ...content, createdAt: at, updatedAt: at, server: null, prepared: null, sync });
   });
   return id;

@@ -6,9 +6,8 @@
 
 import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID, typologyProblem, type Typology } from '$shared/typology';
 import type { AttributeDefinition } from '$shared/types';
-import { TYPOLOGY_FIELDS } from '$shared/work';
 import { plain, type MailroomDb, type StoredTypology } from './db';
-import { isDeleting, newSyncMeta, recordEdits, stamp } from './work';
+import { isDeleting, newDocSync, recordEdits, stamp, stampsFor } from './work';
 
 /** Returns the typology with this id (the default one included), or undefined when it was deleted. */
 export async function typologyOf(db: MailroomDb, id: string): Promise<Typology | undefined> {
@@ -34,8 +33,7 @@ export async function copyTypology(
   const id = crypto.randomUUID();
   await db.transaction('rw', [db.typologies, db.meta], async () => {
     const { rules, requiresApproval = false } = plain(from);
-    const sync = { ...newSyncMeta(by), duplicateOf: from.id === DEFAULT_TYPOLOGY_ID ? null : from.id };
-    for (const field of TYPOLOGY_FIELDS) sync.pending[field] = { hlc: await stamp(db), base: null };
+    const sync = newDocSync('typology', by, from.id === DEFAULT_TYPOLOGY_ID ? null : from.id, await stampsFor(db, 'typology'));
     await db.typologies.add({ id, name, rules, requiresApproval, updatedAt: now.toISOString(), sync });
   });
   return id;

@@ -67,6 +67,28 @@ export function newSyncMeta(createdBy: string | null): SyncMeta {
 
 export type WorkRecord = LocalDelivery | StoredTypology;
 
+/**
+ * Returns the synced part of a new document made here by `by` (a copy of `duplicateOf`):
+ * every field an edit of its own, at the readings given (`stampsFor`), pushed from the first
+ * keystroke on.
+ */
+export function newDocSync(kind: WorkKind, by: string | null, duplicateOf: string | null, readings: readonly string[]): SyncMeta {
+  const sync = { ...newSyncMeta(by), duplicateOf };
+  fieldsOf(kind).forEach((field, i) => (sync.pending[field] = { hlc: readings[i], base: null }));
+  return sync;
+}
+
+/** The tables writing documents from the server touches (a deleted delivery takes its preparation with it). */
+export const workTables = (db: MailroomDb) => [
+  db.deliveries,
+  db.typologies,
+  db.meta,
+  db.preparations,
+  db.recipientChunks,
+  db.exclusionChunks,
+  db.outbox,
+];
+
 /** Meta keys of the work sync. */
 export const WORK_CURSOR = 'work.cursor';
 const WORK_CLOCK = 'work.clock';
@@ -95,8 +117,8 @@ function deviceClock(stored: ClockState | undefined): HybridClock {
   return clock;
 }
 
-// Dexie operations are awaited directly below (not through helpers): inside a transaction,
-// only Dexie's own promises keep it open.
+// Inside a transaction Dexie follows native awaits only a few functions deep: the functions
+// below await Dexie directly, and callers await them directly, not through helpers of their own.
 
 /** Returns a new clock reading, carrying the device's clock forward in meta (inside the caller's transaction when there is one). */
 export async function stamp(db: MailroomDb): Promise<string> {
@@ -104,6 +126,16 @@ export async function stamp(db: MailroomDb): Promise<string> {
   const reading = current.now();
   await db.meta.put({ key: WORK_CLOCK, value: current.state });
   return reading;
+}
+
+/** Returns a new clock reading for every field of a document of this kind, with one read and one write of the clock. */
+export const stampsFor = (db: MailroomDb, kind: WorkKind) => stamps(db, fieldsOf(kind).length);
+
+async function stamps(db: MailroomDb, count: number): Promise<string[]> {
+  const current = deviceClock((await db.meta.get(WORK_CLOCK))?.value as ClockState | undefined);
+  const readings = Array.from({ length: count }, () => current.now());
+  await db.meta.put({ key: WORK_CLOCK, value: current.state });
+  return readings;
 }
 
 /**
@@ -273,8 +305,7 @@ export async function storeDocs(
  */
 async function keepOrphanedEdits(db: MailroomDb, doc: WorkDoc, local: WorkRecord): Promise<void> {
   const id = crypto.randomUUID();
-  const sync = { ...newSyncMeta(local.sync.createdBy), duplicateOf: doc.id };
-  for (const field of fieldsOf(doc.kind)) sync.pending[field] = { hlc: await stamp(db), base: null };
+  const sync = newDocSync(doc.kind, local.sync.createdBy, doc.id, await stampsFor(db, doc.kind));
   const name = `${valueOf(local, 'name') || 'Untitled'} (kept: deleted by ${doc.updatedBy})`.slice(0, 200);
   if (doc.kind === 'delivery') {
     await db.deliveries.put({ ...(local as LocalDelivery), id, name, version: 1, server: null, prepared: null, sync });

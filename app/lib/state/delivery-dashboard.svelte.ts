@@ -16,7 +16,7 @@ import type { DeliveryContent, SendKpis } from '$shared/types';
 import { client, refusalOf } from '../api';
 import type { SendItem } from '../db/db';
 import { recordPreparation, saveContent } from '../db/deliveries';
-import { storeDocs } from '../db/work';
+import { storeDocs, workTables } from '../db/work';
 import { approvalState, isLocked, type ApprovalState, type WorkDoc } from '$shared/work';
 import { session } from './session.svelte';
 import { db } from '../db/instance';
@@ -261,11 +261,7 @@ export class DeliveryDashboard {
       }),
     );
     if (!answer) return;
-    await db.transaction(
-      'rw',
-      [db.deliveries, db.typologies, db.meta, db.preparations, db.recipientChunks, db.exclusionChunks, db.outbox],
-      () => storeDocs(db, [answer.doc]),
-    );
+    await db.transaction('rw', workTables(db), () => storeDocs(db, [answer.doc]));
     this.#say('info', 'Approved: this preparation can be sent. An edit or a new preparation needs a new approval.');
   }
 

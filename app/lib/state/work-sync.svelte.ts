@@ -8,8 +8,9 @@
 
 import { liveQuery } from 'dexie';
 import type { DocPush, WorkDoc } from '$shared/work';
+import { refusalOf } from '../api';
 import { getMeta, type MailroomDb } from '../db/db';
-import { pushOf, storeDocs, WORK_CURSOR, type WorkRecord } from '../db/work';
+import { pushOf, storeDocs, WORK_CURSOR, workTables, type WorkRecord } from '../db/work';
 
 const PAGE_SIZE = 100;
 const EVERY_MS = 60_000;
@@ -193,7 +194,7 @@ export class WorkSync {
     if (!response.ok) throw new Error(await messageOf(response));
     const answer = (await response.json()) as { docs: WorkDoc[]; refused: { id: string; message: string }[] };
     const pushed = Object.fromEntries(pushes.map((p) => [p.id, Object.fromEntries(Object.entries(p.edits).map(([f, e]) => [f, e.hlc]))]));
-    await this.db.transaction('rw', [this.db.deliveries, this.db.typologies, this.db.meta, ...this.cleanupTables()], async () => {
+    await this.db.transaction('rw', workTables(this.db), async () => {
       await storeDocs(this.db, answer.docs, pushed);
       for (const { id, message } of answer.refused)
         await this.refuseOne(
@@ -221,10 +222,6 @@ export class WorkSync {
       });
   }
 
-  private cleanupTables() {
-    return [this.db.preparations, this.db.recipientChunks, this.db.exclusionChunks, this.db.outbox];
-  }
-
   /** Pulls every document changed since the cursor; the next page downloads while this one is written. */
   private async pull(): Promise<void> {
     let since = (await getMeta<number>(this.db, WORK_CURSOR)) ?? 0;
@@ -232,7 +229,7 @@ export class WorkSync {
       const response = await fetch(`/api/work/changes?since=${since}&limit=${PAGE_SIZE}`);
       if (!response.ok) throw new Error(await messageOf(response));
       const page = (await response.json()) as Page;
-      await this.db.transaction('rw', [this.db.deliveries, this.db.typologies, this.db.meta, ...this.cleanupTables()], async () => {
+      await this.db.transaction('rw', workTables(this.db), async () => {
         await storeDocs(this.db, page.docs);
         await this.db.meta.put({ key: WORK_CURSOR, value: page.cursor });
       });
@@ -245,10 +242,4 @@ export class WorkSync {
 const post = (path: string, body: unknown) =>
   fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-async function messageOf(response: Response): Promise<string> {
-  try {
-    return ((await response.json()) as { message?: string }).message ?? `The server answered ${response.status}.`;
-  } catch {
-    return `The server answered ${response.status}.`;
-  }
-}
+const messageOf = async (response: Response) => (await refusalOf(response)).message;
