@@ -103,8 +103,9 @@ describe('relayTransportOptions', () => {
  * QUIT or goes away: the pool renews a connection by saying QUIT, and one that has said it
  * carries nothing more, however long its socket takes to close.
  */
-async function countingRelay() {
+async function countingRelay({ replyDelayMs = 0 } = {}) {
   const open = new Set<number>(); // by the client's port
+  let receiving = 0; // messages whose DATA has begun
   const perConnection = new Map<number, number>();
   let mostAtOnce = 0;
   const server = new SMTPServer({
@@ -118,10 +119,11 @@ async function countingRelay() {
       callback();
     },
     onData(stream, session, callback) {
+      receiving++;
       stream.resume();
       stream.on('end', () => {
         perConnection.set(session.remotePort, perConnection.get(session.remotePort)! + 1);
-        callback(null, '250 2.0.0 accepted');
+        setTimeout(() => callback(null, '250 2.0.0 accepted'), replyDelayMs);
       });
     },
     onClose: (session) => void open.delete(session.remotePort),
@@ -139,6 +141,7 @@ async function countingRelay() {
     /** Messages accepted on each connection, in the order the connections came. */
     perConnection: () => [...perConnection.values()],
     mostAtOnce: () => mostAtOnce,
+    receiving: () => receiving,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -199,6 +202,25 @@ describe('a messenger being closed', () => {
         const late = await messenger.send(message(1000 + round));
         await closing;
         expect(late).toMatchObject({ kind: 'unsent', reply: expect.stringMatching(/^ECLOSED/) });
+      }
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('finishes the conversations under way, and says so before the thread is gone', async () => {
+    const relay = await countingRelay({ replyDelayMs: 30 });
+    try {
+      for (let round = 0; round < 10; round++) {
+        const messenger = createThreadedMessenger({ url: relay.url, maxConnections: 2, maxMessagesPerConnection: 100 });
+        const started = relay.receiving();
+        const outcomes = Promise.all([messenger.send(message(round)), messenger.send(message(100 + round))]);
+        // Both messages are with the relay, waiting for its answer, when the pool is told to close.
+        await new Promise<void>((resolve) => {
+          const poll = setInterval(() => relay.receiving() - started === 2 && (clearInterval(poll), resolve()), 1);
+        });
+        await messenger.close();
+        expect((await outcomes).map((o) => o.kind)).toEqual(['sent', 'sent']);
       }
     } finally {
       await relay.stop();

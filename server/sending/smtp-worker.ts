@@ -21,9 +21,20 @@ export type FromSmtpThread =
 const port = parentPort!;
 const messenger = createPooledMessenger(workerData as RelayOptions);
 const post = (reply: FromSmtpThread) => port.postMessage(reply);
+/** Answers not yet posted. The pool's close() settles as its last call returns, before that call's answer is posted. */
+const unanswered = new Set<Promise<void>>();
+const answer = (reply: Promise<FromSmtpThread>) => {
+  const posted = reply.then(post).finally(() => unanswered.delete(posted));
+  unanswered.add(posted);
+};
 
 port.on('message', (request: ToSmtpThread) => {
-  if (request.kind === 'close') void messenger.close().then(() => post({ kind: 'closed' }));
-  else if (request.kind === 'probe') void messenger.probe!().then((trouble) => post({ kind: 'probed', id: request.id, trouble }));
-  else void messenger.send(request.message).then((outcome) => post({ kind: 'outcome', id: request.id, outcome }));
+  if (request.kind === 'close') {
+    // Once `closed` is read the thread is terminated: every outcome must be posted before it.
+    void messenger
+      .close()
+      .then(() => Promise.all(unanswered))
+      .then(() => post({ kind: 'closed' }));
+  } else if (request.kind === 'probe') answer(messenger.probe!().then((trouble) => ({ kind: 'probed', id: request.id, trouble })));
+  else answer(messenger.send(request.message).then((outcome) => ({ kind: 'outcome', id: request.id, outcome })));
 });
