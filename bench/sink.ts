@@ -4,9 +4,13 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-/** Resolves with the sink's port once it listens; `count()` rejects should the sink process have died (the figures would mean nothing). */
-export async function startSink(): Promise<{ port: number; count(): Promise<number>; stop(): void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sink-process.ts')], {
+/**
+ * Resolves with the sink's port once it listens; `count()` rejects should the sink process
+ * have died (the figures would mean nothing). `benchDir` is where sink-process.ts is: this
+ * module's folder, unless it runs from a bundle elsewhere.
+ */
+export async function startSink(benchDir = import.meta.dirname): Promise<{ port: number; count(): Promise<number>; stop(): void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(benchDir, 'sink-process.ts')], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });

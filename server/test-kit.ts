@@ -233,7 +233,7 @@ export const SAMPLE_DELIVERY: Omit<Delivery, 'id'> = {
 /** Prepares a delivery over the kit's audience with the shared code, as the worker does. */
 export async function prepareOnServerAudience(kit: Kit, delivery: Delivery) {
   const started = Preparation.start(delivery, { typology: DEFAULT_TYPOLOGY, schema: await kit.services.audience.schema() });
-  if (!started.ok) throw new Error('preparation failed to start');
+  if (!started.ok) throw new Error(`preparation failed to start: ${JSON.stringify(started)}`);
   const profiles = (await kit.services.audience.changesSince(0, 1_000_000)).profiles;
   const { recipients, exclusions } = started.preparation.addProfiles(profiles);
   const { result, last } = started.preparation.finish();
