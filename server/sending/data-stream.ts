@@ -2,14 +2,29 @@
  * The DATA of a message without nodemailer's byte-by-byte pass when there is nothing in it to
  * change. nodemailer's DataStream walks every byte in JavaScript to stuff dots at the start of
  * lines and to turn a bare CR or LF into CRLF (a quarter of the SMTP thread's time when
- * sending at full speed). A message from buildRawMessage has CRLF line ends only, and its
- * base64 lines never start with a dot: one native search tells, and such a message goes to
- * the socket as it is, followed by the terminating dot. Anything else takes DataStream's
+ * sending at full speed). A message from buildRawBytes has CRLF line ends only, and its
+ * base64 lines never start with a dot: it is marked so when built, anything else is told by
+ * one native search, and such a message goes to the socket as it is, followed by the
+ * terminating dot. Anything else takes DataStream's
  * pass as before, so the bytes on the wire are the same either way.
  */
 
 import { Writable } from 'node:stream';
 import type SMTPConnection from 'nodemailer/lib/smtp-connection';
+
+/** Bytes that have CRLF line ends only and no line starting with a dot, by how they were built (mime.ts). */
+const builtClean = new WeakSet<Buffer>();
+
+/** Marks `bytes` as clean for DATA: sent as they are, without a look. Only for bytes clean by construction. */
+export function markClean(bytes: Buffer): Buffer {
+  builtClean.add(bytes);
+  return bytes;
+}
+
+/** Returns true for bytes marked clean by markClean. */
+export function isMarkedClean(bytes: Buffer): boolean {
+  return builtClean.has(bytes);
+}
 
 /** A bare CR or LF, one not in a CRLF pair. */
 const BARE_LINE_END = /\r(?!\n)|(?<!\r)\n/;
@@ -50,8 +65,9 @@ export function withCleanData<T extends SMTPConnection>(connection: T): T {
         done();
       },
       final(done) {
-        const raw = Buffer.concat(chunks);
-        if (needsDataPass(raw)) data.end(raw);
+        // A message handed over as one Buffer arrives as that Buffer (built clean or not).
+        const raw = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        if (!isMarkedClean(raw) && needsDataPass(raw)) data.end(raw);
         else {
           data.inByteCount += raw.length;
           data.outByteCount += raw.length;

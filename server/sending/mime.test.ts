@@ -1,7 +1,8 @@
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from './compose';
-import { buildRawMessage, checkHeaders, HeaderInjectionError } from './mime';
+import { isMarkedClean } from './data-stream';
+import { buildRawBytes, buildRawMessage, checkHeaders, HeaderInjectionError } from './mime';
 
 const message = (change: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
   from: { name: 'Shop', address: 'news@shop.example.com' },
@@ -79,5 +80,22 @@ describe('addresses in the headers', () => {
     expect(() => buildRawMessage(message({ to: 'anna@\u0301пример.рф' }), new Date())).toThrow(
       'the domain "\u0301пример.рф" has no valid ASCII (punycode) form',
     );
+  });
+});
+
+describe('the message as bytes (buildRawBytes)', () => {
+  const at = new Date('2026-12-02T10:00:00Z');
+
+  it.each([
+    ['ASCII', message()],
+    ['UTF-8 in the body and the subject', message({ subject: 'Café ☕', html: '<p>Zoë 🎉</p>', text: 'Zoë 🎉' })],
+    ['a UTF-8 local part (SMTPUTF8)', message({ to: 'jörg@bücher.de' })],
+  ])('are the bytes of buildRawMessage, UTF-8: %s', (_, m) => {
+    expect(buildRawBytes(m, at).equals(Buffer.from(buildRawMessage(m, at), 'utf8'))).toBe(true);
+  });
+
+  it('are marked clean for DATA when the head is, and left to its pass when a header line would start with a dot', () => {
+    expect(isMarkedClean(buildRawBytes(message({ html: '.\n..\n.dot', text: '.' }), at))).toBe(true);
+    expect(isMarkedClean(buildRawBytes(message({ headers: { '.X-Odd': 'yes' } }), at))).toBe(false);
   });
 });

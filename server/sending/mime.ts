@@ -12,6 +12,7 @@
 
 import { asciiEmail } from '../../shared/email-address';
 import type { OutgoingMessage } from './compose';
+import { markClean, needsDataPass } from './data-stream';
 
 /** Characters a display name may hold without being encoded (RFC 5322 atext and spaces). */
 const PLAIN_PHRASE = /^[A-Za-z0-9 !#$%&'*+\-/=?^_`{|}~]*$/;
@@ -36,6 +37,28 @@ export class HeaderInjectionError extends Error {
  * HeaderInjectionError when any header value holds a CR or LF, whatever its origin.
  */
 export function buildRawMessage(message: OutgoingMessage, date: Date): string {
+  const { head, body } = rawParts(message, date);
+  return head + body;
+}
+
+/**
+ * Returns the message as buildRawMessage does, as one Buffer, marked clean for DATA
+ * (data-stream.ts) when it is: the body is base64 lines and boundaries, which never start
+ * with a dot and end in CRLF, so only the head (a few hundred bytes) is looked at. The body
+ * is ASCII, copied as such rather than encoded; the head is UTF-8 (an address's local part
+ * may be, with SMTPUTF8).
+ */
+export function buildRawBytes(message: OutgoingMessage, date: Date): Buffer {
+  const { head, body } = rawParts(message, date);
+  const headBytes = Buffer.from(head, 'utf8');
+  const bytes = Buffer.allocUnsafe(headBytes.length + body.length);
+  headBytes.copy(bytes);
+  bytes.write(body, headBytes.length, 'latin1');
+  return needsDataPass(headBytes) ? bytes : markClean(bytes);
+}
+
+/** The headers with the blank line after them, and the multipart body (ASCII only: base64 parts). */
+function rawParts(message: OutgoingMessage, date: Date): { head: string; body: string } {
   const boundary = `=_mailroom_${message.messageId.replace(/[^A-Za-z0-9]/g, '').slice(0, 40)}`;
   const headers = [
     header('From', `${phrase(oneLineOnly('From', message.from.name))}<${wireAddress('From', message.from.address)}>`),
@@ -50,15 +73,15 @@ export function buildRawMessage(message: OutgoingMessage, date: Date): string {
     headers.push(header(name, oneLineOnly(name, value)));
   }
   headers.push(`Content-Type: multipart/alternative; boundary="${boundary}"`);
-  return (
-    headers.join('\r\n') +
-    '\r\n\r\n' +
-    `--${boundary}\r\n` +
-    part('text/plain', message.text) +
-    `--${boundary}\r\n` +
-    part('text/html', message.html) +
-    `--${boundary}--\r\n`
-  );
+  return {
+    head: headers.join('\r\n') + '\r\n\r\n',
+    body:
+      `--${boundary}\r\n` +
+      part('text/plain', message.text) +
+      `--${boundary}\r\n` +
+      part('text/html', message.html) +
+      `--${boundary}--\r\n`,
+  };
 }
 
 /** Throws HeaderInjectionError when a header value of the message holds a line break; the engine then fails that message alone. */

@@ -18,7 +18,7 @@ import DKIM from 'nodemailer/lib/dkim';
 import type { SmtpOutcome, UnsentOutcome } from './messenger';
 import type { OutgoingMessage } from './compose';
 import { asciiEmail, NEEDS_SMTPUTF8, needsSmtputf8 } from '../../shared/email-address';
-import { buildRawMessage } from './mime';
+import { buildRawBytes } from './mime';
 import { withCleanData } from './data-stream';
 import { classifyFailure, RELAY_TIMEOUTS, relayTransportOptions, unreachable, type Messenger, type RelayOptions } from './messenger';
 
@@ -180,10 +180,10 @@ export function createPooledMessenger(options: RelayOptions): Messenger {
   return {
     send: (message: OutgoingMessage) =>
       counted(async (): Promise<SmtpOutcome> => {
-        let raw: string;
+        let raw: Buffer;
         let envelope: { from: string; to: string[] };
         try {
-          raw = buildRawMessage(message, new Date());
+          raw = buildRawBytes(message, new Date());
           // The envelope, like the headers, carries an international domain name in punycode.
           envelope = { from: asciiEmail(message.from.address), to: [asciiEmail(message.to)] };
         } catch (error) {
