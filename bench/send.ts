@@ -91,7 +91,7 @@ async function main() {
       file,
       databaseUrl,
       contentHash,
-      htmlLength: html.length,
+      htmlFile: join(dir, 'message.html'),
     };
     const { status } = spawnSync(
       process.execPath,

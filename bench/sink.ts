@@ -1,6 +1,7 @@
 /** Starts the benchmarks' SMTP sink (sink-process.ts) in its own process. */
 
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -9,7 +10,9 @@ import { createInterface } from 'node:readline';
  * have died (the figures would mean nothing). `benchDir` is where sink-process.ts is: this
  * module's folder, unless it runs from a bundle elsewhere.
  */
-export async function startSink(benchDir = import.meta.dirname): Promise<{ port: number; count(): Promise<number>; stop(): void }> {
+export async function startSink(
+  benchDir = import.meta.dirname,
+): Promise<{ port: number; cpuSeconds(): number; count(): Promise<number>; stop(): void }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(benchDir, 'sink-process.ts')], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -23,6 +26,11 @@ export async function startSink(benchDir = import.meta.dirname): Promise<{ port:
   if (!Number.isInteger(port) || port <= 0) throw new Error(`the sink process printed no port`);
   return {
     port,
+    /** CPU seconds the sink process has used (user + system), from /proc (Linux; clock ticks of 1/100 s). */
+    cpuSeconds: () => {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
     count: async () => {
       const answer = next();
       child.stdin!.write('\n');
