@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileMessage, extractLinks, htmlToText, recipientValues, renderMessage } from './message';
+import { compileMessage, extractLinks, htmlToText, recipientValues, renderMessage, tidyText } from './message';
 import { makeProfile } from './test-profile';
 
 const profile = makeProfile({
@@ -251,5 +251,38 @@ describe('the text part of a campaign laid out as emails are', () => {
         'You receive this email because you subscribed. Unsubscribe (https://u.example/1)',
       ].join('\n'),
     );
+  });
+});
+
+describe('tidyText', () => {
+  /** The four replacements tidyText is defined by, run on every text (it skips them when one search finds nothing to do). */
+  const reference = (text: string) =>
+    text
+      .replace(/^[ \t]+(?:\n|$)/gm, '')
+      .replace(/[ \t]+$/gm, '')
+      .replace(/(\S)[ \t]{2,}/g, '$1 ')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim();
+
+  it('gives what the four replacements give, for any text of spaces, tabs, line ends and words', () => {
+    // Every kind of line end and space a text can hold, JavaScript's own (\u2028, \u00a0) included.
+    const alphabet = [' ', '\t', '\n', '\r', '\u2028', '\u00a0', 'a', 'b', '\n\n\n'];
+    let seed = 12345;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let untidy = 0;
+    for (let i = 0; i < 50_000; i++) {
+      let text = '';
+      for (let n = Math.floor(random() * 16); n > 0; n--) text += alphabet[Math.floor(random() * alphabet.length)];
+      expect(tidyText(text), JSON.stringify(text)).toBe(reference(text));
+      if (reference(text) !== text.trim()) untidy++;
+    }
+    // Both branches were taken, many times.
+    expect(untidy).toBeGreaterThan(10_000);
+    expect(untidy).toBeLessThan(45_000);
+  });
+
+  it('tidies what a value brought into a rendered text part', () => {
+    expect(tidyText('Hello   Anna  \n  \n\n\n\nBye')).toBe('Hello Anna\n\nBye');
+    expect(tidyText('Hello Anna\nBye')).toBe('Hello Anna\nBye');
   });
 });

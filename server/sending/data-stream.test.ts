@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { needsDataPass, withCleanData } from './data-stream';
+import { markClean, needsDataPass, withCleanData } from './data-stream';
 
 let server: Server;
 let port = 0;
@@ -53,16 +53,16 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((closed) => server.close(() => closed())));
 
 /** Sends the messages over one connection (clean path or not); resolves what the relay received for them. */
-async function wire(messages: (string | (() => Readable))[], clean: boolean): Promise<Buffer[]> {
+async function wire(messages: (string | Buffer | (() => Readable))[], clean: boolean, options?: { bytes: boolean }): Promise<Buffer[]> {
   const plain = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true });
-  const connection = clean ? withCleanData(plain) : plain;
+  const connection = clean ? withCleanData(plain, options) : plain;
   await new Promise<void>((connected, failed) => {
     connection.once('error', failed);
     connection.connect(() => connected());
   });
   const from = received.length;
   for (const message of messages) {
-    const body = typeof message === 'string' ? message : message();
+    const body = typeof message === 'function' ? message() : message;
     await new Promise((sent, failed) =>
       connection.send({ from: 'a@example.com', to: ['b@example.com'] }, body, (error, info) => (error ? failed(error) : sent(info))),
     );
@@ -99,5 +99,23 @@ describe('DATA without the byte-by-byte pass', () => {
     expect(actual[3].toString('latin1')).toBe('Subject: bare\r\nline ends\r\nand a bare CR\r\nhere\r\n.\r\n');
     expect(actual[4].toString('latin1')).toMatch(/last line\r\n\.\r\n$/);
     expect(actual[0].toString('latin1')).toBe(`${CLEAN}.\r\n`);
+  });
+});
+
+describe('DATA of messages given as one Buffer (the pool without DKIM)', () => {
+  it('puts the same bytes on the wire as nodemailer’s own pass, marked clean or not, the answer of each to its own send', async () => {
+    const expected = await wire(MESSAGES, false);
+    // Unmarked: each is looked at and takes the pass when it needs it.
+    expect((await wire(MESSAGES.map((m) => Buffer.from(m)), true, { bytes: true })).map((b) => b.toString('latin1'))).toEqual(
+      expected.map((b) => b.toString('latin1')),
+    );
+    // Marked clean when built: written as they are (the clean ones, and the one without a final line end).
+    const clean = [MESSAGES[0], MESSAGES[4], MESSAGES[5]];
+    const marked = await wire(
+      clean.map((m) => markClean(Buffer.from(m))),
+      true,
+      { bytes: true },
+    );
+    expect(marked.map((b) => b.toString('latin1'))).toEqual([expected[0], expected[4], expected[5]].map((b) => b.toString('latin1')));
   });
 });

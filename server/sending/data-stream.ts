@@ -45,18 +45,30 @@ interface DataStream extends NodeJS.ReadWriteStream {
 
 interface ConnectionInternals {
   _createSendStream(callback: unknown): DataStream;
+  _responseActions: ((reply: string) => void)[];
+  _actionSMTPStream(reply: string, callback: unknown): void;
+  _socket: NodeJS.WritableStream & { cork(): void; uncork(): void; destroyed: boolean };
+  options: { lmtp?: boolean };
 }
 
+/** The terminating dot, after the CRLF that ends a clean message, or with one when it does not. */
+const DOT = Buffer.from('.\r\n');
+const CRLF_DOT = Buffer.from('\r\n.\r\n');
+
 /**
- * Returns the connection, its DATA taking the clean path: the message is collected (it is one
- * string or one signed stream, a few tens of KB), then handed to DataStream's output as it is
- * when clean, or through DataStream's pass when not. The DataStream stays the one nodemailer
- * pipes to the socket and ends, so the connection's own bookkeeping is untouched.
+ * Returns the connection, its DATA taking the clean path. A message handed over as one Buffer
+ * (`bytes: true`, the pool without DKIM) is written to the socket as it is with its
+ * terminating dot, in one write, when it is clean: no stream is made for it at all. Anything
+ * else is collected (it is one string or one signed stream, a few tens of KB), then handed to
+ * DataStream's output as it is when clean, or through DataStream's pass when not; the
+ * DataStream stays the one nodemailer pipes to the socket and ends, so the connection's own
+ * bookkeeping is untouched. Either way the relay's answer goes to the callback nodemailer gave.
  */
-export function withCleanData<T extends SMTPConnection>(connection: T): T {
+export function withCleanData<T extends SMTPConnection>(connection: T, options: { bytes?: boolean } = {}): T {
   const internals = connection as unknown as ConnectionInternals;
   const create = internals._createSendStream.bind(connection);
   internals._createSendStream = (callback) => {
+    if (options.bytes && !internals.options.lmtp) return bytesWriter(internals, create, callback);
     const data = create(callback);
     const chunks: Buffer[] = [];
     const collector = new Writable({
@@ -83,4 +95,42 @@ export function withCleanData<T extends SMTPConnection>(connection: T): T {
     return collector as unknown as DataStream;
   };
   return connection;
+}
+
+/**
+ * What nodemailer's send() uses of the stream it makes for a message given as a Buffer:
+ * write(message), end(), and outByteCount. A clean message goes straight to the socket with
+ * its dot, the relay's answer to the callback (as nodemailer's own stream does it); one that
+ * needs the pass goes through nodemailer's DataStream after all.
+ */
+function bytesWriter(internals: ConnectionInternals, create: (callback: unknown) => DataStream, callback: unknown) {
+  let message: Buffer | null = null;
+  let outByteCount = 0;
+  let data: DataStream | null = null;
+  return {
+    write(chunk: Buffer) {
+      message = message ? Buffer.concat([message, chunk]) : chunk;
+      return true;
+    },
+    end() {
+      const raw = message ?? Buffer.alloc(0);
+      if (!isMarkedClean(raw) && needsDataPass(raw)) {
+        data = create(callback);
+        data.end(raw);
+        return;
+      }
+      internals._responseActions.push((reply) => internals._actionSMTPStream(reply, callback));
+      const dot = raw[raw.length - 1] === 0x0a ? DOT : CRLF_DOT;
+      const socket = internals._socket;
+      if (socket.destroyed) return; // nodemailer answers the pending send when it learns the connection is gone
+      socket.cork();
+      socket.write(raw);
+      socket.write(dot);
+      socket.uncork();
+      outByteCount = raw.length + dot.length;
+    },
+    get outByteCount() {
+      return data ? data.outByteCount : outByteCount;
+    },
+  } as unknown as DataStream;
 }

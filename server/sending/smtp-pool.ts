@@ -72,6 +72,8 @@ export function createPooledMessenger(options: RelayOptions): Messenger {
           greetingTimeout: timeouts.greetingMs,
           socketTimeout: timeouts.socketMs,
         }),
+        // Without DKIM every message is handed over as one Buffer (with it, as the signer's stream).
+        { bytes: signer === null },
       );
       const pooled: PooledConnection = { connection, sent: 0, broken: false };
       let settled = false;
