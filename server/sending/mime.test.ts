@@ -94,6 +94,14 @@ describe('the message as bytes (buildRawBytes)', () => {
     expect(buildRawBytes(m, at).equals(Buffer.from(buildRawMessage(m, at), 'utf8'))).toBe(true);
   });
 
+  it('are the bytes of buildRawMessage for bodies of every length around the 57-byte lines of base64, empty too', () => {
+    for (let length = 0; length <= 240; length++) {
+      const body = 'é'.repeat(length % 7) + 'x'.repeat(length);
+      const m = message({ text: body, html: body.slice(0, Math.floor(length / 2)) });
+      expect(buildRawBytes(m, at).toString('utf8'), `length ${length}`).toBe(buildRawMessage(m, at));
+    }
+  });
+
   it('are marked clean for DATA when the head is, and left to its pass when a header line would start with a dot', () => {
     expect(isMarkedClean(buildRawBytes(message({ html: '.\n..\n.dot', text: '.' }), at))).toBe(true);
     expect(isMarkedClean(buildRawBytes(message({ headers: { '.X-Odd': 'yes' } }), at))).toBe(false);

@@ -37,28 +37,59 @@ export class HeaderInjectionError extends Error {
  * HeaderInjectionError when any header value holds a CR or LF, whatever its origin.
  */
 export function buildRawMessage(message: OutgoingMessage, date: Date): string {
-  const { head, body } = rawParts(message, date);
-  return head + body;
+  const { head, boundary } = headOf(message, date);
+  return (
+    head +
+    `--${boundary}\r\n` +
+    partHead('text/plain') +
+    base64Lines(message.text) +
+    '\r\n' +
+    `--${boundary}\r\n` +
+    partHead('text/html') +
+    base64Lines(message.html) +
+    '\r\n' +
+    `--${boundary}--\r\n`
+  );
 }
 
 /**
- * Returns the message as buildRawMessage does, as one Buffer, marked clean for DATA
- * (data-stream.ts) when it is: the body is base64 lines and boundaries, which never start
- * with a dot and end in CRLF, so only the head (a few hundred bytes) is looked at. The body
- * is ASCII, copied as such rather than encoded; the head is UTF-8 (an address's local part
- * may be, with SMTPUTF8).
+ * Returns the bytes of buildRawMessage as one Buffer, written in place: the head as UTF-8,
+ * each part's base64 straight into the Buffer and its lines spread out there (no string of
+ * lines is made). Marked clean for DATA (data-stream.ts) when it is: base64 lines and
+ * boundaries never start with a dot and end in CRLF, so only the head (a few hundred bytes)
+ * is looked at.
  */
 export function buildRawBytes(message: OutgoingMessage, date: Date): Buffer {
-  const { head, body } = rawParts(message, date);
+  const { head, boundary } = headOf(message, date);
   const headBytes = Buffer.from(head, 'utf8');
-  const bytes = Buffer.allocUnsafe(headBytes.length + body.length);
-  headBytes.copy(bytes);
-  bytes.write(body, headBytes.length, 'latin1');
+  const text = Buffer.from(message.text, 'utf8');
+  const html = Buffer.from(message.html, 'utf8');
+  const opening = `--${boundary}\r\n`;
+  const closing = `--${boundary}--\r\n`;
+  const textHead = partHead('text/plain');
+  const htmlHead = partHead('text/html');
+  const size =
+    headBytes.length +
+    2 * opening.length +
+    textHead.length +
+    htmlHead.length +
+    base64LinesLength(text.length) +
+    base64LinesLength(html.length) +
+    4 +
+    closing.length;
+  const bytes = Buffer.allocUnsafe(size);
+  let at = headBytes.copy(bytes, 0);
+  at += bytes.write(opening + textHead, at, 'latin1');
+  at = writeBase64Lines(bytes, at, text);
+  at += bytes.write(`\r\n${opening}${htmlHead}`, at, 'latin1');
+  at = writeBase64Lines(bytes, at, html);
+  at += bytes.write(`\r\n${closing}`, at, 'latin1');
+  if (at !== size) throw new Error(`the message was built as ${at} bytes, not the ${size} counted`);
   return needsDataPass(headBytes) ? bytes : markClean(bytes);
 }
 
-/** The headers with the blank line after them, and the multipart body (ASCII only: base64 parts). */
-function rawParts(message: OutgoingMessage, date: Date): { head: string; body: string } {
+/** The headers with the blank line after them, and the multipart boundary. */
+function headOf(message: OutgoingMessage, date: Date): { head: string; boundary: string } {
   const boundary = `=_mailroom_${message.messageId.replace(/[^A-Za-z0-9]/g, '').slice(0, 40)}`;
   const headers = [
     header('From', `${phrase(oneLineOnly('From', message.from.name))}<${wireAddress('From', message.from.address)}>`),
@@ -73,15 +104,7 @@ function rawParts(message: OutgoingMessage, date: Date): { head: string; body: s
     headers.push(header(name, oneLineOnly(name, value)));
   }
   headers.push(`Content-Type: multipart/alternative; boundary="${boundary}"`);
-  return {
-    head: headers.join('\r\n') + '\r\n\r\n',
-    body:
-      `--${boundary}\r\n` +
-      part('text/plain', message.text) +
-      `--${boundary}\r\n` +
-      part('text/html', message.html) +
-      `--${boundary}--\r\n`,
-  };
+  return { head: headers.join('\r\n') + '\r\n\r\n', boundary };
 }
 
 /** Throws HeaderInjectionError when a header value of the message holds a line break; the engine then fails that message alone. */
@@ -169,8 +192,8 @@ function encodedWords(text: string): string {
   return words.map((word) => `=?utf-8?B?${Buffer.from(word, 'utf8').toString('base64')}?=`).join(' ');
 }
 
-function part(type: string, body: string): string {
-  return `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(body)}\r\n`;
+function partHead(type: string): string {
+  return `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n`;
 }
 
 /** Base64 in lines of 76 characters (RFC 2045). */
@@ -179,4 +202,26 @@ function base64Lines(text: string): string {
   const lines: string[] = [];
   for (let at = 0; at < encoded.length; at += 76) lines.push(encoded.slice(at, at + 76));
   return lines.join('\r\n');
+}
+
+/** The length of base64Lines for `bytes` bytes of input. */
+function base64LinesLength(bytes: number): number {
+  const encoded = 4 * Math.ceil(bytes / 3);
+  return encoded + 2 * Math.max(0, Math.ceil(encoded / 76) - 1);
+}
+
+/**
+ * Writes base64Lines of `source` into `target` at `at`; returns where it ends. The base64 is
+ * written in one piece, then its lines are moved apart from the last one back (each lands
+ * past where the ones before it still are) and the CRLFs put between them.
+ */
+function writeBase64Lines(target: Buffer, at: number, source: Buffer): number {
+  const encoded = target.write(source.toString('base64'), at, 'latin1');
+  const lines = Math.ceil(encoded / 76);
+  for (let k = lines - 1; k > 0; k--) target.copyWithin(at + k * 78, at + k * 76, at + Math.min(encoded, k * 76 + 76));
+  for (let k = 0; k < lines - 1; k++) {
+    target[at + k * 78 + 76] = 13;
+    target[at + k * 78 + 77] = 10;
+  }
+  return at + encoded + 2 * Math.max(0, lines - 1);
 }

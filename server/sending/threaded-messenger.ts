@@ -36,7 +36,14 @@ const CLOSED: UnsentOutcome = {
 /** Returns a messenger over a pool (createPooledMessenger) on a thread of its own. */
 export function createThreadedMessenger(options: RelayOptions): Messenger {
   const thread = smtpThread();
-  const worker = new Worker(thread.script, { eval: thread.eval, workerData: options });
+  // The thread's garbage is short-lived (a message's bytes, its outcome): a young generation of
+  // 8 MiB holds it as well as V8's default does, and the process's peak is about 27 MiB lower
+  // (bench:send, 50,000 recipients: 199 against 226 MiB, the CPU per message within the noise).
+  const worker = new Worker(thread.script, {
+    eval: thread.eval,
+    workerData: options,
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
+  });
   const outcomes = new Map<number, (outcome: SmtpOutcome) => void>();
   const probes = new Map<number, (trouble: UnsentOutcome | null) => void>();
   let nextId = 1;
