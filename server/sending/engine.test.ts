@@ -351,4 +351,32 @@ describe('the send engine', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('writes the outcomes that have come with the next claim, in one step of the journal', async () => {
+    const kit = await createKit({ engine: { tickMs: 3_600_000 } });
+    kits.push(kit);
+    await kit.services.audience.upsertMany(
+      Array.from({ length: 30 }, () => newProfile()),
+      'test',
+      new Date(),
+    );
+    await handOver(kit, 'c', SAMPLE_DELIVERY);
+    await kit.services.deliveries.transition('c', 'sending', new Date());
+    const first = await kit.services.journal.claim('c', 0, 10, new Date());
+    const answered = first.entries.map((e) => ({ id: e.id, outcome: { kind: 'sent' as const, reply: `250 2.0.0 ${e.id} accepted` } }));
+    const second = await kit.services.journal.claim('c', first.lastId, 10, new Date(), answered);
+    expect(second.entries.map((e) => e.id)).toEqual(first.entries.map((e) => e.id + 10));
+    const statuses = await kit.sql<{ status: string; n: number }>(
+      "SELECT status, COUNT(*) AS n FROM journal WHERE delivery_id = 'c' GROUP BY status ORDER BY status",
+    );
+    expect(statuses.map((r) => [r.status, Number(r.n)])).toEqual([
+      ['queued', 10],
+      ['sending', 10],
+      ['sent', 10],
+    ]);
+    expect(await kit.sql<{ smtp_reply: string }>("SELECT smtp_reply FROM journal WHERE status = 'sent' ORDER BY id LIMIT 1")).toEqual([
+      { smtp_reply: `250 2.0.0 ${first.entries[0].id} accepted` },
+    ]);
+    expect(await kpis(kit, 'c')).toMatchObject({ delivered: 10 });
+  });
 });

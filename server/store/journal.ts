@@ -49,6 +49,17 @@ export interface PendingCounts {
 /** How long a claim holds (a row `sending` past it, whatever its node, is left for unknown): far beyond a message's time with the relay. */
 export const CLAIM_LEASE_MS = 10 * 60_000;
 
+/**
+ * Thrown by claim() when the outcomes it was given were written but the claim itself failed
+ * (PostgreSQL writes them in a statement of their own): they must not be written again.
+ */
+export class ClaimFailedAfterRecording extends Error {
+  constructor(cause: unknown) {
+    super(`the outcomes were written, the claim failed: ${(cause as Error).message ?? cause}`, { cause });
+    this.name = 'ClaimFailedAfterRecording';
+  }
+}
+
 export interface SendJournal {
   /** Returns the ids of scheduled deliveries whose time has come. */
   dueScheduled(now: Date): Promise<string[]>;
@@ -57,9 +68,17 @@ export interface SendJournal {
   /**
    * Claims up to `limit` queued rows after `afterId` (keyset order) and marks them `sending`.
    * Rows whose profile is suppressed now (deleted, unsubscribed, denylisted, quarantined) are
-   * marked `excluded` instead, with the reason, and not returned.
+   * marked `excluded` instead, with the reason, and not returned. `recorded`, when given, is
+   * written first as record() writes it, and with the claim in one transaction where the
+   * engine allows (SQLite: a commit costs about as much as a group of rows).
    */
-  claim(deliveryId: string, afterId: number, limit: number, now: Date): Promise<{ entries: JournalEntry[]; lastId: number }>;
+  claim(
+    deliveryId: string,
+    afterId: number,
+    limit: number,
+    now: Date,
+    recorded?: readonly RecordedOutcome[],
+  ): Promise<{ entries: JournalEntry[]; lastId: number }>;
   /** Claims retrying rows whose time has come. */
   claimRetries(deliveryId: string, limit: number, now: Date): Promise<JournalEntry[]>;
   /**

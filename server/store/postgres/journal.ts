@@ -8,6 +8,7 @@
 import { NODE_TTL_MS } from '../nodes';
 import {
   CLAIM_LEASE_MS,
+  ClaimFailedAfterRecording,
   SUPPRESSED_NOW,
   toEntry,
   type JournalRow,
@@ -62,7 +63,7 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
     }
   };
 
-  return {
+  const journal: SendJournal = {
     async dueScheduled(now) {
       return (
         await sql<{ id: string }[]>`SELECT id FROM deliveries WHERE status = 'scheduled' AND scheduled_at <= ${now.toISOString()}
@@ -72,14 +73,20 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
     async sending() {
       return (await sql<{ id: string }[]>`SELECT id FROM deliveries WHERE status = 'sending' ORDER BY started_at`).map((r) => r.id);
     },
-    async claim(deliveryId, afterId, limit, now) {
-      const { entries, lastId } = await claimWhere(
-        `j.delivery_id = $1 AND j.status = 'queued' AND j.id > $2`,
-        [deliveryId, afterId],
-        limit,
-        now,
-      );
-      return { entries, lastId: lastId ?? afterId };
+    async claim(deliveryId, afterId, limit, now, recorded = []) {
+      // Two statements: each is its own transaction here, and a round trip costs what a commit does.
+      if (recorded.length) await journal.record(recorded, now);
+      try {
+        const { entries, lastId } = await claimWhere(
+          `j.delivery_id = $1 AND j.status = 'queued' AND j.id > $2`,
+          [deliveryId, afterId],
+          limit,
+          now,
+        );
+        return { entries, lastId: lastId ?? afterId };
+      } catch (error) {
+        throw recorded.length ? new ClaimFailedAfterRecording(error) : error;
+      }
     },
     async claimRetries(deliveryId, limit, now) {
       return (
@@ -167,4 +174,5 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
       return rows.length;
     },
   };
+  return journal;
 }

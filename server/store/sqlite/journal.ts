@@ -60,7 +60,8 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
   const unknownAll = db.prepare("UPDATE journal SET status = 'unknown', updated_at = ? WHERE status = 'sending'");
   const settle = db.prepare("UPDATE journal SET status = ?, updated_at = ? WHERE delivery_id = ? AND status = 'unknown'");
 
-  const claimRows = db.transaction((rows: ClaimedRow[], now: Date) => {
+  /** Marks the rows claimed (within the caller's transaction); those suppressed since preparation are excluded instead. */
+  const claimRows = (rows: ClaimedRow[], now: Date) => {
     const at = now.toISOString();
     const entries: JournalEntry[] = [];
     for (const row of rows) {
@@ -72,36 +73,39 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
       entries.push(toEntry(row));
     }
     return entries;
-  });
+  };
+
+  /** Writes outcomes (within the caller's transaction). */
+  const recordOutcomes = (outcomes: readonly RecordedOutcome[], now: Date) => {
+    const at = now.toISOString();
+    for (const { id, outcome, retryAt } of outcomes) {
+      if (outcome.kind === 'unsent') {
+        unsentOne.run({ id, reply: outcome.reply.slice(0, 500), now: at });
+        continue;
+      }
+      const status = outcome.kind === 'retry' ? 'retrying' : outcome.kind;
+      recordOne.run({ id, status, reply: outcome.reply.slice(0, 500), retryAt: retryAt ?? null, now: at });
+      if (outcome.kind === 'sent') recordSend.run(at, id);
+      if (outcome.kind === 'bounced') {
+        quarantine.run(outcome.reply.slice(0, 500), at, id);
+        stampProfile.run(nextChangeSeq(db), at, id);
+      }
+    }
+  };
 
   return {
     dueScheduled: (now) => due.all(now.toISOString()) as string[],
     sending: () => sending.all() as string[],
-    claim(deliveryId, afterId, limit, now) {
+    claim: db.transaction((deliveryId: string, afterId: number, limit: number, now: Date, recorded: readonly RecordedOutcome[] = []) => {
+      if (recorded.length) recordOutcomes(recorded, now);
       const rows = nextQueued.all(deliveryId, afterId, limit) as ClaimedRow[];
       const lastId = rows.length ? rows[rows.length - 1].id : afterId;
       return { entries: claimRows(rows, now), lastId };
-    },
-    claimRetries(deliveryId, limit, now) {
-      const rows = dueRetries.all(deliveryId, now.getTime(), limit) as ClaimedRow[];
-      return claimRows(rows, now);
-    },
-    record: db.transaction((outcomes: readonly RecordedOutcome[], now: Date) => {
-      const at = now.toISOString();
-      for (const { id, outcome, retryAt } of outcomes) {
-        if (outcome.kind === 'unsent') {
-          unsentOne.run({ id, reply: outcome.reply.slice(0, 500), now: at });
-          continue;
-        }
-        const status = outcome.kind === 'retry' ? 'retrying' : outcome.kind;
-        recordOne.run({ id, status, reply: outcome.reply.slice(0, 500), retryAt: retryAt ?? null, now: at });
-        if (outcome.kind === 'sent') recordSend.run(at, id);
-        if (outcome.kind === 'bounced') {
-          quarantine.run(outcome.reply.slice(0, 500), at, id);
-          stampProfile.run(nextChangeSeq(db), at, id);
-        }
-      }
     }),
+    claimRetries: db.transaction((deliveryId: string, limit: number, now: Date) =>
+      claimRows(dueRetries.all(deliveryId, now.getTime(), limit) as ClaimedRow[], now),
+    ),
+    record: db.transaction((outcomes: readonly RecordedOutcome[], now: Date) => recordOutcomes(outcomes, now)),
     release: db.transaction((ids: readonly number[], now: Date) => {
       const at = now.toISOString();
       for (const id of ids) releaseOne.run(at, id);
