@@ -5,8 +5,8 @@
  * sending at full speed). A message from buildRawBytes has CRLF line ends only, and its
  * base64 lines never start with a dot: it is marked so when built, anything else is told by
  * one native search, and such a message goes to the socket as it is, followed by the
- * terminating dot. Anything else takes DataStream's
- * pass as before, so the bytes on the wire are the same either way.
+ * terminating dot. Anything else takes DataStream's pass as before, so the bytes on the wire
+ * are the same either way.
  */
 
 import { Writable } from 'node:stream';
