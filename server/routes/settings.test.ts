@@ -3,7 +3,7 @@
  * process), Test connection, switching the pool at runtime, DKIM signing, refusals.
  */
 
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { createKit, eventually, handOver, newProfile, SAMPLE_DELIVERY, type Kit } from '../test-kit';
@@ -52,6 +52,64 @@ beforeEach(async () => {
 afterEach(() => kit.close());
 
 const put = (json: unknown) => kit.request('/api/settings', { method: 'PUT', json });
+
+/**
+ * Verifies a message's DKIM-Signature (rsa-sha256, relaxed/relaxed, RFC 6376) with the public
+ * key, as a receiving server does: the body hash over the relaxed body, then the signature over
+ * the relaxed headers it names and itself with b= empty. Returns what failed, or 'valid'.
+ */
+function verifyDkim(raw: string, publicKey: KeyObject): string {
+  const split = raw.indexOf('\r\n\r\n');
+  const fields = raw
+    .slice(0, split)
+    .split(/\r\n(?![ \t])/)
+    .map((field) => ({ name: field.slice(0, field.indexOf(':')).trim().toLowerCase(), field }));
+  const relaxedHeader = (field: string) => {
+    const colon = field.indexOf(':');
+    const value = field
+      .slice(colon + 1)
+      .replace(/\r\n(?=[ \t])/g, '')
+      .replace(/[ \t]+/g, ' ')
+      .trim();
+    return `${field.slice(0, colon).trim().toLowerCase()}:${value}`;
+  };
+  const signature = fields.find((f) => f.name === 'dkim-signature');
+  if (!signature) return 'no DKIM-Signature';
+  const tags = new Map(
+    relaxedHeader(signature.field)
+      .slice('dkim-signature:'.length)
+      .split(';')
+      .map((tag) => tag.trim())
+      .filter(Boolean)
+      .map((tag) => [tag.slice(0, tag.indexOf('=')), tag.slice(tag.indexOf('=') + 1).replace(/\s+/g, '')] as const),
+  );
+  const body = raw
+    .slice(split + 4)
+    .split('\r\n')
+    .map((line) => line.replace(/[ \t]+/g, ' ').replace(/ $/, ''));
+  while (body.length && body[body.length - 1] === '') body.pop();
+  const bodyHash = createHash('sha256')
+    .update(body.length ? `${body.join('\r\n')}\r\n` : '')
+    .digest('base64');
+  if (bodyHash !== tags.get('bh')) return 'the body hash does not match';
+  const used = new Map<string, number>();
+  const signed = tags
+    .get('h')!
+    .split(':')
+    .map((name) => name.toLowerCase())
+    .flatMap((name) => {
+      // Repeated names take the instances from the bottom up; a name without an instance signs nothing.
+      const instances = fields.filter((f) => f.name === name && f !== signature);
+      const n = (used.get(name) ?? 0) + 1;
+      used.set(name, n);
+      const instance = instances[instances.length - n];
+      return instance ? [`${relaxedHeader(instance.field)}\r\n`] : [];
+    });
+  const own = relaxedHeader(signature.field).replace(/(;\s*b=)[^;]*/, '$1');
+  return verify('RSA-SHA256', Buffer.from(signed.join('') + own), publicKey, Buffer.from(tags.get('b')!, 'base64'))
+    ? 'valid'
+    : 'the signature does not verify';
+}
 const base = { relayUrl: null, connections: 3, messagesPerConnection: 100, ratePerSecond: 0, dkim: null };
 
 describe('sending settings', () => {
@@ -84,7 +142,7 @@ describe('sending settings', () => {
   });
 
   it('sign every message with DKIM once a key is configured', async () => {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const saved = await put({ ...base, relayUrl, dkim: { domainName: 'shop.example.com', keySelector: 'mail', privateKey: pem } });
     expect(await saved.json()).toMatchObject({ dkim: { domainName: 'shop.example.com', keySelector: 'mail' } });
@@ -93,8 +151,14 @@ describe('sending settings', () => {
     await kit.request('/api/deliveries/dkim/send', { json: { contentHash, scheduledAt: null } });
     await eventually(async () => (await kit.services.deliveries.status('dkim')) === 'completed');
     expect(received).toHaveLength(20);
-    for (const raw of received)
+    for (const raw of received) {
       expect(raw).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=shop\.example\.com;[\s\S]*s=mail;[\s\S]*bh=/m);
+      // As a receiving server checks it: each message verifies with the public key.
+      expect(verifyDkim(raw, publicKey)).toBe('valid');
+    }
+    // And the check can fail: a byte changed in the body, or in a signed header, is caught.
+    expect(verifyDkim(received[0].replace(/\r\n\r\n([A-Za-z0-9+/])/, '\r\n\r\nX$1'), publicKey)).not.toBe('valid');
+    expect(verifyDkim(received[0].replace(/^Subject: /m, 'Subject: x'), publicKey)).toBe('the signature does not verify');
   });
 
   it('refuse what cannot be used, saying why, and keep the settings as they were', async () => {
