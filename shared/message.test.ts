@@ -268,7 +268,7 @@ describe('tidyText', () => {
     // Every kind of line end and space a text can hold, JavaScript's own (\u2028, \u00a0) included.
     const alphabet = [' ', '\t', '\n', '\r', '\u2028', '\u00a0', 'a', 'b', '\n\n\n'];
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     let untidy = 0;
     for (let i = 0; i < 50_000; i++) {
       let text = '';

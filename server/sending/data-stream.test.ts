@@ -106,9 +106,15 @@ describe('DATA of messages given as one Buffer (the pool without DKIM)', () => {
   it('puts the same bytes on the wire as nodemailer’s own pass, marked clean or not, the answer of each to its own send', async () => {
     const expected = await wire(MESSAGES, false);
     // Unmarked: each is looked at and takes the pass when it needs it.
-    expect((await wire(MESSAGES.map((m) => Buffer.from(m)), true, { bytes: true })).map((b) => b.toString('latin1'))).toEqual(
-      expected.map((b) => b.toString('latin1')),
-    );
+    expect(
+      (
+        await wire(
+          MESSAGES.map((m) => Buffer.from(m)),
+          true,
+          { bytes: true },
+        )
+      ).map((b) => b.toString('latin1')),
+    ).toEqual(expected.map((b) => b.toString('latin1')));
     // Marked clean when built: written as they are (the clean ones, and the one without a final line end).
     const clean = [MESSAGES[0], MESSAGES[4], MESSAGES[5]];
     const marked = await wire(

@@ -76,7 +76,12 @@ function partsOf(bytes: Buffer): Record<string, string> {
   for (const part of text.split(`--${boundary}`).slice(1, -1)) {
     const [head, body] = part.replace(/^\r\n/, '').split('\r\n\r\n');
     expect(head).toMatch(/Content-Transfer-Encoding: base64/);
-    expect(body.trimEnd().split('\r\n').every((line) => line.length <= 76 && /^[A-Za-z0-9+/=]*$/.test(line))).toBe(true);
+    expect(
+      body
+        .trimEnd()
+        .split('\r\n')
+        .every((line) => line.length <= 76 && /^[A-Za-z0-9+/=]*$/.test(line)),
+    ).toBe(true);
     parts[/Content-Type: ([\w/]+)/.exec(head)![1]] = Buffer.from(body, 'base64').toString('utf8');
   }
   return parts;
