@@ -62,8 +62,14 @@ export function buildRawMessage(message: OutgoingMessage, date: Date): string {
 export function buildRawBytes(message: OutgoingMessage, date: Date): Buffer {
   const { head, boundary } = headOf(message, date);
   const headBytes = Buffer.from(head, 'utf8');
-  const text = Buffer.from(message.text, 'utf8');
-  const html = Buffer.from(message.html, 'utf8');
+  // The parts' UTF-8 is needed only while their base64 is written: one scratch Buffer holds both.
+  const textLength = Buffer.byteLength(message.text, 'utf8');
+  const htmlLength = Buffer.byteLength(message.html, 'utf8');
+  if (scratch.length < textLength + htmlLength) scratch = Buffer.allocUnsafeSlow(2 * (textLength + htmlLength));
+  scratch.write(message.text, 0, 'utf8');
+  scratch.write(message.html, textLength, 'utf8');
+  const text = scratch.subarray(0, textLength);
+  const html = scratch.subarray(textLength, textLength + htmlLength);
   const opening = `--${boundary}\r\n`;
   const closing = `--${boundary}--\r\n`;
   const textHead = partHead('text/plain');
@@ -87,6 +93,9 @@ export function buildRawBytes(message: OutgoingMessage, date: Date): Buffer {
   if (at !== size) throw new Error(`the message was built as ${at} bytes, not the ${size} counted`);
   return needsDataPass(headBytes) ? bytes : markClean(bytes);
 }
+
+/** Where buildRawBytes encodes the parts before their base64 is written (grown as needed, never shared across a call). */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 
 /** The headers with the blank line after them, and the multipart boundary. */
 function headOf(message: OutgoingMessage, date: Date): { head: string; boundary: string } {
