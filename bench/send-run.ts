@@ -7,11 +7,11 @@
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
-import { htmlToText } from '../shared/message';
 import { buildRawBytes } from '../server/sending/mime';
 import { createThreadedMessenger } from '../server/sending/threaded-messenger';
 import { createKit, eventually, type Kit } from '../server/test-kit';
 import { couldNotRun, figure, machineLine, mustHold } from './machine';
+import { composedMessage, processCpuSeconds } from './campaign';
 import { plainPipelinedSend } from './plain-client';
 import { startSink } from './sink';
 
@@ -31,20 +31,17 @@ interface RunArgs {
 
 const { benchDir, recipients, nodes, connections, db, file, databaseUrl, contentHash, htmlFile } = JSON.parse(process.argv[2]) as RunArgs;
 
-/** CPU seconds the PostgreSQL server's processes have used (user + system), read from /proc (clock ticks of 1/100 s). */
+/** CPU seconds the PostgreSQL server's processes have used (user + system). */
 function postgresCpu(): number {
-  let ticks = 0;
+  let seconds = 0;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!stat.includes('(postgres)')) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      if (readFileSync(`/proc/${pid}/stat`, 'utf8').includes('(postgres)')) seconds += processCpuSeconds(pid);
     } catch {
       // The process ended meanwhile.
     }
   }
-  return ticks / 100;
+  return seconds;
 }
 
 async function main() {
@@ -92,20 +89,7 @@ async function main() {
     const delivered = (await kit.services.deliveries.kpis('bench', new Date()))?.delivered;
     // The ceiling: the same count of messages of about the same size, through a plain client into the same sink.
     const html = readFileSync(htmlFile, 'utf8');
-    const sample = buildRawBytes(
-      {
-        from: { name: 'Shop', address: 'news@shop.example.com' },
-        to: 'reader.0@example.com',
-        subject: 'Hello Reader0',
-        html,
-        text: htmlToText(html),
-        messageId: '<1.bench@shop.example.com>',
-        headers: {
-          'List-Unsubscribe': '<https://mail.example.com/u/abc.def>, <mailto:unsubscribe@shop.example.com?subject=unsubscribe-1>',
-        },
-      },
-      new Date(),
-    );
+    const sample = buildRawBytes(composedMessage(0, html), new Date());
     const sinkBeforePlain = sink.cpuSeconds();
     const ceiling = await plainPipelinedSend(sink.port, sample, recipients, connections);
     const sinkUsedByPlain = sink.cpuSeconds() - sinkBeforePlain;

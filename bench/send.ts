@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { startPostgres, type TestPostgres } from '../test/support/postgres';
+import { campaignHtml } from './campaign';
 import { couldNotRun, mustHold } from './machine';
 
 const CONNECTIONS = 10;
@@ -35,12 +36,12 @@ const DB = args.db as 'sqlite' | 'postgres';
 const NODES = Number(args.nodes);
 const RECIPIENTS = Number(args.recipients);
 
-const block = `<tr><td style="padding:12px;font-family:Arial,sans-serif;font-size:15px;color:#333">
-  Our autumn collection is in the shops: coats, scarves and boots, hand-picked for you.
-  <a href="https://shop.example.com/autumn?utm_source=mail">See the collection</a></td></tr>\n`;
-let html = `<html><body><h1>Hello {{ first_name | default: "there" }} {{ last_name }},</h1><p>Shop in {{ city }}.</p><table>`;
-while (html.length < 9_300) html += block;
-html += `</table><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body></html>`;
+const html = campaignHtml({
+  greeting: '{{ first_name | default: "there" }} {{ last_name }}',
+  city: '{{ city }}',
+  link: 'https://shop.example.com/autumn?utm_source=mail',
+  unsubscribe: '{{ unsubscribe_url }}',
+});
 
 async function main() {
   if (DB !== 'sqlite' && DB !== 'postgres') throw new Error(`--db must be sqlite or postgres, not ${DB}`);

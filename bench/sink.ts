@@ -1,9 +1,9 @@
 /** Starts the benchmarks' SMTP sink (sink-process.ts) in its own process. */
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { processCpuSeconds } from './campaign';
 
 /**
  * Resolves with the sink's port once it listens; `count()` rejects should the sink process
@@ -27,10 +27,7 @@ export async function startSink(
   return {
     port,
     /** CPU seconds the sink process has used (user + system), from /proc (Linux; clock ticks of 1/100 s). */
-    cpuSeconds: () => {
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    },
+    cpuSeconds: () => processCpuSeconds(child.pid!),
     count: async () => {
       const answer = next();
       child.stdin!.write('\n');

@@ -26,6 +26,9 @@ export function isMarkedClean(bytes: Buffer): boolean {
   return builtClean.has(bytes);
 }
 
+/** Returns true when DATA must pass the message through nodemailer's DataStream: not built clean, and something to change in it. */
+const takesThePass = (raw: Buffer) => !isMarkedClean(raw) && needsDataPass(raw);
+
 /** A bare CR or LF, one not in a CRLF pair. */
 const BARE_LINE_END = /\r(?!\n)|(?<!\r)\n/;
 
@@ -79,7 +82,7 @@ export function withCleanData<T extends SMTPConnection>(connection: T, options: 
       final(done) {
         // A message handed over as one Buffer arrives as that Buffer (built clean or not).
         const raw = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-        if (!isMarkedClean(raw) && needsDataPass(raw)) data.end(raw);
+        if (takesThePass(raw)) data.end(raw);
         else {
           data.inByteCount += raw.length;
           data.outByteCount += raw.length;
@@ -114,7 +117,7 @@ function bytesWriter(internals: ConnectionInternals, create: (callback: unknown)
     },
     end() {
       const raw = message ?? Buffer.alloc(0);
-      if (!isMarkedClean(raw) && needsDataPass(raw)) {
+      if (takesThePass(raw)) {
         data = create(callback);
         data.end(raw);
         return;

@@ -2,7 +2,28 @@ import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from './compose';
 import { isMarkedClean } from './data-stream';
-import { buildRawBytes, buildRawMessage, checkHeaders, HeaderInjectionError } from './mime';
+import { buildRawBytes, checkHeaders, HeaderInjectionError } from './mime';
+
+/** The message as text, as a receiving server reads the bytes. */
+const buildRawMessage = (message: OutgoingMessage, date: Date) => buildRawBytes(message, date).toString('utf8');
+
+/**
+ * The message as the plain reading of RFC 2045 builds it, for buildRawBytes to be held to:
+ * its own head, then each part's base64 cut into lines of 76 characters with string slices.
+ */
+function referenceMessage(message: OutgoingMessage, date: Date): string {
+  const raw = buildRawMessage(message, date);
+  const head = raw.slice(0, raw.indexOf('\r\n\r\n') + 4);
+  const boundary = /boundary="([^"]+)"/.exec(head)![1];
+  const lines = (text: string) =>
+    Buffer.from(text, 'utf8')
+      .toString('base64')
+      .match(/.{1,76}/g)
+      ?.join('\r\n') ?? '';
+  const part = (type: string, body: string) =>
+    `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${lines(body)}\r\n`;
+  return `${head}--${boundary}\r\n${part('text/plain', message.text)}--${boundary}\r\n${part('text/html', message.html)}--${boundary}--\r\n`;
+}
 
 const message = (change: Partial<OutgoingMessage> = {}): OutgoingMessage => ({
   from: { name: 'Shop', address: 'news@shop.example.com' },
@@ -90,15 +111,15 @@ describe('the message as bytes (buildRawBytes)', () => {
     ['ASCII', message()],
     ['UTF-8 in the body and the subject', message({ subject: 'Café ☕', html: '<p>Zoë 🎉</p>', text: 'Zoë 🎉' })],
     ['a UTF-8 local part (SMTPUTF8)', message({ to: 'jörg@bücher.de' })],
-  ])('are the bytes of buildRawMessage, UTF-8: %s', (_, m) => {
-    expect(buildRawBytes(m, at).equals(Buffer.from(buildRawMessage(m, at), 'utf8'))).toBe(true);
+  ])('are the bytes of the plain reading of RFC 2045, UTF-8: %s', (_, m) => {
+    expect(buildRawBytes(m, at).equals(Buffer.from(referenceMessage(m, at), 'utf8'))).toBe(true);
   });
 
-  it('are the bytes of buildRawMessage for bodies of every length around the 57-byte lines of base64, empty too', () => {
+  it('are the bytes of the plain reading for bodies of every length around the 57-byte lines of base64, empty too', () => {
     for (let length = 0; length <= 240; length++) {
       const body = 'é'.repeat(length % 7) + 'x'.repeat(length);
       const m = message({ text: body, html: body.slice(0, Math.floor(length / 2)) });
-      expect(buildRawBytes(m, at).toString('utf8'), `length ${length}`).toBe(buildRawMessage(m, at));
+      expect(buildRawBytes(m, at).toString('utf8'), `length ${length}`).toBe(referenceMessage(m, at));
     }
   });
 

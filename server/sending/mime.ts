@@ -33,41 +33,23 @@ export class HeaderInjectionError extends Error {
 }
 
 /**
- * Returns the message's bytes (CRLF line ends), ready for SMTP DATA. Throws
- * HeaderInjectionError when any header value holds a CR or LF, whatever its origin.
- */
-export function buildRawMessage(message: OutgoingMessage, date: Date): string {
-  const { head, boundary } = headOf(message, date);
-  return (
-    head +
-    `--${boundary}\r\n` +
-    partHead('text/plain') +
-    base64Lines(message.text) +
-    '\r\n' +
-    `--${boundary}\r\n` +
-    partHead('text/html') +
-    base64Lines(message.html) +
-    '\r\n' +
-    `--${boundary}--\r\n`
-  );
-}
-
-/**
- * Returns the bytes of buildRawMessage as one Buffer, written in place: the head as UTF-8,
- * each part's base64 straight into the Buffer and its lines spread out there (no string of
- * lines is made). Marked clean for DATA (data-stream.ts) when it is: base64 lines and
- * boundaries never start with a dot and end in CRLF, so only the head (a few hundred bytes)
- * is looked at.
+ * Returns the message's bytes (CRLF line ends), ready for SMTP DATA: headers, then
+ * multipart/alternative with the text and HTML parts in base64 lines of 76 (RFC 2045). Throws
+ * HeaderInjectionError when any header value holds a CR or LF, whatever its origin. Written in
+ * place: the head as UTF-8, each part's base64 straight into the Buffer and its lines spread
+ * out there (no string of lines is made). Marked clean for DATA (data-stream.ts) when it is:
+ * base64 lines and boundaries never start with a dot and end in CRLF, so only the head (a few
+ * hundred bytes) is looked at.
  */
 export function buildRawBytes(message: OutgoingMessage, date: Date): Buffer {
   const { head, boundary } = headOf(message, date);
   const headBytes = Buffer.from(head, 'utf8');
-  // The parts' UTF-8 is needed only while their base64 is written: one scratch Buffer holds both.
-  const textLength = Buffer.byteLength(message.text, 'utf8');
-  const htmlLength = Buffer.byteLength(message.html, 'utf8');
-  if (scratch.length < textLength + htmlLength) scratch = Buffer.allocUnsafeSlow(2 * (textLength + htmlLength));
-  scratch.write(message.text, 0, 'utf8');
-  scratch.write(message.html, textLength, 'utf8');
+  // The parts' UTF-8 is needed only while their base64 is written: one scratch Buffer holds
+  // both, large enough for the most a UTF-16 unit can take (3 bytes), so each is encoded once.
+  const most = 3 * (message.text.length + message.html.length);
+  if (scratch.length < most) scratch = Buffer.allocUnsafeSlow(most);
+  const textLength = scratch.write(message.text, 0, 'utf8');
+  const htmlLength = scratch.write(message.html, textLength, 'utf8');
   const text = scratch.subarray(0, textLength);
   const html = scratch.subarray(textLength, textLength + htmlLength);
   const opening = `--${boundary}\r\n`;
@@ -205,22 +187,14 @@ function partHead(type: string): string {
   return `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n`;
 }
 
-/** Base64 in lines of 76 characters (RFC 2045). */
-function base64Lines(text: string): string {
-  const encoded = Buffer.from(text, 'utf8').toString('base64');
-  const lines: string[] = [];
-  for (let at = 0; at < encoded.length; at += 76) lines.push(encoded.slice(at, at + 76));
-  return lines.join('\r\n');
-}
-
-/** The length of base64Lines for `bytes` bytes of input. */
+/** The length of `bytes` bytes of input as base64 in lines of 76 characters, CRLF between them. */
 function base64LinesLength(bytes: number): number {
   const encoded = 4 * Math.ceil(bytes / 3);
   return encoded + 2 * Math.max(0, Math.ceil(encoded / 76) - 1);
 }
 
 /**
- * Writes base64Lines of `source` into `target` at `at`; returns where it ends. The base64 is
+ * Writes `source` as base64 in lines of 76 characters into `target` at `at`; returns where it ends. The base64 is
  * written in one piece, then its lines are moved apart from the last one back (each lands
  * past where the ones before it still are) and the CRLFs put between them.
  */
