@@ -36,5 +36,10 @@ port.on('message', (request: ToSmtpThread) => {
       .then(() => Promise.all(unanswered))
       .then(() => post({ kind: 'closed' }));
   } else if (request.kind === 'probe') answer(messenger.probe!().then((trouble) => ({ kind: 'probed', id: request.id, trouble })));
-  else answer(messenger.send(request.message).then((outcome) => ({ kind: 'outcome', id: request.id, outcome })));
+  else {
+    // The answer keeps the id alone: the request holds the message's parts, which would
+    // otherwise live (and be copied by every scavenge) until the relay has answered.
+    const { id } = request;
+    answer(messenger.send(request.message).then((outcome) => ({ kind: 'outcome', id, outcome })));
+  }
 });
