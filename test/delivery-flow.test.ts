@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { goOffline, launchBrowser, type TestBrowser } from './support/browser';
+import { goOffline, launchBrowser, type TestBrowser, codeText, fillCode } from './support/browser';
 import { removeDataDir, startServer, type ServerProcess } from './support/server';
 
 const LOCALE = 'en-GB';
@@ -193,19 +193,24 @@ describe('the delivery page, from a first campaign to its send', () => {
 
   it('the toolbar keeps its place whatever the name, and the name stays on one line', async () => {
     const toolbar = page.getByRole('toolbar', { name: 'Delivery actions' });
-    const before = (await toolbar.boundingBox())!;
+    // Where it is on the page, not in the window: filling the Name may scroll the page to it.
+    const place = async () => {
+      const box = (await toolbar.boundingBox())!;
+      return { ...box, y: box.y + (await page.evaluate(() => window.scrollY)) };
+    };
+    const before = await place();
     const heading = page.getByRole('heading', { level: 1 });
     const oneLine = (await heading.boundingBox())!.height;
     await page.getByLabel('Name', { exact: true }).fill(`Loyal in Utrecht and Gent: ${'the whole autumn collection, '.repeat(5)}`);
     await expect.poll(async () => (await heading.textContent())!.length).toBeGreaterThan(150);
-    expect(await toolbar.boundingBox()).toEqual(before);
+    expect(await place()).toEqual(before);
     expect((await heading.boundingBox())!.height).toBe(oneLine);
     await page.getByLabel('Name', { exact: true }).fill('Loyal in Utrecht and Gent');
   });
 
   it('a failed preparation counts the target and says in the KPI area why and where it failed', async () => {
-    const html = await page.getByLabel('HTML body').inputValue();
-    await page.getByLabel('HTML body').fill(html.replace('{{ city }}', '{{ city '));
+    const html = await codeText(page, 'HTML body');
+    await fillCode(page, 'HTML body', html.replace('{{ city }}', '{{ city '));
     await prepare('Preparation failed');
     await expect.poll(() => number('Targeted')).toBe(target());
     expect(await kpi('To deliver').textContent()).toBe('—');
@@ -214,7 +219,7 @@ describe('the delivery page, from a first campaign to its send', () => {
     expect(await why.textContent()).toMatch(
       /^\s*Preparation failed: Template error in the HTML body at line 4, column \d+: "\{\{" is not closed/,
     );
-    await page.getByLabel('HTML body').fill(html);
+    await fillCode(page, 'HTML body', html);
     await prepare();
     expect(await number('Targeted')).toBe(target());
     expect(await page.getByRole('region', { name: 'Preparation' }).getByRole('alert').count()).toBe(0);

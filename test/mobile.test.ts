@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from './support/browser';
+import { launchBrowser, type TestBrowser, fillCode } from './support/browser';
 import { removeDataDir, startServer, type ServerProcess } from './support/server';
 
 const SHOTS = '/tmp/shots-mobile';
@@ -224,7 +224,7 @@ describe.each(WIDTHS)('the journey at $label px', ({ label, phone, options }) =>
     deliveryId = deliveryUrl.split('/').pop()!;
     await page.getByLabel('Name', { exact: true }).fill(`Autumn jackets for the loyal customers in Gent (${label} px)`);
     await page.getByLabel('Subject').fill(`Autumn jackets for you, {{ first_name | default: "there" }} (${label})`);
-    await page.getByLabel('HTML body').fill(HTML);
+    await fillCode(page, 'HTML body', HTML);
     await page.getByRole('group', { name: 'Include', exact: true }).getByRole('button', { name: 'Add condition' }).click();
     await page.getByLabel('Include, condition 1: field').selectOption({ label: 'City' });
     await page.getByLabel('Include, condition 1: value').fill('Gent');

@@ -12,7 +12,7 @@ import { simpleParser } from 'mailparser';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isValidEmail, normalizeEmail } from '../shared/email-address';
-import { goOffline, launchBrowser, type TestBrowser } from './support/browser';
+import { goOffline, launchBrowser, type TestBrowser, codeText, fillCode } from './support/browser';
 import { removeDataDir, startServer, type ServerProcess } from './support/server';
 
 let server: ServerProcess;
@@ -204,7 +204,7 @@ describe('Mailroom, walked through as a marketer', () => {
     await page.getByLabel('From name').fill('Mailroom Shop');
     await page.getByLabel('From address').fill('news@shop.example.com');
     await page.getByLabel('Subject').fill('Hello {{ first_name | default: "there" }}, autumn is here');
-    await expect.poll(() => page.getByLabel('HTML body').inputValue()).toContain('{{ unsubscribe_url }}');
+    await expect.poll(() => codeText(page, 'HTML body')).toContain('{{ unsubscribe_url }}');
     await page.getByRole('group', { name: 'Include', exact: true }).getByRole('button', { name: 'Add condition' }).click();
     await page.getByLabel('Include, condition 1: field').selectOption({ label: 'City' });
     await page.getByLabel('Include, condition 1: operator').selectOption({ label: 'equals' });
@@ -361,8 +361,8 @@ describe('Mailroom, walked through as a marketer', () => {
   });
 
   it('5. a template error fails the preparation, with line and column in the logs', async () => {
-    const html = await page.getByLabel('HTML body').inputValue();
-    await page.getByLabel('HTML body').fill(html.replace('{{ city }}', '{{ city '));
+    const html = await codeText(page, 'HTML body');
+    await fillCode(page, 'HTML body', html.replace('{{ city }}', '{{ city '));
     await button('Prepare').click();
     await confirm('Yes, prepare').click();
     await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Preparation failed');
@@ -380,7 +380,7 @@ describe('Mailroom, walked through as a marketer', () => {
       .waitFor();
     await page.getByRole('dialog', { name: 'Preparation logs' }).getByRole('button', { name: 'Close' }).click();
     expect(await button('Send').isDisabled()).toBe(true);
-    await page.getByLabel('HTML body').fill(html);
+    await fillCode(page, 'HTML body', html);
     await button('Prepare').click();
     await confirm('Yes, prepare').click();
     await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');

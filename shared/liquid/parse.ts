@@ -99,7 +99,7 @@ interface TagToken {
 type Token = TextToken | OutputToken | TagToken;
 
 const BLOCK_ENDS: Record<string, string> = { if: 'endif', unless: 'endunless', for: 'endfor', case: 'endcase', capture: 'endcapture' };
-const KNOWN_TAGS = [
+export const KNOWN_TAGS = [
   'if',
   'elsif',
   'else',

@@ -10,6 +10,7 @@
 
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 const SYSTEM_CHROMIUM = '/usr/bin/chromium';
 
@@ -89,4 +90,25 @@ export async function goOffline(page: Page): Promise<void> {
   for (let i = 0; i < 100 && !(await page.evaluate(() => !!navigator.serviceWorker.controller)); i++) await page.waitForTimeout(50);
   await page.context().setOffline(true);
   await page.reload();
+}
+
+/**
+ * Returns the text of a code editor (the HTML body's) as its operator sees it: CodeMirror's
+ * lines, one per line of text (the whole of a message body is within its rendered viewport),
+ * or the plain text area that stands in while the editor loads.
+ */
+export async function codeText(page: Page, name: string): Promise<string> {
+  const field = page.getByRole('textbox', { name, exact: true });
+  return field.evaluate((element) => {
+    if (element instanceof HTMLTextAreaElement) return element.value;
+    const lines = element.closest('.cm-editor')!.querySelectorAll('.cm-line');
+    return [...lines].map((line) => line.textContent ?? '').join('\n');
+  });
+}
+
+/** Replaces the text of a code editor (or of the text area standing in for it) as typing would. */
+export async function fillCode(page: Page, name: string, text: string): Promise<void> {
+  const field = page.getByRole('textbox', { name, exact: true });
+  await field.fill(text);
+  await expect.poll(() => codeText(page, name)).toBe(text);
 }

@@ -55,6 +55,19 @@ export function createPreparationApi(db: MailroomDb) {
       return searchProfiles(db, query, limit);
     },
 
+    /** Returns the first `limit` profiles of the replica in id order (what the live preview steps through). */
+    async firstProfiles(limit: number): Promise<Profile[]> {
+      const found: Profile[] = [];
+      await scanBlocks(db, (block) => {
+        for (const profile of block.profiles()) {
+          if (found.length >= limit) return false;
+          found.push(profile);
+        }
+        return found.length < limit;
+      });
+      return found;
+    },
+
     /**
      * Returns the KPIs the delivery's last preparation would have had with other rule
      * settings, without preparing again (the analysis is redone from the replica when this

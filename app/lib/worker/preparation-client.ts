@@ -23,6 +23,11 @@ export function searchAudience(query: string, limit = 25): Promise<Profile[]> {
   return worker().search(query, limit);
 }
 
+/** Returns the first profiles of the local audience, in id order. */
+export function firstProfiles(limit: number): Promise<Profile[]> {
+  return worker().firstProfiles(limit);
+}
+
 /** Returns the KPIs of the delivery's last preparation with other rule settings (null when it has none). */
 export function whatIfInWorker(deliveryId: string, settings: WhatIfSettings): Promise<PreparationKpis | null> {
   return worker().whatIf(deliveryId, settings);

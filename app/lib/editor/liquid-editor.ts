@@ -1,0 +1,161 @@
+/**
+ * The code editor for a message's HTML: CodeMirror 6 with HTML + Liquid highlighting,
+ * completion of the audience's fields and of the Liquid tags and filters the renderer knows
+ * (each with its one line from liquid/help.ts), bracket matching, undo, and the renderer's
+ * own syntax error marked at its line and column a moment after each keystroke. Loaded on
+ * demand (CodeEditor.svelte imports this module dynamically), so pages without an editor
+ * never download CodeMirror.
+ */
+
+import {
+  autocompletion,
+  closeBrackets,
+  closeBracketsKeymap,
+  completionKeymap,
+  type Completion,
+  type CompletionContext,
+} from '@codemirror/autocomplete';
+import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
+import { html, htmlCompletionSource } from '@codemirror/lang-html';
+import { liquid } from '@codemirror/lang-liquid';
+import { bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from '@codemirror/language';
+import { linter, lintGutter, type Diagnostic } from '@codemirror/lint';
+import { Compartment, EditorState, type Text } from '@codemirror/state';
+import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers } from '@codemirror/view';
+import { FILTERS } from '$shared/liquid/filters';
+import { FILTER_HELP, TAG_HELP } from '$shared/liquid/help';
+import { compileTemplate } from '$shared/template';
+
+/** A field a template may read, as completion offers it. */
+export interface EditorField {
+  name: string;
+  label: string;
+  type: string;
+}
+
+export interface LiquidEditorOptions {
+  value: string;
+  /** The accessible name of the editing area (what a label would say). */
+  label: string;
+  /** The fields to offer, read at each completion (the audience's schema may change). */
+  fields: () => readonly EditorField[];
+  /** Called with the whole text after each change the operator makes. */
+  onChange: (value: string) => void;
+  readOnly?: boolean;
+}
+
+export interface LiquidEditor {
+  /** Replaces the text (another device's edit, a value taken back); not reported through onChange. */
+  setValue(value: string): void;
+  setReadOnly(readOnly: boolean): void;
+  focus(): void;
+  destroy(): void;
+}
+
+/** Fields Mailroom fills in itself, offered beside the audience's. */
+const SYSTEM_COMPLETIONS: Completion[] = [
+  { label: 'unsubscribe_url', type: 'variable', detail: 'system', info: "The recipient's signed one-click unsubscribe link" },
+];
+
+const FILTER_COMPLETIONS: Completion[] = Object.entries(FILTERS).map(([name, filter]) => ({
+  label: name,
+  type: 'function',
+  detail: filter.usage,
+  info: FILTER_HELP[name],
+}));
+
+const TAG_COMPLETIONS: Completion[] = TAG_HELP.map((tag) => ({ label: tag.name, type: 'keyword', detail: tag.snippet, info: tag.help }));
+
+/** Where the cursor is in Liquid: an output's value, after a filter's pipe, or a tag's name; null outside Liquid. */
+export function liquidContext(before: string): 'value' | 'filter' | 'tag' | 'tag-value' | null {
+  const open = Math.max(before.lastIndexOf('{{'), before.lastIndexOf('{%'));
+  if (open === -1 || Math.max(before.lastIndexOf('}}'), before.lastIndexOf('%}')) > open) return null;
+  const inside = before.slice(open + 2);
+  // A pipe outside quotes starts a filter.
+  const unquoted = inside.replace(/"[^"]*"|'[^']*'/g, '""');
+  if (/\|\s*\w*$/.test(unquoted)) return 'filter';
+  if (before[open + 1] === '%') return /^-?\s*\w*$/.test(inside) ? 'tag' : 'tag-value';
+  return 'value';
+}
+
+/** Returns the completion source for Liquid over the fields given. */
+export function liquidCompletions(fields: () => readonly EditorField[]) {
+  return (context: CompletionContext) => {
+    const before = context.state.sliceDoc(Math.max(0, context.pos - 500), context.pos);
+    const where = liquidContext(before);
+    if (!where) return null;
+    const word = context.matchBefore(/\w*/)!;
+    // Nothing typed yet: offered right after the braces or a pipe, or when asked (Ctrl-Space).
+    if (word.from === word.to && !context.explicit && !/(\{\{|\{%|\|)-?\s*$/.test(before)) return null;
+    const options =
+      where === 'filter'
+        ? FILTER_COMPLETIONS
+        : where === 'tag'
+          ? TAG_COMPLETIONS
+          : [
+              ...fields().map((f): Completion => ({ label: f.name, type: 'variable', detail: `${f.label} (${f.type})` })),
+              ...SYSTEM_COMPLETIONS,
+            ];
+    return { from: word.from, options, validFor: /^\w*$/ };
+  };
+}
+
+/** Returns the renderer's syntax error as a diagnostic at its line and column, or none. */
+export function templateDiagnostics(doc: Text): Diagnostic[] {
+  const compiled = compileTemplate(doc.toString());
+  if (compiled.ok) return [];
+  const { line, column, message } = compiled.error;
+  const at = doc.line(Math.min(Math.max(line, 1), doc.lines));
+  const from = Math.min(at.from + Math.max(column, 1) - 1, at.to);
+  // One character is marked (the one before, at a line's end), so that the mark shows.
+  const [start, end] = from < at.to ? [from, from + 1] : [Math.max(at.from, from - 1), from];
+  return [{ from: start, to: end, severity: 'error', message: `${message} (line ${line}, column ${column})` }];
+}
+
+export function createLiquidEditor(parent: HTMLElement, options: LiquidEditorOptions): LiquidEditor {
+  const editable = new Compartment();
+  let applying = false;
+  const view = new EditorView({
+    parent,
+    state: EditorState.create({
+      doc: options.value,
+      extensions: [
+        lineNumbers(),
+        history(),
+        drawSelection(),
+        indentOnInput(),
+        bracketMatching(),
+        closeBrackets(),
+        highlightActiveLine(),
+        syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+        liquid({ base: html() }),
+        autocompletion({ override: [liquidCompletions(options.fields), htmlCompletionSource] }),
+        linter((v) => templateDiagnostics(v.state.doc), { delay: 250 }),
+        lintGutter(),
+        keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...completionKeymap, indentWithTab]),
+        EditorView.lineWrapping,
+        EditorView.contentAttributes.of({ 'aria-label': options.label, 'aria-multiline': 'true', spellcheck: 'false' }),
+        editable.of([EditorState.readOnly.of(Boolean(options.readOnly)), EditorView.editable.of(!options.readOnly)]),
+        EditorView.updateListener.of((update) => {
+          if (update.docChanged && !applying) options.onChange(update.state.doc.toString());
+        }),
+      ],
+    }),
+  });
+  return {
+    setValue(value) {
+      if (value === view.state.doc.toString()) return;
+      applying = true;
+      try {
+        view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: value } });
+      } finally {
+        applying = false;
+      }
+    },
+    setReadOnly(readOnly) {
+      view.dispatch({ effects: editable.reconfigure([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]) });
+    },
+    focus: () => view.focus(),
+    destroy: () => view.destroy(),
+  };
+}

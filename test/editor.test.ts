@@ -1,0 +1,130 @@
+/**
+ * Writing a message, end to end: the HTML body's code editor (CodeMirror) with completion of
+ * the audience's fields, the renderer's error marked at its line, and the live preview beside
+ * it, rendered for profiles of the local audience as the body is typed. The real server
+ * process, the built app in Chromium, the audience from IndexedDB; the profiles' values are
+ * read from the SQLite file to know what the preview must show.
+ */
+
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeText, fillCode, launchBrowser, type TestBrowser } from './support/browser';
+import { removeDataDir, startServer, type ServerProcess } from './support/server';
+
+let server: ServerProcess;
+let chromium: TestBrowser;
+let context: BrowserContext;
+let page: Page;
+let db: Database.Database;
+
+beforeAll(async () => {
+  server = await startServer();
+  db = new Database(join(server.dataDir, 'mailroom.db'), { readonly: true });
+  chromium = await launchBrowser();
+  context = await chromium.browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  page = await context.newPage();
+  await page.goto(server.url);
+  await page.waitForURL(/\/login/);
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill(server.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('10,000 profiles').waitFor({ timeout: 30_000 });
+});
+
+afterAll(async () => {
+  await chromium?.close();
+  db?.close();
+  await server?.stop();
+  if (server) removeDataDir(server.dataDir);
+});
+
+/** The first two profiles of the audience in id order (what the live preview steps through first). */
+function firstProfiles(): { email: string; first: string; last: string }[] {
+  return db.prepare('SELECT email, first_name AS first, last_name AS last FROM profiles ORDER BY id LIMIT 2').all() as never;
+}
+
+const live = () => page.getByRole('region', { name: 'Live preview', exact: true });
+const liveHeading = () => live().frameLocator('iframe[title="Live preview"]').locator('h1');
+
+describe('the message editor', () => {
+  it('shows the body in a code editor, and the live preview of the first profile of the local audience', async () => {
+    await page.getByRole('button', { name: 'New delivery' }).click();
+    await page.waitForURL(/\/deliveries\//);
+    await page.locator('.cm-editor').waitFor();
+    expect(await page.getByRole('textbox', { name: 'HTML body' }).getAttribute('contenteditable')).toBe('true');
+    expect(await codeText(page, 'HTML body')).toContain('{{ unsubscribe_url }}');
+    const [first] = firstProfiles();
+    await expect.poll(() => live().getByTestId('live-profile').textContent()).toContain(`<${first.email}>`);
+    await expect.poll(() => liveHeading().textContent()).toBe(`Hello ${first.first},`);
+    expect(await live().locator('iframe').getAttribute('sandbox')).toBe('');
+    expect(await live().getByRole('group', { name: 'Inbox line' }).textContent()).toContain(`Hello ${first.first}, the autumn collection`);
+  });
+
+  it('follows each edit within a moment, for one profile and then the next', async () => {
+    const [first, second] = firstProfiles();
+    await fillCode(
+      page,
+      'HTML body',
+      '<h1>Dear {{ first_name }} {{ last_name }}</h1>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    );
+    await expect.poll(() => liveHeading().textContent()).toBe(`Dear ${first.first} ${first.last}`);
+    await live().getByRole('button', { name: 'Next profile' }).click();
+    await expect.poll(() => liveHeading().textContent()).toBe(`Dear ${second.first} ${second.last}`);
+    // Found by address: the preview shows that profile.
+    await live().getByLabel('Find a profile for the live preview').fill(first.email);
+    await live().getByRole('button', { name: 'Find' }).click();
+    await expect.poll(() => liveHeading().textContent()).toBe(`Dear ${first.first} ${first.last}`);
+    await live().getByRole('radio', { name: 'Mobile' }).check();
+    // 375 px inside its 1 px border.
+    await expect.poll(async () => (await live().locator('iframe').boundingBox())!.width).toBe(377);
+    await live().getByRole('radio', { name: 'Desktop' }).check();
+  });
+
+  it('completes a field of the audience and a filter, each with what it is', async () => {
+    const [first] = firstProfiles();
+    await fillCode(page, 'HTML body', '<h1>Hi</h1>\n');
+    const body = page.getByRole('textbox', { name: 'HTML body' });
+    await body.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('<h2>{{ last_n');
+    const options = page.getByRole('listbox');
+    await options.getByRole('option', { name: /last_name/ }).waitFor();
+    expect(await options.getByRole('option', { name: /last_name/ }).textContent()).toContain('Last name (text)');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type(' | up');
+    await options.getByRole('option', { name: /upcase/ }).waitFor();
+    await page.keyboard.press('Enter');
+    await page.keyboard.type(' }}');
+    await expect.poll(() => codeText(page, 'HTML body')).toContain('<h2>{{ last_name | upcase }}');
+    await expect.poll(() => live().frameLocator('iframe[title="Live preview"]').locator('h2').textContent()).toBe(first.last.toUpperCase());
+  });
+
+  it('marks the renderer’s error at its line as it is typed, and keeps the last message that rendered', async () => {
+    await fillCode(page, 'HTML body', '<h1>Hello</h1>\n<p>{{ first_name </p>\n<p>Bye</p>');
+    await live().getByRole('alert', { name: 'Template error' }).waitFor();
+    expect(await live().getByRole('alert', { name: 'Template error' }).textContent()).toMatch(
+      /^The HTML body has an error: .*\(line 2, column \d+\)\.$/,
+    );
+    // The mark is on line 2 of the editor, and the gutter says so too.
+    const marked = page.locator('.cm-line', { has: page.locator('.cm-lintRange-error') });
+    await marked.waitFor();
+    expect(await marked.textContent()).toBe('<p>{{ first_name </p>');
+    expect(await page.locator('.cm-lint-marker-error').count()).toBe(1);
+    await expect.poll(() => liveHeading().textContent()).toMatch(/^Hi/);
+    await fillCode(page, 'HTML body', '<h1>Hello {{ first_name }}</h1>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>');
+    await expect.poll(() => live().getByRole('alert').count()).toBe(0);
+    await expect.poll(() => page.locator('.cm-lintRange-error').count()).toBe(0);
+    await expect.poll(() => liveHeading().textContent()).toBe(`Hello ${firstProfiles()[0].first}`);
+  });
+
+  it('saves what the editor holds: a reload shows it again', async () => {
+    const text = await codeText(page, 'HTML body');
+    // The form saves a moment after the last edit.
+    await page.waitForTimeout(800);
+    await page.reload();
+    await page.locator('.cm-editor').waitFor();
+    await expect.poll(() => codeText(page, 'HTML body')).toBe(text);
+  });
+});
