@@ -12,7 +12,7 @@ const delivery: Delivery = {
   fromName: 'Shop',
   fromAddress: 'news@shop.example.com',
   subject: 'Hi {{ first_name | default: "there" }}',
-  html: '<p>Hi {{ first_name }}</p><a href="{{ unsubscribe_url }}">unsubscribe</a>',
+  html: '<div style="display: none">Autumn is here</div><p>Hi {{ first_name }}</p><a href="{{ unsubscribe_url }}">unsubscribe</a>',
   audience: { kind: 'condition', field: 'city', operator: 'equals', value: 'Gent' },
   scheduledAt: null,
   typologyId: 'default',
@@ -89,7 +89,9 @@ describe('Preparation', () => {
   });
 
   it('ends the log with the number of errors and warnings', () => {
-    const { result } = prepare({ ...delivery, html: '<p>no unsubscribe link</p>' }, [[p('a@example.com', 'Gent')]]);
+    const { result } = prepare({ ...delivery, html: '<div style="display: none">Sale</div><p>no unsubscribe link</p>' }, [
+      [p('a@example.com', 'Gent')],
+    ]);
     expect(result.status).toBe('prepared');
     expect(result.log.at(-1)?.message).toBe('Preparation finished: 0 errors, 1 warning.');
   });

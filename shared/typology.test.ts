@@ -5,12 +5,15 @@ import { checkMessage, DEFAULT_TYPOLOGY, typologyProblem, type Typology } from '
 import { makeProfile } from './test-profile';
 import type { DeliveryContent, Profile } from './types';
 
+/** A hidden preheader, as the Preheader rule asks of every message. */
+const PREHEADER = '<div style="display: none; max-height: 0; overflow: hidden">Autumn is here</div>';
+
 const base: DeliveryContent = {
   name: 'n',
   fromName: 'Shop',
   fromAddress: 'news@shop.example.com',
   subject: 'Hello',
-  html: '<p>Hi {{ first_name }} <a href="https://shop.example.com">shop</a> <a href="{{ unsubscribe_url }}">unsubscribe</a></p>',
+  html: `${PREHEADER}<p>Hi {{ first_name }} <a href="https://shop.example.com">shop</a> <a href="{{ unsubscribe_url }}">unsubscribe</a></p>`,
   audience: { kind: 'all' },
   scheduledAt: null,
   typologyId: 'default',
@@ -70,19 +73,46 @@ describe('control rules', () => {
     ['a From at an international domain name', { fromAddress: 'news@bücher.example' }, []],
     [
       'an image with alt text is something to read',
-      { html: '<img src="https://x.example/b.png" alt="Autumn sale"><a href="{{ unsubscribe_url }}"></a>' },
-      [],
+      { html: '<img src="https://x.example/b.png" alt="Autumn sale"><a href="{{ unsubscribe_url }}" title="Unsubscribe"></a>' },
+      ['warning: Preheader'],
     ],
     ['unknown field', { subject: 'Hi {{ shoe_size }}' }, ['error: Personalization fields']],
     ['a field of the schema', { subject: 'Hi {{ city }}' }, []],
-    ['no unsubscribe link', { html: '<p>Hi</p>' }, ['warning: Unsubscribe link']],
+    ['no unsubscribe link', { html: `${PREHEADER}<p>Hi</p>` }, ['warning: Unsubscribe link']],
     ['relative link', { html: base.html + '<a href="/sale">sale</a>' }, ['warning: Links well-formed']],
     [
       'nothing to read in the text part',
       { html: '<img src="https://x.example/banner.png"><a href="{{ unsubscribe_url }}"></a>' },
-      ['warning: Text part'],
+      ['warning: Text part', 'warning: Images described', 'warning: Links readable', 'warning: Preheader'],
     ],
     ['too large for Gmail', { html: base.html + 'x'.repeat(103 * 1024) }, ['warning: HTML size']],
+    ['an image without alt', { html: base.html + '<img src="https://x.example/logo.png">' }, ['warning: Images described']],
+    ['a decorative image (alt="")', { html: base.html + '<img src="https://x.example/line.png" alt="">' }, []],
+    ['a link with nothing in it', { html: base.html + '<a href="https://shop.example.com/sale"> </a>' }, ['warning: Links readable']],
+    [
+      'a link whose image has no alt',
+      { html: base.html + '<a href="https://shop.example.com/sale"><img src="https://x.example/b.png" alt=""></a>' },
+      ['warning: Links readable'],
+    ],
+    [
+      'a link of an image with alt, or with aria-label',
+      {
+        html:
+          base.html +
+          '<a href="https://s.example/"><img src="https://x.example/b.png" alt="Sale"></a><a href="https://s.example/" aria-label="Sale"></a>',
+      },
+      [],
+    ],
+    ['no preheader', { html: base.html.replace(PREHEADER, '') }, ['warning: Preheader']],
+    ['hidden text after visible text is no preheader', { html: base.html.replace(PREHEADER, '') + PREHEADER }, ['warning: Preheader']],
+    ['a preheader of Liquid', { html: base.html.replace('Autumn is here', '{{ first_name }}, your offer') }, []],
+    ['dark text, no background', { html: base.html + '<p style="color: #333">Small print</p>' }, ['warning: Dark mode']],
+    [
+      'dark text on a background of its own',
+      { html: base.html + '<table bgcolor="#ffffff"><tr><td style="color:#333">Hi</td></tr></table>' },
+      [],
+    ],
+    ['light text is not judged, nor Liquid', { html: base.html + '<p style="color: #ffffff">a</p><p style="color: {{ city }}">b</p>' }, []],
   ])('%s', (_, change, expected) => {
     expect(findings(change)).toEqual(expected);
   });

@@ -8,12 +8,25 @@
 
 import { conditionProblem, type AudienceFilter } from './audience-filter';
 import { addressProblem, normalizeEmail } from './email-address';
+import { contentFacts } from './content-checks';
 import { extractLinks, htmlToText, isKnownField, SYSTEM_FIELDS, type CompiledMessage } from './message';
 import { audienceFields } from './profile-fields';
 import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel } from './types';
 
 export type ControlCheck =
-  'subject' | 'subject-length' | 'from' | 'fields' | 'unsubscribe-link' | 'links' | 'text-part' | 'html-size' | 'public-url';
+  | 'subject'
+  | 'subject-length'
+  | 'from'
+  | 'fields'
+  | 'unsubscribe-link'
+  | 'links'
+  | 'text-part'
+  | 'html-size'
+  | 'public-url'
+  | 'image-alt'
+  | 'link-text'
+  | 'preheader'
+  | 'dark-mode';
 /** Built-in filtering checks on one profile. */
 export type ProfileCheck = 'unsubscribed' | 'denylisted' | 'quarantined' | 'invalid-address';
 
@@ -62,6 +75,10 @@ export const DEFAULT_TYPOLOGY: Typology = {
     { id: 'text-part', name: 'Text part', kind: 'control', check: 'text-part', severity: 'warning', enabled: true },
     { id: 'html-size', name: 'HTML size', kind: 'control', check: 'html-size', severity: 'warning', enabled: true },
     { id: 'public-url', name: 'Links reachable', kind: 'control', check: 'public-url', severity: 'warning', enabled: true },
+    { id: 'image-alt', name: 'Images described', kind: 'control', check: 'image-alt', severity: 'warning', enabled: true },
+    { id: 'link-text', name: 'Links readable', kind: 'control', check: 'link-text', severity: 'warning', enabled: true },
+    { id: 'preheader', name: 'Preheader', kind: 'control', check: 'preheader', severity: 'warning', enabled: true },
+    { id: 'dark-mode', name: 'Dark mode', kind: 'control', check: 'dark-mode', severity: 'warning', enabled: true },
     { id: 'unsubscribed', name: 'Unsubscribed', kind: 'filtering', check: 'unsubscribed', enabled: true },
     { id: 'denylisted', name: 'Denylisted', kind: 'filtering', check: 'denylisted', enabled: true },
     { id: 'quarantined', name: 'Quarantined', kind: 'filtering', check: 'quarantined', enabled: true },
@@ -191,8 +208,46 @@ function controlProblems(
         : [];
     case 'public-url':
       return context.publicUrl === undefined ? [] : publicUrlProblems(context.publicUrl);
+    case 'image-alt': {
+      const missing = contentFacts(content.html).imagesWithoutAlt;
+      return missing.length === 0
+        ? []
+        : [
+            `${count(missing.length, 'image has', 'images have')} no alt text (${listed(missing)}): add alt="…" saying what it shows, or alt="" when it only decorates; many inboxes block images at first, and screen readers read the alt.`,
+          ];
+    }
+    case 'link-text': {
+      const bare = contentFacts(content.html).linksWithoutText;
+      return bare.length === 0
+        ? []
+        : [
+            `${count(bare.length, 'link has', 'links have')} nothing to read (${listed(bare)}): give each a text, or an image with alt text, so that readers (and screen readers) know where it goes.`,
+          ];
+    }
+    case 'preheader':
+      return contentFacts(content.html).preheader !== null
+        ? []
+        : [
+            'The message has no preheader: inboxes show the start of its text after the subject. Add a hidden one as the first thing in the body: <div style="display: none; max-height: 0; overflow: hidden">…</div>.',
+          ];
+    case 'dark-mode': {
+      const dark = contentFacts(content.html).darkTextWithoutBackground;
+      return dark.length === 0
+        ? []
+        : [
+            `Dark text colours are set (${dark.join(', ')}) but no background colour: a dark-mode client that darkens the background and keeps them shows dark on dark. Set a background colour with them (on the body or its outer table).`,
+          ];
+    }
   }
 }
+
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+/** The first few items, quoted, and how many more. */
+const listed = (items: readonly string[]) =>
+  items
+    .slice(0, 3)
+    .map((item) => `"${item.length > 60 ? `${item.slice(0, 57)}...` : item}"`)
+    .join(', ') + (items.length > 3 ? ` and ${items.length - 3} more` : '');
 
 /**
  * Returns what is wrong with the address recipients reach tracking and unsubscribe links at:

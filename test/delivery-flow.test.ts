@@ -217,7 +217,7 @@ describe('the delivery page, from a first campaign to its send', () => {
     expect(await kpi('Excluded').textContent()).toBe('—');
     const why = page.getByRole('region', { name: 'Preparation' }).getByRole('alert');
     expect(await why.textContent()).toMatch(
-      /^\s*Preparation failed: Template error in the HTML body at line 4, column \d+: "\{\{" is not closed/,
+      /^\s*Preparation failed: Template error in the HTML body at line 5, column \d+: "\{\{" is not closed/,
     );
     await fillCode(page, 'HTML body', html);
     await prepare();

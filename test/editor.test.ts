@@ -60,6 +60,9 @@ describe('the message editor', () => {
     await expect.poll(() => liveHeading().textContent()).toBe(`Hello ${first.first},`);
     expect(await live().locator('iframe').getAttribute('sandbox')).toBe('');
     expect(await live().getByRole('group', { name: 'Inbox line' }).textContent()).toContain(`Hello ${first.first}, the autumn collection`);
+    // The starting body passes the control rules: it has a preheader, which the inbox line shows.
+    expect(await live().getByRole('group', { name: 'Inbox line' }).textContent()).toContain('Coats, knits and boots');
+    expect(await live().getByRole('list', { name: 'Checks of the message' }).count()).toBe(0);
   });
 
   it('follows each edit within a moment, for one profile and then the next', async () => {
@@ -70,6 +73,8 @@ describe('the message editor', () => {
       '<h1>Dear {{ first_name }} {{ last_name }}</h1>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
     );
     await expect.poll(() => liveHeading().textContent()).toBe(`Dear ${first.first} ${first.last}`);
+    // The typology's control rules are checked as it is written.
+    await expect.poll(() => live().getByRole('list', { name: 'Checks of the message' }).textContent()).toContain('Preheader:');
     await live().getByRole('button', { name: 'Next profile' }).click();
     await expect.poll(() => liveHeading().textContent()).toBe(`Dear ${second.first} ${second.last}`);
     // Found by address: the preview shows that profile.

@@ -10,7 +10,8 @@ import { plain, type LocalDelivery, type MailroomDb } from './db';
 import { isDeleting, newDocSync, recordEdits, stamp, stampsFor } from './work';
 
 export const SAMPLE_HTML = `<html>
-  <body style="font-family: sans-serif">
+  <body style="font-family: sans-serif; background-color: #ffffff">
+    <div style="display: none; max-height: 0; overflow: hidden">Coats, knits and boots for the colder days, with free returns.</div>
     <h1>Hello {{ first_name | default: "there" }},</h1>
     <p>Our autumn collection has arrived{% if city %} in {{ city }}{% endif %}.</p>
     <p><a href="https://shop.example.com/autumn">See the collection</a></p>
