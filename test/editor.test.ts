@@ -124,6 +124,28 @@ describe('the message editor', () => {
     await expect.poll(() => liveHeading().textContent()).toBe(`Hello ${firstProfiles()[0].first}`);
   });
 
+  it('starts a delivery from a starter template, shown in the gallery and then in the editor and the live preview', async () => {
+    await page.getByRole('link', { name: 'Deliveries', exact: true }).first().click();
+    await page.getByRole('button', { name: 'New from a template' }).click();
+    const gallery = page.getByRole('dialog', { name: 'Start from a template' });
+    await gallery.waitFor();
+    expect(await gallery.getByRole('button', { name: /^Use / }).allTextContents()).toEqual([
+      'Use Newsletter',
+      'Use Promotion',
+      'Use Event invitation',
+      'Use Notice',
+      'Use Plain letter',
+    ]);
+    for (const frame of await gallery.locator('iframe').all()) expect(await frame.getAttribute('sandbox')).toBe('');
+    await gallery.getByRole('button', { name: 'Use Event invitation' }).click();
+    await page.waitForURL(/\/deliveries\//);
+    await expect.poll(() => page.getByLabel('Name', { exact: true }).inputValue()).toBe('Event invitation (new)');
+    await page.locator('.cm-editor').waitFor();
+    await expect.poll(() => codeText(page, 'HTML body')).toContain('You are invited to our autumn evening');
+    await expect.poll(() => liveHeading().textContent()).toBe('You are invited to our autumn evening');
+    expect(await live().getByRole('list', { name: 'Checks of the message' }).count()).toBe(0);
+  });
+
   it('saves what the editor holds: a reload shows it again', async () => {
     const text = await codeText(page, 'HTML body');
     // The form saves a moment after the last edit.

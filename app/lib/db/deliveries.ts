@@ -4,6 +4,7 @@
  */
 
 import { EVERYONE } from '$shared/audience-filter';
+import type { StarterTemplate } from '$shared/starter-templates';
 import { DEFAULT_TYPOLOGY_ID } from '$shared/typology';
 import type { DeliveryContent } from '$shared/types';
 import { plain, type LocalDelivery, type MailroomDb } from './db';
@@ -22,14 +23,22 @@ export const SAMPLE_HTML = `<html>
   </body>
 </html>`;
 
-/** Returns the id of a new draft delivery with sensible defaults, made by `by` (the signed-in operator). */
-export async function createDelivery(db: MailroomDb, by: string | null = null, now = new Date()): Promise<string> {
+/**
+ * Returns the id of a new draft delivery with sensible defaults, made by `by` (the signed-in
+ * operator); its name, subject and body are the starter template's when one is given.
+ */
+export async function createDelivery(
+  db: MailroomDb,
+  by: string | null = null,
+  now = new Date(),
+  template?: Pick<StarterTemplate, 'name' | 'subject' | 'html'>,
+): Promise<string> {
   const content: DeliveryContent = {
-    name: 'New delivery',
+    name: template ? `${template.name} (new)` : 'New delivery',
     fromName: 'Mailroom Shop',
     fromAddress: 'news@shop.example.com',
-    subject: 'Hello {{ first_name | default: "there" }}, the autumn collection is here',
-    html: SAMPLE_HTML,
+    subject: template?.subject ?? 'Hello {{ first_name | default: "there" }}, the autumn collection is here',
+    html: template?.html ?? SAMPLE_HTML,
     audience: EVERYONE,
     scheduledAt: null,
     typologyId: DEFAULT_TYPOLOGY_ID,
