@@ -103,6 +103,11 @@ describe('the message editor', () => {
     await page.keyboard.press('Enter');
     await page.keyboard.type(' }}');
     await expect.poll(() => codeText(page, 'HTML body')).toContain('<h2>{{ last_name | upcase }}');
+    // Tab indents in the editor; Escape then Tab leaves it: the keyboard is not trapped.
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.classList.contains('cm-content'))).toBe(false);
     await expect.poll(() => live().frameLocator('iframe[title="Live preview"]').locator('h2').textContent()).toBe(first.last.toUpperCase());
   });
 
@@ -120,6 +125,18 @@ describe('the message editor', () => {
     await expect.poll(() => liveHeading().textContent()).toMatch(/^Hi/);
     await fillCode(page, 'HTML body', '<h1>Hello {{ first_name }}</h1>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>');
     await expect.poll(() => live().getByRole('alert').count()).toBe(0);
+    await expect.poll(() => page.locator('.cm-lintRange-error').count()).toBe(0);
+    // A field the audience does not have is marked where it is used, and the checks say so.
+    await fillCode(
+      page,
+      'HTML body',
+      '<h1>Hello {{ first_name }}</h1>\n<p>Size {{ shoe_size }}</p>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    );
+    await expect.poll(() => page.locator('.cm-lintRange-error').allTextContents()).toEqual(['shoe_size']);
+    await expect
+      .poll(() => live().getByRole('list', { name: 'Checks of the message' }).textContent())
+      .toContain('Personalization fields: The field "shoe_size" does not exist in the audience.');
+    await fillCode(page, 'HTML body', '<h1>Hello {{ first_name }}</h1>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>');
     await expect.poll(() => page.locator('.cm-lintRange-error').count()).toBe(0);
     await expect.poll(() => liveHeading().textContent()).toBe(`Hello ${firstProfiles()[0].first}`);
   });

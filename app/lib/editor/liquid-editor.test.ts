@@ -66,3 +66,25 @@ describe('the renderer’s error as a mark', () => {
     expect(templateDiagnostics(Text.of(['{{ city }}']))).toEqual([]);
   });
 });
+
+describe('a field the audience does not have, as a mark', () => {
+  const known = new Set(['first_name', 'city', 'unsubscribe_url']);
+
+  it('marks each use of it inside Liquid, not in quotes nor in the text around', () => {
+    const doc = Text.of(['<p>shoe_size: {{ shoe_size | default: "shoe_size" }}</p>', '{% if shoe_size > 40 %}big{% endif %} {{ city }}']);
+    const marks = templateDiagnostics(doc, known);
+    expect(marks.map((m) => [doc.lineAt(m.from).number, doc.sliceString(m.from, m.to)])).toEqual([
+      [1, 'shoe_size'],
+      [2, 'shoe_size'],
+    ]);
+    expect(marks[0].message).toMatch(/^The field "shoe_size" does not exist in the audience/);
+  });
+
+  it('leaves alone the fields it has, variables the template sets, and loop variables', () => {
+    const doc = Text.of([
+      '{% assign greeting = "Hi" %}{{ greeting }} {{ first_name }}',
+      '{% for c in city %}{{ c }}{{ forloop.index }}{% endfor %}',
+    ]);
+    expect(templateDiagnostics(doc, known)).toEqual([]);
+  });
+});

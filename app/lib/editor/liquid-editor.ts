@@ -19,11 +19,12 @@ import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirro
 import { html, htmlCompletionSource } from '@codemirror/lang-html';
 import { liquid } from '@codemirror/lang-liquid';
 import { bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from '@codemirror/language';
-import { linter, lintGutter, type Diagnostic } from '@codemirror/lint';
+import { forceLinting, linter, lintGutter, type Diagnostic } from '@codemirror/lint';
 import { Compartment, EditorState, type Text } from '@codemirror/state';
 import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers } from '@codemirror/view';
 import { FILTERS } from '$shared/liquid/filters';
 import { FILTER_HELP, TAG_HELP } from '$shared/liquid/help';
+import { SYSTEM_FIELDS } from '$shared/message';
 import { compileTemplate } from '$shared/template';
 
 /** A field a template may read, as completion offers it. */
@@ -48,6 +49,8 @@ export interface LiquidEditor {
   /** Replaces the text (another device's edit, a value taken back); not reported through onChange. */
   setValue(value: string): void;
   setReadOnly(readOnly: boolean): void;
+  /** Checks the text again (the audience's fields have changed). */
+  recheck(): void;
   focus(): void;
   destroy(): void;
 }
@@ -100,16 +103,43 @@ export function liquidCompletions(fields: () => readonly EditorField[]) {
   };
 }
 
-/** Returns the renderer's syntax error as a diagnostic at its line and column, or none. */
-export function templateDiagnostics(doc: Text): Diagnostic[] {
-  const compiled = compileTemplate(doc.toString());
-  if (compiled.ok) return [];
+/**
+ * Returns the renderer's syntax error as a diagnostic at its line and column; or, when the
+ * template compiles, each use of a field the audience does not have (what the preparation's
+ * Personalization fields rule fails on), when `known` names the fields it has.
+ */
+export function templateDiagnostics(doc: Text, known?: ReadonlySet<string>): Diagnostic[] {
+  const source = doc.toString();
+  const compiled = compileTemplate(source);
+  if (compiled.ok) return known ? unknownFields(source, compiled.template.fields, known) : [];
   const { line, column, message } = compiled.error;
   const at = doc.line(Math.min(Math.max(line, 1), doc.lines));
   const from = Math.min(at.from + Math.max(column, 1) - 1, at.to);
   // One character is marked (the one before, at a line's end), so that the mark shows.
   const [start, end] = from < at.to ? [from, from + 1] : [Math.max(at.from, from - 1), from];
   return [{ from: start, to: end, severity: 'error', message: `${message} (line ${line}, column ${column})` }];
+}
+
+/** Marks every use, inside Liquid and outside quotes, of the fields read that are not known. */
+function unknownFields(source: string, read: readonly string[], known: ReadonlySet<string>): Diagnostic[] {
+  const unknown = new Set(read.filter((field) => !known.has(field)));
+  if (unknown.size === 0) return [];
+  const marks: Diagnostic[] = [];
+  for (const block of source.matchAll(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g)) {
+    // Quoted text is no field: blanked out, keeping the offsets.
+    const code = block[0].replace(/"[^"]*"|'[^']*'/g, (quoted) => ' '.repeat(quoted.length));
+    for (const word of code.matchAll(/(?<![\w.])[A-Za-z_]\w*/g)) {
+      if (!unknown.has(word[0])) continue;
+      const from = block.index + word.index;
+      marks.push({
+        from,
+        to: from + word[0].length,
+        severity: 'error',
+        message: `The field "${word[0]}" does not exist in the audience: the preparation will fail. Pick one from the completion (Ctrl-Space).`,
+      });
+    }
+  }
+  return marks;
 }
 
 export function createLiquidEditor(parent: HTMLElement, options: LiquidEditorOptions): LiquidEditor {
@@ -130,7 +160,9 @@ export function createLiquidEditor(parent: HTMLElement, options: LiquidEditorOpt
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
         liquid({ base: html() }),
         autocompletion({ override: [liquidCompletions(options.fields), htmlCompletionSource] }),
-        linter((v) => templateDiagnostics(v.state.doc), { delay: 250 }),
+        linter((v) => templateDiagnostics(v.state.doc, new Set([...options.fields().map((f) => f.name), ...SYSTEM_FIELDS])), {
+          delay: 250,
+        }),
         lintGutter(),
         keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...completionKeymap, indentWithTab]),
         EditorView.lineWrapping,
@@ -155,6 +187,7 @@ export function createLiquidEditor(parent: HTMLElement, options: LiquidEditorOpt
     setReadOnly(readOnly) {
       view.dispatch({ effects: editable.reconfigure([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]) });
     },
+    recheck: () => forceLinting(view),
     focus: () => view.focus(),
     destroy: () => view.destroy(),
   };
