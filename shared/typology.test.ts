@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileMessage } from './message';
 import { Preparation } from './preparation';
-import { checkMessage, DEFAULT_TYPOLOGY, typologyProblem, type Typology } from './typology';
+import { checkMessage, DEFAULT_TYPOLOGY, missingControlRules, typologyProblem, type Typology } from './typology';
 import { makeProfile } from './test-profile';
 import type { DeliveryContent, Profile } from './types';
 
@@ -244,5 +244,16 @@ describe('typologyProblem', () => {
     ],
   ])('%s', (_, change, problem) => {
     expect(edited(change)).toBe(problem);
+  });
+});
+
+describe('the control rules a copied typology lacks', () => {
+  it('are the default control rules it has no rule of the same check for, as copies', () => {
+    const old = { rules: DEFAULT_TYPOLOGY.rules.filter((r) => !(r.kind === 'control' && ['preheader', 'dark-mode'].includes(r.check))) };
+    const missing = missingControlRules(old);
+    expect(missing.map((r) => r.check)).toEqual(['preheader', 'dark-mode']);
+    missing[0].enabled = false;
+    expect(DEFAULT_TYPOLOGY.rules.find((r) => r.id === 'preheader')?.enabled).toBe(true);
+    expect(missingControlRules(DEFAULT_TYPOLOGY)).toEqual([]);
   });
 });

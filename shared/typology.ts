@@ -141,6 +141,18 @@ export interface ControlFinding {
 /** Gmail clips messages whose HTML is larger than this. */
 export const HTML_CLIP_BYTES = 102 * 1024;
 
+/**
+ * Returns copies of the default typology's control rules that `typology` has no rule of the
+ * same check for: what a typology copied before they existed lacks. Their ids are the
+ * default's (a typology holds one rule per control check).
+ */
+export function missingControlRules(typology: Pick<Typology, 'rules'>): ControlRule[] {
+  const has = new Set(typology.rules.flatMap((rule) => (rule.kind === 'control' ? [rule.check] : [])));
+  return DEFAULT_TYPOLOGY.rules
+    .filter((rule): rule is ControlRule => rule.kind === 'control' && !has.has(rule.check))
+    .map((rule) => ({ ...rule }));
+}
+
 /** What control rules know besides the message. */
 export interface ControlContext {
   /**
