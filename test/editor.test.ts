@@ -171,4 +171,36 @@ describe('the message editor', () => {
     await page.locator('.cm-editor').waitFor();
     await expect.poll(() => codeText(page, 'HTML body')).toBe(text);
   });
+  it('offers a typology copied before the markup rules existed the control rules it lacks', async () => {
+    await page.goto(`${server.url}/typologies`);
+    await page.getByRole('button', { name: 'Default', exact: true }).click();
+    await page.getByRole('button', { name: 'Make a copy' }).click();
+    await page.getByLabel('Typology name').fill('Copied long ago');
+    await page.getByRole('button', { name: 'Save typology' }).click();
+    await page.getByText('Typology "Copied long ago" saved.').waitFor();
+    expect(await page.getByRole('button', { name: /control rules? of Default this typology lacks/ }).count()).toBe(0);
+    // As a copy made before the Preheader and Dark mode rules were added holds it.
+    await page.evaluate(async () => {
+      const idb = await new Promise<IDBDatabase>((done, fail) => {
+        const open = indexedDB.open('mailroom');
+        open.onsuccess = () => done(open.result);
+        open.onerror = () => fail(open.error);
+      });
+      const store = idb.transaction('typologies', 'readwrite').objectStore('typologies');
+      const all = await new Promise<{ name: string; rules: { check?: string }[] }[]>((done) => {
+        const request = store.getAll();
+        request.onsuccess = () => done(request.result);
+      });
+      const copy = all.find((t) => t.name === 'Copied long ago')!;
+      copy.rules = copy.rules.filter((rule) => rule.check !== 'preheader' && rule.check !== 'dark-mode');
+      await new Promise((done) => (store.put(copy).onsuccess = done));
+      idb.close();
+    });
+    await page.reload();
+    await page.getByRole('button', { name: 'Copied long ago', exact: true }).click();
+    await page.getByRole('button', { name: 'Add the 2 control rules of Default this typology lacks' }).click();
+    await page.getByRole('checkbox', { name: 'Preheader: on' }).waitFor();
+    await page.getByRole('checkbox', { name: 'Dark mode: on' }).waitFor();
+    expect(await page.getByRole('button', { name: /control rules? of Default this typology lacks/ }).count()).toBe(0);
+  });
 });
