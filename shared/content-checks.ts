@@ -20,8 +20,11 @@ export interface ContentFacts {
   darkTextWithoutBackground: string[];
 }
 
-/** An element hidden from view as preheaders are: display none, no height, or no size. */
-const HIDDEN = /display\s*:\s*none|max-height\s*:\s*0(?![.\d])|mso-hide\s*:\s*all|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])/i;
+/**
+ * An element hidden from view as preheaders are: display none, no height, hidden. (Not
+ * font-size 0 alone: layout cells use it to close gaps, and their children size their own text.)
+ */
+const HIDDEN = /display\s*:\s*none|max-height\s*:\s*0(?![.\d])|mso-hide\s*:\s*all|visibility\s*:\s*hidden/i;
 const TEXT_COLOUR = /(?:^|;|\s)color\s*:\s*([^;]+)/gi;
 const BACKGROUND = /background(?:-color)?\s*:/i;
 /** Elements that hold no text of the message. */
