@@ -31,16 +31,8 @@ const BACKGROUND = /background(?:-color)?\s*:/i;
 const NOT_TEXT = new Set(['head', 'style', 'script', 'title']);
 const VOID = new Set(['img', 'br', 'hr', 'meta', 'link', 'input', 'area', 'base', 'col', 'embed', 'source', 'track', 'wbr']);
 
-/** The last HTML read and its facts: the four control rules ask about the same body in turn. */
-let last: { html: string; facts: ContentFacts } | null = null;
-
-/** Returns what the HTML's markup shows about the checks above. */
+/** Returns what the HTML's markup shows about the checks above, in one pass. */
 export function contentFacts(html: string): ContentFacts {
-  if (last?.html !== html) last = { html, facts: readFacts(html) };
-  return last.facts;
-}
-
-function readFacts(html: string): ContentFacts {
   const facts: ContentFacts = { imagesWithoutAlt: [], linksWithoutText: [], preheader: null, darkTextWithoutBackground: [] };
   const open: { name: string; hidden: boolean; skip: boolean }[] = [];
   let link: { href: string; readable: boolean } | null = null;

@@ -8,7 +8,7 @@
 
 import { conditionProblem, type AudienceFilter } from './audience-filter';
 import { addressProblem, normalizeEmail } from './email-address';
-import { contentFacts } from './content-checks';
+import { contentFacts, type ContentFacts } from './content-checks';
 import { extractLinks, htmlToText, isKnownField, SYSTEM_FIELDS, type CompiledMessage } from './message';
 import { audienceFields } from './profile-fields';
 import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel } from './types';
@@ -171,9 +171,12 @@ export function checkMessage(
   context: ControlContext = {},
 ): ControlFinding[] {
   const findings: ControlFinding[] = [];
+  // The markup is read once, by the first rule that asks about it.
+  let facts: ContentFacts | undefined;
+  const markup = () => (facts ??= contentFacts(content.html));
   for (const rule of rules) {
     if (rule.kind !== 'control' || !rule.enabled) continue;
-    for (const problem of controlProblems(rule.check, content, message, schema, context)) {
+    for (const problem of controlProblems(rule.check, content, message, schema, context, markup)) {
       findings.push({ rule: rule.name, level: rule.severity, message: problem });
     }
   }
@@ -186,6 +189,7 @@ function controlProblems(
   message: CompiledMessage,
   schema: readonly AttributeDefinition[],
   context: ControlContext,
+  markup: () => ContentFacts,
 ): string[] {
   switch (check) {
     case 'subject':
@@ -221,7 +225,7 @@ function controlProblems(
     case 'public-url':
       return context.publicUrl === undefined ? [] : publicUrlProblems(context.publicUrl);
     case 'image-alt': {
-      const missing = contentFacts(content.html).imagesWithoutAlt;
+      const missing = markup().imagesWithoutAlt;
       return missing.length === 0
         ? []
         : [
@@ -229,7 +233,7 @@ function controlProblems(
           ];
     }
     case 'link-text': {
-      const bare = contentFacts(content.html).linksWithoutText;
+      const bare = markup().linksWithoutText;
       return bare.length === 0
         ? []
         : [
@@ -237,13 +241,13 @@ function controlProblems(
           ];
     }
     case 'preheader':
-      return contentFacts(content.html).preheader !== null
+      return markup().preheader !== null
         ? []
         : [
             'The message has no preheader: inboxes show the start of its text after the subject. Add a hidden one as the first thing in the body: <div style="display: none; max-height: 0; overflow: hidden">…</div>.',
           ];
     case 'dark-mode': {
-      const dark = contentFacts(content.html).darkTextWithoutBackground;
+      const dark = markup().darkTextWithoutBackground;
       return dark.length === 0
         ? []
         : [

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { liquidCompletions, liquidContext, templateDiagnostics } from './liquid-editor';
 
 const fields = () => [
-  { name: 'first_name', label: 'First name', type: 'text' },
-  { name: 'city', label: 'City', type: 'text' },
+  { name: 'first_name', label: 'First name', type: 'text' as const },
+  { name: 'city', label: 'City', type: 'text' as const },
 ];
 
 /** The completion labels offered with the cursor at the end of `text`. */
@@ -69,10 +69,11 @@ describe('the renderer’s error as a mark', () => {
 
 describe('a field the audience does not have, as a mark', () => {
   const known = new Set(['first_name', 'city', 'unsubscribe_url']);
+  const isKnown = (field: string) => known.has(field);
 
   it('marks each use of it inside Liquid, not in quotes nor in the text around', () => {
     const doc = Text.of(['<p>shoe_size: {{ shoe_size | default: "shoe_size" }}</p>', '{% if shoe_size > 40 %}big{% endif %} {{ city }}']);
-    const marks = templateDiagnostics(doc, known);
+    const marks = templateDiagnostics(doc, isKnown);
     expect(marks.map((m) => [doc.lineAt(m.from).number, doc.sliceString(m.from, m.to)])).toEqual([
       [1, 'shoe_size'],
       [2, 'shoe_size'],
@@ -85,6 +86,6 @@ describe('a field the audience does not have, as a mark', () => {
       '{% assign greeting = "Hi" %}{{ greeting }} {{ first_name }}',
       '{% for c in city %}{{ c }}{{ forloop.index }}{% endfor %}',
     ]);
-    expect(templateDiagnostics(doc, known)).toEqual([]);
+    expect(templateDiagnostics(doc, isKnown)).toEqual([]);
   });
 });

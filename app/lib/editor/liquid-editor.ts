@@ -24,22 +24,17 @@ import { Compartment, EditorState, type Text } from '@codemirror/state';
 import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers } from '@codemirror/view';
 import { FILTERS } from '$shared/liquid/filters';
 import { FILTER_HELP, TAG_HELP } from '$shared/liquid/help';
-import { SYSTEM_FIELDS } from '$shared/message';
+import { isKnownField } from '$shared/message';
+import { audienceFields, type FieldDefinition } from '$shared/profile-fields';
+import type { AttributeDefinition } from '$shared/types';
 import { compileTemplate } from '$shared/template';
-
-/** A field a template may read, as completion offers it. */
-export interface EditorField {
-  name: string;
-  label: string;
-  type: string;
-}
 
 export interface LiquidEditorOptions {
   value: string;
   /** The accessible name of the editing area (what a label would say). */
   label: string;
-  /** The fields to offer, read at each completion (the audience's schema may change). */
-  fields: () => readonly EditorField[];
+  /** The audience's custom attributes, read at each completion and check (they may change). */
+  schema: () => readonly AttributeDefinition[];
   /** Called with the whole text after each change the operator makes. */
   onChange: (value: string) => void;
   readOnly?: boolean;
@@ -49,7 +44,7 @@ export interface LiquidEditor {
   /** Replaces the text (another device's edit, a value taken back); not reported through onChange. */
   setValue(value: string): void;
   setReadOnly(readOnly: boolean): void;
-  /** Checks the text again (the audience's fields have changed). */
+  /** Checks the text again (the audience's attributes have changed). */
   recheck(): void;
   focus(): void;
   destroy(): void;
@@ -82,7 +77,7 @@ export function liquidContext(before: string): 'value' | 'filter' | 'tag' | 'tag
 }
 
 /** Returns the completion source for Liquid over the fields given. */
-export function liquidCompletions(fields: () => readonly EditorField[]) {
+export function liquidCompletions(fields: () => readonly FieldDefinition[]) {
   return (context: CompletionContext) => {
     const before = context.state.sliceDoc(Math.max(0, context.pos - 500), context.pos);
     const where = liquidContext(before);
@@ -106,12 +101,12 @@ export function liquidCompletions(fields: () => readonly EditorField[]) {
 /**
  * Returns the renderer's syntax error as a diagnostic at its line and column; or, when the
  * template compiles, each use of a field the audience does not have (what the preparation's
- * Personalization fields rule fails on), when `known` names the fields it has.
+ * Personalization fields rule fails on), when `isKnown` tells the fields it has.
  */
-export function templateDiagnostics(doc: Text, known?: ReadonlySet<string>): Diagnostic[] {
+export function templateDiagnostics(doc: Text, isKnown?: (field: string) => boolean): Diagnostic[] {
   const source = doc.toString();
   const compiled = compileTemplate(source);
-  if (compiled.ok) return known ? unknownFields(source, compiled.template.fields, known) : [];
+  if (compiled.ok) return isKnown ? unknownFields(source, compiled.template.fields, isKnown) : [];
   const { line, column, message } = compiled.error;
   const at = doc.line(Math.min(Math.max(line, 1), doc.lines));
   const from = Math.min(at.from + Math.max(column, 1) - 1, at.to);
@@ -121,8 +116,8 @@ export function templateDiagnostics(doc: Text, known?: ReadonlySet<string>): Dia
 }
 
 /** Marks every use, inside Liquid and outside quotes, of the fields read that are not known. */
-function unknownFields(source: string, read: readonly string[], known: ReadonlySet<string>): Diagnostic[] {
-  const unknown = new Set(read.filter((field) => !known.has(field)));
+function unknownFields(source: string, read: readonly string[], isKnown: (field: string) => boolean): Diagnostic[] {
+  const unknown = new Set(read.filter((field) => !isKnown(field)));
   if (unknown.size === 0) return [];
   const marks: Diagnostic[] = [];
   for (const block of source.matchAll(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g)) {
@@ -159,10 +154,9 @@ export function createLiquidEditor(parent: HTMLElement, options: LiquidEditorOpt
         highlightActiveLine(),
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
         liquid({ base: html() }),
-        autocompletion({ override: [liquidCompletions(options.fields), htmlCompletionSource] }),
-        linter((v) => templateDiagnostics(v.state.doc, new Set([...options.fields().map((f) => f.name), ...SYSTEM_FIELDS])), {
-          delay: 250,
-        }),
+        autocompletion({ override: [liquidCompletions(() => audienceFields(options.schema())), htmlCompletionSource] }),
+        // Known as the preparation's Personalization fields rule knows them.
+        linter((v) => templateDiagnostics(v.state.doc, (field) => isKnownField(field, options.schema())), { delay: 250 }),
         lintGutter(),
         keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...completionKeymap, indentWithTab]),
         EditorView.lineWrapping,
