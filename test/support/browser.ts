@@ -106,9 +106,15 @@ export async function codeText(page: Page, name: string): Promise<string> {
   });
 }
 
-/** Replaces the text of a code editor (or of the text area standing in for it) as typing would. */
+/**
+ * Replaces the text of a code editor (or of the text area standing in for it) as typing would:
+ * select all with the keyboard, then insert. (Playwright's `fill` selects through the DOM, which
+ * CodeMirror reads a moment later; on a slow machine the text then lands after the old one.)
+ */
 export async function fillCode(page: Page, name: string, text: string): Promise<void> {
   const field = page.getByRole('textbox', { name, exact: true });
-  await field.fill(text);
+  await field.focus();
+  await page.keyboard.press('ControlOrMeta+a');
+  await page.keyboard.insertText(text);
   await expect.poll(() => codeText(page, name)).toBe(text);
 }
