@@ -223,6 +223,8 @@ export const SAMPLE_DELIVERY: Omit<Delivery, 'id'> = {
   fromAddress: 'news@shop.example.com',
   subject: 'Hello {{ first_name | default: "there" }}',
   html: '<html><body><p>Hi {{ first_name }}</p><a href="https://shop.example.com/sale?a=1&amp;b=2">Sale</a> <a href="{{ unsubscribe_url }}">Unsubscribe</a></body></html>',
+  preheader: '',
+  text: '',
   audience: { kind: 'all' },
   scheduledAt: null,
   typologyId: DEFAULT_TYPOLOGY_ID,

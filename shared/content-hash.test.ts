@@ -9,6 +9,8 @@ const content: DeliveryContent = {
   fromAddress: 'news@shop.example.com',
   subject: 'Hi',
   html: '<p>Hi</p>',
+  preheader: '',
+  text: '',
   audience: { kind: 'all' },
   scheduledAt: null,
   typologyId: 'default',

@@ -22,6 +22,9 @@ export function contentHash(content: DeliveryContent, typology: Typology, replic
     typology.id,
     typology.rules,
     replicaVersion,
+    // Added later, and only when used: a delivery without them keeps the digest it had.
+    ...(content.preheader ? [{ preheader: content.preheader }] : []),
+    ...(content.text ? [{ text: content.text }] : []),
   ]);
   return hash53(text, 0x5eed).toString(16).padStart(14, '0') + hash53(text, 0xc0ffee).toString(16).padStart(14, '0').slice(2);
 }

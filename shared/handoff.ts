@@ -21,7 +21,11 @@ export interface BatchHeaderBody {
   fromName: string;
   fromAddress: string;
   subject: string;
+  /** '' for none of its own (and absent from an app older than the field). */
+  preheader?: string;
   html: string;
+  /** The written text part; '' (or absent) to derive it from the HTML. */
+  text?: string;
   targeted: number;
   toDeliver: number;
   excluded: number;
@@ -41,7 +45,7 @@ export interface BatchHeaderBody {
  * `chunkCount` parts of recipients and then `exclusionChunkCount` parts of exclusions.
  */
 export function batchHeader(
-  delivery: Pick<DeliveryContent, 'name' | 'fromName' | 'fromAddress' | 'subject' | 'html'> & { version: number },
+  delivery: Pick<DeliveryContent, 'name' | 'fromName' | 'fromAddress' | 'subject' | 'preheader' | 'html' | 'text'> & { version: number },
   kpis: PreparationKpis,
   contentHash: string,
   chunkCount: number,
@@ -54,7 +58,9 @@ export function batchHeader(
     fromName: delivery.fromName,
     fromAddress: delivery.fromAddress,
     subject: delivery.subject,
+    preheader: delivery.preheader ?? '',
     html: delivery.html,
+    text: delivery.text ?? '',
     targeted: kpis.targeted,
     toDeliver: kpis.toDeliver,
     excluded: kpis.excluded,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileMessage, extractLinks, htmlToText, recipientValues, renderMessage, tidyText } from './message';
+import { compileMessage, derivedTextSource, extractLinks, htmlToText, recipientValues, renderMessage, tidyText } from './message';
 import { makeProfile } from './test-profile';
 
 const profile = makeProfile({
@@ -68,6 +68,67 @@ describe('compileMessage and renderMessage', () => {
   it('says which part has a syntax error', () => {
     const compiled = compileMessage({ subject: 'ok', html: '<p>{{ oops</p>' });
     expect(compiled).toMatchObject({ ok: false, part: 'html', error: { line: 1, column: 4 } });
+  });
+});
+
+describe('a preheader and a written text part', () => {
+  const system = { unsubscribeUrl: 'https://x.test/u/1', sendAt };
+  const render = (content: Parameters<typeof compileMessage>[0]) => {
+    const compiled = compileMessage(content, schema);
+    if (!compiled.ok) throw new Error(compiled.error.message);
+    return {
+      compiled: compiled.message,
+      message: renderMessage(compiled.message, recipientValues(profile, compiled.message.profileFields), system),
+    };
+  };
+
+  it('puts the preheader hidden first in the body, escaped, and shows it plain as the inbox line', () => {
+    const { compiled, message } = render({
+      subject: 'Hi',
+      preheader: '  Hello {{ first_name }},\n 20% <off> & more  ',
+      html: '<html><body class="x"><h1>Sale</h1></body></html>',
+    });
+    expect(compiled.profileFields).toEqual(['first_name']);
+    expect(message.preheader).toBe('Hello Bram <b>, 20% <off> & more');
+    expect(message.html).toMatch(
+      /^<html><body class="x"><div style="display: none; max-height: 0; overflow: hidden; opacity: 0; mso-hide: all">Hello Bram &lt;b&gt;, 20% &lt;off&gt; &amp; more(&#8199;&#847;){80}<\/div><h1>Sale<\/h1>/,
+    );
+    // The text part is the body's, not the hidden line's.
+    expect(message.text).toBe('Sale');
+  });
+
+  it('puts the preheader at the start of an HTML without a body tag, and adds nothing without one', () => {
+    expect(render({ subject: 'Hi', preheader: 'Soon', html: '<p>Body</p>' }).message.html).toMatch(
+      /^<div style="display: none[^>]*>Soon&#8199;/,
+    );
+    const none = render({ subject: 'Hi', preheader: '  ', html: '<p>Body</p>' });
+    expect(none.compiled.preheader).toBeNull();
+    expect(none.message).toMatchObject({ preheader: '', html: '<p>Body</p>' });
+  });
+
+  it('sends the text part as written, its Liquid rendered as text and tidied, in place of the derived one', () => {
+    const { compiled, message } = render({
+      subject: 'Hi',
+      html: '<p>HTML {{ city }}</p>',
+      text: 'Dear {{ first_name }},\n\n\n\nOur interests: {{ interests | join: ", " }}   \n',
+    });
+    expect(compiled.profileFields).toEqual(['city', 'first_name', 'interests']);
+    expect(message.text).toBe('Dear Bram <b>,\n\nOur interests: a, b');
+  });
+
+  it('says the preheader or the text part has a syntax error, at its line', () => {
+    expect(compileMessage({ subject: 'Hi', preheader: '{{ x ', html: '<p></p>' })).toMatchObject({ ok: false, part: 'preheader' });
+    expect(compileMessage({ subject: 'Hi', html: '<p></p>', text: 'a\n{% if %}' })).toMatchObject({
+      ok: false,
+      part: 'text',
+      error: { line: 2 },
+    });
+  });
+
+  it('starts a written text part from the derived one, with its Liquid kept', () => {
+    expect(derivedTextSource('<h1>Hi {{ first_name }}</h1><p><a href="https://a.test/">Shop</a> now</p>')).toBe(
+      'Hi {{ first_name }}\n\nShop (https://a.test/) now',
+    );
   });
 });
 

@@ -6,6 +6,7 @@
 
 import { compile } from 'html-to-text';
 import { CORE_FIELDS, fieldValue, templateValue } from './profile-fields';
+import { escapeHtml } from './liquid/escape';
 import { compileTemplate, type CompiledTemplate, type TemplateError } from './template';
 import type { AttributeDefinition, DeliveryContent, Profile, TemplateValue } from './types';
 
@@ -19,12 +20,14 @@ export function isKnownField(field: string, schema: readonly AttributeDefinition
 
 export interface CompiledMessage {
   subject: CompiledTemplate;
+  /** The preheader (the hidden text inboxes show after the subject), or null when the delivery has none of its own. */
+  preheader: CompiledTemplate | null;
   html: CompiledTemplate;
   /**
-   * The text part's template: the HTML template turned into text once (tags, entities and
+   * The text part's template: the one the marketer wrote, or else the HTML template turned into text once (tags, entities and
    * links as htmlToText does them, the Liquid left in place), so each recipient's text part
    * is rendered, not derived again from their HTML (html-to-text runs once per delivery).
-   * Null when that text would lose some of the Liquid or does not compile (Liquid holding
+   * Null, for a derived text part, when that text would lose some of the Liquid or does not compile (Liquid holding
    * markup): the text part is then derived from each recipient's HTML.
    */
   text: CompiledTemplate | null;
@@ -35,32 +38,61 @@ export interface CompiledMessage {
   profileFields: string[];
 }
 
-export type CompileMessageResult = { ok: true; message: CompiledMessage } | { ok: false; part: 'subject' | 'html'; error: TemplateError };
+export type MessagePart = 'subject' | 'preheader' | 'html' | 'text';
+export type CompileMessageResult = { ok: true; message: CompiledMessage } | { ok: false; part: MessagePart; error: TemplateError };
+
+/** The words for a part of the message in sentences ("Template error in the HTML body"). */
+export const PART_NAMES: Record<MessagePart, string> = {
+  subject: 'subject',
+  preheader: 'preheader',
+  html: 'HTML body',
+  text: 'text part',
+};
 
 /**
- * Returns the compiled subject and HTML body, or the first syntax error and the part it is
- * in. `schema` names the custom attributes a recipient's values may carry.
+ * The parts of a delivery's content a message is made of. A preheader and a written text
+ * part are optional (a delivery made before they existed has neither): empty, there is no
+ * preheader of its own and the text part is derived from the HTML.
  */
-export function compileMessage(
-  content: Pick<DeliveryContent, 'subject' | 'html'>,
-  schema: readonly AttributeDefinition[] = [],
-): CompileMessageResult {
+export type MessageContent = Pick<DeliveryContent, 'subject' | 'html'> & Partial<Pick<DeliveryContent, 'preheader' | 'text'>>;
+
+/**
+ * Returns the compiled subject, preheader, HTML body and text part, or the first syntax error
+ * and the part it is in. `schema` names the custom attributes a recipient's values may carry.
+ */
+export function compileMessage(content: MessageContent, schema: readonly AttributeDefinition[] = []): CompileMessageResult {
   const subject = compileTemplate(content.subject);
   if (!subject.ok) return { ok: false, part: 'subject', error: subject.error };
+  const preheader = content.preheader?.trim() ? compileTemplate(content.preheader) : null;
+  if (preheader && !preheader.ok) return { ok: false, part: 'preheader', error: preheader.error };
   const html = compileTemplate(content.html);
   if (!html.ok) return { ok: false, part: 'html', error: html.error };
+  const written = content.text?.trim() ? compileTemplate(content.text) : null;
+  if (written && !written.ok) return { ok: false, part: 'text', error: written.error };
   const reads = (t: CompiledTemplate) => [...t.fields, ...t.shadowedFields];
-  const used = new Set([...reads(subject.template), ...reads(html.template)]);
+  const parts = [subject.template, html.template, ...(preheader ? [preheader.template] : []), ...(written ? [written.template] : [])];
+  const used = new Set(parts.flatMap(reads));
   const profileFields = [...used].filter((f) => f in CORE_FIELDS || schema.some((a) => a.name === f));
-  const source = templateText(content.html);
-  const text = source === null ? null : compileTemplate(source);
-  // The text template reads only what the HTML reads (templateText checked which Liquid it kept); otherwise derive from the HTML.
-  const htmlReads = new Set(reads(html.template));
-  const textUsable = text?.ok === true && reads(text.template).every((f) => htmlReads.has(f));
   return {
     ok: true,
-    message: { subject: subject.template, html: html.template, text: textUsable && text?.ok ? text.template : null, profileFields },
+    message: {
+      subject: subject.template,
+      preheader: preheader?.template ?? null,
+      html: html.template,
+      text: written ? written.template : derivedTextTemplate(content.html, html.template),
+      profileFields,
+    },
   };
+}
+
+/** Returns the text template derived from the HTML template, or null when each recipient's text must be derived from their HTML. */
+function derivedTextTemplate(source: string, html: CompiledTemplate): CompiledTemplate | null {
+  const reads = (t: CompiledTemplate) => [...t.fields, ...t.shadowedFields];
+  const textSource = templateText(source);
+  const text = textSource === null ? null : compileTemplate(textSource);
+  // The text template reads only what the HTML reads (templateText checked which Liquid it kept); otherwise derive from the HTML.
+  const htmlReads = new Set(reads(html));
+  return text?.ok === true && reads(text.template).every((f) => htmlReads.has(f)) ? text.template : null;
 }
 
 /** Returns the values a recipient's message needs, typed: only the fields the message reads, and only those with a value. */
@@ -75,6 +107,8 @@ export function recipientValues(profile: Profile, fields: readonly string[]): Re
 
 export interface RenderedMessage {
   subject: string;
+  /** The preheader as an inbox line shows it (plain text, one line), or '' when the delivery has none of its own. */
+  preheader: string;
   html: string;
   text: string;
 }
@@ -96,9 +130,46 @@ export function renderMessage(
 ): RenderedMessage {
   const all = { ...values, unsubscribe_url: system.unsubscribeUrl };
   const at = system.sendAt.getTime();
-  const html = message.html.render(all, 'html', at);
-  const text = message.text ? tidyText(message.text.render(all, 'text', at)) : htmlToText(html);
-  return { subject: message.subject.render(all, 'header', at), html, text };
+  const body = message.html.render(all, 'html', at);
+  const text = message.text ? tidyText(message.text.render(all, 'text', at)) : htmlToText(body);
+  // Plain text as the inbox line shows it; escaped as a whole (what the marketer wrote too) into the HTML.
+  const preheader = message.preheader ? oneSpaced(message.preheader.render(all, 'text', at)) : '';
+  const html = preheader ? withPreheader(body, escapeHtml(preheader)) : body;
+  return { subject: message.subject.render(all, 'header', at), preheader, html, text };
+}
+
+/** Returns the text with every run of white space one space, trimmed: a preheader is one line in an inbox. */
+function oneSpaced(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * What follows a preheader in its hidden element: spaces that do not collapse, each with a
+ * zero-width non-joiner, so an inbox that shows more than the preheader shows blanks and not
+ * the start of the body (Litmus's pattern; 80 pairs fill any inbox line).
+ */
+const PREHEADER_PADDING = '&#8199;&#847;'.repeat(80);
+
+/**
+ * Returns the HTML with the preheader (HTML, escaped) in a hidden element as the first thing of the
+ * body: right after the `<body>` tag, or at the start when the HTML has none. Hidden the ways
+ * mail clients honour (display none, no height, no opacity, Outlook's mso-hide); the text part
+ * leaves it out, since the inbox line of a text-only client shows the text's own start.
+ */
+export function withPreheader(html: string, preheader: string): string {
+  const element = `<div style="display: none; max-height: 0; overflow: hidden; opacity: 0; mso-hide: all">${preheader}${PREHEADER_PADDING}</div>`;
+  const body = /<body\b[^>]*>/i.exec(html);
+  const at = body ? body.index + body[0].length : 0;
+  return html.slice(0, at) + element + html.slice(at);
+}
+
+/**
+ * Returns the text part as it would be derived from the HTML template, its Liquid kept: where
+ * a marketer starts from when writing the text part. (When some Liquid would be lost, the
+ * text of the template as it stands.)
+ */
+export function derivedTextSource(html: string): string {
+  return tidyText(templateText(html) ?? convert(html));
 }
 
 /**

@@ -13,6 +13,8 @@ const delivery: Delivery = {
   fromAddress: 'news@shop.example.com',
   subject: 'Hi {{ first_name | default: "there" }}',
   html: '<div style="display: none">Autumn is here</div><p>Hi {{ first_name }}</p><a href="{{ unsubscribe_url }}">unsubscribe</a>',
+  preheader: '',
+  text: '',
   audience: { kind: 'condition', field: 'city', operator: 'equals', value: 'Gent' },
   scheduledAt: null,
   typologyId: 'default',

@@ -5,7 +5,7 @@
  */
 
 import { compileAudienceColumns } from './audience-filter';
-import { compileMessage, renderMessage, type CompiledMessage } from './message';
+import { compileMessage, PART_NAMES, renderMessage, type CompiledMessage } from './message';
 import { profilesView, templateValue, type ProfileBlockView, type ProfileColumns } from './profile-fields';
 import {
   AnalysisBuilder,
@@ -108,8 +108,7 @@ export class Preparation {
     const compiled = compileMessage(delivery, schema);
     if (!compiled.ok) {
       const { line, column, message } = compiled.error;
-      const part = compiled.part === 'subject' ? 'subject' : 'HTML body';
-      write('error', `Template error in the ${part} at line ${line}, column ${column}: ${message}.`);
+      write('error', `Template error in the ${PART_NAMES[compiled.part]} at line ${line}, column ${column}: ${message}.`);
       return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     }
     for (const finding of checkMessage(delivery, compiled.message, schema, typology.rules, { publicUrl }))

@@ -15,6 +15,8 @@ const delivery: Delivery = {
   fromAddress: 'news@shop.example.com',
   subject: 'Hi',
   html: '<a href="{{ unsubscribe_url }}">unsubscribe</a>',
+  preheader: '',
+  text: '',
   audience: { kind: 'all' },
   scheduledAt: null,
   typologyId: 'all-kinds',

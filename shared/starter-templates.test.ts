@@ -15,6 +15,8 @@ describe.each(STARTER_TEMPLATES.map((t) => [t.name, t] as const))('the starter t
     fromAddress: 'news@shop.example.com',
     subject: template.subject,
     html: template.html,
+    preheader: template.preheader,
+    text: '',
     audience: { kind: 'all' },
     scheduledAt: null,
     typologyId: DEFAULT_TYPOLOGY.id,
@@ -41,10 +43,14 @@ describe.each(STARTER_TEMPLATES.map((t) => [t.name, t] as const))('the starter t
     }
   });
 
-  it('is at most 600 px wide and fluid below it, with a preheader', () => {
+  it('is at most 600 px wide and fluid below it, with a preheader of its own that the message shows first', () => {
     expect(template.html).toContain('max-width: 600px');
     expect(template.html).toContain('name="viewport"');
-    expect(contentFacts(template.html).preheader?.length).toBeGreaterThan(30);
+    const compiled = compileMessage(content, SCHEMA);
+    if (!compiled.ok) throw new Error(compiled.error.message);
+    const message = renderMessage(compiled.message, {}, { unsubscribeUrl: 'https://mail.example.com/u/t', sendAt: new Date() });
+    expect(contentFacts(message.html).preheader).toContain(template.preheader);
+    expect(template.preheader.length).toBeGreaterThan(30);
   });
 });
 

@@ -14,11 +14,13 @@ export interface StarterTemplate {
   /** One line on what it is for. */
   description: string;
   subject: string;
+  /** The preheader, a field of its own: the renderer puts it hidden first in the body. */
+  preheader: string;
   html: string;
 }
 
-/** The page around a template's rows: the background, the centred 600 px table, the preheader and the footer. */
-function page(options: { preheader: string; accent: string; rows: string; footer?: string }): string {
+/** The page around a template's rows: the background, the centred 600 px table and the footer. */
+function page(options: { accent: string; rows: string; footer?: string }): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -27,7 +29,6 @@ function page(options: { preheader: string; accent: string; rows: string; footer
   <meta name="color-scheme" content="light">
 </head>
 <body style="margin: 0; padding: 0; background-color: #f3f4f6; color: #1f2937; font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif;">
-  <div style="display: none; max-height: 0; overflow: hidden; mso-hide: all;">${options.preheader}</div>
   <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background-color: #f3f4f6;">
     <tr>
       <td align="center" style="padding: 24px 12px;">
@@ -83,8 +84,8 @@ export const STARTER_TEMPLATES: readonly StarterTemplate[] = [
     name: 'Newsletter',
     description: 'A header image, an introduction and three stories, each with a link.',
     subject: 'Our news this month, {{ first_name | default: "reader" }}',
+    preheader: 'Three stories from this month: the new collection, a workshop and a visit behind the scenes.',
     html: page({
-      preheader: 'Three stories from this month: the new collection, a workshop and a visit behind the scenes.',
       accent: '#2563eb',
       rows: [
         image('https://placehold.co/1200x400/2563eb/ffffff/png?text=This+month', 'This month at the shop'),
@@ -115,8 +116,8 @@ export const STARTER_TEMPLATES: readonly StarterTemplate[] = [
     name: 'Promotion',
     description: 'One offer, a code and a large button: for a sale or a launch.',
     subject: '{{ first_name | default: "Hello" }}, 20% off everything until Sunday',
+    preheader: 'Use the code AUTUMN20 at checkout: 20% off the whole shop until Sunday midnight.',
     html: page({
-      preheader: 'Use the code AUTUMN20 at checkout: 20% off the whole shop until Sunday midnight.',
       accent: '#dc2626',
       rows: [
         image('https://placehold.co/1200x600/dc2626/ffffff/png?text=20%25+off', '20% off everything until Sunday'),
@@ -135,8 +136,8 @@ export const STARTER_TEMPLATES: readonly StarterTemplate[] = [
     name: 'Event invitation',
     description: 'When, where and a button to reply: for an opening, a webinar or a workshop.',
     subject: 'You are invited, {{ first_name | default: "dear guest" }}: our autumn evening',
+    preheader: 'Thursday 12 November, 19:00, at the shop: drinks, a preview of the collection and a talk.',
     html: page({
-      preheader: 'Thursday 12 November, 19:00, at the shop: drinks, a preview of the collection and a talk.',
       accent: '#7c3aed',
       rows: [
         heading('You are invited to our autumn evening'),
@@ -162,8 +163,8 @@ export const STARTER_TEMPLATES: readonly StarterTemplate[] = [
     name: 'Notice',
     description: 'A plain, factual message that looks like an account email: a change of terms or opening hours.',
     subject: 'A change to our opening hours',
+    preheader: 'From 1 December the shop opens at 10:00 on weekdays. Nothing else changes.',
     html: page({
-      preheader: 'From 1 December the shop opens at 10:00 on weekdays. Nothing else changes.',
       accent: '#374151',
       rows: [
         heading('A change to our opening hours'),
@@ -184,8 +185,8 @@ export const STARTER_TEMPLATES: readonly StarterTemplate[] = [
     name: 'Plain letter',
     description: 'Text only, like a personal email: no images, one link.',
     subject: 'A note from our founder',
+    preheader: 'Ten years ago we opened a small shop. A few words of thanks.',
     html: page({
-      preheader: 'Ten years ago we opened a small shop. A few words of thanks.',
       accent: '#e5e7eb',
       rows: [
         text('<p style="margin: 0;">Dear {{ first_name | default: "friend" }},</p>', '28px 32px 16px'),

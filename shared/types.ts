@@ -57,7 +57,11 @@ export interface DeliveryContent {
   fromName: string;
   fromAddress: string;
   subject: string;
+  /** The hidden text inboxes show after the subject (Liquid); '' for none of its own. */
+  preheader: string;
   html: string;
+  /** The text part as written (Liquid); '' to derive it from the HTML. */
+  text: string;
   audience: AudienceFilter;
   /** ISO date-time at which sending starts by itself, or null to send on demand. */
   scheduledAt: string | null;

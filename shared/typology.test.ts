@@ -14,6 +14,8 @@ const base: DeliveryContent = {
   fromAddress: 'news@shop.example.com',
   subject: 'Hello',
   html: `${PREHEADER}<p>Hi {{ first_name }} <a href="https://shop.example.com">shop</a> <a href="{{ unsubscribe_url }}">unsubscribe</a></p>`,
+  preheader: '',
+  text: '',
   audience: { kind: 'all' },
   scheduledAt: null,
   typologyId: 'default',

@@ -241,10 +241,10 @@ function controlProblems(
           ];
     }
     case 'preheader':
-      return markup().preheader !== null
+      return content.preheader?.trim() || markup().preheader !== null
         ? []
         : [
-            'The message has no preheader: inboxes show the start of its text after the subject. Add a hidden one as the first thing in the body: <div style="display: none; max-height: 0; overflow: hidden">…</div>.',
+            'The message has no preheader: inboxes show the start of its text after the subject. Write one in the Preheader field (or put a hidden element first in the body).',
           ];
     case 'dark-mode': {
       const dark = markup().darkTextWithoutBackground;

@@ -252,7 +252,7 @@ describe.each(WIDTHS)('the journey at $label px', ({ label, phone, options }) =>
     const preview = page.getByRole('region', { name: 'Message preview' });
     const frame = page.locator('iframe[title="Message preview"]');
     await page.frameLocator('iframe[title="Message preview"]').locator('h1').waitFor();
-    await preview.getByText('Text part').click();
+    await preview.getByText('Text part (derived from the HTML)').click();
     /** Checks that the frame is inside the preview's card; returns the width the message is laid out in. */
     const inCard = async () => {
       const [card, shown] = [(await preview.boundingBox())!, (await frame.boundingBox())!];

@@ -35,7 +35,10 @@ const batchHeader = z.object({
   fromName: z.string().max(200),
   fromAddress: z.string().refine(isValidEmail, 'a valid email address'),
   subject: z.string().min(1).max(998),
+  // Absent from an app older than the fields: no preheader of its own, a derived text part.
+  preheader: z.string().max(500).default(''),
   html: z.string().min(1).max(2_000_000),
+  text: z.string().max(2_000_000).default(''),
   targeted: count,
   toDeliver: count,
   excluded: count,

@@ -88,7 +88,7 @@ describe('proofs', () => {
   it.each([
     ['an invalid test address', { ...body, to: ['not an address'] }, 400, /to\.0: a valid email address/],
     ['no test address', { ...body, to: [] }, 400, /to/],
-    ['a template error', { ...body, html: '<p>{{ first_name </p>' }, 422, /The html has an error at line 1, column 4/],
+    ['a template error', { ...body, html: '<p>{{ first_name </p>' }, 422, /The HTML body has an error at line 1, column 4/],
   ])('refuses %s, saying what is wrong', async (_, json, status, message) => {
     const response = await kit.request('/api/proofs', { json });
     expect(response.status).toBe(status);

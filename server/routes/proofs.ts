@@ -7,7 +7,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { asciiDomain, emailDomain, isValidEmail } from '../../shared/email-address';
-import { compileMessage, renderMessage } from '../../shared/message';
+import { compileMessage, PART_NAMES, renderMessage } from '../../shared/message';
 import { oneLine } from '../../shared/template';
 import type { AppEnv } from '../services';
 import { jsonBody } from './validate';
@@ -27,7 +27,9 @@ const proof = z.object({
   fromName: z.string().max(200),
   fromAddress: z.string().refine(isValidEmail, 'a valid email address'),
   subject: z.string().min(1).max(998),
+  preheader: z.string().max(500).default(''),
   html: z.string().min(1).max(2_000_000),
+  text: z.string().max(2_000_000).default(''),
   to: z.array(z.string().trim().toLowerCase().refine(isValidEmail, 'a valid email address')).min(1).max(10),
   recipients: z
     .array(z.object({ email: z.string().max(254), values: templateValues }))
@@ -41,7 +43,7 @@ export const proofs = new Hono<AppEnv>().post('/', jsonBody(proof), async (c) =>
   if (!compiled.ok) {
     const { line, column, message } = compiled.error;
     return c.json(
-      { error: 'template-error', message: `The ${compiled.part} has an error at line ${line}, column ${column}: ${message}.` },
+      { error: 'template-error', message: `The ${PART_NAMES[compiled.part]} has an error at line ${line}, column ${column}: ${message}.` },
       422,
     );
   }

@@ -27,7 +27,11 @@ export interface EngineDelivery {
   fromName: string;
   fromAddress: string;
   subject: string;
+  /** '' (or absent) for none of its own. */
+  preheader?: string;
   html: string;
+  /** The written text part; '' (or absent) to derive it from the HTML. */
+  text?: string;
   startedAt: string | null;
 }
 

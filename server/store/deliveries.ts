@@ -84,7 +84,9 @@ export interface DeliveryRow {
   from_name: string;
   from_address: string;
   subject: string;
+  preheader: string;
   html: string;
+  text_part: string;
   status: DeliveryStatus;
   status_reason: string | null;
   scheduled_at: string | null;
@@ -110,7 +112,9 @@ export const toDelivery = (r: DeliveryRow): ServerDelivery => ({
   fromName: r.from_name,
   fromAddress: r.from_address,
   subject: r.subject,
+  preheader: r.preheader,
   html: r.html,
+  text: r.text_part,
   status: r.status,
   statusReason: r.status_reason,
   scheduledAt: r.scheduled_at,

@@ -523,4 +523,14 @@ export const MIGRATIONS: readonly Migration[] = [
   );
   CREATE INDEX work_docs_change_seq ON work_docs (change_seq);`,
   },
+  {
+    reason:
+      'A message has a preheader of its own (the hidden text inboxes show after the subject) and a text part that may be written, not only derived from the HTML.',
+    sqlite: `
+  ALTER TABLE deliveries ADD COLUMN preheader TEXT NOT NULL DEFAULT '';
+  ALTER TABLE deliveries ADD COLUMN text_part TEXT NOT NULL DEFAULT '';`,
+    postgres: `
+  ALTER TABLE deliveries ADD COLUMN preheader TEXT NOT NULL DEFAULT '';
+  ALTER TABLE deliveries ADD COLUMN text_part TEXT NOT NULL DEFAULT '';`,
+  },
 ];

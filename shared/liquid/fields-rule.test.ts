@@ -22,6 +22,8 @@ function fieldProblems(html: string): string[] {
     fromAddress: 'news@shop.example.com',
     subject: 'Hi',
     html: `${html}<a href="{{ unsubscribe_url }}">u</a>`,
+    preheader: '',
+    text: '',
     audience: { kind: 'all' },
     scheduledAt: null,
     typologyId: 'default',

@@ -47,6 +47,8 @@ export async function prepareAndSend(api: Api, id: string, cities: string): Prom
     fromAddress: 'news@shop.example.com',
     subject: 'Hello {{ first_name | default: "there" }}',
     html: '<p>Hi {{ first_name }}</p><a href="https://shop.example.com/">Shop</a> <a href="{{ unsubscribe_url }}">Unsubscribe</a>',
+    preheader: '',
+    text: '',
     audience: { kind: 'condition', field: 'city', operator: 'inList', value: cities },
     scheduledAt: null,
     typologyId: DEFAULT_TYPOLOGY.id,

@@ -60,7 +60,10 @@ export interface ProofRequest {
   fromName: string;
   fromAddress: string;
   subject: string;
+  /** Absent from a proof queued before the field existed. */
+  preheader?: string;
   html: string;
+  text?: string;
   to: string[];
   recipients: { email: string; values: Record<string, TemplateValue> }[];
 }

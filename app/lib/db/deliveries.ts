@@ -31,14 +31,16 @@ export async function createDelivery(
   db: MailroomDb,
   by: string | null = null,
   now = new Date(),
-  template?: Pick<StarterTemplate, 'name' | 'subject' | 'html'>,
+  template?: Pick<StarterTemplate, 'name' | 'subject' | 'preheader' | 'html'>,
 ): Promise<string> {
   const content: DeliveryContent = {
     name: template ? `${template.name} (new)` : 'New delivery',
     fromName: 'Mailroom Shop',
     fromAddress: 'news@shop.example.com',
     subject: template?.subject ?? 'Hello {{ first_name | default: "there" }}, the autumn collection is here',
+    preheader: template?.preheader ?? '',
     html: template?.html ?? SAMPLE_HTML,
+    text: '',
     audience: EVERYONE,
     scheduledAt: null,
     typologyId: DEFAULT_TYPOLOGY_ID,
@@ -48,9 +50,10 @@ export async function createDelivery(
 
 /** Returns the id of a new draft with the content of another delivery (its name marked as a copy). */
 export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by: string | null, now = new Date()): Promise<string> {
-  const { name, fromName, fromAddress, subject, html, audience, typologyId } = plain(from);
+  const { name, fromName, fromAddress, subject, preheader = '', html, text = '', audience, typologyId } = plain(from);
   // A copy is a new delivery: a schedule chosen for the original is not the copy's.
-  const content = { name: `Copy of ${name}`.slice(0, 200), fromName, fromAddress, subject, html, audience, scheduledAt: null, typologyId };
+  const copy = `Copy of ${name}`.slice(0, 200);
+  const content = { name: copy, fromName, fromAddress, subject, preheader, html, text, audience, scheduledAt: null, typologyId };
   return addDelivery(db, content, by, from.id, now);
 }
 

@@ -38,6 +38,8 @@ export interface LiquidEditorOptions {
   /** Called with the whole text after each change the operator makes. */
   onChange: (value: string) => void;
   readOnly?: boolean;
+  /** What the text is: HTML with Liquid (the body, the default), or plain text with Liquid (the text part). */
+  language?: 'html' | 'text';
 }
 
 export interface LiquidEditor {
@@ -153,8 +155,13 @@ export function createLiquidEditor(parent: HTMLElement, options: LiquidEditorOpt
         closeBrackets(),
         highlightActiveLine(),
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
-        liquid({ base: html() }),
-        autocompletion({ override: [liquidCompletions(() => audienceFields(options.schema())), htmlCompletionSource] }),
+        options.language === 'text' ? liquid() : liquid({ base: html() }),
+        autocompletion({
+          override: [
+            liquidCompletions(() => audienceFields(options.schema())),
+            ...(options.language === 'text' ? [] : [htmlCompletionSource]),
+          ],
+        }),
         // Known as the preparation's Personalization fields rule knows them.
         linter((v) => templateDiagnostics(v.state.doc, (field) => isKnownField(field, options.schema())), { delay: 250 }),
         lintGutter(),
