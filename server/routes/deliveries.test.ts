@@ -730,3 +730,31 @@ describe('international addresses and the text part, over real SMTP', () => {
     );
   });
 });
+
+describe('a delivery with a preheader and a written text part, sent over SMTP', () => {
+  it('reaches the relay with the preheader hidden first in the body, escaped, and the text part as written', async () => {
+    const relay = await startRelay(false);
+    const messenger = createPooledMessenger({ url: relay.url, maxConnections: 1, maxMessagesPerConnection: 100 });
+    const k = await createKit({ messenger });
+    try {
+      await k.services.audience.upsertMany([newProfile({ email: 'zoe@example.com', firstName: 'Zoë <3' })], 'test', new Date());
+      const delivery = {
+        ...SAMPLE_DELIVERY,
+        preheader: 'Only for you, {{ first_name }}: 20% off',
+        text: 'Dear {{ first_name }},\n\nThe shop: https://shop.example.com/\n\nUnsubscribe: {{ unsubscribe_url }}',
+      };
+      const { commit, contentHash } = await handOverAll(k, 'pre', { delivery });
+      expect(commit?.status).toBe(200);
+      await k.request('/api/deliveries/pre/send', { json: { contentHash, scheduledAt: null } });
+      await eventually(async () => (await (await k.request('/api/deliveries/pre')).json()).status === 'completed', 10_000);
+      const parsed = await simpleParser(relay.received[0].raw);
+      expect(parsed.html).toMatch(/<body[^>]*><div style="display: none;[^"]*mso-hide: all">Only for you, Zoë &lt;3: 20% off&#8199;/);
+      expect(parsed.text).toMatch(
+        new RegExp(`^Dear Zoë <3,\\n\\nThe shop: https://shop\\.example\\.com/\\n\\nUnsubscribe: ${PUBLIC_URL}/u/\\S+$`),
+      );
+    } finally {
+      await k.close();
+      await relay.close();
+    }
+  });
+});
