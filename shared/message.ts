@@ -56,6 +56,9 @@ export const PART_NAMES: Record<MessagePart, string> = {
  */
 export type MessageContent = Pick<DeliveryContent, 'subject' | 'html'> & Partial<Pick<DeliveryContent, 'preheader' | 'text'>>;
 
+/** Returns the fields a template reads, including one it also assigns when it may read it first. */
+const reads = (t: CompiledTemplate) => [...t.fields, ...t.shadowedFields];
+
 /**
  * Returns the compiled subject, preheader, HTML body and text part, or the first syntax error
  * and the part it is in. `schema` names the custom attributes a recipient's values may carry.
@@ -69,7 +72,6 @@ export function compileMessage(content: MessageContent, schema: readonly Attribu
   if (!html.ok) return { ok: false, part: 'html', error: html.error };
   const written = content.text?.trim() ? compileTemplate(content.text) : null;
   if (written && !written.ok) return { ok: false, part: 'text', error: written.error };
-  const reads = (t: CompiledTemplate) => [...t.fields, ...t.shadowedFields];
   const parts = [subject.template, html.template, ...(preheader ? [preheader.template] : []), ...(written ? [written.template] : [])];
   const used = new Set(parts.flatMap(reads));
   const profileFields = [...used].filter((f) => f in CORE_FIELDS || schema.some((a) => a.name === f));
@@ -87,7 +89,6 @@ export function compileMessage(content: MessageContent, schema: readonly Attribu
 
 /** Returns the text template derived from the HTML template, or null when each recipient's text must be derived from their HTML. */
 function derivedTextTemplate(source: string, html: CompiledTemplate): CompiledTemplate | null {
-  const reads = (t: CompiledTemplate) => [...t.fields, ...t.shadowedFields];
   const textSource = templateText(source);
   const text = textSource === null ? null : compileTemplate(textSource);
   // The text template reads only what the HTML reads (templateText checked which Liquid it kept); otherwise derive from the HTML.
