@@ -24,6 +24,7 @@ import { requireRole } from './http/roles';
 import { sameOrigin } from './http/same-origin';
 import { inlineScriptHashes, securityHeaders } from './http/security-headers';
 import { loggedPath, operatorRoutes, requestLog } from './observability/http';
+import { assets, assetsPublic } from './routes/assets';
 import { audience } from './routes/audience';
 import { deliveries } from './routes/deliveries';
 import { proofs } from './routes/proofs';
@@ -56,6 +57,8 @@ export function createApp(services: Services) {
     .use('/tokens', requireOperator, requireRole)
     .use('/audit/*', requireOperator, requireRole)
     .use('/audit', requireOperator, requireRole)
+    .use('/assets/*', requireOperator, requireRole)
+    .use('/assets', requireOperator, requireRole)
     // Past the session and role checks above: a body is read only for an operator allowed the request, or to sign in.
     .use(limits)
     .route('/session', session)
@@ -66,7 +69,8 @@ export function createApp(services: Services) {
     .route('/work', work)
     .route('/operators', operators)
     .route('/tokens', tokens)
-    .route('/audit', audit);
+    .route('/audit', audit)
+    .route('/assets', assets);
   api.get('/openapi.json', openApiRoute(api));
 
   const app = new Hono<AppEnv>()
@@ -82,6 +86,7 @@ export function createApp(services: Services) {
     .use(except('/api/*', limits))
     .route('/api', api)
     .route('/', tracking)
+    .route('/', assetsPublic)
     .route('/', operatorRoutes)
     .route('/mailbox', mailboxPage);
 

@@ -1,8 +1,8 @@
 /**
  * What a message's HTML does that mail clients and readers take badly, found by reading its
  * markup once (htmlparser2, the parser html-to-text already uses; the preparation worker
- * has no DOM): images without alt text, links without text, a missing preheader, and text
- * colours set without a background colour (dark mode). The control rules of a typology
+ * has no DOM): images without alt text, links without text, a missing preheader, text
+ * colours set without a background colour (dark mode), and the images it references. The control rules of a typology
  * report them (typology.ts), the live preview while the body is written too. The template
  * is read as written: Liquid in an attribute or a text counts as a value.
  */
@@ -18,6 +18,8 @@ export interface ContentFacts {
   preheader: string | null;
   /** Dark text colours set in the HTML (as written), when it sets no background colour anywhere. */
   darkTextWithoutBackground: string[];
+  /** The sources of every image, each once. */
+  images: string[];
 }
 
 /**
@@ -33,7 +35,7 @@ const VOID = new Set(['img', 'br', 'hr', 'meta', 'link', 'input', 'area', 'base'
 
 /** Returns what the HTML's markup shows about the checks above, in one pass. */
 export function contentFacts(html: string): ContentFacts {
-  const facts: ContentFacts = { imagesWithoutAlt: [], linksWithoutText: [], preheader: null, darkTextWithoutBackground: [] };
+  const facts: ContentFacts = { imagesWithoutAlt: [], linksWithoutText: [], preheader: null, darkTextWithoutBackground: [], images: [] };
   const open: { name: string; hidden: boolean; skip: boolean }[] = [];
   let link: { href: string; readable: boolean } | null = null;
   let seenText = false;
@@ -51,6 +53,7 @@ export function contentFacts(html: string): ContentFacts {
         for (const match of style.matchAll(TEXT_COLOUR)) colours.push(match[1].trim());
         if (name === 'font' && attributes.color) colours.push(attributes.color);
         if (name === 'img') {
+          if (attributes.src && !facts.images.includes(attributes.src)) facts.images.push(attributes.src);
           if (attributes.alt === undefined) facts.imagesWithoutAlt.push(attributes.src ?? '(no src)');
           if (link && attributes.alt?.trim()) link.readable = true;
         }

@@ -52,6 +52,8 @@ export interface PreparationInputs {
   now?: () => Date;
   /** The server's address for tracking and unsubscribe links, as last heard (control rule "Links reachable"). */
   publicUrl?: string;
+  /** The sizes of the images uploaded to Mailroom, by URL (control rule "Total size with images"). */
+  imageSizes?: Readonly<Record<string, number>>;
 }
 
 /** The unsubscribe URL previews and preparation render with; the server signs a real one. */
@@ -101,7 +103,7 @@ export class Preparation {
     delivery: Delivery,
     inputs: PreparationInputs,
   ): { ok: true; preparation: Preparation } | { ok: false; result: PreparationResult } {
-    const { typology, schema = [], history = [], now = () => new Date(), publicUrl } = inputs;
+    const { typology, schema = [], history = [], now = () => new Date(), publicUrl, imageSizes } = inputs;
     const log: LogLine[] = [];
     const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
     write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started with the typology "${typology.name}".`);
@@ -111,7 +113,7 @@ export class Preparation {
       write('error', `Template error in the ${PART_NAMES[compiled.part]} at line ${line}, column ${column}: ${message}.`);
       return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     }
-    for (const finding of checkMessage(delivery, compiled.message, schema, typology.rules, { publicUrl }))
+    for (const finding of checkMessage(delivery, compiled.message, schema, typology.rules, { publicUrl, imageSizes }))
       write(finding.level, `${finding.rule}: ${finding.message}`);
     if (log.some((l) => l.level === 'error')) return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     const at = now();

@@ -120,6 +120,32 @@ describe('control rules', () => {
   });
 });
 
+describe('the control rule "Total size with images"', () => {
+  const ours = (n: number) => `https://mail.example.com/a/${String(n).padStart(64, '0')}.png`;
+  const check = (html: string, imageSizes: Record<string, number>) => {
+    const content = { ...base, html: base.html + html };
+    const compiled = compileMessage(content);
+    if (!compiled.ok) throw new Error('compile');
+    return checkMessage(content, compiled.message, [], DEFAULT_TYPOLOGY.rules, { imageSizes }).map((f) => `${f.level}: ${f.message}`);
+  };
+
+  it('weighs the HTML with the uploaded images it references, each once, and warns past 1 MB', () => {
+    const images = `<img src="${ours(1)}" alt="a"><img src="${ours(2)}" alt="b"><img src="${ours(1)}" alt="a again">`;
+    // 600 KB + 500 KB: over; the first image counted once.
+    const found = check(images, { [ours(1)]: 600 * 1024, [ours(2)]: 500 * 1024, [ours(3)]: 900 * 1024 });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^warning: The message weighs 1\.0\d MB with its images \(the HTML 0\.00 MB, 2 images 1\.07 MB\)/);
+    // The same images, smaller: no warning; an image not referenced weighs nothing.
+    expect(check(images, { [ours(1)]: 300 * 1024, [ours(2)]: 300 * 1024, [ours(3)]: 900 * 1024 })).toEqual([]);
+  });
+
+  it('names the images from elsewhere, whose size it cannot know', () => {
+    const found = check(`<img src="${ours(1)}" alt="a"><img src="https://cdn.example/b.png" alt="b">`, { [ours(1)]: 2 * 1024 * 1024 });
+    expect(found[0]).toMatch(/1 image 2\.00 MB; 1 image from elsewhere is not counted\)/);
+    expect(check(`<img src="https://cdn.example/b.png" alt="b">`, {})).toEqual([]);
+  });
+});
+
 const profile = (id: number, email: string, change: Partial<Profile> = {}) => makeProfile({ id, email, ...change });
 
 /** Returns each profile's verdict in a preparation of them all: its exclusion cause, or "kept". */

@@ -26,7 +26,8 @@ export type ControlCheck =
   | 'image-alt'
   | 'link-text'
   | 'preheader'
-  | 'dark-mode';
+  | 'dark-mode'
+  | 'total-size';
 /** Built-in filtering checks on one profile. */
 export type ProfileCheck = 'unsubscribed' | 'denylisted' | 'quarantined' | 'invalid-address';
 
@@ -79,6 +80,7 @@ export const DEFAULT_TYPOLOGY: Typology = {
     { id: 'link-text', name: 'Links readable', kind: 'control', check: 'link-text', severity: 'warning', enabled: true },
     { id: 'preheader', name: 'Preheader', kind: 'control', check: 'preheader', severity: 'warning', enabled: true },
     { id: 'dark-mode', name: 'Dark mode', kind: 'control', check: 'dark-mode', severity: 'warning', enabled: true },
+    { id: 'total-size', name: 'Total size with images', kind: 'control', check: 'total-size', severity: 'warning', enabled: true },
     { id: 'unsubscribed', name: 'Unsubscribed', kind: 'filtering', check: 'unsubscribed', enabled: true },
     { id: 'denylisted', name: 'Denylisted', kind: 'filtering', check: 'denylisted', enabled: true },
     { id: 'quarantined', name: 'Quarantined', kind: 'filtering', check: 'quarantined', enabled: true },
@@ -160,7 +162,15 @@ export interface ControlContext {
    * address when none is set), as last heard from it; undefined when not known yet.
    */
   publicUrl?: string;
+  /** The size in bytes of each image uploaded to Mailroom, by its URL (as the server last listed them); others are not known. */
+  imageSizes?: Readonly<Record<string, number>>;
 }
+
+/**
+ * The weight past which a message with its images loads slowly on a phone's data: about 1 MB
+ * (images are fetched when the message is opened; an email's are best under 200 KB each).
+ */
+export const TOTAL_SIZE_BYTES = 1024 * 1024;
 
 /** Returns what the typology's enabled control rules found wrong with the message; errors fail the preparation. */
 export function checkMessage(
@@ -246,6 +256,8 @@ function controlProblems(
         : [
             'The message has no preheader: inboxes show the start of its text after the subject. Write one in the Preheader field (or put a hidden element first in the body).',
           ];
+    case 'total-size':
+      return totalSizeProblems(content.html, markup().images, context.imageSizes ?? {});
     case 'dark-mode': {
       const dark = markup().darkTextWithoutBackground;
       return dark.length === 0
@@ -256,6 +268,21 @@ function controlProblems(
     }
   }
 }
+
+/** Says when the HTML and the images whose size is known weigh more than TOTAL_SIZE_BYTES. */
+function totalSizeProblems(html: string, images: readonly string[], sizes: Readonly<Record<string, number>>): string[] {
+  const htmlBytes = new TextEncoder().encode(html).length;
+  const known = images.filter((src) => Object.hasOwn(sizes, src));
+  const imageBytes = known.reduce((sum, src) => sum + sizes[src], 0);
+  if (htmlBytes + imageBytes <= TOTAL_SIZE_BYTES) return [];
+  const others = images.length - known.length;
+  const uncounted = others > 0 ? `; ${count(others, 'image from elsewhere is', 'images from elsewhere are')} not counted` : '';
+  return [
+    `The message weighs ${megabytes(htmlBytes + imageBytes)} with its images (the HTML ${megabytes(htmlBytes)}, ${count(known.length, 'image', 'images')} ${megabytes(imageBytes)}${uncounted}): it loads slowly on a phone's data. Make the images smaller (under 200 KB each is a good aim).`,
+  ];
+}
+
+const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 
 const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 /** The first few items, quoted, and how many more. */

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeText, fillCode, launchBrowser, type TestBrowser } from './support/browser';
+import { png } from './support/png';
 import { removeDataDir, startServer, type ServerProcess } from './support/server';
 
 let server: ServerProcess;
@@ -174,6 +175,39 @@ describe('the message editor', () => {
     await page.locator('.cm-editor').waitFor();
     await expect.poll(async () => (await codeText(page, 'HTML body')).split('\n').slice(0, drawn).join('\n')).toBe(text);
   });
+  it('uploads an image, inserts it where the cursor is, shows it from the public URL, and weighs it', async () => {
+    await fillCode(page, 'HTML body', '<h1>Coats</h1>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>\n');
+    await page.getByRole('button', { name: 'Insert an image…' }).click();
+    const picker = page.getByRole('dialog', { name: 'Insert an image' });
+    // What is not an image is refused by the server, which says what it takes.
+    await picker
+      .getByLabel('Upload an image')
+      .setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image') });
+    await expect.poll(() => picker.getByRole('alert').textContent()).toContain('not an image Mailroom can read');
+    await picker.getByLabel('Upload an image').setInputFiles({ name: 'coats.png', mimeType: 'image/png', buffer: png(300, 120) });
+    await picker.getByRole('button', { name: /^coats\.png 300×120/, pressed: true }).waitFor();
+    await picker.getByLabel(/^Alt text/).fill('Coats & boots');
+    await picker.getByRole('button', { name: 'Insert the image' }).click();
+    const { hash } = db.prepare("SELECT hash FROM assets WHERE name = 'coats.png'").get() as { hash: string };
+    const url = `${server.url}/a/${hash}.png`;
+    await expect.poll(() => codeText(page, 'HTML body')).toContain(`<img src="${url}" width="300" alt="Coats &amp; boots"`);
+    // The live preview loads it from the server, in its sandboxed frame.
+    const image = live().frameLocator('iframe[title="Live preview"]').locator(`img[src="${url}"]`);
+    await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(300);
+    expect(await live().getByRole('list', { name: 'Checks of the message' }).count()).toBe(0);
+
+    // A heavy image: the control rule weighs the message with it.
+    await page.getByRole('button', { name: 'Insert an image…' }).click();
+    await picker
+      .getByLabel('Upload an image')
+      .setInputFiles({ name: 'heavy.png', mimeType: 'image/png', buffer: png(1200, 1000, { noise: true }) });
+    await picker.getByRole('button', { name: /^heavy\.png 1200×1000/, pressed: true }).waitFor();
+    await picker.getByRole('button', { name: 'Insert the image' }).click();
+    await expect
+      .poll(() => live().getByRole('list', { name: 'Checks of the message' }).textContent())
+      .toMatch(/Total size with images: The message weighs 1\.\d\d MB with its images/);
+  });
+
   it('offers a typology copied before the markup rules existed the control rules it lacks', async () => {
     await page.goto(`${server.url}/typologies`);
     await page.getByRole('button', { name: 'Default', exact: true }).click();

@@ -51,8 +51,8 @@ export function contentSecurityPolicy(scriptHashes: readonly string[]): ContentS
   };
 }
 
-/** Returns true for the paths that mail clients reach: tracking and unsubscribe. */
-const reachedFromMail = (path: string) => path.startsWith('/t/') || path.startsWith('/u/');
+/** Returns true for the paths that mail clients reach: tracking, unsubscribe and images. */
+const reachedFromMail = (path: string) => path.startsWith('/t/') || path.startsWith('/u/') || path.startsWith('/a/');
 
 /** Returns middleware setting the security headers, with the inline script hashes of the app's index.html. */
 export function securityHeaders(scriptHashes: readonly string[]): MiddlewareHandler {

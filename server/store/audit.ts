@@ -28,10 +28,11 @@ export const AUDIT_ACTIONS = [
   'password-reset',
   'token-created',
   'token-revoked',
+  'uploaded',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export type AuditObjectKind = 'delivery' | 'typology' | 'settings' | 'audience' | 'operator' | 'token';
+export type AuditObjectKind = 'delivery' | 'typology' | 'settings' | 'audience' | 'operator' | 'token' | 'template' | 'asset';
 
 export interface AuditEntry {
   id: number;

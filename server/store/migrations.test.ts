@@ -15,8 +15,8 @@ import { testDatabaseUrl, testEngine } from '../test-kit';
 import { MIGRATIONS } from './migrations';
 import { openStores, type Stores } from './stores';
 
-/** A database from before the staged hand-off: the last three steps are taken (the hand-off, team work, the preheader and text part). */
-const PREVIOUS = MIGRATIONS.length - 3;
+/** A database from before the staged hand-off: the last four steps are taken (the hand-off, team work, the preheader and text part, images). */
+const PREVIOUS = MIGRATIONS.length - 4;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
@@ -80,6 +80,7 @@ describe(`migrating a database of the previous version (${testEngine()})`, () =>
       // The one operator of a database from before roles is its admin, enabled.
       expect(await stores.query('SELECT username, role, disabled FROM users')).toEqual([{ username: 'admin', role: 'admin', disabled: 0 }]);
       expect(await stores.query('SELECT count(*) AS n FROM work_docs')).toEqual([{ n: 0 }]);
+      expect(await stores.assets.list(10)).toEqual([]);
       // A delivery from before its preheader and written text part has neither: its text part is derived.
       expect(await stores.deliveries.get('half')).toMatchObject({ preheader: '', text: '', html: '<p>Hi</p>' });
       expect(await stores.query(`SELECT seq, profile_id AS "profileId", status, vals FROM journal WHERE delivery_id = 'half'`)).toEqual([

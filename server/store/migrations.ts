@@ -533,4 +533,34 @@ export const MIGRATIONS: readonly Migration[] = [
   ALTER TABLE deliveries ADD COLUMN preheader TEXT NOT NULL DEFAULT '';
   ALTER TABLE deliveries ADD COLUMN text_part TEXT NOT NULL DEFAULT '';`,
   },
+  {
+    reason:
+      'Images for messages are uploaded to Mailroom and served from its public URL: stored in the database, named by the SHA-256 of their bytes, so every node serves them.',
+    sqlite: `
+  CREATE TABLE assets (
+    hash TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL,
+    bytes BLOB NOT NULL
+  );
+  CREATE INDEX assets_uploaded_at ON assets (uploaded_at);`,
+    postgres: `
+  CREATE TABLE assets (
+    hash TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL,
+    bytes BYTEA NOT NULL
+  );
+  CREATE INDEX assets_uploaded_at ON assets (uploaded_at);`,
+  },
 ];

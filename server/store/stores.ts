@@ -5,6 +5,7 @@
  */
 
 import type { LiveBus } from '../live/live-bus';
+import type { AssetStore } from './assets';
 import type { AudienceStore } from './audience';
 import type { AuditStore } from './audit';
 import type { DeliveryStore } from './deliveries';
@@ -35,6 +36,8 @@ export interface Stores {
   mailbox: MailboxStore;
   nodes: NodeStore;
   audit: AuditStore;
+  /** Images uploaded for messages (store/assets.ts). */
+  assets: AssetStore;
   /** Drafts and typologies, the team's documents (store/work.ts). */
   work: WorkStore;
   /** Tells every node's listeners which deliveries changed (in-process on SQLite, LISTEN/NOTIFY on PostgreSQL). */

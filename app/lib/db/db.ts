@@ -206,6 +206,8 @@ export const REPLICA_HISTORY_STAMP = 'replica.historyStamp';
 
 /** Where the server puts tracking and unsubscribe links, as it last said (the control rule "Links reachable" reads it offline). */
 export const SERVER_PUBLIC_URL = 'server.publicUrl';
+/** The sizes of the images uploaded to the server, by URL, as it last listed them (control rule "Total size with images"). */
+export const SERVER_IMAGE_SIZES = 'server.imageSizes';
 
 /** The version of the replica a preparation reads: its change cursor and its contact history. */
 export const replicaVersion = (cursor: number, historyStamp: string) => `${cursor}/${historyStamp}`;

@@ -48,6 +48,8 @@ export interface LiquidEditor {
   setReadOnly(readOnly: boolean): void;
   /** Checks the text again (the audience's attributes have changed). */
   recheck(): void;
+  /** Puts text in place of the selection (at the cursor), as if typed: reported through onChange. */
+  insert(text: string): void;
   focus(): void;
   destroy(): void;
 }
@@ -189,6 +191,10 @@ export function createLiquidEditor(parent: HTMLElement, options: LiquidEditorOpt
       view.dispatch({ effects: editable.reconfigure([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]) });
     },
     recheck: () => forceLinting(view),
+    insert(text) {
+      view.dispatch(view.state.replaceSelection(text), { scrollIntoView: true });
+      view.focus();
+    },
     focus: () => view.focus(),
     destroy: () => view.destroy(),
   };

@@ -12,7 +12,7 @@ import { AnalysisBuilder, CompiledRules, whatIf, type Analysis, type RuleSetting
 import { recipientRules, type Typology } from '$shared/typology';
 import type { AttributeDefinition, ContactHistoryEntry, Delivery, PreparationKpis, Profile } from '$shared/types';
 import { explainProfile, type Trace } from '$shared/why';
-import { getMeta, MailroomDb, REPLICA_COUNT, SERVER_PUBLIC_URL, type StoredPreparation } from '../db/db';
+import { getMeta, MailroomDb, REPLICA_COUNT, SERVER_PUBLIC_URL, SERVER_IMAGE_SIZES, type StoredPreparation } from '../db/db';
 import { BatchWriter, exclusionOf, savePreparedBatch } from '../db/prepared-batch';
 import { compactReplica, getProfile, replicaSchema, replicaState, scanBlocks, searchProfiles } from '../db/replica';
 import { typologyOf } from '../db/typologies';
@@ -185,7 +185,8 @@ export function createPreparationApi(db: MailroomDb) {
     const startedAt = new Date();
     // Where the server puts tracking links, as it last said (for the control rule "Links reachable"); offline too.
     const publicUrl = await getMeta<string>(db, SERVER_PUBLIC_URL);
-    const started = Preparation.start(delivery, { typology, schema, history, now: () => new Date(), publicUrl });
+    const imageSizes = await getMeta<Record<string, number>>(db, SERVER_IMAGE_SIZES);
+    const started = Preparation.start(delivery, { typology, schema, history, now: () => new Date(), publicUrl, imageSizes });
     const batch = new BatchWriter(deliveryId);
     let result: PreparationResult;
     if (!started.ok) {

@@ -3,6 +3,7 @@
 import { PostgresBus } from '../../live/postgres-bus';
 import { maskUrl, type Stores } from '../stores';
 import { postgresAudienceStore } from './audience';
+import { postgresAssetStore } from './assets';
 import { postgresAuditStore } from './audit';
 import { numbered, openPostgres } from './database';
 import { postgresDeliveryStore } from './deliveries';
@@ -35,6 +36,7 @@ export async function openPostgresStores(url: string, nodeId: string, liveInterv
     mailbox: postgresMailboxStore(sql),
     nodes: postgresNodeStore(sql),
     audit: postgresAuditStore(sql),
+    assets: postgresAssetStore(sql),
     work: postgresWorkStore(sql),
     bus,
     async ping() {

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { InProcessBus } from '../../live/live-bus';
 import type { Stores } from '../stores';
 import { sqliteAudienceStore } from './audience';
+import { sqliteAssetStore } from './assets';
 import { sqliteAuditStore } from './audit';
 import { openDatabase } from './database';
 import { sqliteDeliveryStore } from './deliveries';
@@ -37,6 +38,7 @@ export async function openSqliteStores(file: string, nodeId: string, liveInterva
     mailbox: sqliteMailboxStore(db),
     nodes: sqliteNodeStore(db),
     audit: sqliteAuditStore(db),
+    assets: sqliteAssetStore(db),
     work: sqliteWorkStore(db),
     bus,
     async ping() {
