@@ -13,7 +13,7 @@
 
 import type { DeliveryStatus } from './types';
 
-export type WorkKind = 'delivery' | 'typology';
+export type WorkKind = 'delivery' | 'typology' | 'template';
 
 /** The fields of a delivery a person edits, each merged on its own. */
 export const DELIVERY_FIELDS = [
@@ -31,8 +31,11 @@ export const DELIVERY_FIELDS = [
   'preparation',
 ] as const;
 export const TYPOLOGY_FIELDS = ['name', 'rules', 'requiresApproval'] as const;
+/** A template of the team: content a delivery starts from (saved from one, offered in the gallery beside the starters). */
+export const TEMPLATE_FIELDS = ['name', 'description', 'subject', 'preheader', 'html', 'text'] as const;
 export type DeliveryField = (typeof DELIVERY_FIELDS)[number];
 export type TypologyField = (typeof TYPOLOGY_FIELDS)[number];
+export type TemplateField = (typeof TEMPLATE_FIELDS)[number];
 
 /** The fields whose change makes a new preparation necessary (all of a delivery's but `preparation`). */
 export const CONTENT_FIELDS: readonly string[] = DELIVERY_FIELDS.filter((f) => f !== 'preparation');
@@ -40,6 +43,7 @@ export const CONTENT_FIELDS: readonly string[] = DELIVERY_FIELDS.filter((f) => f
 /** The words for a field in sentences ("your edit of the subject was replaced"). */
 export const FIELD_LABELS: Record<string, string> = {
   name: 'the name',
+  description: 'the description',
   fromName: 'the From name',
   fromAddress: 'the From address',
   subject: 'the subject',
@@ -54,7 +58,8 @@ export const FIELD_LABELS: Record<string, string> = {
   requiresApproval: 'the approval setting',
 };
 
-export const fieldsOf = (kind: WorkKind): readonly string[] => (kind === 'delivery' ? DELIVERY_FIELDS : TYPOLOGY_FIELDS);
+export const fieldsOf = (kind: WorkKind): readonly string[] =>
+  kind === 'delivery' ? DELIVERY_FIELDS : kind === 'typology' ? TYPOLOGY_FIELDS : TEMPLATE_FIELDS;
 
 /** Who wrote a field's value, and when by the clock. */
 export interface FieldStamp {

@@ -250,6 +250,29 @@ describe('a team on one delivery', () => {
     expect(actions).toEqual(expect.arrayContaining(['created:admin', 'prepared:admin', 'approved:bea', 'sent:admin']));
   });
 
+  it('saves a delivery’s message as the team’s template on one device, and the other starts a delivery from it', async () => {
+    await ana.goto(`${server.url}/deliveries/${deliveryId}`);
+    const subject = await field(ana, 'Subject').inputValue();
+    await button(ana, 'Save as template…').click();
+    const dialog = ana.getByRole('dialog', { name: 'Save as template' });
+    await dialog.getByLabel('Template name').fill('Team letter');
+    await dialog.getByLabel(/^Description/).fill('Our monthly letter');
+    await dialog.getByRole('button', { name: 'Save template' }).click();
+    await ana.getByRole('status').filter({ hasText: 'Saved as the team’s template “Team letter”' }).waitFor();
+
+    await bea.getByRole('link', { name: 'Deliveries', exact: true }).first().click();
+    await button(bea, 'New from a template').click();
+    const gallery = bea.getByRole('dialog', { name: 'Start from a template' });
+    const team = gallery.getByRole('region', { name: 'The team’s templates' });
+    await team.getByRole('button', { name: 'Use Team letter' }).waitFor({ timeout: 20_000 });
+    expect(await team.getByText('Our monthly letter').count()).toBe(1);
+    await team.getByRole('button', { name: 'Use Team letter' }).click();
+    await bea.waitForURL(/\/deliveries\//);
+    await expect.poll(() => field(bea, 'Name').inputValue()).toBe('Team letter (new)');
+    await expect.poll(() => field(bea, 'Subject').inputValue()).toBe(subject);
+    await bea.goto(`${server.url}/deliveries/${deliveryId}`);
+  });
+
   it('lets a viewer read the delivery and not send it: the button is disabled, the API answers 403', async () => {
     vic = await signIn('vic', PASSWORD);
     await vic.goto(`${server.url}/deliveries/${deliveryId}`);

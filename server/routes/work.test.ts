@@ -245,6 +245,42 @@ describe('pushing and pulling the team’s documents', () => {
       { action: 'edited', detail: 'version 2: the approval setting' },
     ]);
   });
+
+  it('keeps the team’s templates as documents: named, every field of a message, audited, deleted as tombstones', async () => {
+    const fields = {
+      name: 'Weekly',
+      description: 'Mondays',
+      subject: 'Hi {{ first_name }}',
+      preheader: 'In short',
+      html: '<p>Hi</p>',
+      text: 'Hi',
+    };
+    const edits = Object.fromEntries(Object.entries(fields).map(([f, v]) => [f, edit(v, at(0))]));
+    const created = (await push(ana, { id: 'tpl1', kind: 'template', edits })).docs[0];
+    expect(created).toMatchObject({ kind: 'template', fields, createdBy: 'admin' });
+    // Bea's device pulls it.
+    expect((await pullAll(bea)).docs.find((d) => d.id === 'tpl1')?.fields).toEqual(fields);
+    const refused = await push(
+      bea,
+      { id: 'tpl2', kind: 'template', edits: { name: edit('  ', at(1, 'dev-b')) } },
+      { id: 'tpl3', kind: 'template', edits: { audience: edit({ kind: 'all' }, at(1, 'dev-b')) } },
+    );
+    expect(refused.refused.map((r) => r.message)).toEqual([
+      'The name is not valid: it is empty — give it one.',
+      'A template has no field "audience".',
+    ]);
+    await push(bea, { id: 'tpl1', kind: 'template', edits: { subject: edit('Hello', at(2, 'dev-b'), created.stamps.subject.hlc) } });
+    await push(bea, { id: 'tpl1', kind: 'template', edits: {}, deleteAt: at(3, 'dev-b') });
+    expect((await pullAll(ana)).docs.find((d) => d.id === 'tpl1')?.deleted).toBe(true);
+    const entries = await kit.sql<{ action: string; object_kind: string; actor: string }>(
+      "SELECT action, object_kind, actor FROM audit_log WHERE object_id = 'tpl1' ORDER BY id",
+    );
+    expect(entries).toEqual([
+      { action: 'created', object_kind: 'template', actor: 'admin' },
+      { action: 'edited', object_kind: 'template', actor: 'bea' },
+      { action: 'deleted', object_kind: 'template', actor: 'bea' },
+    ]);
+  });
 });
 
 /** The content hash the kit's hand-over used for a delivery (what the server holds). */

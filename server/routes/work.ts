@@ -1,5 +1,5 @@
 /**
- * The team's work over HTTP: devices push their edits of drafts and typologies (merged field
+ * The team's work over HTTP: devices push their edits of drafts, typologies and templates (merged field
  * by field, shared/work.ts), pull the documents changed since their cursor in pages, hear of
  * changes live (Server-Sent Events), and approve a preparation.
  */
@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { DELIVERY_ID } from '../../shared/handoff';
 import { decodeHlc, HLC_PATTERN } from '../../shared/hlc';
 import { DEFAULT_TYPOLOGY_ID } from '../../shared/typology';
-import { FIELD_LABELS, type DocPush, type MergeOutcome, type PreparationSummary, type WorkDoc } from '../../shared/work';
+import { FIELD_LABELS, fieldsOf, type DocPush, type MergeOutcome, type PreparationSummary, type WorkDoc } from '../../shared/work';
 import type { AppEnv } from '../services';
 import { asksForApproval } from '../store/work';
 import { recordAudit } from './audit-trail';
@@ -29,6 +29,7 @@ const count = z.number().int().min(0);
 /** What each field may hold; the audience and rules are the app's JSON, bounded by the body limit. */
 const FIELD_SCHEMAS: Record<string, z.ZodType> = {
   name: z.string().max(200),
+  description: z.string().max(500),
   fromName: z.string().max(200),
   fromAddress: z.string().max(254),
   subject: z.string().max(998),
@@ -44,7 +45,8 @@ const FIELD_SCHEMAS: Record<string, z.ZodType> = {
   rules: z.array(z.object({ id: z.string(), kind: z.string() }).loose()).max(500),
   requiresApproval: z.boolean(),
 };
-const TYPOLOGY_NAME = z.string().min(1).max(200);
+/** A typology and a template are found by name: they must have one. */
+const REQUIRED_NAME = z.string().trim().min(1, 'it is empty — give it one').max(200);
 
 const edit = z.object({ value: z.unknown(), hlc, base: hlc.nullable() });
 const push = z.object({
@@ -52,7 +54,7 @@ const push = z.object({
     .array(
       z.object({
         id: docId,
-        kind: z.enum(['delivery', 'typology']),
+        kind: z.enum(['delivery', 'typology', 'template']),
         edits: z.record(z.string(), edit),
         deleteAt: hlc.optional(),
         dismiss: z.array(z.string().max(100)).max(100).optional(),
@@ -77,10 +79,10 @@ async function problemOf(c: Context<AppEnv>, current: WorkDoc | undefined, p: Do
   const latest = now().getTime() + CLOCK_AHEAD_MS;
   for (const [field, e] of Object.entries(p.edits)) {
     const schema =
-      p.kind === 'typology' && field === 'name' ? TYPOLOGY_NAME : Object.hasOwn(FIELD_SCHEMAS, field) ? FIELD_SCHEMAS[field] : undefined;
-    if (!schema) return `A ${p.kind} has no field "${field.slice(0, 40)}".`;
+      p.kind !== 'delivery' && field === 'name' ? REQUIRED_NAME : Object.hasOwn(FIELD_SCHEMAS, field) ? FIELD_SCHEMAS[field] : undefined;
+    if (!schema || !fieldsOf(p.kind).includes(field)) return `A ${p.kind} has no field "${field.slice(0, 40)}".`;
     const checked = schema.safeParse(e.value);
-    if (!checked.success) return `${capital(FIELD_LABELS[field] ?? field)} is not valid: ${explain(checked.error)}.`;
+    if (!checked.success) return `${capital(FIELD_LABELS[field] ?? field)} is not valid: ${explain(checked.error).replace(/^body: /, '')}.`;
     if ((decodeHlc(e.hlc)?.wall ?? 0) > latest) {
       return 'This device’s clock is more than an hour ahead of the server’s: set the date and time right; the edits are kept and go as soon as it is.';
     }
@@ -108,9 +110,9 @@ async function audit(c: Context<AppEnv>, p: DocPush & { duplicateOf?: string }, 
     await (p.duplicateOf
       ? recordAudit(c, 'duplicated', doc.kind, doc.id, name, `a copy of ${p.duplicateOf}`)
       : recordAudit(c, 'created', doc.kind, doc.id, name));
-  } else if (doc.kind === 'typology' && outcome.changed.length > 0) {
+  } else if (doc.kind !== 'delivery' && outcome.changed.length > 0) {
     const what = outcome.changed.map((f) => FIELD_LABELS[f] ?? f).join(', ');
-    await recordAudit(c, 'edited', 'typology', doc.id, name, `version ${doc.version}: ${what}`);
+    await recordAudit(c, 'edited', doc.kind, doc.id, name, `version ${doc.version}: ${what}`);
   }
   if (outcome.changed.includes('preparation') && doc.fields.preparation) {
     const s = doc.fields.preparation as PreparationSummary;

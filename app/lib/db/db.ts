@@ -84,6 +84,21 @@ export interface StoredTypology extends Typology {
   sync: SyncMeta;
 }
 
+/** A template of the team (shared/work.ts's TEMPLATE_FIELDS): content a new delivery starts from. */
+export interface StoredTemplate {
+  id: string;
+  name: string;
+  /** One line on what it is for, shown in the gallery. */
+  description: string;
+  subject: string;
+  preheader: string;
+  html: string;
+  /** A written text part; '' to derive it from the HTML. */
+  text: string;
+  updatedAt: string;
+  sync: SyncMeta;
+}
+
 /** The messages of one delivery as the server reported them, for pressure and capacity rules. */
 export interface StoredContactHistory extends ContactHistoryEntry {
   profileIds: Int32Array;
@@ -107,6 +122,7 @@ export class MailroomDb extends Dexie {
   exclusionChunks!: Dexie.Table<ExclusionChunk, [string, number]>;
   outbox!: Dexie.Table<OutboxItem, number>;
   typologies!: EntityTable<StoredTypology, 'id'>;
+  templates!: EntityTable<StoredTemplate, 'id'>;
   contactHistory!: EntityTable<StoredContactHistory, 'deliveryId'>;
   meta!: EntityTable<MetaRecord, 'key'>;
 
@@ -188,6 +204,8 @@ export class MailroomDb extends Dexie {
           .toCollection()
           .modify((typology: StoredTypology) => upgrade(TYPOLOGY_FIELDS, typology));
       });
+    // The team's templates, synced as drafts and typologies are.
+    this.version(8).stores({ templates: 'id, name' });
   }
 }
 

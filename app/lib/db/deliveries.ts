@@ -25,13 +25,14 @@ export const SAMPLE_HTML = `<html>
 
 /**
  * Returns the id of a new draft delivery with sensible defaults, made by `by` (the signed-in
- * operator); its name, subject and body are the starter template's when one is given.
+ * operator); its name, subject, preheader and parts are the template's when one is given
+ * (a starter template, or one of the team's).
  */
 export async function createDelivery(
   db: MailroomDb,
   by: string | null = null,
   now = new Date(),
-  template?: Pick<StarterTemplate, 'name' | 'subject' | 'preheader' | 'html'>,
+  template?: Pick<StarterTemplate, 'name' | 'subject' | 'preheader' | 'html'> & { text?: string },
 ): Promise<string> {
   const content: DeliveryContent = {
     name: template ? `${template.name} (new)` : 'New delivery',
@@ -40,7 +41,7 @@ export async function createDelivery(
     subject: template?.subject ?? 'Hello {{ first_name | default: "there" }}, the autumn collection is here',
     preheader: template?.preheader ?? '',
     html: template?.html ?? SAMPLE_HTML,
-    text: '',
+    text: template?.text ?? '',
     audience: EVERYONE,
     scheduledAt: null,
     typologyId: DEFAULT_TYPOLOGY_ID,

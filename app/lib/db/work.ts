@@ -7,6 +7,7 @@
  * over a record without ever dropping an edit it has not acknowledged.
  */
 
+import type Dexie from 'dexie';
 import { encodeHlc, HybridClock, type ClockState } from '$shared/hlc';
 import {
   fieldsOf,
@@ -19,7 +20,7 @@ import {
   type WorkKind,
 } from '$shared/work';
 import type { DeliveryStatus } from '$shared/types';
-import { plain, type LocalDelivery, type MailroomDb, type StoredTypology } from './db';
+import { plain, type LocalDelivery, type MailroomDb, type StoredTemplate, type StoredTypology } from './db';
 
 export interface SyncMeta {
   /** The stamp of each field's value as the server last said it. */
@@ -65,7 +66,15 @@ export function newSyncMeta(createdBy: string | null): SyncMeta {
   };
 }
 
-export type WorkRecord = LocalDelivery | StoredTypology;
+export type WorkRecord = LocalDelivery | StoredTypology | StoredTemplate;
+
+/** The table a kind of document lives in on the device. */
+export function tableOf(db: MailroomDb, kind: WorkKind) {
+  return (kind === 'delivery' ? db.deliveries : kind === 'typology' ? db.typologies : db.templates) as unknown as Dexie.Table<
+    WorkRecord,
+    string
+  >;
+}
 
 /**
  * Returns the synced part of a new document made here by `by` (a copy of `duplicateOf`):
@@ -82,6 +91,7 @@ export function newDocSync(kind: WorkKind, by: string | null, duplicateOf: strin
 export const workTables = (db: MailroomDb) => [
   db.deliveries,
   db.typologies,
+  db.templates,
   db.meta,
   db.preparations,
   db.recipientChunks,
@@ -253,6 +263,9 @@ export function applyDoc<T extends WorkRecord>(local: T | undefined, doc: WorkDo
 export function blankRecord(doc: WorkDoc): WorkRecord {
   const sync = newSyncMeta(doc.createdBy);
   if (doc.kind === 'typology') return { id: doc.id, name: '', rules: [], requiresApproval: false, updatedAt: doc.updatedAt, sync };
+  if (doc.kind === 'template') {
+    return { id: doc.id, name: '', description: '', subject: '', preheader: '', html: '', text: '', updatedAt: doc.updatedAt, sync };
+  }
   return {
     id: doc.id,
     version: 0,
@@ -286,15 +299,14 @@ export async function storeDocs(
     docs.flatMap((d) => Object.values(d.stamps).map((s) => s.hlc)),
   );
   for (const doc of docs) {
-    const table = doc.kind === 'delivery' ? db.deliveries : db.typologies;
-    const local = (await table.get(doc.id)) as WorkRecord | undefined;
+    const table = tableOf(db, doc.kind);
+    const local = await table.get(doc.id);
     const next = applyDoc(local, doc, blankRecord(doc), pushed[doc.id]);
     if (next === null) {
       await table.delete(doc.id);
       if (doc.kind === 'delivery') await forgetPreparation(db, doc.id);
       if (local && !local.sync.deleteAt && Object.keys(local.sync.pending).length > 0) await keepOrphanedEdits(db, doc, local);
-    } else if (doc.kind === 'delivery') await db.deliveries.put(next as LocalDelivery);
-    else await db.typologies.put(next as StoredTypology);
+    } else await table.put(next);
   }
 }
 
@@ -309,7 +321,7 @@ async function keepOrphanedEdits(db: MailroomDb, doc: WorkDoc, local: WorkRecord
   const name = `${valueOf(local, 'name') || 'Untitled'} (kept: deleted by ${doc.updatedBy})`.slice(0, 200);
   if (doc.kind === 'delivery') {
     await db.deliveries.put({ ...(local as LocalDelivery), id, name, version: 1, server: null, prepared: null, sync });
-  } else await db.typologies.put({ ...(local as StoredTypology), id, name, sync });
+  } else await tableOf(db, doc.kind).put({ ...local, id, name, sync } as WorkRecord);
 }
 
 /** Drops what this device prepared for a delivery that is gone. */

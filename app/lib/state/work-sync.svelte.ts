@@ -10,7 +10,7 @@ import { liveQuery } from 'dexie';
 import type { DocPush, WorkDoc } from '$shared/work';
 import { refusalOf } from '../api';
 import { getMeta, type MailroomDb } from '../db/db';
-import { pushOf, storeDocs, WORK_CURSOR, workTables, type WorkRecord } from '../db/work';
+import { pushOf, storeDocs, tableOf, WORK_CURSOR, workTables, type WorkRecord } from '../db/work';
 
 const PAGE_SIZE = 100;
 const EVERY_MS = 60_000;
@@ -60,8 +60,12 @@ export class WorkSync {
     window.addEventListener('online', kick);
     const interval = setInterval(kick, EVERY_MS);
     const waiting = liveQuery(async () => {
-      const [deliveries, typologies] = await Promise.all([this.db.deliveries.toArray(), this.db.typologies.toArray()]);
-      return [...deliveries, ...typologies].filter((r) => r.sync && pushOf(r, 'delivery') !== null).length;
+      const [deliveries, typologies, templates] = await Promise.all([
+        this.db.deliveries.toArray(),
+        this.db.typologies.toArray(),
+        this.db.templates.toArray(),
+      ]);
+      return [...deliveries, ...typologies, ...templates].filter((r) => r.sync && pushOf(r, 'delivery') !== null).length;
     }).subscribe({
       next: (count) => {
         this.#pending = count;
@@ -163,6 +167,7 @@ export class WorkSync {
     for (const [table, kind] of [
       [this.db.typologies, 'typology'],
       [this.db.deliveries, 'delivery'],
+      [this.db.templates, 'template'],
     ] as const) {
       for (const record of (await table.toArray()) as WorkRecord[]) {
         const push = record.sync ? pushOf(record, kind) : null;
@@ -206,14 +211,13 @@ export class WorkSync {
 
   /** Marks records whose edits the server refused: they wait for the next edit, and a refused deletion is undone. */
   private async refuse(pushes: DocPush[], message: string): Promise<void> {
-    await this.db.transaction('rw', [this.db.deliveries, this.db.typologies], async () => {
+    await this.db.transaction('rw', [this.db.deliveries, this.db.typologies, this.db.templates], async () => {
       for (const push of pushes) await this.refuseOne(push, message);
     });
   }
 
   private async refuseOne(push: DocPush, message: string): Promise<void> {
-    const table = push.kind === 'delivery' ? this.db.deliveries : this.db.typologies;
-    await (table as typeof this.db.deliveries)
+    await tableOf(this.db, push.kind)
       .where('id')
       .equals(push.id)
       .modify((record: WorkRecord) => {
