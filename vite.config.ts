@@ -36,7 +36,7 @@ export default defineConfig({
         clientsClaim: true,
         skipWaiting: true,
         globPatterns: ['client/**/*.{js,css,ico,png,svg,webp,webmanifest}'],
-        navigateFallbackDenylist: [/^\/api\//, /^\/t\//, /^\/u\//, /^\/mailbox/],
+        navigateFallbackDenylist: [/^\/api\//, /^\/t\//, /^\/u\//, /^\/a\//, /^\/mailbox/],
       },
     }),
   ],

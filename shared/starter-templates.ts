@@ -8,6 +8,9 @@
  * replace them with the campaign's own.
  */
 
+import { starterDesign } from './builder';
+import type { ContentSource } from './content-source';
+
 export interface StarterTemplate {
   id: string;
   name: string;
@@ -199,5 +202,75 @@ export const STARTER_TEMPLATES: readonly StarterTemplate[] = [
         text('<p style="margin: 0;">With thanks,<br>Anna, founder</p>', '0 32px 28px'),
       ].join('\n'),
     }),
+  },
+];
+
+/** A starter made from a source (content-source.ts): MJML, or the visual builder's blocks; compiled when used. */
+export interface SourceStarter extends Omit<StarterTemplate, 'html'> {
+  source: ContentSource;
+}
+
+const MJML_NEWSLETTER = `<mjml>
+  <mj-head>
+    <mj-attributes>
+      <mj-all font-family="-apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif" />
+      <mj-text font-size="16px" line-height="24px" color="#1f2937" />
+    </mj-attributes>
+  </mj-head>
+  <mj-body background-color="#f3f4f6" width="600px">
+    <mj-section background-color="#0f766e" padding="28px 24px">
+      <mj-column>
+        <mj-text font-size="26px" line-height="32px" font-weight="bold" color="#ffffff">This month at the shop</mj-text>
+      </mj-column>
+    </mj-section>
+    <mj-section background-color="#ffffff" padding="16px 24px">
+      <mj-column>
+        <mj-text>Hello {{ first_name | default: "there" }},</mj-text>
+        <mj-text>Two things we think you will like{% if city %}, in {{ city }} and elsewhere{% endif %}.</mj-text>
+      </mj-column>
+    </mj-section>
+    <mj-section background-color="#ffffff" padding="0 24px 16px">
+      <mj-column>
+        <mj-image src="https://placehold.co/600x400/0f766e/ffffff/png?text=Coats" alt="The new coats" padding="8px" />
+        <mj-text font-weight="bold">The new coats</mj-text>
+        <mj-text>Warm, light, and made to last.</mj-text>
+      </mj-column>
+      <mj-column>
+        <mj-image src="https://placehold.co/600x400/115e59/ffffff/png?text=Workshop" alt="A knitting workshop" padding="8px" />
+        <mj-text font-weight="bold">A knitting workshop</mj-text>
+        <mj-text>Saturday morning, in the shop.</mj-text>
+      </mj-column>
+    </mj-section>
+    <mj-section background-color="#ffffff" padding="0 24px 24px">
+      <mj-column>
+        <mj-button href="https://shop.example.com/news" background-color="#0f766e" color="#ffffff" font-weight="bold" border-radius="6px" align="left">Read the news</mj-button>
+      </mj-column>
+    </mj-section>
+    <mj-section background-color="#ffffff" border-top="1px solid #e5e7eb" padding="12px 24px 20px">
+      <mj-column>
+        <mj-text font-size="12px" line-height="18px" color="#6b7280">You receive this email because you subscribed to our news. <a href="{{ unsubscribe_url }}" style="color: #6b7280;">Unsubscribe</a></mj-text>
+      </mj-column>
+    </mj-section>
+  </mj-body>
+</mjml>
+`;
+
+/** The starters made from a source: an MJML newsletter, and a message built with blocks. */
+export const SOURCE_STARTERS: readonly SourceStarter[] = [
+  {
+    id: 'mjml-newsletter',
+    name: 'MJML newsletter',
+    description: 'Written in MJML: two stories side by side on a computer, one under the other on a phone.',
+    subject: 'This month at the shop, {{ first_name | default: "reader" }}',
+    preheader: 'New coats and a knitting workshop: two things we think you will like.',
+    source: { format: 'mjml', mjml: MJML_NEWSLETTER },
+  },
+  {
+    id: 'blocks',
+    name: 'Built with blocks',
+    description: 'Made in the visual builder: a section, a text, a button and the footer, to arrange as you like.',
+    subject: 'Our autumn collection is here, {{ first_name | default: "there" }}',
+    preheader: 'Coats, knits and boots for the colder days, with free returns.',
+    source: { format: 'builder', design: starterDesign((n) => `starter-${n}`) },
   },
 ];

@@ -1,6 +1,7 @@
 /** Domain types shared by the app, the worker and the server. Pure data: no behaviour. */
 
 import type { AudienceFilter } from './audience-filter';
+import type { ContentSource } from './content-source';
 
 export type SubscriptionStatus = 'subscribed' | 'unsubscribed';
 
@@ -62,6 +63,11 @@ export interface DeliveryContent {
   html: string;
   /** The text part as written (Liquid); '' to derive it from the HTML. */
   text: string;
+  /**
+   * Where the HTML comes from when it is made, not written: MJML, or the visual builder's
+   * blocks (content-source.ts); `html` then holds what they compile to. Absent or null: written as HTML.
+   */
+  source?: ContentSource | null;
   audience: AudienceFilter;
   /** ISO date-time at which sending starts by itself, or null to send on demand. */
   scheduledAt: string | null;

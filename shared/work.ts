@@ -24,6 +24,7 @@ export const DELIVERY_FIELDS = [
   'preheader',
   'html',
   'text',
+  'source',
   'audience',
   'scheduledAt',
   'typologyId',
@@ -32,7 +33,7 @@ export const DELIVERY_FIELDS = [
 ] as const;
 export const TYPOLOGY_FIELDS = ['name', 'rules', 'requiresApproval'] as const;
 /** A template of the team: content a delivery starts from (saved from one, offered in the gallery beside the starters). */
-export const TEMPLATE_FIELDS = ['name', 'description', 'subject', 'preheader', 'html', 'text'] as const;
+export const TEMPLATE_FIELDS = ['name', 'description', 'subject', 'preheader', 'html', 'text', 'source'] as const;
 export type DeliveryField = (typeof DELIVERY_FIELDS)[number];
 export type TypologyField = (typeof TYPOLOGY_FIELDS)[number];
 export type TemplateField = (typeof TEMPLATE_FIELDS)[number];
@@ -50,6 +51,7 @@ export const FIELD_LABELS: Record<string, string> = {
   preheader: 'the preheader',
   text: 'the text part',
   html: 'the HTML body',
+  source: 'the MJML or the builder’s blocks',
   audience: 'the audience',
   scheduledAt: 'the schedule',
   typologyId: 'the typology',

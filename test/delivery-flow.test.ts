@@ -324,7 +324,7 @@ describe('the delivery page, from a first campaign to its send', () => {
     } finally {
       await filler(true); // the later steps count the real audience
     }
-    await page.getByLabel('Subject').fill('Leiden, this autumn');
+    await fillCode(page, 'Subject', 'Leiden, this autumn');
     await expect.poll(() => stopped.count()).toBe(0);
   });
 

@@ -46,6 +46,9 @@ function firstProfiles(): { email: string; first: string; last: string }[] {
   return db.prepare('SELECT email, first_name AS first, last_name AS last FROM profiles ORDER BY id LIMIT 2').all() as never;
 }
 
+/** The HTML body's CodeMirror: its content, and the editor around it (with its gutter). */
+const htmlBody = () => page.locator('.cm-content[aria-label="HTML body"]');
+const bodyEditor = () => page.locator('.cm-editor', { has: htmlBody() });
 const live = () => page.getByRole('region', { name: 'Live preview', exact: true });
 const liveHeading = () => live().frameLocator('iframe[title="Live preview"]').locator('h1');
 
@@ -53,7 +56,7 @@ describe('the message editor', () => {
   it('shows the body in a code editor, and the live preview of the first profile of the local audience', async () => {
     await page.getByRole('button', { name: 'New delivery' }).click();
     await page.waitForURL(/\/deliveries\//);
-    await page.locator('.cm-editor').waitFor();
+    await htmlBody().waitFor();
     expect(await page.getByRole('textbox', { name: 'HTML body' }).getAttribute('contenteditable')).toBe('true');
     expect(await codeText(page, 'HTML body')).toContain('{{ unsubscribe_url }}');
     const [first] = firstProfiles();
@@ -119,27 +122,55 @@ describe('the message editor', () => {
       /^The HTML body has an error: .*\(line 2, column \d+\)\.$/,
     );
     // The mark is on line 2 of the editor, and the gutter says so too.
-    const marked = page.locator('.cm-line', { has: page.locator('.cm-lintRange-error') });
+    const marked = htmlBody().locator('.cm-line', { has: page.locator('.cm-lintRange-error') });
     await marked.waitFor();
     expect(await marked.textContent()).toBe('<p>{{ first_name </p>');
-    expect(await page.locator('.cm-lint-marker-error').count()).toBe(1);
+    expect(await bodyEditor().locator('.cm-lint-marker-error').count()).toBe(1);
     await expect.poll(() => liveHeading().textContent()).toMatch(/^Hi/);
     await fillCode(page, 'HTML body', '<h1>Hello {{ first_name }}</h1>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>');
     await expect.poll(() => live().getByRole('alert').count()).toBe(0);
-    await expect.poll(() => page.locator('.cm-lintRange-error').count()).toBe(0);
+    await expect.poll(() => htmlBody().locator('.cm-lintRange-error').count()).toBe(0);
     // A field the audience does not have is marked where it is used, and the checks say so.
     await fillCode(
       page,
       'HTML body',
       '<h1>Hello {{ first_name }}</h1>\n<p>Size {{ shoe_size }}</p>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
     );
-    await expect.poll(() => page.locator('.cm-lintRange-error').allTextContents()).toEqual(['shoe_size']);
+    await expect.poll(() => htmlBody().locator('.cm-lintRange-error').allTextContents()).toEqual(['shoe_size']);
     await expect
       .poll(() => live().getByRole('list', { name: 'Checks of the message' }).textContent())
       .toContain('Personalization fields: The field "shoe_size" does not exist in the audience.');
     await fillCode(page, 'HTML body', '<h1>Hello {{ first_name }}</h1>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>');
-    await expect.poll(() => page.locator('.cm-lintRange-error').count()).toBe(0);
+    await expect.poll(() => htmlBody().locator('.cm-lintRange-error').count()).toBe(0);
     await expect.poll(() => liveHeading().textContent()).toBe(`Hello ${firstProfiles()[0].first}`);
+  });
+
+  it('writes the subject in a one-line code editor: completion, its error marked, no second line, the inbox line following', async () => {
+    const [first] = firstProfiles();
+    const subject = page.getByRole('textbox', { name: 'Subject', exact: true });
+    await page.locator('.cm-content[aria-label="Subject"]').waitFor();
+    expect(await subject.getAttribute('aria-multiline')).toBe('false');
+    await fillCode(page, 'Subject', 'News for ');
+    await subject.click();
+    await page.keyboard.press('End');
+    await page.keyboard.type('{{ first_n');
+    const options = page.getByRole('listbox');
+    await options.getByRole('option', { name: /first_name/ }).waitFor();
+    await page.keyboard.press('Enter');
+    await page.keyboard.type(' }}');
+    // Enter adds no second line to a subject.
+    await page.keyboard.press('Enter');
+    await expect.poll(() => codeText(page, 'Subject')).toBe('News for {{ first_name }}');
+    const inbox = live().getByRole('group', { name: 'Inbox line' });
+    await expect.poll(() => inbox.textContent()).toContain(`News for ${first.first}`);
+
+    await fillCode(page, 'Subject', 'News for {{ first_name');
+    const subjectEditor = page.locator('.cm-editor', { has: page.locator('.cm-content[aria-label="Subject"]') });
+    await subjectEditor.locator('.cm-lintRange-error').waitFor();
+    await expect.poll(() => live().getByRole('alert', { name: 'Template error' }).textContent()).toMatch(/^The subject has an error: /);
+    await fillCode(page, 'Subject', 'News for {{ first_name }}');
+    await expect.poll(() => subjectEditor.locator('.cm-lintRange-error').count()).toBe(0);
+    await expect.poll(() => live().getByRole('alert').count()).toBe(0);
   });
 
   it('starts a delivery from a starter template, shown in the gallery and then in the editor and the live preview', async () => {
@@ -153,12 +184,14 @@ describe('the message editor', () => {
       'Use Event invitation',
       'Use Notice',
       'Use Plain letter',
+      'Use MJML newsletter',
+      'Use Built with blocks',
     ]);
     for (const frame of await gallery.locator('iframe').all()) expect(await frame.getAttribute('sandbox')).toBe('');
     await gallery.getByRole('button', { name: 'Use Event invitation' }).click();
     await page.waitForURL(/\/deliveries\//);
     await expect.poll(() => page.getByLabel('Name', { exact: true }).inputValue()).toBe('Event invitation (new)');
-    await page.locator('.cm-editor').waitFor();
+    await htmlBody().waitFor();
     await expect.poll(() => codeText(page, 'HTML body')).toContain('You are invited to our autumn evening');
     await expect.poll(() => liveHeading().textContent()).toBe('You are invited to our autumn evening');
     expect(await live().getByRole('list', { name: 'Checks of the message' }).count()).toBe(0);
@@ -172,7 +205,7 @@ describe('the message editor', () => {
     // The form saves a moment after the last edit.
     await page.waitForTimeout(800);
     await page.reload();
-    await page.locator('.cm-editor').waitFor();
+    await htmlBody().waitFor();
     await expect.poll(async () => (await codeText(page, 'HTML body')).split('\n').slice(0, drawn).join('\n')).toBe(text);
   });
   it('uploads an image, inserts it where the cursor is, shows it from the public URL, and weighs it', async () => {

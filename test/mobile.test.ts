@@ -223,7 +223,7 @@ describe.each(WIDTHS)('the journey at $label px', ({ label, phone, options }) =>
     deliveryUrl = page.url();
     deliveryId = deliveryUrl.split('/').pop()!;
     await page.getByLabel('Name', { exact: true }).fill(`Autumn jackets for the loyal customers in Gent (${label} px)`);
-    await page.getByLabel('Subject').fill(`Autumn jackets for you, {{ first_name | default: "there" }} (${label})`);
+    await fillCode(page, 'Subject', `Autumn jackets for you, {{ first_name | default: "there" }} (${label})`);
     await fillCode(page, 'HTML body', HTML);
     await page.getByRole('group', { name: 'Include', exact: true }).getByRole('button', { name: 'Add condition' }).click();
     await page.getByLabel('Include, condition 1: field').selectOption({ label: 'City' });

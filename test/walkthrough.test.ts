@@ -203,7 +203,7 @@ describe('Mailroom, walked through as a marketer', () => {
     await page.getByLabel('Name', { exact: true }).fill('Autumn in Utrecht');
     await page.getByLabel('From name').fill('Mailroom Shop');
     await page.getByLabel('From address').fill('news@shop.example.com');
-    await page.getByLabel('Subject').fill('Hello {{ first_name | default: "there" }}, autumn is here');
+    await fillCode(page, 'Subject', 'Hello {{ first_name | default: "there" }}, autumn is here');
     await expect.poll(() => codeText(page, 'HTML body')).toContain('{{ unsubscribe_url }}');
     await page.getByRole('group', { name: 'Include', exact: true }).getByRole('button', { name: 'Add condition' }).click();
     await page.getByLabel('Include, condition 1: field').selectOption({ label: 'City' });
@@ -336,7 +336,7 @@ describe('Mailroom, walked through as a marketer', () => {
 
   it('5. Stop preparation cancels and leaves the delivery as it was; an edit asks for a new preparation', async () => {
     const before = await number('To deliver');
-    await page.getByLabel('Subject').fill('Hello {{ first_name | default: "there" }}, autumn has arrived');
+    await fillCode(page, 'Subject', 'Hello {{ first_name | default: "there" }}, autumn has arrived');
     await page.getByText('prepare it again before sending').waitFor();
     expect(await button('Send').isDisabled()).toBe(true);
     // Ten thousand profiles prepare in a blink: give the local replica 1,000,000 more (outside

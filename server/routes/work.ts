@@ -36,6 +36,15 @@ const FIELD_SCHEMAS: Record<string, z.ZodType> = {
   preheader: z.string().max(500),
   html: z.string().max(2_000_000),
   text: z.string().max(2_000_000),
+  source: z
+    .discriminatedUnion('format', [
+      z.object({ format: z.literal('mjml'), mjml: z.string().max(2_000_000) }),
+      z.object({
+        format: z.literal('builder'),
+        design: z.object({ blocks: z.array(z.object({ id: z.string(), type: z.string() }).loose()).max(500) }).loose(),
+      }),
+    ])
+    .nullable(),
   audience: z.object({}).loose(),
   scheduledAt: z.iso.datetime({ offset: true }).nullable(),
   typologyId: z.string().min(1).max(64),

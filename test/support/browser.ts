@@ -93,14 +93,14 @@ export async function goOffline(page: Page): Promise<void> {
 }
 
 /**
- * Returns the text of a code editor (the HTML body's) as its operator sees it: CodeMirror's
+ * Returns the text of a code editor (the HTML body's, the subject's) as its operator sees it: CodeMirror's
  * lines, one per line of text (the whole of a message body is within its rendered viewport once in view),
  * or the plain text area that stands in while the editor loads.
  */
 export async function codeText(page: Page, name: string): Promise<string> {
   const field = page.getByRole('textbox', { name, exact: true });
   return field.evaluate((element) => {
-    if (element instanceof HTMLTextAreaElement) return element.value;
+    if (element instanceof HTMLTextAreaElement || element instanceof HTMLInputElement) return element.value;
     // CodeMirror draws the lines near what is in view: bring the editor to the top of the window first (a poll reads again).
     const editor = element.closest('.cm-editor')!;
     editor.scrollIntoView({ block: 'start' });

@@ -5,6 +5,7 @@
 
 import Dexie, { type EntityTable } from 'dexie';
 import type { PreparationResult } from '$shared/preparation';
+import type { ContentSource } from '$shared/content-source';
 import { DEFAULT_TYPOLOGY_ID, type Typology } from '$shared/typology';
 import type { ContactHistoryEntry, Delivery, Profile, SendKpis, TemplateValue } from '$shared/types';
 import type { ExclusionChunk, RecipientChunk } from './prepared-batch';
@@ -95,6 +96,8 @@ export interface StoredTemplate {
   html: string;
   /** A written text part; '' to derive it from the HTML. */
   text: string;
+  /** The MJML or the builder's blocks the HTML is made from; null when written as HTML. */
+  source: ContentSource | null;
   updatedAt: string;
   sync: SyncMeta;
 }

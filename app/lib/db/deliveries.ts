@@ -4,6 +4,7 @@
  */
 
 import { EVERYONE } from '$shared/audience-filter';
+import type { ContentSource } from '$shared/content-source';
 import type { StarterTemplate } from '$shared/starter-templates';
 import { DEFAULT_TYPOLOGY_ID } from '$shared/typology';
 import type { DeliveryContent } from '$shared/types';
@@ -32,7 +33,7 @@ export async function createDelivery(
   db: MailroomDb,
   by: string | null = null,
   now = new Date(),
-  template?: Pick<StarterTemplate, 'name' | 'subject' | 'preheader' | 'html'> & { text?: string },
+  template?: Pick<StarterTemplate, 'name' | 'subject' | 'preheader'> & { html?: string; text?: string; source?: ContentSource | null },
 ): Promise<string> {
   const content: DeliveryContent = {
     name: template ? `${template.name} (new)` : 'New delivery',
@@ -40,7 +41,9 @@ export async function createDelivery(
     fromAddress: 'news@shop.example.com',
     subject: template?.subject ?? 'Hello {{ first_name | default: "there" }}, the autumn collection is here',
     preheader: template?.preheader ?? '',
-    html: template?.html ?? SAMPLE_HTML,
+    // Made from a source, the HTML is compiled when the delivery is opened (and at each preparation).
+    html: template ? (template.html ?? '') : SAMPLE_HTML,
+    source: template?.source ? plain(template.source) : null,
     text: template?.text ?? '',
     audience: EVERYONE,
     scheduledAt: null,
@@ -51,10 +54,10 @@ export async function createDelivery(
 
 /** Returns the id of a new draft with the content of another delivery (its name marked as a copy). */
 export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by: string | null, now = new Date()): Promise<string> {
-  const { name, fromName, fromAddress, subject, preheader = '', html, text = '', audience, typologyId } = plain(from);
+  const { name, fromName, fromAddress, subject, preheader = '', html, text = '', source = null, audience, typologyId } = plain(from);
   // A copy is a new delivery: a schedule chosen for the original is not the copy's.
   const copy = `Copy of ${name}`.slice(0, 200);
-  const content = { name: copy, fromName, fromAddress, subject, preheader, html, text, audience, scheduledAt: null, typologyId };
+  const content = { name: copy, fromName, fromAddress, subject, preheader, html, text, source, audience, scheduledAt: null, typologyId };
   return addDelivery(db, content, by, from.id, now);
 }
 

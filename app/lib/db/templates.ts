@@ -9,7 +9,7 @@ import { plain, type MailroomDb, type StoredTemplate } from './db';
 import { isDeleting, newDocSync, stamp, stampsFor } from './work';
 
 /** What a template holds of a delivery: its message, not its audience, sender or schedule. */
-export type TemplateContent = Pick<StoredTemplate, 'name' | 'description' | 'subject' | 'preheader' | 'html' | 'text'>;
+export type TemplateContent = Pick<StoredTemplate, 'name' | 'description' | 'subject' | 'preheader' | 'html' | 'text' | 'source'>;
 
 /** Returns the team's templates, by name. */
 export async function listTemplates(db: MailroomDb): Promise<StoredTemplate[]> {
@@ -19,7 +19,7 @@ export async function listTemplates(db: MailroomDb): Promise<StoredTemplate[]> {
 /** Saves the message of a delivery as a new template of the team, made by `by`; returns its id. Throws when the name is empty. */
 export async function saveAsTemplate(
   db: MailroomDb,
-  content: Pick<DeliveryContent, 'subject' | 'preheader' | 'html' | 'text'>,
+  content: Pick<DeliveryContent, 'subject' | 'preheader' | 'html' | 'text' | 'source'>,
   about: { name: string; description: string },
   by: string | null,
   now = new Date(),
@@ -27,7 +27,7 @@ export async function saveAsTemplate(
   const name = about.name.trim();
   if (!name) throw new Error('Give the template a name: the gallery lists templates by name.');
   const id = crypto.randomUUID();
-  const { subject, preheader = '', html, text = '' } = plain(content);
+  const { subject, preheader = '', html, text = '', source = null } = plain(content);
   await db.transaction('rw', [db.templates, db.meta], async () => {
     const sync = newDocSync('template', by, null, await stampsFor(db, 'template'));
     const description = about.description.trim().slice(0, 500);
@@ -39,6 +39,7 @@ export async function saveAsTemplate(
       preheader,
       html,
       text,
+      source,
       updatedAt: now.toISOString(),
       sync,
     });

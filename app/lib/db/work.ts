@@ -264,7 +264,18 @@ export function blankRecord(doc: WorkDoc): WorkRecord {
   const sync = newSyncMeta(doc.createdBy);
   if (doc.kind === 'typology') return { id: doc.id, name: '', rules: [], requiresApproval: false, updatedAt: doc.updatedAt, sync };
   if (doc.kind === 'template') {
-    return { id: doc.id, name: '', description: '', subject: '', preheader: '', html: '', text: '', updatedAt: doc.updatedAt, sync };
+    return {
+      id: doc.id,
+      name: '',
+      description: '',
+      subject: '',
+      preheader: '',
+      html: '',
+      text: '',
+      source: null,
+      updatedAt: doc.updatedAt,
+      sync,
+    };
   }
   return {
     id: doc.id,

@@ -38,8 +38,10 @@ export interface LiquidEditorOptions {
   /** Called with the whole text after each change the operator makes. */
   onChange: (value: string) => void;
   readOnly?: boolean;
-  /** What the text is: HTML with Liquid (the body, the default), or plain text with Liquid (the text part). */
+  /** What the text is: HTML with Liquid (the body, the default), or plain text with Liquid (the text part, the subject). */
   language?: 'html' | 'text';
+  /** One line, as a subject is: no line numbers, Enter does nothing, pasted line breaks become spaces, Tab leaves the field. */
+  singleLine?: boolean;
 }
 
 export interface LiquidEditor {
@@ -141,21 +143,34 @@ function unknownFields(source: string, read: readonly string[], isKnown: (field:
   return marks;
 }
 
+/** Whether the field may be edited, as CodeMirror and assistive technology are told. */
+const editability = (readOnly: boolean) => [
+  EditorState.readOnly.of(readOnly),
+  EditorView.editable.of(!readOnly),
+  EditorView.contentAttributes.of({ 'aria-readonly': String(readOnly) }),
+];
+
+/** What keeps a field to one line: a change that would make a second one is refused (Enter), pasted breaks become spaces. */
+const oneLine = [
+  EditorState.transactionFilter.of((tr) => (tr.docChanged && tr.newDoc.lines > 1 && tr.startState.doc.lines === 1 ? [] : tr)),
+  EditorView.clipboardInputFilter.of((text) => text.replace(/\s*[\r\n]+\s*/g, ' ')),
+];
+
 export function createLiquidEditor(parent: HTMLElement, options: LiquidEditorOptions): LiquidEditor {
   const editable = new Compartment();
+  const single = Boolean(options.singleLine);
   let applying = false;
   const view = new EditorView({
     parent,
     state: EditorState.create({
       doc: options.value,
       extensions: [
-        lineNumbers(),
+        single ? oneLine : [lineNumbers(), highlightActiveLine(), lintGutter(), EditorView.lineWrapping],
         history(),
         drawSelection(),
         indentOnInput(),
         bracketMatching(),
         closeBrackets(),
-        highlightActiveLine(),
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
         options.language === 'text' ? liquid() : liquid({ base: html() }),
         autocompletion({
@@ -166,11 +181,9 @@ export function createLiquidEditor(parent: HTMLElement, options: LiquidEditorOpt
         }),
         // Known as the preparation's Personalization fields rule knows them.
         linter((v) => templateDiagnostics(v.state.doc, (field) => isKnownField(field, options.schema())), { delay: 250 }),
-        lintGutter(),
-        keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...completionKeymap, indentWithTab]),
-        EditorView.lineWrapping,
-        EditorView.contentAttributes.of({ 'aria-label': options.label, 'aria-multiline': 'true', spellcheck: 'false' }),
-        editable.of([EditorState.readOnly.of(Boolean(options.readOnly)), EditorView.editable.of(!options.readOnly)]),
+        keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...completionKeymap, ...(single ? [] : [indentWithTab])]),
+        EditorView.contentAttributes.of({ 'aria-label': options.label, 'aria-multiline': String(!single), spellcheck: 'false' }),
+        editable.of(editability(Boolean(options.readOnly))),
         EditorView.updateListener.of((update) => {
           if (update.docChanged && !applying) options.onChange(update.state.doc.toString());
         }),
@@ -182,13 +195,14 @@ export function createLiquidEditor(parent: HTMLElement, options: LiquidEditorOpt
       if (value === view.state.doc.toString()) return;
       applying = true;
       try {
-        view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: value } });
+        // Not filtered: a value from elsewhere is taken as it is, even one a single-line field would not let be typed.
+        view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: value }, filter: false });
       } finally {
         applying = false;
       }
     },
     setReadOnly(readOnly) {
-      view.dispatch({ effects: editable.reconfigure([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]) });
+      view.dispatch({ effects: editable.reconfigure(editability(readOnly)) });
     },
     recheck: () => forceLinting(view),
     insert(text) {
