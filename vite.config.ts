@@ -68,6 +68,7 @@ export default defineConfig({
             'server/**/*.pg.test.ts',
             'server/routes/**/*.test.ts',
             'server/sending/engine.test.ts',
+            'server/bounces/**/*.test.ts',
             'server/sending/smtp.test.ts',
             'server/sending/relay-faults.test.ts',
             'server/tracking/**/*.test.ts',

@@ -23,6 +23,10 @@ export interface Config {
   /** Relay URL; null starts the built-in SMTP sink. */
   smtpUrl: string | null;
   sinkPort: number;
+  /** The domain whose MX points at the bounce port (MAILROOM_BOUNCE_DOMAIN); null: bounces go to the From address. */
+  bounceDomain: string | null;
+  /** The port bounces and complaint reports are received on (MAILROOM_BOUNCE_PORT); null: not received. */
+  bouncePort: number | null;
   adminPassword: string | null;
   /** The address recipients reach tracking and unsubscribe links at; null: this server's own URL. */
   publicUrl: string | null;
@@ -121,6 +125,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl,
     smtpUrl,
     sinkPort: integer(env, 'MAILROOM_SINK_PORT', 2525),
+    bounceDomain: env.MAILROOM_BOUNCE_DOMAIN?.trim().toLowerCase() || null,
+    bouncePort: env.MAILROOM_BOUNCE_PORT ? integer(env, 'MAILROOM_BOUNCE_PORT', 0) : null,
     adminPassword: env.MAILROOM_ADMIN_PASSWORD || null,
     publicUrl: env.MAILROOM_PUBLIC_URL ? env.MAILROOM_PUBLIC_URL.replace(/\/$/, '') : null,
     appDir: resolve(env.MAILROOM_APP_DIR || 'build'),

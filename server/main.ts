@@ -18,7 +18,8 @@ It takes no arguments; environment variables configure it (README, "Configuratio
   SMTP_URL (none: the built-in sink), MAILROOM_PUBLIC_URL, MAILROOM_SINK_PORT (2525),
   MAILROOM_SMTP_CONNECTIONS (5), MAILROOM_SMTP_MESSAGES_PER_CONNECTION (1000),
   MAILROOM_SEND_RATE (0: no limit), MAILROOM_APP_DIR (./build), MAILROOM_DEMO (on),
-  LOG_LEVEL (info), MAILROOM_METRICS_TOKEN (none: /metrics for this machine only).
+  LOG_LEVEL (info), MAILROOM_METRICS_TOKEN (none: /metrics for this machine only),
+  MAILROOM_BOUNCE_DOMAIN (none: bounces go to the From address), MAILROOM_BOUNCE_PORT (none: not received).
 For operators: GET /healthz (alive), /readyz (database and engine), /metrics (Prometheus).
 
 Exit status:
@@ -67,6 +68,11 @@ async function main() {
     mailroom.sinkPort !== null
       ? `  Mailbox of the built-in SMTP sink (127.0.0.1:${mailroom.sinkPort}): ${mailroom.url}/mailbox`
       : '  Sending through the relay in SMTP_URL or in the Settings page.',
+    ...(mailroom.bouncePort === null
+      ? []
+      : [
+          `  Bounce and complaint reports received on port ${mailroom.bouncePort}${config.bounceDomain ? `, for ${config.bounceDomain}` : ' (set MAILROOM_BOUNCE_DOMAIN to sign each message’s return path)'}.`,
+        ]),
     // Links recipients cannot follow are worth a word before anything is sent.
     ...publicUrlProblems(mailroom.publicUrl).map((problem) => `  Warning: ${problem}`),
     '',

@@ -23,6 +23,8 @@ import { Operators, type ScryptParameters } from './store/operators';
 import type { ReportStore } from './store/reports';
 import type { SettingsStore } from './store/settings';
 import type { Stores } from './store/stores';
+import { LateOutcomes } from './application/late-outcomes';
+import { bounceAddress } from './bounces/verp';
 import type { TrackingStore } from './store/tracking';
 import { createTokenSigner, type TokenSigner } from './tracking/tokens';
 import { approvalState } from '../shared/work';
@@ -62,6 +64,8 @@ export interface Services {
   settingsStore: SettingsStore;
   /** What operators do to deliveries (application/delivery-commands.ts). */
   commands: DeliveryCommands;
+  /** Bounces and complaints reported later (application/late-outcomes.ts). */
+  lateOutcomes: LateOutcomes;
   /** Opens, clicks and unsubscribes (application/tracking-events.ts). */
   events: TrackingEvents;
   /** Figures for the dashboards and the list, once per change (application/live-figures.ts). */
@@ -98,6 +102,8 @@ export interface ServiceOptions {
   messenger: Messenger;
   /** Signs tracking and unsubscribe links. */
   secret: string;
+  /** The domain bounces come back to (MAILROOM_BOUNCE_DOMAIN): each message's envelope sender is then its signed return path. */
+  bounceDomain?: string | null;
   /** Where recipients reach tracking links; read when a message is composed, so it may be set after listening. */
   publicUrl: () => string;
   appDir: string | null;
@@ -128,12 +134,14 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
   const metrics = createMetrics({ journal, processMetrics: options.processMetrics });
   // The services' clock, read late: a test may set `services.now`, and every part follows it.
   const now = () => services.now();
+  const bounceDomain = options.bounceDomain ?? null;
+  const returnPath = (journalId: number) => (bounceDomain ? bounceAddress(journalId, bounceDomain, options.secret) : null);
   const engine = new SendEngine({
     journal,
     deliveries,
     messenger: options.messenger,
     compose: (delivery, message, entry) =>
-      composeMessage(delivery, message, entry, { publicUrl: options.publicUrl(), signer, tracking, now: options.engine?.now }),
+      composeMessage(delivery, message, entry, { publicUrl: options.publicUrl(), signer, tracking, now: options.engine?.now, returnPath }),
     onChange: (id) => bus.changed(id),
     log: options.log,
     observer: metrics.engine,
@@ -162,6 +170,15 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
       approval: (id, hash) => approvalWaiting(stores.work, id, hash),
     }),
     events: new TrackingEvents({ signer, tracking, audience: stores.audience, bus, now }),
+    lateOutcomes: new LateOutcomes({
+      lateOutcomes: stores.lateOutcomes,
+      audience: stores.audience,
+      commands: { pause: (id, reason) => services.commands.pause(id, reason) },
+      bus,
+      secret: options.secret,
+      now,
+      log: (line) => options.log(line),
+    }),
     figures: new LiveFigures(deliveries, bus, now),
     engine,
     settings: options.settings(engine),

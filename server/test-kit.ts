@@ -67,6 +67,8 @@ export interface KitOptions {
   importMaxBytes?: number;
   /** Where tracking links point; PUBLIC_URL by default. */
   publicUrl?: string;
+  /** The bounce domain (each message then has its signed return path); none by default. */
+  bounceDomain?: string;
   /** Sign-in limits other than SIGN_IN_LIMITS (e.g. smaller, so a test needs fewer hashes). */
   signInLimits?: Partial<SignInLimitOptions>;
   /** Hears the engine's and the settings' log lines (with the engine's event); nothing by default. */
@@ -120,6 +122,7 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
   const services = createServices(stores, {
     messenger: options.messenger ?? recordingMessenger().messenger,
     secret: 'test-secret',
+    bounceDomain: options.bounceDomain ?? null,
     publicUrl: () => options.publicUrl ?? PUBLIC_URL,
     appDir: options.appDir ?? null,
     secureCookies: false,

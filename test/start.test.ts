@@ -3,7 +3,11 @@
  * when recipients could not reach the links in its messages.
  */
 
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import nodemailer from 'nodemailer';
 import { describe, expect, it } from 'vitest';
+import { postfixBounce } from './support/reports';
 import { removeDataDir, startServer } from './support/server';
 
 describe('starting Mailroom', () => {
@@ -16,6 +20,33 @@ describe('starting Mailroom', () => {
       expect(out).toMatch(
         /Warning: Unsubscribe and tracking links point at http:\/\/localhost:\d+, which recipients cannot reach: set MAILROOM_PUBLIC_URL/,
       );
+    } finally {
+      await server.stop();
+      removeDataDir(server.dataDir);
+    }
+  });
+
+  it('receives bounce reports on MAILROOM_BOUNCE_PORT, for MAILROOM_BOUNCE_DOMAIN, and says so', async () => {
+    const server = await startServer({ MAILROOM_BOUNCE_PORT: '0', MAILROOM_BOUNCE_DOMAIN: 'Bounces.Example.com' });
+    try {
+      const port = Number(/Bounce and complaint reports received on port (\d+), for bounces\.example\.com\./.exec(server.output())?.[1]);
+      expect(port).toBeGreaterThan(0);
+      // A reporting MTA's report is taken over SMTP; one about no message of ours changes nothing.
+      const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+      const original = {
+        messageId: '<1.none@shop.example.com>',
+        to: 'zoe@example.com',
+        returnPath: 'bounce-1-000000000000@bounces.example.com',
+      };
+      const info = await transport.sendMail({
+        envelope: { from: '', to: original.returnPath },
+        raw: postfixBounce(original, '5.1.1', '550 5.1.1 unknown'),
+      });
+      transport.close();
+      expect(info.response).toMatch(/^250 /);
+      const db = new Database(join(server.dataDir, 'mailroom.db'), { readonly: true });
+      expect(db.prepare('SELECT COUNT(*) FROM late_outcomes').pluck().get()).toBe(0);
+      db.close();
     } finally {
       await server.stop();
       removeDataDir(server.dataDir);

@@ -84,8 +84,9 @@ export class DeliveryCommands {
     return this.move(id, 'prepared', { scheduledAt: null });
   }
 
-  pause(id: string): Promise<KpisOutcome> {
-    return this.move(id, 'paused');
+  /** Pauses the delivery; `reason` says why when it is not an operator's decision (the dashboard shows it). */
+  pause(id: string, reason: string | null = null): Promise<KpisOutcome> {
+    return this.move(id, 'paused', { reason });
   }
 
   /** Sending again; back to scheduled when its time has not come yet. */
@@ -115,7 +116,11 @@ export class DeliveryCommands {
     return { ok: true, settled };
   }
 
-  private async move(id: string, to: DeliveryStatus, fields: { scheduledAt?: string | null } = {}): Promise<KpisOutcome> {
+  private async move(
+    id: string,
+    to: DeliveryStatus,
+    fields: { scheduledAt?: string | null; reason?: string | null } = {},
+  ): Promise<KpisOutcome> {
     const { deliveries, bus, engine, now } = this.deps;
     const result = await deliveries.transition(id, to, now(), { reason: null, ...fields });
     if (!result.ok) return result;

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { isValidEmail } from '../../shared/email-address';
 import { DELIVERY_ID } from '../../shared/handoff';
 import { CAUSE_LABELS } from '../../shared/typology';
+import type { LateOutcome } from '../store/late-outcomes';
 import type { ExclusionCause } from '../../shared/types';
 import type { KpisOutcome } from '../application/delivery-commands';
 import type { AppEnv } from '../services';
@@ -164,7 +165,11 @@ export const deliveries = new Hono<AppEnv>()
     const id = c.req.param('id');
     if (!(await deliveries.status(id))) return notFound(c);
     const { status, q, after, limit } = c.req.valid('query');
-    return c.json({ recipients: await reports.recipients(id, status, q, after, limit) }, 200);
+    const rows = await reports.recipients(id, status, q, after, limit);
+    // What came back later (a bounce, a complaint) is said beside the relay's reply: the latest one.
+    const sentRows = rows.filter((r) => r.rule === null).map((r) => r.seq);
+    const late = new Map((await c.var.services.stores.lateOutcomes.ofRecipients(id, sentRows)).map((o) => [o.seq, lateSentence(o)]));
+    return c.json({ recipients: rows.map((r) => ({ ...r, late: late.get(r.seq) ?? null })) }, 200);
   })
   .get('/:id/recipients.csv', query(exportQuery), async (c) => {
     const { deliveries, reports } = c.var.services;
@@ -194,6 +199,13 @@ export const deliveries = new Hono<AppEnv>()
 /** Answers a command's outcome: the delivery's figures, or the refusal. */
 function answer(c: Context<AppEnv>, result: KpisOutcome) {
   return result.ok ? c.json(result.kpis, 200) : refusal(c, result);
+}
+
+/** A late outcome as the log says it: "bounced later: 5.1.1 550 5.1.1 user unknown", "complained later (abuse)". */
+function lateSentence(o: LateOutcome): string {
+  if (o.kind === 'complaint') return `complained later (${o.status})`;
+  const what = o.kind === 'hard-bounce' ? 'bounced later' : o.mailboxFull ? 'soft bounce later (mailbox full)' : 'soft bounce later';
+  return `${what}: ${o.status}${o.diagnostic ? ` ${o.diagnostic}` : ''}`;
 }
 
 /** Resolves the delivery's name, as the audit log names it (its id if it is gone). */

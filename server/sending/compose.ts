@@ -22,6 +22,8 @@ export interface OutgoingMessage {
   text: string;
   messageId: string;
   headers: Record<string, string>;
+  /** The envelope sender when bounces come back to Mailroom: the message's signed return path (bounces/verp.ts). */
+  returnPath?: string;
 }
 
 export interface ComposeContext {
@@ -31,6 +33,8 @@ export interface ComposeContext {
   tracking: TrackingStore;
   /** The clock whose time is the send time, a template's "now" (the real time when not given). */
   now?: () => Date;
+  /** Returns the return path of a journal row's message, or null to send from the From address (no bounce domain). */
+  returnPath?: (journalId: number) => string | null;
 }
 
 export interface DeliveryForSending {
@@ -73,6 +77,8 @@ export async function composeMessage(
       'X-Mailroom-Delivery': delivery.id,
     },
   };
+  const returnPath = context.returnPath?.(entry.id);
+  if (returnPath) outgoing.returnPath = returnPath;
   // Whatever the ids and values hold, no header gets a line break (the MIME writer checks again).
   checkHeaders(outgoing);
   return outgoing;

@@ -220,7 +220,8 @@ export function createPooledMessenger(options: RelayOptions): Messenger {
       try {
         raw = buildRawBytes(message, new Date());
         // The envelope, like the headers, carries an international domain name in punycode.
-        envelope = { from: asciiEmail(message.from.address), to: [asciiEmail(message.to)] };
+        // Bounces go to the message's own return path when there is one (VERP), else to the From address.
+        envelope = { from: asciiEmail(message.returnPath ?? message.from.address), to: [asciiEmail(message.to)] };
       } catch (error) {
         // A message that cannot be built would fail the same way on every try.
         return Promise.resolve<SmtpOutcome>({ kind: 'failed', reply: `not sent: ${(error as Error).message}` });

@@ -5,6 +5,7 @@
 
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bounceAddress } from '../bounces/verp';
 import { startSmtpSink, type SmtpSink } from '../sink/smtp-sink';
 import type { Stores } from '../store/stores';
 import { createKit, eventually, handOver, newProfile, PUBLIC_URL, SAMPLE_DELIVERY, testStores, type Kit } from '../test-kit';
@@ -13,7 +14,7 @@ import { createPooledMessenger } from './smtp-pool';
 let sink: SmtpSink;
 let kit: Kit;
 let messages: ParsedMail[];
-let envelopes: { envelopeTo: string }[];
+let envelopes: { envelopeTo: string; envelopeFrom: string }[];
 /** The sink's own database, apart from the kit's, as the built-in sink has its mailbox. */
 let sinkStores: Stores;
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
   const { mailbox } = sinkStores;
   sink = await startSmtpSink(mailbox, 0);
   const messenger = createPooledMessenger({ url: `smtp://127.0.0.1:${sink.port}`, maxConnections: 3, maxMessagesPerConnection: 100 });
-  kit = await createKit({ messenger });
+  kit = await createKit({ messenger, bounceDomain: 'bounces.example.com' });
   await kit.services.audience.upsertMany(
     [
       newProfile({ email: 'html@example.com', firstName: NASTY.html }),
@@ -70,6 +71,15 @@ describe('messages over real SMTP', () => {
   it('reaches the sink once per recipient, each with one envelope recipient', () => {
     expect(messages).toHaveLength(3);
     expect(envelopes.map((e) => e.envelopeTo).sort()).toEqual(['header@example.com', 'html@example.com', 'plain@example.com']);
+  });
+
+  it('comes from its own signed return path on the bounce domain (VERP), the From header unchanged', async () => {
+    const rows = await kit.sql<{ id: number; email: string }>("SELECT id, email FROM journal WHERE delivery_id = 'smtp'");
+    for (const envelope of envelopes) {
+      const row = rows.find((r) => r.email === envelope.envelopeTo)!;
+      expect(envelope.envelopeFrom).toBe(bounceAddress(Number(row.id), 'bounces.example.com', 'test-secret'));
+    }
+    for (const m of messages) expect(m.from?.value[0].address).toBe(SAMPLE_DELIVERY.fromAddress);
   });
 
   it('has the headers a mailbox provider expects', () => {

@@ -61,6 +61,9 @@ export interface SeedRemoval {
   keptAttributes: string[];
 }
 
+/** Why an address is quarantined: a hard bounce, a complaint, soft bounces counted past the limit, or a full mailbox. */
+export type QuarantineReason = 'hard-bounce' | 'complaint' | 'soft-bounces' | 'mailbox-full';
+
 export interface Suppression {
   denylist: { reason: string; addedAt: string; addedBy: string } | null;
   quarantine: { reason: string; smtpReply: string | null; deliveryId: string | null; at: string } | null;
@@ -120,13 +123,17 @@ export interface AudienceStore {
   unsubscribe(profileId: number, source: string, now: Date): Promise<boolean>;
   denylist(email: string, reason: string, by: string, now: Date): Promise<void>;
   undeny(email: string): Promise<boolean>;
+  /** Quarantines the address (its profile changes, so every replica hears of it); `liftAt`: when it ends by itself. */
   quarantine(
     email: string,
-    reason: 'hard-bounce' | 'complaint',
+    reason: QuarantineReason,
     smtpReply: string | null,
     deliveryId: string | null,
     now: Date,
+    liftAt?: Date | null,
   ): Promise<void>;
+  /** Ends the quarantines whose time has come (a full mailbox after a while); resolves how many. */
+  liftQuarantines(now: Date): Promise<number>;
   suppression(email: string): Promise<Suppression>;
   recentSends(profileId: number, limit: number): Promise<RecentSend[]>;
   /**

@@ -15,8 +15,8 @@ import { testDatabaseUrl, testEngine } from '../test-kit';
 import { MIGRATIONS } from './migrations';
 import { openStores, type Stores } from './stores';
 
-/** A database from before the staged hand-off: the last four steps are taken (the hand-off, team work, the preheader and text part, images). */
-const PREVIOUS = MIGRATIONS.length - 4;
+/** A database from before the staged hand-off: the last five steps are taken (the hand-off, team work, the preheader and text part, images, late outcomes). */
+const PREVIOUS = MIGRATIONS.length - 5;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
@@ -25,6 +25,7 @@ const OLD_ROWS = [
   `INSERT INTO profiles (id, email, first_name, last_name, status, created_at, updated_at, change_seq, attributes)
      VALUES (7, 'zoe@example.com', 'Zoë', 'de Jong', 'subscribed', '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', 3, '{}')`,
   `INSERT INTO meta (key, value) VALUES ('change_seq', '3')`,
+  `INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at) VALUES ('gone@example.com', 'hard-bounce', '550 5.1.1', 'half', '2026-11-01T00:00:00Z')`,
   `INSERT INTO users (username, password_hash) VALUES ('admin', 'scrypt$c2FsdA$aGFzaA')`,
   `INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, html, status, targeted, to_deliver,
      excluded, excluded_by_cause, chunk_count, exclusion_chunk_count, committed, created_at, updated_at)
@@ -81,6 +82,11 @@ describe(`migrating a database of the previous version (${testEngine()})`, () =>
       expect(await stores.query('SELECT username, role, disabled FROM users')).toEqual([{ username: 'admin', role: 'admin', disabled: 0 }]);
       expect(await stores.query('SELECT count(*) AS n FROM work_docs')).toEqual([{ n: 0 }]);
       expect(await stores.assets.list(10)).toEqual([]);
+      // The quarantine, rebuilt for its new reasons, keeps its rows; nothing of it is to be lifted.
+      expect(await stores.query('SELECT email, reason, smtp_reply AS reply, lift_at AS "liftAt" FROM quarantine')).toEqual([
+        { email: 'gone@example.com', reason: 'hard-bounce', reply: '550 5.1.1', liftAt: null },
+      ]);
+      expect(await stores.query('SELECT count(*) AS n FROM late_outcomes')).toEqual([{ n: 0 }]);
       // A delivery from before its preheader and written text part has neither: its text part is derived.
       expect(await stores.deliveries.get('half')).toMatchObject({ preheader: '', text: '', html: '<p>Hi</p>' });
       expect(await stores.query(`SELECT seq, profile_id AS "profileId", status, vals FROM journal WHERE delivery_id = 'half'`)).toEqual([

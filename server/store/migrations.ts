@@ -563,4 +563,52 @@ export const MIGRATIONS: readonly Migration[] = [
   );
   CREATE INDEX assets_uploaded_at ON assets (uploaded_at);`,
   },
+  {
+    reason:
+      'Bounces and complaints arrive later, as reports: each is kept with its journal row, soft bounces are counted, and a quarantine may be lifted at a time (a full mailbox after 30 days).',
+    sqlite: `
+  CREATE TABLE late_outcomes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    journal_id INTEGER NOT NULL,
+    delivery_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('hard-bounce', 'soft-bounce', 'complaint')),
+    status TEXT NOT NULL,
+    diagnostic TEXT NOT NULL,
+    mailbox_full INTEGER NOT NULL DEFAULT 0,
+    received_at TEXT NOT NULL
+  );
+  CREATE INDEX late_outcomes_email ON late_outcomes (email, received_at);
+  CREATE INDEX late_outcomes_delivery ON late_outcomes (delivery_id, journal_id);
+  CREATE TABLE quarantine_next (
+    email TEXT PRIMARY KEY,
+    reason TEXT NOT NULL CHECK (reason IN ('hard-bounce', 'complaint', 'soft-bounces', 'mailbox-full')),
+    smtp_reply TEXT,
+    delivery_id TEXT,
+    at TEXT NOT NULL,
+    lift_at TEXT
+  );
+  INSERT INTO quarantine_next (email, reason, smtp_reply, delivery_id, at) SELECT email, reason, smtp_reply, delivery_id, at FROM quarantine;
+  DROP TABLE quarantine;
+  ALTER TABLE quarantine_next RENAME TO quarantine;
+  CREATE INDEX quarantine_lift_at ON quarantine (lift_at) WHERE lift_at IS NOT NULL;`,
+    postgres: `
+  CREATE TABLE late_outcomes (
+    id BIGSERIAL PRIMARY KEY,
+    journal_id BIGINT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('hard-bounce', 'soft-bounce', 'complaint')),
+    status TEXT NOT NULL,
+    diagnostic TEXT NOT NULL,
+    mailbox_full INTEGER NOT NULL DEFAULT 0,
+    received_at TEXT NOT NULL
+  );
+  CREATE INDEX late_outcomes_email ON late_outcomes (email, received_at);
+  CREATE INDEX late_outcomes_delivery ON late_outcomes (delivery_id, journal_id);
+  ALTER TABLE quarantine DROP CONSTRAINT IF EXISTS quarantine_reason_check;
+  ALTER TABLE quarantine ADD CONSTRAINT quarantine_reason_check CHECK (reason IN ('hard-bounce', 'complaint', 'soft-bounces', 'mailbox-full'));
+  ALTER TABLE quarantine ADD COLUMN lift_at TEXT;
+  CREATE INDEX quarantine_lift_at ON quarantine (lift_at) WHERE lift_at IS NOT NULL;`,
+  },
 ];

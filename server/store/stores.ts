@@ -10,6 +10,7 @@ import type { AudienceStore } from './audience';
 import type { AuditStore } from './audit';
 import type { DeliveryStore } from './deliveries';
 import type { SendJournal } from './journal';
+import type { LateOutcomeStore } from './late-outcomes';
 import type { MailboxStore } from './mailbox';
 import type { NodeStore } from './nodes';
 import type { OperatorStore } from './operators';
@@ -36,6 +37,8 @@ export interface Stores {
   mailbox: MailboxStore;
   nodes: NodeStore;
   audit: AuditStore;
+  /** Bounces and complaints reported later (store/late-outcomes.ts). */
+  lateOutcomes: LateOutcomeStore;
   /** Images uploaded for messages (store/assets.ts). */
   assets: AssetStore;
   /** Drafts and typologies, the team's documents (store/work.ts). */

@@ -289,15 +289,25 @@ export function postgresAudienceStore(sql: Pg): AudienceStore {
       }) as Promise<boolean>;
     },
 
-    async quarantine(email, reason, smtpReply, deliveryId, now) {
+    async quarantine(email, reason, smtpReply, deliveryId, now, liftAt = null) {
       const address = normalizeEmail(email);
       await sql.begin(async (tx) => {
-        await tx`INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at)
-          VALUES (${address}, ${reason}, ${smtpReply}, ${deliveryId}, ${now.toISOString()})
+        await tx`INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at, lift_at)
+          VALUES (${address}, ${reason}, ${smtpReply}, ${deliveryId}, ${now.toISOString()}, ${liftAt?.toISOString() ?? null})
           ON CONFLICT (email) DO UPDATE SET reason = EXCLUDED.reason, smtp_reply = EXCLUDED.smtp_reply,
-            delivery_id = EXCLUDED.delivery_id, at = EXCLUDED.at`;
+            delivery_id = EXCLUDED.delivery_id, at = EXCLUDED.at, lift_at = EXCLUDED.lift_at`;
         await touch(tx, address, now);
       });
+    },
+
+    async liftQuarantines(now) {
+      return (await sql.begin(async (tx) => {
+        const due = await tx<
+          { email: string }[]
+        >`DELETE FROM quarantine WHERE lift_at IS NOT NULL AND lift_at <= ${now.toISOString()} RETURNING email`;
+        for (const { email } of due) await touch(tx, email, now);
+        return due.length;
+      })) as number;
     },
 
     async suppression(email) {

@@ -14,6 +14,7 @@ import {
   type SeedMarks,
   type RecentSend,
   type SeedRemoval,
+  type QuarantineReason,
   type Suppression,
   type UpsertCounts,
 } from '../audience';
@@ -79,9 +80,12 @@ function syncAudienceStore(db: Db): Sync<AudienceStore> {
   );
   const undeny = db.prepare('DELETE FROM denylist WHERE email = ?');
   const quarantine = db.prepare(
-    `INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, smtp_reply = excluded.smtp_reply, delivery_id = excluded.delivery_id, at = excluded.at`,
+    `INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at, lift_at) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, smtp_reply = excluded.smtp_reply, delivery_id = excluded.delivery_id,
+       at = excluded.at, lift_at = excluded.lift_at`,
   );
+  const dueLifts = db.prepare('SELECT email FROM quarantine WHERE lift_at IS NOT NULL AND lift_at <= ?').pluck();
+  const lift = db.prepare('DELETE FROM quarantine WHERE email = ?');
   const denyOf = db.prepare('SELECT reason, added_at AS addedAt, added_by AS addedBy FROM denylist WHERE email = ?');
   const quarantineOf = db.prepare('SELECT reason, smtp_reply AS smtpReply, delivery_id AS deliveryId, at FROM quarantine WHERE email = ?');
   let recentSends: ReturnType<Db['prepare']> | undefined;
@@ -284,12 +288,27 @@ function syncAudienceStore(db: Db): Sync<AudienceStore> {
     }),
 
     quarantine: db.transaction(
-      (email: string, reason: 'hard-bounce' | 'complaint', smtpReply: string | null, deliveryId: string | null, now: Date) => {
+      (
+        email: string,
+        reason: QuarantineReason,
+        smtpReply: string | null,
+        deliveryId: string | null,
+        now: Date,
+        liftAt: Date | null = null,
+      ) => {
         const address = normalizeEmail(email);
-        quarantine.run(address, reason, smtpReply, deliveryId, now.toISOString());
+        quarantine.run(address, reason, smtpReply, deliveryId, now.toISOString(), liftAt?.toISOString() ?? null);
         touch(address, now);
       },
     ),
+    liftQuarantines: db.transaction((now: Date) => {
+      const due = dueLifts.all(now.toISOString()) as string[];
+      for (const address of due) {
+        lift.run(address);
+        touch(address, now);
+      }
+      return due.length;
+    }),
 
     suppression(email) {
       const address = normalizeEmail(email);

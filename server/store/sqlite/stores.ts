@@ -6,6 +6,7 @@ import type { Stores } from '../stores';
 import { sqliteAudienceStore } from './audience';
 import { sqliteAssetStore } from './assets';
 import { sqliteAuditStore } from './audit';
+import { sqliteLateOutcomeStore } from './late-outcomes';
 import { openDatabase } from './database';
 import { sqliteDeliveryStore } from './deliveries';
 import { sqliteSendJournal } from './journal';
@@ -38,6 +39,7 @@ export async function openSqliteStores(file: string, nodeId: string, liveInterva
     mailbox: sqliteMailboxStore(db),
     nodes: sqliteNodeStore(db),
     audit: sqliteAuditStore(db),
+    lateOutcomes: sqliteLateOutcomeStore(db),
     assets: sqliteAssetStore(db),
     work: sqliteWorkStore(db),
     bus,

@@ -1,0 +1,148 @@
+/**
+ * What Mailroom does with a bounce or a complaint that arrives later (server/bounces/): the
+ * report is matched to its journal row — by the signed return path it was sent to, else by
+ * the original message's Message-ID — kept, and acted on as the policy says, with Adobe's
+ * defaults: a hard bounce quarantines at once; soft bounces count, and the fifth within 30
+ * days quarantines (a full mailbox's quarantine ends after 30 days by itself); a complaint
+ * denylists the address and unsubscribes the profile. Quarantine and denylist change the
+ * profile, so every replica hears of them with its next pull. A delivery whose hard bounces
+ * or complaints pass their threshold (5 %, and Gmail's 0.3 % for complaints, once 100
+ * messages are out) is paused, saying why.
+ */
+
+import { readReport, type LateReport } from '../bounces/reports';
+import { journalOfBounceAddress } from '../bounces/verp';
+import type { LiveBus } from '../live/live-bus';
+import type { AudienceStore } from '../store/audience';
+import type { LateOutcomeStore, SentRow } from '../store/late-outcomes';
+import type { DeliveryCommands } from './delivery-commands';
+
+export interface BouncePolicy {
+  /** Soft bounces of an address within `softDays` that quarantine it. */
+  softLimit: number;
+  softDays: number;
+  /** How long a quarantine for a full mailbox lasts. */
+  mailboxFullDays: number;
+  /** The share of a delivery's sent messages reported as hard bounces, and as complaints, that pauses it. */
+  hardBounceRate: number;
+  complaintRate: number;
+  /** Rates are judged once this many messages of the delivery are sent (a few early reports are no rate). */
+  minimumSent: number;
+}
+
+export const BOUNCE_POLICY: BouncePolicy = {
+  softLimit: 5,
+  softDays: 30,
+  mailboxFullDays: 30,
+  hardBounceRate: 0.05,
+  complaintRate: 0.003,
+  minimumSent: 100,
+};
+
+const DAY_MS = 86_400_000;
+
+export interface LateOutcomeDeps {
+  lateOutcomes: LateOutcomeStore;
+  audience: AudienceStore;
+  commands: Pick<DeliveryCommands, 'pause'>;
+  bus: LiveBus;
+  /** The secret return paths are signed with. */
+  secret: string;
+  now: () => Date;
+  policy?: BouncePolicy;
+  log?: (line: string) => void;
+}
+
+/** What became of a report received. */
+export interface Received {
+  /** Outcomes kept (0 for mail that is no report, or names no message of ours). */
+  recorded: number;
+  /** The delivery paused because of it, with why. */
+  paused: { deliveryId: string; reason: string } | null;
+}
+
+export class LateOutcomes {
+  constructor(private readonly deps: LateOutcomeDeps) {}
+
+  private get policy() {
+    return this.deps.policy ?? BOUNCE_POLICY;
+  }
+
+  /** Reads and acts on a message received for these envelope recipients. */
+  async receive(raw: Buffer, recipients: readonly string[]): Promise<Received> {
+    const { reports, originalJournalId } = readReport(raw);
+    if (reports.length === 0) return { recorded: 0, paused: null };
+    const fromPath = recipients.map((r) => journalOfBounceAddress(r, this.deps.secret)).find((id) => id !== null);
+    const journalId = fromPath ?? originalJournalId;
+    const row = journalId ? await this.deps.lateOutcomes.sentRow(journalId) : undefined;
+    if (!row) {
+      this.deps.log?.(`A report about a message Mailroom did not send was ignored (journal row ${journalId ?? 'not named'}).`);
+      return { recorded: 0, paused: null };
+    }
+    let recorded = 0;
+    // With VERP each report is about one message: the report for its address, or its only one.
+    const report =
+      reports.find((r) => r.recipient?.toLowerCase() === row.email.toLowerCase()) ?? (reports.length === 1 ? reports[0] : undefined);
+    if (report && (await this.act(row, report))) recorded++;
+    const paused = recorded ? await this.judgeRates(row.deliveryId) : null;
+    if (recorded) this.deps.bus.changed(row.deliveryId);
+    return { recorded, paused };
+  }
+
+  /** Keeps the outcome and applies the policy; resolves false for a report already received. */
+  private async act(row: SentRow, report: LateReport): Promise<boolean> {
+    const { lateOutcomes, audience } = this.deps;
+    const now = this.deps.now();
+    const kept = await lateOutcomes.record({
+      journalId: row.journalId,
+      deliveryId: row.deliveryId,
+      email: row.email,
+      kind: report.kind,
+      status: report.status,
+      diagnostic: report.diagnostic,
+      mailboxFull: report.mailboxFull,
+      receivedAt: now.toISOString(),
+    });
+    if (!kept) return false;
+    const reply = `${report.status} ${report.diagnostic}`.trim();
+    if (report.kind === 'hard-bounce') {
+      await audience.quarantine(row.email, 'hard-bounce', `bounced later: ${reply}`, row.deliveryId, now);
+    } else if (report.kind === 'complaint') {
+      await audience.denylist(row.email, `Complaint (${report.status}) reported by a feedback loop`, 'feedback-loop', now);
+      await audience.unsubscribe(row.profileId, 'complaint', now);
+    } else {
+      const since = new Date(now.getTime() - this.policy.softDays * DAY_MS).toISOString();
+      const count = await lateOutcomes.softBouncesSince(row.email, since);
+      if (count >= this.policy.softLimit) {
+        const full = report.mailboxFull;
+        const liftAt = full ? new Date(now.getTime() + this.policy.mailboxFullDays * DAY_MS) : null;
+        const why = `${count} soft bounces in ${this.policy.softDays} days, the last: ${reply}`;
+        await audience.quarantine(row.email, full ? 'mailbox-full' : 'soft-bounces', why, row.deliveryId, now, liftAt);
+      }
+    }
+    return true;
+  }
+
+  /** Pauses the delivery when its hard bounces or complaints pass their threshold. */
+  private async judgeRates(deliveryId: string): Promise<Received['paused']> {
+    const { sent, hardBounces, complaints } = await this.deps.lateOutcomes.rates(deliveryId);
+    if (sent < this.policy.minimumSent) return null;
+    const percent = (n: number) => `${((n / sent) * 100).toFixed(1)} %`;
+    let reason: string | null = null;
+    if (hardBounces / sent > this.policy.hardBounceRate) {
+      reason = `Paused: ${hardBounces} of ${sent} messages (${percent(hardBounces)}) bounced later as hard bounces, more than ${this.policy.hardBounceRate * 100} %. Check the list's source, then resume or stop.`;
+    } else if (complaints / sent > this.policy.complaintRate) {
+      reason = `Paused: ${complaints} of ${sent} recipients (${percent(complaints)}) complained, more than Gmail's ${this.policy.complaintRate * 100} %. Check who is targeted and why, then resume or stop.`;
+    }
+    if (!reason) return null;
+    const outcome = await this.deps.commands.pause(deliveryId, reason);
+    if (!outcome.ok) return null; // already paused, stopped or finished
+    this.deps.log?.(reason);
+    return { deliveryId, reason };
+  }
+
+  /** Ends the quarantines whose time has come. */
+  liftDue(): Promise<number> {
+    return this.deps.audience.liftQuarantines(this.deps.now());
+  }
+}

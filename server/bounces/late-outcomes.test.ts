@@ -1,0 +1,186 @@
+/**
+ * Bounces and complaints that arrive later, through the bounce port: a delivery is sent with
+ * a signed return path per message, and reports written as Postfix and a feedback loop write
+ * them are sent over SMTP to the port (nodemailer as the reporting MTA). The address is then
+ * quarantined or denylisted and unsubscribed, on both engines; soft bounces count; a full
+ * mailbox's quarantine ends by itself; a delivery with too many hard bounces pauses.
+ */
+
+import nodemailer from 'nodemailer';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { arfComplaint, postfixBounce, type OriginalMessage } from '../../test/support/reports';
+import { LateOutcomes, BOUNCE_POLICY } from '../application/late-outcomes';
+import type { OutgoingMessage } from '../sending/compose';
+import { createKit, eventually, handOver, newProfile, recordingMessenger, SAMPLE_DELIVERY, type Kit } from '../test-kit';
+import { startBounceReceiver, type BounceReceiver } from './receiver';
+import { bounceAddress } from './verp';
+
+let kit: Kit;
+let sent: OutgoingMessage[];
+let receiver: BounceReceiver;
+let clock: Date;
+/** Holds the relay's answers past the first `after` messages, until released. */
+let hold: { after: number; released: Promise<void> } | null = null;
+
+beforeEach(async () => {
+  hold = null;
+  const recording = recordingMessenger(async (_, n) => {
+    if (hold && n > hold.after) await hold.released;
+  });
+  sent = recording.sent;
+  kit = await createKit({ messenger: recording.messenger, bounceDomain: 'bounces.example.com' });
+  clock = new Date('2026-12-03T10:00:00.000Z');
+  kit.services.now = () => clock;
+  await kit.services.audience.upsertMany(
+    Array.from({ length: 20 }, () => newProfile()),
+    'test',
+    new Date(),
+  );
+  receiver = await startBounceReceiver({
+    port: 0,
+    host: '127.0.0.1',
+    handle: (raw, recipients) => kit.services.lateOutcomes.receive(raw, recipients),
+  });
+});
+afterEach(async () => {
+  await receiver.close();
+  await kit.close();
+});
+
+/** Sends the sample delivery to every profile and resolves the messages as they went to the relay. */
+async function sendDelivery(id = 'd1'): Promise<OutgoingMessage[]> {
+  const { contentHash } = await handOver(kit, id, SAMPLE_DELIVERY);
+  await kit.request(`/api/deliveries/${id}/send`, { json: { contentHash, scheduledAt: null } });
+  await eventually(async () => (await (await kit.request(`/api/deliveries/${id}`)).json()).status === 'completed');
+  return sent.filter((m) => m.headers['X-Mailroom-Delivery'] === id);
+}
+
+const originalOf = (message: OutgoingMessage): OriginalMessage => ({
+  messageId: message.messageId,
+  to: message.to,
+  returnPath: message.returnPath!,
+});
+
+/** Sends a report over SMTP to the bounce port, as the recipient's MTA would, to `to`. */
+async function report(raw: Buffer, to: string): Promise<void> {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: receiver.port, secure: false, ignoreTLS: true });
+  await transport.sendMail({ envelope: { from: '', to }, raw });
+  transport.close();
+}
+
+const suppression = (email: string) => kit.services.audience.suppression(email);
+
+describe('bounces and complaints reported later', () => {
+  it('sends each message from its own signed return path on the bounce domain', async () => {
+    const messages = await sendDelivery();
+    expect(messages).toHaveLength(20);
+    const rows = await kit.sql<{ id: number; email: string }>("SELECT id, email FROM journal WHERE delivery_id = 'd1'");
+    for (const message of messages) {
+      const row = rows.find((r) => r.email === message.to)!;
+      expect(message.returnPath).toBe(bounceAddress(Number(row.id), 'bounces.example.com', 'test-secret'));
+    }
+    expect(new Set(messages.map((m) => m.returnPath)).size).toBe(20);
+  });
+
+  it('quarantines at once on a hard bounce, with the reply, and keeps the outcome on the journal row', async () => {
+    const [message] = await sendDelivery();
+    const reply = '550 5.1.1 <x>: Recipient address rejected: User unknown in local recipient table';
+    await report(postfixBounce(originalOf(message), '5.1.1', reply), message.returnPath!);
+    expect((await suppression(message.to)).quarantine).toMatchObject({
+      reason: 'hard-bounce',
+      smtpReply: `bounced later: 5.1.1 ${reply}`,
+      deliveryId: 'd1',
+    });
+    // The delivery log says it beside the relay's reply.
+    const { recipients } = await (await kit.request(`/api/deliveries/d1/recipients?q=${encodeURIComponent(message.to)}`)).json();
+    expect(recipients).toMatchObject([{ email: message.to, status: 'sent', late: `bounced later: 5.1.1 ${reply}` }]);
+    // The replica hears of it: the profile changed.
+    const changes = await kit.services.audience.changesSince(0, 100);
+    expect(changes.profiles.find((p) => p.email === message.to)?.quarantined).toBe(true);
+    // The same report delivered twice is one outcome.
+    await report(postfixBounce(originalOf(message), '5.1.1', reply), message.returnPath!);
+    expect(await kit.value("SELECT COUNT(*) AS n FROM late_outcomes WHERE kind = 'hard-bounce'")).toBe(1);
+  });
+
+  it('denylists and unsubscribes on a complaint found by the original message’s Message-ID', async () => {
+    const [message] = await sendDelivery();
+    // Feedback loops write to the address registered with them, not to the return path.
+    await report(arfComplaint(originalOf(message)), 'fbl@bounces.example.com');
+    const found = await suppression(message.to);
+    expect(found.denylist).toMatchObject({ reason: 'Complaint (abuse) reported by a feedback loop', addedBy: 'feedback-loop' });
+    const profile = await kit.services.audience.findByEmail(message.to);
+    expect(profile).toMatchObject({ status: 'unsubscribed', statusSource: 'complaint' });
+  });
+
+  it('counts soft bounces: the fifth within 30 days quarantines, and a full mailbox’s quarantine ends after 30 days', async () => {
+    const messages = await sendDelivery();
+    const [full] = messages;
+    for (let i = 0; i < 5; i++) {
+      const id = `s${i}`;
+      const again = i === 0 ? messages : await sendDelivery(id);
+      const message = again.find((m) => m.to === full.to)!;
+      await report(postfixBounce(originalOf(message), '5.2.2', '552 5.2.2 Mailbox full'), message.returnPath!);
+      if (i < 4) expect((await suppression(full.to)).quarantine).toBeNull();
+      clock = new Date(clock.getTime() + 86_400_000);
+    }
+    expect((await suppression(full.to)).quarantine).toMatchObject({
+      reason: 'mailbox-full',
+      smtpReply: expect.stringMatching(/^5 soft bounces in 30 days/),
+    });
+    // Quarantined a day ago: 30 days after it, not before.
+    clock = new Date(clock.getTime() + 28 * 86_400_000);
+    expect(await kit.services.lateOutcomes.liftDue()).toBe(0);
+    clock = new Date(clock.getTime() + 86_400_000);
+    expect(await kit.services.lateOutcomes.liftDue()).toBe(1);
+    expect((await suppression(full.to)).quarantine).toBeNull();
+  });
+
+  it('ignores what names no message of ours, and mail that is no report', async () => {
+    const [message] = await sendDelivery();
+    const forged = { ...originalOf(message), messageId: '<999999.dx@shop.example.com>' };
+    await report(postfixBounce(forged, '5.1.1', '550 5.1.1 unknown'), 'bounce-1-000000000000@bounces.example.com');
+    await report(Buffer.from('From: a@b.example\r\nSubject: hello\r\n\r\nnot a report\r\n'), message.returnPath!);
+    expect(await kit.value('SELECT COUNT(*) AS n FROM late_outcomes')).toBe(0);
+    expect((await suppression(message.to)).quarantine).toBeNull();
+  });
+
+  it('pauses a delivery whose hard bounces pass the threshold, saying why', async () => {
+    // A policy that judges from 10 messages (the default waits for 100).
+    const late = new LateOutcomes({
+      lateOutcomes: kit.stores.lateOutcomes,
+      audience: kit.services.audience,
+      commands: kit.services.commands,
+      bus: kit.stores.bus,
+      secret: 'test-secret',
+      now: () => clock,
+      policy: { ...BOUNCE_POLICY, minimumSent: 10 },
+    });
+    let release = () => {};
+    hold = { after: 10, released: new Promise<void>((resolve) => (release = resolve)) };
+    const { contentHash } = await handOver(kit, 'dp', SAMPLE_DELIVERY);
+    await kit.request('/api/deliveries/dp/send', { json: { contentHash, scheduledAt: null } });
+    // The relay holds the rest: ten messages are sent, the delivery is still sending.
+    await eventually(
+      async () => (await kit.value("SELECT COUNT(*) AS n FROM journal WHERE delivery_id = 'dp' AND status = 'sent'")) === 10,
+    );
+    const messages = sent.filter((m) => m.headers['X-Mailroom-Delivery'] === 'dp').slice(0, 10);
+    const sentTo = new Set(
+      await kit
+        .sql<{ email: string }>("SELECT email FROM journal WHERE delivery_id = 'dp' AND status = 'sent'")
+        .then((r) => r.map((x) => x.email)),
+    );
+    const [a, b] = messages.filter((m) => sentTo.has(m.to));
+    // 1 of 10 hard bounces is 10 %: over 5 %, the delivery pauses and says why.
+    const outcome = await late.receive(postfixBounce(originalOf(a), '5.1.1', '550 5.1.1 unknown'), [a.returnPath!]);
+    expect(outcome.paused?.reason).toMatch(/^Paused: 1 of 10 messages \(10\.0 %\) bounced later as hard bounces, more than 5 %/);
+    const delivery = await (await kit.request('/api/deliveries/dp')).json();
+    expect(delivery).toMatchObject({ status: 'paused', statusReason: outcome.paused!.reason });
+    // Another report while paused records its outcome and pauses nothing more.
+    expect(await late.receive(postfixBounce(originalOf(b), '5.1.1', '550 5.1.1 unknown'), [b.returnPath!])).toEqual({
+      recorded: 1,
+      paused: null,
+    });
+    expect(await kit.stores.lateOutcomes.rates('dp')).toMatchObject({ hardBounces: 2 });
+    release();
+  });
+});

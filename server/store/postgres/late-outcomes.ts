@@ -1,0 +1,47 @@
+/** Late outcomes in PostgreSQL (see ../late-outcomes.ts). */
+
+import type { LateOutcome, LateOutcomeStore, SentRow } from '../late-outcomes';
+import type { Pg } from './database';
+
+const COLUMNS = `l.journal_id AS "journalId", l.delivery_id AS "deliveryId", l.email, l.kind, l.status, l.diagnostic,
+  l.mailbox_full AS "mailboxFull", l.received_at AS "receivedAt"`;
+
+export function postgresLateOutcomeStore(sql: Pg): LateOutcomeStore {
+  return {
+    async sentRow(id) {
+      const [row] = await sql<SentRow[]>`SELECT id AS "journalId", delivery_id AS "deliveryId", email, profile_id AS "profileId"
+        FROM journal WHERE id = ${id} AND status = 'sent'`;
+      return row ? { ...row, journalId: Number(row.journalId), profileId: Number(row.profileId) } : undefined;
+    },
+    async record(o) {
+      const rows = await sql`INSERT INTO late_outcomes (journal_id, delivery_id, email, kind, status, diagnostic, mailbox_full, received_at)
+        SELECT ${o.journalId}, ${o.deliveryId}, ${o.email}, ${o.kind}, ${o.status}, ${o.diagnostic}, ${o.mailboxFull ? 1 : 0}, ${o.receivedAt}
+        WHERE NOT EXISTS (SELECT 1 FROM late_outcomes WHERE journal_id = ${o.journalId} AND kind = ${o.kind} AND status = ${o.status})
+        RETURNING id`;
+      return rows.length === 1;
+    },
+    async softBouncesSince(email, since) {
+      const [row] = await sql<
+        { n: string }[]
+      >`SELECT COUNT(*) AS n FROM late_outcomes WHERE email = ${email} AND kind = 'soft-bounce' AND received_at >= ${since}`;
+      return Number(row.n);
+    },
+    async rates(deliveryId) {
+      const [[sent], kinds] = await Promise.all([
+        sql<{ n: string }[]>`SELECT COUNT(*) AS n FROM journal WHERE delivery_id = ${deliveryId} AND status = 'sent'`,
+        sql<
+          { kind: string; n: string }[]
+        >`SELECT kind, COUNT(DISTINCT journal_id) AS n FROM late_outcomes WHERE delivery_id = ${deliveryId} GROUP BY kind`,
+      ]);
+      const counts = Object.fromEntries(kinds.map((r) => [r.kind, Number(r.n)]));
+      return { sent: Number(sent.n), hardBounces: counts['hard-bounce'] ?? 0, complaints: counts.complaint ?? 0 };
+    },
+    async ofRecipients(deliveryId, seqs) {
+      if (seqs.length === 0) return [];
+      const rows = await sql<(Omit<LateOutcome, 'mailboxFull' | 'journalId'> & { seq: number; mailboxFull: number; journalId: string })[]>`
+        SELECT j.seq, ${sql.unsafe(COLUMNS)} FROM late_outcomes l JOIN journal j ON j.id = l.journal_id
+        WHERE l.delivery_id = ${deliveryId} AND j.delivery_id = l.delivery_id AND j.seq = ANY(${seqs as number[]}::int[]) ORDER BY l.id`;
+      return rows.map((r) => ({ ...r, seq: Number(r.seq), journalId: Number(r.journalId), mailboxFull: Number(r.mailboxFull) === 1 }));
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/** Late outcomes in SQLite (see ../late-outcomes.ts). */
+
+import type { LateOutcome, LateOutcomeStore, SentRow } from '../late-outcomes';
+import { asAsync, type Sync } from '../sync';
+import type { Db } from './database';
+
+const COLUMNS = `l.journal_id AS journalId, l.delivery_id AS deliveryId, l.email, l.kind, l.status, l.diagnostic,
+  l.mailbox_full AS mailboxFull, l.received_at AS receivedAt`;
+
+export function sqliteLateOutcomeStore(db: Db): LateOutcomeStore {
+  return asAsync<LateOutcomeStore>(syncStore(db));
+}
+
+function syncStore(db: Db): Sync<LateOutcomeStore> {
+  const sentRow = db.prepare(
+    `SELECT id AS journalId, delivery_id AS deliveryId, email, profile_id AS profileId FROM journal WHERE id = ? AND status = 'sent'`,
+  );
+  const seen = db.prepare('SELECT 1 FROM late_outcomes WHERE journal_id = ? AND kind = ? AND status = ?').pluck();
+  const insert = db.prepare(
+    `INSERT INTO late_outcomes (journal_id, delivery_id, email, kind, status, diagnostic, mailbox_full, received_at)
+     VALUES (@journalId, @deliveryId, @email, @kind, @status, @diagnostic, @mailboxFull, @receivedAt)`,
+  );
+  const soft = db.prepare(`SELECT COUNT(*) FROM late_outcomes WHERE email = ? AND kind = 'soft-bounce' AND received_at >= ?`).pluck();
+  const sent = db.prepare(`SELECT COUNT(*) FROM journal WHERE delivery_id = ? AND status = 'sent'`).pluck();
+  const kinds = db.prepare(`SELECT kind, COUNT(DISTINCT journal_id) AS n FROM late_outcomes WHERE delivery_id = ? GROUP BY kind`);
+  const record = db.transaction((o: LateOutcome) => {
+    if (seen.get(o.journalId, o.kind, o.status)) return false;
+    insert.run({ ...o, mailboxFull: o.mailboxFull ? 1 : 0 });
+    return true;
+  });
+  return {
+    sentRow: (id) => sentRow.get(id) as SentRow | undefined,
+    record,
+    softBouncesSince: (email, since) => soft.get(email, since) as number,
+    rates(deliveryId) {
+      const counts = Object.fromEntries((kinds.all(deliveryId) as { kind: string; n: number }[]).map((r) => [r.kind, r.n]));
+      return { sent: sent.get(deliveryId) as number, hardBounces: counts['hard-bounce'] ?? 0, complaints: counts.complaint ?? 0 };
+    },
+    ofRecipients(deliveryId, seqs) {
+      if (seqs.length === 0) return [];
+      const rows = db
+        .prepare(
+          `SELECT j.seq, ${COLUMNS} FROM late_outcomes l JOIN journal j ON j.id = l.journal_id
+           WHERE l.delivery_id = ? AND j.delivery_id = l.delivery_id AND j.seq IN (SELECT value FROM json_each(?)) ORDER BY l.id`,
+        )
+        .all(deliveryId, JSON.stringify(seqs)) as (Omit<LateOutcome, 'mailboxFull'> & { seq: number; mailboxFull: number })[];
+      return rows.map((r) => ({ ...r, mailboxFull: r.mailboxFull === 1 }));
+    },
+  };
+}
