@@ -80,6 +80,8 @@ export interface Services {
   appDir: string | null;
   /** True when the server is reached over https: session cookies are then Secure. */
   secureCookies: boolean;
+  /** The domain bounces come back to (MAILROOM_BOUNCE_DOMAIN), or null. */
+  bounceDomain: string | null;
   /** Where recipients reach tracking links (MAILROOM_PUBLIC_URL, or this server's URL); its origin is one of the app's own. */
   publicUrl: () => string;
   /** Failed sign-ins counted per address and per account, and the bound on password checks at once. */
@@ -172,6 +174,7 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
     events: new TrackingEvents({ signer, tracking, audience: stores.audience, bus, now }),
     lateOutcomes: new LateOutcomes({
       lateOutcomes: stores.lateOutcomes,
+      settings: stores.settings,
       audience: stores.audience,
       commands: { pause: (id, reason) => services.commands.pause(id, reason) },
       bus,
@@ -187,6 +190,7 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
     appDir: options.appDir,
     secureCookies: options.secureCookies,
     publicUrl: options.publicUrl,
+    bounceDomain,
     signInLimits: createSignInLimits(options.signInLimits),
     importMaxBytes: options.importMaxBytes ?? IMPORT_MAX_BYTES,
     logger: options.logger ?? silentLogger(),

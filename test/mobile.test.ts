@@ -412,6 +412,11 @@ describe.each(WIDTHS)('the journey at $label px', ({ label, phone, options }) =>
     await page.getByLabel('Sign every message with DKIM').check();
     await usable(button('Test connection'));
     await usable(button('Save settings'));
+    // The bounce policy, saved by the admin.
+    await page.getByLabel('Soft bounces that quarantine').fill('4');
+    await usable(button('Save the bounce policy'));
+    await button('Save the bounce policy').click();
+    await page.getByRole('status').filter({ hasText: 'Bounce policy saved' }).waitFor();
     await fits('settings');
   });
 });

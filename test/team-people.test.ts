@@ -134,6 +134,7 @@ describe('the team: operators, API tokens, the audit log and what each role sees
       await button(viewer, 'Save settings').waitFor();
       expect(await button(viewer, 'Save settings').isDisabled()).toBe(true);
       expect(await button(viewer, 'Test connection').isDisabled()).toBe(true);
+      expect(await button(viewer, 'Save the bounce policy').isDisabled()).toBe(true);
       await viewer.getByText('Only an admin changes the settings').waitFor();
 
       await shoot(viewer, 'viewer-settings');

@@ -15,6 +15,7 @@ import { journalOfBounceAddress } from '../bounces/verp';
 import type { LiveBus } from '../live/live-bus';
 import type { AudienceStore } from '../store/audience';
 import type { LateOutcomeStore, SentRow } from '../store/late-outcomes';
+import type { SettingsStore } from '../store/settings';
 import type { DeliveryCommands } from './delivery-commands';
 
 export interface BouncePolicy {
@@ -30,6 +31,9 @@ export interface BouncePolicy {
   minimumSent: number;
 }
 
+/** Where the policy the settings page saved is kept (settings of record, every node reads it). */
+export const BOUNCE_POLICY_KEY = 'bounce_policy';
+
 export const BOUNCE_POLICY: BouncePolicy = {
   softLimit: 5,
   softDays: 30,
@@ -43,6 +47,8 @@ const DAY_MS = 86_400_000;
 
 export interface LateOutcomeDeps {
   lateOutcomes: LateOutcomeStore;
+  /** Where the policy is kept; without it (or before it is saved) the defaults apply. */
+  settings?: SettingsStore;
   audience: AudienceStore;
   commands: Pick<DeliveryCommands, 'pause'>;
   bus: LiveBus;
@@ -64,8 +70,15 @@ export interface Received {
 export class LateOutcomes {
   constructor(private readonly deps: LateOutcomeDeps) {}
 
-  private get policy() {
-    return this.deps.policy ?? BOUNCE_POLICY;
+  /** The policy as saved in the settings (read per report: reports are few), else the one given, else the defaults. */
+  async policy(): Promise<BouncePolicy> {
+    const saved = await this.deps.settings?.get(BOUNCE_POLICY_KEY);
+    return { ...BOUNCE_POLICY, ...this.deps.policy, ...(saved ? (JSON.parse(saved) as Partial<BouncePolicy>) : {}) };
+  }
+
+  /** Keeps a new policy for every node. */
+  async setPolicy(policy: BouncePolicy): Promise<void> {
+    await this.deps.settings?.set(BOUNCE_POLICY_KEY, JSON.stringify(policy));
   }
 
   /** Reads and acts on a message received for these envelope recipients. */
@@ -79,18 +92,19 @@ export class LateOutcomes {
       this.deps.log?.(`A report about a message Mailroom did not send was ignored (journal row ${journalId ?? 'not named'}).`);
       return { recorded: 0, paused: null };
     }
+    const policy = await this.policy();
     let recorded = 0;
     // With VERP each report is about one message: the report for its address, or its only one.
     const report =
       reports.find((r) => r.recipient?.toLowerCase() === row.email.toLowerCase()) ?? (reports.length === 1 ? reports[0] : undefined);
-    if (report && (await this.act(row, report))) recorded++;
-    const paused = recorded ? await this.judgeRates(row.deliveryId) : null;
+    if (report && (await this.act(row, report, policy))) recorded++;
+    const paused = recorded ? await this.judgeRates(row.deliveryId, policy) : null;
     if (recorded) this.deps.bus.changed(row.deliveryId);
     return { recorded, paused };
   }
 
   /** Keeps the outcome and applies the policy; resolves false for a report already received. */
-  private async act(row: SentRow, report: LateReport): Promise<boolean> {
+  private async act(row: SentRow, report: LateReport, policy: BouncePolicy): Promise<boolean> {
     const { lateOutcomes, audience } = this.deps;
     const now = this.deps.now();
     const kept = await lateOutcomes.record({
@@ -111,12 +125,12 @@ export class LateOutcomes {
       await audience.denylist(row.email, `Complaint (${report.status}) reported by a feedback loop`, 'feedback-loop', now);
       await audience.unsubscribe(row.profileId, 'complaint', now);
     } else {
-      const since = new Date(now.getTime() - this.policy.softDays * DAY_MS).toISOString();
+      const since = new Date(now.getTime() - policy.softDays * DAY_MS).toISOString();
       const count = await lateOutcomes.softBouncesSince(row.email, since);
-      if (count >= this.policy.softLimit) {
+      if (count >= policy.softLimit) {
         const full = report.mailboxFull;
-        const liftAt = full ? new Date(now.getTime() + this.policy.mailboxFullDays * DAY_MS) : null;
-        const why = `${count} soft bounces in ${this.policy.softDays} days, the last: ${reply}`;
+        const liftAt = full ? new Date(now.getTime() + policy.mailboxFullDays * DAY_MS) : null;
+        const why = `${count} soft bounces in ${policy.softDays} days, the last: ${reply}`;
         await audience.quarantine(row.email, full ? 'mailbox-full' : 'soft-bounces', why, row.deliveryId, now, liftAt);
       }
     }
@@ -124,15 +138,15 @@ export class LateOutcomes {
   }
 
   /** Pauses the delivery when its hard bounces or complaints pass their threshold. */
-  private async judgeRates(deliveryId: string): Promise<Received['paused']> {
+  private async judgeRates(deliveryId: string, policy: BouncePolicy): Promise<Received['paused']> {
     const { sent, hardBounces, complaints } = await this.deps.lateOutcomes.rates(deliveryId);
-    if (sent < this.policy.minimumSent) return null;
+    if (sent < policy.minimumSent) return null;
     const percent = (n: number) => `${((n / sent) * 100).toFixed(1)} %`;
     let reason: string | null = null;
-    if (hardBounces / sent > this.policy.hardBounceRate) {
-      reason = `Paused: ${hardBounces} of ${sent} messages (${percent(hardBounces)}) bounced later as hard bounces, more than ${this.policy.hardBounceRate * 100} %. Check the list's source, then resume or stop.`;
-    } else if (complaints / sent > this.policy.complaintRate) {
-      reason = `Paused: ${complaints} of ${sent} recipients (${percent(complaints)}) complained, more than Gmail's ${this.policy.complaintRate * 100} %. Check who is targeted and why, then resume or stop.`;
+    if (hardBounces / sent > policy.hardBounceRate) {
+      reason = `Paused: ${hardBounces} of ${sent} messages (${percent(hardBounces)}) bounced later as hard bounces, more than ${policy.hardBounceRate * 100} %. Check the list's source, then resume or stop.`;
+    } else if (complaints / sent > policy.complaintRate) {
+      reason = `Paused: ${complaints} of ${sent} recipients (${percent(complaints)}) complained, more than Gmail's ${policy.complaintRate * 100} %. Check who is targeted and why, then resume or stop.`;
     }
     if (!reason) return null;
     const outcome = await this.deps.commands.pause(deliveryId, reason);

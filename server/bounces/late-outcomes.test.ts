@@ -135,6 +135,19 @@ describe('bounces and complaints reported later', () => {
     expect((await suppression(full.to)).quarantine).toBeNull();
   });
 
+  it('follows the policy saved in the settings: here the second soft bounce quarantines', async () => {
+    await kit.services.lateOutcomes.setPolicy({ ...BOUNCE_POLICY, softLimit: 2 });
+    const [first] = await sendDelivery('p1');
+    await report(postfixBounce(originalOf(first), '4.4.1', '421 4.4.1 Connection timed out'), first.returnPath!);
+    expect((await suppression(first.to)).quarantine).toBeNull();
+    const second = (await sendDelivery('p2')).find((m) => m.to === first.to)!;
+    await report(postfixBounce(originalOf(second), '4.4.1', '421 4.4.1 Connection timed out'), second.returnPath!);
+    expect((await suppression(first.to)).quarantine).toMatchObject({
+      reason: 'soft-bounces',
+      smtpReply: expect.stringMatching(/^2 soft bounces in 30 days/),
+    });
+  });
+
   it('ignores what names no message of ours, and mail that is no report', async () => {
     const [message] = await sendDelivery();
     const forged = { ...originalOf(message), messageId: '<999999.dx@shop.example.com>' };

@@ -197,3 +197,27 @@ describe('the public address of tracking and unsubscribe links', () => {
     }
   });
 });
+
+describe('the bounce policy', () => {
+  it('starts at the defaults, is changed by an admin for every node, and is audited', async () => {
+    const first = await (await kit.request('/api/settings/bounces')).json();
+    expect(first.policy).toEqual(first.defaults);
+    expect(first.policy).toMatchObject({ softLimit: 5, softDays: 30, mailboxFullDays: 30, hardBounceRate: 0.05, complaintRate: 0.003 });
+    const policy = { ...first.policy, softLimit: 3, complaintRate: 0.001 };
+    const saved = await kit.request('/api/settings/bounces', { method: 'PUT', json: policy });
+    expect(saved.status).toBe(200);
+    expect(await kit.services.lateOutcomes.policy()).toEqual(policy);
+    const [entry] = (await (await kit.request('/api/audit?action=settings-changed')).json()).entries;
+    expect(entry.detail).toBe('Changed soft bounces that quarantine 5 → 3, complaint rate that pauses 0.003 → 0.001.');
+  });
+
+  it('refuses a policy that makes no sense, and anyone but an admin', async () => {
+    const { defaults } = await (await kit.request('/api/settings/bounces')).json();
+    const bad = await kit.request('/api/settings/bounces', { method: 'PUT', json: { ...defaults, softLimit: 0 } });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).message).toMatch(/softLimit/);
+    const marketer = await kit.signInAs('mara', 'marketer');
+    expect((await marketer('/api/settings/bounces', { method: 'PUT', json: defaults })).status).toBe(403);
+    expect((await marketer('/api/settings/bounces')).status).toBe(200);
+  });
+});

@@ -4,11 +4,32 @@
  */
 
 import { Hono } from 'hono';
+import { z } from 'zod';
+import { BOUNCE_POLICY, type BouncePolicy } from '../application/late-outcomes';
 import { publicUrlProblems } from '../../shared/typology';
 import { settingsBody, testBody, type PublicSettings, type SettingsBody } from '../sending/settings';
 import type { AppEnv } from '../services';
 import { recordAudit } from './audit-trail';
 import { jsonBody } from './validate';
+
+/** What the bounce policy may be: counts and days of sense, rates as fractions (0.05 is 5 %). */
+const bouncePolicyBody = z.object({
+  softLimit: z.number().int().min(1).max(100),
+  softDays: z.number().int().min(1).max(365),
+  mailboxFullDays: z.number().int().min(1).max(365),
+  hardBounceRate: z.number().min(0.001).max(1),
+  complaintRate: z.number().min(0.0001).max(1),
+  minimumSent: z.number().int().min(1).max(1_000_000),
+});
+
+const POLICY_LABELS: Record<keyof BouncePolicy, string> = {
+  softLimit: 'soft bounces that quarantine',
+  softDays: 'days they are counted over',
+  mailboxFullDays: 'days a full mailbox stays quarantined',
+  hardBounceRate: 'hard-bounce rate that pauses',
+  complaintRate: 'complaint rate that pauses',
+  minimumSent: 'messages sent before rates are judged',
+};
 
 export const settings = new Hono<AppEnv>()
   .get('/', async (c) => {
@@ -30,7 +51,24 @@ export const settings = new Hono<AppEnv>()
     if (changes) await recordAudit(c, 'settings-changed', 'settings', 'sending', 'Sending settings', changes);
     return c.json(after, 200);
   })
-  .post('/test-connection', jsonBody(testBody), async (c) => c.json(await c.var.services.settings.test(c.req.valid('json').relayUrl), 200));
+  .post('/test-connection', jsonBody(testBody), async (c) => c.json(await c.var.services.settings.test(c.req.valid('json').relayUrl), 200))
+  // The bounce policy: what quarantines, and what pauses a delivery (application/late-outcomes.ts).
+  .get('/bounces', async (c) => {
+    const { lateOutcomes, bounceDomain } = c.var.services;
+    return c.json({ policy: await lateOutcomes.policy(), bounceDomain, defaults: BOUNCE_POLICY }, 200);
+  })
+  .put('/bounces', jsonBody(bouncePolicyBody), async (c) => {
+    const { lateOutcomes } = c.var.services;
+    const before = await lateOutcomes.policy();
+    const policy = c.req.valid('json');
+    await lateOutcomes.setPolicy(policy);
+    const changed = (Object.keys(policy) as (keyof BouncePolicy)[]).filter((k) => policy[k] !== before[k]);
+    if (changed.length) {
+      const detail = `Changed ${changed.map((k) => `${POLICY_LABELS[k]} ${before[k]} → ${policy[k]}`).join(', ')}.`;
+      await recordAudit(c, 'settings-changed', 'settings', 'bounces', 'Bounce policy', detail);
+    }
+    return c.json({ policy }, 200);
+  });
 
 /** Returns where a relay is, for people: its host and port (never its user or password), or the built-in sink. */
 const relayName = (url: string | null) => (url === null ? 'the built-in sink' : new URL(url).host);
