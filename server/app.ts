@@ -34,6 +34,7 @@ import { audit } from './routes/audit';
 import { openApiRoute } from './routes/openapi';
 import { operators } from './routes/operators';
 import { tokens } from './routes/tokens';
+import { webhooks } from './routes/webhooks';
 import { work } from './routes/work';
 import type { AppEnv, Services } from './services';
 import { mailboxPage } from './sink/mailbox-page';
@@ -59,6 +60,8 @@ export function createApp(services: Services) {
     .use('/audit', requireOperator, requireRole)
     .use('/assets/*', requireOperator, requireRole)
     .use('/assets', requireOperator, requireRole)
+    .use('/webhooks/*', requireOperator, requireRole)
+    .use('/webhooks', requireOperator, requireRole)
     // Past the session and role checks above: a body is read only for an operator allowed the request, or to sign in.
     .use(limits)
     .route('/session', session)
@@ -70,7 +73,8 @@ export function createApp(services: Services) {
     .route('/operators', operators)
     .route('/tokens', tokens)
     .route('/audit', audit)
-    .route('/assets', assets);
+    .route('/assets', assets)
+    .route('/webhooks', webhooks);
   api.get('/openapi.json', openApiRoute(api));
 
   const app = new Hono<AppEnv>()

@@ -161,6 +161,7 @@ export async function startMailroom(
   const liftQuarantines = () =>
     void services.lateOutcomes.liftDue().catch((error: Error) => logger.warn({ event: 'lift-failed', err: error }, error.message));
   liftQuarantines();
+  services.webhooks.start();
   const lifting = setInterval(liftQuarantines, 3_600_000);
   lifting.unref();
 
@@ -179,6 +180,7 @@ export async function startMailroom(
       // Bounded (SHUTDOWN_GRACE_MS): rows not handed to the relay go back to the queue, and
       // what the relay has not answered by then is left for "outcome unknown".
       clearInterval(lifting);
+      await services.webhooks.stop();
       await bounces?.close();
       await engine.shutdown();
       services.figures.close();

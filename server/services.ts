@@ -24,6 +24,7 @@ import type { ReportStore } from './store/reports';
 import type { SettingsStore } from './store/settings';
 import type { Stores } from './store/stores';
 import { LateOutcomes } from './application/late-outcomes';
+import { Webhooks } from './application/webhooks';
 import { bounceAddress } from './bounces/verp';
 import type { TrackingStore } from './store/tracking';
 import { createTokenSigner, type TokenSigner } from './tracking/tokens';
@@ -64,6 +65,8 @@ export interface Services {
   settingsStore: SettingsStore;
   /** What operators do to deliveries (application/delivery-commands.ts). */
   commands: DeliveryCommands;
+  /** Webhooks out (application/webhooks.ts). */
+  webhooks: Webhooks;
   /** Bounces and complaints reported later (application/late-outcomes.ts). */
   lateOutcomes: LateOutcomes;
   /** Opens, clicks and unsubscribes (application/tracking-events.ts). */
@@ -138,6 +141,7 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
   const now = () => services.now();
   const bounceDomain = options.bounceDomain ?? null;
   const returnPath = (journalId: number) => (bounceDomain ? bounceAddress(journalId, bounceDomain, options.secret) : null);
+  const webhooks = new Webhooks({ store: stores.webhooks, now, log: (line) => options.log(line) });
   const engine = new SendEngine({
     journal,
     deliveries,
@@ -147,6 +151,10 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
     onChange: (id) => bus.changed(id),
     log: options.log,
     observer: metrics.engine,
+    onOutcome: (deliveryId, entry, outcome) => {
+      const event = outcome.kind === 'sent' ? 'delivered' : outcome.kind === 'bounced' ? 'bounced' : 'failed';
+      webhooks.emit(event, { deliveryId, journalId: entry.id, email: entry.email, reply: outcome.reply });
+    },
     // With several nodes, any of them may find the rows of one that died.
     sweepEveryScan: stores.engine === 'postgres',
     ...options.engine,
@@ -171,7 +179,15 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
       now,
       approval: (id, hash) => approvalWaiting(stores.work, id, hash),
     }),
-    events: new TrackingEvents({ signer, tracking, audience: stores.audience, bus, now }),
+    events: new TrackingEvents({
+      signer,
+      tracking,
+      audience: stores.audience,
+      bus,
+      now,
+      emit: (event, data) => webhooks.emit(event, data),
+    }),
+    webhooks,
     lateOutcomes: new LateOutcomes({
       lateOutcomes: stores.lateOutcomes,
       settings: stores.settings,
@@ -181,6 +197,7 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
       secret: options.secret,
       now,
       log: (line) => options.log(line),
+      emit: (event, data) => webhooks.emit(event, data),
     }),
     figures: new LiveFigures(deliveries, bus, now),
     engine,

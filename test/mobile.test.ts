@@ -13,6 +13,8 @@
  */
 
 import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
@@ -49,9 +51,21 @@ const WIDTHS = [
 let server: ServerProcess;
 let chromium: TestBrowser;
 let db: Database.Database;
+/** An endpoint for webhooks: the bodies it received. */
+let hooks: Server;
+const hooked: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
+  hooks = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      hooked.push(body);
+      response.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.1', resolve));
   server = await startServer();
   db = new Database(join(server.dataDir, 'mailroom.db'), { readonly: true });
   chromium = await launchBrowser();
@@ -61,6 +75,7 @@ afterAll(async () => {
   await chromium?.close();
   db?.close();
   await server?.stop();
+  hooks?.close();
   if (server) removeDataDir(server.dataDir);
 });
 
@@ -417,6 +432,26 @@ describe.each(WIDTHS)('the journey at $label px', ({ label, phone, options }) =>
     await usable(button('Save the bounce policy'));
     await button('Save the bounce policy').click();
     await page.getByRole('status').filter({ hasText: 'Bounce policy saved' }).waitFor();
+    // A webhook: registered, its secret shown once, a test event delivered and in its log, then removed.
+    const host = `127.0.0.1:${(hooks.address() as AddressInfo).port}`;
+    await page.getByLabel('Endpoint URL').fill(`http://${host}/hooks`);
+    await button('Add the webhook').click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `The signing secret of ${host}` })
+      .waitFor();
+    await usable(button(`Send a test event to ${host}`));
+    await button(`Send a test event to ${host}`).click();
+    await expect.poll(() => page.getByRole('status', { name: `Test of ${host}` }).textContent()).toBe('Delivered: 200 OK');
+    expect(JSON.parse(hooked.at(-1)!)).toMatchObject({ event: 'test', data: { message: 'A test event from Mailroom.' } });
+    await button(`Show the log of ${host}`).click();
+    await page
+      .getByRole('table', { name: `Log of ${host}` })
+      .getByText('delivered')
+      .waitFor();
     await fits('settings');
+    await button(`Remove ${host}`).click();
+    await button(`Yes, remove ${host}`).click();
+    await expect.poll(() => page.getByRole('list', { name: 'Webhooks' }).count()).toBe(0);
   });
 });

@@ -57,6 +57,8 @@ export interface LateOutcomeDeps {
   now: () => Date;
   policy?: BouncePolicy;
   log?: (line: string) => void;
+  /** Hears each outcome kept: the webhooks' bounced and complained. */
+  emit?: (event: 'bounced' | 'complained', data: Record<string, unknown>) => void;
 }
 
 /** What became of a report received. */
@@ -118,6 +120,14 @@ export class LateOutcomes {
       receivedAt: now.toISOString(),
     });
     if (!kept) return false;
+    const about = {
+      deliveryId: row.deliveryId,
+      journalId: row.journalId,
+      email: row.email,
+      status: report.status,
+      diagnostic: report.diagnostic,
+    };
+    this.deps.emit?.(report.kind === 'complaint' ? 'complained' : 'bounced', { ...about, kind: report.kind, late: true });
     const reply = `${report.status} ${report.diagnostic}`.trim();
     if (report.kind === 'hard-bounce') {
       await audience.quarantine(row.email, 'hard-bounce', `bounced later: ${reply}`, row.deliveryId, now);

@@ -24,6 +24,8 @@ export interface TrackingDeps {
   audience: AudienceStore;
   bus: LiveBus;
   now: () => Date;
+  /** Hears what was recorded: the webhooks' opened, clicked and unsubscribed. */
+  emit?: (event: 'opened' | 'clicked' | 'unsubscribed', data: Record<string, unknown>) => void;
 }
 
 /** The recipient an unsubscribe token names. */
@@ -40,6 +42,7 @@ export class TrackingEvents {
     const machine = classifyOpen(seen) === 'machine';
     await tracking.record({ deliveryId: claims.deliveryId, journalId: claims.journalId, kind: 'open', ...seen, machine }, now());
     bus.changed(claims.deliveryId);
+    this.deps.emit?.('opened', { deliveryId: claims.deliveryId, journalId: claims.journalId, machine });
     return true;
   }
 
@@ -61,6 +64,7 @@ export class TrackingEvents {
       (facts) => classifyClick({ ...seen, secondsAfterDelivery, otherLinksWithinASecond: facts.otherLinksWithinASecond }) === 'machine',
     );
     bus.changed(claims.deliveryId);
+    this.deps.emit?.('clicked', { deliveryId: claims.deliveryId, journalId: claims.journalId, url });
     return url;
   }
 
@@ -81,6 +85,7 @@ export class TrackingEvents {
     await audience.unsubscribe(target.profileId, `${RECIPIENT_SOURCE} of delivery ${target.deliveryId}`, now());
     await tracking.record({ deliveryId: target.deliveryId, journalId: target.journalId, kind: 'unsubscribe' }, now());
     bus.changed(target.deliveryId);
+    this.deps.emit?.('unsubscribed', { deliveryId: target.deliveryId, journalId: target.journalId, email: target.email });
     return target;
   }
 }

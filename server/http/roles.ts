@@ -16,6 +16,7 @@ const ADMIN_AREAS: readonly { prefix: string; reads: boolean }[] = [
   { prefix: '/api/settings', reads: false },
   { prefix: '/api/operators', reads: false },
   { prefix: '/api/tokens', reads: true },
+  { prefix: '/api/webhooks', reads: true },
 ];
 
 const within = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);

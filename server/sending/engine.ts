@@ -73,6 +73,8 @@ export interface EngineOptions {
   /** Writes an event: a sentence for people, and the event's fields for machines. */
   log: (message: string, event?: EngineEvent) => void;
   observer?: EngineObserver;
+  /** Hears each message's final outcome (sent, failed, bounced) as it is written: the webhooks' delivered, failed and bounced. */
+  onOutcome?: (deliveryId: string, entry: JournalEntry, outcome: SmtpOutcome) => void;
   now?: () => Date;
   /** Rows one delivery has claimed at most at a time (its window); defaults to `concurrency`. */
   batchSize?: number;
@@ -411,11 +413,14 @@ export class SendEngine {
         outcomes.push({ id: entry.id, outcome, retryAt: this.now().getTime() + delay });
         options.observer?.recorded('retry');
       } else if (outcome.kind === 'retry') {
-        outcomes.push({ id: entry.id, outcome: { kind: 'failed', reply: `validity period expired; last reply: ${outcome.reply}` } });
+        const failed: SmtpOutcome = { kind: 'failed', reply: `validity period expired; last reply: ${outcome.reply}` };
+        outcomes.push({ id: entry.id, outcome: failed });
         options.observer?.recorded('failed');
+        options.onOutcome?.(id, entry, failed);
       } else {
         outcomes.push({ id: entry.id, outcome });
         options.observer?.recorded(outcome.kind);
+        options.onOutcome?.(id, entry, outcome);
       }
       failuresInARow = outcome.kind === 'sent' ? 0 : failuresInARow + 1;
       lastReply = outcome.reply;

@@ -29,10 +29,12 @@ export const AUDIT_ACTIONS = [
   'token-created',
   'token-revoked',
   'uploaded',
+  'webhook-created',
+  'webhook-removed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export type AuditObjectKind = 'delivery' | 'typology' | 'settings' | 'audience' | 'operator' | 'token' | 'template' | 'asset';
+export type AuditObjectKind = 'delivery' | 'typology' | 'settings' | 'audience' | 'operator' | 'token' | 'template' | 'asset' | 'webhook';
 
 export interface AuditEntry {
   id: number;

@@ -11,6 +11,7 @@ import type { AuditStore } from './audit';
 import type { DeliveryStore } from './deliveries';
 import type { SendJournal } from './journal';
 import type { LateOutcomeStore } from './late-outcomes';
+import type { WebhookStore } from './webhooks';
 import type { MailboxStore } from './mailbox';
 import type { NodeStore } from './nodes';
 import type { OperatorStore } from './operators';
@@ -37,6 +38,8 @@ export interface Stores {
   mailbox: MailboxStore;
   nodes: NodeStore;
   audit: AuditStore;
+  /** Webhooks out and their deliveries (store/webhooks.ts). */
+  webhooks: WebhookStore;
   /** Bounces and complaints reported later (store/late-outcomes.ts). */
   lateOutcomes: LateOutcomeStore;
   /** Images uploaded for messages (store/assets.ts). */

@@ -5,6 +5,7 @@ import { maskUrl, type Stores } from '../stores';
 import { postgresAudienceStore } from './audience';
 import { postgresAssetStore } from './assets';
 import { postgresAuditStore } from './audit';
+import { postgresWebhookStore } from './webhooks';
 import { postgresLateOutcomeStore } from './late-outcomes';
 import { numbered, openPostgres } from './database';
 import { postgresDeliveryStore } from './deliveries';
@@ -37,6 +38,7 @@ export async function openPostgresStores(url: string, nodeId: string, liveInterv
     mailbox: postgresMailboxStore(sql),
     nodes: postgresNodeStore(sql),
     audit: postgresAuditStore(sql),
+    webhooks: postgresWebhookStore(sql),
     lateOutcomes: postgresLateOutcomeStore(sql),
     assets: postgresAssetStore(sql),
     work: postgresWorkStore(sql),

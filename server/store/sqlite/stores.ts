@@ -6,6 +6,7 @@ import type { Stores } from '../stores';
 import { sqliteAudienceStore } from './audience';
 import { sqliteAssetStore } from './assets';
 import { sqliteAuditStore } from './audit';
+import { sqliteWebhookStore } from './webhooks';
 import { sqliteLateOutcomeStore } from './late-outcomes';
 import { openDatabase } from './database';
 import { sqliteDeliveryStore } from './deliveries';
@@ -39,6 +40,7 @@ export async function openSqliteStores(file: string, nodeId: string, liveInterva
     mailbox: sqliteMailboxStore(db),
     nodes: sqliteNodeStore(db),
     audit: sqliteAuditStore(db),
+    webhooks: sqliteWebhookStore(db),
     lateOutcomes: sqliteLateOutcomeStore(db),
     assets: sqliteAssetStore(db),
     work: sqliteWorkStore(db),
