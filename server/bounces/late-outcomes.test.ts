@@ -94,6 +94,9 @@ describe('bounces and complaints reported later', () => {
     // The delivery log says it beside the relay's reply.
     const { recipients } = await (await kit.request(`/api/deliveries/d1/recipients?q=${encodeURIComponent(message.to)}`)).json();
     expect(recipients).toMatchObject([{ email: message.to, status: 'sent', late: `bounced later: 5.1.1 ${reply}` }]);
+    // And the report counts it by kind and domain.
+    const { reportedLater } = await (await kit.request('/api/deliveries/d1/report')).json();
+    expect(reportedLater).toEqual([{ kind: 'hard-bounce', domain: message.to.split('@')[1].toLowerCase(), count: 1 }]);
     // The replica hears of it: the profile changed.
     const changes = await kit.services.audience.changesSince(0, 100);
     expect(changes.profiles.find((p) => p.email === message.to)?.quarantined).toBe(true);

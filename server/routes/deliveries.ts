@@ -158,7 +158,8 @@ export const deliveries = new Hono<AppEnv>()
     const { deliveries, reports } = c.var.services;
     const id = c.req.param('id');
     if (!(await deliveries.status(id))) return notFound(c);
-    return c.json(await reports.report(id), 200);
+    const [report, late] = await Promise.all([reports.report(id), c.var.services.stores.lateOutcomes.byKindAndDomain(id)]);
+    return c.json({ ...report, reportedLater: late }, 200);
   })
   .get('/:id/recipients', query(recipientsQuery), async (c) => {
     const { deliveries, reports } = c.var.services;

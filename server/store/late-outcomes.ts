@@ -34,6 +34,8 @@ export interface LateOutcomeStore {
   softBouncesSince(email: string, since: string): Promise<number>;
   /** The delivery's messages sent, and its rows reported later as hard bounces and as complaints. */
   rates(deliveryId: string): Promise<{ sent: number; hardBounces: number; complaints: number }>;
+  /** The delivery's late outcomes counted by kind and by the recipient's domain, the most first. */
+  byKindAndDomain(deliveryId: string): Promise<{ kind: LateKind; domain: string; count: number }[]>;
   /** The late outcomes of these recipients of a delivery, by their place in it (its log), oldest first. */
   ofRecipients(deliveryId: string, seqs: readonly number[]): Promise<(LateOutcome & { seq: number })[]>;
 }

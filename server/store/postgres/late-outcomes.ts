@@ -1,5 +1,6 @@
 /** Late outcomes in PostgreSQL (see ../late-outcomes.ts). */
 
+import type { LateKind } from '../../bounces/reports';
 import type { LateOutcome, LateOutcomeStore, SentRow } from '../late-outcomes';
 import type { Pg } from './database';
 
@@ -25,6 +26,11 @@ export function postgresLateOutcomeStore(sql: Pg): LateOutcomeStore {
         { n: string }[]
       >`SELECT COUNT(*) AS n FROM late_outcomes WHERE email = ${email} AND kind = 'soft-bounce' AND received_at >= ${since}`;
       return Number(row.n);
+    },
+    async byKindAndDomain(deliveryId) {
+      const rows = await sql<{ kind: LateKind; domain: string; count: string }[]>`SELECT kind, lower(split_part(email, '@', 2)) AS domain,
+        COUNT(*) AS count FROM late_outcomes WHERE delivery_id = ${deliveryId} GROUP BY kind, domain ORDER BY count DESC, kind, domain LIMIT 50`;
+      return rows.map((r) => ({ ...r, count: Number(r.count) }));
     },
     async rates(deliveryId) {
       const [[sent], kinds] = await Promise.all([

@@ -1,5 +1,6 @@
 /** Late outcomes in SQLite (see ../late-outcomes.ts). */
 
+import type { LateKind } from '../../bounces/reports';
 import type { LateOutcome, LateOutcomeStore, SentRow } from '../late-outcomes';
 import { asAsync, type Sync } from '../sync';
 import type { Db } from './database';
@@ -22,6 +23,10 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
   );
   const soft = db.prepare(`SELECT COUNT(*) FROM late_outcomes WHERE email = ? AND kind = 'soft-bounce' AND received_at >= ?`).pluck();
   const sent = db.prepare(`SELECT COUNT(*) FROM journal WHERE delivery_id = ? AND status = 'sent'`).pluck();
+  const byDomain = db.prepare(
+    `SELECT kind, lower(substr(email, instr(email, '@') + 1)) AS domain, COUNT(*) AS count FROM late_outcomes
+     WHERE delivery_id = ? GROUP BY kind, domain ORDER BY count DESC, kind, domain LIMIT 50`,
+  );
   const kinds = db.prepare(`SELECT kind, COUNT(DISTINCT journal_id) AS n FROM late_outcomes WHERE delivery_id = ? GROUP BY kind`);
   const record = db.transaction((o: LateOutcome) => {
     if (seen.get(o.journalId, o.kind, o.status)) return false;
@@ -32,6 +37,7 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
     sentRow: (id) => sentRow.get(id) as SentRow | undefined,
     record,
     softBouncesSince: (email, since) => soft.get(email, since) as number,
+    byKindAndDomain: (deliveryId) => byDomain.all(deliveryId) as { kind: LateKind; domain: string; count: number }[],
     rates(deliveryId) {
       const counts = Object.fromEntries((kinds.all(deliveryId) as { kind: string; n: number }[]).map((r) => [r.kind, r.n]));
       return { sent: sent.get(deliveryId) as number, hardBounces: counts['hard-bounce'] ?? 0, complaints: counts.complaint ?? 0 };
