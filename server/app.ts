@@ -25,6 +25,7 @@ import { sameOrigin } from './http/same-origin';
 import { inlineScriptHashes, securityHeaders } from './http/security-headers';
 import { loggedPath, operatorRoutes, requestLog } from './observability/http';
 import { assets, assetsPublic } from './routes/assets';
+import { providerHooks } from './bounces/routes';
 import { audience } from './routes/audience';
 import { deliveries } from './routes/deliveries';
 import { proofs } from './routes/proofs';
@@ -91,6 +92,7 @@ export function createApp(services: Services) {
     .route('/api', api)
     .route('/', tracking)
     .route('/', assetsPublic)
+    .route('/', providerHooks)
     .route('/', operatorRoutes)
     .route('/mailbox', mailboxPage);
 

@@ -4,6 +4,7 @@
  * import`) read from their command line and how they end.
  */
 
+import type { ProviderKeys } from './bounces/providers';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { maskUrl, openStores, type Stores } from './store/stores';
@@ -27,6 +28,8 @@ export interface Config {
   bounceDomain: string | null;
   /** The port bounces and complaint reports are received on (MAILROOM_BOUNCE_PORT); null: not received. */
   bouncePort: number | null;
+  /** The relay providers' webhook keys (MAILROOM_SENDGRID_PUBLIC_KEY, MAILROOM_MAILGUN_SIGNING_KEY, MAILROOM_POSTMARK_AUTH, MAILROOM_SES_TOPIC_ARNS). */
+  providerKeys: ProviderKeys;
   adminPassword: string | null;
   /** The address recipients reach tracking and unsubscribe links at; null: this server's own URL. */
   publicUrl: string | null;
@@ -127,6 +130,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sinkPort: integer(env, 'MAILROOM_SINK_PORT', 2525),
     bounceDomain: env.MAILROOM_BOUNCE_DOMAIN?.trim().toLowerCase() || null,
     bouncePort: env.MAILROOM_BOUNCE_PORT ? integer(env, 'MAILROOM_BOUNCE_PORT', 0) : null,
+    providerKeys: {
+      sendgridPublicKey: env.MAILROOM_SENDGRID_PUBLIC_KEY?.trim() || null,
+      mailgunSigningKey: env.MAILROOM_MAILGUN_SIGNING_KEY?.trim() || null,
+      postmarkAuth: env.MAILROOM_POSTMARK_AUTH?.trim() || null,
+      sesTopicArns: (env.MAILROOM_SES_TOPIC_ARNS ?? '')
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    },
     adminPassword: env.MAILROOM_ADMIN_PASSWORD || null,
     publicUrl: env.MAILROOM_PUBLIC_URL ? env.MAILROOM_PUBLIC_URL.replace(/\/$/, '') : null,
     appDir: resolve(env.MAILROOM_APP_DIR || 'build'),

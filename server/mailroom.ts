@@ -92,6 +92,7 @@ export async function startMailroom(
     messenger: messengerFor(share, relayUrl),
     secret,
     bounceDomain: config.bounceDomain,
+    providerKeys: config.providerKeys,
     publicUrl: () => publicUrl,
     appDir: config.appDir,
     secureCookies: config.publicUrl?.startsWith('https://') ?? false,

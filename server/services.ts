@@ -26,6 +26,7 @@ import type { Stores } from './store/stores';
 import { LateOutcomes } from './application/late-outcomes';
 import { Webhooks } from './application/webhooks';
 import { bounceAddress } from './bounces/verp';
+import type { CertificateFetcher, ProviderKeys } from './bounces/providers';
 import type { TrackingStore } from './store/tracking';
 import { createTokenSigner, type TokenSigner } from './tracking/tokens';
 import { approvalState } from '../shared/work';
@@ -85,6 +86,10 @@ export interface Services {
   secureCookies: boolean;
   /** The domain bounces come back to (MAILROOM_BOUNCE_DOMAIN), or null. */
   bounceDomain: string | null;
+  /** What relay providers' webhooks are checked with (bounces/providers.ts). */
+  providerKeys: ProviderKeys;
+  /** Fetches an Amazon SNS signing certificate (cached). */
+  fetchCertificate: CertificateFetcher;
   /** Where recipients reach tracking links (MAILROOM_PUBLIC_URL, or this server's URL); its origin is one of the app's own. */
   publicUrl: () => string;
   /** Failed sign-ins counted per address and per account, and the bound on password checks at once. */
@@ -109,6 +114,10 @@ export interface ServiceOptions {
   secret: string;
   /** The domain bounces come back to (MAILROOM_BOUNCE_DOMAIN): each message's envelope sender is then its signed return path. */
   bounceDomain?: string | null;
+  /** The relay providers' webhook keys; none set unless given. */
+  providerKeys?: ProviderKeys;
+  /** How SNS certificates are fetched (tests give theirs). */
+  fetchCertificate?: CertificateFetcher;
   /** Where recipients reach tracking links; read when a message is composed, so it may be set after listening. */
   publicUrl: () => string;
   appDir: string | null;
@@ -208,6 +217,8 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
     secureCookies: options.secureCookies,
     publicUrl: options.publicUrl,
     bounceDomain,
+    providerKeys: options.providerKeys ?? {},
+    fetchCertificate: options.fetchCertificate ?? cachedCertificates(),
     signInLimits: createSignInLimits(options.signInLimits),
     importMaxBytes: options.importMaxBytes ?? IMPORT_MAX_BYTES,
     logger: options.logger ?? silentLogger(),
@@ -216,4 +227,21 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
     now: () => new Date(),
   };
   return services;
+}
+
+/** Fetches SNS signing certificates over https, each once per process. */
+function cachedCertificates(): CertificateFetcher {
+  const certificates = new Map<string, Promise<string>>();
+  return (url) => {
+    let certificate = certificates.get(url);
+    if (!certificate) {
+      certificate = fetch(url, { signal: AbortSignal.timeout(10_000) }).then((r) => {
+        if (!r.ok) throw new Error(`the certificate at ${url} could not be fetched (${r.status})`);
+        return r.text();
+      });
+      certificate.catch(() => certificates.delete(url));
+      certificates.set(url, certificate);
+    }
+    return certificate;
+  };
 }

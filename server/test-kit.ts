@@ -3,6 +3,7 @@
  * real app, and a way to hand over a prepared batch exactly as the browser does.
  */
 
+import type { CertificateFetcher, ProviderKeys } from './bounces/providers';
 import { Preparation } from '../shared/preparation';
 import { batchHeader } from '../shared/handoff';
 import type { Delivery, Exclusion, PreparedRecipient } from '../shared/types';
@@ -69,6 +70,10 @@ export interface KitOptions {
   publicUrl?: string;
   /** The bounce domain (each message then has its signed return path); none by default. */
   bounceDomain?: string;
+  /** The relay providers' webhook keys; none by default. */
+  providerKeys?: ProviderKeys;
+  /** How SNS certificates are fetched. */
+  fetchCertificate?: CertificateFetcher;
   /** Sign-in limits other than SIGN_IN_LIMITS (e.g. smaller, so a test needs fewer hashes). */
   signInLimits?: Partial<SignInLimitOptions>;
   /** Hears the engine's and the settings' log lines (with the engine's event); nothing by default. */
@@ -123,6 +128,8 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
     messenger: options.messenger ?? recordingMessenger().messenger,
     secret: 'test-secret',
     bounceDomain: options.bounceDomain ?? null,
+    providerKeys: options.providerKeys,
+    fetchCertificate: options.fetchCertificate,
     publicUrl: () => options.publicUrl ?? PUBLIC_URL,
     appDir: options.appDir ?? null,
     secureCookies: false,

@@ -18,6 +18,13 @@ import type { LateOutcomeStore, SentRow } from '../store/late-outcomes';
 import type { SettingsStore } from '../store/settings';
 import type { DeliveryCommands } from './delivery-commands';
 
+/** An outcome a relay provider's webhook reported, as Mailroom reads it. */
+export interface ProviderEvent extends LateReport {
+  /** The Message-ID header of the message, as the provider passes it on; null when it does not. */
+  messageId: string | null;
+  email: string | null;
+}
+
 export interface BouncePolicy {
   /** Soft bounces of an address within `softDays` that quarantine it. */
   softLimit: number;
@@ -103,6 +110,35 @@ export class LateOutcomes {
     const paused = recorded ? await this.judgeRates(row.deliveryId, policy) : null;
     if (recorded) this.deps.bus.changed(row.deliveryId);
     return { recorded, paused };
+  }
+
+  /**
+   * Acts on outcomes a relay provider's webhook reported (server/bounces/providers.ts): each
+   * names its message by the Message-ID Mailroom gave it when the provider passes it on, else
+   * by its address (the latest message sent to it). Resolves how many were kept.
+   */
+  async receiveEvents(events: readonly ProviderEvent[]): Promise<number> {
+    const policy = await this.policy();
+    let recorded = 0;
+    const touched = new Set<string>();
+    for (const event of events) {
+      const fromId = /^<?(\d+)\.[^@>]+@/.exec(event.messageId ?? '')?.[1];
+      const row = fromId
+        ? await this.deps.lateOutcomes.sentRow(Number(fromId))
+        : event.email
+          ? await this.deps.lateOutcomes.latestSentTo(event.email)
+          : undefined;
+      if (!row || (event.email && row.email.toLowerCase() !== event.email.toLowerCase())) continue;
+      if (await this.act(row, event, policy)) {
+        recorded++;
+        touched.add(row.deliveryId);
+      }
+    }
+    for (const deliveryId of touched) {
+      await this.judgeRates(deliveryId, policy);
+      this.deps.bus.changed(deliveryId);
+    }
+    return recorded;
   }
 
   /** Keeps the outcome and applies the policy; resolves false for a report already received. */

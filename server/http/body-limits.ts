@@ -42,6 +42,8 @@ export const BODY_LIMITS: readonly { route: string; maxBytes: number | 'import' 
   { route: 'POST /api/proofs', maxBytes: 8 * MiB },
   // Edits of drafts and typologies: an HTML body is at most 2 MB; the app sends a few documents at a time.
   { route: 'POST /api/work/push', maxBytes: 16 * MiB },
+  // A relay provider's webhook: SendGrid posts events in batches of up to a thousand or so.
+  { route: 'POST /hooks/:provider', maxBytes: 4 * MiB },
   // An image for a message (routes/assets.ts's ASSET_MAX_BYTES).
   { route: 'POST /api/assets', maxBytes: 5 * MiB },
 ];

@@ -28,6 +28,8 @@ export interface SentRow {
 export interface LateOutcomeStore {
   /** Returns the row of this id when its message was sent (a report about anything else is not ours). */
   sentRow(journalId: number): Promise<SentRow | undefined>;
+  /** Returns the latest row sent to this address (for a report that names only the address). */
+  latestSentTo(email: string): Promise<SentRow | undefined>;
   /** Keeps the outcome; resolves false when this row already has one of this kind and status (a report delivered twice). */
   record(outcome: LateOutcome): Promise<boolean>;
   /** Soft bounces of the address received since then (ISO). */

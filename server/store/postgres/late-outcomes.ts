@@ -14,6 +14,11 @@ export function postgresLateOutcomeStore(sql: Pg): LateOutcomeStore {
         FROM journal WHERE id = ${id} AND status = 'sent'`;
       return row ? { ...row, journalId: Number(row.journalId), profileId: Number(row.profileId) } : undefined;
     },
+    async latestSentTo(email) {
+      const [row] = await sql<SentRow[]>`SELECT id AS "journalId", delivery_id AS "deliveryId", email, profile_id AS "profileId"
+        FROM journal WHERE email = ${email.trim()} AND status = 'sent' ORDER BY updated_at DESC, id DESC LIMIT 1`;
+      return row ? { ...row, journalId: Number(row.journalId), profileId: Number(row.profileId) } : undefined;
+    },
     async record(o) {
       const rows = await sql`INSERT INTO late_outcomes (journal_id, delivery_id, email, kind, status, diagnostic, mailbox_full, received_at)
         SELECT ${o.journalId}, ${o.deliveryId}, ${o.email}, ${o.kind}, ${o.status}, ${o.diagnostic}, ${o.mailboxFull ? 1 : 0}, ${o.receivedAt}

@@ -16,6 +16,10 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
   const sentRow = db.prepare(
     `SELECT id AS journalId, delivery_id AS deliveryId, email, profile_id AS profileId FROM journal WHERE id = ? AND status = 'sent'`,
   );
+  const latest = db.prepare(
+    `SELECT id AS journalId, delivery_id AS deliveryId, email, profile_id AS profileId FROM journal
+     WHERE email = ? AND status = 'sent' ORDER BY updated_at DESC, id DESC LIMIT 1`,
+  );
   const seen = db.prepare('SELECT 1 FROM late_outcomes WHERE journal_id = ? AND kind = ? AND status = ?').pluck();
   const insert = db.prepare(
     `INSERT INTO late_outcomes (journal_id, delivery_id, email, kind, status, diagnostic, mailbox_full, received_at)
@@ -35,6 +39,7 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
   });
   return {
     sentRow: (id) => sentRow.get(id) as SentRow | undefined,
+    latestSentTo: (email) => latest.get(email.trim()) as SentRow | undefined,
     record,
     softBouncesSince: (email, since) => soft.get(email, since) as number,
     byKindAndDomain: (deliveryId) => byDomain.all(deliveryId) as { kind: LateKind; domain: string; count: number }[],
