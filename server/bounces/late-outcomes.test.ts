@@ -113,6 +113,10 @@ describe('bounces and complaints reported later', () => {
     expect(found.denylist).toMatchObject({ reason: 'Complaint (abuse) reported by a feedback loop', addedBy: 'feedback-loop' });
     const profile = await kit.services.audience.findByEmail(message.to);
     expect(profile).toMatchObject({ status: 'unsubscribed', statusSource: 'complaint' });
+    // The list's health says so, on the day it happened.
+    const health = await (await kit.request('/api/audience/health')).json();
+    expect(health.totals).toMatchObject({ profiles: 20, unsubscribed: 1, denylisted: 1, quarantined: 0 });
+    expect(health.days).toEqual([{ day: '2026-12-03', unsubscribed: 1, denylisted: 1, quarantined: 0 }]);
   });
 
   it('counts soft bounces: the fifth within 30 days quarantines, and a full mailbox’s quarantine ends after 30 days', async () => {

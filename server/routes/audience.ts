@@ -67,6 +67,11 @@ export const audience = new Hono<AppEnv>()
     return c.json(await c.var.services.audience.changesSince(since, limit), 200);
   })
   .get('/count', async (c) => c.json({ total: await c.var.services.audience.count() }, 200))
+  // The list's health over the last 30 days: what was unsubscribed, denylisted and quarantined, by day.
+  .get('/health', async (c) => {
+    const since = new Date(c.var.services.now().getTime() - 30 * 86_400_000).toISOString().slice(0, 10);
+    return c.json(await c.var.services.stores.lateOutcomes.listHealth(since), 200);
+  })
   .get('/contact-history', query(historyQuery), async (c) => {
     const since = new Date(Date.now() - c.req.valid('query').days * 86_400_000);
     return c.json({ entries: await c.var.services.audience.contactHistory(since) }, 200);

@@ -25,7 +25,38 @@ export interface SentRow {
   profileId: number;
 }
 
+/** The list's health: how many addresses are suppressed, and when they became so, by day. */
+export interface ListHealth {
+  totals: { profiles: number; unsubscribed: number; denylisted: number; quarantined: number };
+  /** Days (YYYY-MM-DD, UTC) since the one asked for, with what happened on each: days without anything are left out. */
+  days: { day: string; unsubscribed: number; denylisted: number; quarantined: number }[];
+}
+
+/** The list's health in SQL both engines read (ISO times are text in both). */
+export const LIST_HEALTH_TOTALS = `SELECT
+  (SELECT COUNT(*) FROM profiles) AS profiles,
+  (SELECT COUNT(*) FROM profiles WHERE status = 'unsubscribed') AS unsubscribed,
+  (SELECT COUNT(*) FROM denylist) AS denylisted,
+  (SELECT COUNT(*) FROM quarantine) AS quarantined`;
+export const LIST_HEALTH_DAYS = `SELECT substr(at, 1, 10) AS day, 'quarantined' AS what, COUNT(*) AS n FROM quarantine WHERE at >= ? GROUP BY 1
+  UNION ALL SELECT substr(added_at, 1, 10), 'denylisted', COUNT(*) FROM denylist WHERE added_at >= ? GROUP BY 1
+  UNION ALL SELECT substr(status_changed_at, 1, 10), 'unsubscribed', COUNT(*) FROM profiles
+    WHERE status = 'unsubscribed' AND status_changed_at >= ? GROUP BY 1`;
+
+/** Folds the rows of LIST_HEALTH_DAYS into days, in order. */
+export function foldDays(rows: readonly { day: string; what: string; n: number | string }[]): ListHealth['days'] {
+  const days = new Map<string, ListHealth['days'][number]>();
+  for (const row of rows) {
+    const day = days.get(row.day) ?? { day: row.day, unsubscribed: 0, denylisted: 0, quarantined: 0 };
+    day[row.what as 'unsubscribed' | 'denylisted' | 'quarantined'] = Number(row.n);
+    days.set(row.day, day);
+  }
+  return [...days.values()].sort((a, b) => a.day.localeCompare(b.day));
+}
+
 export interface LateOutcomeStore {
+  /** The list's health since this day (ISO). */
+  listHealth(since: string): Promise<ListHealth>;
   /** Returns the row of this id when its message was sent (a report about anything else is not ours). */
   sentRow(journalId: number): Promise<SentRow | undefined>;
   /** Returns the latest row sent to this address (for a report that names only the address). */

@@ -1,8 +1,8 @@
 /** Late outcomes in PostgreSQL (see ../late-outcomes.ts). */
 
 import type { LateKind } from '../../bounces/reports';
-import type { LateOutcome, LateOutcomeStore, SentRow } from '../late-outcomes';
-import type { Pg } from './database';
+import { foldDays, LIST_HEALTH_DAYS, LIST_HEALTH_TOTALS, type LateOutcome, type LateOutcomeStore, type SentRow } from '../late-outcomes';
+import { numbered, type Pg } from './database';
 
 const COLUMNS = `l.journal_id AS "journalId", l.delivery_id AS "deliveryId", l.email, l.kind, l.status, l.diagnostic,
   l.mailbox_full AS "mailboxFull", l.received_at AS "receivedAt"`;
@@ -18,6 +18,21 @@ export function postgresLateOutcomeStore(sql: Pg): LateOutcomeStore {
       const [row] = await sql<SentRow[]>`SELECT id AS "journalId", delivery_id AS "deliveryId", email, profile_id AS "profileId"
         FROM journal WHERE email = ${email.trim()} AND status = 'sent' ORDER BY updated_at DESC, id DESC LIMIT 1`;
       return row ? { ...row, journalId: Number(row.journalId), profileId: Number(row.profileId) } : undefined;
+    },
+    async listHealth(since) {
+      const [[totals], days] = await Promise.all([
+        sql.unsafe(LIST_HEALTH_TOTALS) as unknown as Promise<Record<string, string>[]>,
+        sql.unsafe(numbered(LIST_HEALTH_DAYS), [since, since, since]) as unknown as Promise<{ day: string; what: string; n: string }[]>,
+      ]);
+      return {
+        totals: {
+          profiles: Number(totals.profiles),
+          unsubscribed: Number(totals.unsubscribed),
+          denylisted: Number(totals.denylisted),
+          quarantined: Number(totals.quarantined),
+        },
+        days: foldDays(days),
+      };
     },
     async record(o) {
       const rows = await sql`INSERT INTO late_outcomes (journal_id, delivery_id, email, kind, status, diagnostic, mailbox_full, received_at)

@@ -1,7 +1,15 @@
 /** Late outcomes in SQLite (see ../late-outcomes.ts). */
 
 import type { LateKind } from '../../bounces/reports';
-import type { LateOutcome, LateOutcomeStore, SentRow } from '../late-outcomes';
+import {
+  foldDays,
+  LIST_HEALTH_DAYS,
+  LIST_HEALTH_TOTALS,
+  type LateOutcome,
+  type LateOutcomeStore,
+  type ListHealth,
+  type SentRow,
+} from '../late-outcomes';
 import { asAsync, type Sync } from '../sync';
 import type { Db } from './database';
 
@@ -20,6 +28,8 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
     `SELECT id AS journalId, delivery_id AS deliveryId, email, profile_id AS profileId FROM journal
      WHERE email = ? AND status = 'sent' ORDER BY updated_at DESC, id DESC LIMIT 1`,
   );
+  const totals = db.prepare(LIST_HEALTH_TOTALS);
+  const healthDays = db.prepare(LIST_HEALTH_DAYS);
   const seen = db.prepare('SELECT 1 FROM late_outcomes WHERE journal_id = ? AND kind = ? AND status = ?').pluck();
   const insert = db.prepare(
     `INSERT INTO late_outcomes (journal_id, delivery_id, email, kind, status, diagnostic, mailbox_full, received_at)
@@ -41,6 +51,10 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
     sentRow: (id) => sentRow.get(id) as SentRow | undefined,
     latestSentTo: (email) => latest.get(email.trim()) as SentRow | undefined,
     record,
+    listHealth: (since) => ({
+      totals: totals.get() as ListHealth['totals'],
+      days: foldDays(healthDays.all(since, since, since) as { day: string; what: string; n: number }[]),
+    }),
     softBouncesSince: (email, since) => soft.get(email, since) as number,
     byKindAndDomain: (deliveryId) => byDomain.all(deliveryId) as { kind: LateKind; domain: string; count: number }[],
     rates(deliveryId) {
