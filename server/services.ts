@@ -162,7 +162,8 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
     observer: metrics.engine,
     onOutcome: (deliveryId, entry, outcome) => {
       const event = outcome.kind === 'sent' ? 'delivered' : outcome.kind === 'bounced' ? 'bounced' : 'failed';
-      webhooks.emit(event, { deliveryId, journalId: entry.id, email: entry.email, reply: outcome.reply });
+      // Once per message: nothing more than this comparison when no endpoint asks for the event.
+      if (webhooks.wants(event)) webhooks.emit(event, { deliveryId, journalId: entry.id, email: entry.email, reply: outcome.reply });
     },
     // With several nodes, any of them may find the rows of one that died.
     sweepEveryScan: stores.engine === 'postgres',

@@ -57,9 +57,14 @@ export class Webhooks {
     this.#endpoints = null;
   }
 
+  /** False when no endpoint asks for this event (as far as is known): the sender need not even make its data. */
+  wants(event: WebhookEvent): boolean {
+    return !this.#endpoints || this.#endpoints.some((e) => e.events.includes(event));
+  }
+
   /** Says that something happened; queued for every endpoint that asked for it (nothing is done when none did). */
   emit(event: WebhookEvent, data: Record<string, unknown>): void {
-    if (this.#endpoints && !this.#endpoints.some((e) => e.events.includes(event))) return;
+    if (!this.wants(event)) return;
     this.#gathered.push({ event, data });
     this.#gatherTimer ??= setTimeout(() => void this.flush().catch((error: Error) => this.deps.log?.(error.message)), GATHER_MS);
   }
