@@ -117,6 +117,11 @@ describe('the visual builder', () => {
     await button('Redo').click();
     await expect.poll(() => blocks().nth(2).getByText('Image 3', { exact: true }).count()).toBe(1);
 
+    // Dragged by its handle onto the text block, the image takes its place; dragged back, it is third again.
+    await page.getByRole('img', { name: 'Drag Image 3 to reorder' }).dragTo(blocks().nth(1));
+    await expect.poll(() => blocks().nth(1).getByText('Image 2', { exact: true }).count()).toBe(1);
+    await page.getByRole('img', { name: 'Drag Image 2 to reorder' }).dragTo(blocks().nth(2));
+    await expect.poll(() => blocks().nth(2).getByText('Image 3', { exact: true }).count()).toBe(1);
     await page.getByLabel('Label of Button 4').fill('Shop winter');
     await page.getByLabel('Link of Button 4').fill('https://shop.example.com/winter');
 
