@@ -181,7 +181,6 @@ export async function startMailroom(
       // Bounded (SHUTDOWN_GRACE_MS): rows not handed to the relay go back to the queue, and
       // what the relay has not answered by then is left for "outcome unknown".
       clearInterval(lifting);
-      await services.webhooks.stop();
       await bounces?.close();
       await engine.shutdown();
       services.figures.close();
@@ -190,6 +189,8 @@ export async function startMailroom(
         // SSE streams keep connections open; end them instead of waiting.
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      // After the engine and the server: what they emitted last is queued before the stores close.
+      await services.webhooks.stop();
       await (sink as SmtpSink | null)?.close();
       // The others count this node out at once (its rows left sending become "unknown").
       await membership.leave();

@@ -23,6 +23,12 @@ describe('the text of a builder block, as an email keeps it', () => {
       '{% if loyalty_points > 100 %}VIP{% endif %} {{ first_name | default: "you" }}',
     ],
     ['text is escaped', 'a < b & c', 'a &lt; b &amp; c'],
+    ['markup spelled inside Liquid stays text', '{{ &lt;img src=x onerror=alert(1)&gt; }}', '{{ &lt;img src=x onerror=alert(1)> }}'],
+    [
+      'a Liquid link must be the address or its start',
+      '<a href="{{ x }}javascript:alert(1)">a</a><a href="{{ shop }}/sale">b</a>',
+      'a<a href="{{ shop }}/sale">b</a>',
+    ],
   ])('%s', (_, html, clean) => {
     expect(cleanInline(html)).toBe(clean);
   });
@@ -40,6 +46,19 @@ describe('a design written out as MJML', () => {
     expect(mjml).toContain('<a href="{{ unsubscribe_url }}"');
     expect(mjml).toContain('<mj-divider');
     expect(mjml).toContain('<mj-spacer height="24px" />');
+  });
+
+  it('writes a block that lacks fields (a design synced from elsewhere) with its defaults, and leaves out an unknown one', () => {
+    const mjml = blocksToMjml({
+      background: '#ffffff',
+      blocks: [
+        { id: 'x', type: 'image' } as Block,
+        { id: 'y', type: 'video' } as unknown as Block,
+        { id: 'z', type: 'text', text: 42 } as unknown as Block,
+      ],
+    });
+    expect(mjml.match(/<mj-section /g)).toHaveLength(2);
+    expect(mjml).toContain('Hello {{ first_name | default: "there" }},');
   });
 
   it('escapes what a marketer typed into attributes, keeping Liquid, and checks colours', () => {

@@ -145,7 +145,8 @@ export function cleanInline(html: string): string {
           ?.slice(2)
           .find((v) => v !== undefined) ?? '';
       const target = decodeEntities(href);
-      if (!/^(https?:|mailto:|\{\{)/i.test(target.trim())) continue;
+      // http(s), mailto, or a Liquid output that is the whole address or its start before a path ({{ shop_url }}/sale).
+      if (!/^(https?:|mailto:|\{\{[^}]*\}\}(?:[/?#]|$))/i.test(target.trim())) continue;
       out += `<a href=${attribute(target.trim())}>`;
       open.push('a');
     } else {
@@ -156,7 +157,12 @@ export function cleanInline(html: string): string {
   out += escapeText(html.slice(at));
   for (const tag of open.reverse()) out += `</${tag}>`;
   // Liquid reads its operators and quotes as written: the entities the editor made of them inside Liquid go.
-  const liquid = out.replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, (code) => decodeEntities(code).replace(/&nbsp;|\u00a0/g, ' '));
+  // A "<" that would open a tag stays escaped: decoded Liquid never brings markup with it.
+  const liquid = out.replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, (code) =>
+    decodeEntities(code)
+      .replace(/&nbsp;|\u00a0/g, ' ')
+      .replace(/<(?=[a-zA-Z!/?])/g, '&lt;'),
+  );
   return liquid.replace(/(<br>)+$/, '');
 }
 
@@ -224,6 +230,19 @@ function blockMjml(block: Block): string {
   }
 }
 
+/**
+ * Returns the block with what it lacks filled from a new block of its type (a design synced
+ * from elsewhere is checked only loosely by the server), or null for a type the builder has not.
+ */
+function complete(block: Block): Block | null {
+  if (!Object.hasOwn(BLOCK_LABELS, block?.type)) return null;
+  const full = { ...newBlock(block.type, String(block.id)), ...block } as Record<string, unknown>;
+  const base = newBlock(block.type, '') as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(base))
+    if (typeof full[key] !== typeof value || (Array.isArray(value) && !Array.isArray(full[key]))) full[key] = value;
+  return full as unknown as Block;
+}
+
 /** Returns the MJML document of a design: its blocks in order on a 600 px page, fluid below it. */
 export function blocksToMjml(design: Design): string {
   return `<mjml>
@@ -233,7 +252,11 @@ export function blocksToMjml(design: Design): string {
     </mj-attributes>
   </mj-head>
   <mj-body background-color="${colour(design.background, '#f3f4f6')}" width="600px">
-${design.blocks.map(blockMjml).join('\n')}
+${(Array.isArray(design.blocks) ? design.blocks : [])
+  .map(complete)
+  .filter((b): b is Block => b !== null)
+  .map(blockMjml)
+  .join('\n')}
   </mj-body>
 </mjml>
 `;

@@ -95,17 +95,18 @@ export class LateOutcomes {
     const { reports, originalJournalId } = readReport(raw);
     if (reports.length === 0) return { recorded: 0, paused: null };
     const fromPath = recipients.map((r) => journalOfBounceAddress(r, this.deps.secret)).find((id) => id !== null);
-    const journalId = fromPath ?? originalJournalId;
+    const journalId = fromPath ?? originalJournalId?.journalId;
     const row = journalId ? await this.deps.lateOutcomes.sentRow(journalId) : undefined;
-    if (!row) {
+    // The Message-ID is not signed: a report found by it must name the row's delivery, and its address (below).
+    if (!row || (fromPath === undefined && originalJournalId?.deliveryId !== row.deliveryId)) {
       this.deps.log?.(`A report about a message Mailroom did not send was ignored (journal row ${journalId ?? 'not named'}).`);
       return { recorded: 0, paused: null };
     }
     const policy = await this.policy();
     let recorded = 0;
     // With VERP each report is about one message: the report for its address, or its only one.
-    const report =
-      reports.find((r) => r.recipient?.toLowerCase() === row.email.toLowerCase()) ?? (reports.length === 1 ? reports[0] : undefined);
+    const forAddress = reports.find((r) => r.recipient?.toLowerCase() === row.email.toLowerCase());
+    const report = forAddress ?? (fromPath !== undefined && reports.length === 1 ? reports[0] : undefined);
     if (report && (await this.act(row, report, policy))) recorded++;
     const paused = recorded ? await this.judgeRates(row.deliveryId, policy) : null;
     if (recorded) this.deps.bus.changed(row.deliveryId);
@@ -122,13 +123,11 @@ export class LateOutcomes {
     let recorded = 0;
     const touched = new Set<string>();
     for (const event of events) {
-      const fromId = /^<?(\d+)\.[^@>]+@/.exec(event.messageId ?? '')?.[1];
-      const row = fromId
-        ? await this.deps.lateOutcomes.sentRow(Number(fromId))
-        : event.email
-          ? await this.deps.lateOutcomes.latestSentTo(event.email)
-          : undefined;
-      if (!row || (event.email && row.email.toLowerCase() !== event.email.toLowerCase())) continue;
+      // The provider's request is verified; still, the message it names must be of the address it names.
+      if (!event.email) continue;
+      const named = /^<?(\d+)\.([^@>]+)@/.exec(event.messageId ?? '');
+      const row = named ? await this.deps.lateOutcomes.sentRow(Number(named[1])) : await this.deps.lateOutcomes.latestSentTo(event.email);
+      if (!row || row.email.toLowerCase() !== event.email.toLowerCase() || (named && named[2] !== row.deliveryId)) continue;
       if (await this.act(row, event, policy)) {
         recorded++;
         touched.add(row.deliveryId);

@@ -66,7 +66,10 @@ export class Webhooks {
   emit(event: WebhookEvent, data: Record<string, unknown>): void {
     if (!this.wants(event)) return;
     this.#gathered.push({ event, data });
-    this.#gatherTimer ??= setTimeout(() => void this.flush().catch((error: Error) => this.deps.log?.(error.message)), GATHER_MS);
+    if (!this.#gatherTimer) {
+      this.#gatherTimer = setTimeout(() => void this.flush().catch((error: Error) => this.deps.log?.(error.message)), GATHER_MS);
+      this.#gatherTimer.unref?.();
+    }
   }
 
   /** Queues a test event for one endpoint and posts it at once. */
@@ -90,7 +93,7 @@ export class Webhooks {
         .map((e) => ({ webhookId: e.id, event, payload: JSON.stringify({ id: randomUUID(), event, at: at.toISOString(), data }) })),
     );
     await this.deps.store.enqueue(items, at);
-    if (items.length) void this.dispatch();
+    if (items.length) void this.dispatch().catch((error: Error) => this.deps.log?.(`Webhooks could not be posted: ${error.message}`));
   }
 
   /** Posts the deliveries that are due, a batch at a time, until none is. */

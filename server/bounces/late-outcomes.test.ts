@@ -155,10 +155,25 @@ describe('bounces and complaints reported later', () => {
     });
   });
 
+  it('never lets a quarantine that ends replace one that does not', async () => {
+    const email = (await kit.services.audience.pageById(0, 1))[0].email;
+    await kit.services.audience.quarantine(email, 'hard-bounce', '550 5.1.1', null, clock);
+    await kit.services.audience.quarantine(email, 'mailbox-full', '552 5.2.2', null, clock, new Date(clock.getTime() + 86_400_000));
+    expect((await suppression(email)).quarantine).toMatchObject({ reason: 'hard-bounce', smtpReply: '550 5.1.1' });
+    clock = new Date(clock.getTime() + 2 * 86_400_000);
+    expect(await kit.services.lateOutcomes.liftDue()).toBe(0);
+  });
+
   it('ignores what names no message of ours, and mail that is no report', async () => {
     const [message] = await sendDelivery();
     const forged = { ...originalOf(message), messageId: '<999999.dx@shop.example.com>' };
     await report(postfixBounce(forged, '5.1.1', '550 5.1.1 unknown'), 'bounce-1-000000000000@bounces.example.com');
+    // The Message-ID is not signed: one naming a real row, but another delivery or address, is not believed.
+    const [row] = await kit.sql<{ id: number }>('SELECT id FROM journal WHERE email = ?', [message.to]);
+    const otherDelivery = { ...originalOf(message), messageId: `<${row.id}.d2@shop.example.com>` };
+    await report(arfComplaint(otherDelivery), 'fbl@bounces.example.com');
+    const otherAddress = { ...originalOf(message), to: 'someone.else@example.com' };
+    await report(arfComplaint(otherAddress), 'fbl@bounces.example.com');
     await report(Buffer.from('From: a@b.example\r\nSubject: hello\r\n\r\nnot a report\r\n'), message.returnPath!);
     expect(await kit.value('SELECT COUNT(*) AS n FROM late_outcomes')).toBe(0);
     expect((await suppression(message.to)).quarantine).toBeNull();

@@ -97,6 +97,9 @@ describe('relay providers’ webhooks', () => {
     const body = JSON.parse(sns({ notificationType: 'Bounce' }));
     body.SigningCertURL = 'https://attacker.example/cert.pem';
     expect((await post('ses', JSON.stringify(body))).status).toBe(403);
+    // On Amazon's host, but not SNS's certificate path: not fetched either.
+    body.SigningCertURL = 'https://sns.eu-west-1.amazonaws.com/?Action=Anything';
+    expect((await post('ses', JSON.stringify(body))).status).toBe(403);
     expect(fetched).toEqual([]);
   });
 
@@ -134,6 +137,10 @@ describe('relay providers’ webhooks', () => {
     expect(await (await post('mailgun', JSON.stringify({ signature: signed(now), 'event-data': eventData }))).json()).toEqual({
       recorded: 1,
     });
+    // The same signed request again is a replay; a timestamp the token's characters were moved into is refused.
+    expect((await post('mailgun', JSON.stringify({ signature: signed(now), 'event-data': eventData }))).status).toBe(403);
+    const moved = { timestamp: `${now}tok`, token: 'en-1', signature: signed(now).signature };
+    expect((await post('mailgun', JSON.stringify({ signature: moved, 'event-data': eventData }))).status).toBe(403);
     expect((await kit.services.audience.findByEmail(message.to))?.status).toBe('unsubscribed');
   });
 
@@ -159,6 +166,10 @@ describe('relay providers’ webhooks', () => {
       expect(response.status).toBe(404);
       expect((await response.json()).message).toMatch(/MAILROOM_MAILGUN_SIGNING_KEY/);
       expect((await bare.app.request('/hooks/brevo', { method: 'POST', body: '{}' })).status).toBe(404);
+      // SES needs its topics named: any AWS account can sign messages of its own topic.
+      const ses = await bare.app.request('/hooks/ses', { method: 'POST', body: sns({ notificationType: 'Bounce' }) });
+      expect(ses.status).toBe(404);
+      expect((await ses.json()).message).toMatch(/MAILROOM_SES_TOPIC_ARNS/);
     } finally {
       await bare.close();
     }

@@ -21,7 +21,7 @@ export interface ProviderKeys {
   mailgunSigningKey?: string | null;
   /** user:password that Postmark's webhook URL carries. */
   postmarkAuth?: string | null;
-  /** The SNS topics whose notifications are taken; none: any topic of a verified message. */
+  /** The SNS topics whose notifications are taken (required: any AWS account can sign for its own topic). */
   sesTopicArns?: readonly string[];
 }
 
@@ -46,14 +46,16 @@ function snsCanonical(m: Record<string, string>): string {
       ? ['Message', 'MessageId', 'Subject', 'Timestamp', 'TopicArn', 'Type']
       : ['Message', 'MessageId', 'SubscribeURL', 'Timestamp', 'Token', 'TopicArn', 'Type'];
   return fields
-    .filter((f) => m[f] !== undefined)
+    .filter((f) => m[f] != null)
     .map((f) => `${f}\n${m[f]}\n`)
     .join('');
 }
 
-const fromAmazon = (url: string) => {
+/** True for an https URL on SNS's host; for a certificate, only SNS's own path (no query), so nothing else there is fetched. */
+const fromAmazon = (url: string, certificate = false) => {
   try {
     const parsed = new URL(url);
+    if (certificate && (!/^\/SimpleNotificationService-[0-9a-f]+\.pem$/.test(parsed.pathname) || parsed.search)) return false;
     return parsed.protocol === 'https:' && SNS_HOST.test(parsed.hostname);
   } catch {
     return false;
@@ -67,8 +69,19 @@ async function ses(body: string, keys: ProviderKeys, fetchCertificate: Certifica
   } catch {
     return { ok: false, status: 400, message: 'The body is not an SNS message (JSON).' };
   }
-  if (!fromAmazon(message.SigningCertURL ?? '')) return { ok: false, status: 403, message: 'The signing certificate is not Amazon SNS’s.' };
-  if (keys.sesTopicArns?.length && !keys.sesTopicArns.includes(message.TopicArn)) {
+  if (!keys.sesTopicArns?.length) {
+    return {
+      ok: false,
+      status: 404,
+      message: 'Amazon SES’s webhook is not set up: set MAILROOM_SES_TOPIC_ARNS to the SNS topics to take.',
+    };
+  }
+  if (!fromAmazon(message.SigningCertURL ?? '', true))
+    return { ok: false, status: 403, message: 'The signing certificate is not Amazon SNS’s.' };
+  if (message.SignatureVersion !== '1' && message.SignatureVersion !== '2') {
+    return { ok: false, status: 403, message: 'The SNS signature version is not 1 or 2.' };
+  }
+  if (!keys.sesTopicArns.includes(message.TopicArn)) {
     return { ok: false, status: 403, message: `The topic ${message.TopicArn} is not one Mailroom takes (MAILROOM_SES_TOPIC_ARNS).` };
   }
   const algorithm = message.SignatureVersion === '2' ? 'RSA-SHA256' : 'RSA-SHA1';
@@ -173,6 +186,17 @@ function sendgrid(body: string, headers: Headers, keys: ProviderKeys): ProviderR
   };
 }
 
+/** The Mailgun tokens seen in the last 15 minutes, with when: a request signed once is taken once. */
+const mailgunTokens = new Map<string, number>();
+
+function tokenFirstSeen(token: string, now: Date): boolean {
+  const at = now.getTime();
+  for (const [seen, when] of mailgunTokens) if (at - when > 900_000) mailgunTokens.delete(seen);
+  if (mailgunTokens.has(token)) return false;
+  mailgunTokens.set(token, at);
+  return true;
+}
+
 function mailgun(body: string, keys: ProviderKeys, now: Date): ProviderRequest {
   if (!keys.mailgunSigningKey)
     return { ok: false, status: 404, message: 'Mailgun’s webhook is not set up: set MAILROOM_MAILGUN_SIGNING_KEY.' };
@@ -192,9 +216,13 @@ function mailgun(body: string, keys: ProviderKeys, now: Date): ProviderRequest {
         .update(s.timestamp + s.token)
         .digest('hex')
     : '';
-  if (!s || !safeEqual(expected, s.signature)) return { ok: false, status: 403, message: 'The Mailgun signature does not verify.' };
-  if (Math.abs(now.getTime() / 1000 - Number(s.timestamp)) > 900)
+  if (!s || !safeEqual(expected, String(s.signature))) return { ok: false, status: 403, message: 'The Mailgun signature does not verify.' };
+  // The timestamp is what the HMAC covers with the token: ten digits, within 15 minutes, each token once.
+  if (!/^\d{10}$/.test(String(s.timestamp)) || Math.abs(now.getTime() / 1000 - Number(s.timestamp)) > 900) {
     return { ok: false, status: 403, message: 'The Mailgun signature is older than 15 minutes.' };
+  }
+  if (!tokenFirstSeen(String(s.token), now))
+    return { ok: false, status: 403, message: 'This Mailgun request was received before (a replay).' };
   const e = payload['event-data'];
   if (!e) return { ok: true, events: [] };
   const id = e.message?.headers?.['message-id'];

@@ -9,7 +9,7 @@ describe('reports that arrive after a message was accepted', () => {
   it('reads a Postfix bounce for an unknown user as a hard bounce of its recipient, with the reply', async () => {
     const reply = '550 5.1.1 <zoe@example.com>: Recipient address rejected: User unknown in local recipient table';
     const { reports, originalJournalId } = readReport(postfixBounce(original, '5.1.1', reply));
-    expect(originalJournalId).toBe(42);
+    expect(originalJournalId).toEqual({ journalId: 42, deliveryId: 'd1' });
     expect(reports).toEqual([
       { kind: 'hard-bounce', recipient: 'zoe@example.com', status: '5.1.1', diagnostic: reply, mailboxFull: false },
     ]);
@@ -32,7 +32,7 @@ describe('reports that arrive after a message was accepted', () => {
 
   it('reads an ARF report as a complaint of the original recipient', async () => {
     const { reports, originalJournalId } = readReport(arfComplaint(original));
-    expect(originalJournalId).toBe(42);
+    expect(originalJournalId).toEqual({ journalId: 42, deliveryId: 'd1' });
     expect(reports).toEqual([
       { kind: 'complaint', recipient: 'zoe@example.com', status: 'abuse', diagnostic: 'SomeGenerator/1.0', mailboxFull: false },
     ]);

@@ -23,8 +23,8 @@ export interface LateReport {
 
 export interface ReadReport {
   reports: LateReport[];
-  /** The journal row the original message's Message-ID names (<row.delivery@domain>), when it came with the report. */
-  originalJournalId: number | null;
+  /** The journal row and delivery the original message's Message-ID names (<row.delivery@domain>), when it came with the report. */
+  originalJournalId: { journalId: number; deliveryId: string } | null;
 }
 
 /** Returns the fields of a block of header-like lines (continuation lines folded), lower-cased names. */
@@ -128,8 +128,8 @@ function originalHeaders(parts: readonly Part[]): Map<string, string> | null {
 export function readReport(raw: Buffer): ReadReport {
   const parts = partsOf(raw.toString('utf8'));
   const original = originalHeaders(parts);
-  const row = /^<(\d+)\.[^@>]+@/.exec(original?.get('message-id') ?? '')?.[1];
-  const originalJournalId = row ? Number(row) : null;
+  const named = /^<(\d+)\.([^@>]+)@/.exec(original?.get('message-id') ?? '');
+  const originalJournalId = named ? { journalId: Number(named[1]), deliveryId: named[2] } : null;
   const status = parts.find((p) => p.type === 'message/delivery-status');
   if (status) return { reports: readDeliveryStatus(status.body), originalJournalId };
   const feedback = parts.find((p) => p.type === 'message/feedback-report');

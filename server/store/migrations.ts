@@ -580,6 +580,7 @@ export const MIGRATIONS: readonly Migration[] = [
   );
   CREATE INDEX late_outcomes_email ON late_outcomes (email, received_at);
   CREATE INDEX late_outcomes_delivery ON late_outcomes (delivery_id, journal_id);
+  CREATE UNIQUE INDEX late_outcomes_once ON late_outcomes (journal_id, kind, status);
   CREATE TABLE quarantine_next (
     email TEXT PRIMARY KEY,
     reason TEXT NOT NULL CHECK (reason IN ('hard-bounce', 'complaint', 'soft-bounces', 'mailbox-full')),
@@ -606,6 +607,7 @@ export const MIGRATIONS: readonly Migration[] = [
   );
   CREATE INDEX late_outcomes_email ON late_outcomes (email, received_at);
   CREATE INDEX late_outcomes_delivery ON late_outcomes (delivery_id, journal_id);
+  CREATE UNIQUE INDEX late_outcomes_once ON late_outcomes (journal_id, kind, status);
   ALTER TABLE quarantine DROP CONSTRAINT IF EXISTS quarantine_reason_check;
   ALTER TABLE quarantine ADD CONSTRAINT quarantine_reason_check CHECK (reason IN ('hard-bounce', 'complaint', 'soft-bounces', 'mailbox-full'));
   ALTER TABLE quarantine ADD COLUMN lift_at TEXT;

@@ -295,7 +295,8 @@ export function postgresAudienceStore(sql: Pg): AudienceStore {
         await tx`INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at, lift_at)
           VALUES (${address}, ${reason}, ${smtpReply}, ${deliveryId}, ${now.toISOString()}, ${liftAt?.toISOString() ?? null})
           ON CONFLICT (email) DO UPDATE SET reason = EXCLUDED.reason, smtp_reply = EXCLUDED.smtp_reply,
-            delivery_id = EXCLUDED.delivery_id, at = EXCLUDED.at, lift_at = EXCLUDED.lift_at`;
+            delivery_id = EXCLUDED.delivery_id, at = EXCLUDED.at, lift_at = EXCLUDED.lift_at
+          WHERE quarantine.lift_at IS NOT NULL OR EXCLUDED.lift_at IS NULL`;
         await touch(tx, address, now);
       });
     },

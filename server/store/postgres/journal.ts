@@ -56,7 +56,8 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
     for (const b of bounced) {
       await tx`INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at)
           SELECT lower(email), 'hard-bounce', ${b.reply}, delivery_id, ${at} FROM journal WHERE id = ${b.id}
-        ON CONFLICT (email) DO UPDATE SET smtp_reply = EXCLUDED.smtp_reply, delivery_id = EXCLUDED.delivery_id, at = EXCLUDED.at`;
+        ON CONFLICT (email) DO UPDATE SET reason = 'hard-bounce', smtp_reply = EXCLUDED.smtp_reply, delivery_id = EXCLUDED.delivery_id,
+          at = EXCLUDED.at, lift_at = NULL`;
       // The replicas pull the quarantine with the profile: it takes a change number.
       await tx`UPDATE profiles SET change_seq = nextval('change_seq'), updated_at = ${at}
         WHERE id = (SELECT profile_id FROM journal WHERE id = ${b.id})`;

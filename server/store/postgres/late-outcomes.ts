@@ -35,10 +35,10 @@ export function postgresLateOutcomeStore(sql: Pg): LateOutcomeStore {
       };
     },
     async record(o) {
+      // One outcome per row, kind and status, however many nodes receive the same report at once.
       const rows = await sql`INSERT INTO late_outcomes (journal_id, delivery_id, email, kind, status, diagnostic, mailbox_full, received_at)
-        SELECT ${o.journalId}, ${o.deliveryId}, ${o.email}, ${o.kind}, ${o.status}, ${o.diagnostic}, ${o.mailboxFull ? 1 : 0}, ${o.receivedAt}
-        WHERE NOT EXISTS (SELECT 1 FROM late_outcomes WHERE journal_id = ${o.journalId} AND kind = ${o.kind} AND status = ${o.status})
-        RETURNING id`;
+        VALUES (${o.journalId}, ${o.deliveryId}, ${o.email}, ${o.kind}, ${o.status}, ${o.diagnostic}, ${o.mailboxFull ? 1 : 0}, ${o.receivedAt})
+        ON CONFLICT (journal_id, kind, status) DO NOTHING RETURNING id`;
       return rows.length === 1;
     },
     async softBouncesSince(email, since) {

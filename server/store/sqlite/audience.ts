@@ -82,7 +82,8 @@ function syncAudienceStore(db: Db): Sync<AudienceStore> {
   const quarantine = db.prepare(
     `INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at, lift_at) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, smtp_reply = excluded.smtp_reply, delivery_id = excluded.delivery_id,
-       at = excluded.at, lift_at = excluded.lift_at`,
+       at = excluded.at, lift_at = excluded.lift_at
+     WHERE quarantine.lift_at IS NOT NULL OR excluded.lift_at IS NULL`,
   );
   const dueLifts = db.prepare('SELECT email FROM quarantine WHERE lift_at IS NOT NULL AND lift_at <= ?').pluck();
   const lift = db.prepare('DELETE FROM quarantine WHERE email = ?');

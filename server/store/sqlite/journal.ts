@@ -42,7 +42,8 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
   );
   const quarantine = db.prepare(
     `INSERT INTO quarantine (email, reason, smtp_reply, delivery_id, at) SELECT lower(email), 'hard-bounce', ?, delivery_id, ? FROM journal WHERE id = ?
-     ON CONFLICT (email) DO UPDATE SET smtp_reply = excluded.smtp_reply, delivery_id = excluded.delivery_id, at = excluded.at`,
+     ON CONFLICT (email) DO UPDATE SET reason = 'hard-bounce', smtp_reply = excluded.smtp_reply, delivery_id = excluded.delivery_id, at = excluded.at,
+       lift_at = NULL`,
   );
   const stampProfile = db.prepare(
     'UPDATE profiles SET change_seq = ?, updated_at = ? WHERE id = (SELECT profile_id FROM journal WHERE id = ?)',

@@ -30,10 +30,10 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
   );
   const totals = db.prepare(LIST_HEALTH_TOTALS);
   const healthDays = db.prepare(LIST_HEALTH_DAYS);
-  const seen = db.prepare('SELECT 1 FROM late_outcomes WHERE journal_id = ? AND kind = ? AND status = ?').pluck();
   const insert = db.prepare(
     `INSERT INTO late_outcomes (journal_id, delivery_id, email, kind, status, diagnostic, mailbox_full, received_at)
-     VALUES (@journalId, @deliveryId, @email, @kind, @status, @diagnostic, @mailboxFull, @receivedAt)`,
+     VALUES (@journalId, @deliveryId, @email, @kind, @status, @diagnostic, @mailboxFull, @receivedAt)
+     ON CONFLICT (journal_id, kind, status) DO NOTHING`,
   );
   const soft = db.prepare(`SELECT COUNT(*) FROM late_outcomes WHERE email = ? AND kind = 'soft-bounce' AND received_at >= ?`).pluck();
   const sent = db.prepare(`SELECT COUNT(*) FROM journal WHERE delivery_id = ? AND status = 'sent'`).pluck();
@@ -42,11 +42,7 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
      WHERE delivery_id = ? GROUP BY kind, domain ORDER BY count DESC, kind, domain LIMIT 50`,
   );
   const kinds = db.prepare(`SELECT kind, COUNT(DISTINCT journal_id) AS n FROM late_outcomes WHERE delivery_id = ? GROUP BY kind`);
-  const record = db.transaction((o: LateOutcome) => {
-    if (seen.get(o.journalId, o.kind, o.status)) return false;
-    insert.run({ ...o, mailboxFull: o.mailboxFull ? 1 : 0 });
-    return true;
-  });
+  const record = (o: LateOutcome) => insert.run({ ...o, mailboxFull: o.mailboxFull ? 1 : 0 }).changes === 1;
   return {
     sentRow: (id) => sentRow.get(id) as SentRow | undefined,
     latestSentTo: (email) => latest.get(email.trim()) as SentRow | undefined,
