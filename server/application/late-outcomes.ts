@@ -10,7 +10,7 @@
  * messages are out) is paused, saying why.
  */
 
-import { readReport, type LateReport } from '../bounces/reports';
+import { messageIdRow, readReport, type LateReport } from '../bounces/reports';
 import { journalOfBounceAddress } from '../bounces/verp';
 import type { LiveBus } from '../live/live-bus';
 import type { AudienceStore } from '../store/audience';
@@ -102,15 +102,10 @@ export class LateOutcomes {
       this.deps.log?.(`A report about a message Mailroom did not send was ignored (journal row ${journalId ?? 'not named'}).`);
       return { recorded: 0, paused: null };
     }
-    const policy = await this.policy();
-    let recorded = 0;
     // With VERP each report is about one message: the report for its address, or its only one.
     const forAddress = reports.find((r) => r.recipient?.toLowerCase() === row.email.toLowerCase());
     const report = forAddress ?? (fromPath !== undefined && reports.length === 1 ? reports[0] : undefined);
-    if (report && (await this.act(row, report, policy))) recorded++;
-    const paused = recorded ? await this.judgeRates(row.deliveryId, policy) : null;
-    if (recorded) this.deps.bus.changed(row.deliveryId);
-    return { recorded, paused };
+    return this.apply(report ? [[row, report]] : []);
   }
 
   /**
@@ -119,25 +114,35 @@ export class LateOutcomes {
    * by its address (the latest message sent to it). Resolves how many were kept.
    */
   async receiveEvents(events: readonly ProviderEvent[]): Promise<number> {
-    const policy = await this.policy();
-    let recorded = 0;
-    const touched = new Set<string>();
+    const found: [SentRow, LateReport][] = [];
     for (const event of events) {
       // The provider's request is verified; still, the message it names must be of the address it names.
       if (!event.email) continue;
-      const named = /^<?(\d+)\.([^@>]+)@/.exec(event.messageId ?? '');
-      const row = named ? await this.deps.lateOutcomes.sentRow(Number(named[1])) : await this.deps.lateOutcomes.latestSentTo(event.email);
-      if (!row || row.email.toLowerCase() !== event.email.toLowerCase() || (named && named[2] !== row.deliveryId)) continue;
-      if (await this.act(row, event, policy)) {
-        recorded++;
-        touched.add(row.deliveryId);
-      }
+      const named = messageIdRow(event.messageId);
+      const row = named ? await this.deps.lateOutcomes.sentRow(named.journalId) : await this.deps.lateOutcomes.latestSentTo(event.email);
+      if (!row || row.email.toLowerCase() !== event.email.toLowerCase() || (named && named.deliveryId !== row.deliveryId)) continue;
+      found.push([row, event]);
     }
+    return (await this.apply(found)).recorded;
+  }
+
+  /** Keeps and acts on each outcome, then judges the rates of the deliveries they touched and tells their listeners. */
+  private async apply(found: readonly [SentRow, LateReport][]): Promise<Received> {
+    if (found.length === 0) return { recorded: 0, paused: null };
+    const policy = await this.policy();
+    let recorded = 0;
+    const touched = new Set<string>();
+    for (const [row, report] of found) {
+      if (!(await this.act(row, report, policy))) continue;
+      recorded++;
+      touched.add(row.deliveryId);
+    }
+    let paused: Received['paused'] = null;
     for (const deliveryId of touched) {
-      await this.judgeRates(deliveryId, policy);
+      paused = (await this.judgeRates(deliveryId, policy)) ?? paused;
       this.deps.bus.changed(deliveryId);
     }
-    return recorded;
+    return { recorded, paused };
   }
 
   /** Keeps the outcome and applies the policy; resolves false for a report already received. */

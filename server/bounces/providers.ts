@@ -11,6 +11,7 @@
 
 import { createHmac, createPublicKey, createVerify, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import type { ProviderEvent } from '../application/late-outcomes';
+import { enhancedStatus, isMailboxFull, isPermanent } from './reports';
 
 export type Provider = 'ses' | 'sendgrid' | 'mailgun' | 'postmark';
 export const PROVIDERS: readonly Provider[] = ['ses', 'sendgrid', 'mailgun', 'postmark'];
@@ -32,9 +33,7 @@ export type ProviderRequest =
 /** Fetches an SNS signing certificate (PEM); given in tests. */
 export type CertificateFetcher = (url: string) => Promise<string>;
 
-const hardStatus = (status: string) => status.startsWith('5') && !/^5\.2\.2$/.test(status);
 const event = (e: Omit<ProviderEvent, 'mailboxFull'> & { mailboxFull?: boolean }): ProviderEvent => ({ mailboxFull: false, ...e });
-const statusIn = (text: string) => /\b[245]\.\d{1,3}\.\d{1,3}\b/.exec(text)?.[0] ?? '';
 const safeEqual = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /** SNS's host: a certificate from anywhere else is not Amazon's. */
@@ -114,7 +113,7 @@ async function ses(body: string, keys: ProviderKeys, fetchCertificate: Certifica
     return {
       ok: true,
       events: note.bounce.bouncedRecipients.map((r) => {
-        const status = statusIn(r.status ?? '') || (permanent ? '5.0.0' : '4.0.0');
+        const status = enhancedStatus(r.status ?? '') || (permanent ? '5.0.0' : '4.0.0');
         return event({
           kind: permanent ? 'hard-bounce' : 'soft-bounce',
           recipient: r.emailAddress,
@@ -169,8 +168,8 @@ function sendgrid(body: string, headers: Headers, keys: ProviderKeys): ProviderR
       if (e.event === 'spamreport')
         return [event({ kind: 'complaint', recipient: e.email, email: e.email, status: 'abuse', diagnostic: '', messageId })];
       if (e.event !== 'bounce' && e.event !== 'deferred') return [];
-      const status = statusIn(e.status ?? '') || statusIn(e.reason ?? '') || (e.event === 'bounce' ? '5.0.0' : '4.0.0');
-      const hard = e.event === 'bounce' && e.type !== 'blocked' && hardStatus(status);
+      const status = enhancedStatus(e.status ?? '') || enhancedStatus(e.reason ?? '') || (e.event === 'bounce' ? '5.0.0' : '4.0.0');
+      const hard = e.event === 'bounce' && e.type !== 'blocked' && isPermanent(status);
       return [
         event({
           kind: hard ? 'hard-bounce' : 'soft-bounce',
@@ -178,7 +177,7 @@ function sendgrid(body: string, headers: Headers, keys: ProviderKeys): ProviderR
           email: e.email,
           status,
           diagnostic: (e.reason ?? '').slice(0, 500),
-          mailboxFull: status === '5.2.2',
+          mailboxFull: isMailboxFull(status),
           messageId,
         }),
       ];
@@ -234,18 +233,18 @@ function mailgun(body: string, keys: ProviderKeys, now: Date): ProviderRequest {
     };
   if (e.event !== 'failed') return { ok: true, events: [] };
   const ds = e['delivery-status'] ?? {};
-  const status = ds['enhanced-code'] || statusIn(ds.message ?? '') || (e.severity === 'permanent' ? '5.0.0' : '4.0.0');
+  const status = ds['enhanced-code'] || enhancedStatus(ds.message ?? '') || (e.severity === 'permanent' ? '5.0.0' : '4.0.0');
   const diagnostic = `${ds.code ?? ''} ${ds.message ?? ds.description ?? ''}`.trim().slice(0, 500);
   return {
     ok: true,
     events: [
       event({
-        kind: e.severity === 'permanent' && hardStatus(status) ? 'hard-bounce' : 'soft-bounce',
+        kind: e.severity === 'permanent' && isPermanent(status) ? 'hard-bounce' : 'soft-bounce',
         recipient: e.recipient,
         email: e.recipient,
         status,
         diagnostic,
-        mailboxFull: status === '5.2.2',
+        mailboxFull: isMailboxFull(status),
         messageId,
       }),
     ],
@@ -267,7 +266,7 @@ function postmark(body: string, headers: Headers, keys: ProviderKeys): ProviderR
     };
   if (e.RecordType !== 'Bounce') return { ok: true, events: [] };
   const hard = e.Type === 'HardBounce' || e.Type === 'BadEmailAddress';
-  const status = statusIn(e.Details ?? '') || (hard ? '5.0.0' : '4.0.0');
+  const status = enhancedStatus(e.Details ?? '') || (hard ? '5.0.0' : '4.0.0');
   return {
     ok: true,
     events: [

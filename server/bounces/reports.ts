@@ -49,6 +49,22 @@ const addressOf = (value: string | undefined) => {
   return address.includes('@') ? address : null;
 };
 
+/** Returns the enhanced status code (RFC 3463) in a text: "5.1.1" in "550 5.1.1 User unknown"; '' when there is none. */
+export const enhancedStatus = (text: string) => /\b[245]\.\d{1,3}\.\d{1,3}\b/.exec(text)?.[0] ?? '';
+
+/** True for a full mailbox (X.2.2, or said so): a soft bounce, however it is reported. */
+export const isMailboxFull = (status: string, diagnostic = '') =>
+  /^[45]\.2\.2$/.test(status) || /mailbox (is )?full|over ?quota/i.test(diagnostic);
+
+/** True for a failure that will not pass by itself: a 5.x.x status that is not a full mailbox. */
+export const isPermanent = (status: string, diagnostic = '') => status.startsWith('5') && !isMailboxFull(status, diagnostic);
+
+/** Returns the journal row and delivery a Message-ID Mailroom gave names (<row.delivery@domain>, brackets optional), or null. */
+export function messageIdRow(messageId: string | null | undefined): { journalId: number; deliveryId: string } | null {
+  const named = /^<?(\d+)\.([^@>]+)@/.exec(messageId?.trim() ?? '');
+  return named ? { journalId: Number(named[1]), deliveryId: named[2] } : null;
+}
+
 /** Returns the per-recipient outcomes of a message/delivery-status part. */
 export function readDeliveryStatus(text: string): LateReport[] {
   const [, ...recipients] = text.split(/\r?\n[ \t]*\r?\n/).filter((block) => block.trim() !== '');
@@ -56,17 +72,17 @@ export function readDeliveryStatus(text: string): LateReport[] {
   for (const block of recipients) {
     const fields = fieldsOf(block);
     const action = (fields.get('action') ?? '').toLowerCase();
-    const status = /\d\.\d{1,3}\.\d{1,3}/.exec(fields.get('status') ?? '')?.[0] ?? '';
+    const status = enhancedStatus(fields.get('status') ?? '');
     const diagnostic = (fields.get('diagnostic-code') ?? '').replace(/^smtp;\s*/i, '');
     if (action !== 'failed' && action !== 'delayed') continue;
-    const mailboxFull = /^[45]\.2\.2$/.test(status) || /mailbox (is )?full|over ?quota/i.test(diagnostic);
-    const hard = action === 'failed' && status.startsWith('5') && !mailboxFull;
+    const full = isMailboxFull(status, diagnostic);
+    const hard = action === 'failed' && isPermanent(status, diagnostic);
     reports.push({
       kind: hard ? 'hard-bounce' : 'soft-bounce',
       recipient: addressOf(fields.get('final-recipient') ?? fields.get('original-recipient')),
       status: status || (action === 'failed' ? '5.0.0' : '4.0.0'),
       diagnostic: diagnostic.slice(0, 500),
-      mailboxFull,
+      mailboxFull: full,
     });
   }
   return reports;
@@ -128,8 +144,7 @@ function originalHeaders(parts: readonly Part[]): Map<string, string> | null {
 export function readReport(raw: Buffer): ReadReport {
   const parts = partsOf(raw.toString('utf8'));
   const original = originalHeaders(parts);
-  const named = /^<(\d+)\.([^@>]+)@/.exec(original?.get('message-id') ?? '');
-  const originalJournalId = named ? { journalId: Number(named[1]), deliveryId: named[2] } : null;
+  const originalJournalId = messageIdRow(original?.get('message-id'));
   const status = parts.find((p) => p.type === 'message/delivery-status');
   if (status) return { reports: readDeliveryStatus(status.body), originalJournalId };
   const feedback = parts.find((p) => p.type === 'message/feedback-report');

@@ -10,6 +10,7 @@
 
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { ASSET_MAX_BYTES } from '../../shared/images';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -44,8 +45,8 @@ export const BODY_LIMITS: readonly { route: string; maxBytes: number | 'import' 
   { route: 'POST /api/work/push', maxBytes: 16 * MiB },
   // A relay provider's webhook: SendGrid posts events in batches of up to a thousand or so.
   { route: 'POST /hooks/:provider', maxBytes: 4 * MiB },
-  // An image for a message (routes/assets.ts's ASSET_MAX_BYTES).
-  { route: 'POST /api/assets', maxBytes: 5 * MiB },
+  // An image for a message (shared/images.ts).
+  { route: 'POST /api/assets', maxBytes: ASSET_MAX_BYTES },
 ];
 
 /** Returns "8 KiB", "32 MiB", "2 GiB": a size as a sentence says it. */

@@ -12,21 +12,13 @@ import { Hono } from 'hono';
 import { imageSize } from 'image-size';
 import { z } from 'zod';
 import type { AppEnv } from '../services';
+import { extensionOf, IMAGE_TYPES, type ImageExtension } from '../../shared/images';
 import type { AssetInfo } from '../store/assets';
 import { recordAudit } from './audit-trail';
 import { query } from './validate';
 
-/** The largest image an upload takes: far more than an email image should weigh (the control rules warn well before). */
-export const ASSET_MAX_BYTES = 5 * 1024 * 1024;
-
-/** The image types taken, by what image-size finds in the bytes: the MIME type and the URL's extension. */
-const TYPES: Record<string, { mime: string; ext: string }> = {
-  png: { mime: 'image/png', ext: 'png' },
-  jpg: { mime: 'image/jpeg', ext: 'jpg' },
-  gif: { mime: 'image/gif', ext: 'gif' },
-  webp: { mime: 'image/webp', ext: 'webp' },
-};
-const EXTENSIONS = new Map(Object.values(TYPES).map((t) => [t.ext, t.mime]));
+/** The image types taken, by what image-size finds in the bytes (shared/images.ts names them so). */
+const isTaken = (type: string | undefined): type is ImageExtension => Object.hasOwn(IMAGE_TYPES, type ?? '');
 
 const uploadQuery = z.object({ name: z.string().trim().min(1).max(200).default('image') });
 const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(200) });
@@ -34,10 +26,8 @@ const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).def
 /** What the API says of an image: what is stored, and the URL a message references it by. */
 export const assetView = (asset: AssetInfo, publicUrl: string) => ({
   ...asset,
-  url: `${publicUrl}/a/${asset.hash}.${extensionOf(asset.type)}`,
+  url: `${publicUrl}/a/${asset.hash}.${extensionOf(asset.type) ?? 'bin'}`,
 });
-
-const extensionOf = (mime: string) => Object.values(TYPES).find((t) => t.mime === mime)?.ext ?? 'bin';
 
 const SVG = /<svg[\s>]/i;
 
@@ -52,12 +42,11 @@ function inspect(bytes: Buffer): { type: string; width: number; height: number }
   } catch {
     return { problem: 'This file is not an image Mailroom can read: upload a PNG, JPEG, GIF or WebP image.' };
   }
-  const type = TYPES[found.type ?? ''];
-  if (!type || !found.width || !found.height) {
+  if (!isTaken(found.type) || !found.width || !found.height) {
     const kind = found.type ? `a ${found.type.toUpperCase()} image` : 'a file of an unknown kind';
     return { problem: `This is ${kind}, which mail clients do not show reliably: upload a PNG, JPEG, GIF or WebP image.` };
   }
-  return { type: type.mime, width: found.width, height: found.height };
+  return { type: IMAGE_TYPES[found.type], width: found.width, height: found.height };
 }
 
 export const assets = new Hono<AppEnv>()
@@ -90,8 +79,8 @@ export const assets = new Hono<AppEnv>()
 /** The images, served to anyone (mail clients fetch them): immutable, since a hash names its bytes. */
 export const assetsPublic = new Hono<AppEnv>().get('/a/:file', async (c) => {
   const match = /^([0-9a-f]{64})\.([a-z]+)$/.exec(c.req.param('file'));
-  const mime = match && EXTENSIONS.get(match[2]);
-  const asset = mime ? await c.var.services.stores.assets.get(match[1]) : undefined;
+  const mime = match && isTaken(match[2]) ? IMAGE_TYPES[match[2]] : undefined;
+  const asset = match && mime ? await c.var.services.stores.assets.get(match[1]) : undefined;
   if (!asset || asset.type !== mime) return c.text('There is no such image.', 404);
   return c.body(new Uint8Array(asset.bytes), 200, {
     'Content-Type': asset.type,

@@ -4,6 +4,7 @@
  * with images" weighs a message offline too, in the live preview and in the preparation.
  */
 
+import { refusalOf } from '../api';
 import { getMeta, SERVER_IMAGE_SIZES } from '../db/db';
 import { db } from '../db/instance';
 import { LiveQuery } from './live-query.svelte';
@@ -21,12 +22,31 @@ export async function rememberImages(images: readonly { url: string; size: numbe
   });
 }
 
-/** Reads the server's list of images into the device; offline, what is known stays. */
-export async function refreshImages(): Promise<void> {
-  try {
-    const response = await fetch('/api/assets');
-    if (response.ok) await rememberImages(((await response.json()) as { assets: { url: string; size: number }[] }).assets);
-  } catch {
-    // Offline: the sizes last heard stay.
-  }
+/** An uploaded image as the server lists it (server/routes/assets.ts). */
+export interface Asset {
+  hash: string;
+  url: string;
+  name: string;
+  type: string;
+  size: number;
+  width: number;
+  height: number;
+  uploadedBy: string;
+  uploadedAt: string;
 }
+
+/** Resolves the server's images, their sizes kept on the device; throws the server's refusal, or a TypeError offline. */
+export async function listImages(): Promise<Asset[]> {
+  const response = await fetch('/api/assets');
+  if (!response.ok) throw new Error((await refusalOf(response)).message);
+  const { assets } = (await response.json()) as { assets: Asset[] };
+  await rememberImages(assets);
+  return assets;
+}
+
+/** Reads the server's list of images into the device; offline, what is known stays. */
+export const refreshImages = () =>
+  listImages().then(
+    () => undefined,
+    () => undefined,
+  );

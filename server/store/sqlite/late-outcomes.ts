@@ -43,6 +43,10 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
   );
   const kinds = db.prepare(`SELECT kind, COUNT(DISTINCT journal_id) AS n FROM late_outcomes WHERE delivery_id = ? GROUP BY kind`);
   const record = (o: LateOutcome) => insert.run({ ...o, mailboxFull: o.mailboxFull ? 1 : 0 }).changes === 1;
+  const ofRecipients = db.prepare(
+    `SELECT j.seq, ${COLUMNS} FROM late_outcomes l JOIN journal j ON j.id = l.journal_id
+     WHERE l.delivery_id = ? AND j.delivery_id = l.delivery_id AND j.seq IN (SELECT value FROM json_each(?)) ORDER BY l.id`,
+  );
   return {
     sentRow: (id) => sentRow.get(id) as SentRow | undefined,
     latestSentTo: (email) => latest.get(email.trim()) as SentRow | undefined,
@@ -59,12 +63,10 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
     },
     ofRecipients(deliveryId, seqs) {
       if (seqs.length === 0) return [];
-      const rows = db
-        .prepare(
-          `SELECT j.seq, ${COLUMNS} FROM late_outcomes l JOIN journal j ON j.id = l.journal_id
-           WHERE l.delivery_id = ? AND j.delivery_id = l.delivery_id AND j.seq IN (SELECT value FROM json_each(?)) ORDER BY l.id`,
-        )
-        .all(deliveryId, JSON.stringify(seqs)) as (Omit<LateOutcome, 'mailboxFull'> & { seq: number; mailboxFull: number })[];
+      const rows = ofRecipients.all(deliveryId, JSON.stringify(seqs)) as (Omit<LateOutcome, 'mailboxFull'> & {
+        seq: number;
+        mailboxFull: number;
+      })[];
       return rows.map((r) => ({ ...r, mailboxFull: r.mailboxFull === 1 }));
     },
   };
