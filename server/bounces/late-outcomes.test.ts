@@ -155,6 +155,30 @@ describe('bounces and complaints reported later', () => {
     });
   });
 
+  it('answers 451 when a report cannot be kept, so that the reporting server tries again', async () => {
+    const down = await startBounceReceiver({
+      port: 0,
+      host: '127.0.0.1',
+      handle: async () => {
+        throw new Error('the database is down');
+      },
+    });
+    try {
+      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: down.port, secure: false, ignoreTLS: true });
+      const refused = transport.sendMail({
+        envelope: { from: '', to: 'bounce-1-000000000000@bounces.example.com' },
+        raw: Buffer.from('Subject: x\r\n\r\nx\r\n'),
+      });
+      await expect(refused).rejects.toMatchObject({
+        responseCode: 451,
+        response: '451 4.3.0 The report could not be kept: try again later',
+      });
+      transport.close();
+    } finally {
+      await down.close();
+    }
+  });
+
   it('never lets a quarantine that ends replace one that does not', async () => {
     const email = (await kit.services.audience.pageById(0, 1))[0].email;
     await kit.services.audience.quarantine(email, 'hard-bounce', '550 5.1.1', null, clock);

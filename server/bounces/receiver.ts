@@ -32,7 +32,7 @@ export async function startBounceReceiver(options: {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
-        if (stream.sizeExceeded) return callback(Object.assign(new Error('552 5.3.4 Report too big'), { responseCode: 552 }));
+        if (stream.sizeExceeded) return callback(Object.assign(new Error('5.3.4 Report too big'), { responseCode: 552 }));
         options
           .handle(
             Buffer.concat(chunks),
@@ -42,7 +42,7 @@ export async function startBounceReceiver(options: {
             () => callback(null, 'Report received'),
             (error: Error) => {
               options.onError?.(error);
-              callback(Object.assign(new Error(`451 4.3.0 The report could not be kept: try again later`), { responseCode: 451 }));
+              callback(Object.assign(new Error('4.3.0 The report could not be kept: try again later'), { responseCode: 451 }));
             },
           );
       });
