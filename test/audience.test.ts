@@ -99,7 +99,8 @@ describe('the audience, as a marketer uses it', () => {
     await detail.getByLabel('Reason for the denylist').fill('Asked at the fair');
     await detail.getByRole('button', { name: 'Add to denylist' }).click();
     await detail.getByRole('button', { name: 'Remove from denylist' }).waitFor();
-    expect(await detail.textContent()).toMatch(/Denylist\s*yes: Asked at the fair/);
+    // The panel is drawn again once the pull brings the change: read it until it says so.
+    await expect.poll(() => detail.textContent()).toMatch(/Denylist\s*yes: Asked at the fair/);
     // The other tab did not pull, yet shows the result.
     await other.getByText('10,001 profiles').waitFor({ timeout: 30_000 });
     await other.close();
