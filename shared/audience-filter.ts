@@ -5,8 +5,12 @@
  * excludes what it matches ("exclude profiles matching …").
  */
 
-import { fieldValue, timeOf, type FieldDefinition, type ProfileColumns } from './profile-fields';
-import type { AttributeDefinition, AttributeType, AttributeValue, Profile } from './types';
+import { CLICKED, DELIVERY_FIELD, deliveryColumn, LAST_CLICK, LAST_OPEN, NOT_RECEIVED, OPENED, RECEIVED } from './engagement';
+import { fieldValue, timeOf, type FieldDefinition, type FieldType, type ProfileColumns } from './profile-fields';
+import type { AttributeValue, Profile } from './types';
+
+/** A field by name and type: an attribute of the schema, or a field definition. */
+type TypedField = { name: string; type: FieldType };
 
 export const FILTER_OPERATORS = [
   'equals',
@@ -26,6 +30,12 @@ export const FILTER_OPERATORS = [
   'isFalse',
   'hasTag',
   'hasNotTag',
+  'received',
+  'notReceived',
+  'opened',
+  'notOpened',
+  'clicked',
+  'notClicked',
 ] as const;
 export type FilterOperator = (typeof FILTER_OPERATORS)[number];
 
@@ -34,7 +44,10 @@ export interface FilterCondition {
   /** A core field (email, first_name, …) or a custom attribute of the schema. */
   field: string;
   operator: FilterOperator;
-  /** The value compared with; for `inList` a comma-separated list; for `withinLastDays` a number of days. */
+  /**
+   * The value compared with; for `inList` a comma-separated list; for `withinLastDays` a
+   * number of days; for a condition on the `delivery` field, the delivery's id.
+   */
   value: string;
   /** The upper bound of `between`. */
   value2?: string;
@@ -46,12 +59,13 @@ export type AudienceFilter =
 export const EVERYONE: AudienceFilter = { kind: 'all' };
 
 /** The operators that fit each type of field, in the order the builder offers them. */
-export const OPERATORS_BY_TYPE: Record<AttributeType, readonly FilterOperator[]> = {
+export const OPERATORS_BY_TYPE: Record<FieldType, readonly FilterOperator[]> = {
   text: ['equals', 'notEquals', 'inList', 'contains', 'startsWith', 'isEmpty', 'isNotEmpty'],
   number: ['equals', 'notEquals', 'greaterThan', 'lessThan', 'between', 'isEmpty', 'isNotEmpty'],
   date: ['equals', 'before', 'after', 'between', 'withinLastDays', 'isEmpty', 'isNotEmpty'],
   boolean: ['isTrue', 'isFalse', 'isEmpty', 'isNotEmpty'],
   tags: ['hasTag', 'hasNotTag', 'isEmpty', 'isNotEmpty'],
+  delivery: ['notOpened', 'opened', 'clicked', 'notClicked', 'received', 'notReceived'],
 };
 
 export const OPERATOR_LABELS: Record<FilterOperator, string> = {
@@ -72,6 +86,12 @@ export const OPERATOR_LABELS: Record<FilterOperator, string> = {
   isFalse: 'is no',
   hasTag: 'has tag',
   hasNotTag: 'does not have tag',
+  received: 'received',
+  notReceived: 'did not receive',
+  opened: 'opened',
+  notOpened: 'received, did not open',
+  clicked: 'clicked in',
+  notClicked: 'received, did not click in',
 };
 
 /** Operators that take no value. */
@@ -85,7 +105,7 @@ const DAY = 86_400_000;
  * Returns a predicate for the filter, compiled once for the schema's field types; `now`
  * anchors "within the last N days" (so a preparation is reproducible). Core fields are text.
  */
-export function compileAudience(filter: AudienceFilter, schema: readonly AttributeDefinition[] = [], now = new Date()): ProfilePredicate {
+export function compileAudience(filter: AudienceFilter, schema: readonly TypedField[] = [], now = new Date()): ProfilePredicate {
   return compileTree(filter, schema, now)((field) => (profile: Profile) => fieldValue(profile, field));
 }
 
@@ -95,7 +115,7 @@ export function compileAudience(filter: AudienceFilter, schema: readonly Attribu
  */
 export function compileAudienceColumns(
   filter: AudienceFilter,
-  schema: readonly AttributeDefinition[] = [],
+  schema: readonly TypedField[] = [],
   now = new Date(),
 ): (block: ProfileColumns) => (position: number) => boolean {
   const bind = compileTree(filter, schema, now);
@@ -109,12 +129,8 @@ export function compileAudienceColumns(
 type Reader<R> = (field: string) => (row: R) => AttributeValue | undefined;
 
 /** Compiles the conditions once; the result binds them to a way of reading a field of a row. */
-function compileTree(
-  filter: AudienceFilter,
-  schema: readonly AttributeDefinition[],
-  now: Date,
-): <R>(read: Reader<R>) => (row: R) => boolean {
-  const types = new Map<string, AttributeType>(schema.map((a) => [a.name, a.type]));
+function compileTree(filter: AudienceFilter, schema: readonly TypedField[], now: Date): <R>(read: Reader<R>) => (row: R) => boolean {
+  const types = new Map<string, FieldType>(schema.map((a) => [a.name, a.type]));
   const compile = (node: AudienceFilter): (<R>(read: Reader<R>) => (row: R) => boolean) => {
     switch (node.kind) {
       case 'all':
@@ -146,9 +162,11 @@ function compileTree(
         };
       }
       case 'condition': {
-        const test = compileCondition(node, types.get(node.field) ?? typeForOperator(node.operator), now.getTime());
+        const test = compileCondition(node, types.get(node.field) ?? builtInType(node), now.getTime());
+        // A condition on a delivery reads that delivery's column.
+        const column = node.field === DELIVERY_FIELD ? deliveryColumn(String(node.value).trim()) : node.field;
         return <R>(read: Reader<R>) => {
-          const value = read(node.field);
+          const value = read(column);
           return (row: R) => test(value(row));
         };
       }
@@ -162,10 +180,17 @@ function isEmptyGroup(filter: AudienceFilter): boolean {
   return (filter.kind === 'and' || filter.kind === 'or') && filter.conditions.every(isEmptyGroup);
 }
 
+/** The type of a field the schema does not declare: an engagement field's, or the one its operator asks for. */
+function builtInType(condition: FilterCondition): FieldType {
+  if (condition.field === LAST_OPEN || condition.field === LAST_CLICK) return 'date';
+  if (condition.field === DELIVERY_FIELD) return 'delivery';
+  return typeForOperator(condition.operator);
+}
+
 /** The type a field must have for an operator, when the schema does not say (a core field, an unknown attribute). */
-function typeForOperator(operator: FilterOperator): AttributeType {
+function typeForOperator(operator: FilterOperator): FieldType {
   return (
-    (['number', 'date', 'boolean', 'tags'] as const).find(
+    (['number', 'date', 'boolean', 'tags', 'delivery'] as const).find(
       (type) => !OPERATORS_BY_TYPE.text.includes(operator) && OPERATORS_BY_TYPE[type].includes(operator),
     ) ?? 'text'
   );
@@ -179,7 +204,7 @@ const text = (v: AttributeValue | undefined) =>
 const toNumber = (v: AttributeValue | undefined) =>
   typeof v === 'number' ? v : v === null || v === undefined || v === '' ? NaN : Number(v);
 
-function compileCondition(condition: FilterCondition, type: AttributeType, now: number): ValueTest {
+function compileCondition(condition: FilterCondition, type: FieldType, now: number): ValueTest {
   const { operator } = condition;
   const expected = String(condition.value).trim().toLowerCase();
   if (operator === 'isEmpty') return isEmptyValue;
@@ -213,6 +238,15 @@ function compileCondition(condition: FilterCondition, type: AttributeType, now: 
       const has = (v: AttributeValue | undefined) => Array.isArray(v) && v.some((t) => t.toLowerCase() === expected);
       return operator === 'hasNotTag' ? (v) => !has(v) : has;
     }
+    case 'delivery': {
+      // The column holds the profile's standing with the delivery (NOT_RECEIVED … CLICKED).
+      if (operator === 'notReceived') return (v) => v === NOT_RECEIVED;
+      if (operator === 'opened') return (v) => v === OPENED || v === CLICKED;
+      if (operator === 'notOpened') return (v) => v === RECEIVED;
+      if (operator === 'clicked') return (v) => v === CLICKED;
+      if (operator === 'notClicked') return (v) => v === RECEIVED || v === OPENED;
+      return (v) => typeof v === 'number' && v !== NOT_RECEIVED;
+    }
     case 'text': {
       if (operator === 'notEquals') return (v) => text(v) !== expected;
       if (operator === 'contains') return (v) => text(v).includes(expected);
@@ -232,10 +266,11 @@ function compileCondition(condition: FilterCondition, type: AttributeType, now: 
 }
 
 /** Returns why a condition cannot be used (a missing or malformed value), or null. */
-export function conditionProblem(condition: FilterCondition, type: AttributeType): string | null {
+export function conditionProblem(condition: FilterCondition, type: FieldType): string | null {
   if (!OPERATORS_BY_TYPE[type].includes(condition.operator))
     return `"${OPERATOR_LABELS[condition.operator]}" does not fit a ${type} field.`;
   if (VALUELESS.has(condition.operator)) return null;
+  if (type === 'delivery' && String(condition.value).trim() === '') return 'Choose a delivery.';
   if (String(condition.value).trim() === '') return `Give a value for ${condition.field}.`;
   if (type === 'number' && Number.isNaN(Number(condition.value))) return `"${condition.value}" is not a number.`;
   const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(String(v).trim()) && !Number.isNaN(timeOf(String(v).trim()));
@@ -255,7 +290,7 @@ export function conditionProblem(condition: FilterCondition, type: AttributeType
  */
 export function withoutIncomplete(
   filter: AudienceFilter,
-  fields: readonly { name: string; type: AttributeType }[],
+  fields: readonly { name: string; type: FieldType }[],
 ): { filter: AudienceFilter; ignored: number } {
   const types = new Map(fields.map((f) => [f.name, f.type]));
   let ignored = 0;
@@ -264,7 +299,7 @@ export function withoutIncomplete(
       case 'all':
         return node;
       case 'condition':
-        if (conditionProblem(node, types.get(node.field) ?? typeForOperator(node.operator)) === null) return node;
+        if (conditionProblem(node, types.get(node.field) ?? builtInType(node)) === null) return node;
         ignored++;
         return null;
       case 'not': {
@@ -350,9 +385,13 @@ function describeTyped(filter: AudienceFilter, fields: ReadonlyMap<string, Field
     case 'condition': {
       const field = fields.get(filter.field);
       const label = field?.label ?? filter.field;
-      const type = field?.type ?? typeForOperator(filter.operator);
+      const type = field?.type ?? builtInType(filter);
       const value = (raw: string) => typedValue(raw, type, filter.operator);
       const { operator } = filter;
+      if (type === 'delivery') {
+        const chosen = field?.choices?.find((c) => c.value === filter.value)?.label ?? filter.value;
+        return `${OPERATOR_LABELS[operator].replace(/^./, (c) => c.toUpperCase())} the delivery "${chosen}"`;
+      }
       if (VALUELESS.has(operator)) return `${label} ${OPERATOR_LABELS[operator]}`;
       if (operator === 'between') return `${label} is between ${value(filter.value)} and ${value(filter.value2 ?? '')}`;
       if (operator === 'withinLastDays')
@@ -370,7 +409,7 @@ function describeTyped(filter: AudienceFilter, fields: ReadonlyMap<string, Field
 }
 
 /** Returns a condition's value as its type reads: a number with separators, a date in words, text in quotes. */
-function typedValue(raw: string, type: AttributeType, operator: FilterOperator): string {
+function typedValue(raw: string, type: FieldType, operator: FilterOperator): string {
   const trimmed = String(raw).trim();
   if (type === 'number' || operator === 'withinLastDays') return Number(trimmed).toLocaleString('en-US', { maximumFractionDigits: 20 });
   if (type === 'date') return DATE_FORMAT.format(timeOf(trimmed));

@@ -5,6 +5,7 @@
  */
 
 import { compileAudienceColumns } from './audience-filter';
+import type { EngagementIndex } from './engagement';
 import { compileMessage, PART_NAMES, renderMessage, type CompiledMessage } from './message';
 import { profilesView, templateValue, type ProfileBlockView, type ProfileColumns } from './profile-fields';
 import {
@@ -54,6 +55,8 @@ export interface PreparationInputs {
   publicUrl?: string;
   /** The sizes of the images uploaded to Mailroom, by URL (control rule "Total size with images"). */
   imageSizes?: Readonly<Record<string, number>>;
+  /** Who received, opened and clicked recent deliveries, for conditions on engagement. */
+  engagement?: EngagementIndex;
 }
 
 /** The unsubscribe URL previews and preparation render with; the server signs a real one. */
@@ -86,6 +89,7 @@ export class Preparation {
     private readonly now: () => Date,
     audienceColumns: (block: ProfileColumns) => (position: number) => boolean,
     private readonly sendAt: Date,
+    private readonly engagement: EngagementIndex | undefined,
   ) {
     this.analysis = new AnalysisBuilder(rules);
     this.settings = settingsOf(rules.rules);
@@ -103,7 +107,7 @@ export class Preparation {
     delivery: Delivery,
     inputs: PreparationInputs,
   ): { ok: true; preparation: Preparation } | { ok: false; result: PreparationResult } {
-    const { typology, schema = [], history = [], now = () => new Date(), publicUrl, imageSizes } = inputs;
+    const { typology, schema = [], history = [], now = () => new Date(), publicUrl, imageSizes, engagement } = inputs;
     const log: LogLine[] = [];
     const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
     write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started with the typology "${typology.name}".`);
@@ -118,8 +122,9 @@ export class Preparation {
     if (log.some((l) => l.level === 'error')) return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     const at = now();
     const sendAt = delivery.scheduledAt ? new Date(delivery.scheduledAt) : at;
-    const rules = new CompiledRules(recipientRules(typology), { deliveryId: delivery.id, sendAt, history, schema, now: at });
-    const preparation = new Preparation(compiled.message, rules, now, compileAudienceColumns(delivery.audience, schema, at), sendAt);
+    const rules = new CompiledRules(recipientRules(typology), { deliveryId: delivery.id, sendAt, history, schema, now: at, engagement });
+    const audience = compileAudienceColumns(delivery.audience, schema, at);
+    const preparation = new Preparation(compiled.message, rules, now, audience, sendAt, engagement);
     preparation.log.push(...log);
     return { ok: true, preparation };
   }
@@ -133,7 +138,8 @@ export class Preparation {
    * As addProfiles, for a block read column by column: the audience, the rules and the
    * recipients' values read only the columns they need, and no profile object is built.
    */
-  addBlock(block: ProfileBlockView): ChunkResult {
+  addBlock(replicaBlock: ProfileBlockView): ChunkResult {
+    const block = this.engagement ? this.engagement.view(replicaBlock) : replicaBlock;
     const out: ChunkResult = { recipients: [], exclusions: [] };
     const inAudience = this.inAudienceColumns(block);
     let bound: BoundRules | null = null;

@@ -25,10 +25,15 @@ export const CORE_LABELS: Record<CoreField, string> = {
   time_zone: 'Time zone',
 };
 
+/** The type of a field a filter tests: an attribute's, or `delivery` (a profile's standing with a delivery sent, see engagement.ts). */
+export type FieldType = AttributeType | 'delivery';
+
 export interface FieldDefinition {
   name: string;
   label: string;
-  type: AttributeType;
+  type: FieldType;
+  /** The values the field takes, when they are a known list (the deliveries a condition can name). */
+  choices?: { value: string; label: string }[];
 }
 
 /** Returns every field a filter or template may use: the core fields, then the schema's attributes. */
@@ -110,8 +115,12 @@ export function profilesView(profiles: readonly Profile[]): ProfileBlockView {
   };
 }
 
-/** Returns the time of a date value (YYYY-MM-DD as UTC midnight, or an ISO date-time) in ms; NaN when it is none. */
+/**
+ * Returns the time of a date value (YYYY-MM-DD as UTC midnight, or an ISO date-time) in ms;
+ * NaN when it is none. A number is a time already (engagement's columns hold epoch ms).
+ */
 export function timeOf(value: AttributeValue | undefined): number {
+  if (typeof value === 'number') return value;
   return typeof value === 'string' && value ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value) : NaN;
 }
 

@@ -14,6 +14,7 @@
 
 import { compileAudienceColumns } from './audience-filter';
 import { mailboxKey } from './email-address';
+import type { EngagementIndex } from './engagement';
 import {
   DENYLISTED,
   INVALID_ADDRESS,
@@ -37,6 +38,8 @@ export interface RuleContext {
   history: readonly ContactHistoryEntry[];
   schema: readonly AttributeDefinition[];
   now: Date;
+  /** Who received, opened and clicked recent deliveries (blocks come through its view; a single profile is seen through it here). */
+  engagement?: EngagementIndex;
 }
 
 /** Which rules are on, and the limits of pressure and capacity rules (a what-if changes these). */
@@ -85,6 +88,7 @@ export class CompiledRules {
   readonly capacity: { rule: number; used: number; key: ColumnKey }[] = [];
   /** The rule index of the duplicate-address rule, or -1. */
   readonly duplicate: number;
+  readonly #engagement: EngagementIndex | undefined;
 
   constructor(
     readonly rules: readonly RecipientRule[],
@@ -102,6 +106,7 @@ export class CompiledRules {
       }
     });
     this.duplicate = duplicate;
+    this.#engagement = context.engagement;
   }
 
   /** Returns the rules bound to a block: each reads only the columns it needs. */
@@ -117,7 +122,8 @@ export class CompiledRules {
 
   /** Returns what the rules say about one profile (for a trace). */
   evaluate(profile: Profile): ProfileVerdicts {
-    const bound = this.bind(profilesView([profile]));
+    const view = profilesView([profile]);
+    const bound = this.bind(this.#engagement ? this.#engagement.view(view) : view);
     const valid = (bound.flags[0] & INVALID_ADDRESS) === 0;
     return {
       mask: maskAt(bound, 0, valid),

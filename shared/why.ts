@@ -4,8 +4,9 @@
  * outcome. The same code decides as the preparation does, so the trace cannot disagree.
  */
 
-import { compileAudience, describeAudience, type AudienceFilter } from './audience-filter';
-import { fieldText } from './profile-fields';
+import { compileAudienceColumns, describeAudience, type AudienceFilter } from './audience-filter';
+import { DELIVERY_FIELD, deliveryColumn, isEngagementField, type EngagementIndex } from './engagement';
+import { fieldText, profilesView } from './profile-fields';
 import type { CompiledRules } from './recipient-rules';
 import { causeOf, KIND_LABELS } from './typology';
 import type { AttributeDefinition, Exclusion, ExclusionCause, Profile } from './types';
@@ -49,12 +50,20 @@ export function explainProfile(
   compiled: CompiledRules,
   exclusion: Exclusion | undefined,
   now = new Date(),
+  engagement?: EngagementIndex,
 ): Trace {
   const steps: AudienceStep[] = [];
+  const alone = profilesView([profile]);
+  const view = engagement ? engagement.view(alone) : alone;
+  const valueOf = (field: string, value: string) => {
+    const column = field === DELIVERY_FIELD ? deliveryColumn(value) : field;
+    if (!isEngagementField(column)) return fieldText(profile, field);
+    return engagement ? engagement.describe(column, profile.id) : 'not known on this device';
+  };
   const walk = (node: AudienceFilter, depth: number): boolean => {
-    const passed = compileAudience(node, schema, now)(profile);
+    const passed = compileAudienceColumns(node, schema, now)(view)(0);
     if (node.kind === 'condition') {
-      steps.push({ text: describeAudience(node), passed, value: fieldText(profile, node.field), depth });
+      steps.push({ text: describeAudience(node), passed, value: valueOf(node.field, node.value), depth });
     } else if (node.kind === 'and' || node.kind === 'or') {
       steps.push({ text: node.kind === 'and' ? 'All of these' : 'Any of these', passed, depth });
       for (const child of node.conditions) walk(child, depth + 1);

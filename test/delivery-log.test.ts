@@ -3,12 +3,15 @@
  * built app in Debian's Chromium, real IndexedDB. The rows the log shows follow the live
  * figures while the delivery sends, without the filter being touched; and "excluded" lists
  * every profile the preparation excluded, each with the rule that excluded it, as the
- * server's own database says they should be.
+ * server's own database says they should be. Then, once some recipients have opened it,
+ * "Resend to non-openers" makes a draft whose audience — read from the replica's engagement —
+ * is exactly those who received it and did not open it, and sends it to them alone.
  */
 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { simpleParser } from 'mailparser';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from './support/browser';
@@ -138,5 +141,50 @@ describe('the delivery log', () => {
     expect(rows.map((r) => [r.email, r.excludedBy])).toEqual(expected.map((e) => [e.email, e.rule]));
     expect(new Set(expected.map((e) => e.rule)).size).toBeGreaterThanOrEqual(3); // the seed has several causes here
     for (const row of rows) expect(row.reason).toBe(row.excludedBy === 'Invalid address' ? 'not a valid email address' : '');
+  });
+
+  it('"Resend to non-openers" makes a draft for those who did not open it, and sends it to them alone', async () => {
+    // Five recipients open the message (its pixel, as a mail client loads it); one of them also clicks.
+    const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
+    const delivered = db
+      .prepare("SELECT email FROM journal WHERE delivery_id = ? AND status = 'sent' ORDER BY id")
+      .pluck()
+      .all(deliveryId) as string[];
+    const readers = delivered.slice(0, 5);
+    for (const email of readers) {
+      const raw = db.prepare('SELECT raw FROM mailbox WHERE envelope_to = ? ORDER BY id DESC').pluck().get(email) as Buffer;
+      const html = String((await simpleParser(raw)).html);
+      const pixel = /<img src="([^"]+\/t\/o\/[^"]+)"/.exec(html)![1];
+      expect((await fetch(pixel.replace(/^https?:\/\/[^/]+/, server.url), { headers: { 'user-agent': CHROME } })).ok).toBe(true);
+    }
+    await expect.poll(() => number('Opens'), { timeout: 10_000 }).toBe(5);
+
+    await button('Resend to non-openers…').click();
+    const dialog = page.getByRole('dialog', { name: 'Resend to non-openers' });
+    await expect.poll(() => dialog.getByLabel('Subject of the new delivery').inputValue()).not.toBe('');
+    await dialog.getByLabel('Subject of the new delivery').fill('In case you missed it, {{ first_name | default: "there" }}');
+    await dialog.getByRole('button', { name: 'Create the draft' }).click();
+    await page.waitForURL((url) => !url.pathname.endsWith(deliveryId));
+    const resendId = page.url().split('/').pop()!;
+    // The audience names the sent delivery; the choice is there once the pull has brought its engagement.
+    await expect.poll(() => page.getByLabel('Include, condition 1: field').inputValue()).toBe('delivery');
+    await expect.poll(() => page.getByLabel('Include, condition 1: operator').inputValue()).toBe('notOpened');
+    await expect
+      .poll(() => page.getByLabel('Include, condition 1: value').locator('option:checked').textContent(), { timeout: 30_000 })
+      .toMatch(/^Loyal in Gent \(/);
+    expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('Loyal in Gent — to non-openers');
+
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');
+    expect(await number('Targeted')).toBe(delivered.length - readers.length);
+    await button('Send').click();
+    await confirm('Yes, send').click();
+    await expect
+      .poll(() => db.prepare('SELECT status FROM deliveries WHERE id = ?').pluck().get(resendId), { timeout: 60_000 })
+      .toBe('completed');
+    const resent = db.prepare('SELECT email FROM journal WHERE delivery_id = ? ORDER BY id').pluck().all(resendId) as string[];
+    expect(new Set(resent)).toEqual(new Set(delivered.filter((email) => !readers.includes(email))));
+    expect(db.prepare('SELECT subject FROM deliveries WHERE id = ?').pluck().get(resendId)).toMatch(/^In case you missed it/);
   });
 });

@@ -23,6 +23,7 @@ const changesQuery = z.object({
 });
 
 const historyQuery = z.object({ days: z.coerce.number().int().min(1).max(366).default(90) });
+const engagementQuery = z.object({ days: z.coerce.number().int().min(1).max(731).default(365) });
 
 // How a number or date column is written: 1.234,56 or 1,234.56; 31-12-1990, 12/31/1990 or 1990-12-31.
 const valueFormat = { decimal: z.enum([',', '.']).optional(), dates: z.enum(['ymd', 'dmy', 'mdy']).optional() };
@@ -75,6 +76,11 @@ export const audience = new Hono<AppEnv>()
   .get('/contact-history', query(historyQuery), async (c) => {
     const since = new Date(Date.now() - c.req.valid('query').days * 86_400_000);
     return c.json({ entries: await c.var.services.audience.contactHistory(since) }, 200);
+  })
+  // What engagement conditions read on the device: who received, opened and clicked the deliveries of the last `days`.
+  .get('/engagement', query(engagementQuery), async (c) => {
+    const since = new Date(c.var.services.now().getTime() - c.req.valid('query').days * 86_400_000);
+    return c.json(await c.var.services.tracking.engagement(since), 200);
   })
   .get('/schema', async (c) => c.json({ attributes: await c.var.services.audience.schema() }, 200))
   .get('/profiles/:id', params(profileParams), async (c) => {

@@ -7,6 +7,8 @@
  * to remember to write them first. A crash can lose at most those FLUSH_MS of events.
  */
 
+import type { EngagementDelivery, EngagementSnapshot, LastEvents } from '../../shared/engagement';
+
 export type TrackingKind = 'open' | 'click' | 'unsubscribe';
 
 export interface TrackingEvent {
@@ -51,6 +53,12 @@ export interface TrackingStore {
    * with images blocked). Resolves with what `isMachine` said.
    */
   recordClick(click: TrackingEvent & { linkId: number }, now: Date, isMachine: (facts: ClickFacts) => boolean): Promise<boolean>;
+  /**
+   * Returns the engagement the replica carries: for each delivery that started sending
+   * since `since`, who received it and who of them opened and clicked (a person's events);
+   * for every profile, its last open and last click.
+   */
+  engagement(since: Date): Promise<EngagementSnapshot>;
   /** Writes the events waiting; the figures' and reports' reads call it (flushBefore). */
   flush(): Promise<void>;
 }
@@ -150,4 +158,27 @@ export class PendingEvents {
       if (e.journalId === journalId && (e.kind === 'click' || e.kind === 'open') && e.at >= from) e.machine = true;
     return late;
   }
+}
+
+/** The rows engagement reads, whichever engine: one per profile and delivery, and per profile its last events. */
+export interface EngagementRows {
+  deliveries: { deliveryId: string; name: string; sentAt: string }[];
+  /** kind 0 received, 1 opened, 2 clicked. */
+  standings: { deliveryId: string; profileId: number; kind: number }[];
+  last: { profileId: number; kind: 'open' | 'click'; at: string }[];
+}
+
+/** Returns the snapshot the rows make. */
+export function engagementOf(rows: EngagementRows): EngagementSnapshot {
+  const lists = new Map(rows.deliveries.map((d) => [d.deliveryId, [[], [], []] as number[][]]));
+  for (const row of rows.standings) lists.get(row.deliveryId)?.[row.kind].push(Number(row.profileId));
+  const deliveries = rows.deliveries.map((d): EngagementDelivery => {
+    const [received, opened, clicked] = lists.get(d.deliveryId)!;
+    return { ...d, received, opened, clicked };
+  });
+  const last = (kind: 'open' | 'click'): LastEvents => {
+    const of = rows.last.filter((r) => r.kind === kind);
+    return { ids: of.map((r) => Number(r.profileId)), at: of.map((r) => Date.parse(r.at)) };
+  };
+  return { deliveries, lastOpen: last('open'), lastClick: last('click') };
 }

@@ -224,6 +224,10 @@ export const REPLICA_LOADED = 'replica.loaded';
 export const REPLICA_SCHEMA = 'replica.schema';
 /** A digest of the contact history as of the last pull: part of the replica's version. */
 export const REPLICA_HISTORY_STAMP = 'replica.historyStamp';
+/** Who received, opened and clicked recent deliveries, and each profile's last open and click (EngagementSnapshot, ids as typed arrays). */
+export const REPLICA_ENGAGEMENT = 'replica.engagement';
+/** The deliveries of REPLICA_ENGAGEMENT without their ids (what the audience builder lists), and when it was pulled. */
+export const REPLICA_ENGAGED_DELIVERIES = 'replica.engagedDeliveries';
 
 /** Where the server puts tracking and unsubscribe links, as it last said (the control rule "Links reachable" reads it offline). */
 export const SERVER_PUBLIC_URL = 'server.publicUrl';

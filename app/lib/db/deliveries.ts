@@ -3,7 +3,8 @@
  * each edit bumps the version and waits in the record to be pushed to the team (work.ts).
  */
 
-import { EVERYONE } from '$shared/audience-filter';
+import { EVERYONE, type AudienceFilter } from '$shared/audience-filter';
+import { DELIVERY_FIELD } from '$shared/engagement';
 import type { ContentSource } from '$shared/content-source';
 import type { StarterTemplate } from '$shared/starter-templates';
 import { DEFAULT_TYPOLOGY_ID } from '$shared/typology';
@@ -58,6 +59,39 @@ export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by:
   // A copy is a new delivery: a schedule chosen for the original is not the copy's.
   const copy = `Copy of ${name}`.slice(0, 200);
   const content = { name: copy, fromName, fromAddress, subject, preheader, html, text, source, audience, scheduledAt: null, typologyId };
+  return addDelivery(db, content, by, from.id, now);
+}
+
+/**
+ * Returns the id of a new draft for those who received `from` and did not open it: the same
+ * content and typology with the subject given, and the audience "received, did not open"
+ * that delivery (read from the replica's engagement, so it can be prepared offline).
+ */
+export async function resendToNonOpeners(
+  db: MailroomDb,
+  from: LocalDelivery,
+  subject: string,
+  by: string | null,
+  now = new Date(),
+): Promise<string> {
+  const { name, fromName, fromAddress, preheader = '', html, text = '', source = null, typologyId } = plain(from);
+  const notOpened: AudienceFilter = {
+    kind: 'and',
+    conditions: [{ kind: 'condition', field: DELIVERY_FIELD, operator: 'notOpened', value: from.id }],
+  };
+  const content: DeliveryContent = {
+    name: `${name} — to non-openers`.slice(0, 200),
+    fromName,
+    fromAddress,
+    subject,
+    preheader,
+    html,
+    text,
+    source,
+    audience: notOpened,
+    scheduledAt: null,
+    typologyId,
+  };
   return addDelivery(db, content, by, from.id, now);
 }
 

@@ -11,12 +11,15 @@
  */
 
 import { historyStamp } from '$shared/content-hash';
+import { NO_ENGAGEMENT, type EngagementSnapshot } from '$shared/engagement';
 import { CORE_FIELDS, profilesView, type CoreField, type ProfileBlockView } from '$shared/profile-fields';
 import type { AttributeDefinition, ContactHistoryEntry, Profile } from '$shared/types';
 import {
   getMeta,
   REPLICA_COUNT,
   REPLICA_CURSOR,
+  REPLICA_ENGAGED_DELIVERIES,
+  REPLICA_ENGAGEMENT,
   REPLICA_HISTORY_STAMP,
   REPLICA_LOADED,
   REPLICA_SCHEMA,
@@ -318,6 +321,55 @@ export function foldForSearch(text: string): string {
 /** Returns the audience schema the replica was pulled with (empty before the first pull). */
 export async function replicaSchema(db: MailroomDb): Promise<AttributeDefinition[]> {
   return (await getMeta<AttributeDefinition[]>(db, REPLICA_SCHEMA)) ?? [];
+}
+
+/** A delivery engagement conditions can name, as the builder lists it. */
+export interface EngagedDelivery {
+  deliveryId: string;
+  name: string;
+  sentAt: string;
+  received: number;
+  opened: number;
+  clicked: number;
+}
+
+/**
+ * Replaces the replica's engagement in one transaction: the ids as typed arrays (a million
+ * of them take 4 MB), and beside them the list of deliveries alone with a stamp, which is
+ * what the page reads.
+ */
+export async function storeEngagement(db: MailroomDb, snapshot: EngagementSnapshot, pulledAt: string): Promise<void> {
+  const stored: EngagementSnapshot = {
+    deliveries: snapshot.deliveries.map((d) => ({
+      ...d,
+      received: Int32Array.from(d.received),
+      opened: Int32Array.from(d.opened),
+      clicked: Int32Array.from(d.clicked),
+    })),
+    lastOpen: { ids: Int32Array.from(snapshot.lastOpen.ids), at: Float64Array.from(snapshot.lastOpen.at) },
+    lastClick: { ids: Int32Array.from(snapshot.lastClick.ids), at: Float64Array.from(snapshot.lastClick.at) },
+  };
+  const listed: EngagedDelivery[] = snapshot.deliveries.map((d) => ({
+    deliveryId: d.deliveryId,
+    name: d.name,
+    sentAt: d.sentAt,
+    received: d.received.length,
+    opened: d.opened.length,
+    clicked: d.clicked.length,
+  }));
+  await db.transaction('rw', [db.meta], async () => {
+    await db.meta.put({ key: REPLICA_ENGAGEMENT, value: stored });
+    await db.meta.put({ key: REPLICA_ENGAGED_DELIVERIES, value: { pulledAt, deliveries: listed } });
+  });
+}
+
+/** Returns the replica's engagement (none before the first pull). */
+export async function replicaEngagement(db: MailroomDb): Promise<{ snapshot: EngagementSnapshot; pulledAt: string }> {
+  return db.transaction('r', [db.meta], async () => {
+    const snapshot = await getMeta<EngagementSnapshot>(db, REPLICA_ENGAGEMENT);
+    const listed = await getMeta<{ pulledAt: string }>(db, REPLICA_ENGAGED_DELIVERIES);
+    return { snapshot: snapshot ?? NO_ENGAGEMENT, pulledAt: listed?.pulledAt ?? '' };
+  });
 }
 
 /** Replaces the replica's contact history (what pressure and capacity rules count) in one transaction. */

@@ -12,6 +12,7 @@ import {
   getMeta,
   REPLICA_COUNT,
   REPLICA_CURSOR,
+  REPLICA_ENGAGED_DELIVERIES,
   REPLICA_HISTORY_STAMP,
   REPLICA_LOADED,
   REPLICA_SCHEMA,
@@ -19,7 +20,15 @@ import {
   replicaVersion,
   type MailroomDb,
 } from '../db/db';
-import { applyChangePage, compactReplica, OVERLAY_LIMIT, overlaySize, storeContactHistory } from '../db/replica';
+import {
+  applyChangePage,
+  compactReplica,
+  OVERLAY_LIMIT,
+  overlaySize,
+  storeContactHistory,
+  storeEngagement,
+  type EngagedDelivery,
+} from '../db/replica';
 
 const PAGE_SIZE = 10_000;
 const EVERY_MS = 5 * 60_000;
@@ -31,6 +40,7 @@ export class Replica {
   #historyStamp = $state('');
   #syncedAt = $state<string | null>(null);
   #schema = $state.raw<AttributeDefinition[]>([]);
+  #engaged = $state.raw<EngagedDelivery[]>([]);
   #syncing = $state(false);
   #received = $state(0);
   #expected = $state(0);
@@ -63,6 +73,10 @@ export class Replica {
   get schema() {
     return this.#schema;
   }
+  /** The deliveries sent in the last year, with who received, opened and clicked them, as of the last pull. */
+  get engagedDeliveries() {
+    return this.#engaged;
+  }
   get syncing() {
     return this.#syncing;
   }
@@ -82,9 +96,17 @@ export class Replica {
   load(): Promise<void> {
     return new Promise((loaded) => {
       liveQuery(() =>
-        this.db.meta.bulkGet([REPLICA_CURSOR, REPLICA_SYNCED_AT, REPLICA_COUNT, REPLICA_SCHEMA, REPLICA_HISTORY_STAMP]),
+        this.db.meta.bulkGet([
+          REPLICA_CURSOR,
+          REPLICA_SYNCED_AT,
+          REPLICA_COUNT,
+          REPLICA_SCHEMA,
+          REPLICA_HISTORY_STAMP,
+          REPLICA_ENGAGED_DELIVERIES,
+        ]),
       ).subscribe({
-        next: ([cursor, syncedAt, count, schema, stamp]) => {
+        next: ([cursor, syncedAt, count, schema, stamp, engaged]) => {
+          this.#engaged = (engaged?.value as { deliveries: EngagedDelivery[] } | undefined)?.deliveries ?? [];
           this.#cursor = (cursor?.value as number) ?? 0;
           this.#historyStamp = (stamp?.value as string) ?? '';
           this.#syncedAt = (syncedAt?.value as string) ?? null;
@@ -175,6 +197,10 @@ export class Replica {
       const history = await client.api.audience['contact-history'].$get({ query: { days: '90' } });
       if (!history.ok) throw new SyncRefused((await refusalOf(history)).message);
       await storeContactHistory(this.db, (await history.json()).entries);
+      // Who received, opened and clicked the last year's deliveries, for engagement conditions.
+      const engagement = await client.api.audience.engagement.$get({ query: { days: '365' } });
+      if (!engagement.ok) throw new SyncRefused((await refusalOf(engagement)).message);
+      await storeEngagement(this.db, await engagement.json(), new Date().toISOString());
       if ((await overlaySize(this.db)) > OVERLAY_LIMIT)
         void this.compact().catch((error) => console.error('compacting the replica', error));
     } catch (error) {

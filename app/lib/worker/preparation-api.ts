@@ -7,14 +7,23 @@
 
 import { compileAudienceColumns, type AudienceFilter } from '$shared/audience-filter';
 import { contentHash } from '$shared/content-hash';
+import { EngagementIndex, usesEngagement } from '$shared/engagement';
 import { Preparation, type PreparationResult } from '$shared/preparation';
 import { AnalysisBuilder, CompiledRules, whatIf, type Analysis, type RuleSettings } from '$shared/recipient-rules';
 import { recipientRules, type Typology } from '$shared/typology';
 import type { AttributeDefinition, ContactHistoryEntry, Delivery, PreparationKpis, Profile } from '$shared/types';
 import { explainProfile, type Trace } from '$shared/why';
-import { getMeta, MailroomDb, REPLICA_COUNT, SERVER_PUBLIC_URL, SERVER_IMAGE_SIZES, type StoredPreparation } from '../db/db';
+import {
+  getMeta,
+  MailroomDb,
+  REPLICA_COUNT,
+  REPLICA_ENGAGED_DELIVERIES,
+  SERVER_IMAGE_SIZES,
+  SERVER_PUBLIC_URL,
+  type StoredPreparation,
+} from '../db/db';
 import { BatchWriter, exclusionOf, savePreparedBatch } from '../db/prepared-batch';
-import { compactReplica, getProfile, replicaSchema, replicaState, scanBlocks, searchProfiles } from '../db/replica';
+import { compactReplica, getProfile, replicaEngagement, replicaSchema, replicaState, scanBlocks, searchProfiles } from '../db/replica';
 import { typologyOf } from '../db/typologies';
 
 export type PrepareOutcome =
@@ -37,6 +46,16 @@ export function createPreparationApi(db: MailroomDb) {
   /** The what-if analysis of each delivery's last preparation, by content hash. */
   const analyses = new Map<string, { hash: string; rules: CompiledRules; analysis: Analysis }>();
   let current: { deliveryId: string; cancelled: boolean } | null = null;
+  /** The replica's engagement, read once per pull. */
+  let engaged: { pulledAt: string; index: EngagementIndex } | null = null;
+
+  /** Returns the engagement index when any of `parts` reads engagement, else undefined (nothing is read). */
+  async function engagementFor(...parts: unknown[]): Promise<EngagementIndex | undefined> {
+    if (!parts.some(usesEngagement)) return undefined;
+    const pulledAt = (await getMeta<{ pulledAt: string }>(db, REPLICA_ENGAGED_DELIVERIES))?.pulledAt ?? '';
+    if (engaged?.pulledAt !== pulledAt) engaged = { pulledAt, index: new EngagementIndex((await replicaEngagement(db)).snapshot) };
+    return engaged.index;
+  }
 
   const api = {
     /** Returns the outcome of preparing the delivery; results are in Dexie when it resolves with ok. */
@@ -80,10 +99,19 @@ export function createPreparationApi(db: MailroomDb) {
       if (cached?.hash !== prepared.contentHash) {
         const inputs = await inputsOf(deliveryId);
         if (!inputs) return null;
-        const rules = compileRules(inputs.delivery, inputs.typology, inputs.schema, inputs.history, new Date(prepared.preparedAt));
+        const engagement = await engagementFor(inputs.delivery.audience, inputs.typology);
+        const rules = compileRules(
+          inputs.delivery,
+          inputs.typology,
+          inputs.schema,
+          inputs.history,
+          new Date(prepared.preparedAt),
+          engagement,
+        );
         const builder = new AnalysisBuilder(rules);
         const inAudience = compileAudienceColumns(inputs.delivery.audience, inputs.schema, new Date(prepared.preparedAt));
-        await scanBlocks(db, (block) => {
+        await scanBlocks(db, (replicaBlock) => {
+          const block = engagement ? engagement.view(replicaBlock) : replicaBlock;
           const test = inAudience(block);
           const bound = rules.bind(block);
           for (let i = 0; i < block.length; i++) if (test(i)) builder.add(bound, i);
@@ -102,18 +130,20 @@ export function createPreparationApi(db: MailroomDb) {
       if (!inputs || !profile) return null;
       const prepared = await db.preparations.get(deliveryId);
       const now = prepared ? new Date(prepared.preparedAt) : new Date();
-      const rules = compileRules(inputs.delivery, inputs.typology, inputs.schema, inputs.history, now);
+      const engagement = await engagementFor(inputs.delivery.audience, inputs.typology);
+      const rules = compileRules(inputs.delivery, inputs.typology, inputs.schema, inputs.history, now, engagement);
       const exclusion = prepared ? await exclusionOf(db, deliveryId, profileId) : undefined;
-      return explainProfile(inputs.delivery.audience, inputs.schema, profile, rules, exclusion, now);
+      return explainProfile(inputs.delivery.audience, inputs.schema, profile, rules, exclusion, now, engagement);
     },
 
     /** Returns how many profiles of the replica are in the audience (the builder's live count). */
     async countAudience(filter: AudienceFilter): Promise<number> {
       const inAudience = compileAudienceColumns(filter, await replicaSchema(db));
+      const engagement = await engagementFor(filter);
       let count = 0;
-      await scanBlocks(db, (block) => {
-        const test = inAudience(block);
-        for (let i = 0; i < block.length; i++) if (test(i)) count++;
+      await scanBlocks(db, (replicaBlock) => {
+        const test = inAudience(engagement ? engagement.view(replicaBlock) : replicaBlock);
+        for (let i = 0; i < replicaBlock.length; i++) if (test(i)) count++;
       });
       return count;
     },
@@ -153,6 +183,7 @@ export function createPreparationApi(db: MailroomDb) {
     schema: AttributeDefinition[],
     history: ContactHistoryEntry[],
     now: Date,
+    engagement: EngagementIndex | undefined,
   ): CompiledRules {
     return new CompiledRules(typology ? recipientRules(typology) : [], {
       deliveryId: delivery.id,
@@ -160,6 +191,7 @@ export function createPreparationApi(db: MailroomDb) {
       history,
       schema,
       now,
+      engagement,
     });
   }
 
@@ -186,7 +218,8 @@ export function createPreparationApi(db: MailroomDb) {
     // Where the server puts tracking links, as it last said (for the control rule "Links reachable"); offline too.
     const publicUrl = await getMeta<string>(db, SERVER_PUBLIC_URL);
     const imageSizes = await getMeta<Record<string, number>>(db, SERVER_IMAGE_SIZES);
-    const started = Preparation.start(delivery, { typology, schema, history, now: () => new Date(), publicUrl, imageSizes });
+    const engagement = await engagementFor(delivery.audience, typology);
+    const started = Preparation.start(delivery, { typology, schema, history, now: () => new Date(), publicUrl, imageSizes, engagement });
     const batch = new BatchWriter(deliveryId);
     let result: PreparationResult;
     if (!started.ok) {

@@ -1,7 +1,14 @@
 /** Tracking in SQLite (see ../tracking.ts for what it holds and promises). */
 
 import { asAsync, type Sync } from '../sync';
-import { PendingEvents, type PendingEvent, type TrackedRecipient, type TrackingStore } from '../tracking';
+import {
+  engagementOf,
+  PendingEvents,
+  type EngagementRows,
+  type PendingEvent,
+  type TrackedRecipient,
+  type TrackingStore,
+} from '../tracking';
 import type { Db } from './database';
 
 export function sqliteTrackingStore(db: Db): TrackingStore {
@@ -39,7 +46,32 @@ export function sqliteTrackingStore(db: Db): TrackingStore {
     }
   });
   const pending = new PendingEvents(async (events) => writeAll(events));
-  const store: Sync<Omit<TrackingStore, 'flush'>> = {
+  // Prepared on first use: the deliveries and sends tables belong to other stores.
+  const prepareEngagement = (): ((since: string) => EngagementRows) => {
+    const deliveries = db.prepare(
+      `SELECT id AS deliveryId, name, started_at AS sentAt FROM deliveries WHERE started_at IS NOT NULL AND started_at >= ? ORDER BY started_at`,
+    );
+    const standings = db.prepare(
+      `SELECT s.delivery_id AS deliveryId, s.profile_id AS profileId, 0 AS kind FROM sends s
+         JOIN deliveries d ON d.id = s.delivery_id WHERE d.started_at >= @since
+       UNION ALL
+       SELECT DISTINCT t.delivery_id, j.profile_id, CASE t.kind WHEN 'open' THEN 1 ELSE 2 END FROM tracking_events t
+         JOIN journal j ON j.id = t.journal_id JOIN deliveries d ON d.id = t.delivery_id
+         WHERE d.started_at >= @since AND t.kind IN ('open', 'click') AND t.machine = 0`,
+    );
+    const last = db.prepare(
+      `SELECT j.profile_id AS profileId, t.kind, MAX(t.at) AS at FROM tracking_events t JOIN journal j ON j.id = t.journal_id
+       WHERE t.kind IN ('open', 'click') AND t.machine = 0 GROUP BY j.profile_id, t.kind`,
+    );
+    // One snapshot: an open written between two reads would be in one and not the other.
+    return db.transaction((since: string) => ({
+      deliveries: deliveries.all(since),
+      standings: standings.all({ since }),
+      last: last.all(),
+    })) as unknown as (since: string) => EngagementRows;
+  };
+  let readEngagement: ((since: string) => EngagementRows) | undefined;
+  const store: Sync<Omit<TrackingStore, 'flush' | 'engagement'>> = {
     linkId(deliveryId, url) {
       const key = `${deliveryId}\n${url}`;
       let id = cache.get(key);
@@ -72,5 +104,13 @@ export function sqliteTrackingStore(db: Db): TrackingStore {
       return machine;
     },
   };
-  return { ...asAsync<Omit<TrackingStore, 'flush'>>(store), flush: () => pending.flush() };
+  return {
+    ...asAsync<Omit<TrackingStore, 'flush' | 'engagement'>>(store),
+    flush: () => pending.flush(),
+    async engagement(since) {
+      await pending.flush();
+      readEngagement ??= prepareEngagement();
+      return engagementOf(readEngagement(since.toISOString()));
+    },
+  };
 }
