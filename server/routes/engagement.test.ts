@@ -14,7 +14,8 @@ import { createKit, eventually, handOver, newProfile, PUBLIC_URL, recordingMesse
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
 const GMAIL_PROXY = 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)';
-const HTML = '<html><body><p>Hi {{ first_name }}</p><a href="https://shop.example.com/coats">Coats</a> <a href="{{ unsubscribe_url }}">Unsubscribe</a></body></html>';
+const HTML =
+  '<html><body><p>Hi {{ first_name }}</p><a href="https://shop.example.com/coats">Coats</a> <a href="{{ unsubscribe_url }}">Unsubscribe</a></body></html>';
 
 let kit: Kit;
 let sent: OutgoingMessage[];
@@ -43,8 +44,7 @@ const to = (name: string) => sent.find((m) => m.to === `${name}@example.com`)!;
 const get = (url: string, userAgent = CHROME) => kit.app.request(url.slice(PUBLIC_URL.length), { headers: { 'user-agent': userAgent } });
 const pixel = (m: OutgoingMessage) => /<img src="([^"]+)"/.exec(m.html)![1];
 const firstLink = (m: OutgoingMessage) => /href="([^"]+)"/.exec(m.html)![1];
-const engagement = async (days = 365) =>
-  (await (await kit.request(`/api/audience/engagement?days=${days}`)).json()) as EngagementSnapshot;
+const engagement = async (days = 365) => (await (await kit.request(`/api/audience/engagement?days=${days}`)).json()) as EngagementSnapshot;
 const sorted = (values: ArrayLike<number>) => [...Array.from(values)].sort((a, b) => a - b);
 const idsOf = (...names: string[]) => sorted(names.map((n) => ids.get(n)!));
 
@@ -79,10 +79,7 @@ describe('engagement for the replica', () => {
     await get(firstLink(to('clicker')));
     const index = new EngagementIndex(await engagement());
     const audience = { kind: 'condition' as const, field: 'delivery', operator: 'notOpened' as const, value: 'spring' };
-    const started = Preparation.start(
-      { ...SAMPLE_DELIVERY, id: 'again', audience },
-      { typology: DEFAULT_TYPOLOGY, engagement: index },
-    );
+    const started = Preparation.start({ ...SAMPLE_DELIVERY, id: 'again', audience }, { typology: DEFAULT_TYPOLOGY, engagement: index });
     if (!started.ok) throw new Error('the preparation did not start');
     const profiles = (await kit.services.audience.changesSince(0, 100)).profiles;
     const { recipients } = started.preparation.addProfiles(profiles);
