@@ -71,6 +71,7 @@ export default defineConfig({
             'server/bounces/**/*.test.ts',
             'server/sending/smtp.test.ts',
             'server/sending/relay-faults.test.ts',
+            'server/sending/relays.test.ts',
             'server/tracking/**/*.test.ts',
             'server/audience/**/*.test.ts',
             'server/http/**/*.test.ts',

@@ -73,6 +73,8 @@ export async function startMailroom(
     messagesPerConnection: config.messagesPerConnection,
     ratePerSecond: config.ratePerSecond,
     dkim: null,
+    relays: [],
+    throttles: [],
   };
   // The connections and the rate are the cluster's: this node starts with its share of them,
   // and takes a new share whenever nodes come or go.
@@ -89,7 +91,7 @@ export async function startMailroom(
   // The public URL is known only once the server listens when PORT is 0 and none is configured.
   let publicUrl = config.publicUrl ?? '';
   const services = createServices(stores, {
-    messenger: messengerFor(share, relayUrl),
+    messenger: messengerFor(share, relayUrl, (line) => logger.warn({ event: 'relay-failover' }, line)),
     secret,
     bounceDomain: config.bounceDomain,
     providerKeys: config.providerKeys,

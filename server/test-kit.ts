@@ -141,7 +141,7 @@ export async function createKit(options: KitOptions = {}): Promise<Kit> {
     settings: (engine) =>
       createSettingsControl({
         store: stores.settings,
-        defaults: { relayUrl: null, connections: 5, messagesPerConnection: 100, ratePerSecond: 0, dkim: null },
+        defaults: { relayUrl: null, connections: 5, messagesPerConnection: 100, ratePerSecond: 0, dkim: null, relays: [], throttles: [] },
         engine,
         bus: stores.bus,
         builtInRelay: async () => {

@@ -80,6 +80,8 @@ const delivery = (audience: AudienceFilter): Delivery => ({
   fromAddress: 'news@shop.example.com',
   subject: 'Hello',
   html: '<p>Hi <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+  preheader: '',
+  text: '',
   audience,
   scheduledAt: null,
   typologyId: DEFAULT_TYPOLOGY.id,

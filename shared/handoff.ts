@@ -26,6 +26,8 @@ export interface BatchHeaderBody {
   html: string;
   /** The written text part; '' (or absent) to derive it from the HTML. */
   text?: string;
+  /** The relay chosen for the delivery; null or absent routes by the From domain. */
+  relayId?: string | null;
   targeted: number;
   toDeliver: number;
   excluded: number;
@@ -45,7 +47,9 @@ export interface BatchHeaderBody {
  * `chunkCount` parts of recipients and then `exclusionChunkCount` parts of exclusions.
  */
 export function batchHeader(
-  delivery: Pick<DeliveryContent, 'name' | 'fromName' | 'fromAddress' | 'subject' | 'preheader' | 'html' | 'text'> & { version: number },
+  delivery: Pick<DeliveryContent, 'name' | 'fromName' | 'fromAddress' | 'subject' | 'preheader' | 'html' | 'text' | 'relayId'> & {
+    version: number;
+  },
   kpis: PreparationKpis,
   contentHash: string,
   chunkCount: number,
@@ -61,6 +65,7 @@ export function batchHeader(
     preheader: delivery.preheader ?? '',
     html: delivery.html,
     text: delivery.text ?? '',
+    ...(delivery.relayId ? { relayId: delivery.relayId } : {}),
     targeted: kpis.targeted,
     toDeliver: kpis.toDeliver,
     excluded: kpis.excluded,

@@ -73,6 +73,11 @@ export interface DeliveryContent {
   scheduledAt: string | null;
   /** The typology whose rules the preparation applies. */
   typologyId: string;
+  /**
+   * The relay it is sent through (an id of the sending settings' relays: 'main' or a further
+   * one); absent or null routes by the From domain. It changes no message: no new preparation.
+   */
+  relayId?: string | null;
 }
 
 export interface Delivery extends DeliveryContent {

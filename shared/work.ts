@@ -28,6 +28,7 @@ export const DELIVERY_FIELDS = [
   'audience',
   'scheduledAt',
   'typologyId',
+  'relayId',
   /** What the last preparation was (its content hash and figures); its author is the preparer. */
   'preparation',
 ] as const;
@@ -39,7 +40,7 @@ export type TypologyField = (typeof TYPOLOGY_FIELDS)[number];
 export type TemplateField = (typeof TEMPLATE_FIELDS)[number];
 
 /** The fields whose change makes a new preparation necessary (all of a delivery's but `preparation`). */
-export const CONTENT_FIELDS: readonly string[] = DELIVERY_FIELDS.filter((f) => f !== 'preparation');
+export const CONTENT_FIELDS: readonly string[] = DELIVERY_FIELDS.filter((f) => f !== 'preparation' && f !== 'relayId');
 
 /** The words for a field in sentences ("your edit of the subject was replaced"). */
 export const FIELD_LABELS: Record<string, string> = {
@@ -55,6 +56,7 @@ export const FIELD_LABELS: Record<string, string> = {
   audience: 'the audience',
   scheduledAt: 'the schedule',
   typologyId: 'the typology',
+  relayId: 'the relay',
   preparation: 'the preparation',
   rules: 'the rules',
   requiresApproval: 'the approval setting',

@@ -200,7 +200,7 @@ describe('/metrics', () => {
       settings: (engine) =>
         createSettingsControl({
           store: stores.settings,
-          defaults: { relayUrl: null, connections: 1, messagesPerConnection: 1, ratePerSecond: 0, dkim: null },
+          defaults: { relayUrl: null, connections: 1, messagesPerConnection: 1, ratePerSecond: 0, dkim: null, relays: [], throttles: [] },
           engine,
           builtInRelay: async () => 'smtp://127.0.0.1:1',
           log: () => {},

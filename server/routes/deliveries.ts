@@ -38,6 +38,12 @@ const batchHeader = z.object({
   subject: z.string().min(1).max(998),
   // Absent from an app older than the fields: no preheader of its own, a derived text part.
   preheader: z.string().max(500).default(''),
+  // Absent from an app older than several relays, or when none was chosen: by the From domain.
+  relayId: z
+    .string()
+    .regex(/^[a-z0-9-]{1,40}$/, 'a relay id of the sending settings')
+    .nullable()
+    .default(null),
   html: z.string().min(1).max(2_000_000),
   text: z.string().max(2_000_000).default(''),
   targeted: count,

@@ -91,5 +91,17 @@ function settingsChanges(before: PublicSettings, after: PublicSettings, body: Se
   const dkim = (d: PublicSettings['dkim']) => (d ? `${d.keySelector}._domainkey.${d.domainName}` : null);
   if (dkim(before.dkim) !== dkim(after.dkim)) parts.push(after.dkim ? `DKIM (now ${dkim(after.dkim)})` : 'DKIM off');
   else if (body.dkim?.privateKey) parts.push('the DKIM private key');
+  // Relays as shown (passwords masked), with their pools and the domains they serve.
+  const relays = (s: PublicSettings) => JSON.stringify(s.relays);
+  if (relays(before) !== relays(after)) {
+    parts.push(
+      after.relays.length
+        ? `the further relays (now ${after.relays.map((r) => `${r.name} at ${relayName(r.url)}`).join(', ')})`
+        : 'the further relays (now none)',
+    );
+  }
+  const throttles = (s: PublicSettings) => s.throttles.map((t) => `${t.perMinute} a minute to ${t.domains.join(', ')}`).join('; ');
+  if (throttles(before) !== throttles(after))
+    parts.push(after.throttles.length ? `the throttles (now ${throttles(after)})` : 'the throttles (now none)');
   return parts.length ? `Changed ${parts.join(', ')}.` : '';
 }

@@ -48,6 +48,10 @@ const FIELD_SCHEMAS: Record<string, z.ZodType> = {
   audience: z.object({}).loose(),
   scheduledAt: z.iso.datetime({ offset: true }).nullable(),
   typologyId: z.string().min(1).max(64),
+  relayId: z
+    .string()
+    .regex(/^[a-z0-9-]{1,40}$/)
+    .nullable(),
   preparation: z
     .object({ contentHash, preparedAt: z.iso.datetime({ offset: true }), targeted: count, toDeliver: count, excluded: count })
     .nullable(),

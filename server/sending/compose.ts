@@ -24,6 +24,8 @@ export interface OutgoingMessage {
   headers: Record<string, string>;
   /** The envelope sender when bounces come back to Mailroom: the message's signed return path (bounces/verp.ts). */
   returnPath?: string;
+  /** The relay chosen for the delivery (relays.ts); absent or null routes by the From domain. */
+  relayId?: string | null;
 }
 
 export interface ComposeContext {
@@ -41,6 +43,7 @@ export interface DeliveryForSending {
   id: string;
   fromName: string;
   fromAddress: string;
+  relayId?: string | null;
 }
 
 /**
@@ -77,6 +80,7 @@ export async function composeMessage(
       'X-Mailroom-Delivery': delivery.id,
     },
   };
+  if (delivery.relayId) outgoing.relayId = delivery.relayId;
   const returnPath = context.returnPath?.(entry.id);
   if (returnPath) outgoing.returnPath = returnPath;
   // Whatever the ids and values hold, no header gets a line break (the MIME writer checks again).

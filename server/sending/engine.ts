@@ -32,6 +32,8 @@ export interface EngineDelivery {
   html: string;
   /** The written text part; '' (or absent) to derive it from the HTML. */
   text?: string;
+  /** The relay chosen for it; null or absent routes by the From domain (relays.ts). */
+  relayId?: string | null;
   startedAt: string | null;
 }
 
@@ -408,6 +410,16 @@ export class SendEngine {
             reply: outcome.reply,
           });
         }
+      } else if (outcome.kind === 'deferred' && outcome.until < validUntil) {
+        // A limit of ours (a domain's throttle, a relay's rate): back in the queue until its turn, no attempt, no failure.
+        outcomes.push({ id: entry.id, outcome, retryAt: outcome.until });
+        options.observer?.recorded('deferred');
+        return flushSoon();
+      } else if (outcome.kind === 'deferred') {
+        const failed: SmtpOutcome = { kind: 'failed', reply: `validity period expired; ${outcome.reply}` };
+        outcomes.push({ id: entry.id, outcome: failed });
+        options.observer?.recorded('failed');
+        options.onOutcome?.(id, entry, failed);
       } else if (outcome.kind === 'retry' && this.now().getTime() < validUntil) {
         const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** entry.attempts);
         outcomes.push({ id: entry.id, outcome, retryAt: this.now().getTime() + delay });

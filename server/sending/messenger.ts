@@ -9,8 +9,16 @@ import type { OutgoingMessage } from './compose';
  */
 export type UnsentOutcome = { kind: 'unsent'; reply: string; relay: string };
 
+/**
+ * Not handed to a relay yet because a limit of ours says not before `until` (ms since epoch):
+ * a per-domain throttle or a relay's rate (relays.ts). Back to the queue until then; no
+ * attempt is counted, and it is no failure.
+ */
+export type DeferredOutcome = { kind: 'deferred'; reply: string; until: number };
+
 export type SmtpOutcome =
   | { kind: 'sent'; reply: string }
+  | DeferredOutcome
   | { kind: 'retry'; reply: string }
   | { kind: 'failed'; reply: string }
   | { kind: 'bounced'; reply: string }

@@ -15,6 +15,7 @@ import type { LiveBus } from '../live/live-bus';
 import type { SettingsStore } from '../store/settings';
 import type { SendEngine } from './engine';
 import { relayTransportOptions, type Messenger } from './messenger';
+import { createRoutingMessenger, type DomainThrottle, type RelayRoute } from './relays';
 import { createThreadedMessenger } from './threaded-messenger';
 
 export interface DkimKey {
@@ -23,17 +24,37 @@ export interface DkimKey {
   privateKey: string;
 }
 
+/** A relay beside the main one (relays.ts): its own pool and rate, the From domains it serves first. */
+export interface ExtraRelay {
+  /** Stable, so that a delivery can name it. */
+  id: string;
+  name: string;
+  url: string;
+  connections: number;
+  messagesPerConnection: number;
+  /** Messages per second through it; 0 for no limit of its own. */
+  ratePerSecond: number;
+  fromDomains: string[];
+}
+
 export interface SendingSettings {
-  /** smtp:// or smtps:// relay; null sends to the built-in sink (and its mailbox page). */
+  /** The main relay, smtp:// or smtps://; null sends to the built-in sink (and its mailbox page). */
   relayUrl: string | null;
   connections: number;
   messagesPerConnection: number;
   /** Messages per second, all deliveries together; 0 for no limit. */
   ratePerSecond: number;
   dkim: DkimKey | null;
+  /** Further relays, in the order failover tries them after the main one. */
+  relays: ExtraRelay[];
+  /** At most so many messages a minute to these recipient domains, through every relay together. */
+  throttles: DomainThrottle[];
 }
 
-/** The settings as the page sees them: the relay's password and the private key never leave the server. */
+/** The id routing gives the main relay. */
+export const MAIN_RELAY = 'main';
+
+/** The settings as the page sees them: the relays' passwords and the private key never leave the server. */
 export interface PublicSettings extends Omit<SendingSettings, 'relayUrl' | 'dkim'> {
   relayUrl: string | null;
   dkim: { domainName: string; keySelector: string } | null;
@@ -51,6 +72,30 @@ const relayUrl = z
     }
   }, 'the relay must look like smtp://user:password@host:587 or smtps://user:password@host:465');
 
+const domainName = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)([a-z0-9-]+\.)+[a-z0-9-]+$/, 'a domain looks like example.com');
+
+const extraRelay = z.object({
+  id: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9-]{1,40}$/, 'a relay id is lower-case letters, digits and hyphens'),
+  name: z.string().trim().min(1).max(80),
+  url: relayUrl,
+  connections: z.number().int().min(1).max(100),
+  messagesPerConnection: z.number().int().min(1).max(1_000_000),
+  ratePerSecond: z.number().int().min(0).max(100_000),
+  fromDomains: z.array(domainName).max(50).default([]),
+});
+
+const throttle = z.object({
+  domains: z.array(domainName).min(1).max(50),
+  perMinute: z.number().int().min(1).max(1_000_000),
+});
+
 /** What the settings page sends: a private key left empty keeps the one on the server. */
 export const settingsBody = z.object({
   relayUrl: relayUrl.nullable(),
@@ -64,6 +109,20 @@ export const settingsBody = z.object({
       privateKey: z.string().trim().max(20_000),
     })
     .nullable(),
+  // Absent from a page older than several relays: none besides the main one, no throttle.
+  relays: z
+    .array(extraRelay)
+    .max(10)
+    .default([])
+    .refine((list) => new Set([MAIN_RELAY, ...list.map((r) => r.id)]).size === list.length + 1, 'each relay needs an id of its own'),
+  throttles: z
+    .array(throttle)
+    .max(50)
+    .default([])
+    .refine((list) => {
+      const domains = list.flatMap((t) => t.domains);
+      return new Set(domains).size === domains.length;
+    }, 'a domain can be in one throttle only'),
 });
 export type SettingsBody = z.infer<typeof settingsBody>;
 
@@ -98,32 +157,55 @@ export interface SettingsDeps {
 /** Resolves the stored settings, or the defaults. */
 export async function loadSettings(store: SettingsStore, defaults: SendingSettings): Promise<SendingSettings> {
   const stored = await store.get(KEY);
-  return stored ? { ...defaults, ...(JSON.parse(stored) as SendingSettings) } : defaults;
+  // Settings saved before several relays have neither list: they take the defaults'.
+  return stored ? { ...defaults, ...(JSON.parse(stored) as Partial<SendingSettings>) } : defaults;
 }
 
 /** What one node of `nodes` may use of the cluster's budget: its connections and its rate. */
 export function nodeShare(settings: SendingSettings, nodes: number): SendingSettings {
   const n = Math.max(1, nodes);
+  const connections = (c: number) => Math.max(1, Math.floor(c / n));
+  const rate = (r: number) => (r === 0 ? 0 : Math.max(1, Math.floor(r / n)));
   return {
     ...settings,
-    connections: Math.max(1, Math.floor(settings.connections / n)),
-    ratePerSecond: settings.ratePerSecond === 0 ? 0 : Math.max(1, Math.floor(settings.ratePerSecond / n)),
+    connections: connections(settings.connections),
+    ratePerSecond: rate(settings.ratePerSecond),
+    relays: settings.relays.map((r) => ({ ...r, connections: connections(r.connections), ratePerSecond: rate(r.ratePerSecond) })),
+    throttles: settings.throttles.map((t) => ({ ...t, perMinute: Math.max(1, Math.floor(t.perMinute / n)) })),
   };
 }
 
-/** Returns the messenger for the settings, sending to `url`. */
-export function messengerFor(settings: SendingSettings, url: string): Messenger {
-  return createThreadedMessenger({
-    url,
-    maxConnections: settings.connections,
-    maxMessagesPerConnection: settings.messagesPerConnection,
-    dkim: settings.dkim,
-  });
+/**
+ * Returns the messenger for the settings, the main relay at `url`: its pool alone, or, with
+ * further relays or throttles, the routing messenger over one pool per relay (relays.ts).
+ */
+export function messengerFor(settings: SendingSettings, url: string, log?: (line: string) => void): Messenger {
+  const pool = (relayUrl: string, connections: number, messagesPerConnection: number) =>
+    createThreadedMessenger({
+      url: relayUrl,
+      maxConnections: connections,
+      maxMessagesPerConnection: messagesPerConnection,
+      dkim: settings.dkim,
+    });
+  const main = pool(url, settings.connections, settings.messagesPerConnection);
+  if (settings.relays.length === 0 && settings.throttles.length === 0) return main;
+  const routes: RelayRoute[] = [
+    { id: MAIN_RELAY, name: 'the main relay', messenger: main, fromDomains: [], ratePerSecond: 0 },
+    ...settings.relays.map((r) => ({
+      id: r.id,
+      name: r.name,
+      messenger: pool(r.url, r.connections, r.messagesPerConnection),
+      fromDomains: r.fromDomains,
+      ratePerSecond: r.ratePerSecond,
+    })),
+  ];
+  return createRoutingMessenger(routes, settings.throttles, { log });
 }
 
-/** Returns the engine options the settings imply: the window is twice the connections (see engine.ts). */
+/** Returns the engine options the settings imply: the window is twice the connections of every relay (see engine.ts). */
 export function engineLimits(settings: SendingSettings) {
-  return { concurrency: settings.connections * 2, batchSize: settings.connections * 2, ratePerSecond: settings.ratePerSecond };
+  const connections = settings.connections + settings.relays.reduce((sum, r) => sum + r.connections, 0);
+  return { concurrency: connections * 2, batchSize: connections * 2, ratePerSecond: settings.ratePerSecond };
 }
 
 /** Returns the settings control, over the settings of record and the engine, which must already run on `initial` (see mailroom.ts). */
@@ -135,15 +217,20 @@ export function createSettingsControl(deps: SettingsDeps, initial?: SendingSetti
   const loaded = async () => (settings ??= await loadSettings(deps.store, deps.defaults));
   const toPublic = (s: SendingSettings): PublicSettings => ({
     ...s,
+    relays: s.relays.map((r) => ({ ...r, url: maskPassword(r.url) })),
     relayUrl: s.relayUrl ? maskPassword(s.relayUrl) : null,
     dkim: s.dkim ? { domainName: s.dkim.domainName, keySelector: s.dkim.keySelector } : null,
   });
   // A masked password (as the page shows it) means "keep the stored one".
-  const unmask = (url: string | null, s: SendingSettings) => (url && s.relayUrl && url === maskPassword(s.relayUrl) ? s.relayUrl : url);
+  const unmask = (url: string | null, s: SendingSettings) => {
+    if (!url) return url;
+    const stored = [s.relayUrl, ...s.relays.map((r) => r.url)].find((known) => known && url === maskPassword(known));
+    return stored ?? url;
+  };
   /** Sends through a new pool made for `next` (this node's share of it); the old one finishes what it has. */
   const use = async (next: SendingSettings) => {
     const mine = nodeShare(next, nodes);
-    const messenger = messengerFor(mine, next.relayUrl ?? (await deps.builtInRelay()));
+    const messenger = messengerFor(mine, next.relayUrl ?? (await deps.builtInRelay()), deps.log);
     const previous = deps.engine.reconfigure({ messenger, ...engineLimits(mine) });
     // Closed at once, so that the connections of old and new pools never add up past the budget for
     // long: conversations under way finish on it; messages still waiting for one of its connections
@@ -167,12 +254,18 @@ export function createSettingsControl(deps: SettingsDeps, initial?: SendingSetti
           throw new Error('The DKIM private key must be in PEM format (-----BEGIN PRIVATE KEY-----).');
         dkim = { domainName: body.dkim.domainName, keySelector: body.dkim.keySelector, privateKey };
       }
-      const next: SendingSettings = { ...body, relayUrl: url, dkim };
+      // A relay's password shown masked is the stored one of the relay with that id.
+      const relays = body.relays.map((r) => {
+        const was = current.relays.find((known) => known.id === r.id);
+        return { ...r, url: was && r.url === maskPassword(was.url) ? was.url : r.url };
+      });
+      const next: SendingSettings = { ...body, relayUrl: url, dkim, relays };
       await use(next);
       await deps.store.set(KEY, JSON.stringify(next));
       deps.bus?.signal('settings');
       deps.log(
-        `Sending settings changed: ${next.relayUrl ? `relay ${maskPassword(next.relayUrl)}` : 'built-in sink'}, ${next.connections} connections.`,
+        `Sending settings changed: ${next.relayUrl ? `relay ${maskPassword(next.relayUrl)}` : 'built-in sink'}, ${next.connections} connections` +
+          `${next.relays.length ? `, then ${next.relays.map((r) => r.name).join(', ')}` : ''}.`,
       );
       return toPublic(next);
     },

@@ -87,6 +87,7 @@ export interface DeliveryRow {
   preheader: string;
   html: string;
   text_part: string;
+  relay_id: string | null;
   status: DeliveryStatus;
   status_reason: string | null;
   scheduled_at: string | null;
@@ -115,6 +116,7 @@ export const toDelivery = (r: DeliveryRow): ServerDelivery => ({
   preheader: r.preheader,
   html: r.html,
   text: r.text_part,
+  relayId: r.relay_id,
   status: r.status,
   statusReason: r.status_reason,
   scheduledAt: r.scheduled_at,

@@ -663,4 +663,9 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
   CREATE INDEX webhook_deliveries_log ON webhook_deliveries (webhook_id, id);`,
   },
+  {
+    reason: 'A delivery may be sent through a relay of its own choosing, one of several in the sending settings (relays.ts).',
+    sqlite: `ALTER TABLE deliveries ADD COLUMN relay_id TEXT;`,
+    postgres: `ALTER TABLE deliveries ADD COLUMN relay_id TEXT;`,
+  },
 ];

@@ -106,7 +106,9 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
       const unsent = outcomes.filter((o) => o.outcome.kind === 'unsent');
       const rows = (list: readonly RecordedOutcome[]) => ({
         ids: list.map((o) => o.id),
-        statuses: list.map((o) => (o.outcome.kind === 'retry' ? 'retrying' : o.outcome.kind)),
+        statuses: list.map((o) => (o.outcome.kind === 'retry' || o.outcome.kind === 'deferred' ? 'retrying' : o.outcome.kind)),
+        // A deferral by a limit of ours is no attempt.
+        counted: list.map((o) => (o.outcome.kind === 'deferred' ? 0 : 1)),
         replies: list.map((o) => o.outcome.reply.slice(0, 500)),
         retries: list.map((o) => o.retryAt ?? null) as number[],
       });
@@ -114,11 +116,11 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
         // The usual answers (sent, retry, failed) in one statement, the sends they make with them:
         // one round trip instead of a transaction of four, which the send loop would wait for.
         const o = rows(final);
-        await sql`WITH o AS (SELECT * FROM unnest(${o.ids}::bigint[], ${o.statuses}::text[], ${o.replies}::text[], ${o.retries}::bigint[])
-              AS o(id, status, reply, retry_at)),
+        await sql`WITH o AS (SELECT * FROM unnest(${o.ids}::bigint[], ${o.statuses}::text[], ${o.replies}::text[], ${o.retries}::bigint[],
+              ${o.counted}::int[]) AS o(id, status, reply, retry_at, counted)),
             s AS (INSERT INTO sends (profile_id, delivery_id, at) SELECT j.profile_id, j.delivery_id, ${at} FROM journal j
               JOIN o ON j.id = o.id WHERE o.status = 'sent' ON CONFLICT DO NOTHING)
-          UPDATE journal SET status = o.status, smtp_reply = o.reply, attempts = attempts + 1, next_attempt_at = o.retry_at, updated_at = ${at}
+          UPDATE journal SET status = o.status, smtp_reply = o.reply, attempts = attempts + o.counted, next_attempt_at = o.retry_at, updated_at = ${at}
           FROM o WHERE journal.id = o.id AND journal.claimed_by = ${nodeId} AND journal.status IN ('sending', 'unknown')`;
         return;
       }
@@ -126,9 +128,10 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
         if (final.length) {
           // Only this node's claims: a row another node took over meanwhile is not overwritten.
           const o = rows(final);
-          await tx`UPDATE journal SET status = o.status, smtp_reply = o.reply, attempts = attempts + 1, next_attempt_at = o.retry_at,
+          await tx`UPDATE journal SET status = o.status, smtp_reply = o.reply, attempts = attempts + o.counted, next_attempt_at = o.retry_at,
               updated_at = ${at}
-            FROM unnest(${o.ids}::bigint[], ${o.statuses}::text[], ${o.replies}::text[], ${o.retries}::bigint[]) AS o(id, status, reply, retry_at)
+            FROM unnest(${o.ids}::bigint[], ${o.statuses}::text[], ${o.replies}::text[], ${o.retries}::bigint[], ${o.counted}::int[])
+              AS o(id, status, reply, retry_at, counted)
             WHERE journal.id = o.id AND journal.claimed_by = ${nodeId} AND journal.status IN ('sending', 'unknown')`;
         }
         if (unsent.length) {

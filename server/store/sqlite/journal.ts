@@ -33,7 +33,7 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
   const mark = db.prepare("UPDATE journal SET status = 'sending', claimed_by = ?, lease_until = ?, updated_at = ? WHERE id = ?");
   const exclude = db.prepare("UPDATE journal SET status = 'excluded', smtp_reply = ?, updated_at = ? WHERE id = ?");
   const recordOne = db.prepare(
-    `UPDATE journal SET status = @status, smtp_reply = @reply, attempts = attempts + 1, next_attempt_at = @retryAt, updated_at = @now
+    `UPDATE journal SET status = @status, smtp_reply = @reply, attempts = attempts + @counted, next_attempt_at = @retryAt, updated_at = @now
      WHERE id = @id`,
   );
   // What the audience of record learns from an outcome: a send (for pressure rules) or a quarantine.
@@ -84,8 +84,9 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
         unsentOne.run({ id, reply: outcome.reply.slice(0, 500), now: at });
         continue;
       }
-      const status = outcome.kind === 'retry' ? 'retrying' : outcome.kind;
-      recordOne.run({ id, status, reply: outcome.reply.slice(0, 500), retryAt: retryAt ?? null, now: at });
+      const status = outcome.kind === 'retry' || outcome.kind === 'deferred' ? 'retrying' : outcome.kind;
+      const counted = outcome.kind === 'deferred' ? 0 : 1; // a deferral by a limit of ours is no attempt
+      recordOne.run({ id, status, reply: outcome.reply.slice(0, 500), retryAt: retryAt ?? null, now: at, counted });
       if (outcome.kind === 'sent') recordSend.run(at, id);
       if (outcome.kind === 'bounced') {
         quarantine.run(outcome.reply.slice(0, 500), at, id);
