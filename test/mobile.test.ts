@@ -426,6 +426,17 @@ describe.each(WIDTHS)('the journey at $label px', ({ label, phone, options }) =>
     await page.getByRole('radio', { name: 'An SMTP relay' }).check();
     await page.getByLabel('Sign every message with DKIM').check();
     await usable(button('Test connection'));
+    // A further relay and a throttle, their fields at the card's width.
+    await button('Add a relay').click();
+    await usable(page.getByLabel('URL of relay 2'));
+    await usable(page.getByLabel('From domains of relay 2'));
+    await usable(button('Test connection of relay 2'));
+    await button('Add a throttle').click();
+    await usable(page.getByLabel('Domains of throttle 1'));
+    await usable(page.getByLabel('Messages a minute of throttle 1'));
+    await fits('settings-relays');
+    await button('Remove relay 2').click();
+    await button('Remove throttle 1').click();
     await usable(button('Save settings'));
     // The bounce policy, saved by the admin.
     await page.getByLabel('Soft bounces that quarantine').fill('4');
