@@ -31,6 +31,10 @@ describe('readConfig', () => {
       smtpUrl: 'smtps://u:p@relay.example.com',
       publicUrl: 'https://mail.example.com',
     });
+    expect(readConfig({ MAILROOM_BOUNCE_IMAP_URL: 'imaps://bounces:pw@imap.example.com/INBOX' }).bounceMailbox).toEqual({
+      url: 'imaps://bounces:pw@imap.example.com/INBOX',
+      everyMs: 60_000,
+    });
   });
 
   it.each([
@@ -38,6 +42,14 @@ describe('readConfig', () => {
     [{ SMTP_URL: 'relay.example.com:25' }, 'SMTP_URL must look like smtp://user:pass@host:587 or smtps://user:pass@host:465.'],
     [{ MAILROOM_SMTP_CONNECTIONS: '0' }, 'MAILROOM_SMTP_CONNECTIONS must be a whole number of at least 1, not "0".'],
     [{ MAILROOM_DEMO: 'no' }, 'MAILROOM_DEMO must be "on" or "off", not "no".'],
+    [
+      { MAILROOM_BOUNCE_IMAP_URL: 'pop3://bounces@mail.example.com' },
+      'MAILROOM_BOUNCE_IMAP_URL cannot be used: it must start with imap:// or imaps://.',
+    ],
+    [
+      { MAILROOM_BOUNCE_IMAP_URL: 'imap://b:p@imap.example.com', MAILROOM_BOUNCE_IMAP_EVERY: '1' },
+      'MAILROOM_BOUNCE_IMAP_EVERY must be a whole number of at least 5, not "1".',
+    ],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace or silent, not "verbose".'],
   ])('says what is wrong with %o', (env, message) => {
     expect(() => readConfig(env)).toThrow(message);

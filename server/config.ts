@@ -8,6 +8,7 @@ import type { ProviderKeys } from './bounces/providers';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { maskUrl, openStores, type Stores } from './store/stores';
+import { mailboxUrlProblem } from './bounces/imap-mailbox';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -28,6 +29,8 @@ export interface Config {
   bounceDomain: string | null;
   /** The port bounces and complaint reports are received on (MAILROOM_BOUNCE_PORT); null: not received. */
   bouncePort: number | null;
+  /** A mailbox bounces and complaints are read from over IMAP (MAILROOM_BOUNCE_IMAP_URL), and how often (MAILROOM_BOUNCE_IMAP_EVERY, seconds); null: none. */
+  bounceMailbox: { url: string; everyMs: number } | null;
   /** The relay providers' webhook keys (MAILROOM_SENDGRID_PUBLIC_KEY, MAILROOM_MAILGUN_SIGNING_KEY, MAILROOM_POSTMARK_AUTH, MAILROOM_SES_TOPIC_ARNS). */
   providerKeys: ProviderKeys;
   adminPassword: string | null;
@@ -117,6 +120,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `MAILROOM_METRICS_TOKEN must be at least ${METRICS_TOKEN_MIN_LENGTH} characters (it has ${metricsToken.length}); make one with: openssl rand -hex 32`,
     );
   }
+  const mailboxUrl = env.MAILROOM_BOUNCE_IMAP_URL?.trim() || null;
+  const mailboxProblem = mailboxUrl ? mailboxUrlProblem(mailboxUrl) : null;
+  if (mailboxProblem) throw new Error(`MAILROOM_BOUNCE_IMAP_URL cannot be used: ${mailboxProblem}.`);
   const databaseUrl = env.DATABASE_URL || null;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new Error('DATABASE_URL must look like postgres://user:password@host:5432/mailroom (or be unset for SQLite).');
@@ -130,6 +136,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sinkPort: integer(env, 'MAILROOM_SINK_PORT', 2525),
     bounceDomain: env.MAILROOM_BOUNCE_DOMAIN?.trim().toLowerCase() || null,
     bouncePort: env.MAILROOM_BOUNCE_PORT ? integer(env, 'MAILROOM_BOUNCE_PORT', 0) : null,
+    bounceMailbox: mailboxUrl ? { url: mailboxUrl, everyMs: integer(env, 'MAILROOM_BOUNCE_IMAP_EVERY', 60, 5) * 1000 } : null,
     providerKeys: {
       sendgridPublicKey: env.MAILROOM_SENDGRID_PUBLIC_KEY?.trim() || null,
       mailgunSigningKey: env.MAILROOM_MAILGUN_SIGNING_KEY?.trim() || null,

@@ -19,6 +19,7 @@ import {
 } from './sending/settings';
 import { createServices, type Services } from './services';
 import { startSmtpSink, type SmtpSink } from './sink/smtp-sink';
+import { startBounceMailbox } from './bounces/imap-mailbox';
 import { startBounceReceiver } from './bounces/receiver';
 import { joinCluster } from './application/membership';
 
@@ -161,6 +162,15 @@ export async function startMailroom(
           onError: (error) =>
             logger.warn({ event: 'bounce-report-failed', err: error }, `A bounce report could not be kept: ${error.message}`),
         });
+  // A mailbox that receives them already, read over IMAP every so often (by every node: a report kept twice is kept once).
+  const mailbox =
+    config.bounceMailbox === null
+      ? null
+      : startBounceMailbox({
+          ...config.bounceMailbox,
+          handle: (raw, recipients) => services.lateOutcomes.receive(raw, recipients),
+          log: (line, error) => logger.warn({ event: 'bounce-mailbox', err: error }, line),
+        });
   const liftQuarantines = () =>
     void services.lateOutcomes.liftDue().catch((error: Error) => logger.warn({ event: 'lift-failed', err: error }, error.message));
   liftQuarantines();
@@ -184,6 +194,7 @@ export async function startMailroom(
       // what the relay has not answered by then is left for "outcome unknown".
       clearInterval(lifting);
       await bounces?.close();
+      await mailbox?.stop();
       await engine.shutdown();
       services.figures.close();
       await new Promise<void>((resolve) => {

@@ -5,6 +5,7 @@ import { DataDirectoryError, EXIT, readCommandLine, readConfig, type Config } fr
 import { startMailroom } from './mailroom';
 import { createLogger } from './observability/logger';
 import { SHUTDOWN_GRACE_MS } from './sending/engine';
+import { mailboxName } from './bounces/imap-mailbox';
 
 /** What closing the database and the HTTP server may take after the engine has stopped. */
 const STOP_MARGIN_MS = 5_000;
@@ -19,7 +20,8 @@ It takes no arguments; environment variables configure it (README, "Configuratio
   MAILROOM_SMTP_CONNECTIONS (5), MAILROOM_SMTP_MESSAGES_PER_CONNECTION (1000),
   MAILROOM_SEND_RATE (0: no limit), MAILROOM_APP_DIR (./build), MAILROOM_DEMO (on),
   LOG_LEVEL (info), MAILROOM_METRICS_TOKEN (none: /metrics for this machine only),
-  MAILROOM_BOUNCE_DOMAIN (none: bounces go to the From address), MAILROOM_BOUNCE_PORT (none: not received).
+  MAILROOM_BOUNCE_DOMAIN (none: bounces go to the From address), MAILROOM_BOUNCE_PORT (none: not received),
+  MAILROOM_BOUNCE_IMAP_URL (imaps://user:password@host:993/INBOX: a bounce mailbox read over IMAP), MAILROOM_BOUNCE_IMAP_EVERY (60 s).
 For operators: GET /healthz (alive), /readyz (database and engine), /metrics (Prometheus).
 
 Exit status:
@@ -73,6 +75,9 @@ async function main() {
       : [
           `  Bounce and complaint reports received on port ${mailroom.bouncePort}${config.bounceDomain ? `, for ${config.bounceDomain}` : ' (set MAILROOM_BOUNCE_DOMAIN to sign each message’s return path)'}.`,
         ]),
+    ...(config.bounceMailbox === null
+      ? []
+      : [`  Bounce mailbox ${mailboxName(config.bounceMailbox.url)} read over IMAP every ${config.bounceMailbox.everyMs / 1000} s.`]),
     // Links recipients cannot follow are worth a word before anything is sent.
     ...publicUrlProblems(mailroom.publicUrl).map((problem) => `  Warning: ${problem}`),
     '',
