@@ -174,10 +174,13 @@ describe('the delivery log', () => {
       .toMatch(/^Loyal in Gent \(/);
     expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('Loyal in Gent — to non-openers');
 
+    // Prepared offline: the engagement condition reads the replica, not the server.
+    await page.context().setOffline(true);
     await button('Prepare').click();
     await confirm('Yes, prepare').click();
     await expect.poll(() => page.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');
     expect(await number('Targeted')).toBe(delivered.length - readers.length);
+    await page.context().setOffline(false);
     await button('Send').click();
     await confirm('Yes, send').click();
     await expect

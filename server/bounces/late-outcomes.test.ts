@@ -21,11 +21,15 @@ let receiver: BounceReceiver;
 let clock: Date;
 /** Holds the relay's answers past the first `after` messages, until released. */
 let hold: { after: number; released: Promise<void> } | null = null;
+/** Addresses the relay refuses at once (550 5.1.1), before any report. */
+const refuse = new Set<string>();
 
 beforeEach(async () => {
   hold = null;
-  const recording = recordingMessenger(async (_, n) => {
+  refuse.clear();
+  const recording = recordingMessenger(async (message, n) => {
     if (hold && n > hold.after) await hold.released;
+    if (refuse.has(message.to)) return { kind: 'bounced', reply: '550 5.1.1 User unknown' };
   });
   sent = recording.sent;
   kit = await createKit({ messenger: recording.messenger, bounceDomain: 'bounces.example.com' });
@@ -117,6 +121,25 @@ describe('bounces and complaints reported later', () => {
     const health = await (await kit.request('/api/audience/health')).json();
     expect(health.totals).toMatchObject({ profiles: 20, unsubscribed: 1, denylisted: 1, quarantined: 0 });
     expect(health.days).toEqual([{ day: '2026-12-03', unsubscribed: 1, denylisted: 1, quarantined: 0 }]);
+  });
+
+  it('counts bounces at send and later, and complaints, by day and by domain, for the list’s health', async () => {
+    await kit.services.audience.upsertMany([newProfile({ email: 'gone@other.example' })], 'test', new Date());
+    refuse.add('gone@other.example');
+    const [hard, soft, complained] = await sendDelivery();
+    await report(postfixBounce(originalOf(hard), '5.1.1', '550 5.1.1 User unknown'), hard.returnPath!);
+    await report(postfixBounce(originalOf(soft), '4.4.1', '421 4.4.1 Connection timed out', 'delayed'), soft.returnPath!);
+    await report(arfComplaint(originalOf(complained)), 'fbl@bounces.example.com');
+    const health = await (await kit.request('/api/audience/health')).json();
+    // Reports on the test's day; the refusal on the day the engine's clock said it came.
+    const refusedOn = await kit.value<string>("SELECT substr(updated_at, 1, 10) FROM journal WHERE status = 'bounced'");
+    const days = new Map([['2026-12-03', { day: '2026-12-03', atSend: 0, hardBounce: 1, softBounce: 1, complaint: 1 }]]);
+    days.set(refusedOn, { ...(days.get(refusedOn) ?? { day: refusedOn, hardBounce: 0, softBounce: 0, complaint: 0 }), atSend: 1 });
+    expect(health.bounces).toEqual([...days.values()].sort((a, b) => a.day.localeCompare(b.day)));
+    expect(health.bounceDomains).toEqual([
+      { domain: 'example.com', atSend: 0, hardBounce: 1, softBounce: 1, complaint: 1 },
+      { domain: 'other.example', atSend: 1, hardBounce: 0, softBounce: 0, complaint: 0 },
+    ]);
   });
 
   it('counts soft bounces: the fifth within 30 days quarantines, and a full mailbox’s quarantine ends after 30 days', async () => {

@@ -30,6 +30,60 @@ export interface ListHealth {
   totals: { profiles: number; unsubscribed: number; denylisted: number; quarantined: number };
   /** Days (YYYY-MM-DD, UTC) since the one asked for, with what happened on each: days without anything are left out. */
   days: { day: string; unsubscribed: number; denylisted: number; quarantined: number }[];
+  /** Bounces and complaints by day since the day asked for: refused at send (the relay's reply), and reported later by kind. */
+  bounces: ({ day: string } & BounceCounts)[];
+  /** The same by recipient domain, the ten with most first. */
+  bounceDomains: ({ domain: string } & BounceCounts)[];
+}
+
+export interface BounceCounts {
+  atSend: number;
+  hardBounce: number;
+  softBounce: number;
+  complaint: number;
+}
+
+/**
+ * Bounces and complaints by day and recipient domain, in SQL both engines read but for the
+ * function that finds the @ (`instr` in SQLite, `strpos` in PostgreSQL): the late outcomes
+ * received since then, and the messages refused at send by deliveries started since then.
+ */
+export const bounceRowsSql = (find: 'instr' | 'strpos') => `
+  SELECT substr(received_at, 1, 10) AS day, lower(substr(email, ${find}(email, '@') + 1)) AS domain, kind AS what, COUNT(*) AS n
+    FROM late_outcomes WHERE received_at >= ? GROUP BY 1, 2, 3
+  UNION ALL SELECT substr(j.updated_at, 1, 10), lower(substr(j.email, ${find}(j.email, '@') + 1)), 'at-send', COUNT(*)
+    FROM journal j JOIN deliveries d ON d.id = j.delivery_id
+    WHERE d.started_at >= ? AND j.status = 'bounced' AND j.updated_at >= ? GROUP BY 1, 2`;
+
+const BOUNCE_KEYS: Record<string, keyof BounceCounts> = {
+  'at-send': 'atSend',
+  'hard-bounce': 'hardBounce',
+  'soft-bounce': 'softBounce',
+  complaint: 'complaint',
+};
+
+/** Folds the rows of bounceRowsSql into days (in order) and the ten domains with most. */
+export function foldBounces(
+  rows: readonly { day: string; domain: string; what: string; n: number | string }[],
+): Pick<ListHealth, 'bounces' | 'bounceDomains'> {
+  const none = (): BounceCounts => ({ atSend: 0, hardBounce: 0, softBounce: 0, complaint: 0 });
+  const days = new Map<string, { day: string } & BounceCounts>();
+  const domains = new Map<string, { domain: string } & BounceCounts>();
+  for (const row of rows) {
+    const key = BOUNCE_KEYS[row.what];
+    if (!key) continue;
+    const day = days.get(row.day) ?? { day: row.day, ...none() };
+    const domain = domains.get(row.domain) ?? { domain: row.domain, ...none() };
+    day[key] += Number(row.n);
+    domain[key] += Number(row.n);
+    days.set(row.day, day);
+    domains.set(row.domain, domain);
+  }
+  const total = (c: BounceCounts) => c.atSend + c.hardBounce + c.softBounce + c.complaint;
+  return {
+    bounces: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+    bounceDomains: [...domains.values()].sort((a, b) => total(b) - total(a) || a.domain.localeCompare(b.domain)).slice(0, 10),
+  };
 }
 
 /** The list's health in SQL both engines read (ISO times are text in both). */

@@ -1,7 +1,16 @@
 /** Late outcomes in PostgreSQL (see ../late-outcomes.ts). */
 
 import type { LateKind } from '../../bounces/reports';
-import { foldDays, LIST_HEALTH_DAYS, LIST_HEALTH_TOTALS, type LateOutcome, type LateOutcomeStore, type SentRow } from '../late-outcomes';
+import {
+  bounceRowsSql,
+  foldBounces,
+  foldDays,
+  LIST_HEALTH_DAYS,
+  LIST_HEALTH_TOTALS,
+  type LateOutcome,
+  type LateOutcomeStore,
+  type SentRow,
+} from '../late-outcomes';
 import { numbered, type Pg } from './database';
 
 const COLUMNS = `l.journal_id AS "journalId", l.delivery_id AS "deliveryId", l.email, l.kind, l.status, l.diagnostic,
@@ -20,9 +29,12 @@ export function postgresLateOutcomeStore(sql: Pg): LateOutcomeStore {
       return row ? { ...row, journalId: Number(row.journalId), profileId: Number(row.profileId) } : undefined;
     },
     async listHealth(since) {
-      const [[totals], days] = await Promise.all([
+      const [[totals], days, bounces] = await Promise.all([
         sql.unsafe(LIST_HEALTH_TOTALS) as unknown as Promise<Record<string, string>[]>,
         sql.unsafe(numbered(LIST_HEALTH_DAYS), [since, since, since]) as unknown as Promise<{ day: string; what: string; n: string }[]>,
+        sql.unsafe(numbered(bounceRowsSql('strpos')), [since, since, since]) as unknown as Promise<
+          { day: string; domain: string; what: string; n: string }[]
+        >,
       ]);
       return {
         totals: {
@@ -32,6 +44,7 @@ export function postgresLateOutcomeStore(sql: Pg): LateOutcomeStore {
           quarantined: Number(totals.quarantined),
         },
         days: foldDays(days),
+        ...foldBounces(bounces),
       };
     },
     async record(o) {

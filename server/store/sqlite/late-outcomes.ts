@@ -2,6 +2,8 @@
 
 import type { LateKind } from '../../bounces/reports';
 import {
+  bounceRowsSql,
+  foldBounces,
   foldDays,
   LIST_HEALTH_DAYS,
   LIST_HEALTH_TOTALS,
@@ -30,6 +32,7 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
   );
   const totals = db.prepare(LIST_HEALTH_TOTALS);
   const healthDays = db.prepare(LIST_HEALTH_DAYS);
+  const bounceRows = db.prepare(bounceRowsSql('instr'));
   const insert = db.prepare(
     `INSERT INTO late_outcomes (journal_id, delivery_id, email, kind, status, diagnostic, mailbox_full, received_at)
      VALUES (@journalId, @deliveryId, @email, @kind, @status, @diagnostic, @mailboxFull, @receivedAt)
@@ -54,6 +57,7 @@ function syncStore(db: Db): Sync<LateOutcomeStore> {
     listHealth: (since) => ({
       totals: totals.get() as ListHealth['totals'],
       days: foldDays(healthDays.all(since, since, since) as { day: string; what: string; n: number }[]),
+      ...foldBounces(bounceRows.all(since, since, since) as { day: string; domain: string; what: string; n: number }[]),
     }),
     softBouncesSince: (email, since) => soft.get(email, since) as number,
     byKindAndDomain: (deliveryId) => byDomain.all(deliveryId) as { kind: LateKind; domain: string; count: number }[],
