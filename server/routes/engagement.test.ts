@@ -66,6 +66,19 @@ describe('engagement for the replica', () => {
     expect(clickerAt).toBe(clock);
   });
 
+  it('answers 304 to a replica that has it already, and the new snapshot once something changed', async () => {
+    const first = await kit.request('/api/audience/engagement?days=365');
+    const tag = first.headers.get('ETag')!;
+    expect(tag).toMatch(/^"[0-9a-f]+"$/);
+    const again = await kit.app.request('/api/audience/engagement?days=365', { headers: { cookie: kit.cookie, 'If-None-Match': tag } });
+    expect(again.status).toBe(304);
+    await get(pixel(to('reader')));
+    const changed = await kit.app.request('/api/audience/engagement?days=365', { headers: { cookie: kit.cookie, 'If-None-Match': tag } });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('ETag')).not.toBe(tag);
+    expect(((await changed.json()) as EngagementSnapshot).deliveries[0].opened).toEqual([ids.get('reader')]);
+  });
+
   it('leaves out deliveries that started before the window', async () => {
     await get(pixel(to('reader')));
     clock += 3 * 86_400_000;

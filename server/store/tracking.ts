@@ -172,12 +172,14 @@ export interface EngagementRows {
 export function engagementOf(rows: EngagementRows): EngagementSnapshot {
   const lists = new Map(rows.deliveries.map((d) => [d.deliveryId, [[], [], []] as number[][]]));
   for (const row of rows.standings) lists.get(row.deliveryId)?.[row.kind].push(Number(row.profileId));
+  // In id order: the same rows make the same snapshot (and ETag) whatever order the database gave them.
+  const byId = (a: number, b: number) => a - b;
   const deliveries = rows.deliveries.map((d): EngagementDelivery => {
     const [received, opened, clicked] = lists.get(d.deliveryId)!;
-    return { ...d, received, opened, clicked };
+    return { ...d, received: received.sort(byId), opened: opened.sort(byId), clicked: clicked.sort(byId) };
   });
   const last = (kind: 'open' | 'click'): LastEvents => {
-    const of = rows.last.filter((r) => r.kind === kind);
+    const of = rows.last.filter((r) => r.kind === kind).sort((a, b) => Number(a.profileId) - Number(b.profileId));
     return { ids: of.map((r) => Number(r.profileId)), at: of.map((r) => Date.parse(r.at)) };
   };
   return { deliveries, lastOpen: last('open'), lastClick: last('click') };

@@ -336,9 +336,14 @@ export interface EngagedDelivery {
 /**
  * Replaces the replica's engagement in one transaction: the ids as typed arrays (a million
  * of them take 4 MB), and beside them the list of deliveries alone with a stamp, which is
- * what the page reads.
+ * what the page reads, and the server's ETag of it (the next pull asks whether it changed).
  */
-export async function storeEngagement(db: MailroomDb, snapshot: EngagementSnapshot, pulledAt: string): Promise<void> {
+export async function storeEngagement(
+  db: MailroomDb,
+  snapshot: EngagementSnapshot,
+  pulledAt: string,
+  etag: string | null = null,
+): Promise<void> {
   const stored: EngagementSnapshot = {
     deliveries: snapshot.deliveries.map((d) => ({
       ...d,
@@ -359,7 +364,7 @@ export async function storeEngagement(db: MailroomDb, snapshot: EngagementSnapsh
   }));
   await db.transaction('rw', [db.meta], async () => {
     await db.meta.put({ key: REPLICA_ENGAGEMENT, value: stored });
-    await db.meta.put({ key: REPLICA_ENGAGED_DELIVERIES, value: { pulledAt, deliveries: listed } });
+    await db.meta.put({ key: REPLICA_ENGAGED_DELIVERIES, value: { pulledAt, deliveries: listed, etag } });
   });
 }
 

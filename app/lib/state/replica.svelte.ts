@@ -198,9 +198,16 @@ export class Replica {
       if (!history.ok) throw new SyncRefused((await refusalOf(history)).message);
       await storeContactHistory(this.db, (await history.json()).entries);
       // Who received, opened and clicked the last year's deliveries, for engagement conditions.
-      const engagement = await client.api.audience.engagement.$get({ query: { days: '365' } });
-      if (!engagement.ok) throw new SyncRefused((await refusalOf(engagement)).message);
-      await storeEngagement(this.db, await engagement.json(), new Date().toISOString());
+      const known = await getMeta<{ etag?: string }>(this.db, REPLICA_ENGAGED_DELIVERIES);
+      const engagement = await client.api.audience.engagement.$get(
+        { query: { days: '365' } },
+        { headers: known?.etag ? { 'If-None-Match': known.etag } : {} },
+      );
+      // 304 (not in the route's types: the ETag middleware answers it) keeps what the replica has.
+      if ((engagement.status as number) !== 304) {
+        if (!engagement.ok) throw new SyncRefused((await refusalOf(engagement)).message);
+        await storeEngagement(this.db, await engagement.json(), new Date().toISOString(), engagement.headers.get('ETag'));
+      }
       if ((await overlaySize(this.db)) > OVERLAY_LIMIT)
         void this.compact().catch((error) => console.error('compacting the replica', error));
     } catch (error) {

@@ -87,7 +87,7 @@ export function postgresTrackingStore(sql: Pg): TrackingStore {
       // One snapshot (REPEATABLE READ): an open written between two reads would be in one and not the other.
       const rows = await sql.begin('isolation level repeatable read', async (tx) => ({
         deliveries: await tx<EngagementRows['deliveries']>`SELECT id AS "deliveryId", name, started_at AS "sentAt" FROM deliveries
-          WHERE started_at IS NOT NULL AND started_at >= ${from} ORDER BY started_at`,
+          WHERE started_at IS NOT NULL AND started_at >= ${from} ORDER BY started_at, id`,
         standings: await tx<EngagementRows['standings']>`SELECT s.delivery_id AS "deliveryId", s.profile_id AS "profileId", 0 AS kind
             FROM sends s JOIN deliveries d ON d.id = s.delivery_id WHERE d.started_at >= ${from}
           UNION ALL

@@ -49,7 +49,7 @@ export function sqliteTrackingStore(db: Db): TrackingStore {
   // Prepared on first use: the deliveries and sends tables belong to other stores.
   const prepareEngagement = (): ((since: string) => EngagementRows) => {
     const deliveries = db.prepare(
-      `SELECT id AS deliveryId, name, started_at AS sentAt FROM deliveries WHERE started_at IS NOT NULL AND started_at >= ? ORDER BY started_at`,
+      `SELECT id AS deliveryId, name, started_at AS sentAt FROM deliveries WHERE started_at IS NOT NULL AND started_at >= ? ORDER BY started_at, id`,
     );
     const standings = db.prepare(
       `SELECT s.delivery_id AS deliveryId, s.profile_id AS profileId, 0 AS kind FROM sends s
