@@ -7,6 +7,7 @@ import { Replica } from './replica.svelte';
 import { WorkSync } from './work-sync.svelte';
 
 export const replica = new Replica(db, compactInWorker);
-export const outbox = new Outbox(db);
 /** The team's drafts and typologies, pushed and pulled (work-sync.svelte.ts). */
 export const work = new WorkSync(db);
+// A delivery's edits reach the team before its batch is handed over (and locks it).
+export const outbox = new Outbox(db, () => work.sync());

@@ -41,7 +41,15 @@ export class Outbox {
   /** The item whose Send command is on its way to the server (too late to cancel). */
   #commanding: number | null = null;
 
-  constructor(private readonly db: MailroomDb) {}
+  /**
+   * @param beforeUpload shares the team's waiting edits first (the work sync): once the batch
+   * is handed over the server takes no more edits of the delivery, so an edit still waiting
+   * would be refused and the team's copy would not say what was sent.
+   */
+  constructor(
+    private readonly db: MailroomDb,
+    private readonly beforeUpload: () => Promise<void> = async () => {},
+  ) {}
 
   /** Starts processing now, on reconnect, and after each backoff. */
   start(): () => void {
@@ -186,6 +194,7 @@ export class Outbox {
     if (!delivery || !preparation || preparation.contentHash !== contentHash) {
       throw new Refused('The preparation changed after Send was clicked. Prepare again and send.');
     }
+    await this.beforeUpload();
     const param = { id: deliveryId };
     // The parts: the recipients' chunks, then the exclusions' (so the server's log lists who was
     // excluded, by which rule). An item queued by an older app counted the recipients' only.
