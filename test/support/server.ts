@@ -38,7 +38,9 @@ export async function startServer(
 ): Promise<ServerProcess> {
   // Node itself (with tsx as a loader for the source, what `tsx server/main.ts` runs), so
   // that the process signalled is the server, not a wrapper around it.
-  const args = options.built ? ['--enable-source-maps', options.built.main] : ['--import', 'tsx', 'server/main.ts'];
+  const args = options.built
+    ? ['--max-semi-space-size=4', '--enable-source-maps', options.built.main]
+    : ['--import', 'tsx', 'server/main.ts'];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: options.built?.cwd ?? ROOT,
     env: { ...process.env, PORT: '0', MAILROOM_SINK_PORT: '0', MAILROOM_DATA_DIR: dataDir, ...env },
