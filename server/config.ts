@@ -136,7 +136,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sinkPort: integer(env, 'MAILROOM_SINK_PORT', 2525),
     bounceDomain: env.MAILROOM_BOUNCE_DOMAIN?.trim().toLowerCase() || null,
     bouncePort: env.MAILROOM_BOUNCE_PORT ? integer(env, 'MAILROOM_BOUNCE_PORT', 0) : null,
-    bounceMailbox: mailboxUrl ? { url: mailboxUrl, everyMs: integer(env, 'MAILROOM_BOUNCE_IMAP_EVERY', 60, 5) * 1000 } : null,
+    bounceMailbox: mailboxUrl
+      ? { url: mailboxUrl, everyMs: Math.min(integer(env, 'MAILROOM_BOUNCE_IMAP_EVERY', 60, 5), 86_400) * 1000 }
+      : null,
     providerKeys: {
       sendgridPublicKey: env.MAILROOM_SENDGRID_PUBLIC_KEY?.trim() || null,
       mailgunSigningKey: env.MAILROOM_MAILGUN_SIGNING_KEY?.trim() || null,

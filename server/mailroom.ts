@@ -194,8 +194,10 @@ export async function startMailroom(
       // what the relay has not answered by then is left for "outcome unknown".
       clearInterval(lifting);
       await bounces?.close();
-      await mailbox?.stop();
+      // The mailbox's reading is cut short beside the engine's grace, never before it.
+      const mailboxStopped = mailbox?.stop();
       await engine.shutdown();
+      await mailboxStopped;
       services.figures.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

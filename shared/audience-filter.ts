@@ -266,11 +266,18 @@ function compileCondition(condition: FilterCondition, type: FieldType, now: numb
 }
 
 /** Returns why a condition cannot be used (a missing or malformed value), or null. */
-export function conditionProblem(condition: FilterCondition, type: FieldType): string | null {
+export function conditionProblem(
+  condition: FilterCondition,
+  type: FieldType,
+  /** The deliveries this device knows (engagement's): one not among them cannot be told apart from one nobody received. */
+  choices?: readonly { value: string }[],
+): string | null {
   if (!OPERATORS_BY_TYPE[type].includes(condition.operator))
     return `"${OPERATOR_LABELS[condition.operator]}" does not fit a ${type} field.`;
   if (VALUELESS.has(condition.operator)) return null;
   if (type === 'delivery' && String(condition.value).trim() === '') return 'Choose a delivery.';
+  if (type === 'delivery' && choices && !choices.some((c) => c.value === String(condition.value).trim()))
+    return 'This delivery’s engagement is not on this device (sent over a year ago, or not pulled yet): sync, or choose another.';
   if (String(condition.value).trim() === '') return `Give a value for ${condition.field}.`;
   if (type === 'number' && Number.isNaN(Number(condition.value))) return `"${condition.value}" is not a number.`;
   const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(String(v).trim()) && !Number.isNaN(timeOf(String(v).trim()));
@@ -290,16 +297,17 @@ export function conditionProblem(condition: FilterCondition, type: FieldType): s
  */
 export function withoutIncomplete(
   filter: AudienceFilter,
-  fields: readonly { name: string; type: FieldType }[],
+  fields: readonly { name: string; type: FieldType; choices?: readonly { value: string }[] }[],
 ): { filter: AudienceFilter; ignored: number } {
   const types = new Map(fields.map((f) => [f.name, f.type]));
+  const choices = new Map(fields.map((f) => [f.name, f.choices]));
   let ignored = 0;
   const prune = (node: AudienceFilter): AudienceFilter | null => {
     switch (node.kind) {
       case 'all':
         return node;
       case 'condition':
-        if (conditionProblem(node, types.get(node.field) ?? builtInType(node)) === null) return node;
+        if (conditionProblem(node, types.get(node.field) ?? builtInType(node), choices.get(node.field)) === null) return node;
         ignored++;
         return null;
       case 'not': {

@@ -6,13 +6,20 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { compileAudienceColumns, describeAudience, type AudienceFilter, type FilterOperator } from './audience-filter';
+import {
+  compileAudienceColumns,
+  conditionProblem,
+  describeAudience,
+  withoutIncomplete,
+  type AudienceFilter,
+  type FilterOperator,
+} from './audience-filter';
 import { EngagementIndex, engagementFields, usesEngagement, type EngagementSnapshot } from './engagement';
 import { Preparation } from './preparation';
 import { profilesView } from './profile-fields';
 import { CompiledRules } from './recipient-rules';
 import { makeProfile } from './test-profile';
-import { DEFAULT_TYPOLOGY, type Typology, type TypologyRule } from './typology';
+import { DEFAULT_TYPOLOGY, typologyProblem, type Typology, type TypologyRule } from './typology';
 import type { Delivery } from './types';
 import { explainProfile } from './why';
 
@@ -50,9 +57,12 @@ describe('conditions on a delivery', () => {
     expect(select(onSpring(operator))).toEqual(ids);
   });
 
-  it('treat a delivery not on the device as received by nobody', () => {
-    expect(select({ kind: 'condition', field: 'delivery', operator: 'received', value: 'gone' })).toEqual([]);
-    expect(select({ kind: 'condition', field: 'delivery', operator: 'notOpened', value: 'gone' })).toEqual([]);
+  it('say that a delivery not on the device cannot be used yet, so that it is left out rather than read as received by nobody', () => {
+    const fields = engagementFields(snapshot.deliveries);
+    const gone: AudienceFilter = { kind: 'condition', field: 'delivery', operator: 'notReceived', value: 'gone' };
+    expect(conditionProblem(gone, 'delivery', fields[2].choices)).toMatch(/not on this device .*: sync, or choose another/);
+    expect(withoutIncomplete({ kind: 'and', conditions: [gone] }, fields)).toEqual({ filter: { kind: 'all' }, ignored: 1 });
+    expect(conditionProblem(onSpring('notReceived'), 'delivery', fields[2].choices)).toBeNull();
   });
 
   it('read as a sentence with the delivery’s name', () => {
@@ -69,6 +79,14 @@ describe('last open and last click', () => {
     expect(select({ kind: 'condition', field: 'last_open', operator: 'withinLastDays', value: '30' })).toEqual([2, 6]);
     expect(select({ kind: 'condition', field: 'last_open', operator: 'isEmpty', value: '' })).toEqual([1, 4, 5]);
     expect(select({ kind: 'condition', field: 'last_click', operator: 'before', value: '2026-11-01' })).toEqual([3]);
+  });
+
+  it('read by day, as a date attribute: equals, between and after a day', () => {
+    expect(select({ kind: 'condition', field: 'last_open', operator: 'equals', value: '2026-12-02' })).toEqual([2]);
+    expect(select({ kind: 'condition', field: 'last_open', operator: 'between', value: '2026-11-23', value2: '2026-12-02' })).toEqual([
+      2, 6,
+    ]);
+    expect(select({ kind: 'condition', field: 'last_open', operator: 'after', value: '2026-12-02' })).toEqual([]);
   });
 });
 
@@ -108,6 +126,7 @@ describe('in a preparation', () => {
       filter: { kind: 'not', filter: { kind: 'condition', field: 'last_open', operator: 'withinLastDays', value: '30' } },
       enabled: true,
     };
+    expect(typologyProblem(typologyWith(inactive), [])).toBeNull(); // it can be saved: the fields are known
     const { kpis, recipients } = prepare({ kind: 'all' }, typologyWith(inactive));
     expect(recipients).toEqual([2, 6]);
     expect(kpis.excludedByRule['No open in 30 days']).toBe(4);

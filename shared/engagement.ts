@@ -40,6 +40,8 @@ export interface EngagementSnapshot {
 
 export const NO_ENGAGEMENT: EngagementSnapshot = { deliveries: [], lastOpen: { ids: [], at: [] }, lastClick: { ids: [], at: [] } };
 
+const DAY = 86_400_000;
+
 export const LAST_OPEN = 'last_open';
 export const LAST_CLICK = 'last_click';
 /** The field of the conditions on one delivery; the condition's value is the delivery's id. */
@@ -145,9 +147,13 @@ export class EngagementIndex {
 
   #column(ids: ArrayLike<number>, field: string): ArrayLike<AttributeValue | undefined> {
     if (field === LAST_OPEN || field === LAST_CLICK) {
+      // By day (UTC midnight), as a date attribute holds it: "equals", "between" and "after" a day read as they say.
       const last = this.#last(field);
       const values = new Array<number | undefined>(ids.length);
-      for (let i = 0; i < ids.length; i++) values[i] = last.get(ids[i]);
+      for (let i = 0; i < ids.length; i++) {
+        const at = last.get(ids[i]);
+        values[i] = at === undefined ? undefined : at - (at % DAY);
+      }
       return values;
     }
     const standings = this.#standingsOf(field.slice(DELIVERY_FIELD.length + 1));

@@ -12,6 +12,7 @@ import { contentFacts, type ContentFacts } from './content-checks';
 import { extractLinks, htmlToText, isKnownField, SYSTEM_FIELDS, type CompiledMessage } from './message';
 import { audienceFields } from './profile-fields';
 import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel } from './types';
+import { engagementFields } from './engagement';
 
 export type ControlCheck =
   | 'subject'
@@ -361,7 +362,8 @@ function filterProblem(filter: AudienceFilter, schema: readonly AttributeDefinit
       }
       return null;
     case 'condition': {
-      const field = audienceFields(schema).find((f) => f.name === filter.field);
+      // Engagement fields too: a typology names a delivery by id, whichever this device knows.
+      const field = [...audienceFields(schema), ...engagementFields([])].find((f) => f.name === filter.field);
       return field ? conditionProblem(filter, field.type) : `the field "${filter.field}" does not exist in the audience.`;
     }
   }

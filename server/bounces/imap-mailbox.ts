@@ -48,6 +48,9 @@ export function mailboxName(url: string): string {
 
 const folderOf = (url: URL) => decodeURIComponent(url.pathname.replace(/^\//, '')) || 'INBOX';
 
+/** Throws when a part of the URL is not valid percent-encoding (a bare % in a password). */
+const decodedParts = (url: URL) => [url.username, url.password, url.pathname].map((part) => decodeURIComponent(part));
+
 /** Checks the URL at the start, so that a wrong value stops Mailroom with a sentence; returns the reason, or null. */
 export function mailboxUrlProblem(url: string): string | null {
   try {
@@ -55,6 +58,11 @@ export function mailboxUrlProblem(url: string): string | null {
     if (parsed.protocol !== 'imap:' && parsed.protocol !== 'imaps:') return 'it must start with imap:// or imaps://';
     if (!parsed.hostname) return 'it names no host';
     if (!parsed.username) return 'it names no user (imaps://user:password@host:993/INBOX)';
+    try {
+      decodedParts(parsed);
+    } catch {
+      return 'its user, password or folder has a % that is not followed by two hex digits (write % as %25)';
+    }
     return null;
   } catch {
     return 'it must look like imaps://user:password@host:993/INBOX';
@@ -81,11 +89,15 @@ export function startBounceMailbox(options: BounceMailboxOptions): BounceMailbox
   const loopback = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(url.hostname);
   let running: Promise<MailboxCheck> | null = null;
   let stopped = false;
+  /** The connection of the reading under way: a stop closes it, which ends the reading at once. */
+  let connection: ImapFlow | null = null;
   /** The last trouble told, so that a mailbox down for an hour is said once, and its return once. */
   let trouble: string | null = null;
 
   const read = async (): Promise<MailboxCheck> => {
-    const client = new ImapFlow({
+    const done: MailboxCheck = { read: 0, handled: 0, failed: 0 };
+    if (stopped) return done;
+    const client = (connection = new ImapFlow({
       host: url.hostname,
       port: Number(url.port) || (url.protocol === 'imaps:' ? 993 : 143),
       secure: url.protocol === 'imaps:',
@@ -93,12 +105,13 @@ export function startBounceMailbox(options: BounceMailboxOptions): BounceMailbox
       logger: false,
       // A loopback server (a local Dovecot, a test's) presents no certificate worth checking.
       tls: { rejectUnauthorized: !loopback },
+      // No password in clear over the network: imap:// must upgrade with STARTTLS (a loopback server need not).
+      doSTARTTLS: url.protocol === 'imap:' && !loopback ? true : undefined,
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 60_000,
-    });
+    }));
     client.on('error', () => {}); // a dropped connection rejects the command under way, which is what is handled
-    const done: MailboxCheck = { read: 0, handled: 0, failed: 0 };
     try {
       await client.connect();
       const lock = await client.getMailboxLock(folderOf(url));
@@ -109,6 +122,7 @@ export function startBounceMailbox(options: BounceMailboxOptions): BounceMailbox
           unread.push({ uid: message.uid, size: message.size ?? 0 });
         }
         for (const message of unread) {
+          if (stopped) break;
           done.read++;
           const fetched = message.size <= MAX_BYTES ? await client.fetchOne(String(message.uid), { source: true }, { uid: true }) : null;
           const source = fetched ? fetched.source : undefined;
@@ -133,12 +147,15 @@ export function startBounceMailbox(options: BounceMailboxOptions): BounceMailbox
       if (trouble) options.log(`The bounce mailbox ${name} can be read again.`);
       trouble = null;
     } catch (error) {
+      if (stopped) return done;
       const e = error as Error & { responseText?: string; code?: string };
       const said = e.responseText ?? e.code ?? e.message;
       if (trouble !== said)
         options.log(`The bounce mailbox ${name} cannot be read (${said}); it is tried again in ${options.everyMs / 1000} s.`, e);
       trouble = said;
       client.close();
+    } finally {
+      connection = null;
     }
     return done;
   };
@@ -157,6 +174,7 @@ export function startBounceMailbox(options: BounceMailboxOptions): BounceMailbox
     async stop() {
       stopped = true;
       clearInterval(timer);
+      connection?.close();
       await running;
     },
   };

@@ -10,4 +10,4 @@ export const replica = new Replica(db, compactInWorker);
 /** The team's drafts and typologies, pushed and pulled (work-sync.svelte.ts). */
 export const work = new WorkSync(db);
 // A delivery's edits reach the team before its batch is handed over (and locks it).
-export const outbox = new Outbox(db, () => work.sync());
+export const outbox = new Outbox(db, () => work.push());

@@ -189,12 +189,12 @@ export class Outbox {
 
   private async upload(item: SendItem): Promise<void> {
     const { deliveryId, contentHash } = item;
+    await this.beforeUpload();
     const delivery = await this.db.deliveries.get(deliveryId);
     const preparation = await this.db.preparations.get(deliveryId);
     if (!delivery || !preparation || preparation.contentHash !== contentHash) {
       throw new Refused('The preparation changed after Send was clicked. Prepare again and send.');
     }
-    await this.beforeUpload();
     const param = { id: deliveryId };
     // The parts: the recipients' chunks, then the exclusions' (so the server's log lists who was
     // excluded, by which rule). An item queued by an older app counted the recipients' only.

@@ -127,6 +127,17 @@ export class WorkSync {
     this.#timer = setTimeout(() => void this.sync(), PUSH_AFTER_EDIT_MS);
   }
 
+  /**
+   * Pushes what waits, without pulling (a Send shares its delivery's edits first: pulling a
+   * teammate's edit then would change the delivery under its preparation). Errors are kept
+   * for the next sync, never thrown.
+   */
+  async push(): Promise<void> {
+    if (!navigator.onLine) return;
+    const run = () => this.pushWaiting().catch(() => {});
+    await (navigator.locks ? navigator.locks.request(LOCK, run) : run());
+  }
+
   /** Pushes what waits, then pulls. Errors are kept in `error`, never thrown. */
   async sync(): Promise<void> {
     if (!navigator.onLine) return;
@@ -147,7 +158,7 @@ export class WorkSync {
   async #once(): Promise<void> {
     this.#syncing = true;
     try {
-      await this.push();
+      await this.pushWaiting();
       await this.pull();
       this.#error = null;
       this.#syncedAt = new Date().toISOString();
@@ -162,7 +173,7 @@ export class WorkSync {
   }
 
   /** Pushes the records' waiting edits, a few documents at a time, and lays the answers over them. */
-  private async push(): Promise<void> {
+  private async pushWaiting(): Promise<void> {
     const records: [WorkRecord, DocPush][] = [];
     for (const [table, kind] of [
       [this.db.typologies, 'typology'],
