@@ -22,6 +22,7 @@ import { startSmtpSink, type SmtpSink } from './sink/smtp-sink';
 import { startBounceMailbox } from './bounces/imap-mailbox';
 import { startBounceReceiver } from './bounces/receiver';
 import { joinCluster } from './application/membership';
+import { ThrottleLimits } from './sending/relays';
 
 /** Meta key: set once the demo audience was seeded (or an audience existed), so it is never seeded again. */
 const DEMO_SEEDED = 'demo.seeded';
@@ -86,13 +87,16 @@ export async function startMailroom(
     (error) => logger.warn({ event: 'heartbeat-failed', err: error }, `The node could not say it is alive: ${error.message}`),
   );
   const settings = await loadSettings(stores.settings, defaults);
+  // The throttles' minutes, kept across the pools the settings build (a save, a node joining).
+  const throttleLimits = new ThrottleLimits();
+  const relayLog = (line: string) => logger.warn({ event: 'relay-failover' }, line);
   const share = nodeShare(settings, membership.nodes);
   const relayUrl = settings.relayUrl ?? (await builtInRelay());
 
   // The public URL is known only once the server listens when PORT is 0 and none is configured.
   let publicUrl = config.publicUrl ?? '';
   const services = createServices(stores, {
-    messenger: messengerFor(share, relayUrl, (line) => logger.warn({ event: 'relay-failover' }, line)),
+    messenger: messengerFor(share, relayUrl, relayLog, throttleLimits),
     secret,
     bounceDomain: config.bounceDomain,
     providerKeys: config.providerKeys,
@@ -113,6 +117,7 @@ export async function startMailroom(
           engine,
           builtInRelay,
           bus: stores.bus,
+          limits: throttleLimits,
           log: (line) => logger.info({ event: 'settings-changed' }, line),
         },
         settings,

@@ -12,6 +12,7 @@ import {
   describeAudience,
   withoutIncomplete,
   type AudienceFilter,
+  type FilterCondition,
   type FilterOperator,
 } from './audience-filter';
 import { EngagementIndex, engagementFields, usesEngagement, type EngagementSnapshot } from './engagement';
@@ -43,7 +44,7 @@ const select = (filter: AudienceFilter) => {
   const test = compileAudienceColumns(filter, [], NOW)(view);
   return profiles.filter((_, i) => test(i)).map((p) => p.id);
 };
-const onSpring = (operator: FilterOperator): AudienceFilter => ({ kind: 'condition', field: 'delivery', operator, value: 'spring' });
+const onSpring = (operator: FilterOperator): FilterCondition => ({ kind: 'condition', field: 'delivery', operator, value: 'spring' });
 
 describe('conditions on a delivery', () => {
   it.each<[FilterOperator, number[]]>([
@@ -59,7 +60,7 @@ describe('conditions on a delivery', () => {
 
   it('say that a delivery not on the device cannot be used yet, so that it is left out rather than read as received by nobody', () => {
     const fields = engagementFields(snapshot.deliveries);
-    const gone: AudienceFilter = { kind: 'condition', field: 'delivery', operator: 'notReceived', value: 'gone' };
+    const gone: FilterCondition = { kind: 'condition', field: 'delivery', operator: 'notReceived', value: 'gone' };
     expect(conditionProblem(gone, 'delivery', fields[2].choices)).toMatch(/not on this device .*: sync, or choose another/);
     expect(withoutIncomplete({ kind: 'and', conditions: [gone] }, fields)).toEqual({ filter: { kind: 'all' }, ignored: 1 });
     expect(conditionProblem(onSpring('notReceived'), 'delivery', fields[2].choices)).toBeNull();

@@ -100,6 +100,12 @@ function settingsChanges(before: PublicSettings, after: PublicSettings, body: Se
         : 'the further relays (now none)',
     );
   }
+  // A password given anew (the URL typed whole, not the masked one shown) is named, never quoted.
+  for (const r of body.relays) {
+    const was = before.relays.find((b) => b.id === r.id);
+    const now = after.relays.find((a) => a.id === r.id);
+    if (was && now && was.url === now.url && r.url !== was.url) parts.push(`the password of ${r.name}`);
+  }
   const throttles = (s: PublicSettings) => s.throttles.map((t) => `${t.perMinute} a minute to ${t.domains.join(', ')}`).join('; ');
   if (throttles(before) !== throttles(after))
     parts.push(after.throttles.length ? `the throttles (now ${throttles(after)})` : 'the throttles (now none)');

@@ -12,7 +12,7 @@ import { freePort, startFaultRelay, type FaultRelay } from '../../test/support/r
 import { createKit, eventually, handOver, newProfile, recordingMessenger, SAMPLE_DELIVERY, type Kit } from '../test-kit';
 import type { OutgoingMessage } from './compose';
 import type { Messenger, SmtpOutcome } from './messenger';
-import { createRoutingMessenger, DOWN_MS, SlidingLimit, type RelayRoute } from './relays';
+import { createRoutingMessenger, DOWN_MS, SlidingLimit, ThrottleLimits, type RelayRoute } from './relays';
 
 const message = (to: string, from = 'news@shop.example.com', relayId?: string): OutgoingMessage => ({
   from: { name: 'Shop', address: from },
@@ -75,6 +75,34 @@ describe('routing between relays', () => {
     expect(lines.at(-1)).toBe('Relay main answers again.');
   });
 
+  it('tries a relay whose time down is up with one message at a time: the others go on through the next', async () => {
+    let clock = 1_000_000;
+    const main = fakeRelay('main');
+    const backup = fakeRelay('backup');
+    // The main relay, tried again with b, takes its time to answer it (as one that does not answer would).
+    let answer: () => void = () => {};
+    const slow: Messenger = {
+      ...main.route.messenger,
+      async send(m) {
+        const outcome = await main.route.messenger.send(m);
+        if (m.to === 'b@example.com') await new Promise<void>((resolve) => (answer = resolve));
+        return outcome;
+      },
+    };
+    const routing = createRoutingMessenger([{ ...main.route, messenger: slow }, backup.route], [], { now: () => clock });
+    main.state.down = true;
+    await routing.send(message('a@example.com')); // main down: through the backup
+    main.state.down = false;
+    clock += DOWN_MS;
+    const first = routing.send(message('b@example.com')); // tries main again, and waits for it
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await routing.send(message('c@example.com'))).toEqual({ kind: 'sent', reply: '250 backup' });
+    answer();
+    expect(await first).toEqual({ kind: 'sent', reply: '250 main' });
+    expect(main.handed).toEqual(['a@example.com', 'b@example.com']);
+    expect(await routing.send(message('d@example.com'))).toEqual({ kind: 'sent', reply: '250 main' }); // up again
+  });
+
   it('answers unsent, naming the trouble, only when no relay can be reached; the probe finds the one that can', async () => {
     const main = fakeRelay('main');
     const backup = fakeRelay('backup');
@@ -109,6 +137,16 @@ describe('throttles per recipient domain', () => {
     expect(await routing.send(message('x@yahoo.example'))).toMatchObject({ kind: 'sent' }); // other domains go on
     clock += 60_000;
     expect(await routing.send(message('p9@gmail.com'))).toMatchObject({ kind: 'sent' });
+  });
+
+  it('keep their minute across new messengers (a save of the settings, a node joining)', async () => {
+    const limits = new ThrottleLimits();
+    const throttles = [{ domains: ['gmail.com'], perMinute: 2 }];
+    const first = createRoutingMessenger([fakeRelay('main').route], throttles, { limits, now: () => 0 });
+    await first.send(message('a@gmail.com'));
+    await first.send(message('b@gmail.com'));
+    const second = createRoutingMessenger([fakeRelay('main').route], throttles, { limits, now: () => 1_000 });
+    expect(await second.send(message('c@gmail.com'))).toMatchObject({ kind: 'deferred', until: 60_000 });
   });
 
   it('never let more than N into any window of the period, whatever the arrival times', () => {
@@ -195,28 +233,26 @@ describe('the engine through the relays', () => {
     const second = await startFaultRelay();
     relays.push(second);
     const refused = await freePort();
-    const saved = await kit.request('/api/settings', {
-      method: 'PUT',
-      json: {
-        relayUrl: `smtp://127.0.0.1:${refused}`,
-        connections: 2,
-        messagesPerConnection: 100,
-        ratePerSecond: 0,
-        dkim: null,
-        relays: [
-          {
-            id: 'second',
-            name: 'Second relay',
-            url: `smtp://127.0.0.1:${second.port}`,
-            connections: 2,
-            messagesPerConnection: 100,
-            ratePerSecond: 0,
-            fromDomains: [],
-          },
-        ],
-        throttles: [],
-      },
-    });
+    const body = {
+      relayUrl: `smtp://127.0.0.1:${refused}`,
+      connections: 2,
+      messagesPerConnection: 100,
+      ratePerSecond: 0,
+      dkim: null,
+      relays: [
+        {
+          id: 'second',
+          name: 'Second relay',
+          url: `smtp://127.0.0.1:${second.port}`,
+          connections: 2,
+          messagesPerConnection: 100,
+          ratePerSecond: 0,
+          fromDomains: [],
+        },
+      ],
+      throttles: [],
+    };
+    const saved = await kit.request('/api/settings', { method: 'PUT', json: body });
     expect(saved.status).toBe(200);
     const people = Array.from({ length: 12 }, (_, i) => newProfile({ email: `reader${i}@example.com` }));
     await kit.services.audience.upsertMany(people, 'test', new Date());
@@ -230,5 +266,15 @@ describe('the engine through the relays', () => {
     expect(lines).toContainEqual(expect.stringMatching(/refuses connections .*: the next relay takes its messages\./));
     const [audit] = (await (await kit.request('/api/audit?action=settings-changed')).json()).entries;
     expect(audit.detail).toContain(`the further relays (now Second relay at 127.0.0.1:${second.port})`);
+    // A further relay's password changed alone is audited by name, never quoted.
+    const withLogin = (pass: string) => ({
+      ...body,
+      relays: [{ ...body.relays[0], url: `smtp://mailroom:${pass}@127.0.0.1:${second.port}` }],
+    });
+    expect((await kit.request('/api/settings', { method: 'PUT', json: withLogin('first-secret') })).status).toBe(200);
+    expect((await kit.request('/api/settings', { method: 'PUT', json: withLogin('second-secret') })).status).toBe(200);
+    const [changed] = (await (await kit.request('/api/audit?action=settings-changed')).json()).entries;
+    expect(changed.detail).toBe('Changed the password of Second relay.');
+    expect(JSON.stringify(await (await kit.request('/api/settings')).json())).not.toContain('secret');
   });
 });

@@ -65,7 +65,27 @@ export class SlidingLimit {
   }
 }
 
+/**
+ * The throttles' limits, kept from one messenger to the next: saving the settings, or a node
+ * joining, builds a new messenger, and a throttle must not start its minute again then.
+ */
+export class ThrottleLimits {
+  readonly #limits = new Map<string, SlidingLimit>();
+
+  of(throttle: DomainThrottle): SlidingLimit {
+    const key = `${[...throttle.domains].sort().join(',')}/${throttle.perMinute}`;
+    let limit = this.#limits.get(key);
+    if (!limit) {
+      limit = new SlidingLimit(throttle.perMinute, 60_000);
+      this.#limits.set(key, limit);
+    }
+    return limit;
+  }
+}
+
 export interface RoutingOptions {
+  /** Where the throttles' limits live; the messenger's own unless told (settings.ts keeps one across messengers). */
+  limits?: ThrottleLimits;
   /** The clock (ms); Date.now unless told. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -85,9 +105,12 @@ export function createRoutingMessenger(
   const log = options.log ?? (() => {});
   const rates = new Map(relays.map((r) => [r.id, r.ratePerSecond > 0 ? new SlidingLimit(r.ratePerSecond, 1_000) : null]));
   const downUntil = new Map<string, number>();
+  /** Relays down whose time is up, being tried again by one message: the others pass them over until it is answered. */
+  const retrying = new Set<string>();
+  const limits = options.limits ?? new ThrottleLimits();
   const byDomain = new Map<string, { limit: SlidingLimit; throttle: DomainThrottle }>();
   for (const throttle of throttles) {
-    const entry = { limit: new SlidingLimit(throttle.perMinute, 60_000), throttle };
+    const entry = { limit: limits.of(throttle), throttle };
     for (const domain of throttle.domains) byDomain.set(domain.toLowerCase(), entry);
   }
   let closing = false;
@@ -99,7 +122,7 @@ export function createRoutingMessenger(
     const serving = relays.filter((r) => r !== chosen && r.fromDomains.includes(fromDomain));
     const ordered = [...(chosen ? [chosen] : []), ...serving, ...relays.filter((r) => r !== chosen && !serving.includes(r))];
     const t = now();
-    const up = ordered.filter((r) => (downUntil.get(r.id) ?? 0) <= t);
+    const up = ordered.filter((r) => !downUntil.has(r.id) || (downUntil.get(r.id)! <= t && !retrying.has(r.id)));
     return [...up, ...ordered.filter((r) => !up.includes(r))];
   };
 
@@ -126,7 +149,10 @@ export function createRoutingMessenger(
         if (closing) break;
         const paced = await turn(rates.get(relay.id), `at most ${relay.ratePerSecond} a second through ${relay.name}`);
         if (paced) return paced;
-        const outcome = await relay.messenger.send(message);
+        // A relay down whose time is up is tried again by this message alone (a relay that does not answer costs a timeout).
+        const again = downUntil.has(relay.id) && !retrying.has(relay.id);
+        if (again) retrying.add(relay.id);
+        const outcome = await relay.messenger.send(message).finally(() => again && retrying.delete(relay.id));
         if (outcome.kind !== 'unsent') {
           if (downUntil.delete(relay.id)) log(`Relay ${relay.name} answers again.`);
           return outcome;

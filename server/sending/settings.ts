@@ -15,7 +15,7 @@ import type { LiveBus } from '../live/live-bus';
 import type { SettingsStore } from '../store/settings';
 import type { SendEngine } from './engine';
 import { relayTransportOptions, type Messenger } from './messenger';
-import { createRoutingMessenger, type DomainThrottle, type RelayRoute } from './relays';
+import { createRoutingMessenger, ThrottleLimits, type DomainThrottle, type RelayRoute } from './relays';
 import { createThreadedMessenger } from './threaded-messenger';
 
 export interface DkimKey {
@@ -91,9 +91,10 @@ const extraRelay = z.object({
   fromDomains: z.array(domainName).max(50).default([]),
 });
 
+// A throttle remembers its last perMinute turns: at most 100,000 (800 KB) each, 20 of them.
 const throttle = z.object({
   domains: z.array(domainName).min(1).max(50),
-  perMinute: z.number().int().min(1).max(1_000_000),
+  perMinute: z.number().int().min(1).max(100_000),
 });
 
 /** What the settings page sends: a private key left empty keeps the one on the server. */
@@ -117,7 +118,7 @@ export const settingsBody = z.object({
     .refine((list) => new Set([MAIN_RELAY, ...list.map((r) => r.id)]).size === list.length + 1, 'each relay needs an id of its own'),
   throttles: z
     .array(throttle)
-    .max(50)
+    .max(20)
     .default([])
     .refine((list) => {
       const domains = list.flatMap((t) => t.domains);
@@ -152,6 +153,8 @@ export interface SettingsDeps {
   log: (line: string) => void;
   /** Carries a saved change to every node (and its own back). */
   bus?: LiveBus;
+  /** The throttles' limits, shared with the messenger the engine started with (mailroom.ts). */
+  limits?: ThrottleLimits;
 }
 
 /** Resolves the stored settings, or the defaults. */
@@ -179,7 +182,7 @@ export function nodeShare(settings: SendingSettings, nodes: number): SendingSett
  * Returns the messenger for the settings, the main relay at `url`: its pool alone, or, with
  * further relays or throttles, the routing messenger over one pool per relay (relays.ts).
  */
-export function messengerFor(settings: SendingSettings, url: string, log?: (line: string) => void): Messenger {
+export function messengerFor(settings: SendingSettings, url: string, log?: (line: string) => void, limits?: ThrottleLimits): Messenger {
   const pool = (relayUrl: string, connections: number, messagesPerConnection: number) =>
     createThreadedMessenger({
       url: relayUrl,
@@ -199,7 +202,7 @@ export function messengerFor(settings: SendingSettings, url: string, log?: (line
       ratePerSecond: r.ratePerSecond,
     })),
   ];
-  return createRoutingMessenger(routes, settings.throttles, { log });
+  return createRoutingMessenger(routes, settings.throttles, { log, limits });
 }
 
 /** Returns the engine options the settings imply: the window is twice the connections of every relay (see engine.ts). */
@@ -214,6 +217,8 @@ export function createSettingsControl(deps: SettingsDeps, initial?: SendingSetti
   /** What the engine sends with now; `settings` may be read from the store before a change reaches the engine. */
   let applied: SendingSettings | null = initial ?? null;
   let nodes = 1;
+  // A throttle's minute goes on across new pools (a save, a node joining): one set of limits for this control's life.
+  const limits = deps.limits ?? new ThrottleLimits();
   const loaded = async () => (settings ??= await loadSettings(deps.store, deps.defaults));
   const toPublic = (s: SendingSettings): PublicSettings => ({
     ...s,
@@ -230,7 +235,7 @@ export function createSettingsControl(deps: SettingsDeps, initial?: SendingSetti
   /** Sends through a new pool made for `next` (this node's share of it); the old one finishes what it has. */
   const use = async (next: SendingSettings) => {
     const mine = nodeShare(next, nodes);
-    const messenger = messengerFor(mine, next.relayUrl ?? (await deps.builtInRelay()), deps.log);
+    const messenger = messengerFor(mine, next.relayUrl ?? (await deps.builtInRelay()), deps.log, limits);
     const previous = deps.engine.reconfigure({ messenger, ...engineLimits(mine) });
     // Closed at once, so that the connections of old and new pools never add up past the budget for
     // long: conversations under way finish on it; messages still waiting for one of its connections
