@@ -15,7 +15,7 @@ import {
   type FilterCondition,
   type FilterOperator,
 } from './audience-filter';
-import { EngagementIndex, engagementFields, usesEngagement, type EngagementSnapshot } from './engagement';
+import { engagedVersion, EngagementIndex, engagementFields, usesEngagement, type EngagementSnapshot } from './engagement';
 import { Preparation } from './preparation';
 import { profilesView } from './profile-fields';
 import { CompiledRules } from './recipient-rules';
@@ -154,6 +154,14 @@ describe('in a preparation', () => {
     expect(trace.inAudience).toBe(false);
     expect(trace.audience[0].value).toBe('opened it');
     expect(explainProfile(audience, [], profiles[3], rules, undefined, NOW, index).inAudience).toBe(true);
+  });
+
+  it('stamps the version of what reads engagement with it, so that a pull that changed who opened makes it stale', () => {
+    expect(engagedVersion('7/abc', '"e1"', onSpring('opened'), DEFAULT_TYPOLOGY)).toBe('7/abc/engagement "e1"');
+    expect(engagedVersion('7/abc', '"e2"', onSpring('opened'), DEFAULT_TYPOLOGY)).not.toBe(
+      engagedVersion('7/abc', '"e1"', onSpring('opened')),
+    );
+    expect(engagedVersion('7/abc', '"e2"', { kind: 'all' }, DEFAULT_TYPOLOGY)).toBe('7/abc');
   });
 
   it('reads engagement only for what uses it', () => {

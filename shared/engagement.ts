@@ -61,9 +61,16 @@ export function deliveryColumn(deliveryId: string): string {
   return `${DELIVERY_FIELD}:${deliveryId}`;
 }
 
-/** The engagement fields, as the audience builder offers them (after the profile's own fields). */
-export function engagementFields(deliveries: readonly Pick<EngagementDelivery, 'deliveryId' | 'name' | 'sentAt'>[]): FieldDefinition[] {
-  return [
+/**
+ * The engagement fields, as the audience builder offers them (after the profile's own
+ * fields); one whose name an attribute of `schema` has already (imported before the field
+ * existed) is left to the attribute.
+ */
+export function engagementFields(
+  deliveries: readonly Pick<EngagementDelivery, 'deliveryId' | 'name' | 'sentAt'>[],
+  schema: readonly { name: string }[] = [],
+): FieldDefinition[] {
+  const fields: FieldDefinition[] = [
     { name: LAST_OPEN, label: 'Last open', type: 'date' },
     { name: LAST_CLICK, label: 'Last click', type: 'date' },
     {
@@ -75,11 +82,21 @@ export function engagementFields(deliveries: readonly Pick<EngagementDelivery, '
         .map((d) => ({ value: d.deliveryId, label: `${d.name} (${d.sentAt.slice(0, 10)})` })),
     },
   ];
+  return fields.filter((f) => !schema.some((a) => a.name === f.name));
 }
 
 /** Returns true when any condition or order in `part` (an audience filter, a typology's rules) reads an engagement field. */
 export function usesEngagement(part: unknown): boolean {
   return /"field":"(last_open|last_click|delivery)"/.test(JSON.stringify(part) ?? '');
+}
+
+/**
+ * Returns the replica version a preparation of these parts (an audience, a typology) is
+ * stamped with: with engagement in it when they read engagement, so that a pull that changed
+ * who opened makes such a preparation stale (its what-if and why would read the new one).
+ */
+export function engagedVersion(replicaVersion: string, engagementStamp: string, ...parts: unknown[]): string {
+  return parts.some(usesEngagement) ? `${replicaVersion}/engagement ${engagementStamp}` : replicaVersion;
 }
 
 /** Returns true for a field engagement provides (the filter reads it through the index's view). */

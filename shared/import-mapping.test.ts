@@ -6,6 +6,7 @@ import {
   guessDecimal,
   ImportSurvey,
   isConsentColumn,
+  mappingProblem,
   proposeMapping,
   readDate,
   readNumber,
@@ -182,6 +183,23 @@ describe('proposing a mapping', () => {
       ok: true,
       profile: { attributes: { loyalty_points: 1234.5 } },
     });
+  });
+
+  it('names a column called as an engagement field (another tool’s "Last open") otherwise, and refuses that name', () => {
+    const mapping = proposeMapping(['email', 'Last open', 'Delivery'], [], [['a@example.com', '2026-11-30', 'post']]);
+    expect(mapping.slice(1)).toEqual([
+      { kind: 'new-attribute', name: 'last_open_imported', type: 'date', dates: 'ymd' },
+      { kind: 'new-attribute', name: 'delivery_imported', type: 'text' },
+    ]);
+    expect(
+      mappingProblem(
+        [
+          { kind: 'field', name: 'email' },
+          { kind: 'new-attribute', name: 'last_open', type: 'date' },
+        ],
+        [],
+      ),
+    ).toMatch(/^"last_open" is Mailroom's own engagement field .*: name the attribute otherwise, e.g. last_open_imported\.$/);
   });
 });
 

@@ -8,7 +8,11 @@
  */
 
 import { isValidEmail, normalizeEmail } from './email-address';
+import { DELIVERY_FIELD, LAST_CLICK, LAST_OPEN } from './engagement';
 import { CORE_FIELDS } from './profile-fields';
+
+/** Field names engagement reads (engagement.ts): an attribute of one of these names would be hidden by it. */
+const ENGAGEMENT_NAMES: ReadonlySet<string> = new Set([LAST_OPEN, LAST_CLICK, DELIVERY_FIELD]);
 import type { AttributeDefinition, AttributeType, AttributeValue, ProfileInput, SubscriptionStatus } from './types';
 
 /** How a number column writes its decimals: `,` for 1.234,56 (Dutch, German…), `.` for 1,234.56. */
@@ -613,6 +617,11 @@ export function proposeMapping(
     if (!name || used.has(name)) return { kind: 'ignore' };
     used.add(name);
     const existing = schema.find((a) => a.name === name);
+    // A column named as an engagement field (a "Last open" of another tool) becomes an attribute of its own name.
+    if (!existing && ENGAGEMENT_NAMES.has(name)) {
+      const { type, decimal, dates } = guesses[i];
+      return { kind: 'new-attribute', name: `${name}_imported`, type, ...(decimal ? { decimal } : {}), ...(dates ? { dates } : {}) };
+    }
     if (existing) return { kind: 'attribute', name, ...formatFor(existing.type, guesses[i], cellsOf(i), separator) };
     const { type, decimal, dates } = guesses[i];
     return { kind: 'new-attribute', name, type, ...(decimal ? { decimal } : {}), ...(dates ? { dates } : {}) };
@@ -643,6 +652,8 @@ export function mappingProblem(mapping: ColumnMapping, schema: readonly Attribut
       if (!/^[a-z_][a-z0-9_]*$/.test(target.name))
         return `"${target.name}" cannot name an attribute: use lower-case letters, digits and _.`;
       if (target.name in CORE_FIELDS || target.name === 'status') return `"${target.name}" is a core field, not an attribute.`;
+      if (ENGAGEMENT_NAMES.has(target.name) && !schema.some((a) => a.name === target.name))
+        return `"${target.name}" is Mailroom's own engagement field (opens and clicks it records): name the attribute otherwise, e.g. ${target.name}_imported.`;
       const existing = schema.find((a) => a.name === target.name);
       if (existing && existing.type !== target.type) return `The attribute "${target.name}" is a ${existing.type}, not a ${target.type}.`;
     }

@@ -144,7 +144,7 @@ describe('the delivery log', () => {
   });
 
   it('"Resend to non-openers" makes a draft for those who did not open it, and sends it to them alone', async () => {
-    // Five recipients open the message (its pixel, as a mail client loads it); one of them also clicks.
+    // Five recipients open the message (its pixel, as a mail client loads it).
     const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
     const delivered = db
       .prepare("SELECT email FROM journal WHERE delivery_id = ? AND status = 'sent' ORDER BY id")

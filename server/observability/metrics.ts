@@ -100,7 +100,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
   });
   // Every outcome has a series from the start, so a rate over it is defined before the first failure.
-  for (const outcome of ['sent', 'failed', 'bounced', 'retry', 'unsent']) messages.inc({ outcome }, 0);
+  for (const outcome of ['sent', 'failed', 'bounced', 'retry', 'unsent', 'deferred']) messages.inc({ outcome }, 0);
 
   return {
     registry,

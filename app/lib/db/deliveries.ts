@@ -55,10 +55,35 @@ export async function createDelivery(
 
 /** Returns the id of a new draft with the content of another delivery (its name marked as a copy). */
 export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by: string | null, now = new Date()): Promise<string> {
-  const { name, fromName, fromAddress, subject, preheader = '', html, text = '', source = null, audience, typologyId } = plain(from);
+  const {
+    name,
+    fromName,
+    fromAddress,
+    subject,
+    preheader = '',
+    html,
+    text = '',
+    source = null,
+    audience,
+    typologyId,
+    relayId = null,
+  } = plain(from);
   // A copy is a new delivery: a schedule chosen for the original is not the copy's.
   const copy = `Copy of ${name}`.slice(0, 200);
-  const content = { name: copy, fromName, fromAddress, subject, preheader, html, text, source, audience, scheduledAt: null, typologyId };
+  const content = {
+    name: copy,
+    fromName,
+    fromAddress,
+    subject,
+    preheader,
+    html,
+    text,
+    source,
+    audience,
+    scheduledAt: null,
+    typologyId,
+    relayId,
+  };
   return addDelivery(db, content, by, from.id, now);
 }
 
@@ -74,7 +99,7 @@ export async function resendToNonOpeners(
   by: string | null,
   now = new Date(),
 ): Promise<string> {
-  const { name, fromName, fromAddress, preheader = '', html, text = '', source = null, typologyId } = plain(from);
+  const { name, fromName, fromAddress, preheader = '', html, text = '', source = null, typologyId, relayId = null } = plain(from);
   const notOpened: AudienceFilter = {
     kind: 'and',
     conditions: [{ kind: 'condition', field: DELIVERY_FIELD, operator: 'notOpened', value: from.id }],
@@ -91,6 +116,7 @@ export async function resendToNonOpeners(
     audience: notOpened,
     scheduledAt: null,
     typologyId,
+    relayId,
   };
   return addDelivery(db, content, by, from.id, now);
 }

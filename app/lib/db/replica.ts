@@ -389,11 +389,16 @@ export async function storeContactHistory(db: MailroomDb, entries: readonly Cont
 }
 
 /** Returns the contact history and the version of the replica (cursor and history stamp) it goes with. */
-export async function replicaState(db: MailroomDb): Promise<{ history: ContactHistoryEntry[]; version: string }> {
+export async function replicaState(db: MailroomDb): Promise<{ history: ContactHistoryEntry[]; version: string; engagementStamp: string }> {
   return db.transaction('r', [db.contactHistory, db.meta], async () => {
     const history = await db.contactHistory.toArray();
     const cursor = (await getMeta<number>(db, REPLICA_CURSOR)) ?? 0;
     const stamp = (await getMeta<string>(db, REPLICA_HISTORY_STAMP)) ?? '';
-    return { history, version: replicaVersion(cursor, stamp) };
+    const engaged = await getMeta<{ pulledAt: string; etag?: string | null }>(db, REPLICA_ENGAGED_DELIVERIES);
+    return { history, version: replicaVersion(cursor, stamp), engagementStamp: engagementStampOf(engaged) };
   });
 }
+
+/** What identifies the replica's engagement: the server's ETag of it, or when it was pulled. */
+export const engagementStampOf = (engaged: { pulledAt: string; etag?: string | null } | undefined) =>
+  engaged ? (engaged.etag ?? engaged.pulledAt) : '';

@@ -26,6 +26,7 @@ import {
   OVERLAY_LIMIT,
   overlaySize,
   storeContactHistory,
+  engagementStampOf,
   storeEngagement,
   type EngagedDelivery,
 } from '../db/replica';
@@ -41,6 +42,7 @@ export class Replica {
   #syncedAt = $state<string | null>(null);
   #schema = $state.raw<AttributeDefinition[]>([]);
   #engaged = $state.raw<EngagedDelivery[]>([]);
+  #engagementStamp = $state('');
   #syncing = $state(false);
   #received = $state(0);
   #expected = $state(0);
@@ -77,6 +79,10 @@ export class Replica {
   get engagedDeliveries() {
     return this.#engaged;
   }
+  /** What identifies the engagement pulled last (see replicaState). */
+  get engagementStamp() {
+    return this.#engagementStamp;
+  }
   get syncing() {
     return this.#syncing;
   }
@@ -106,7 +112,9 @@ export class Replica {
         ]),
       ).subscribe({
         next: ([cursor, syncedAt, count, schema, stamp, engaged]) => {
-          this.#engaged = (engaged?.value as { deliveries: EngagedDelivery[] } | undefined)?.deliveries ?? [];
+          const listed = engaged?.value as { deliveries: EngagedDelivery[]; pulledAt: string; etag?: string | null } | undefined;
+          this.#engaged = listed?.deliveries ?? [];
+          this.#engagementStamp = engagementStampOf(listed);
           this.#cursor = (cursor?.value as number) ?? 0;
           this.#historyStamp = (stamp?.value as string) ?? '';
           this.#syncedAt = (syncedAt?.value as string) ?? null;

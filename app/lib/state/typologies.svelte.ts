@@ -7,6 +7,7 @@ import { db } from '../db/instance';
 import { listTypologies } from '../db/typologies';
 import { replica } from './app';
 import { LiveQuery } from './live-query.svelte';
+import { engagedVersion } from '$shared/engagement';
 
 export const typologies = new LiveQuery<Typology[]>(() => listTypologies(db));
 
@@ -21,5 +22,6 @@ export function typologyById(id: string): Typology | undefined {
  */
 export function currentHash(content: DeliveryContent): string {
   const typology = typologyById(content.typologyId);
-  return typology ? contentHash(content, typology, replica.version) : `missing typology ${content.typologyId}`;
+  const version = engagedVersion(replica.version, replica.engagementStamp, content.audience, typology);
+  return typology ? contentHash(content, typology, version) : `missing typology ${content.typologyId}`;
 }

@@ -7,7 +7,7 @@
 
 import { compileAudienceColumns, type AudienceFilter } from '$shared/audience-filter';
 import { contentHash } from '$shared/content-hash';
-import { EngagementIndex, usesEngagement } from '$shared/engagement';
+import { engagedVersion, EngagementIndex, usesEngagement } from '$shared/engagement';
 import { Preparation, type PreparationResult } from '$shared/preparation';
 import { AnalysisBuilder, CompiledRules, whatIf, type Analysis, type RuleSettings } from '$shared/recipient-rules';
 import { recipientRules, type Typology } from '$shared/typology';
@@ -169,12 +169,13 @@ export function createPreparationApi(db: MailroomDb) {
   } | null> {
     const delivery = await db.deliveries.get(deliveryId);
     if (!delivery) return null;
-    const [typology, schema, { history, version }] = await Promise.all([
+    const [typology, schema, { history, version, engagementStamp }] = await Promise.all([
       typologyOf(db, delivery.typologyId),
       replicaSchema(db),
       replicaState(db),
     ]);
-    return { delivery, typology, schema, history, version };
+    // A preparation that reads engagement goes stale when engagement changes (engagement.ts).
+    return { delivery, typology, schema, history, version: engagedVersion(version, engagementStamp, delivery.audience, typology) };
   }
 
   function compileRules(
