@@ -134,6 +134,9 @@ describe('throttles per recipient domain', () => {
     }
     expect(outcomes.map((o) => o.kind)).toEqual(['sent', 'sent', 'sent', 'deferred', 'deferred', 'deferred']);
     expect(outcomes[3]).toEqual({ kind: 'deferred', until: 5_060_000, reply: 'deferred: at most 3 a minute to gmail.com, googlemail.com' });
+    // At most 3 are told each minute: the fourth deferred comes back a minute later.
+    const later = await routing.send(message('p6@gmail.com'));
+    expect([outcomes[4], outcomes[5], later].map((o) => (o as { until: number }).until)).toEqual([5_060_000, 5_060_000, 5_120_000]);
     expect(await routing.send(message('x@yahoo.example'))).toMatchObject({ kind: 'sent' }); // other domains go on
     clock += 60_000;
     expect(await routing.send(message('p9@gmail.com'))).toMatchObject({ kind: 'sent' });

@@ -46,6 +46,9 @@ export class SlidingLimit {
   readonly #times: number[];
   #next = 0;
   #filled = 0;
+  /** The latest time deferred messages were told to come back at, and how many were told it. */
+  #promisedAt = 0;
+  #promised = 0;
 
   constructor(
     readonly count: number,
@@ -54,10 +57,20 @@ export class SlidingLimit {
     this.#times = new Array<number>(Math.max(1, count)).fill(0);
   }
 
-  /** Takes the next turn if it comes within `maxWaitMs` and resolves how long to wait for it; else takes nothing and says when it comes. */
+  /**
+   * Takes the next turn if it comes within `maxWaitMs` and resolves how long to wait for it;
+   * else takes nothing and says when to come back: at most `count` messages are told each
+   * period, the next ones a period later, so that a domain with a long queue does not have
+   * all its deferred messages come due at once and be deferred again.
+   */
   take(now: number, maxWaitMs: number): { wait: number } | { until: number } {
     const turn = this.#filled < this.#times.length ? now : Math.max(now, this.#times[this.#next] + this.periodMs);
-    if (turn - now > maxWaitMs) return { until: turn };
+    if (turn - now > maxWaitMs) {
+      if (this.#promisedAt < turn) [this.#promisedAt, this.#promised] = [turn, 0];
+      if (this.#promised >= this.count) [this.#promisedAt, this.#promised] = [this.#promisedAt + this.periodMs, 0];
+      this.#promised++;
+      return { until: this.#promisedAt };
+    }
     this.#times[this.#next] = turn;
     this.#next = (this.#next + 1) % this.#times.length;
     this.#filled = Math.min(this.#filled + 1, this.#times.length);
