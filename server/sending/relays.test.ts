@@ -112,6 +112,9 @@ describe('routing between relays', () => {
       kind: 'unsent',
       relay: 'No relay can be reached: the relay at backup:25 refuses connections',
     });
+    // While both are down, a message is answered at once from what they said, without waiting on them again.
+    expect(await routing.send(message('z@example.com'))).toMatchObject({ kind: 'unsent', relay: /^No relay can be reached/ });
+    expect([main.handed, backup.handed]).toEqual([['a@example.com'], ['a@example.com']]);
     expect(await routing.probe!()).toMatchObject({ kind: 'unsent' });
     backup.state.down = false;
     expect(await routing.probe!()).toBeNull();

@@ -128,16 +128,20 @@ export function createRoutingMessenger(
   }
   let closing = false;
 
-  /** The relays to try for a message, best first; those passed over as down go last. */
+  /** What each relay down answered last. */
+  const troubles = new Map<string, UnsentOutcome>();
+
+  /** The relays to try for a message, best first; those down are passed over (the engine's probe finds when one answers). */
   const routeOf = (message: OutgoingMessage): RelayRoute[] => {
     const fromDomain = asciiDomain(emailDomain(message.from.address).toLowerCase());
     const chosen = relays.find((r) => r.id === message.relayId);
     const serving = relays.filter((r) => r !== chosen && r.fromDomains.includes(fromDomain));
     const ordered = [...(chosen ? [chosen] : []), ...serving, ...relays.filter((r) => r !== chosen && !serving.includes(r))];
     const t = now();
-    const up = ordered.filter((r) => !downUntil.has(r.id) || (downUntil.get(r.id)! <= t && !retrying.has(r.id)));
-    return [...up, ...ordered.filter((r) => !up.includes(r))];
+    return ordered.filter((r) => !downUntil.has(r.id) || (downUntil.get(r.id)! <= t && !retrying.has(r.id)));
   };
+  const noRelay = (trouble: UnsentOutcome): UnsentOutcome =>
+    relays.length === 1 ? trouble : { ...trouble, relay: `No relay can be reached: ${trouble.relay.replace(/^The/, 'the')}` };
 
   /** Waits for a turn under `limit`, or returns the deferral when the turn is too far off. */
   const turn = async (limit: SlidingLimit | null | undefined, what: string): Promise<SmtpOutcome | null> => {
@@ -167,23 +171,29 @@ export function createRoutingMessenger(
         if (again) retrying.add(relay.id);
         const outcome = await relay.messenger.send(message).finally(() => again && retrying.delete(relay.id));
         if (outcome.kind !== 'unsent') {
+          troubles.delete(relay.id);
           if (downUntil.delete(relay.id)) log(`Relay ${relay.name} answers again.`);
           return outcome;
         }
         if (closing) return outcome;
-        if ((downUntil.get(relay.id) ?? 0) <= now()) log(`${outcome.relay} (${outcome.reply}): the next relay takes its messages.`);
+        if (!downUntil.has(relay.id)) log(`${outcome.relay} (${outcome.reply}): the next relay takes its messages.`);
         downUntil.set(relay.id, now() + DOWN_MS);
+        troubles.set(relay.id, outcome);
         last = outcome;
       }
-      if (!last) return { kind: 'unsent', reply: 'the relays are closing', relay: 'The relays are closing' };
-      return relays.length === 1 ? last : { ...last, relay: `No relay can be reached: ${last.relay.replace(/^The/, 'the')}` };
+      if (last) return noRelay(last);
+      // Every relay is down (or being tried again by another message): say what the first answered, at once.
+      const known = relays.map((r) => troubles.get(r.id)).find((t) => t !== undefined);
+      if (closing || !known) return { kind: 'unsent', reply: 'the relays are closing', relay: 'The relays are closing' };
+      return noRelay(known);
     },
     async probe() {
       let trouble: UnsentOutcome | null = null;
       for (const relay of relays) {
         const found = relay.messenger.probe ? await relay.messenger.probe() : null;
         if (found === null) {
-          downUntil.delete(relay.id);
+          // It answers: the next message tries it (its time down is over).
+          downUntil.set(relay.id, 0);
           return null;
         }
         trouble = found;
