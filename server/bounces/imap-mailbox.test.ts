@@ -11,7 +11,8 @@ import { startImapServer, type ImapServer } from '../../test/support/imap';
 import { arfComplaint, postfixBounce, type OriginalMessage } from '../../test/support/reports';
 import type { OutgoingMessage } from '../sending/compose';
 import { createKit, eventually, handOver, newProfile, recordingMessenger, SAMPLE_DELIVERY, type Kit } from '../test-kit';
-import { deliveredTo, mailboxUrlProblem, startBounceMailbox, type BounceMailbox } from './imap-mailbox';
+import { mailboxUrlProblem, startBounceMailbox, type BounceMailbox } from './imap-mailbox';
+import { deliveredTo } from './reports';
 
 let kit: Kit;
 let imap: ImapServer;

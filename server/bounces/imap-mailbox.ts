@@ -12,6 +12,7 @@
  */
 
 import { ImapFlow } from 'imapflow';
+import { deliveredTo } from './reports';
 
 export interface BounceMailbox {
   /** Reads the unread messages now (once at a time); resolves what it did. */
@@ -67,20 +68,6 @@ export function mailboxUrlProblem(url: string): string | null {
   } catch {
     return 'it must look like imaps://user:password@host:993/INBOX';
   }
-}
-
-/** Returns the addresses a message was delivered to, as its headers say (the top part's only). */
-export function deliveredTo(raw: Buffer): string[] {
-  const end = raw.indexOf('\r\n\r\n');
-  const head = raw.subarray(0, end < 0 ? Math.min(raw.length, 64 * 1024) : end).toString('latin1');
-  const unfolded = head.replace(/\r?\n[ \t]+/g, ' ');
-  const addresses = new Set<string>();
-  for (const line of unfolded.split(/\r?\n/)) {
-    const match = /^(delivered-to|x-original-to|envelope-to|to)\s*:(.*)$/i.exec(line);
-    if (!match) continue;
-    for (const address of match[2].match(/[^\s<>,;:"()]+@[^\s<>,;:"()]+/g) ?? []) addresses.add(address.toLowerCase());
-  }
-  return [...addresses];
 }
 
 export function startBounceMailbox(options: BounceMailboxOptions): BounceMailbox {

@@ -27,7 +27,7 @@ export interface ReadReport {
   originalJournalId: { journalId: number; deliveryId: string } | null;
 }
 
-/** Returns the fields of a block of header-like lines (continuation lines folded), lower-cased names. */
+/** Returns the fields of a block of header-like lines (continuation lines folded, a repeated field's values joined by ", "), lower-cased names. */
 function fieldsOf(block: string): Map<string, string> {
   const fields = new Map<string, string>();
   let last: string | null = null;
@@ -37,10 +37,25 @@ function fieldsOf(block: string): Map<string, string> {
       const at = line.indexOf(':');
       if (at <= 0) continue;
       last = line.slice(0, at).trim().toLowerCase();
-      fields.set(last, line.slice(at + 1).trim());
+      const value = line.slice(at + 1).trim();
+      fields.set(last, fields.has(last) ? `${fields.get(last)}, ${value}` : value);
     }
   }
   return fields;
+}
+
+/**
+ * Returns the addresses a message was delivered to, as its top headers say (Delivered-To,
+ * X-Original-To, Envelope-To, To): what a report read from a mailbox names as its recipients.
+ */
+export function deliveredTo(raw: Buffer): string[] {
+  const end = raw.indexOf('\r\n\r\n');
+  const fields = fieldsOf(raw.subarray(0, end < 0 ? Math.min(raw.length, 64 * 1024) : end).toString('latin1'));
+  const addresses = new Set<string>();
+  for (const name of ['delivered-to', 'x-original-to', 'envelope-to', 'to']) {
+    for (const address of fields.get(name)?.match(/[^\s<>,;:"()]+@[^\s<>,;:"()]+/g) ?? []) addresses.add(address.toLowerCase());
+  }
+  return [...addresses];
 }
 
 /** Returns the address of a "type; address" field (rfc822; someone@example.com). */

@@ -160,6 +160,21 @@ export class PendingEvents {
   }
 }
 
+/** The engagement's reads, in SQL both engines run (`?` placeholders; PostgreSQL numbers them). */
+export const ENGAGEMENT_SQL = {
+  deliveries: `SELECT id AS "deliveryId", name, started_at AS "sentAt" FROM deliveries
+    WHERE started_at IS NOT NULL AND started_at >= ? ORDER BY started_at, id`,
+  /** Takes the window's start twice. */
+  standings: `SELECT s.delivery_id AS "deliveryId", s.profile_id AS "profileId", 0 AS kind
+      FROM sends s JOIN deliveries d ON d.id = s.delivery_id WHERE d.started_at >= ?
+    UNION ALL
+    SELECT DISTINCT t.delivery_id, j.profile_id, CASE t.kind WHEN 'open' THEN 1 ELSE 2 END FROM tracking_events t
+      JOIN journal j ON j.id = t.journal_id JOIN deliveries d ON d.id = t.delivery_id
+      WHERE d.started_at >= ? AND t.kind IN ('open', 'click') AND t.machine = 0`,
+  last: `SELECT j.profile_id AS "profileId", t.kind, MAX(t.at) AS at FROM tracking_events t JOIN journal j ON j.id = t.journal_id
+    WHERE t.kind IN ('open', 'click') AND t.machine = 0 GROUP BY j.profile_id, t.kind`,
+};
+
 /** The rows engagement reads, whichever engine: one per profile and delivery, and per profile its last events. */
 export interface EngagementRows {
   deliveries: { deliveryId: string; name: string; sentAt: string }[];

@@ -23,7 +23,16 @@ import {
   type StoredPreparation,
 } from '../db/db';
 import { BatchWriter, exclusionOf, savePreparedBatch } from '../db/prepared-batch';
-import { compactReplica, getProfile, replicaEngagement, replicaSchema, replicaState, scanBlocks, searchProfiles } from '../db/replica';
+import {
+  compactReplica,
+  engagementStampOf,
+  getProfile,
+  replicaEngagement,
+  replicaSchema,
+  replicaState,
+  scanBlocks,
+  searchProfiles,
+} from '../db/replica';
 import { typologyOf } from '../db/typologies';
 
 export type PrepareOutcome =
@@ -47,13 +56,14 @@ export function createPreparationApi(db: MailroomDb) {
   const analyses = new Map<string, { hash: string; rules: CompiledRules; analysis: Analysis }>();
   let current: { deliveryId: string; cancelled: boolean } | null = null;
   /** The replica's engagement, read once per pull. */
-  let engaged: { pulledAt: string; index: EngagementIndex } | null = null;
+  let engaged: { stamp: string; index: EngagementIndex } | null = null;
 
   /** Returns the engagement index when any of `parts` reads engagement, else undefined (nothing is read). */
   async function engagementFor(...parts: unknown[]): Promise<EngagementIndex | undefined> {
     if (!parts.some(usesEngagement)) return undefined;
-    const pulledAt = (await getMeta<{ pulledAt: string }>(db, REPLICA_ENGAGED_DELIVERIES))?.pulledAt ?? '';
-    if (engaged?.pulledAt !== pulledAt) engaged = { pulledAt, index: new EngagementIndex((await replicaEngagement(db)).snapshot) };
+    // The stamp a preparation's version carries (replicaState): the index is the engagement that version names.
+    const stamp = engagementStampOf(await getMeta<{ pulledAt: string; etag?: string | null }>(db, REPLICA_ENGAGED_DELIVERIES));
+    if (engaged?.stamp !== stamp) engaged = { stamp, index: new EngagementIndex((await replicaEngagement(db)).snapshot) };
     return engaged.index;
   }
 

@@ -1,6 +1,7 @@
 /** Tracking in PostgreSQL (see ../tracking.ts for what it holds and promises). */
 
 import {
+  ENGAGEMENT_SQL,
   engagementOf,
   PendingEvents,
   type EngagementRows,
@@ -8,7 +9,7 @@ import {
   type TrackedRecipient,
   type TrackingStore,
 } from '../tracking';
-import type { Pg } from './database';
+import { numbered, type Pg } from './database';
 
 export function postgresTrackingStore(sql: Pg): TrackingStore {
   // Links repeat in every message of a delivery: remember their ids instead of asking each time.
@@ -86,18 +87,11 @@ export function postgresTrackingStore(sql: Pg): TrackingStore {
       const from = since.toISOString();
       // One snapshot (REPEATABLE READ): an open written between two reads would be in one and not the other.
       const rows = await sql.begin('isolation level repeatable read', async (tx) => ({
-        deliveries: await tx<EngagementRows['deliveries']>`SELECT id AS "deliveryId", name, started_at AS "sentAt" FROM deliveries
-          WHERE started_at IS NOT NULL AND started_at >= ${from} ORDER BY started_at, id`,
-        standings: await tx<EngagementRows['standings']>`SELECT s.delivery_id AS "deliveryId", s.profile_id AS "profileId", 0 AS kind
-            FROM sends s JOIN deliveries d ON d.id = s.delivery_id WHERE d.started_at >= ${from}
-          UNION ALL
-          SELECT DISTINCT t.delivery_id, j.profile_id, CASE t.kind WHEN 'open' THEN 1 ELSE 2 END FROM tracking_events t
-            JOIN journal j ON j.id = t.journal_id JOIN deliveries d ON d.id = t.delivery_id
-            WHERE d.started_at >= ${from} AND t.kind IN ('open', 'click') AND t.machine = 0`,
-        last: await tx<EngagementRows['last']>`SELECT j.profile_id AS "profileId", t.kind, MAX(t.at) AS at FROM tracking_events t
-          JOIN journal j ON j.id = t.journal_id WHERE t.kind IN ('open', 'click') AND t.machine = 0 GROUP BY j.profile_id, t.kind`,
+        deliveries: await tx.unsafe(numbered(ENGAGEMENT_SQL.deliveries), [from]),
+        standings: await tx.unsafe(numbered(ENGAGEMENT_SQL.standings), [from, from]),
+        last: await tx.unsafe(ENGAGEMENT_SQL.last),
       }));
-      return engagementOf(rows as EngagementRows);
+      return engagementOf(rows as unknown as EngagementRows);
     },
   };
 }

@@ -2,6 +2,7 @@
 
 import { asAsync, type Sync } from '../sync';
 import {
+  ENGAGEMENT_SQL,
   engagementOf,
   PendingEvents,
   type EngagementRows,
@@ -48,25 +49,13 @@ export function sqliteTrackingStore(db: Db): TrackingStore {
   const pending = new PendingEvents(async (events) => writeAll(events));
   // Prepared on first use: the deliveries and sends tables belong to other stores.
   const prepareEngagement = (): ((since: string) => EngagementRows) => {
-    const deliveries = db.prepare(
-      `SELECT id AS deliveryId, name, started_at AS sentAt FROM deliveries WHERE started_at IS NOT NULL AND started_at >= ? ORDER BY started_at, id`,
-    );
-    const standings = db.prepare(
-      `SELECT s.delivery_id AS deliveryId, s.profile_id AS profileId, 0 AS kind FROM sends s
-         JOIN deliveries d ON d.id = s.delivery_id WHERE d.started_at >= @since
-       UNION ALL
-       SELECT DISTINCT t.delivery_id, j.profile_id, CASE t.kind WHEN 'open' THEN 1 ELSE 2 END FROM tracking_events t
-         JOIN journal j ON j.id = t.journal_id JOIN deliveries d ON d.id = t.delivery_id
-         WHERE d.started_at >= @since AND t.kind IN ('open', 'click') AND t.machine = 0`,
-    );
-    const last = db.prepare(
-      `SELECT j.profile_id AS profileId, t.kind, MAX(t.at) AS at FROM tracking_events t JOIN journal j ON j.id = t.journal_id
-       WHERE t.kind IN ('open', 'click') AND t.machine = 0 GROUP BY j.profile_id, t.kind`,
-    );
+    const deliveries = db.prepare(ENGAGEMENT_SQL.deliveries);
+    const standings = db.prepare(ENGAGEMENT_SQL.standings);
+    const last = db.prepare(ENGAGEMENT_SQL.last);
     // One snapshot: an open written between two reads would be in one and not the other.
     return db.transaction((since: string) => ({
       deliveries: deliveries.all(since),
-      standings: standings.all({ since }),
+      standings: standings.all(since, since),
       last: last.all(),
     })) as unknown as (since: string) => EngagementRows;
   };
