@@ -232,6 +232,42 @@ describe('the engine through the relays', () => {
     expect(main.sent.map((m) => m.headers['X-Mailroom-Delivery'])).toEqual(['automatic', 'automatic', 'automatic']);
   });
 
+  it('refuses relays and throttles it cannot use, saying why, and keeps the settings as they were', async () => {
+    const kit = await createKit();
+    kits.push(kit);
+    const relay = {
+      id: 'second',
+      name: 'Second',
+      url: 'smtp://relay2.example.com:587',
+      connections: 2,
+      messagesPerConnection: 100,
+      ratePerSecond: 0,
+    };
+    const base = { relayUrl: null, connections: 5, messagesPerConnection: 100, ratePerSecond: 0, dkim: null, relays: [], throttles: [] };
+    const refused = async (json: unknown) => {
+      const answer = await kit.request('/api/settings', { method: 'PUT', json });
+      expect(answer.status).toBe(400);
+      return (await answer.json()).message as string;
+    };
+    expect(await refused({ ...base, relays: [relay, { ...relay, name: 'Again' }] })).toContain('each relay needs an id of its own');
+    expect(await refused({ ...base, relays: [{ ...relay, id: 'main' }] })).toContain('each relay needs an id of its own');
+    expect(await refused({ ...base, relays: [{ ...relay, url: 'http://relay2.example.com' }] })).toContain(
+      'the relay must look like smtp://',
+    );
+    expect(await refused({ ...base, relays: [{ ...relay, fromDomains: ['not a domain'] }] })).toContain('a domain looks like example.com');
+    expect(
+      await refused({
+        ...base,
+        throttles: [
+          { domains: ['gmail.com'], perMinute: 600 },
+          { domains: ['GMAIL.com', 'googlemail.com'], perMinute: 300 },
+        ],
+      }),
+    ).toContain('a domain can be in one throttle only');
+    expect(await refused({ ...base, throttles: [{ domains: ['gmail.com'], perMinute: 0 }] })).toContain('throttles.0.perMinute');
+    expect(await (await kit.request('/api/settings')).json()).toMatchObject({ relays: [], throttles: [] });
+  });
+
   it('fails over for real: the main relay refuses connections, and every message arrives once through the second', async () => {
     const lines: string[] = [];
     const kit = await createKit({ log: (line) => lines.push(line) });
