@@ -20,7 +20,7 @@ import type { Messenger, SmtpOutcome } from './sending/messenger';
 import type { Role } from '../shared/roles';
 import type { ScryptParameters } from './store/operators';
 import { openStores, type Stores } from './store/stores';
-import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID } from '../shared/typology';
+import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID, type Typology } from '../shared/typology';
 
 export const PUBLIC_URL = 'https://mail.example.com';
 export const PASSWORD = 'correct horse battery staple';
@@ -243,8 +243,8 @@ export const SAMPLE_DELIVERY: Omit<Delivery, 'id'> = {
 };
 
 /** Prepares a delivery over the kit's audience with the shared code, as the worker does. */
-export async function prepareOnServerAudience(kit: Kit, delivery: Delivery) {
-  const started = Preparation.start(delivery, { typology: DEFAULT_TYPOLOGY, schema: await kit.services.audience.schema() });
+export async function prepareOnServerAudience(kit: Kit, delivery: Delivery, typology: Typology = DEFAULT_TYPOLOGY) {
+  const started = Preparation.start(delivery, { typology, schema: await kit.services.audience.schema() });
   if (!started.ok) throw new Error(`preparation failed to start: ${JSON.stringify(started)}`);
   const profiles = (await kit.services.audience.changesSince(0, 1_000_000)).profiles;
   const { recipients, exclusions } = started.preparation.addProfiles(profiles);
@@ -266,10 +266,12 @@ export async function handOver(
     chunkSize?: number;
     contentHash?: string;
     /** Hand over as an app older than kept exclusions did: recipients only. */ withoutExclusions?: boolean;
+    /** The typology prepared with (the default one when absent). */
+    typology?: Typology;
   } = {},
 ) {
   const full = { ...delivery, id };
-  const { result, recipients, exclusions } = await prepareOnServerAudience(kit, full);
+  const { result, recipients, exclusions } = await prepareOnServerAudience(kit, full, options.typology);
   const chunkSize = options.chunkSize ?? 100;
   const contentHash = options.contentHash ?? 'abcdef0123456789';
   const chunks: PreparedRecipient[][] = [];
@@ -305,7 +307,7 @@ export async function handOver(
   }
   const commit = await kit.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });
   if (!commit.ok) throw new Error(`commit: ${commit.status} ${await commit.text()}`);
-  return { contentHash, header, recipients, chunks, kpis: result.kpis };
+  return { contentHash, header, recipients, exclusions, chunks, kpis: result.kpis };
 }
 
 /** Resolves when `check` holds, polling; rejects after `ms`. */

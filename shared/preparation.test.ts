@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Preparation } from './preparation';
 import { makeProfile } from './test-profile';
-import { DEFAULT_TYPOLOGY, type Typology, type TypologyRule } from './typology';
+import { DEFAULT_TYPOLOGY, typologyProblem, type HoldoutShare, type Typology, type TypologyRule } from './typology';
+import type { AudienceFilter } from './audience-filter';
+import { settingsOf, whatIf } from './recipient-rules';
+import { explainProfile } from './why';
 import type { ContactHistoryEntry, Delivery, Profile } from './types';
 import { fieldValue, profilesView, type ProfileBlockView } from './profile-fields';
 
@@ -270,5 +273,96 @@ describe('Preparation', () => {
     expect(first).toHaveLength(10);
     expect(prepare(delivery, [gent(40)], random).recipients.map((r) => r.email)).toEqual(first);
     expect(first).not.toEqual(gent(10).map((x) => x.email));
+  });
+});
+
+describe('Control group', () => {
+  const holdout = (share: HoldoutShare, among: AudienceFilter | null = null) =>
+    typologyWith((rules) => rules.push({ id: 'hold', name: 'Control group', kind: 'holdout', share, among, enabled: true }));
+  const of = (d: Delivery, typology: Typology, profiles: Profile[]) => prepare(d, [profiles.slice(0, 150), profiles.slice(150)], typology);
+
+  it('holds out the percentage of those who would be mailed, with its own cause, drawn after every other rule', () => {
+    // 200 in Gent, 20 of them unsubscribed: the control group is 10 % of the 180 left, not of the 200.
+    const profiles = gent(200, (i) => (i % 10 === 0 ? { status: 'unsubscribed' } : {}));
+    const { result, recipients, exclusions } = of(delivery, holdout({ percent: 10 }), profiles);
+    expect(result.kpis).toMatchObject({
+      targeted: 200,
+      toDeliver: 162,
+      excluded: 38,
+      excludedByCause: { unsubscribed: 20, 'control-group': 18 },
+      excludedByRule: { Unsubscribed: 20, 'Control group': 18 },
+    });
+    const held = exclusions.filter((e) => e.cause === 'control-group');
+    expect(held).toHaveLength(18);
+    expect(held.every((e) => e.rule === 'Control group')).toBe(true);
+    // Nobody unsubscribed is in it, and nobody in it is mailed.
+    const unsubscribed = new Set(profiles.filter((x) => x.status === 'unsubscribed').map((x) => x.id));
+    expect(held.some((e) => unsubscribed.has(e.profileId))).toBe(false);
+    const mailed = new Set(recipients.map((r) => r.profileId));
+    expect(held.some((e) => mailed.has(e.profileId))).toBe(false);
+    expect(recipients.map((r) => r.seq)).toEqual(Array.from({ length: 162 }, (_, i) => i + 1));
+  });
+
+  it('is drawn at random, the same people every time the same delivery is prepared, others for another delivery', () => {
+    const profiles = gent(300);
+    const drawn = (d: Delivery) =>
+      of(d, holdout({ count: 30 }), profiles)
+        .exclusions.map((e) => e.profileId)
+        .sort((a, b) => a - b);
+    const first = drawn(delivery);
+    expect(first).toHaveLength(30);
+    expect(drawn(delivery)).toEqual(first);
+    const other = drawn({ ...delivery, id: 'd2' });
+    expect(other).toHaveLength(30);
+    expect(other).not.toEqual(first);
+    // Not the first or the last of the audience: spread over it.
+    expect(first.some((id) => id < 1150) && first.some((id) => id >= 1150)).toBe(true);
+  });
+
+  it('a count larger than those left holds out all of them; a condition draws only from those matching it', () => {
+    expect(of(delivery, holdout({ count: 500 }), gent(40)).result).toMatchObject({ status: 'failed', kpis: { toDeliver: 0 } });
+    const profiles = gent(100, (i) => ({ attributes: { city: 'Gent', points: i < 40 ? 100 : 1 } }));
+    const loyal: AudienceFilter = { kind: 'condition', field: 'points', operator: 'greaterThan', value: '50' };
+    const { exclusions, result } = of(delivery, holdout({ percent: 25 }, loyal), profiles);
+    expect(result.kpis.excludedByCause).toEqual({ 'control-group': 10 });
+    expect(exclusions.every((e) => e.profileId < 1040)).toBe(true);
+  });
+
+  it('the what-if switches it off or changes its share, and the why says who was drawn', () => {
+    const typology = holdout({ percent: 10 });
+    const profiles = gent(100);
+    const started = Preparation.start(delivery, { typology, schema, now: clock });
+    if (!started.ok) throw new Error('not started');
+    started.preparation.addProfiles(profiles);
+    const { last } = started.preparation.finish();
+    const analysis = started.preparation.whatIfAnalysis();
+    const rules = started.preparation.rules;
+    const settings = settingsOf(rules.rules);
+    expect(whatIf(rules, analysis, settings).excludedByRule).toEqual({ 'Control group': 10 });
+    expect(whatIf(rules, analysis, { ...settings, limits: new Map([...settings.limits, ['hold', 25]]) }).toDeliver).toBe(75);
+    const off = new Set([...settings.enabled].filter((id) => id !== 'hold'));
+    expect(whatIf(rules, analysis, { ...settings, enabled: off }).toDeliver).toBe(100);
+
+    const held = last.exclusions[0];
+    const profile = profiles.find((x) => x.id === held.profileId)!;
+    const trace = explainProfile(delivery.audience, schema, profile, rules, held, clock());
+    expect(trace.excludedBy).toBe('Control group');
+    expect(trace.rules.find((r) => r.name === 'Control group')).toMatchObject({
+      cause: 'control-group',
+      applies: true,
+      detail: 'drawn at random into the control group (10 %)',
+    });
+    const kept = profiles.find((x) => !last.exclusions.some((e) => e.profileId === x.id))!;
+    const keptTrace = explainProfile(delivery.audience, schema, kept, rules, undefined, clock());
+    expect(keptTrace.outcome).toBe('Receives the message.');
+    expect(keptTrace.rules.find((r) => r.name === 'Control group')?.detail).toBe('not drawn into the control group (10 %)');
+  });
+
+  it('a share that cannot be measured or would be most of the delivery is refused with what to do', () => {
+    const problem = (share: HoldoutShare) => typologyProblem(holdout(share), schema);
+    expect(problem({ percent: 60 })).toBe('"Control group": hold out between 0.1 % and 50 % of the recipients.');
+    expect(problem({ percent: 0 })).toBe('"Control group": hold out between 0.1 % and 50 % of the recipients.');
+    expect(problem({ count: 2.5 })).toBe('"Control group": the number of profiles to hold out must be a whole number of at least 1.');
+    expect(problem({ percent: 5 })).toBeNull();
   });
 });

@@ -10,8 +10,9 @@ import { compileMessage, PART_NAMES, renderMessage, type CompiledMessage } from 
 import { profilesView, templateValue, type ProfileBlockView, type ProfileColumns } from './profile-fields';
 import {
   AnalysisBuilder,
-  capacityOverflow,
   CompiledRules,
+  decideAmongKept,
+  decidesAtTheEnd,
   Decider,
   KpiTally,
   settingsOf,
@@ -73,7 +74,7 @@ export class Preparation {
   private readonly settings: RuleSettings;
   private readonly tally: KpiTally;
   private readonly inAudienceColumns: (block: ProfileColumns) => (position: number) => boolean;
-  /** With a capacity rule on, candidates wait for the end, when the overflow is known. */
+  /** With a capacity rule or a control group on, candidates wait for the end, when the overflow and the draw are known. */
   private readonly held: { index: number; recipient: Omit<PreparedRecipient, 'seq'> }[] | null;
   private seq = 0;
   /** The recipient whose values are longest: their message is the largest, checked once at the end. */
@@ -96,7 +97,7 @@ export class Preparation {
     this.decider = new Decider(rules, this.settings);
     this.tally = new KpiTally(rules.rules);
     this.inAudienceColumns = audienceColumns;
-    this.held = rules.capacity.some((c) => this.settings.enabled.has(rules.rules[c.rule].id)) ? [] : null;
+    this.held = decidesAtTheEnd(rules, this.settings) ? [] : null;
   }
 
   /**
@@ -191,13 +192,13 @@ export class Preparation {
 
   /**
    * Returns the final result (failed when nobody is left to send to) and the last
-   * recipients and exclusions: with a capacity rule on, the candidates held until now.
+   * recipients and exclusions: with a capacity rule or a control group on, the candidates held until now.
    */
   finish(): { result: PreparationResult; last: ChunkResult } {
     const last: ChunkResult = { recipients: [], exclusions: [] };
     if (this.held) {
       const candidates = Int32Array.from(this.held, (h) => h.index);
-      const overflow = capacityOverflow(this.rules, this.settings, this.analysis.analysis, candidates);
+      const overflow = decideAmongKept(this.rules, this.settings, this.analysis.analysis, candidates);
       this.held.forEach(({ recipient }, k) => {
         if (overflow[k] < 0) last.recipients.push({ seq: ++this.seq, ...recipient });
         else {

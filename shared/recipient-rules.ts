@@ -1,10 +1,12 @@
 /**
- * The recipient rules of a typology (filtering, pressure, capacity), compiled for one
- * delivery and applied the same way by the preparation, the what-if and the why.
+ * The recipient rules of a typology (filtering, pressure, capacity, control groups),
+ * compiled for one delivery and applied the same way by the preparation, the what-if and
+ * the why.
  *
  * Order: the filtering and pressure rules in the typology's order (the first that applies
  * excludes); then duplicates (the first profile reaching a mailbox is kept); then capacity,
- * over the profiles still kept, the overflow taken from the end of the rule's order.
+ * over the profiles still kept, the overflow taken from the end of the rule's order; then
+ * control groups, drawn at random from those still kept.
  *
  * While preparing, every targeted profile is recorded once in an analysis: ALL the
  * per-profile rules that would exclude it (as bits, switched on or off), its mailbox, its
@@ -25,7 +27,7 @@ import {
   UNSUBSCRIBED,
   type ProfileBlockView,
 } from './profile-fields';
-import { causeOf, type CapacityRule, type RecipientRule } from './typology';
+import { causeOf, type CapacityRule, type HoldoutRule, type RecipientRule } from './typology';
 import type { AttributeDefinition, AttributeValue, ContactHistoryEntry, ExclusionCause, PreparationKpis, Profile } from './types';
 
 const DAY = 86_400_000;
@@ -52,8 +54,16 @@ export interface RuleSettings {
 export function settingsOf(rules: readonly RecipientRule[]): RuleSettings {
   return {
     enabled: new Set(rules.filter((r) => r.enabled).map((r) => r.id)),
-    limits: new Map(rules.flatMap((r) => (r.kind === 'pressure' || r.kind === 'capacity' ? [[r.id, r.maxMessages] as const] : []))),
+    limits: new Map(
+      rules.flatMap((r) => (r.kind === 'holdout' || r.kind === 'pressure' || r.kind === 'capacity' ? [[r.id, limitOf(r)] as const] : [])),
+    ),
   };
+}
+
+/** The number a what-if may change: a pressure or capacity rule's messages, a control group's percentage or count. */
+export function limitOf(rule: Extract<RecipientRule, { kind: 'pressure' | 'capacity' | 'holdout' }>): number {
+  if (rule.kind !== 'holdout') return rule.maxMessages;
+  return 'percent' in rule.share ? rule.share.percent : rule.share.count;
 }
 
 /** What the rules say about one profile on its own (duplicates and capacity depend on others). */
@@ -66,6 +76,8 @@ export interface ProfileVerdicts {
   counts: number[];
   /** Rank keys per capacity rule: higher is kept first. */
   keys: number[];
+  /** Places in the draw per control group rule: lowest is held out first; -1 when its condition leaves the profile out. */
+  draws: number[];
 }
 
 /** A per-profile rule, compiled once and bound to each block: tests the profile at a position. */
@@ -79,6 +91,7 @@ export interface BoundRules {
   readonly flags: ArrayLike<number>;
   readonly tests: ((position: number, validAddress: boolean) => boolean)[];
   readonly keys: ((position: number) => number)[];
+  readonly draws: ((position: number) => number)[];
 }
 
 export class CompiledRules {
@@ -86,6 +99,7 @@ export class CompiledRules {
   readonly profileRules: { rule: number; test: ColumnTest }[] = [];
   readonly pressure: { rule: number; counts: MessageCounts }[] = [];
   readonly capacity: { rule: number; used: number; key: ColumnKey }[] = [];
+  readonly holdout: { rule: number; draw: ColumnKey }[] = [];
   /** The rule index of the duplicate-address rule, or -1. */
   readonly duplicate: number;
   readonly #engagement: EngagementIndex | undefined;
@@ -101,6 +115,8 @@ export class CompiledRules {
         else this.profileRules.push({ rule: index, test: columnTest(rule, context) });
       } else if (rule.kind === 'pressure') {
         this.pressure.push({ rule: index, counts: countMessages(context, rule.days) });
+      } else if (rule.kind === 'holdout') {
+        this.holdout.push({ rule: index, draw: drawKey(rule, context) });
       } else {
         this.capacity.push({ rule: index, used: rule.per === 'day' ? sentOnSendDay(context) : 0, key: rankKey(rule, context.deliveryId) });
       }
@@ -117,6 +133,7 @@ export class CompiledRules {
       flags: block.flags(),
       tests: this.profileRules.map((r) => r.test(block)),
       keys: this.capacity.map((c) => c.key(block)),
+      draws: this.holdout.map((h) => h.draw(block)),
     };
   }
 
@@ -130,6 +147,7 @@ export class CompiledRules {
       mailbox: valid ? mailboxAt(bound, 0) : null,
       counts: this.pressure.map((p) => p.counts[profile.id] ?? 0),
       keys: bound.keys.map((key) => key(0)),
+      draws: bound.draws.map((draw) => draw(0)),
     };
   }
 }
@@ -224,6 +242,20 @@ function rankKey(rule: CapacityRule, deliveryId: string): ColumnKey {
   };
 }
 
+/**
+ * Returns a control group's draw: a profile's place, from the delivery's id, the rule's and
+ * its own (the same delivery draws the same people every time it is prepared; another
+ * delivery, or another control group, draws others); -1 for a profile its condition leaves out.
+ */
+function drawKey(rule: HoldoutRule, context: RuleContext): ColumnKey {
+  const seed = stringSeed(`${context.deliveryId}\u0000${rule.id}`);
+  const among = rule.among && rule.among.kind !== 'all' ? compileAudienceColumns(rule.among, context.schema, context.now) : null;
+  return (block) => {
+    const matches = among ? among(block) : null;
+    return (i) => (matches && !matches(i) ? -1 : mix(seed ^ mix(block.ids[i])));
+  };
+}
+
 function stringSeed(text: string): number {
   return fnv1a(text) >>> 0;
 }
@@ -248,6 +280,8 @@ export interface Analysis {
   counts: Uint16Array[];
   /** Per capacity rule: rank keys. */
   keys: Float64Array[];
+  /** Per control group rule: places in its draw (-1: not drawn from). */
+  draws: Float64Array[];
 }
 
 /** Records targeted profiles into an analysis. */
@@ -263,6 +297,7 @@ export class AnalysisBuilder {
       mailboxes: new Int32Array(this.capacity),
       counts: compiled.pressure.map(() => new Uint16Array(this.capacity)),
       keys: compiled.capacity.map(() => new Float64Array(this.capacity)),
+      draws: compiled.holdout.map(() => new Float64Array(this.capacity)),
     };
   }
 
@@ -281,6 +316,7 @@ export class AnalysisBuilder {
     const pressure = this.compiled.pressure;
     for (let p = 0; p < pressure.length; p++) a.counts[p][i] = pressure[p].counts[id] ?? 0;
     for (let c = 0; c < bound.keys.length; c++) a.keys[c][i] = bound.keys[c](position);
+    for (let h = 0; h < bound.draws.length; h++) a.draws[h][i] = bound.draws[h](position);
     return i;
   }
 
@@ -293,6 +329,7 @@ export class AnalysisBuilder {
       mailboxes: a.mailboxes.slice(0, a.length),
       counts: a.counts.map((c) => c.slice(0, a.length)),
       keys: a.keys.map((k) => k.slice(0, a.length)),
+      draws: a.draws.map((d) => d.slice(0, a.length)),
     };
   }
 
@@ -308,6 +345,7 @@ export class AnalysisBuilder {
     a.mailboxes = grown(a.mailboxes, (n) => new Int32Array(n));
     a.counts = a.counts.map((c) => grown(c, (n) => new Uint16Array(n)));
     a.keys = a.keys.map((k) => grown(k, (n) => new Float64Array(n)));
+    a.draws = a.draws.map((d) => grown(d, (n) => new Float64Array(n)));
   }
 }
 
@@ -409,11 +447,17 @@ export class Decider {
   }
 }
 
+/** True when a rule that decides over all the candidates together (capacity, control group) is on: candidates wait for the end. */
+export function decidesAtTheEnd(compiled: CompiledRules, settings: RuleSettings): boolean {
+  return [...compiled.capacity, ...compiled.holdout].some((r) => settings.enabled.has(compiled.rules[r.rule].id));
+}
+
 /**
- * Applies the enabled capacity rules to the candidates (analysis indexes, in preparation
- * order): returns, per candidate, the rule index that excludes it as overflow, or -1.
+ * Applies the enabled capacity rules, then the control groups, to the candidates (analysis
+ * indexes, in preparation order): returns, per candidate, the index of the rule that
+ * excludes it (as overflow, or held out), or -1.
  */
-export function capacityOverflow(compiled: CompiledRules, settings: RuleSettings, a: Analysis, candidates: Int32Array): Int32Array {
+export function decideAmongKept(compiled: CompiledRules, settings: RuleSettings, a: Analysis, candidates: Int32Array): Int32Array {
   const outcome = new Int32Array(candidates.length).fill(-1);
   compiled.capacity.forEach((capacity, c) => {
     const rule = compiled.rules[capacity.rule];
@@ -426,6 +470,18 @@ export function capacityOverflow(compiled: CompiledRules, settings: RuleSettings
     // Highest key first; ties keep preparation order. The end of the order is the overflow.
     remaining.sort((x, y) => keys[candidates[y]] - keys[candidates[x]] || x - y);
     for (let r = cap; r < remaining.length; r++) outcome[remaining[r]] = capacity.rule;
+  });
+  compiled.holdout.forEach((holdout, h) => {
+    const rule = compiled.rules[holdout.rule] as HoldoutRule;
+    if (!settings.enabled.has(rule.id)) return;
+    const draws = a.draws[h];
+    const eligible: number[] = [];
+    for (let k = 0; k < candidates.length; k++) if (outcome[k] < 0 && draws[candidates[k]] >= 0) eligible.push(k);
+    const value = settings.limits.get(rule.id) ?? limitOf(rule);
+    const size = 'percent' in rule.share ? Math.round((eligible.length * value) / 100) : Math.min(value, eligible.length);
+    // Lowest place first; ties (a hash collision) keep preparation order.
+    eligible.sort((x, y) => draws[candidates[x]] - draws[candidates[y]] || x - y);
+    for (let r = 0; r < size; r++) outcome[eligible[r]] = holdout.rule;
   });
   return outcome;
 }
@@ -471,7 +527,7 @@ export function whatIf(compiled: CompiledRules, a: Analysis, settings: RuleSetti
     if (rule >= 0) tally.exclude(rule);
     else candidates[n++] = i;
   }
-  const overflow = capacityOverflow(compiled, settings, a, candidates.subarray(0, n));
+  const overflow = decideAmongKept(compiled, settings, a, candidates.subarray(0, n));
   for (const rule of overflow) if (rule >= 0) tally.exclude(rule);
   return tally.kpis();
 }

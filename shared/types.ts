@@ -97,7 +97,9 @@ export type ExclusionCause =
   /** A marketer-defined filtering condition. */
   | 'condition'
   | 'pressure'
-  | 'capacity';
+  | 'capacity'
+  /** Held out at random by a control group rule: not mailed, so that the report can compare. */
+  | 'control-group';
 
 export interface Exclusion {
   profileId: number;

@@ -49,8 +49,18 @@ export type FilteringRule = RuleBase &
 export type PressureRule = RuleBase & { kind: 'pressure'; maxMessages: number; days: number };
 /** At most `maxMessages` messages for this delivery, or on its send day (counting other deliveries that day). */
 export type CapacityRule = RuleBase & { kind: 'capacity'; maxMessages: number; per: 'delivery' | 'day'; keepFirst: CapacityOrder };
+/**
+ * A control group: of the profiles still kept after every other rule (those matching `among`
+ * alone, when it is set), `share` is held out at random and not mailed, with its own cause,
+ * so that the delivery's report can compare them with its recipients (the lift). The draw is
+ * the same every time the same delivery is prepared: a profile's place in it comes from the
+ * delivery's id and its own.
+ */
+export type HoldoutRule = RuleBase & { kind: 'holdout'; share: HoldoutShare; among: AudienceFilter | null };
+/** A percentage (0.1 to 50) of those it draws from, or a count of them. */
+export type HoldoutShare = { percent: number } | { count: number };
 
-export type TypologyRule = ControlRule | FilteringRule | PressureRule | CapacityRule;
+export type TypologyRule = ControlRule | FilteringRule | PressureRule | CapacityRule | HoldoutRule;
 export type RecipientRule = Exclude<TypologyRule, ControlRule>;
 
 export interface Typology {
@@ -105,11 +115,13 @@ export const KIND_LABELS: Record<TypologyRule['kind'], string> = {
   filtering: 'Filtering',
   pressure: 'Pressure',
   capacity: 'Capacity',
+  holdout: 'Control group',
 };
 
 /** The cause an exclusion by this rule is recorded with. */
 export function causeOf(rule: RecipientRule): ExclusionCause {
   if (rule.kind === 'filtering') return rule.check;
+  if (rule.kind === 'holdout') return 'control-group';
   return rule.kind;
 }
 
@@ -122,16 +134,18 @@ export const CAUSE_LABELS: Record<ExclusionCause, string> = {
   condition: "Marketer's condition",
   pressure: 'Pressure',
   capacity: 'Capacity',
+  'control-group': 'Control group',
 };
 
 /**
  * The rules of the typology that act on recipients, in the order they apply: filtering and
  * pressure rules as listed (the first that applies excludes), then duplicates (which depend
- * on who is kept), then capacity (which depends on how many are kept).
+ * on who is kept), then capacity (which depends on how many are kept), then control groups
+ * (drawn from those who would be mailed, so that they are like them).
  */
 export function recipientRules(typology: Typology): RecipientRule[] {
   const phase = (rule: RecipientRule) =>
-    rule.kind === 'capacity' ? 2 : rule.kind === 'filtering' && rule.check === 'duplicate-address' ? 1 : 0;
+    rule.kind === 'holdout' ? 3 : rule.kind === 'capacity' ? 2 : rule.kind === 'filtering' && rule.check === 'duplicate-address' ? 1 : 0;
   return typology.rules.filter((rule): rule is RecipientRule => rule.kind !== 'control').sort((a, b) => phase(a) - phase(b));
 }
 
@@ -342,6 +356,10 @@ export function typologyProblem(typology: Typology, schema: readonly AttributeDe
       const problem = filterProblem(rule.filter, schema);
       if (problem) return `"${rule.name}": ${problem}`;
     }
+    if (rule.kind === 'holdout') {
+      const problem = holdoutProblem(rule, schema);
+      if (problem) return `"${rule.name}": ${problem}`;
+    }
   }
   const perProfile = typology.rules.filter((r) => r.kind === 'pressure' || (r.kind === 'filtering' && r.check !== 'duplicate-address'));
   if (perProfile.length > MAX_PROFILE_RULES) return `A typology can hold at most ${MAX_PROFILE_RULES} filtering and pressure rules.`;
@@ -370,3 +388,21 @@ function filterProblem(filter: AudienceFilter, schema: readonly AttributeDefinit
 }
 
 const isWhole = (n: number) => Number.isInteger(n);
+
+/** The share a control group may hold out: enough to measure, never most of the delivery. */
+export const HOLDOUT_PERCENT = { min: 0.1, max: 50 } as const;
+
+function holdoutProblem(rule: HoldoutRule, schema: readonly AttributeDefinition[]): string | null {
+  const { share } = rule;
+  if ('percent' in share) {
+    if (!(Number.isFinite(share.percent) && share.percent >= HOLDOUT_PERCENT.min && share.percent <= HOLDOUT_PERCENT.max))
+      return `hold out between ${HOLDOUT_PERCENT.min} % and ${HOLDOUT_PERCENT.max} % of the recipients.`;
+  } else if (!(isWhole(share.count) && share.count >= 1)) return 'the number of profiles to hold out must be a whole number of at least 1.';
+  return rule.among ? filterProblem(rule.among, schema) : null;
+}
+
+/** Says how much a control group holds out, in words: "5 %" or "1,000 profiles", "of those matching the condition". */
+export function describeHoldout(rule: HoldoutRule): string {
+  const share = 'percent' in rule.share ? `${rule.share.percent} %` : `${rule.share.count.toLocaleString('en-US')} profiles`;
+  return rule.among && rule.among.kind !== 'all' ? `${share} of those matching its condition` : share;
+}

@@ -8,7 +8,7 @@ import { compileAudienceColumns, describeAudience, type AudienceFilter } from '.
 import { DELIVERY_FIELD, deliveryColumn, isEngagementField, type EngagementIndex } from './engagement';
 import { fieldText, profilesView } from './profile-fields';
 import type { CompiledRules } from './recipient-rules';
-import { causeOf, KIND_LABELS } from './typology';
+import { causeOf, describeHoldout, KIND_LABELS } from './typology';
 import type { AttributeDefinition, Exclusion, ExclusionCause, Profile } from './types';
 
 export interface AudienceStep {
@@ -87,6 +87,16 @@ export function explainProfile(
         applies: count >= rule.maxMessages,
         detail: `${count} other message${count === 1 ? '' : 's'} within ${rule.days} days (at most ${rule.maxMessages} with this one)`,
       };
+    }
+    const holdout = compiled.holdout.findIndex((h) => h.rule === index);
+    if (holdout >= 0 && rule.kind === 'holdout') {
+      const applies = exclusion?.rule === rule.name;
+      const detail = applies
+        ? `drawn at random into the control group (${describeHoldout(rule)})`
+        : verdicts.draws[holdout] < 0
+          ? 'its condition leaves the profile out of the draw'
+          : `not drawn into the control group (${describeHoldout(rule)})`;
+      return { ...step, applies, detail };
     }
     return { ...step, applies: exclusion?.rule === rule.name };
   });

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createKit, eventually, handOver, newProfile, PUBLIC_URL, recordingMessenger, SAMPLE_DELIVERY, type Kit } from '../test-kit';
 import type { OutgoingMessage } from '../sending/compose';
 import type { SendKpis } from '../../shared/types';
+import { DEFAULT_TYPOLOGY } from '../../shared/typology';
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
 const GMAIL_PROXY = 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)';
@@ -178,5 +179,68 @@ describe('unsubscribe', () => {
     await eventually(async () => (await kit.services.deliveries.status('later')) === 'completed');
     expect(sent.map((s) => s.to)).not.toContain(last.email);
     expect((await (await kit.request('/api/deliveries/later')).json()).excludedAtSend).toBe(1);
+  });
+});
+
+describe('control group', () => {
+  it('is never mailed, and the report compares it with the recipients on later deliveries and unsubscribes', async () => {
+    await kit.services.audience.upsertMany(
+      Array.from({ length: 40 }, () => newProfile()),
+      'test',
+      new Date(),
+    );
+    const typology = {
+      ...DEFAULT_TYPOLOGY,
+      id: 'held',
+      name: 'With a control group',
+      rules: [
+        ...DEFAULT_TYPOLOGY.rules,
+        { id: 'cg', name: 'Control group', kind: 'holdout' as const, share: { count: 10 }, among: null, enabled: true },
+      ],
+    };
+    sent.length = 0;
+    const held = await handOver(kit, 'cg', SAMPLE_DELIVERY, { typology });
+    const control = held.exclusions.filter((e) => e.cause === 'control-group');
+    expect(control).toHaveLength(10);
+    await kit.request('/api/deliveries/cg/send', { json: { contentHash: held.contentHash, scheduledAt: null } });
+    await eventually(async () => (await kit.services.deliveries.status('cg')) === 'completed');
+    const heldOut = new Set(control.map((e) => e.email));
+    expect(sent.filter((m) => heldOut.has(m.to))).toEqual([]);
+    const report = async () => (await (await kit.request('/api/deliveries/cg/report')).json()).controlGroup;
+    const delivered = (await kit.sql<{ n: number }>("SELECT COUNT(*) AS n FROM journal WHERE delivery_id = 'cg' AND status = 'sent'"))[0].n;
+    const nobody = { unsubscribed: 0, openedLater: 0, clickedLater: 0 };
+    expect(await report()).toMatchObject({
+      recipients: { people: Number(delivered), ...nobody },
+      control: { people: 10, ...nobody },
+      laterDeliveries: 0,
+    });
+
+    // A later delivery to everyone: two of the control group and five recipients click it, one of the control group leaves the list.
+    clock += 60 * 60_000;
+    sent.length = 0;
+    const next = await handOver(kit, 'next', SAMPLE_DELIVERY);
+    await kit.request('/api/deliveries/next/send', { json: { contentHash: next.contentHash, scheduledAt: null } });
+    await eventually(async () => (await kit.services.deliveries.status('next')) === 'completed');
+    clock += 10 * 60_000;
+    const to = (email: string) => sent.find((m) => m.to === email)!;
+    const recipients = sent.filter((m) => !heldOut.has(m.to) && !/^(bounce|policy)/.test(m.to));
+    for (const email of [...heldOut].slice(0, 2)) expect((await get(links(to(email))[0])).status).toBe(302);
+    for (const m of recipients.slice(0, 5)) await get(links(m)[0]);
+    await get(pixel(recipients[5])); // an open alone
+    const leaving = to([...heldOut][2]);
+    const url = /<(https?:[^>]+)>/.exec(leaving.headers['List-Unsubscribe'])![1].slice(PUBLIC_URL.length);
+    await kit.app.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
+
+    expect(await report()).toMatchObject({
+      recipients: { people: Number(delivered), unsubscribed: 0, openedLater: 6, clickedLater: 5 },
+      control: { people: 10, unsubscribed: 1, openedLater: 2, clickedLater: 2 },
+      laterDeliveries: 1,
+    });
+    // The delivery without a control group has none to report.
+    expect((await (await kit.request('/api/deliveries/next/report')).json()).controlGroup).toBeNull();
   });
 });

@@ -1,11 +1,16 @@
 /** A delivery's reports in PostgreSQL (see ../reports.ts). */
 
 import {
+  CONTROL_GROUP_SQL,
+  controlGroupFrom,
   EXCLUDED_TOO,
+  LATER_DELIVERIES_SQL,
   excludedRow,
   hourly,
   reportFrom,
   STATUS_WHERE,
+  type ControlGroupRows,
+  type ControlComparison,
   type RecipientFilter,
   type RecipientRow,
   type ReportStore,
@@ -16,6 +21,18 @@ const WHERE: Record<RecipientFilter, string> = { all: 'TRUE', ...STATUS_WHERE };
 
 /** Returns the report store; `flushEvents` writes the tracking events waiting, before every read. */
 export function postgresReportStore(sql: Pg, flushEvents: () => Promise<void>): ReportStore {
+  const controlGroup = async (id: string): Promise<ControlComparison | null> => {
+    const [row] = await sql<{ started_at: string | null }[]>`SELECT started_at FROM deliveries WHERE id = ${id}`;
+    const since = row?.started_at ?? null;
+    if (since === null) return null;
+    const [groups, later] = await Promise.all([
+      sql.unsafe(numbered(CONTROL_GROUP_SQL), [id, id, id, since, since], { prepare: true }) as unknown as Promise<
+        ControlGroupRows['groups']
+      >,
+      sql.unsafe(numbered(LATER_DELIVERIES_SQL), [id, since], { prepare: true }) as unknown as Promise<{ n: number }[]>,
+    ]);
+    return controlGroupFrom({ since, groups, later: later[0].n });
+  };
   return {
     async report(deliveryId) {
       await flushEvents();
@@ -41,7 +58,10 @@ export function postgresReportStore(sql: Pg, flushEvents: () => Promise<void>): 
         sql<{ reply: string | null; n: number }[]>`SELECT smtp_reply AS reply, COUNT(*) AS n FROM journal
           WHERE delivery_id = ${deliveryId} AND status = 'excluded' GROUP BY smtp_reply`,
       ]);
-      return reportFrom({ hourly: byHour, points, topLinks, failures, preparedByCause: prepared[0]?.excluded_by_cause, excludedAtSend });
+      return reportFrom(
+        { hourly: byHour, points, topLinks, failures, preparedByCause: prepared[0]?.excluded_by_cause, excludedAtSend },
+        await controlGroup(deliveryId),
+      );
     },
     async recipients(deliveryId, filter, query, afterSeq, limit) {
       await flushEvents();

@@ -1,11 +1,15 @@
 /** A delivery's reports in SQLite (see ../reports.ts). */
 
 import {
+  CONTROL_GROUP_SQL,
+  controlGroupFrom,
   EXCLUDED_TOO,
+  LATER_DELIVERIES_SQL,
   excludedRow,
   hourly,
   reportFrom,
   STATUS_WHERE,
+  type ControlGroupRows,
   type RecipientFilter,
   type RecipientRow,
   type ReportStore,
@@ -45,6 +49,15 @@ function syncReportStore(db: Db): Sync<ReportStore> {
     "SELECT smtp_reply AS reply, COUNT(*) AS n FROM journal WHERE delivery_id = ? AND status = 'excluded' GROUP BY smtp_reply",
   );
   const preparedExclusions = db.prepare('SELECT excluded_by_cause FROM deliveries WHERE id = ?').pluck();
+  const startedAt = db.prepare('SELECT started_at FROM deliveries WHERE id = ?').pluck();
+  const controlGroups = db.prepare(CONTROL_GROUP_SQL);
+  const laterDeliveries = db.prepare(LATER_DELIVERIES_SQL).pluck();
+  const controlGroup = (id: string) => {
+    const since = (startedAt.get(id) as string | null | undefined) ?? null;
+    if (since === null) return null;
+    const groups = controlGroups.all(id, id, id, since, since) as ControlGroupRows['groups'];
+    return controlGroupFrom({ since, groups, later: laterDeliveries.get(id, since) as number });
+  };
   const recipientQueries = new Map<RecipientFilter, { all(...params: unknown[]): unknown[] }>();
   const recipientQuery = (filter: RecipientFilter) => {
     let statement = recipientQueries.get(filter);
@@ -73,15 +86,18 @@ function syncReportStore(db: Db): Sync<ReportStore> {
     report(deliveryId) {
       const { first, last } = span.get(deliveryId) as { first: string | null; last: string | null };
       const byHour = hourly(first, last);
-      return reportFrom({
-        hourly: byHour,
-        // ISO times: the first 16 characters are the minute, the first 13 the hour.
-        points: timeline.all(byHour ? 13 : 16, deliveryId) as { bucket: string; opens: number; clicks: number }[],
-        topLinks: topLinks.all(deliveryId) as { url: string; clickers: number; clicks: number }[],
-        failures: failures.all(deliveryId) as { reply: string | null; n: number }[],
-        preparedByCause: preparedExclusions.get(deliveryId) as string | undefined,
-        excludedAtSend: excludedAtSend.all(deliveryId) as { reply: string | null; n: number }[],
-      });
+      return reportFrom(
+        {
+          hourly: byHour,
+          // ISO times: the first 16 characters are the minute, the first 13 the hour.
+          points: timeline.all(byHour ? 13 : 16, deliveryId) as { bucket: string; opens: number; clicks: number }[],
+          topLinks: topLinks.all(deliveryId) as { url: string; clickers: number; clicks: number }[],
+          failures: failures.all(deliveryId) as { reply: string | null; n: number }[],
+          preparedByCause: preparedExclusions.get(deliveryId) as string | undefined,
+          excludedAtSend: excludedAtSend.all(deliveryId) as { reply: string | null; n: number }[],
+        },
+        controlGroup(deliveryId),
+      );
     },
     recipients(deliveryId, filter, query, afterSeq, limit) {
       const needle = query.trim().toLowerCase();
