@@ -25,6 +25,7 @@ export function contentHash(content: DeliveryContent, typology: Typology, replic
     // Added later, and only when used: a delivery without them keeps the digest it had.
     ...(content.preheader ? [{ preheader: content.preheader }] : []),
     ...(content.text ? [{ text: content.text }] : []),
+    ...(content.experiment ? [{ experiment: content.experiment }] : []),
   ]);
   return hash53(text, 0x5eed).toString(16).padStart(14, '0') + hash53(text, 0xc0ffee).toString(16).padStart(14, '0').slice(2);
 }

@@ -5,6 +5,7 @@
  * many; the commit checks both against the header's figures.
  */
 
+import type { Experiment } from './experiment';
 import type { DeliveryContent, PreparationKpis } from './types';
 
 /**
@@ -28,6 +29,8 @@ export interface BatchHeaderBody {
   text?: string;
   /** The relay chosen for the delivery; null or absent routes by the From domain. */
   relayId?: string | null;
+  /** The A/B test, when there is one: its recipients carry their variants, the rest none (they wait for the winner). */
+  experiment?: Experiment | null;
   targeted: number;
   toDeliver: number;
   excluded: number;
@@ -47,7 +50,10 @@ export interface BatchHeaderBody {
  * `chunkCount` parts of recipients and then `exclusionChunkCount` parts of exclusions.
  */
 export function batchHeader(
-  delivery: Pick<DeliveryContent, 'name' | 'fromName' | 'fromAddress' | 'subject' | 'preheader' | 'html' | 'text' | 'relayId'> & {
+  delivery: Pick<
+    DeliveryContent,
+    'name' | 'fromName' | 'fromAddress' | 'subject' | 'preheader' | 'html' | 'text' | 'relayId' | 'experiment'
+  > & {
     version: number;
   },
   kpis: PreparationKpis,
@@ -66,6 +72,7 @@ export function batchHeader(
     html: delivery.html,
     text: delivery.text ?? '',
     ...(delivery.relayId ? { relayId: delivery.relayId } : {}),
+    ...(delivery.experiment ? { experiment: delivery.experiment } : {}),
     targeted: kpis.targeted,
     toDeliver: kpis.toDeliver,
     excluded: kpis.excluded,

@@ -3,6 +3,7 @@ import { Preparation } from './preparation';
 import { makeProfile } from './test-profile';
 import { DEFAULT_TYPOLOGY, typologyProblem, type HoldoutShare, type Typology, type TypologyRule } from './typology';
 import type { AudienceFilter } from './audience-filter';
+import type { Experiment } from './experiment';
 import { settingsOf, whatIf } from './recipient-rules';
 import { explainProfile } from './why';
 import type { ContactHistoryEntry, Delivery, Profile } from './types';
@@ -364,5 +365,70 @@ describe('Control group', () => {
     expect(problem({ percent: 0 })).toBe('"Control group": hold out between 0.1 % and 50 % of the recipients.');
     expect(problem({ count: 2.5 })).toBe('"Control group": the number of profiles to hold out must be a whole number of at least 1.');
     expect(problem({ percent: 5 })).toBeNull();
+  });
+});
+
+describe('A/B test', () => {
+  const ab = (experiment: Partial<Experiment> = {}): Delivery => ({
+    ...delivery,
+    experiment: {
+      variants: [{ subject: 'B for {{ first_name }}' }],
+      test: { percent: 20 },
+      criterion: 'clicks',
+      waitHours: 4,
+      ...experiment,
+    },
+  });
+
+  it('splits a test population of To deliver evenly between the variants, at random; the rest waits with no subject yet', () => {
+    const profiles = gent(500, (i) => (i % 25 === 0 ? { status: 'unsubscribed' } : {}));
+    const { result, recipients } = prepare(ab(), [profiles.slice(0, 200), profiles.slice(200)]);
+    expect(result.status).toBe('prepared');
+    // 480 to deliver (20 unsubscribed): the test population is 96, 48 each.
+    expect(result.kpis).toMatchObject({
+      targeted: 500,
+      toDeliver: 480,
+      excluded: 20,
+      experiment: { test: 96, perVariant: [48, 48], remainder: 384 },
+    });
+    const a = recipients.filter((r) => r.variant === 0);
+    const b = recipients.filter((r) => r.variant === 1);
+    const rest = recipients.filter((r) => r.variant === undefined);
+    expect([a.length, b.length, rest.length]).toEqual([48, 48, 384]);
+    expect(a.every((r) => r.subject === 'Hi Eva')).toBe(true);
+    expect(b.every((r) => r.subject === 'B for Eva')).toBe(true);
+    expect(rest.every((r) => r.subject === '')).toBe(true);
+    // In preparation order, numbered 1 to 480; the test population spread over it, not its first fifth.
+    expect(recipients.map((r) => r.seq)).toEqual(Array.from({ length: 480 }, (_, i) => i + 1));
+    expect(a.concat(b).some((r) => r.seq > 240)).toBe(true);
+    expect(result.log.map((l) => l.message)).toContain(
+      'A/B test: 96 in the test population (A 48, B 48); 384 wait for the winner, chosen by unique clicks 4 h after the start.',
+    );
+  });
+
+  it('draws the same split every time the same delivery is prepared, and another for another delivery', () => {
+    const split = (d: Delivery) => prepare(d, [gent(300)]).recipients.map((r) => `${r.profileId}:${r.variant ?? '-'}`);
+    const first = split(ab({ variants: [{ subject: 'B' }, { fromName: 'C' }], test: { count: 90 } }));
+    expect(split(ab({ variants: [{ subject: 'B' }, { fromName: 'C' }], test: { count: 90 } }))).toEqual(first);
+    expect(first.filter((s) => s.endsWith(':2'))).toHaveLength(30);
+    expect(split({ ...ab({ variants: [{ subject: 'B' }, { fromName: 'C' }], test: { count: 90 } }), id: 'other' })).not.toEqual(first);
+  });
+
+  it('refuses a test that cannot run, saying what to change; a template error names its variant', () => {
+    const failed = (d: Delivery, profiles = gent(10)) => {
+      const { result } = prepare(d, [profiles]);
+      expect(result.status).toBe('failed');
+      return result.log
+        .filter((l) => l.level === 'error')
+        .map((l) => l.message)
+        .slice(0, -1);
+    };
+    expect(failed(ab({ variants: [{}] }))).toEqual([
+      'A/B test: Variant B changes nothing: give it its own subject, From name, preheader or content.',
+    ]);
+    expect(failed(ab({ waitHours: 0.5 }))).toEqual(['A/B test: The winner is chosen between 1 and 240 hours after the start.']);
+    expect(failed(ab({ test: { count: 1 } }))).toEqual(['A/B test: The test population is a whole number of at least 2 recipients.']);
+    expect(failed(ab({ test: { percent: 10 } }))).toEqual(['A/B test: a test population of 1 cannot try 2 variants; make it larger.']);
+    expect(failed(ab({ variants: [{ subject: 'B {{ first_name' }] }))[0]).toMatch(/^Template error in variant B's subject at line 1/);
   });
 });

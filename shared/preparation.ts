@@ -5,6 +5,7 @@
  */
 
 import { compileAudienceColumns } from './audience-filter';
+import { CRITERION_LABELS, experimentProblem, testSize, VARIANT_NAMES, variantContent, type Experiment } from './experiment';
 import type { EngagementIndex } from './engagement';
 import { compileMessage, PART_NAMES, renderMessage, type CompiledMessage } from './message';
 import { profilesView, templateValue, type ProfileBlockView, type ProfileColumns } from './profile-fields';
@@ -15,7 +16,9 @@ import {
   decidesAtTheEnd,
   Decider,
   KpiTally,
+  placeInDraw,
   settingsOf,
+  stringSeed,
   type Analysis,
   type BoundRules,
   type RuleSettings,
@@ -74,7 +77,7 @@ export class Preparation {
   private readonly settings: RuleSettings;
   private readonly tally: KpiTally;
   private readonly inAudienceColumns: (block: ProfileColumns) => (position: number) => boolean;
-  /** With a capacity rule or a control group on, candidates wait for the end, when the overflow and the draw are known. */
+  /** With a capacity rule, a control group or an A/B test, candidates wait for the end, when the overflow and the draws are known. */
   private readonly held: { index: number; recipient: Omit<PreparedRecipient, 'seq'> }[] | null;
   private seq = 0;
   /** The recipient whose values are longest: their message is the largest, checked once at the end. */
@@ -91,13 +94,15 @@ export class Preparation {
     audienceColumns: (block: ProfileColumns) => (position: number) => boolean,
     private readonly sendAt: Date,
     private readonly engagement: EngagementIndex | undefined,
+    /** With an A/B test: the test, the delivery's id (its draw) and every variant's message, A's first. */
+    private readonly test: { experiment: Experiment; deliveryId: string; variants: CompiledMessage[] } | null,
   ) {
     this.analysis = new AnalysisBuilder(rules);
     this.settings = settingsOf(rules.rules);
     this.decider = new Decider(rules, this.settings);
     this.tally = new KpiTally(rules.rules);
     this.inAudienceColumns = audienceColumns;
-    this.held = decidesAtTheEnd(rules, this.settings) ? [] : null;
+    this.held = test || decidesAtTheEnd(rules, this.settings) ? [] : null;
   }
 
   /**
@@ -112,20 +117,34 @@ export class Preparation {
     const log: LogLine[] = [];
     const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
     write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started with the typology "${typology.name}".`);
-    const compiled = compileMessage(delivery, schema);
-    if (!compiled.ok) {
-      const { line, column, message } = compiled.error;
-      write('error', `Template error in the ${PART_NAMES[compiled.part]} at line ${line}, column ${column}: ${message}.`);
+    const experiment = delivery.experiment ?? null;
+    const problem = experiment && experimentProblem(experiment);
+    if (problem) {
+      write('error', `A/B test: ${problem}`);
       return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     }
-    for (const finding of checkMessage(delivery, compiled.message, schema, typology.rules, { publicUrl, imageSizes }))
-      write(finding.level, `${finding.rule}: ${finding.message}`);
+    // Every variant compiles and passes the control rules, or the delivery cannot be sent.
+    const messages: CompiledMessage[] = [];
+    for (let v = 0; v < (experiment ? experiment.variants.length + 1 : 1); v++) {
+      const content = { ...delivery, ...variantContent(delivery, experiment, v) };
+      const of = experiment ? `variant ${VARIANT_NAMES[v]}'s ` : '';
+      const compiled = compileMessage(content, schema);
+      if (!compiled.ok) {
+        const { line, column, message } = compiled.error;
+        write('error', `Template error in ${of || 'the '}${PART_NAMES[compiled.part]} at line ${line}, column ${column}: ${message}.`);
+        return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
+      }
+      for (const finding of checkMessage(content, compiled.message, schema, typology.rules, { publicUrl, imageSizes }))
+        write(finding.level, `${experiment ? `Variant ${VARIANT_NAMES[v]}: ` : ''}${finding.rule}: ${finding.message}`);
+      messages.push(compiled.message);
+    }
     if (log.some((l) => l.level === 'error')) return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     const at = now();
     const sendAt = delivery.scheduledAt ? new Date(delivery.scheduledAt) : at;
     const rules = new CompiledRules(recipientRules(typology), { deliveryId: delivery.id, sendAt, history, schema, now: at, engagement });
     const audience = compileAudienceColumns(delivery.audience, schema, at);
-    const preparation = new Preparation(compiled.message, rules, now, audience, sendAt, engagement);
+    const test = experiment ? { experiment, deliveryId: delivery.id, variants: messages } : null;
+    const preparation = new Preparation(messages[0], rules, now, audience, sendAt, engagement, test);
     preparation.log.push(...log);
     return { ok: true, preparation };
   }
@@ -180,6 +199,34 @@ export class Preparation {
     return out;
   }
 
+  /**
+   * Splits the recipients (all of them, held until the end) into the test population, drawn at
+   * random and the same every time the same delivery is prepared, and the rest; the test
+   * population gets the variants in turn, in the draw's order, so the split is even. A test
+   * recipient's subject is their variant's; the rest have none until the winner is known.
+   */
+  private split(recipients: PreparedRecipient[]): NonNullable<PreparationKpis['experiment']> {
+    const { experiment, deliveryId, variants } = this.test!;
+    const size = testSize(experiment, recipients.length);
+    const seed = stringSeed(`${deliveryId}\u0000ab`);
+    const order = Int32Array.from(recipients.keys());
+    const places = Float64Array.from(recipients, (r) => placeInDraw(seed, r.profileId));
+    order.sort((x, y) => places[x] - places[y] || x - y);
+    const perVariant = variants.map(() => 0);
+    for (let k = 0; k < order.length; k++) {
+      const recipient = recipients[order[k]];
+      if (k >= size) {
+        recipient.subject = '';
+        continue;
+      }
+      const variant = k % variants.length;
+      recipient.variant = variant;
+      perVariant[variant]++;
+      if (variant > 0) recipient.subject = variants[variant].subject.render(recipient.values, 'header', this.sendAt);
+    }
+    return { test: size, perVariant, remainder: recipients.length - size };
+  }
+
   private exclusion(profileId: number, email: string, rule: number): Exclusion {
     const r = this.rules.rules[rule];
     return { profileId, email, rule: r.name, cause: causeOf(r) };
@@ -212,6 +259,19 @@ export class Preparation {
     const kpis = this.tally.kpis();
     write('info', `Targeted ${kpis.targeted}, to deliver ${kpis.toDeliver}, excluded ${kpis.excluded}.`);
     for (const [rule, count] of Object.entries(kpis.excludedByRule)) write('info', `Excluded by the rule "${rule}": ${count}.`);
+    if (this.test) {
+      kpis.experiment = this.split(last.recipients);
+      const { test, perVariant, remainder } = kpis.experiment;
+      const { experiment } = this.test;
+      const each = perVariant.map((n, v) => `${VARIANT_NAMES[v]} ${n}`).join(', ');
+      if (test < perVariant.length && kpis.toDeliver > 0)
+        write('error', `A/B test: a test population of ${test} cannot try ${perVariant.length} variants; make it larger.`);
+      else
+        write(
+          'info',
+          `A/B test: ${test} in the test population (${each}); ${remainder} wait for the winner, chosen by ${CRITERION_LABELS[experiment.criterion]} ${experiment.waitHours} h after the start.`,
+        );
+    }
     if (kpis.targeted === 0) write('error', 'The target is empty: no profile matches the audience. Change the audience and prepare again.');
     else if (kpis.toDeliver === 0) write('error', 'Every targeted profile was excluded: there is nobody to send to.');
     else {

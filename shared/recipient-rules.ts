@@ -252,13 +252,16 @@ function drawKey(rule: HoldoutRule, context: RuleContext): ColumnKey {
   const among = rule.among && rule.among.kind !== 'all' ? compileAudienceColumns(rule.among, context.schema, context.now) : null;
   return (block) => {
     const matches = among ? among(block) : null;
-    return (i) => (matches && !matches(i) ? -1 : mix(seed ^ mix(block.ids[i])));
+    return (i) => (matches && !matches(i) ? -1 : placeInDraw(seed, block.ids[i]));
   };
 }
 
-function stringSeed(text: string): number {
+export function stringSeed(text: string): number {
   return fnv1a(text) >>> 0;
 }
+
+/** A profile's place in a random draw of the given seed (stringSeed): the same every time, spread evenly over consecutive ids. */
+export const placeInDraw = (seed: number, id: number) => mix(seed ^ mix(id));
 
 // A 32-bit integer hash (lowbias32): spreads consecutive ids evenly.
 function mix(x: number): number {

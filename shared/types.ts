@@ -2,6 +2,7 @@
 
 import type { AudienceFilter } from './audience-filter';
 import type { ContentSource } from './content-source';
+import type { Experiment } from './experiment';
 
 export type SubscriptionStatus = 'subscribed' | 'unsubscribed';
 
@@ -78,6 +79,8 @@ export interface DeliveryContent {
    * one); absent or null routes by the From domain. It changes no message: no new preparation.
    */
   relayId?: string | null;
+  /** An A/B test of variants of the subject, From name, preheader or content (experiment.ts); absent or null: none. */
+  experiment?: Experiment | null;
 }
 
 export interface Delivery extends DeliveryContent {
@@ -124,6 +127,8 @@ export interface PreparationKpis {
   excludedByCause: Partial<Record<ExclusionCause, number>>;
   /** Exclusions per rule, by the rule's name (names are unique in a typology). */
   excludedByRule: Record<string, number>;
+  /** With an A/B test: the test population, how many of it get each variant (A first), and the rest, who wait for the winner. */
+  experiment?: { test: number; perVariant: number[]; remainder: number };
 }
 
 /**
@@ -139,6 +144,11 @@ export interface PreparedRecipient {
   email: string;
   subject: string;
   values: Record<string, TemplateValue>;
+  /**
+   * With an A/B test: the variant the recipient gets (0 for A), or absent for the rest, who
+   * wait for the winner (their subject is '' until then: the winner's is rendered at sending).
+   */
+  variant?: number;
 }
 
 /** Live figures of a delivery on the server. */

@@ -29,6 +29,7 @@ export const DELIVERY_FIELDS = [
   'scheduledAt',
   'typologyId',
   'relayId',
+  'experiment',
   /** What the last preparation was (its content hash and figures); its author is the preparer. */
   'preparation',
 ] as const;
@@ -57,6 +58,7 @@ export const FIELD_LABELS: Record<string, string> = {
   scheduledAt: 'the schedule',
   typologyId: 'the typology',
   relayId: 'the relay',
+  experiment: 'the A/B test',
   preparation: 'the preparation',
   rules: 'the rules',
   requiresApproval: 'the approval setting',

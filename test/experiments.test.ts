@@ -2,13 +2,16 @@
  * Experiments and control, end to end: the real server process with its built-in sink, the
  * built app in Chromium. A typology of the marketer's own holds out a control group; the
  * delivery prepared with it counts the group apart, the what-if and the why know it, nobody
- * in it is mailed, and the report compares it with the recipients.
+ * in it is mailed, and the report compares it with the recipients. An A/B test splits its
+ * test population evenly, the preview and the proofs show each variant, the dashboard states
+ * the confidence from real clicks, and the variant the operator picks is what the rest gets.
  */
 
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { simpleParser } from 'mailparser';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type TestBrowser } from './support/browser';
@@ -154,5 +157,125 @@ describe('a control group', () => {
       .poll(() => rows.getByRole('row', { name: /Unsubscribed since/ }).textContent())
       .toContain('too few yet to tell them apart');
     await report.screenshot({ path: '/tmp/shots/control-group-report.png' });
+  });
+});
+
+describe('an A/B test', () => {
+  let abUrl = '';
+  let abId = '';
+  /** The messages of the A/B test's delivery the sink received, in order. */
+  const mailed = async () =>
+    (
+      await Promise.all((db.prepare('SELECT raw FROM mailbox ORDER BY id').all() as { raw: Buffer }[]).map((row) => simpleParser(row.raw)))
+    ).filter((m) => m.headers.get('x-mailroom-delivery') === abId);
+
+  it('is made on the delivery page: variant B changes the subject; the preview and the proofs show each variant', async () => {
+    await page.goto(server.url);
+    await button('New delivery').click();
+    await page.waitForURL(/\/deliveries\//);
+    abUrl = page.url();
+    abId = abUrl.split('/').pop()!;
+    await page.getByLabel('Name', { exact: true }).fill('Coats, two subjects');
+    const include = page.getByRole('group', { name: 'Include', exact: true });
+    await include.getByRole('button', { name: 'Add condition' }).click();
+    await page.getByLabel('Include, condition 1: field').selectOption({ label: 'City' });
+    await page.getByLabel('Include, condition 1: operator').selectOption({ label: 'is one of' });
+    await page.getByLabel('Include, condition 1: value').fill('Gent');
+    await page.getByLabel('Try variants on a test population first, then send the winner to the rest').check();
+    await page.getByRole('alert').filter({ hasText: 'Variant B changes nothing' }).waitFor();
+    await page.getByLabel('Variant B subject').fill('B: new coats for {{ first_name | default: "you" }}');
+    await page.getByLabel('Size of the test population').fill('40');
+    await page.getByLabel('Winner by').selectOption({ label: 'unique clicks' });
+    await page.getByLabel('Hours before the winner is chosen').fill('24');
+    await prepare();
+    const toDeliver = await figure('To deliver');
+    const test = Math.round(toDeliver * 0.4);
+    const split = page.getByTestId('experiment-split');
+    await expect
+      .poll(() => split.textContent())
+      .toMatch(
+        new RegExp(
+          `A/B test: ${test.toLocaleString('en-US')} of those to deliver in the test population \\(A ${Math.ceil(test / 2)}, B ${Math.floor(test / 2)}\\)`,
+        ),
+      );
+
+    const preview = page.getByRole('region', { name: 'Message preview' });
+    await preview.getByLabel('Variant').selectOption({ label: 'B' });
+    await expect.poll(() => preview.getByTestId('preview-subject').textContent()).toMatch(/^B: new coats for /);
+    await preview.getByLabel('Variant').selectOption({ label: 'A' });
+    await expect.poll(() => preview.getByTestId('preview-subject').textContent()).toMatch(/^Hello /);
+    const before = db.prepare('SELECT COUNT(*) FROM mailbox').pluck().get() as number;
+    await preview.getByLabel('Proof to (test addresses)').fill('me@shop.example.com');
+    await preview.getByRole('button', { name: 'Send proof' }).click();
+    await expect.poll(() => preview.getByRole('status', { name: 'Proof' }).textContent()).toMatch(/^Variants A to B: 1 proof sent/);
+    const proofs = db.prepare('SELECT raw FROM mailbox ORDER BY id').all().slice(before) as { raw: Buffer }[];
+    const subjects = await Promise.all(proofs.map(async (p) => (await simpleParser(p.raw)).subject));
+    expect(subjects.sort()).toEqual([
+      expect.stringMatching(/^\[Proof\] \[A\] Hello /),
+      expect.stringMatching(/^\[Proof\] \[B\] B: new coats for /),
+    ]);
+    await page.screenshot({ path: '/tmp/shots/ab-editor.png', fullPage: true });
+  });
+
+  it('sends the test population, shows the confidence from real clicks, and the rest gets the variant the operator picks', async () => {
+    await button('Send').click();
+    await confirm('Yes, send').click();
+    const counts = () =>
+      Object.fromEntries(
+        (
+          db.prepare('SELECT status, COUNT(*) AS n FROM journal WHERE delivery_id = ? GROUP BY status').all(abId) as {
+            status: string;
+            n: number;
+          }[]
+        ).map((r) => [r.status, r.n]),
+      );
+    await expect.poll(() => counts().held ?? 0, { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => counts().sent ?? 0, { timeout: 30_000 })
+      .toBe(Number(db.prepare('SELECT COUNT(*) FROM journal WHERE delivery_id = ? AND variant IS NOT NULL').pluck().get(abId)));
+    // The sink may keep the last of them a moment after the journal heard its reply.
+    const tested = Number(db.prepare('SELECT COUNT(*) FROM journal WHERE delivery_id = ? AND variant IS NOT NULL').pluck().get(abId));
+    await expect.poll(async () => (await mailed()).length, { timeout: 10_000 }).toBe(tested);
+    const messages = await mailed();
+    const a = messages.filter((m) => m.subject!.startsWith('Hello'));
+    const b = messages.filter((m) => m.subject!.startsWith('B: new coats'));
+    expect(Math.abs(a.length - b.length)).toBeLessThanOrEqual(1);
+    // People click (a second after delivery: not taken for a link scanner): 60 of B's, 15 of A's.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const click = async (m: (typeof messages)[number]) => {
+      const link = /href="([^"]*\/t\/c\/[^"]+)"/.exec(String(m.html))![1];
+      const response = await fetch(link, {
+        redirect: 'manual',
+        headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36' },
+      });
+      expect(response.status).toBe(302);
+    };
+    for (const m of b.slice(0, 60)) await click(m);
+    for (const m of a.slice(0, 15)) await click(m);
+
+    const panel = page.getByRole('region', { name: 'A/B test' });
+    await expect
+      .poll(() => panel.getByTestId('experiment-standing').textContent(), { timeout: 15_000 })
+      .toMatch(/^B beats A with \d+ % confidence/);
+    const variants = panel.getByRole('table', { name: 'Variants' });
+    await expect.poll(() => variants.getByRole('row', { name: /^B/ }).textContent()).toContain('60');
+    await page.screenshot({ path: '/tmp/shots/ab-dashboard.png', fullPage: false });
+    await panel.screenshot({ path: '/tmp/shots/ab-panel.png' });
+
+    await panel.getByRole('button', { name: 'Send B to the rest…' }).click();
+    await confirm('Yes, send B').click();
+    await expect
+      .poll(() => db.prepare('SELECT status FROM deliveries WHERE id = ?').pluck().get(abId), { timeout: 60_000 })
+      .toBe('completed');
+    const all = await mailed();
+    const rest = all.slice(messages.length);
+    expect(rest.length).toBe(Number(counts().sent) - messages.length);
+    expect(rest.length).toBeGreaterThan(0);
+    expect(rest.filter((m) => !m.subject!.startsWith('B: new coats for ')).map((m) => m.subject)).toEqual([]);
+    await expect
+      .poll(() => panel.getByTestId('experiment-standing').textContent())
+      .toMatch(/^B chosen by admin before the wait was over\./);
+    await expect.poll(() => variants.getByRole('row', { name: /^B \(winner\)/ }).count()).toBe(1);
+    await panel.screenshot({ path: '/tmp/shots/ab-panel-done.png' });
   });
 });

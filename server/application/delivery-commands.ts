@@ -12,6 +12,7 @@
  * and the delivery then starts at once, which is as close to the time as it can get.
  */
 
+import { standing, VARIANT_NAMES, variantCount, type Standing, type VariantFigures } from '../../shared/experiment';
 import type { DeliveryStatus, SendKpis } from '../../shared/types';
 import type { LiveBus } from '../live/live-bus';
 import type { BatchHeader, BatchPart, DeliveryStore, Outcome } from '../store/deliveries';
@@ -37,6 +38,19 @@ export interface CommandDeps {
 }
 
 export type KpisOutcome = Outcome<{ kpis: SendKpis }>;
+
+/** Where a delivery's A/B test stands: its variants' figures, what they show, when the winner is chosen, and the winner once it is. */
+export interface ExperimentStatus {
+  criterion: string;
+  waitHours: number;
+  /** When the winner is chosen by itself: the start plus the wait; null before the start. */
+  decidesAt: string | null;
+  figures: VariantFigures[];
+  standing: Standing;
+  winner: number | null;
+  winnerReason: string | null;
+  winnerAt: string | null;
+}
 
 export class DeliveryCommands {
   constructor(private readonly deps: CommandDeps) {}
@@ -114,6 +128,62 @@ export class DeliveryCommands {
     bus.changed(id);
     await engine.scan();
     return { ok: true, settled };
+  }
+
+  /** Returns where the delivery's A/B test stands, or a refusal when it has none. */
+  async experiment(id: string): Promise<Outcome<{ experiment: ExperimentStatus }>> {
+    const { deliveries, journal } = this.deps;
+    const delivery = await deliveries.get(id);
+    if (!delivery) return refuse(404, 'delivery-not-found', 'There is no such delivery on the server.');
+    const experiment = delivery.experiment;
+    if (!experiment) return refuse(404, 'no-experiment', `"${delivery.name}" has no A/B test.`);
+    const figures = await journal.variantFigures(id);
+    const decidesAt = delivery.startedAt ? new Date(Date.parse(delivery.startedAt) + experiment.waitHours * 3_600_000).toISOString() : null;
+    return {
+      ok: true,
+      experiment: {
+        criterion: experiment.criterion,
+        waitHours: experiment.waitHours,
+        decidesAt,
+        figures,
+        standing: standing(experiment.criterion, figures),
+        winner: delivery.winner,
+        winnerReason: delivery.winnerReason,
+        winnerAt: delivery.winnerAt,
+      },
+    };
+  }
+
+  /**
+   * The operator picks the winner before the wait is over: the rest of the audience gets it as
+   * soon as the delivery sends. Refused once a winner is known, or before sending started.
+   */
+  async chooseWinner(id: string, variant: number, by: string): Promise<Outcome<{ winner: number; reason: string }>> {
+    const { deliveries, journal, bus, engine, now } = this.deps;
+    const delivery = await deliveries.get(id);
+    if (!delivery) return refuse(404, 'delivery-not-found', 'There is no such delivery on the server.');
+    const experiment = delivery.experiment;
+    if (!experiment) return refuse(404, 'no-experiment', `"${delivery.name}" has no A/B test.`);
+    if (!Number.isInteger(variant) || variant < 0 || variant >= variantCount(experiment)) {
+      return refuse(
+        422,
+        'no-such-variant',
+        `"${delivery.name}" has variants A to ${VARIANT_NAMES[variantCount(experiment) - 1]}: choose one of them.`,
+      );
+    }
+    if (!delivery.startedAt || delivery.status === 'stopped') {
+      const why = delivery.status === 'stopped' ? 'it was stopped' : 'the test has not started: send the delivery first';
+      return refuse(409, 'winner-not-now', `The winner of "${delivery.name}" cannot be chosen now: ${why}.`);
+    }
+    const shown = standing(experiment.criterion, await journal.variantFigures(id)).statement;
+    const reason = `${VARIANT_NAMES[variant]} chosen by ${by} before the wait was over. ${shown}`;
+    if (!(await journal.chooseWinner(id, variant, reason, now()))) {
+      const current = await deliveries.get(id);
+      return refuse(409, 'winner-chosen', `The winner of "${delivery.name}" is already chosen: ${VARIANT_NAMES[current?.winner ?? 0]}.`);
+    }
+    bus.changed(id);
+    await engine.scan();
+    return { ok: true, winner: variant, reason };
   }
 
   private async move(

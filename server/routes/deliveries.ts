@@ -10,6 +10,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { isValidEmail } from '../../shared/email-address';
 import { DELIVERY_ID } from '../../shared/handoff';
+import { experimentProblem, MAX_VARIANTS, type Experiment } from '../../shared/experiment';
 import { CAUSE_LABELS } from '../../shared/typology';
 import type { LateOutcome } from '../store/late-outcomes';
 import type { ExclusionCause } from '../../shared/types';
@@ -29,6 +30,28 @@ const MAX_CHUNK = 2_000;
 const hash = z.string().regex(/^[0-9a-f]{8,64}$/, 'a content hash of hex digits');
 const count = z.number().int().min(0);
 
+/** An A/B test as the app writes it (shared/experiment.ts); what it must hold to run is experimentProblem's to say. */
+export const experimentSchema = z
+  .object({
+    variants: z
+      .array(
+        z.object({
+          subject: z.string().max(998).optional(),
+          fromName: z.string().max(200).optional(),
+          preheader: z.string().max(500).optional(),
+          html: z.string().max(2_000_000).optional(),
+        }),
+      )
+      .max(MAX_VARIANTS - 1),
+    test: z.union([z.object({ percent: z.number() }), z.object({ count: z.number() })]),
+    criterion: z.enum(['opens', 'clicks', 'unsubscribes']),
+    waitHours: z.number(),
+  })
+  .superRefine((value, context) => {
+    const problem = experimentProblem(value as Experiment);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  });
+
 const batchHeader = z.object({
   version: z.number().int().min(1),
   contentHash: hash,
@@ -46,6 +69,7 @@ const batchHeader = z.object({
     .default(null),
   html: z.string().min(1).max(2_000_000),
   text: z.string().max(2_000_000).default(''),
+  experiment: experimentSchema.nullable().optional(),
   targeted: count,
   toDeliver: count,
   excluded: count,
@@ -61,6 +85,12 @@ const recipient = z.object({
   email: z.string().min(3).max(254),
   subject: z.string().max(998),
   values: templateValues,
+  variant: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_VARIANTS - 1)
+    .optional(),
 });
 
 /** An excluded profile: its address as the audience holds it (valid or not), and the rule and cause that excluded it. */
@@ -85,6 +115,13 @@ const chunk = z
 const commit = z.object({ contentHash: hash });
 const send = z.object({ contentHash: hash, scheduledAt: z.iso.datetime({ offset: true }).nullable() });
 const settle = z.object({ resend: z.boolean() });
+const winner = z.object({
+  variant: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_VARIANTS - 1),
+});
 const FILTERS = ['all', 'sent', 'failed', 'bounced', 'excluded', 'cancelled', 'pending', 'unknown', 'opened', 'clicked'] as const;
 const recipientsQuery = z.object({
   status: z.enum(FILTERS).default('all'),
@@ -159,6 +196,17 @@ export const deliveries = new Hono<AppEnv>()
     const what = resend ? 'put back in the queue to be sent again' : 'cancelled, not sent again';
     await recordAudit(c, 'settled-unknown', 'delivery', id, await nameOf(c, id), `${result.settled} recipients of unknown outcome ${what}`);
     return c.json({ settled: result.settled }, 200);
+  })
+  .get('/:id/experiment', async (c) => {
+    const result = await c.var.services.commands.experiment(c.req.param('id'));
+    return result.ok ? c.json(result.experiment, 200) : refusal(c, result);
+  })
+  .post('/:id/winner', jsonBody(winner), async (c) => {
+    const id = c.req.param('id');
+    const result = await c.var.services.commands.chooseWinner(id, c.req.valid('json').variant, c.var.user);
+    if (!result.ok) return refusal(c, result);
+    await recordAudit(c, 'winner-chosen', 'delivery', id, await nameOf(c, id), result.reason);
+    return c.json({ winner: result.winner, reason: result.reason }, 200);
   })
   .get('/:id/report', async (c) => {
     const { deliveries, reports } = c.var.services;

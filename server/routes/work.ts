@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { DELIVERY_ID } from '../../shared/handoff';
 import { decodeHlc, HLC_PATTERN } from '../../shared/hlc';
 import { DEFAULT_TYPOLOGY_ID } from '../../shared/typology';
+import { MAX_VARIANTS } from '../../shared/experiment';
 import { FIELD_LABELS, fieldsOf, type DocPush, type MergeOutcome, type PreparationSummary, type WorkDoc } from '../../shared/work';
 import type { AppEnv } from '../services';
 import { asksForApproval } from '../store/work';
@@ -56,6 +57,11 @@ const FIELD_SCHEMAS: Record<string, z.ZodType> = {
     .object({ contentHash, preparedAt: z.iso.datetime({ offset: true }), targeted: count, toDeliver: count, excluded: count })
     .nullable(),
   rules: z.array(z.object({ id: z.string(), kind: z.string() }).loose()).max(500),
+  // A draft's test may be half made (no variant yet): its shape is checked here, whether it can run by the preparation.
+  experiment: z
+    .object({ variants: z.array(z.object({}).loose()).max(MAX_VARIANTS - 1) })
+    .loose()
+    .nullable(),
   requiresApproval: z.boolean(),
 };
 /** A typology and a template are found by name: they must have one. */

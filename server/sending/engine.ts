@@ -14,6 +14,7 @@
  * relay has been unreachable for `relayPatienceMs`. A shutdown is bounded (SHUTDOWN_GRACE_MS).
  */
 
+import { decideWinner, VARIANT_NAMES, variantContent, variantCount, type Experiment } from '../../shared/experiment';
 import { compileMessage, type CompiledMessage } from '../../shared/message';
 import type { DeliveryStatus } from '../../shared/types';
 import { ClaimFailedAfterRecording, type JournalEntry, type RecordedOutcome, type SendJournal } from '../store/journal';
@@ -35,6 +36,10 @@ export interface EngineDelivery {
   /** The relay chosen for it; null or absent routes by the From domain (relays.ts). */
   relayId?: string | null;
   startedAt: string | null;
+  /** An A/B test: its variants' content, and once chosen the winner (0 for A) the rest of the audience gets. */
+  experiment?: Experiment | null;
+  winner?: number | null;
+  winnerAt?: string | null;
 }
 
 /**
@@ -114,12 +119,14 @@ const SWEEP_EVERY = 10;
 /** While the relay cannot be reached, the messenger is asked this often whether it can connect again; no row is claimed meanwhile. */
 const PROBE_MS = 1_000;
 const RELAY_PATIENCE_MS = 60_000;
+/** While an A/B test's rest waits for the winner, the loop looks this often whether the wait is over or the operator chose one. */
+const WINNER_CHECK_MS = 1_000;
 /** How long a shutdown waits for messages in conversation with the relay before it leaves them for "outcome unknown". */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
 export class SendEngine {
   private readonly running = new Map<string, Promise<void>>();
-  private readonly compiled = new Map<string, CompiledMessage>();
+  private readonly compiled = new Map<string, CompiledMessage[]>();
   private readonly statuses = new Map<string, { status: Promise<DeliveryStatus | undefined>; at: number }>();
   private scanning: Promise<void> = Promise.resolve();
   private scans = 0;
@@ -301,10 +308,10 @@ export class SendEngine {
   private async run(id: string): Promise<void> {
     const options = this.options;
     const { journal, deliveries } = options;
-    const delivery = await deliveries.get(id);
+    let delivery = await deliveries.get(id);
     if (!delivery) return;
-    const message = this.message(delivery);
-    if (!message) {
+    const messages = this.messages(delivery);
+    if (!messages) {
       const reason = 'The message template no longer compiles; prepare the delivery again.';
       await deliveries.transition(id, 'paused', this.now(), { reason });
       options.log(`delivery ${id}: paused: ${reason}`, { level: 'warn', event: 'delivery-paused', deliveryId: id, reason });
@@ -315,7 +322,15 @@ export class SendEngine {
     const budget = options.errorBudget ?? 50;
     const patience = options.relayPatienceMs ?? RELAY_PATIENCE_MS;
     const window = () => options.batchSize ?? options.concurrency ?? 10;
-    const validUntil = Date.parse(delivery.startedAt ?? this.now().toISOString()) + (options.validityMs ?? 3 * 86_400_000);
+    // The validity period runs from the start, and for the rest of an A/B test's audience from the winner's choice.
+    const validFrom = () =>
+      Math.max(Date.parse(delivery!.startedAt ?? this.now().toISOString()), Date.parse(delivery!.winnerAt ?? '') || 0);
+    let validUntil = validFrom() + (options.validityMs ?? 3 * 86_400_000);
+    /** The winner was chosen (here, by another node or by the operator): read the delivery again, for its winner. */
+    const reread = async () => {
+      delivery = (await deliveries.get(id)) ?? delivery!;
+      validUntil = validFrom() + (options.validityMs ?? 3 * 86_400_000);
+    };
     let failuresInARow = 0;
     let lastReply = '';
     let lastId = 0;
@@ -449,7 +464,7 @@ export class SendEngine {
           if (!(await this.isSending(id))) return giveBack(entry.id);
           notHandedOver.delete(entry.id);
           const messenger = options.messenger;
-          const outcome = await this.sendOne(delivery, message, entry, messenger);
+          const outcome = await this.sendOne(delivery!, messages, entry, messenger);
           if (!ended) settle(entry, outcome, messenger !== options.messenger);
         } finally {
           release?.();
@@ -525,6 +540,8 @@ export class SendEngine {
               if (entries.length === 0) continue; // the whole batch was suppressed: claim the next one
             }
           }
+          // Rows of an A/B test's rest are queued only once the winner is chosen: one claimed before this loop heard of it reads it first.
+          if (delivery.experiment && (delivery.winner ?? null) === null && entries.some((e) => e.variant === null)) await reread();
           for (const entry of entries) dispatch(entry);
           claimed = entries.length;
         }
@@ -532,7 +549,13 @@ export class SendEngine {
           retriesCheckedAt = -Infinity; // nothing else to claim: look for retries at once
           await flush();
           const pending = await journal.pending(id);
-          if (pending.queued + pending.retrying + pending.sending === 0) {
+          // An A/B test's rest waits for the winner: chosen once the wait is over, whatever else is pending.
+          if (pending.held > 0 && delivery.experiment && (delivery.winner ?? null) === null && (await this.chooseWinnerIfDue(delivery))) {
+            await reread();
+            lastId = 0;
+            continue;
+          }
+          if (pending.queued + pending.retrying + pending.sending + pending.held === 0) {
             // Nobody is skipped silently: messages whose outcome is unknown wait for the operator.
             // With several nodes, the one that sees it first ends the delivery; the others' transitions are refused.
             if (pending.unknown > 0) {
@@ -548,6 +571,11 @@ export class SendEngine {
           }
           if (pending.queued > 0) {
             lastId = 0; // rows released by a pause lie behind the keyset: start over
+            if (delivery.experiment && (delivery.winner ?? null) === null) await reread(); // the held rows were released
+            continue;
+          }
+          if (pending.held > 0 && pending.retrying + pending.sending === 0) {
+            await settled(WINNER_CHECK_MS);
             continue;
           }
           // Rows in flight on another node (several nodes send one delivery): wait for them.
@@ -586,14 +614,44 @@ export class SendEngine {
     }
   }
 
+  /**
+   * With an A/B test whose wait is over: chooses the winner by the test's criterion (the
+   * first variant when none is clearly better) and releases the rest of the audience. Returns
+   * true once a winner is known (chosen here, or by another node or the operator first).
+   */
+  private async chooseWinnerIfDue(delivery: EngineDelivery): Promise<boolean> {
+    const experiment = delivery.experiment!;
+    const due = Date.parse(delivery.startedAt ?? '') + experiment.waitHours * 3_600_000;
+    if (!(this.now().getTime() >= due)) return false;
+    const { journal, log, onChange } = this.options;
+    const { winner, reason } = decideWinner(experiment.criterion, await journal.variantFigures(delivery.id));
+    if (await journal.chooseWinner(delivery.id, winner, reason, this.now())) {
+      log(`delivery ${delivery.id}: the A/B test's wait is over; variant ${VARIANT_NAMES[winner]} goes to the rest. ${reason}`, {
+        level: 'info',
+        event: 'winner-chosen',
+        deliveryId: delivery.id,
+        winner: VARIANT_NAMES[winner],
+        reason,
+      });
+      onChange(delivery.id);
+    }
+    return true;
+  }
+
   private async sendOne(
     delivery: EngineDelivery,
-    message: CompiledMessage,
+    messages: CompiledMessage[],
     entry: JournalEntry,
     messenger: Messenger,
   ): Promise<SmtpOutcome> {
     try {
-      const outgoing = await this.options.compose(delivery, message, entry);
+      // A row of an A/B test's rest has no variant of its own: it gets the winner, whose subject is rendered now.
+      const variant = entry.variant ?? delivery.winner ?? 0;
+      const message = messages[variant] ?? messages[0];
+      const content = variant === 0 ? delivery : { ...delivery, ...variantContent(delivery, delivery.experiment, variant) };
+      if (entry.variant === null && delivery.experiment)
+        entry = { ...entry, subject: message.subject.render(entry.values, 'header', this.now()) };
+      const outgoing = await this.options.compose(content, message, entry);
       const handedOver = performance.now();
       const outcome = await messenger.send(outgoing);
       this.options.observer?.answered(outcome.kind, (performance.now() - handedOver) / 1000);
@@ -611,15 +669,19 @@ export class SendEngine {
     }
   }
 
-  private message(delivery: EngineDelivery): CompiledMessage | undefined {
-    let message = this.compiled.get(delivery.id);
-    if (!message) {
-      const result = compileMessage(delivery);
-      if (!result.ok) return undefined;
-      message = result.message;
-      this.compiled.set(delivery.id, message);
+  /** Returns the delivery's messages compiled, one per variant (A's alone without a test), or undefined when one does not compile. */
+  private messages(delivery: EngineDelivery): CompiledMessage[] | undefined {
+    let messages = this.compiled.get(delivery.id);
+    if (!messages) {
+      messages = [];
+      for (let v = 0; v < variantCount(delivery.experiment); v++) {
+        const result = compileMessage({ ...delivery, ...variantContent(delivery, delivery.experiment, v) });
+        if (!result.ok) return undefined;
+        messages.push(result.message);
+      }
+      this.compiled.set(delivery.id, messages);
     }
-    return message;
+    return messages;
   }
 }
 

@@ -17,6 +17,7 @@ export const AUDIT_ACTIONS = [
   'resumed',
   'stopped',
   'settled-unknown',
+  'winner-chosen',
   'deleted',
   'settings-changed',
   'imported',

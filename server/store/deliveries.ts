@@ -15,6 +15,7 @@
  * that the delivery log pages both by one number: every recipient first, then the excluded.
  */
 
+import { VARIANT_NAMES, variantCount, type Experiment } from '../../shared/experiment';
 import type { BatchHeaderBody } from '../../shared/handoff';
 import { isValidEmail, normalizeEmail } from '../../shared/email-address';
 import type { DeliveryStatus, Exclusion, PreparedRecipient, SendKpis } from '../../shared/types';
@@ -35,6 +36,10 @@ export interface ServerDelivery extends BatchHeader {
   updatedAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** With an A/B test: the variant the rest of the audience gets once chosen (0 for A), why, and when; null before. */
+  winner: number | null;
+  winnerReason: string | null;
+  winnerAt: string | null;
 }
 
 /** An expected refusal: a machine-readable code and a sentence for the person. */
@@ -88,6 +93,10 @@ export interface DeliveryRow {
   html: string;
   text_part: string;
   relay_id: string | null;
+  experiment: string | null;
+  winner: number | null;
+  winner_reason: string | null;
+  winner_at: string | null;
   status: DeliveryStatus;
   status_reason: string | null;
   scheduled_at: string | null;
@@ -117,6 +126,10 @@ export const toDelivery = (r: DeliveryRow): ServerDelivery => ({
   html: r.html,
   text: r.text_part,
   relayId: r.relay_id,
+  ...(r.experiment ? { experiment: JSON.parse(r.experiment) as Experiment } : {}),
+  winner: r.winner === null || r.winner === undefined ? null : Number(r.winner),
+  winnerReason: r.winner_reason ?? null,
+  winnerAt: r.winner_at ?? null,
   status: r.status,
   statusReason: r.status_reason,
   scheduledAt: r.scheduled_at,
@@ -186,6 +199,18 @@ export function checkPart(part: PartRows): string | null {
     addresses.add(email);
     if (email !== r.email || !isValidEmail(email))
       return `recipient ${r.seq} (${JSON.stringify(r.email.slice(0, 100))}) is not a valid address.`;
+  }
+  return null;
+}
+
+/** Returns why a part's recipients name variants the delivery's A/B test lacks (or it has none), or null. */
+export function checkVariants(delivery: ServerDelivery, part: PartRows): string | null {
+  if (part.kind !== 'recipients') return null;
+  const count = variantCount(delivery.experiment);
+  for (const r of part.rows as PreparedRecipient[]) {
+    if (r.variant === undefined || (delivery.experiment && r.variant < count)) continue;
+    const has = delivery.experiment ? `the A/B test has variants A to ${VARIANT_NAMES[count - 1]}` : 'the delivery has no A/B test';
+    return `recipient ${r.seq} has variant ${VARIANT_NAMES[r.variant] ?? r.variant}, but ${has}.`;
   }
   return null;
 }
@@ -284,7 +309,8 @@ export function kpisOf(
     excludedAtSend: n('excluded'),
     cancelled: n('cancelled'),
     unknown: n('unknown'),
-    remaining: n('queued') + n('retrying') + n('sending'),
+    // With an A/B test, the rest of the audience waits (held) for the winner: still to send.
+    remaining: n('queued') + n('retrying') + n('sending') + n('held'),
     ...events,
     sendRate,
     updatedAt: now.toISOString(),

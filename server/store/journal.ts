@@ -13,9 +13,12 @@
  *   as `unknown` for the operator to resend or not;
  * - a claim names its node and carries a lease: when several nodes send one delivery, a node
  *   that dies leaves only its own rows to become `unknown`, never another node's;
- * - rows of a batch not yet committed are `staged`: the engine never sees them.
+ * - rows of a batch not yet committed are `staged`: the engine never sees them;
+ * - with an A/B test, the rows of the rest of the audience are `held` until the winner is
+ *   chosen (chooseWinner), then `queued`, sent with the winner's variant; Stop cancels them.
  */
 
+import type { VariantFigures } from '../../shared/experiment';
 import type { TemplateValue } from '../../shared/types';
 import type { SmtpOutcome } from '../sending/messenger';
 
@@ -28,6 +31,8 @@ export interface JournalEntry {
   subject: string;
   values: Record<string, TemplateValue>;
   attempts: number;
+  /** With an A/B test: the row's variant in the test population (0 for A); null for the rest (it gets the winner) and without a test. */
+  variant: number | null;
 }
 
 export interface RecordedOutcome {
@@ -43,6 +48,8 @@ export interface PendingCounts {
   retrying: number;
   sending: number;
   unknown: number;
+  /** With an A/B test: rows waiting for the winner. */
+  held: number;
   nextRetryAt: number | null;
 }
 
@@ -99,10 +106,48 @@ export interface SendJournal {
   markInFlightUnknown(now: Date): Promise<number>;
   /** Puts `unknown` rows of a delivery back in the queue, or cancels them. */
   settleUnknown(deliveryId: string, resend: boolean, now: Date): Promise<number>;
+  /** Returns the figures of an A/B test's variants among the rows sent with one (the test population). */
+  variantFigures(deliveryId: string): Promise<VariantFigures[]>;
+  /**
+   * Chooses the winner of an A/B test, once: records it with its reason and queues the held
+   * rows (sent with the winner's variant). Returns false, changing nothing, when a winner was chosen already
+   * (another node, or the operator, was first).
+   */
+  chooseWinner(deliveryId: string, winner: number, reason: string, now: Date): Promise<boolean>;
+}
+
+/**
+ * An A/B test's figures per variant, in SQL both engines run: takes the delivery's id. Only the
+ * test population has a variant of its own (the rest keeps none: it gets the winner); people
+ * only (machines apart); a click counts as an open.
+ */
+export const VARIANT_FIGURES_SQL = `SELECT j.variant, COUNT(*) AS delivered,
+    SUM(CASE WHEN EXISTS (SELECT 1 FROM tracking_events t WHERE t.journal_id = j.id AND t.kind IN ('open', 'click') AND t.machine = 0) THEN 1 ELSE 0 END) AS opened,
+    SUM(CASE WHEN EXISTS (SELECT 1 FROM tracking_events t WHERE t.journal_id = j.id AND t.kind = 'click' AND t.machine = 0) THEN 1 ELSE 0 END) AS clicked,
+    SUM(CASE WHEN EXISTS (SELECT 1 FROM tracking_events t WHERE t.journal_id = j.id AND t.kind = 'unsubscribe') THEN 1 ELSE 0 END) AS unsubscribed
+  FROM journal j WHERE j.delivery_id = ? AND j.status = 'sent' AND j.variant IS NOT NULL
+  GROUP BY j.variant ORDER BY j.variant`;
+
+/** Returns the figures of every variant of `count`, those without a row sent as zeros. */
+export function variantFiguresOf(
+  rows: { variant: number; delivered: number; opened: number; clicked: number; unsubscribed: number }[],
+  count: number,
+): VariantFigures[] {
+  return Array.from({ length: count }, (_, variant) => {
+    const row = rows.find((r) => Number(r.variant) === variant);
+    return {
+      variant,
+      delivered: Number(row?.delivered ?? 0),
+      opened: Number(row?.opened ?? 0),
+      clicked: Number(row?.clicked ?? 0),
+      unsubscribed: Number(row?.unsubscribed ?? 0),
+    };
+  });
 }
 
 export interface JournalRow {
   id: number;
+  variant?: number | null;
   delivery_id: string;
   seq: number;
   profile_id: number;
@@ -122,6 +167,7 @@ export const toEntry = (r: JournalRow): JournalEntry => ({
   values: JSON.parse(r.vals),
   // PostgreSQL hands 64-bit integers as numbers here (postgres/database.ts), SQLite as numbers too.
   attempts: r.attempts,
+  variant: r.variant === null || r.variant === undefined ? null : Number(r.variant),
 });
 
 /**

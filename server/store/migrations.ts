@@ -668,4 +668,20 @@ export const MIGRATIONS: readonly Migration[] = [
     sqlite: `ALTER TABLE deliveries ADD COLUMN relay_id TEXT;`,
     postgres: `ALTER TABLE deliveries ADD COLUMN relay_id TEXT;`,
   },
+  {
+    reason:
+      'A/B tests: a delivery keeps its experiment (variants, test population, criterion, wait) and, once chosen, its winner and why; each journal row its variant, and the rest of the audience waits as held until the winner is known.',
+    sqlite: `
+  ALTER TABLE deliveries ADD COLUMN experiment TEXT;
+  ALTER TABLE deliveries ADD COLUMN winner INTEGER;
+  ALTER TABLE deliveries ADD COLUMN winner_reason TEXT;
+  ALTER TABLE deliveries ADD COLUMN winner_at TEXT;
+  ALTER TABLE journal ADD COLUMN variant INTEGER;`,
+    postgres: `
+  ALTER TABLE deliveries ADD COLUMN experiment TEXT;
+  ALTER TABLE deliveries ADD COLUMN winner INTEGER;
+  ALTER TABLE deliveries ADD COLUMN winner_reason TEXT;
+  ALTER TABLE deliveries ADD COLUMN winner_at TEXT;
+  ALTER TABLE journal ADD COLUMN variant INTEGER;`,
+  },
 ];

@@ -149,7 +149,7 @@ export const STATUS_WHERE: Record<Exclude<RecipientFilter, 'all'>, string> = {
   bounced: "j.status = 'bounced'",
   excluded: "j.status = 'excluded'",
   cancelled: "j.status = 'cancelled'",
-  pending: "j.status IN ('queued', 'retrying', 'sending')",
+  pending: "j.status IN ('queued', 'retrying', 'sending', 'held')",
   unknown: "j.status = 'unknown'",
   opened: "EXISTS (SELECT 1 FROM tracking_events e WHERE e.journal_id = j.id AND e.kind = 'open' AND e.machine = 0)",
   clicked: "EXISTS (SELECT 1 FROM tracking_events e WHERE e.journal_id = j.id AND e.kind = 'click' AND e.machine = 0)",

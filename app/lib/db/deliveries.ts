@@ -67,6 +67,7 @@ export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by:
     audience,
     typologyId,
     relayId = null,
+    experiment = null,
   } = plain(from);
   // A copy is a new delivery: a schedule chosen for the original is not the copy's.
   const copy = `Copy of ${name}`.slice(0, 200);
@@ -83,6 +84,7 @@ export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by:
     scheduledAt: null,
     typologyId,
     relayId,
+    experiment,
   };
   return addDelivery(db, content, by, from.id, now);
 }

@@ -88,6 +88,8 @@ export interface RecipientChunk {
   subjects: string;
   /** The personalization values, one packed column per field. */
   values: Record<string, PackedColumn>;
+  /** With an A/B test: each recipient's variant (0 for A), -1 for the rest, who wait for the winner. */
+  variants?: Int8Array;
 }
 
 export interface ExclusionChunk {
@@ -137,6 +139,8 @@ export class BatchWriter {
       emails: list.map((r) => r.email).join(SEP),
       subjects: pack(list.map((r) => r.subject)),
       values: Object.fromEntries([...fields].map((f) => [f, packColumn(list.map((r) => r.values[f]))])),
+      // A chunk holding none of an A/B test's population (all of it waits for the winner) needs none.
+      ...(list.some((r) => r.variant !== undefined) ? { variants: Int8Array.from(list, (r) => r.variant ?? -1) } : {}),
     });
     this.recipients = [];
   }
@@ -165,7 +169,16 @@ export function unpackRecipients(record: RecipientChunk): PreparedRecipient[] {
   return Array.from({ length }, (_, i) => {
     const values: Record<string, TemplateValue> = {};
     for (const [field, column] of fields) if (column[i] !== undefined) values[field] = column[i]!;
-    return { seq: first + i, profileId: record.profileIds[i], email: emails[i], subject: subjects[i], values };
+    const recipient: PreparedRecipient = {
+      seq: first + i,
+      profileId: record.profileIds[i],
+      email: emails[i],
+      subject: subjects[i],
+      values,
+    };
+    const variant = record.variants?.[i];
+    if (variant !== undefined && variant >= 0) recipient.variant = variant;
+    return recipient;
   });
 }
 
@@ -240,6 +253,20 @@ export async function findRecipient(db: MailroomDb, deliveryId: string, query: s
 }
 
 /** Returns the exclusion of this profile in the delivery's last preparation, or undefined. */
+/** Returns the variant of an A/B test the profile's message is (null: it is of the rest, who get the winner), or undefined when it is no recipient. */
+export async function variantOf(db: MailroomDb, deliveryId: string, profileId: number): Promise<number | null | undefined> {
+  let found: number | null | undefined;
+  await db.recipientChunks
+    .where('[deliveryId+chunk]')
+    .between([deliveryId, -Infinity], [deliveryId, Infinity])
+    .until(() => found !== undefined)
+    .each((record) => {
+      const at = record.profileIds.indexOf(profileId);
+      if (at >= 0) found = record.variants && record.variants[at] >= 0 ? record.variants[at] : null;
+    });
+  return found;
+}
+
 export async function exclusionOf(db: MailroomDb, deliveryId: string, profileId: number): Promise<Exclusion | undefined> {
   let found: Exclusion | undefined;
   await db.exclusionChunks

@@ -22,7 +22,8 @@ import {
   SERVER_PUBLIC_URL,
   type StoredPreparation,
 } from '../db/db';
-import { BatchWriter, exclusionOf, savePreparedBatch } from '../db/prepared-batch';
+import { BatchWriter, exclusionOf, savePreparedBatch, variantOf } from '../db/prepared-batch';
+import { VARIANT_NAMES } from '$shared/experiment';
 import {
   compactReplica,
   engagementStampOf,
@@ -143,7 +144,17 @@ export function createPreparationApi(db: MailroomDb) {
       const engagement = await engagementFor(inputs.delivery.audience, inputs.typology);
       const rules = compileRules(inputs.delivery, inputs.typology, inputs.schema, inputs.history, now, engagement);
       const exclusion = prepared ? await exclusionOf(db, deliveryId, profileId) : undefined;
-      return explainProfile(inputs.delivery.audience, inputs.schema, profile, rules, exclusion, now, engagement);
+      const trace = explainProfile(inputs.delivery.audience, inputs.schema, profile, rules, exclusion, now, engagement);
+      // With an A/B test, which message the recipient gets: a variant in the test population, or the winner.
+      if (inputs.delivery.experiment && prepared && !trace.excludedBy && trace.inAudience) {
+        const variant = await variantOf(db, deliveryId, profileId);
+        if (variant !== undefined)
+          trace.outcome =
+            variant === null
+              ? 'Receives the message: in the rest of the audience, which gets the winner of the A/B test.'
+              : `Receives the message: in the test population, variant ${VARIANT_NAMES[variant]}.`;
+      }
+      return trace;
     },
 
     /** Returns how many profiles of the replica are in the audience (the builder's live count). */

@@ -148,6 +148,7 @@ describe('one corpus, the same bytes in the preparation, the preview, proofs and
         subject: recipient.subject,
         values: JSON.parse(JSON.stringify(recipient.values)),
         attempts: 0,
+        variant: null,
       };
       const composed = await composeMessage(
         { id, fromName: 'Shop', fromAddress: 'news@shop.example.com' },

@@ -336,7 +336,7 @@ export function postgresAudienceStore(sql: Pg): AudienceStore {
           ...(await tx<{ deliveryId: string; at: string; ids: number[] }[]>`SELECT j.delivery_id AS "deliveryId",
               MIN(COALESCE(d.scheduled_at, d.started_at, d.updated_at)) AS at, array_agg(j.profile_id) AS ids
             FROM journal j JOIN deliveries d ON d.id = j.delivery_id
-            WHERE d.status IN ('scheduled', 'sending', 'paused') AND j.status IN ('queued', 'retrying', 'sending', 'unknown')
+            WHERE d.status IN ('scheduled', 'sending', 'paused') AND j.status IN ('queued', 'retrying', 'sending', 'unknown', 'held')
             GROUP BY j.delivery_id`),
         ];
         const byDelivery = new Map<string, { at: string; ids: number[] }>();

@@ -12,6 +12,7 @@ import {
   checkExclusionTotals,
   checkHeader,
   checkPart,
+  checkVariants,
   kpisOf,
   mismatch,
   notFound,
@@ -130,14 +131,16 @@ export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>)
         await tx`DELETE FROM exclusions WHERE delivery_id = ${header.id}`;
         await tx`DELETE FROM batch_parts WHERE delivery_id = ${header.id}`;
         const at = now.toISOString();
-        await tx`INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, status, targeted, to_deliver,
+        await tx`INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, experiment, status, targeted, to_deliver,
             excluded, excluded_by_cause, chunk_count, exclusion_chunk_count, committed, created_at, updated_at)
           VALUES (${header.id}, ${header.version}, ${header.contentHash}, ${header.name}, ${header.fromName}, ${header.fromAddress},
-            ${header.subject}, ${header.preheader ?? ''}, ${header.html}, ${header.text ?? ''}, ${header.relayId ?? null}, 'prepared', ${header.targeted}, ${header.toDeliver}, ${header.excluded},
+            ${header.subject}, ${header.preheader ?? ''}, ${header.html}, ${header.text ?? ''}, ${header.relayId ?? null},
+            ${header.experiment ? JSON.stringify(header.experiment) : null}, 'prepared', ${header.targeted}, ${header.toDeliver}, ${header.excluded},
             ${JSON.stringify(header.excludedByCause)}, ${header.chunkCount}, ${header.exclusionChunkCount ?? null}, 0, ${at}, ${at})
           ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, content_hash = EXCLUDED.content_hash, name = EXCLUDED.name,
             from_name = EXCLUDED.from_name, from_address = EXCLUDED.from_address, subject = EXCLUDED.subject, preheader = EXCLUDED.preheader, html = EXCLUDED.html, text_part = EXCLUDED.text_part,
-            relay_id = EXCLUDED.relay_id, status = 'prepared', status_reason = NULL, targeted = EXCLUDED.targeted, to_deliver = EXCLUDED.to_deliver,
+            relay_id = EXCLUDED.relay_id, experiment = EXCLUDED.experiment, winner = NULL, winner_reason = NULL, winner_at = NULL,
+            status = 'prepared', status_reason = NULL, targeted = EXCLUDED.targeted, to_deliver = EXCLUDED.to_deliver,
             excluded = EXCLUDED.excluded, excluded_by_cause = EXCLUDED.excluded_by_cause, chunk_count = EXCLUDED.chunk_count,
             exclusion_chunk_count = EXCLUDED.exclusion_chunk_count, committed = 0, committed_at = NULL, updated_at = EXCLUDED.updated_at`;
         return { ok: true };
@@ -174,7 +177,7 @@ export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>)
         // The excluded are numbered across parts, in the order the outbox sends them.
         const [{ n: before }] = await tx<{ n: number }[]>`SELECT COALESCE(SUM(rows), 0)::int AS n FROM batch_parts
           WHERE delivery_id = ${id} AND content_hash = ${contentHash} AND seq > ${delivery.chunkCount} AND seq < ${seq}`;
-        const problem = checkPart(rows) ?? checkAgainstRecord(rows, await factsOf(tx, rows), before + 1);
+        const problem = checkPart(rows) ?? checkVariants(delivery, rows) ?? checkAgainstRecord(rows, await factsOf(tx, rows), before + 1);
         if (problem) {
           await discard(tx, id);
           return mismatch(problem);
@@ -184,9 +187,10 @@ export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>)
           const r = rows.rows as PreparedRecipient[];
           const inserted = await tx<
             { seq: number }[]
-          >`INSERT INTO journal (delivery_id, seq, profile_id, email, subject, vals, status, updated_at)
+          >`INSERT INTO journal (delivery_id, seq, profile_id, email, subject, vals, variant, status, updated_at)
             SELECT ${id}, * , 'staged', ${at} FROM unnest(${r.map((x) => x.seq)}::int[], ${r.map((x) => x.profileId)}::bigint[],
-              ${r.map((x) => x.email)}::text[], ${r.map((x) => x.subject)}::text[], ${r.map((x) => JSON.stringify(x.values))}::text[])
+              ${r.map((x) => x.email)}::text[], ${r.map((x) => x.subject)}::text[], ${r.map((x) => JSON.stringify(x.values))}::text[],
+              ${r.map((x) => x.variant ?? null)}::int[])
             ON CONFLICT (delivery_id, seq) DO NOTHING RETURNING seq`;
           if (inserted.length !== r.length) {
             // A number another part holds already: the same recipient number twice.
@@ -229,7 +233,9 @@ export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>)
         await tx`UPDATE exclusions x SET seq = r.n + (SELECT COALESCE(MAX(seq), 0) FROM journal WHERE delivery_id = ${id}), staged = 0
           FROM (SELECT seq AS staged_seq, ROW_NUMBER() OVER (ORDER BY seq DESC) AS n FROM exclusions WHERE delivery_id = ${id} AND staged = 1) r
           WHERE x.delivery_id = ${id} AND x.seq = r.staged_seq`;
-        await tx`UPDATE journal SET status = 'queued', updated_at = ${at} WHERE delivery_id = ${id} AND status = 'staged'`;
+        // With an A/B test, the rows without a variant wait for the winner.
+        await tx`UPDATE journal SET status = CASE WHEN variant IS NULL AND ${delivery.experiment ? 1 : 0}::int = 1 THEN 'held' ELSE 'queued' END,
+            updated_at = ${at} WHERE delivery_id = ${id} AND status = 'staged'`;
         await tx`DELETE FROM batch_parts WHERE delivery_id = ${id}`;
         await tx`UPDATE deliveries SET committed = 1, committed_at = ${at}, updated_at = ${at} WHERE id = ${id}`;
         return { ok: true as const, recipients: delivery.toDeliver };
@@ -252,7 +258,7 @@ export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>)
             finished_at = CASE WHEN ${to} IN ('stopped', 'completed') THEN ${at} ELSE finished_at END
           WHERE id = ${id}`;
         if (to === 'stopped') {
-          await tx`UPDATE journal SET status = 'cancelled', updated_at = ${at} WHERE delivery_id = ${id} AND status IN ('queued', 'retrying')`;
+          await tx`UPDATE journal SET status = 'cancelled', updated_at = ${at} WHERE delivery_id = ${id} AND status IN ('queued', 'retrying', 'held')`;
         }
         return { ok: true as const, delivery: (await get(tx, id))! };
       }) as ReturnType<DeliveryStore['transition']>;

@@ -11,14 +11,18 @@ import {
   ClaimFailedAfterRecording,
   SUPPRESSED_NOW,
   toEntry,
+  VARIANT_FIGURES_SQL,
+  variantFiguresOf,
   type JournalRow,
   type PendingCounts,
   type RecordedOutcome,
   type SendJournal,
 } from '../journal';
-import { CHANGE_LOG_LOCK, type Pg, type PgRunner } from './database';
+import { CHANGE_LOG_LOCK, numbered, type Pg, type PgRunner } from './database';
+import { variantCount } from '../../../shared/experiment';
 
-export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
+/** `flushEvents` writes the tracking events waiting, before an A/B test's figures are read. */
+export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => Promise<void> = async () => {}): SendJournal {
   /**
    * Claims up to `limit` rows chosen by `where` in one statement: those suppressed now become
    * `excluded`, the others `sending` under this node's name; returns them and the highest id looked at.
@@ -36,7 +40,8 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
        ), y AS (
          UPDATE journal SET status = 'sending', claimed_by = $${n + 3}, lease_until = $${n + 4}, updated_at = $${n + 2}
          FROM c WHERE journal.id = c.id AND c.suppressed IS NULL
-         RETURNING journal.id, journal.delivery_id, journal.seq, journal.profile_id, journal.email, journal.subject, journal.vals, journal.attempts
+         RETURNING journal.id, journal.delivery_id, journal.seq, journal.profile_id, journal.email, journal.subject, journal.vals, journal.attempts,
+           journal.variant
        )
        SELECT (SELECT MAX(id) FROM c) AS last_id, COALESCE((SELECT json_agg(y ORDER BY y.id) FROM y), '[]'::json) AS claimed`,
       [...params, limit, at, nodeId, now.getTime() + CLAIM_LEASE_MS] as never[],
@@ -156,10 +161,10 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
         WHERE id = ANY(${ids as number[]}::bigint[]) AND status = 'sending' AND claimed_by = ${nodeId}`;
     },
     async pending(deliveryId) {
-      const result: PendingCounts = { queued: 0, retrying: 0, sending: 0, unknown: 0, nextRetryAt: null };
+      const result: PendingCounts = { queued: 0, retrying: 0, sending: 0, unknown: 0, held: 0, nextRetryAt: null };
       for (const row of await sql<{ status: keyof Omit<PendingCounts, 'nextRetryAt'>; n: number; next: number | null }[]>`
         SELECT status, COUNT(*) AS n, MIN(next_attempt_at) AS next FROM journal
-        WHERE delivery_id = ${deliveryId} AND status IN ('queued', 'retrying', 'sending', 'unknown') GROUP BY status`) {
+        WHERE delivery_id = ${deliveryId} AND status IN ('queued', 'retrying', 'sending', 'unknown', 'held') GROUP BY status`) {
         result[row.status] = row.n;
         if (row.status === 'retrying') result.nextRetryAt = row.next;
       }
@@ -176,6 +181,26 @@ export function postgresSendJournal(sql: Pg, nodeId: string): SendJournal {
       const rows = await sql`UPDATE journal SET status = ${resend ? 'queued' : 'cancelled'}, updated_at = ${now.toISOString()}
         WHERE delivery_id = ${deliveryId} AND status = 'unknown' RETURNING id`;
       return rows.length;
+    },
+    async variantFigures(deliveryId) {
+      await flushEvents();
+      const [[delivery], rows] = await Promise.all([
+        sql<{ experiment: string | null }[]>`SELECT experiment FROM deliveries WHERE id = ${deliveryId}`,
+        sql.unsafe(numbered(VARIANT_FIGURES_SQL), [deliveryId], { prepare: true }) as unknown as Promise<
+          Parameters<typeof variantFiguresOf>[0]
+        >,
+      ]);
+      return variantFiguresOf(rows, variantCount(delivery?.experiment ? JSON.parse(delivery.experiment) : null));
+    },
+    chooseWinner(deliveryId, winner, reason, now) {
+      const at = now.toISOString();
+      return sql.begin(async (tx) => {
+        const chosen = await tx`UPDATE deliveries SET winner = ${winner}, winner_reason = ${reason}, winner_at = ${at}, updated_at = ${at}
+          WHERE id = ${deliveryId} AND winner IS NULL AND experiment IS NOT NULL RETURNING id`;
+        if (chosen.length === 0) return false;
+        await tx`UPDATE journal SET status = 'queued', updated_at = ${at} WHERE delivery_id = ${deliveryId} AND status = 'held'`;
+        return true;
+      }) as Promise<boolean>;
     },
   };
   return journal;

@@ -30,7 +30,7 @@ export async function openPostgresStores(url: string, nodeId: string, liveInterv
     created,
     audience: postgresAudienceStore(sql),
     deliveries: postgresDeliveryStore(sql, flushEvents),
-    journal: postgresSendJournal(sql, nodeId),
+    journal: postgresSendJournal(sql, nodeId, flushEvents),
     tracking,
     reports: postgresReportStore(sql, flushEvents),
     operators: postgresOperatorStore(sql),

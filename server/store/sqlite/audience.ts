@@ -334,7 +334,7 @@ function syncAudienceStore(db: Db): Sync<AudienceStore> {
       toSend ??= db.prepare(
         `SELECT j.delivery_id AS deliveryId, COALESCE(d.scheduled_at, d.started_at, d.updated_at) AS at, group_concat(j.profile_id) AS ids
          FROM journal j JOIN deliveries d ON d.id = j.delivery_id
-         WHERE d.status IN ('scheduled', 'sending', 'paused') AND j.status IN ('queued', 'retrying', 'sending', 'unknown')
+         WHERE d.status IN ('scheduled', 'sending', 'paused') AND j.status IN ('queued', 'retrying', 'sending', 'unknown', 'held')
          GROUP BY j.delivery_id`,
       );
       // One snapshot: a message moving from queued to sent between two reads would count twice or not at all.

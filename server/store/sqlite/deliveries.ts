@@ -8,6 +8,7 @@ import {
   checkExclusionTotals,
   checkHeader,
   checkPart,
+  checkVariants,
   kpisOf,
   mismatch,
   notFound,
@@ -45,13 +46,13 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
     return row && toDelivery(row);
   };
   const upsert = db.prepare(
-    `INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, status, targeted, to_deliver,
+    `INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, experiment, status, targeted, to_deliver,
        excluded, excluded_by_cause, chunk_count, exclusion_chunk_count, committed, created_at, updated_at)
-     VALUES (@id, @version, @contentHash, @name, @fromName, @fromAddress, @subject, @preheader, @html, @text, @relayId, 'prepared', @targeted, @toDeliver,
+     VALUES (@id, @version, @contentHash, @name, @fromName, @fromAddress, @subject, @preheader, @html, @text, @relayId, @experiment, 'prepared', @targeted, @toDeliver,
        @excluded, @excludedByCause, @chunkCount, @exclusionChunkCount, 0, @now, @now)
      ON CONFLICT (id) DO UPDATE SET version = excluded.version, content_hash = excluded.content_hash, name = excluded.name,
        from_name = excluded.from_name, from_address = excluded.from_address, subject = excluded.subject, preheader = excluded.preheader, html = excluded.html, text_part = excluded.text_part,
-       relay_id = excluded.relay_id,
+       relay_id = excluded.relay_id, experiment = excluded.experiment, winner = NULL, winner_reason = NULL, winner_at = NULL,
        status = 'prepared', status_reason = NULL, targeted = excluded.targeted, to_deliver = excluded.to_deliver,
        excluded = excluded.excluded, excluded_by_cause = excluded.excluded_by_cause, chunk_count = excluded.chunk_count,
        exclusion_chunk_count = excluded.exclusion_chunk_count, committed = 0, committed_at = NULL, updated_at = excluded.updated_at`,
@@ -68,7 +69,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
   const dropStagedExclusions = db.prepare('DELETE FROM exclusions WHERE delivery_id = ? AND staged = 1');
   const dropExclusions = db.prepare('DELETE FROM exclusions WHERE delivery_id = ?');
   const stageRecipient = db.prepare(
-    `INSERT INTO journal (delivery_id, seq, profile_id, email, subject, vals, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'staged', ?)`,
+    `INSERT INTO journal (delivery_id, seq, profile_id, email, subject, vals, variant, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'staged', ?)`,
   );
   const stageExclusion = db.prepare(
     'INSERT INTO exclusions (delivery_id, seq, profile_id, email, rule, cause, staged) VALUES (?, ?, ?, ?, ?, ?, 1)',
@@ -91,7 +92,10 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
     )
     .pluck();
   const stagedByCause = db.prepare('SELECT cause, COUNT(*) AS n FROM exclusions WHERE delivery_id = ? AND staged = 1 GROUP BY cause');
-  const queueStaged = db.prepare("UPDATE journal SET status = 'queued', updated_at = ? WHERE delivery_id = ? AND status = 'staged'");
+  // With an A/B test (held = 1), the rows without a variant wait for the winner.
+  const queueStaged = db.prepare(
+    "UPDATE journal SET status = CASE WHEN variant IS NULL AND @held = 1 THEN 'held' ELSE 'queued' END, updated_at = @at WHERE delivery_id = @id AND status = 'staged'",
+  );
   const highestSeq = db.prepare('SELECT COALESCE(MAX(seq), 0) FROM journal WHERE delivery_id = ?').pluck();
   // The excluded are numbered after the recipients, in the order their parts came (stagedExclusionSeq).
   const numberExclusions = db.prepare(
@@ -125,7 +129,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
      WHERE id = @id AND status = @from`,
   );
   const cancelRemaining = db.prepare(
-    `UPDATE journal SET status = 'cancelled', updated_at = ? WHERE delivery_id = ? AND status IN ('queued', 'retrying')`,
+    `UPDATE journal SET status = 'cancelled', updated_at = ? WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'held')`,
   );
   const audienceCount = db.prepare('SELECT COUNT(*) FROM profiles').pluck();
   const deletedCount = db.prepare('SELECT COUNT(*) FROM tombstones').pluck();
@@ -202,6 +206,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
       preheader: header.preheader ?? '',
       text: header.text ?? '',
       relayId: header.relayId ?? null,
+      experiment: header.experiment ? JSON.stringify(header.experiment) : null,
       exclusionChunkCount: header.exclusionChunkCount ?? null,
       excludedByCause: JSON.stringify(header.excludedByCause),
       now: now.toISOString(),
@@ -236,7 +241,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
     }
     // The excluded are numbered across parts, in the order the outbox sends them.
     const before = excludedBefore.get(id, contentHash, delivery.chunkCount, seq) as number;
-    const problem = checkPart(rows) ?? checkAgainstRecord(rows, factsOf(rows), before + 1);
+    const problem = checkPart(rows) ?? checkVariants(delivery, rows) ?? checkAgainstRecord(rows, factsOf(rows), before + 1);
     if (problem) {
       discard(id);
       return mismatch(problem);
@@ -245,7 +250,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
     if (rows.kind === 'recipients') {
       for (const r of rows.rows as PreparedRecipient[]) {
         try {
-          stageRecipient.run(id, r.seq, r.profileId, r.email, r.subject, JSON.stringify(r.values), at);
+          stageRecipient.run(id, r.seq, r.profileId, r.email, r.subject, JSON.stringify(r.values), r.variant ?? null, at);
         } catch (error) {
           if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
           discard(id);
@@ -278,7 +283,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
     }
     const at = now.toISOString();
     numberExclusions.run({ id, after: highestSeq.get(id) as number });
-    queueStaged.run(at, id);
+    queueStaged.run({ at, id, held: delivery.experiment ? 1 : 0 });
     dropParts.run(id);
     markCommitted.run({ at, id });
     return { ok: true, recipients: delivery.toDeliver };

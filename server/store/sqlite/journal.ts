@@ -1,9 +1,12 @@
 /** The send journal in SQLite (see ../journal.ts for its invariants). */
 
+import { variantCount } from '../../../shared/experiment';
 import {
   CLAIM_LEASE_MS,
   SUPPRESSED_NOW,
   toEntry,
+  VARIANT_FIGURES_SQL,
+  variantFiguresOf,
   type ClaimedRow,
   type JournalEntry,
   type PendingCounts,
@@ -14,8 +17,10 @@ import { asAsync, type Sync } from '../sync';
 import { nextChangeSeq, type Db } from './database';
 
 /** Returns the journal; `nodeId` names this process's claims (one node owns a SQLite file). */
-export function sqliteSendJournal(db: Db, nodeId: string): SendJournal {
-  return asAsync<SendJournal>(syncSendJournal(db, nodeId));
+/** `flushEvents` writes the tracking events waiting, before an A/B test's figures are read. */
+export function sqliteSendJournal(db: Db, nodeId: string, flushEvents: () => Promise<void> = async () => {}): SendJournal {
+  const journal = asAsync<SendJournal>(syncSendJournal(db, nodeId));
+  return { ...journal, variantFigures: async (id) => (await flushEvents(), journal.variantFigures(id)) };
 }
 
 function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
@@ -56,8 +61,14 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
   );
   const pendingCounts = db.prepare(
     `SELECT status, COUNT(*) AS n, MIN(next_attempt_at) AS next FROM journal
-     WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'sending', 'unknown') GROUP BY status`,
+     WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'sending', 'unknown', 'held') GROUP BY status`,
   );
+  const experimentOf = db.prepare('SELECT experiment FROM deliveries WHERE id = ?').pluck();
+  const variantFigures = db.prepare(VARIANT_FIGURES_SQL);
+  const setWinner = db.prepare(
+    'UPDATE deliveries SET winner = ?, winner_reason = ?, winner_at = ?, updated_at = ? WHERE id = ? AND winner IS NULL AND experiment IS NOT NULL',
+  );
+  const releaseHeld = db.prepare("UPDATE journal SET status = 'queued', updated_at = ? WHERE delivery_id = ? AND status = 'held'");
   const unknownAll = db.prepare("UPDATE journal SET status = 'unknown', updated_at = ? WHERE status = 'sending'");
   const settle = db.prepare("UPDATE journal SET status = ?, updated_at = ? WHERE delivery_id = ? AND status = 'unknown'");
 
@@ -113,9 +124,9 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
       for (const id of ids) releaseOne.run(at, id);
     }),
     pending(deliveryId) {
-      const result: PendingCounts = { queued: 0, retrying: 0, sending: 0, unknown: 0, nextRetryAt: null };
+      const result: PendingCounts = { queued: 0, retrying: 0, sending: 0, unknown: 0, held: 0, nextRetryAt: null };
       for (const row of pendingCounts.all(deliveryId) as {
-        status: 'queued' | 'retrying' | 'sending' | 'unknown';
+        status: 'queued' | 'retrying' | 'sending' | 'unknown' | 'held';
         n: number;
         next: number | null;
       }[]) {
@@ -126,5 +137,18 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
     },
     markInFlightUnknown: (now) => unknownAll.run(now.toISOString()).changes,
     settleUnknown: (deliveryId, resend, now) => settle.run(resend ? 'queued' : 'cancelled', now.toISOString(), deliveryId).changes,
+    variantFigures(deliveryId) {
+      const experiment = experimentOf.get(deliveryId) as string | null | undefined;
+      return variantFiguresOf(
+        variantFigures.all(deliveryId) as Parameters<typeof variantFiguresOf>[0],
+        variantCount(experiment ? JSON.parse(experiment) : null),
+      );
+    },
+    chooseWinner: db.transaction((deliveryId: string, winner: number, reason: string, now: Date) => {
+      const at = now.toISOString();
+      if (setWinner.run(winner, reason, at, at, deliveryId).changes === 0) return false;
+      releaseHeld.run(at, deliveryId);
+      return true;
+    }),
   };
 }

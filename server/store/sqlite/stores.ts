@@ -32,7 +32,7 @@ export async function openSqliteStores(file: string, nodeId: string, liveInterva
     created,
     audience: sqliteAudienceStore(db),
     deliveries: sqliteDeliveryStore(db, flushEvents),
-    journal: sqliteSendJournal(db, nodeId),
+    journal: sqliteSendJournal(db, nodeId, flushEvents),
     tracking,
     reports: sqliteReportStore(db, flushEvents),
     operators: sqliteOperatorStore(db),

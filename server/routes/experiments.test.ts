@@ -1,0 +1,216 @@
+/**
+ * A/B tests on the server, through the hand-off, the engine (on a clock of the test's own)
+ * and the routes: the test population is sent at once, each recipient their variant, the rest
+ * waits; once the wait is over the winner is chosen by the criterion (or A when none is
+ * clearly better) and the rest receives the winner alone; the operator may pick it earlier;
+ * Stop cancels the rest. Clicks and opens come through the real tracking links.
+ */
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compareRates } from '../../shared/stats';
+import type { Experiment } from '../../shared/experiment';
+import type { Delivery } from '../../shared/types';
+import type { OutgoingMessage } from '../sending/compose';
+import { createKit, eventually, handOver, newProfile, PUBLIC_URL, recordingMessenger, SAMPLE_DELIVERY, type Kit } from '../test-kit';
+
+const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
+const HOUR = 3_600_000;
+
+let kit: Kit;
+let sent: OutgoingMessage[];
+let clock = Date.now();
+
+beforeEach(async () => {
+  const recorder = recordingMessenger();
+  sent = recorder.sent;
+  clock = Date.now();
+  kit = await createKit({ messenger: recorder.messenger, engine: { concurrency: 8, now: () => new Date(clock) } });
+  kit.services.now = () => new Date(clock);
+  await kit.services.audience.upsertMany(
+    Array.from({ length: 400 }, () => newProfile()),
+    'test',
+    new Date(),
+  );
+});
+afterEach(() => kit.close());
+
+const experiment = (change: Partial<Experiment> = {}): Experiment => ({
+  variants: [{ subject: 'B: {{ first_name }}, our coats', fromName: 'Shop B' }],
+  test: { percent: 50 },
+  criterion: 'clicks',
+  waitHours: 4,
+  ...change,
+});
+const delivery = (e: Experiment): Omit<Delivery, 'id'> => ({ ...SAMPLE_DELIVERY, experiment: e });
+const get = (path: string) => kit.app.request(path, { headers: { 'user-agent': CHROME } });
+const firstLink = (m: OutgoingMessage) => /href="([^"]+)"/.exec(m.html)![1].slice(PUBLIC_URL.length);
+const status = (id: string) => kit.services.deliveries.status(id);
+const journalOf = (id: string) =>
+  kit.sql<{ status: string; variant: number | null; n: number }>(
+    'SELECT status, variant, COUNT(*) AS n FROM journal WHERE delivery_id = ? GROUP BY status, variant ORDER BY status, variant',
+    [id],
+  );
+
+/** Hands the delivery over, sends it, and waits for the test population to be sent; returns its messages by variant. */
+async function startTest(id: string, e: Experiment) {
+  const handed = await handOver(kit, id, delivery(e));
+  const response = await kit.request(`/api/deliveries/${id}/send`, { json: { contentHash: handed.contentHash, scheduledAt: null } });
+  expect(response.status).toBe(200);
+  const test = handed.kpis.experiment!;
+  await eventually(() => sent.length === test.test);
+  // Every outcome written: the test population's rows are sent, the rest held.
+  await eventually(
+    async () => (await kit.value(`SELECT COUNT(*) FROM journal WHERE delivery_id = ? AND status = 'sent'`, [id])) === test.test,
+  );
+  const bySubject = (prefix: string) => sent.filter((m) => m.subject.startsWith(prefix));
+  return { handed, test, a: bySubject('Hello'), b: bySubject('B: ') };
+}
+
+async function experimentOf(id: string) {
+  const response = await kit.request(`/api/deliveries/${id}/experiment`);
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+describe('an A/B test', () => {
+  it('sends the test population at once, split evenly, and holds the rest; after the wait the clearer winner goes to the rest alone', async () => {
+    const { test, a, b } = await startTest('ab', experiment());
+    expect(test).toEqual({ test: 200, perVariant: [100, 100], remainder: 200 });
+    expect([a.length, b.length]).toEqual([100, 100]);
+    expect(b.every((m) => m.from.name === 'Shop B') && a.every((m) => m.from.name === 'Shop')).toBe(true);
+    // The rest waits, still counted as remaining; the delivery is sending, not completed.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sent).toHaveLength(200);
+    expect(await status('ab')).toBe('sending');
+    expect(await journalOf('ab')).toEqual([
+      { status: 'held', variant: null, n: 200 },
+      { status: 'sent', variant: 0, n: 100 },
+      { status: 'sent', variant: 1, n: 100 },
+    ]);
+    expect((await (await kit.request('/api/deliveries/ab')).json()).remaining).toBe(200);
+
+    // People click: 30 of B's, 12 of A's (ten minutes after delivery, one link each: people, not scanners).
+    clock += 10 * 60_000;
+    for (const m of b.slice(0, 30)) expect((await get(firstLink(m))).status).toBe(302);
+    for (const m of a.slice(0, 12)) await get(firstLink(m));
+    const live = await experimentOf('ab');
+    expect(live.figures).toEqual([
+      { variant: 0, delivered: 100, opened: 12, clicked: 12, unsubscribed: 0 },
+      { variant: 1, delivered: 100, opened: 30, clicked: 30, unsubscribed: 0 },
+    ]);
+    // The confidence is the two-proportion test's: 30 of 100 against 12 of 100.
+    const expected = compareRates({ count: 30, of: 100 }, { count: 12, of: 100 }).confidence;
+    expect(expected).toBeGreaterThan(0.99);
+    expect(live.standing).toMatchObject({ leader: 1, clear: true, against: [{ variant: 0, confidence: expected }] });
+    expect(live.standing.statement).toBe(`B beats A with ${Math.floor(expected * 100)} % confidence (A 12 %, B 30 %).`);
+    expect(live.winner).toBeNull();
+    expect(Date.parse(live.decidesAt) - Date.parse((await kit.services.deliveries.get('ab'))!.startedAt!)).toBe(4 * HOUR);
+
+    // Not before the wait is over.
+    clock += 2 * HOUR;
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(sent).toHaveLength(200);
+    clock += 2 * HOUR;
+    await eventually(async () => (await status('ab')) === 'completed', 10_000);
+    const rest = sent.slice(200);
+    expect(rest).toHaveLength(200);
+    expect(rest.every((m) => m.subject.startsWith('B: ') && m.from.name === 'Shop B')).toBe(true);
+    // Each of the rest was one of those held, personalized: "B: P123, our coats".
+    expect(rest.every((m) => /^B: P\d+, our coats$/.test(m.subject))).toBe(true);
+    const tested = new Set([...a, ...b].map((m) => m.to));
+    expect(rest.some((m) => tested.has(m.to))).toBe(false);
+    const done = await experimentOf('ab');
+    expect(done.winner).toBe(1);
+    expect(done.winnerReason).toBe(`B won by unique clicks: ${live.standing.statement}`);
+    // The figures stay the test population's.
+    expect(done.figures.map((f: { delivered: number }) => f.delivered)).toEqual([100, 100]);
+  });
+
+  it('sends the first variant to the rest when none is clearly better, and says so', async () => {
+    const { a, b } = await startTest('even', experiment({ waitHours: 1 }));
+    clock += 10 * 60_000;
+    for (const m of b.slice(0, 11)) await get(firstLink(m));
+    for (const m of a.slice(0, 10)) await get(firstLink(m));
+    clock += HOUR;
+    await eventually(async () => (await status('even')) === 'completed', 10_000);
+    expect(sent.slice(200).every((m) => m.subject.startsWith('Hello'))).toBe(true);
+    const done = await experimentOf('even');
+    expect(done.winner).toBe(0);
+    expect(done.winnerReason).toMatch(
+      /^No variant was clearly better by unique clicks, so the first \(A\) is sent: B beats A with \d+ % confidence/,
+    );
+  });
+
+  it('the operator may pick the winner before the wait is over, once; Stop during the wait cancels the rest', async () => {
+    await startTest('pick', experiment({ waitHours: 240 }));
+    const refused = await kit.request('/api/deliveries/pick/winner', { json: { variant: 4 } });
+    expect(refused.status).toBe(422);
+    const picked = await kit.request('/api/deliveries/pick/winner', { json: { variant: 1 } });
+    expect(picked.status).toBe(200);
+    expect((await picked.json()).reason).toMatch(/^B chosen by admin before the wait was over\. Too few yet to tell/);
+    await eventually(async () => (await status('pick')) === 'completed', 10_000);
+    expect(sent.slice(200).every((m) => m.subject.startsWith('B: '))).toBe(true);
+    const again = await kit.request('/api/deliveries/pick/winner', { json: { variant: 0 } });
+    expect(again.status).toBe(409);
+    expect((await again.json()).message).toBe('The winner of "Autumn" is already chosen: B.');
+    const audit = await (await kit.request('/api/audit?object=pick')).json();
+    expect(JSON.stringify(audit)).toContain('"action":"winner-chosen"');
+
+    sent.length = 0;
+    await startTest('stopped', experiment({ waitHours: 240 }));
+    expect((await kit.request('/api/deliveries/stopped/stop', { method: 'POST' })).status).toBe(200);
+    expect(await journalOf('stopped')).toEqual([
+      { status: 'cancelled', variant: null, n: 200 },
+      { status: 'sent', variant: 0, n: 100 },
+      { status: 'sent', variant: 1, n: 100 },
+    ]);
+    const late = await kit.request('/api/deliveries/stopped/winner', { json: { variant: 1 } });
+    expect(late.status).toBe(409);
+  });
+
+  it('a batch whose test cannot run, or whose recipients name a variant the test lacks, is refused whole', async () => {
+    const header = (e: Experiment | null) => ({
+      version: 1,
+      contentHash: 'abcdef0123456789',
+      name: 'Autumn',
+      fromName: 'Shop',
+      fromAddress: 'news@shop.example.com',
+      subject: 'Hi',
+      html: '<p>Hi</p>',
+      targeted: 1,
+      toDeliver: 1,
+      excluded: 0,
+      excludedByCause: {},
+      chunkCount: 1,
+      exclusionChunkCount: 0,
+      experiment: e,
+    });
+    const begin = await kit.request('/api/deliveries/bad/batch', { method: 'PUT', json: header(experiment({ waitHours: 500 })) });
+    expect(begin.status).toBe(400);
+    expect(JSON.stringify(await begin.json())).toContain('The winner is chosen between 1 and 240 hours after the start.');
+    const [profile] = await kit.sql<{ id: number; email: string }>('SELECT id, email FROM profiles ORDER BY id LIMIT 1');
+    const part = (variant: number | undefined) => ({
+      contentHash: 'abcdef0123456789',
+      recipients: [
+        {
+          seq: 1,
+          profileId: Number(profile.id),
+          email: profile.email,
+          subject: 'Hi',
+          values: {},
+          ...(variant === undefined ? {} : { variant }),
+        },
+      ],
+    });
+    for (const [e, variant, refusal] of [
+      [experiment(), 3, 'recipient 1 has variant D, but the A/B test has variants A to B.'],
+      [null, 1, 'recipient 1 has variant B, but the delivery has no A/B test.'],
+    ] as const) {
+      expect((await kit.request('/api/deliveries/bad/batch', { method: 'PUT', json: header(e) })).status).toBe(200);
+      const put = await kit.request('/api/deliveries/bad/batch/chunks/1', { method: 'PUT', json: part(variant) });
+      expect(put.status).toBe(422);
+      expect((await put.json()).message).toContain(refusal);
+      expect(await kit.value("SELECT COUNT(*) FROM journal WHERE delivery_id = 'bad'")).toBe(0);
+    }
+  });
+});
