@@ -288,6 +288,7 @@ export async function handOver(
     contentHash,
     recipientChunks,
     options.withoutExclusions ? undefined : exclusionChunks.length,
+    result.seeds,
   );
   const begin = await kit.request(`/api/deliveries/${id}/batch`, { method: 'PUT', json: header });
   if (!begin.ok) throw new Error(`begin: ${begin.status} ${await begin.text()}`);

@@ -31,6 +31,8 @@ export interface BatchHeaderBody {
   relayId?: string | null;
   /** The A/B test, when there is one: its recipients carry their variants, the rest none (they wait for the winner). */
   experiment?: Experiment | null;
+  /** Seed addresses: each gets a copy of every variant when sending starts, in no figure. */
+  seeds?: string[];
   targeted: number;
   toDeliver: number;
   excluded: number;
@@ -60,6 +62,7 @@ export function batchHeader(
   contentHash: string,
   chunkCount: number,
   exclusionChunkCount?: number,
+  seeds: readonly string[] = [],
 ): BatchHeaderBody {
   return {
     version: delivery.version,
@@ -73,6 +76,7 @@ export function batchHeader(
     text: delivery.text ?? '',
     ...(delivery.relayId ? { relayId: delivery.relayId } : {}),
     ...(delivery.experiment ? { experiment: delivery.experiment } : {}),
+    ...(seeds.length ? { seeds: [...seeds] } : {}),
     targeted: kpis.targeted,
     toDeliver: kpis.toDeliver,
     excluded: kpis.excluded,

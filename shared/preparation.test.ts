@@ -432,3 +432,20 @@ describe('A/B test', () => {
     expect(failed(ab({ variants: [{ subject: 'B {{ first_name' }] }))[0]).toMatch(/^Template error in variant B's subject at line 1/);
   });
 });
+
+describe('Seeds', () => {
+  it('are the typology’s then the delivery’s, each once, in normal form; one not valid fails the preparation with what to do', () => {
+    const typology = { ...DEFAULT_TYPOLOGY, id: 'seeded', seeds: ['Check@Seeds.example.com', ''] };
+    const { result } = prepare({ ...delivery, seeds: ['check@seeds.example.com', 'two@seeds.example.com'] }, [gent(3)], typology);
+    expect(result.status).toBe('prepared');
+    expect(result.seeds).toEqual(['check@seeds.example.com', 'two@seeds.example.com']);
+    expect(result.kpis).toMatchObject({ targeted: 3, toDeliver: 3 });
+    expect(result.log.map((l) => l.message)).toContain(
+      'Seeds: check@seeds.example.com, two@seeds.example.com receive a copy of the message, marked as seed and counted in no figure.',
+    );
+    const bad = prepare({ ...delivery, seeds: ['not an address'] }, [gent(3)]).result;
+    expect(bad.status).toBe('failed');
+    expect(bad.log.map((l) => l.message)).toContain('Seed address "not an address": not a valid email address; correct it or remove it.');
+    expect(prepare(delivery, [gent(3)]).result.seeds).toBeUndefined();
+  });
+});

@@ -23,7 +23,7 @@ import {
   type BoundRules,
   type RuleSettings,
 } from './recipient-rules';
-import { causeOf, checkMessage, HTML_CLIP_BYTES, recipientRules, type Typology } from './typology';
+import { causeOf, checkMessage, HTML_CLIP_BYTES, recipientRules, seedsOf, type Typology } from './typology';
 import type {
   AttributeDefinition,
   ContactHistoryEntry,
@@ -41,6 +41,8 @@ export interface PreparationResult {
   status: 'prepared' | 'failed';
   kpis: PreparationKpis;
   log: LogLine[];
+  /** The seed addresses (the typology's and the delivery's): each gets a copy of every variant, in no figure. */
+  seeds?: string[];
 }
 
 export interface ChunkResult {
@@ -80,6 +82,7 @@ export class Preparation {
   /** With a capacity rule, a control group or an A/B test, candidates wait for the end, when the overflow and the draws are known. */
   private readonly held: { index: number; recipient: Omit<PreparedRecipient, 'seq'> }[] | null;
   private seq = 0;
+  private seeds: string[] | undefined;
   /** The recipient whose values are longest: their message is the largest, checked once at the end. */
   private largest: { size: number; values: Record<string, TemplateValue> } = { size: -1, values: {} };
 
@@ -138,6 +141,12 @@ export class Preparation {
         write(finding.level, `${experiment ? `Variant ${VARIANT_NAMES[v]}: ` : ''}${finding.rule}: ${finding.message}`);
       messages.push(compiled.message);
     }
+    const seeds = seedsOf(typology, delivery);
+    if ('problem' in seeds) write('error', seeds.problem);
+    else if (seeds.seeds.length) {
+      const copies = experiment ? `a copy of each of the ${experiment.variants.length + 1} variants` : 'a copy of the message';
+      write('info', `Seeds: ${seeds.seeds.join(', ')} receive ${copies}, marked as seed and counted in no figure.`);
+    }
     if (log.some((l) => l.level === 'error')) return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     const at = now();
     const sendAt = delivery.scheduledAt ? new Date(delivery.scheduledAt) : at;
@@ -146,6 +155,7 @@ export class Preparation {
     const test = experiment ? { experiment, deliveryId: delivery.id, variants: messages } : null;
     const preparation = new Preparation(messages[0], rules, now, audience, sendAt, engagement, test);
     preparation.log.push(...log);
+    if ('seeds' in seeds && seeds.seeds.length) preparation.seeds = seeds.seeds;
     return { ok: true, preparation };
   }
 
@@ -281,7 +291,9 @@ export class Preparation {
         write('warning', `HTML size: the largest message is ${Math.ceil(bytes / 1024)} KB once personalized; Gmail clips it above 102 KB.`);
       else write('info', `Messages personalized; the largest HTML part is ${Math.ceil(bytes / 1024)} KB.`);
     }
-    return { result: finishLog(this.log, this.now, kpis), last };
+    const result = finishLog(this.log, this.now, kpis);
+    if (this.seeds) result.seeds = this.seeds;
+    return { result, last };
   }
 }
 

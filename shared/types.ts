@@ -81,6 +81,8 @@ export interface DeliveryContent {
   relayId?: string | null;
   /** An A/B test of variants of the subject, From name, preheader or content (experiment.ts); absent or null: none. */
   experiment?: Experiment | null;
+  /** Seed addresses of this delivery, besides its typology's: each gets a copy of every variant, marked as a seed, in no figure. */
+  seeds?: string[];
 }
 
 export interface Delivery extends DeliveryContent {

@@ -69,9 +69,31 @@ export interface Typology {
   rules: TypologyRule[];
   /** Deliveries of this typology are sent only once another operator than their preparer approved the preparation. */
   requiresApproval?: boolean;
+  /** Seed addresses: each gets a copy of every variant of every delivery of this typology, in no figure (see SEEDS_MAX). */
+  seeds?: string[];
 }
 
 export const DEFAULT_TYPOLOGY_ID = 'default';
+
+/** The most seed addresses a delivery's copies go to (its typology's and its own together). */
+export const SEEDS_MAX = 100;
+
+/**
+ * Returns the seed addresses a delivery's copies go to — its typology's, then its own, in
+ * normal form, each once — or what is wrong with them, in words a marketer can act on.
+ */
+export function seedsOf(typology: Pick<Typology, 'seeds'>, delivery: { seeds?: string[] }): { seeds: string[] } | { problem: string } {
+  const seeds: string[] = [];
+  for (const typed of [...(typology.seeds ?? []), ...(delivery.seeds ?? [])]) {
+    const email = normalizeEmail(typed);
+    if (email === '') continue;
+    const problem = addressProblem(email);
+    if (problem) return { problem: `Seed address "${typed.trim().slice(0, 100)}": ${problem}; correct it or remove it.` };
+    if (!seeds.includes(email)) seeds.push(email);
+  }
+  if (seeds.length > SEEDS_MAX) return { problem: `${seeds.length} seed addresses are more than ${SEEDS_MAX}: remove some.` };
+  return { seeds };
+}
 
 /** The typology Mailroom ships: read-only; a marketer duplicates it to make their own. */
 export const DEFAULT_TYPOLOGY: Typology = {

@@ -30,10 +30,11 @@ export const DELIVERY_FIELDS = [
   'typologyId',
   'relayId',
   'experiment',
+  'seeds',
   /** What the last preparation was (its content hash and figures); its author is the preparer. */
   'preparation',
 ] as const;
-export const TYPOLOGY_FIELDS = ['name', 'rules', 'requiresApproval'] as const;
+export const TYPOLOGY_FIELDS = ['name', 'rules', 'requiresApproval', 'seeds'] as const;
 /** A template of the team: content a delivery starts from (saved from one, offered in the gallery beside the starters). */
 export const TEMPLATE_FIELDS = ['name', 'description', 'subject', 'preheader', 'html', 'text', 'source'] as const;
 export type DeliveryField = (typeof DELIVERY_FIELDS)[number];
@@ -59,6 +60,7 @@ export const FIELD_LABELS: Record<string, string> = {
   typologyId: 'the typology',
   relayId: 'the relay',
   experiment: 'the A/B test',
+  seeds: 'the seed addresses',
   preparation: 'the preparation',
   rules: 'the rules',
   requiresApproval: 'the approval setting',

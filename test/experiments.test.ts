@@ -98,6 +98,7 @@ describe('a control group', () => {
     await button('Save typology').click();
     await page.getByText('"Control group": hold out between 0.1 % and 50 % of the recipients.').waitFor();
     await page.getByLabel('Share of Control group').fill('10');
+    await page.getByLabel('Seed addresses of the typology').fill('team@shop.example.com');
     await button('Save typology').click();
     await page.getByText('Typology "Held out" saved.').waitFor();
     await page.screenshot({ path: '/tmp/shots/control-group-typology.png', fullPage: true });
@@ -138,7 +139,9 @@ describe('a control group', () => {
       .all(deliveryId) as string[];
     const toDeliver = Number(db.prepare('SELECT to_deliver FROM deliveries WHERE id = ?').pluck().get(deliveryId));
     expect(control.length).toBe(Math.round((toDeliver + control.length) * 0.1));
-    const mailed = db.prepare('SELECT envelope_to FROM mailbox').pluck().all() as string[];
+    // The typology's seed got its copy; it is no recipient.
+    await expect.poll(() => db.prepare("SELECT COUNT(*) FROM mailbox WHERE envelope_to = 'team@shop.example.com'").pluck().get()).toBe(1);
+    const mailed = db.prepare("SELECT envelope_to FROM mailbox WHERE envelope_to <> 'team@shop.example.com'").pluck().all() as string[];
     expect(mailed.length).toBeGreaterThan(0);
     expect(mailed.filter((to) => control.includes(to))).toEqual([]);
 
@@ -167,7 +170,7 @@ describe('an A/B test', () => {
   const mailed = async () =>
     (
       await Promise.all((db.prepare('SELECT raw FROM mailbox ORDER BY id').all() as { raw: Buffer }[]).map((row) => simpleParser(row.raw)))
-    ).filter((m) => m.headers.get('x-mailroom-delivery') === abId);
+    ).filter((m) => m.headers.get('x-mailroom-delivery') === abId && m.headers.get('x-mailroom-seed') === undefined);
 
   it('is made on the delivery page: variant B changes the subject; the preview and the proofs show each variant', async () => {
     await page.goto(server.url);
@@ -187,6 +190,7 @@ describe('an A/B test', () => {
     await page.getByLabel('Size of the test population').fill('40');
     await page.getByLabel('Winner by').selectOption({ label: 'unique clicks' });
     await page.getByLabel('Hours before the winner is chosen').fill('24');
+    await page.getByLabel('Seed addresses of the delivery').fill('Seeds@Shop.example.com');
     await prepare();
     const toDeliver = await figure('To deliver');
     const test = Math.round(toDeliver * 0.4);
@@ -250,6 +254,18 @@ describe('an A/B test', () => {
       });
       expect(response.status).toBe(302);
     };
+    // The seed got a copy of each variant, marked, and in no figure.
+    const seedCopies = (
+      await Promise.all(
+        (db.prepare('SELECT raw FROM mailbox WHERE envelope_to = ?').all('seeds@shop.example.com') as { raw: Buffer }[]).map((r) =>
+          simpleParser(r.raw),
+        ),
+      )
+    ).filter((m) => m.headers.get('x-mailroom-delivery') === abId);
+    expect(seedCopies.map((m) => m.headers.get('x-mailroom-seed'))).toEqual(['yes', 'yes']);
+    expect(seedCopies.map((m) => m.subject!.slice(0, 5)).sort()).toEqual(['B: ne', 'Hello']);
+    const seeds = page.getByRole('table', { name: 'Seed copies' });
+    await expect.poll(() => seeds.getByRole('row').count(), { timeout: 15_000 }).toBe(3);
     for (const m of b.slice(0, 60)) await click(m);
     for (const m of a.slice(0, 15)) await click(m);
 

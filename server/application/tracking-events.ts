@@ -34,6 +34,11 @@ export type UnsubscribeTarget = TrackedRecipient & { journalId: number };
 export class TrackingEvents {
   constructor(private readonly deps: TrackingDeps) {}
 
+  /** True for a valid token of a seed copy (it names row 0, no recipient's): its links work, and record nothing. */
+  seedCopy(token: string, purpose: 'o' | 'c' | 'u'): boolean {
+    return this.deps.signer.verify(token, purpose)?.journalId === 0;
+  }
+
   /** Records an open for a valid token (a privacy proxy's apart); resolves false for any other token. */
   async open(token: string, seen: Seen): Promise<boolean> {
     const { signer, tracking, bus, now } = this.deps;
@@ -54,6 +59,8 @@ export class TrackingEvents {
     const { signer, tracking, bus, now } = this.deps;
     const claims = signer.verify(token, 'c');
     if (!claims) return null;
+    // A seed copy's link goes where the message's goes, and counts nothing.
+    if (claims.journalId === 0) return (await tracking.linkUrl(claims.deliveryId, claims.linkId!)) ?? null;
     const [url, recipient] = await Promise.all([tracking.linkUrl(claims.deliveryId, claims.linkId!), tracking.recipient(claims.journalId)]);
     if (!url || recipient?.deliveryId !== claims.deliveryId) return null;
     const at = now();

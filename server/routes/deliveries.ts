@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { isValidEmail } from '../../shared/email-address';
 import { DELIVERY_ID } from '../../shared/handoff';
 import { experimentProblem, MAX_VARIANTS, type Experiment } from '../../shared/experiment';
-import { CAUSE_LABELS } from '../../shared/typology';
+import { CAUSE_LABELS, SEEDS_MAX } from '../../shared/typology';
 import type { LateOutcome } from '../store/late-outcomes';
 import type { ExclusionCause } from '../../shared/types';
 import type { KpisOutcome } from '../application/delivery-commands';
@@ -70,6 +70,7 @@ const batchHeader = z.object({
   html: z.string().min(1).max(2_000_000),
   text: z.string().max(2_000_000).default(''),
   experiment: experimentSchema.nullable().optional(),
+  seeds: z.array(z.string().refine(isValidEmail, 'a valid email address')).max(SEEDS_MAX).optional(),
   targeted: count,
   toDeliver: count,
   excluded: count,
@@ -212,8 +213,12 @@ export const deliveries = new Hono<AppEnv>()
     const { deliveries, reports } = c.var.services;
     const id = c.req.param('id');
     if (!(await deliveries.status(id))) return notFound(c);
-    const [report, late] = await Promise.all([reports.report(id), c.var.services.stores.lateOutcomes.byKindAndDomain(id)]);
-    return c.json({ ...report, reportedLater: late }, 200);
+    const [report, late, seeds] = await Promise.all([
+      reports.report(id),
+      c.var.services.stores.lateOutcomes.byKindAndDomain(id),
+      c.var.services.journal.seedCopies(id),
+    ]);
+    return c.json({ ...report, reportedLater: late, seedCopies: seeds }, 200);
   })
   .get('/:id/recipients', query(recipientsQuery), async (c) => {
     const { deliveries, reports } = c.var.services;

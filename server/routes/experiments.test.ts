@@ -214,3 +214,53 @@ describe('an A/B test', () => {
     }
   });
 });
+
+describe('seed addresses', () => {
+  it('get a copy of every variant, marked as seed, in no figure; their links work and count nothing', async () => {
+    const seeds = ['inbox-check@seeds.example.com', 'Second@Seeds.example.com'];
+    const handed = await handOver(kit, 'seeded', { ...delivery(experiment({ waitHours: 240 })), seeds });
+    expect(handed.header.seeds).toEqual(['inbox-check@seeds.example.com', 'second@seeds.example.com']);
+    await kit.request('/api/deliveries/seeded/send', { json: { contentHash: handed.contentHash, scheduledAt: null } });
+    await eventually(() => sent.length === 204);
+    const copies = sent.filter((m) => m.headers['X-Mailroom-Seed'] === 'yes');
+    expect(copies.map((m) => [m.to, m.subject.startsWith('B: ') ? 'B' : 'A']).sort()).toEqual([
+      ['inbox-check@seeds.example.com', 'A'],
+      ['inbox-check@seeds.example.com', 'B'],
+      ['second@seeds.example.com', 'A'],
+      ['second@seeds.example.com', 'B'],
+    ]);
+    // Each made from a real recipient of its variant, with a Message-ID of its own.
+    expect(copies.every((m) => /^(Hello P\d+|B: P\d+, our coats)$/.test(m.subject))).toBe(true);
+    expect(new Set(copies.map((m) => m.messageId)).size).toBe(4);
+    expect(sent.filter((m) => m.headers['X-Mailroom-Seed'] === undefined)).toHaveLength(200);
+
+    // A seed's click goes through and counts nothing; its unsubscribe link unsubscribes nobody.
+    clock += 10 * 60_000;
+    expect((await get(firstLink(copies[0]))).status).toBe(302);
+    const unsubscribe = /<(https?:[^>]+)>/.exec(copies[0].headers['List-Unsubscribe'])![1].slice(PUBLIC_URL.length);
+    const page = await kit.app.request(unsubscribe, {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('This is a seed copy of the message');
+    expect(await kit.value("SELECT COUNT(*) FROM profiles WHERE status = 'unsubscribed'")).toBe(0);
+    await eventually(
+      async () => (await kit.value("SELECT COUNT(*) FROM journal WHERE delivery_id = 'seeded' AND status = 'sent'")) === 200,
+    );
+    const kpis = await (await kit.request('/api/deliveries/seeded')).json();
+    expect(kpis).toMatchObject({ toDeliver: 400, delivered: 200, opens: 0, clicks: 0, unsubscribes: 0, remaining: 200 });
+    expect((await experimentOf('seeded')).figures.map((f: { delivered: number }) => f.delivered)).toEqual([100, 100]);
+
+    const report = await (await kit.request('/api/deliveries/seeded/report')).json();
+    expect(report.seedCopies.map((c: { email: string; variant: number; status: string }) => [c.email, c.variant, c.status])).toEqual([
+      ['inbox-check@seeds.example.com', 0, 'sent'],
+      ['inbox-check@seeds.example.com', 1, 'sent'],
+      ['second@seeds.example.com', 0, 'sent'],
+      ['second@seeds.example.com', 1, 'sent'],
+    ]);
+    // Claimed once: a restart, or another node, sends them no second copy.
+    expect(await kit.services.journal.claimSeeds('seeded', new Date())).toBe(false);
+  });
+});

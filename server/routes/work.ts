@@ -8,7 +8,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { DELIVERY_ID } from '../../shared/handoff';
 import { decodeHlc, HLC_PATTERN } from '../../shared/hlc';
-import { DEFAULT_TYPOLOGY_ID } from '../../shared/typology';
+import { DEFAULT_TYPOLOGY_ID, SEEDS_MAX } from '../../shared/typology';
 import { MAX_VARIANTS } from '../../shared/experiment';
 import { FIELD_LABELS, fieldsOf, type DocPush, type MergeOutcome, type PreparationSummary, type WorkDoc } from '../../shared/work';
 import type { AppEnv } from '../services';
@@ -62,6 +62,8 @@ const FIELD_SCHEMAS: Record<string, z.ZodType> = {
     .object({ variants: z.array(z.object({}).loose()).max(MAX_VARIANTS - 1) })
     .loose()
     .nullable(),
+  // Addresses as typed (the preparation says which are not valid).
+  seeds: z.array(z.string().max(254)).max(SEEDS_MAX),
   requiresApproval: z.boolean(),
 };
 /** A typology and a template are found by name: they must have one. */

@@ -40,6 +40,8 @@ export interface EngineDelivery {
   experiment?: Experiment | null;
   winner?: number | null;
   winnerAt?: string | null;
+  /** Seed addresses: each gets a copy of every variant when sending first starts, in no figure. */
+  seeds?: string[];
 }
 
 /**
@@ -319,6 +321,8 @@ export class SendEngine {
       return;
     }
     options.log(`delivery ${id}: sending.`, { level: 'info', event: 'delivery-sending', deliveryId: id });
+    // The seeds' copies go first, once: a restart, or another node, finds them claimed.
+    if (delivery.seeds?.length && (await journal.claimSeeds(id, this.now()))) await this.sendSeeds(delivery, messages);
     const budget = options.errorBudget ?? 50;
     const patience = options.relayPatienceMs ?? RELAY_PATIENCE_MS;
     const window = () => options.batchSize ?? options.concurrency ?? 10;
@@ -638,11 +642,48 @@ export class SendEngine {
     return true;
   }
 
+  /**
+   * Sends each seed address a copy of every variant, made from the variant's first recipient
+   * (their values, the seed's address), marked `X-Mailroom-Seed`, with tracking and unsubscribe
+   * links that name no recipient (journal row 0: they work, and count nothing). What the relay
+   * said of each is kept apart from the journal; a copy is not retried.
+   */
+  private async sendSeeds(delivery: EngineDelivery, messages: CompiledMessage[]): Promise<void> {
+    const { journal, log } = this.options;
+    let sent = 0;
+    for (let v = 0; v < messages.length; v++) {
+      const sample =
+        (await journal.seedSample(delivery.id, delivery.experiment ? v : null)) ?? (await journal.seedSample(delivery.id, null));
+      if (!sample) continue;
+      const subject = messages[v].subject.render(sample.values, 'header', this.now());
+      for (const email of delivery.seeds ?? []) {
+        const entry: JournalEntry = { ...sample, id: 0, email, subject, variant: v };
+        const outcome = await this.sendOne(delivery, messages, entry, this.options.messenger, `seed-${v}-${sent}`);
+        await journal.recordSeed(delivery.id, {
+          email,
+          variant: v,
+          status: outcome.kind === 'sent' ? 'sent' : 'failed',
+          reply: outcome.reply,
+          at: this.now().toISOString(),
+        });
+        if (outcome.kind === 'sent') sent++;
+      }
+    }
+    log(`delivery ${delivery.id}: ${sent} seed cop${sent === 1 ? 'y' : 'ies'} sent to ${(delivery.seeds ?? []).join(', ')}.`, {
+      level: 'info',
+      event: 'seeds-sent',
+      deliveryId: delivery.id,
+      copies: sent,
+    });
+  }
+
+  /** `seed`: a seed copy, marked so, with a Message-ID of its own (its row, 0, is no recipient's). */
   private async sendOne(
     delivery: EngineDelivery,
     messages: CompiledMessage[],
     entry: JournalEntry,
     messenger: Messenger,
+    seed?: string,
   ): Promise<SmtpOutcome> {
     try {
       // A row of an A/B test's rest has no variant of its own: it gets the winner, whose subject is rendered now.
@@ -652,6 +693,10 @@ export class SendEngine {
       if (entry.variant === null && delivery.experiment)
         entry = { ...entry, subject: message.subject.render(entry.values, 'header', this.now()) };
       const outgoing = await this.options.compose(content, message, entry);
+      if (seed) {
+        outgoing.headers['X-Mailroom-Seed'] = 'yes';
+        outgoing.messageId = `<${seed}.${delivery.id}${outgoing.messageId.slice(outgoing.messageId.indexOf('@'))}`;
+      }
       const handedOver = performance.now();
       const outcome = await messenger.send(outgoing);
       this.options.observer?.answered(outcome.kind, (performance.now() - handedOver) / 1000);

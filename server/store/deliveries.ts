@@ -94,6 +94,7 @@ export interface DeliveryRow {
   text_part: string;
   relay_id: string | null;
   experiment: string | null;
+  seeds: string | null;
   winner: number | null;
   winner_reason: string | null;
   winner_at: string | null;
@@ -127,6 +128,7 @@ export const toDelivery = (r: DeliveryRow): ServerDelivery => ({
   text: r.text_part,
   relayId: r.relay_id,
   ...(r.experiment ? { experiment: JSON.parse(r.experiment) as Experiment } : {}),
+  ...(r.seeds ? { seeds: JSON.parse(r.seeds) as string[] } : {}),
   winner: r.winner === null || r.winner === undefined ? null : Number(r.winner),
   winnerReason: r.winner_reason ?? null,
   winnerAt: r.winner_at ?? null,

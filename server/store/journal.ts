@@ -114,7 +114,37 @@ export interface SendJournal {
    * (another node, or the operator, was first).
    */
   chooseWinner(deliveryId: string, winner: number, reason: string, now: Date): Promise<boolean>;
+  /**
+   * Claims the sending of a delivery's seed copies: true for the one call that does (the first
+   * start, on one node); false ever after, so that no seed gets the copies twice by a restart.
+   */
+  claimSeeds(deliveryId: string, now: Date): Promise<boolean>;
+  /** Returns the sample each seed copy is made from: the delivery's first recipient (of variant `variant` with an A/B test). */
+  seedSample(deliveryId: string, variant: number | null): Promise<JournalEntry | undefined>;
+  /** Keeps what became of a seed copy, apart from the journal (in no figure). */
+  recordSeed(deliveryId: string, copy: SeedCopy): Promise<void>;
+  /** Returns the delivery's seed copies, by address and variant. */
+  seedCopies(deliveryId: string): Promise<SeedCopy[]>;
 }
+
+/** A copy of a delivery sent to a seed address: its variant (0 for A), and what the relay said. */
+export interface SeedCopy {
+  email: string;
+  variant: number;
+  status: 'sent' | 'failed';
+  reply: string;
+  at: string;
+}
+
+/** The seed copies' SQL, both engines (`?` placeholders). */
+export const SEED_SQL = {
+  claim: 'UPDATE deliveries SET seeds_sent_at = ? WHERE id = ? AND seeds IS NOT NULL AND seeds_sent_at IS NULL',
+  /** Takes the delivery's id and the variant twice (null: the first recipient, whatever its variant). */
+  sample: `SELECT * FROM journal WHERE delivery_id = ? AND (CAST(? AS INTEGER) IS NULL OR variant = CAST(? AS INTEGER)) ORDER BY seq LIMIT 1`,
+  record: `INSERT INTO seed_sends (delivery_id, email, variant, status, reply, at) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (delivery_id, email, variant) DO UPDATE SET status = excluded.status, reply = excluded.reply, at = excluded.at`,
+  copies: 'SELECT email, variant, status, reply, at FROM seed_sends WHERE delivery_id = ? ORDER BY email, variant',
+};
 
 /**
  * An A/B test's figures per variant, in SQL both engines run: takes the delivery's id. Only the

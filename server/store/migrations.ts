@@ -684,4 +684,32 @@ export const MIGRATIONS: readonly Migration[] = [
   ALTER TABLE deliveries ADD COLUMN winner_at TEXT;
   ALTER TABLE journal ADD COLUMN variant INTEGER;`,
   },
+  {
+    reason:
+      'Seed addresses: a delivery keeps its seeds and when their copies were claimed for sending (once, by one node); each copy sent, by address and variant, is kept apart from the journal, so it counts in no figure.',
+    sqlite: `
+  ALTER TABLE deliveries ADD COLUMN seeds TEXT;
+  ALTER TABLE deliveries ADD COLUMN seeds_sent_at TEXT;
+  CREATE TABLE seed_sends (
+    delivery_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    variant INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, email, variant)
+  ) WITHOUT ROWID;`,
+    postgres: `
+  ALTER TABLE deliveries ADD COLUMN seeds TEXT;
+  ALTER TABLE deliveries ADD COLUMN seeds_sent_at TEXT;
+  CREATE TABLE seed_sends (
+    delivery_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    variant INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, email, variant)
+  );`,
+  },
 ];

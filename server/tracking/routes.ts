@@ -12,6 +12,8 @@ import type { AppEnv } from '../services';
 
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const NO_STORE = { 'Cache-Control': 'no-store, max-age=0' };
+const SEED_COPY =
+  '<p>This is a seed copy of the message, sent to check it: its unsubscribe link changes nothing, and nobody is unsubscribed.</p>';
 
 export const tracking = new Hono<AppEnv>()
   .get('/t/o/:token', async (c) => {
@@ -24,6 +26,7 @@ export const tracking = new Hono<AppEnv>()
     return url ? c.redirect(url, 302) : c.text('This link is not valid.', 404);
   })
   .get('/u/:token', async (c) => {
+    if (c.var.services.events.seedCopy(c.req.param('token'), 'u')) return c.html(page('Seed copy', SEED_COPY), 200);
     const target = await c.var.services.events.unsubscribeTarget(c.req.param('token'));
     if (!target)
       return c.html(page('Link not valid', '<p>This unsubscribe link is not valid. Use the link from the message itself.</p>'), 404);
@@ -37,6 +40,7 @@ export const tracking = new Hono<AppEnv>()
     );
   })
   .post('/u/:token', async (c) => {
+    if (c.var.services.events.seedCopy(c.req.param('token'), 'u')) return c.html(page('Seed copy', SEED_COPY), 200);
     const target = await c.var.services.events.unsubscribe(c.req.param('token'));
     if (!target) return c.text('This unsubscribe link is not valid.', 404);
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);

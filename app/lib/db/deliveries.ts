@@ -68,6 +68,7 @@ export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by:
     typologyId,
     relayId = null,
     experiment = null,
+    seeds = [],
   } = plain(from);
   // A copy is a new delivery: a schedule chosen for the original is not the copy's.
   const copy = `Copy of ${name}`.slice(0, 200);
@@ -85,6 +86,7 @@ export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by:
     typologyId,
     relayId,
     experiment,
+    seeds,
   };
   return addDelivery(db, content, by, from.id, now);
 }

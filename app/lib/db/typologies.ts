@@ -4,7 +4,7 @@
  * then pushed to the team (work.ts): every device gets them, and every draft using one.
  */
 
-import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID, typologyProblem, type Typology } from '$shared/typology';
+import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID, seedsOf, typologyProblem, type Typology } from '$shared/typology';
 import type { AttributeDefinition } from '$shared/types';
 import { plain, type MailroomDb, type StoredTypology } from './db';
 import { isDeleting, newDocSync, recordEdits, stamp, stampsFor } from './work';
@@ -56,14 +56,22 @@ export async function saveTypology(
   await db.transaction('rw', [db.typologies, db.meta], async () => {
     const current = await db.typologies.get(typology.id);
     if (!current || isDeleting(current)) throw new Error('This typology was deleted meanwhile.');
-    const mine = plain({ name: typology.name, rules: typology.rules, requiresApproval: typology.requiresApproval ?? false });
+    const mine = plain({
+      name: typology.name,
+      rules: typology.rules,
+      requiresApproval: typology.requiresApproval ?? false,
+      // As typed, one a line; blank lines are no address.
+      seeds: (typology.seeds ?? []).map((s) => s.trim()).filter(Boolean),
+    });
     const base = loaded ?? current;
-    const before = { name: base.name, rules: base.rules, requiresApproval: base.requiresApproval ?? false };
+    const before = { name: base.name, rules: base.rules, requiresApproval: base.requiresApproval ?? false, seeds: base.seeds ?? [] };
     const changed = Object.fromEntries(
       Object.entries(mine).filter(([field, value]) => JSON.stringify(value) !== JSON.stringify(before[field as keyof typeof before])),
     ) as Partial<StoredTypology>;
     const problem = typologyProblem({ ...current, ...changed }, schema);
     if (problem) throw new Error(problem);
+    const seeds = seedsOf({ seeds: mine.seeds }, {});
+    if ('problem' in seeds) throw new Error(seeds.problem);
     const edited = await recordEdits(db, current, 'typology', changed);
     if (edited !== current) await db.typologies.put({ ...edited, updatedAt: now.toISOString() });
   });

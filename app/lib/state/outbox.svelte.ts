@@ -205,7 +205,7 @@ export class Outbox {
     await expectOk(
       client.api.deliveries[':id'].batch.$put({
         param,
-        json: batchHeader(delivery, preparation.kpis, contentHash, recipientParts, exclusionParts),
+        json: batchHeader(delivery, preparation.kpis, contentHash, recipientParts, exclusionParts, preparation.seeds),
       }),
     );
     for (let seq = item.chunksDone + 1; seq <= parts; seq++) {

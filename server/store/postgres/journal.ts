@@ -11,8 +11,10 @@ import {
   ClaimFailedAfterRecording,
   SUPPRESSED_NOW,
   toEntry,
+  SEED_SQL,
   VARIANT_FIGURES_SQL,
   variantFiguresOf,
+  type SeedCopy,
   type JournalRow,
   type PendingCounts,
   type RecordedOutcome,
@@ -191,6 +193,24 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
         >,
       ]);
       return variantFiguresOf(rows, variantCount(delivery?.experiment ? JSON.parse(delivery.experiment) : null));
+    },
+    async claimSeeds(deliveryId, now) {
+      const claimed = await sql.unsafe(numbered(`${SEED_SQL.claim} RETURNING id`), [now.toISOString(), deliveryId], { prepare: true });
+      return claimed.length === 1;
+    },
+    async seedSample(deliveryId, variant) {
+      const [row] = (await sql.unsafe(numbered(SEED_SQL.sample), [deliveryId, variant, variant] as never[], {
+        prepare: true,
+      })) as unknown as JournalRow[];
+      return row && toEntry(row);
+    },
+    async recordSeed(deliveryId, copy) {
+      await sql.unsafe(numbered(SEED_SQL.record), [deliveryId, copy.email, copy.variant, copy.status, copy.reply.slice(0, 500), copy.at], {
+        prepare: true,
+      });
+    },
+    async seedCopies(deliveryId) {
+      return (await sql.unsafe(numbered(SEED_SQL.copies), [deliveryId], { prepare: true })) as unknown as SeedCopy[];
     },
     chooseWinner(deliveryId, winner, reason, now) {
       const at = now.toISOString();

@@ -5,8 +5,11 @@ import {
   CLAIM_LEASE_MS,
   SUPPRESSED_NOW,
   toEntry,
+  SEED_SQL,
   VARIANT_FIGURES_SQL,
   variantFiguresOf,
+  type JournalRow,
+  type SeedCopy,
   type ClaimedRow,
   type JournalEntry,
   type PendingCounts,
@@ -64,6 +67,10 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
      WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'sending', 'unknown', 'held') GROUP BY status`,
   );
   const experimentOf = db.prepare('SELECT experiment FROM deliveries WHERE id = ?').pluck();
+  const claimSeeds = db.prepare(SEED_SQL.claim);
+  const seedSample = db.prepare(SEED_SQL.sample);
+  const recordSeed = db.prepare(SEED_SQL.record);
+  const seedCopies = db.prepare(SEED_SQL.copies);
   const variantFigures = db.prepare(VARIANT_FIGURES_SQL);
   const setWinner = db.prepare(
     'UPDATE deliveries SET winner = ?, winner_reason = ?, winner_at = ?, updated_at = ? WHERE id = ? AND winner IS NULL AND experiment IS NOT NULL',
@@ -144,6 +151,15 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
         variantCount(experiment ? JSON.parse(experiment) : null),
       );
     },
+    claimSeeds: (deliveryId, now) => claimSeeds.run(now.toISOString(), deliveryId).changes === 1,
+    seedSample(deliveryId, variant) {
+      const row = seedSample.get(deliveryId, variant, variant) as JournalRow | undefined;
+      return row && toEntry(row);
+    },
+    recordSeed(deliveryId, copy) {
+      recordSeed.run(deliveryId, copy.email, copy.variant, copy.status, copy.reply.slice(0, 500), copy.at);
+    },
+    seedCopies: (deliveryId) => seedCopies.all(deliveryId) as SeedCopy[],
     chooseWinner: db.transaction((deliveryId: string, winner: number, reason: string, now: Date) => {
       const at = now.toISOString();
       if (setWinner.run(winner, reason, at, at, deliveryId).changes === 0) return false;
