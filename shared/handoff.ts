@@ -6,6 +6,7 @@
  */
 
 import type { Experiment } from './experiment';
+import type { Waves } from './send-time';
 import type { DeliveryContent, PreparationKpis } from './types';
 
 /**
@@ -33,6 +34,8 @@ export interface BatchHeaderBody {
   experiment?: Experiment | null;
   /** Seed addresses: each gets a copy of every variant when sending starts, in no figure. */
   seeds?: string[];
+  /** Waves from the start of sending: the server sets each row's due time when sending starts. */
+  waves?: Waves | null;
   targeted: number;
   toDeliver: number;
   excluded: number;
@@ -54,7 +57,7 @@ export interface BatchHeaderBody {
 export function batchHeader(
   delivery: Pick<
     DeliveryContent,
-    'name' | 'fromName' | 'fromAddress' | 'subject' | 'preheader' | 'html' | 'text' | 'relayId' | 'experiment'
+    'name' | 'fromName' | 'fromAddress' | 'subject' | 'preheader' | 'html' | 'text' | 'relayId' | 'experiment' | 'waves'
   > & {
     version: number;
   },
@@ -77,6 +80,7 @@ export function batchHeader(
     ...(delivery.relayId ? { relayId: delivery.relayId } : {}),
     ...(delivery.experiment ? { experiment: delivery.experiment } : {}),
     ...(seeds.length ? { seeds: [...seeds] } : {}),
+    ...(delivery.waves ? { waves: delivery.waves } : {}),
     targeted: kpis.targeted,
     toDeliver: kpis.toDeliver,
     excluded: kpis.excluded,

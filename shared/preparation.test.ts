@@ -449,3 +449,40 @@ describe('Seeds', () => {
     expect(prepare(delivery, [gent(3)]).result.seeds).toBeUndefined();
   });
 });
+
+describe('Send times', () => {
+  it('a local time gives each recipient the due time of their zone; waves that would outlast the validity fail', () => {
+    const zones = ['Asia/Tokyo', 'America/New_York', ''];
+    const scheduled = { ...delivery, scheduledAt: '2026-12-04T00:00:00Z', localTime: { at: '09:00', defaultTimeZone: 'Europe/Amsterdam' } };
+    const { result, recipients } = prepare(scheduled, [gent(3, (i) => ({ timeZone: zones[i] }))]);
+    expect(result.status).toBe('prepared');
+    expect(recipients.map((r) => new Date(r.dueAt!).toISOString())).toEqual([
+      '2026-12-04T00:00:00.000Z',
+      '2026-12-04T14:00:00.000Z',
+      '2026-12-04T08:00:00.000Z',
+    ]);
+    expect(result.log.map((l) => l.message)).toContain(
+      "Local time: each message is due at its recipient's local time, from 2026-12-04 00:00 to 2026-12-04 14:00 UTC.",
+    );
+    expect(prepare(delivery, [gent(2)]).recipients.every((r) => r.dueAt === undefined)).toBe(true);
+
+    const waves = (sizes: number[], everyHours: number) => prepare({ ...delivery, waves: { sizes, everyHours } }, [gent(10)]).result;
+    expect(waves([3], 24).log.map((l) => l.message)).toContain('Waves: 10 messages in 4 waves, one every 24 h from the start.');
+    const long = waves([2], 24);
+    expect(long.status).toBe('failed');
+    expect(long.log.map((l) => l.message)).toContain(
+      'Waves: 5 waves every 24 h take 96 h from the start, more than the 72 h a message is tried for: make the waves larger or closer together.',
+    );
+    const both = prepare(
+      {
+        ...delivery,
+        waves: { sizes: [5], everyHours: 1 },
+        experiment: { variants: [{ subject: 'B' }], test: { percent: 50 }, criterion: 'opens', waitHours: 1 },
+      },
+      [gent(10)],
+    ).result;
+    expect(both.log.map((l) => l.message)).toContain(
+      'Waves and an A/B test cannot be combined: the test population would be split across the waves. Keep one.',
+    );
+  });
+});

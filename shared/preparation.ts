@@ -6,6 +6,7 @@
 
 import { compileAudienceColumns } from './audience-filter';
 import { CRITERION_LABELS, experimentProblem, testSize, VARIANT_NAMES, variantContent, type Experiment } from './experiment';
+import { localDue, localTimeProblem, waveCount, wavesProblem, type Waves } from './send-time';
 import type { EngagementIndex } from './engagement';
 import { compileMessage, PART_NAMES, renderMessage, type CompiledMessage } from './message';
 import { profilesView, templateValue, type ProfileBlockView, type ProfileColumns } from './profile-fields';
@@ -65,6 +66,9 @@ export interface PreparationInputs {
   engagement?: EngagementIndex;
 }
 
+/** How long a message is tried for from the start of sending (the engine's validity period): waves must start within it. */
+export const VALIDITY_HOURS = 72;
+
 /** The unsubscribe URL previews and preparation render with; the server signs a real one. */
 export const PREVIEW_UNSUBSCRIBE_URL = 'https://unsubscribe.invalid/preview';
 
@@ -83,6 +87,11 @@ export class Preparation {
   private readonly held: { index: number; recipient: Omit<PreparedRecipient, 'seq'> }[] | null;
   private seq = 0;
   private seeds: string[] | undefined;
+  /** With a local time: when a recipient of a zone is due. */
+  private due: ((zone: string | null | undefined) => number) | null = null;
+  private waves: Waves | null = null;
+  /** The earliest and latest due times, for the log. */
+  private dueSpan: [number, number] = [Infinity, -Infinity];
   /** The recipient whose values are longest: their message is the largest, checked once at the end. */
   private largest: { size: number; values: Record<string, TemplateValue> } = { size: -1, values: {} };
 
@@ -141,6 +150,14 @@ export class Preparation {
         write(finding.level, `${experiment ? `Variant ${VARIANT_NAMES[v]}: ` : ''}${finding.rule}: ${finding.message}`);
       messages.push(compiled.message);
     }
+    const timing = [
+      delivery.localTime ? localTimeProblem(delivery.localTime) : null,
+      delivery.waves ? wavesProblem(delivery.waves) : null,
+      delivery.waves && experiment
+        ? 'Waves and an A/B test cannot be combined: the test population would be split across the waves. Keep one.'
+        : null,
+    ];
+    for (const problem of timing) if (problem) write('error', problem);
     const seeds = seedsOf(typology, delivery);
     if ('problem' in seeds) write('error', seeds.problem);
     else if (seeds.seeds.length) {
@@ -154,6 +171,8 @@ export class Preparation {
     const audience = compileAudienceColumns(delivery.audience, schema, at);
     const test = experiment ? { experiment, deliveryId: delivery.id, variants: messages } : null;
     const preparation = new Preparation(messages[0], rules, now, audience, sendAt, engagement, test);
+    if (delivery.localTime) preparation.due = localDue(delivery.localTime, sendAt);
+    if (delivery.waves) preparation.waves = delivery.waves;
     preparation.log.push(...log);
     if ('seeds' in seeds && seeds.seeds.length) preparation.seeds = seeds.seeds;
     return { ok: true, preparation };
@@ -173,11 +192,15 @@ export class Preparation {
     const out: ChunkResult = { recipients: [], exclusions: [] };
     const inAudience = this.inAudienceColumns(block);
     let bound: BoundRules | null = null;
-    let columns: { emails: Column; fields: [string, Column][] } | null = null;
+    let columns: { emails: Column; fields: [string, Column][]; zones: Column | null } | null = null;
     for (let i = 0; i < block.length; i++) {
       if (!inAudience(i)) continue;
       bound ??= this.rules.bind(block);
-      columns ??= { emails: block.column('email'), fields: this.message.profileFields.map((f) => [f, block.column(f)]) };
+      columns ??= {
+        emails: block.column('email'),
+        fields: this.message.profileFields.map((f) => [f, block.column(f)]),
+        zones: this.due ? block.column('time_zone') : null,
+      };
       this.tally.targeted++;
       // The rules are evaluated once, into the what-if analysis; the decision reads it back.
       const index = this.analysis.add(bound, i);
@@ -203,8 +226,15 @@ export class Preparation {
       }
       if (size > this.largest.size) this.largest = { size, values };
       const subject = this.message.subject.render(values, 'header', this.sendAt);
-      if (this.held) this.held.push({ index, recipient: { profileId, email, subject, values } });
-      else out.recipients.push({ seq: ++this.seq, profileId, email, subject, values });
+      const recipient: Omit<PreparedRecipient, 'seq'> = { profileId, email, subject, values };
+      if (this.due) {
+        const dueAt = this.due(columns.zones![i] as string | null | undefined);
+        recipient.dueAt = dueAt;
+        if (dueAt < this.dueSpan[0]) this.dueSpan[0] = dueAt;
+        if (dueAt > this.dueSpan[1]) this.dueSpan[1] = dueAt;
+      }
+      if (this.held) this.held.push({ index, recipient });
+      else out.recipients.push({ seq: ++this.seq, ...recipient });
     }
     return out;
   }
@@ -269,6 +299,24 @@ export class Preparation {
     const kpis = this.tally.kpis();
     write('info', `Targeted ${kpis.targeted}, to deliver ${kpis.toDeliver}, excluded ${kpis.excluded}.`);
     for (const [rule, count] of Object.entries(kpis.excludedByRule)) write('info', `Excluded by the rule "${rule}": ${count}.`);
+    if (this.due && kpis.toDeliver > 0) {
+      const [first, latest] = this.dueSpan.map((t) => new Date(t).toISOString().slice(0, 16).replace('T', ' '));
+      write('info', `Local time: each message is due at its recipient's local time, from ${first} to ${latest} UTC.`);
+    }
+    if (this.waves && kpis.toDeliver > 0) {
+      const count = waveCount(this.waves, kpis.toDeliver);
+      const hours = (count - 1) * this.waves.everyHours;
+      if (hours > VALIDITY_HOURS)
+        write(
+          'error',
+          `Waves: ${count} waves every ${this.waves.everyHours} h take ${hours} h from the start, more than the ${VALIDITY_HOURS} h a message is tried for: make the waves larger or closer together.`,
+        );
+      else
+        write(
+          'info',
+          `Waves: ${kpis.toDeliver} messages in ${count} wave${count === 1 ? '' : 's'}, one every ${this.waves.everyHours} h from the start.`,
+        );
+    }
     if (this.test) {
       kpis.experiment = this.split(last.recipients);
       const { test, perVariant, remainder } = kpis.experiment;

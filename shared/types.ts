@@ -3,6 +3,7 @@
 import type { AudienceFilter } from './audience-filter';
 import type { ContentSource } from './content-source';
 import type { Experiment } from './experiment';
+import type { LocalTime, Waves } from './send-time';
 
 export type SubscriptionStatus = 'subscribed' | 'unsubscribed';
 
@@ -83,6 +84,10 @@ export interface DeliveryContent {
   experiment?: Experiment | null;
   /** Seed addresses of this delivery, besides its typology's: each gets a copy of every variant, marked as a seed, in no figure. */
   seeds?: string[];
+  /** Each recipient's message is due at this time of day in their own time zone (send-time.ts); absent or null: at once. */
+  localTime?: LocalTime | null;
+  /** The messages go in waves from the start of sending (send-time.ts); absent or null: all at once. */
+  waves?: Waves | null;
 }
 
 export interface Delivery extends DeliveryContent {
@@ -151,6 +156,8 @@ export interface PreparedRecipient {
    * wait for the winner (their subject is '' until then: the winner's is rendered at sending).
    */
   variant?: number;
+  /** With a local time: when the message is due (ms since the epoch); absent: when sending reaches it. */
+  dueAt?: number;
 }
 
 /** Live figures of a delivery on the server. */

@@ -31,6 +31,8 @@ export const DELIVERY_FIELDS = [
   'relayId',
   'experiment',
   'seeds',
+  'localTime',
+  'waves',
   /** What the last preparation was (its content hash and figures); its author is the preparer. */
   'preparation',
 ] as const;
@@ -61,6 +63,8 @@ export const FIELD_LABELS: Record<string, string> = {
   relayId: 'the relay',
   experiment: 'the A/B test',
   seeds: 'the seed addresses',
+  localTime: 'the local send time',
+  waves: 'the waves',
   preparation: 'the preparation',
   rules: 'the rules',
   requiresApproval: 'the approval setting',

@@ -295,3 +295,40 @@ describe('an A/B test', () => {
     await panel.screenshot({ path: '/tmp/shots/ab-panel-done.png' });
   });
 });
+
+describe('send times', () => {
+  it('are set on the delivery page: waves and a local time, each checked and said by the preparation', async () => {
+    await page.goto(server.url);
+    await button('New delivery').click();
+    await page.waitForURL(/\/deliveries\//);
+    await page.getByLabel('Name', { exact: true }).fill('In waves');
+    await page.getByLabel('In waves').check();
+    await page.getByLabel('Wave sizes').fill('1000, 2000');
+    await page.getByLabel('Hours between waves').fill('12');
+    await prepare();
+    const toDeliver = await figure('To deliver');
+    const logLines = async () => {
+      await button('Logs').click();
+      const logs = page.getByRole('dialog', { name: 'Preparation logs' });
+      const lines = await logs.getByRole('listitem').allTextContents();
+      await logs.getByRole('button', { name: 'Close' }).click();
+      return lines.join('\n');
+    };
+    const waves = 1 + Math.ceil((toDeliver - 1000) / 2000);
+    expect(await logLines()).toContain(`Waves: ${toDeliver} messages in ${waves} waves, one every 12 h from the start.`);
+    await page.getByLabel('In waves').uncheck();
+    await page.getByLabel("At a time of day in each recipient's own time zone").check();
+    await page.getByLabel('Local send time').fill('08:30');
+    await page.getByLabel('Time zone for those without one').fill('Europe/Amsterdam');
+    await page.getByText('prepare it again before sending').waitFor();
+    await prepare();
+    expect(await logLines()).toMatch(/Local time: each message is due at its recipient's local time, from \d{4}-\d\d-\d\d \d\d:\d\d to /);
+    await page.getByLabel('Time zone for those without one').fill('Amsterdam');
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await expect.poll(status, { timeout: 30_000 }).toBe('Preparation failed');
+    await expect
+      .poll(() => page.getByTestId('failure').textContent())
+      .toContain('"Amsterdam" is no time zone: give an IANA name (Europe/Amsterdam) for those without one.');
+  });
+});

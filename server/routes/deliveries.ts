@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { isValidEmail } from '../../shared/email-address';
 import { DELIVERY_ID } from '../../shared/handoff';
 import { experimentProblem, MAX_VARIANTS, type Experiment } from '../../shared/experiment';
+import { MAX_WAVE_SIZES, wavesProblem } from '../../shared/send-time';
 import { CAUSE_LABELS, SEEDS_MAX } from '../../shared/typology';
 import type { LateOutcome } from '../store/late-outcomes';
 import type { ExclusionCause } from '../../shared/types';
@@ -71,6 +72,14 @@ const batchHeader = z.object({
   text: z.string().max(2_000_000).default(''),
   experiment: experimentSchema.nullable().optional(),
   seeds: z.array(z.string().refine(isValidEmail, 'a valid email address')).max(SEEDS_MAX).optional(),
+  waves: z
+    .object({ sizes: z.array(z.number()).max(MAX_WAVE_SIZES), everyHours: z.number() })
+    .superRefine((value, context) => {
+      const problem = wavesProblem(value);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    })
+    .nullable()
+    .optional(),
   targeted: count,
   toDeliver: count,
   excluded: count,
@@ -86,6 +95,7 @@ const recipient = z.object({
   email: z.string().min(3).max(254),
   subject: z.string().max(998),
   values: templateValues,
+  dueAt: z.number().int().min(0).optional(),
   variant: z
     .number()
     .int()

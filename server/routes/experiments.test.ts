@@ -264,3 +264,65 @@ describe('seed addresses', () => {
     expect(await kit.services.journal.claimSeeds('seeded', new Date())).toBe(false);
   });
 });
+
+describe('send times', () => {
+  it("releases each recipient at their local hour, through the engine's clock", async () => {
+    await kit.services.audience.upsertMany(
+      [
+        ...Array.from({ length: 10 }, () => newProfile({ timeZone: 'Asia/Tokyo' })),
+        ...Array.from({ length: 10 }, () => newProfile({ timeZone: 'America/New_York' })),
+      ],
+      'test',
+      new Date(),
+    );
+    const handed = await handOver(kit, 'local', { ...SAMPLE_DELIVERY, localTime: { at: '09:00', defaultTimeZone: 'Europe/Amsterdam' } });
+    const dues = await kit.sql<{ due: number; n: number }>(
+      "SELECT due_at AS due, COUNT(*) AS n FROM journal WHERE delivery_id = 'local' GROUP BY due_at ORDER BY due_at",
+    );
+    // Three zones, three due times within the next day, each zone's recipients together.
+    expect(dues.map((d) => Number(d.n)).sort((x, y) => x - y)).toEqual([10, 10, 400]);
+    const [first, second, third] = dues.map((d) => Number(d.due));
+    expect(first).toBeGreaterThanOrEqual(clock - 60_000);
+    expect(third - clock).toBeLessThan(86_400_000);
+    await kit.request('/api/deliveries/local/send', { json: { contentHash: handed.contentHash, scheduledAt: null } });
+    const sentCount = () => kit.value("SELECT COUNT(*) FROM journal WHERE delivery_id = 'local' AND status = 'sent'");
+    clock = first - 1_000;
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(await sentCount()).toBe(0);
+    expect(await status('local')).toBe('sending');
+    clock = first;
+    await eventually(async () => (await sentCount()) === Number(dues[0].n));
+    clock = second + 1;
+    await eventually(async () => (await sentCount()) === Number(dues[0].n) + Number(dues[1].n));
+    expect((await (await kit.request('/api/deliveries/local')).json()).remaining).toBe(Number(dues[2].n));
+    clock = third;
+    await eventually(async () => (await status('local')) === 'completed', 10_000);
+    // Each went at its due time or after, never before: the engine's clock said when.
+    const early = await kit.value("SELECT COUNT(*) FROM journal WHERE delivery_id = 'local' AND status <> 'sent'");
+    expect(early).toBe(0);
+  });
+
+  it('sends in waves of the sizes given, one wave a period from the start', async () => {
+    const handed = await handOver(kit, 'waves', { ...SAMPLE_DELIVERY, waves: { sizes: [100, 150], everyHours: 1 } });
+    expect((await kit.request('/api/deliveries/waves/send', { json: { contentHash: handed.contentHash, scheduledAt: null } })).status).toBe(
+      200,
+    );
+    await eventually(() => sent.length === 100);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(sent).toHaveLength(100);
+    clock += HOUR;
+    await eventually(() => sent.length === 250);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(sent).toHaveLength(250);
+    clock += HOUR;
+    await eventually(async () => (await status('waves')) === 'completed', 10_000);
+    expect(sent).toHaveLength(400);
+    // In order: the first wave holds the first hundred recipients.
+    const seqs = await kit.sql<{ seq: number; due: number }>(
+      "SELECT seq, due_at AS due FROM journal WHERE delivery_id = 'waves' ORDER BY seq",
+    );
+    const start = Number(seqs[0].due);
+    expect(seqs.filter((r) => Number(r.due) === start).map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(new Set(seqs.map((r) => Number(r.due) - start))).toEqual(new Set([0, HOUR, 2 * HOUR]));
+  });
+});

@@ -10,6 +10,7 @@ import { DELIVERY_ID } from '../../shared/handoff';
 import { decodeHlc, HLC_PATTERN } from '../../shared/hlc';
 import { DEFAULT_TYPOLOGY_ID, SEEDS_MAX } from '../../shared/typology';
 import { MAX_VARIANTS } from '../../shared/experiment';
+import { MAX_WAVE_SIZES } from '../../shared/send-time';
 import { FIELD_LABELS, fieldsOf, type DocPush, type MergeOutcome, type PreparationSummary, type WorkDoc } from '../../shared/work';
 import type { AppEnv } from '../services';
 import { asksForApproval } from '../store/work';
@@ -64,6 +65,9 @@ const FIELD_SCHEMAS: Record<string, z.ZodType> = {
     .nullable(),
   // Addresses as typed (the preparation says which are not valid).
   seeds: z.array(z.string().max(254)).max(SEEDS_MAX),
+  // Checked by the preparation, which says what to change.
+  localTime: z.object({ at: z.string().max(10), defaultTimeZone: z.string().max(100) }).nullable(),
+  waves: z.object({ sizes: z.array(z.number()).max(MAX_WAVE_SIZES), everyHours: z.number() }).nullable(),
   requiresApproval: z.boolean(),
 };
 /** A typology and a template are found by name: they must have one. */

@@ -552,14 +552,14 @@ export class SendEngine {
         if (claimed === 0 && inFlight === 0) {
           retriesCheckedAt = -Infinity; // nothing else to claim: look for retries at once
           await flush();
-          const pending = await journal.pending(id);
+          const pending = await journal.pending(id, this.now());
           // An A/B test's rest waits for the winner: chosen once the wait is over, whatever else is pending.
           if (pending.held > 0 && delivery.experiment && (delivery.winner ?? null) === null && (await this.chooseWinnerIfDue(delivery))) {
             await reread();
             lastId = 0;
             continue;
           }
-          if (pending.queued + pending.retrying + pending.sending + pending.held === 0) {
+          if (pending.queued + pending.retrying + pending.sending + pending.held + pending.waiting === 0) {
             // Nobody is skipped silently: messages whose outcome is unknown wait for the operator.
             // With several nodes, the one that sees it first ends the delivery; the others' transitions are refused.
             if (pending.unknown > 0) {
@@ -578,8 +578,14 @@ export class SendEngine {
             if (delivery.experiment && (delivery.winner ?? null) === null) await reread(); // the held rows were released
             continue;
           }
-          if (pending.held > 0 && pending.retrying + pending.sending === 0) {
+          if (pending.held > 0 && pending.retrying + pending.sending + pending.waiting === 0) {
             await settled(WINNER_CHECK_MS);
+            continue;
+          }
+          // Rows due later (a local time, a later wave): wait for the first of them, a second at most at a time.
+          if (pending.waiting > 0 && pending.retrying + pending.sending === 0) {
+            await settled(Math.min(1000, Math.max(50, (pending.nextDueAt ?? 0) - this.now().getTime())));
+            lastId = 0;
             continue;
           }
           // Rows in flight on another node (several nodes send one delivery): wait for them.

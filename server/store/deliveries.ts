@@ -16,6 +16,7 @@
  */
 
 import { VARIANT_NAMES, variantCount, type Experiment } from '../../shared/experiment';
+import type { Waves } from '../../shared/send-time';
 import type { BatchHeaderBody } from '../../shared/handoff';
 import { isValidEmail, normalizeEmail } from '../../shared/email-address';
 import type { DeliveryStatus, Exclusion, PreparedRecipient, SendKpis } from '../../shared/types';
@@ -95,6 +96,7 @@ export interface DeliveryRow {
   relay_id: string | null;
   experiment: string | null;
   seeds: string | null;
+  waves: string | null;
   winner: number | null;
   winner_reason: string | null;
   winner_at: string | null;
@@ -129,6 +131,7 @@ export const toDelivery = (r: DeliveryRow): ServerDelivery => ({
   relayId: r.relay_id,
   ...(r.experiment ? { experiment: JSON.parse(r.experiment) as Experiment } : {}),
   ...(r.seeds ? { seeds: JSON.parse(r.seeds) as string[] } : {}),
+  ...(r.waves ? { waves: JSON.parse(r.waves) as Waves } : {}),
   winner: r.winner === null || r.winner === undefined ? null : Number(r.winner),
   winnerReason: r.winner_reason ?? null,
   winnerAt: r.winner_at ?? null,

@@ -50,6 +50,9 @@ export interface PendingCounts {
   unknown: number;
   /** With an A/B test: rows waiting for the winner. */
   held: number;
+  /** Queued rows not yet due (a local time, a later wave; not in `queued`), and when the next is. */
+  waiting: number;
+  nextDueAt: number | null;
   nextRetryAt: number | null;
 }
 
@@ -73,7 +76,8 @@ export interface SendJournal {
   /** Returns the ids of deliveries in status `sending`. */
   sending(): Promise<string[]>;
   /**
-   * Claims up to `limit` queued rows after `afterId` (keyset order) and marks them `sending`.
+   * Claims up to `limit` queued rows after `afterId` (keyset order) that are due (`due_at`
+   * not later than `now`: a local time, a wave) and marks them `sending`.
    * Rows whose profile is suppressed now (deleted, unsubscribed, denylisted, quarantined) are
    * marked `excluded` instead, with the reason, and not returned. `recorded`, when given, is
    * written first as record() writes it, and with the claim in one transaction where the
@@ -97,7 +101,7 @@ export interface SendJournal {
   /** Puts claimed rows that were not sent back in the queue (pause, shutdown), or cancels them when the delivery was stopped. */
   release(ids: readonly number[], now: Date): Promise<void>;
   /** Returns how many rows are still to send or undecided (unknown), and when the earliest retry is due. */
-  pending(deliveryId: string): Promise<PendingCounts>;
+  pending(deliveryId: string, now?: Date): Promise<PendingCounts>;
   /**
    * Marks as `unknown` the rows left `sending` by a node that is no longer running (its claims
    * expired: its heartbeat stopped, or its lease ran out), and only those; returns how many.

@@ -712,4 +712,14 @@ export const MIGRATIONS: readonly Migration[] = [
     PRIMARY KEY (delivery_id, email, variant)
   );`,
   },
+  {
+    reason:
+      "Sending at each recipient's local time and in waves: a journal row may be due later than the start (claims take only rows that are due), and a delivery keeps its waves, which set the due times when sending starts.",
+    sqlite: `
+  ALTER TABLE journal ADD COLUMN due_at INTEGER;
+  ALTER TABLE deliveries ADD COLUMN waves TEXT;`,
+    postgres: `
+  ALTER TABLE journal ADD COLUMN due_at BIGINT;
+  ALTER TABLE deliveries ADD COLUMN waves TEXT;`,
+  },
 ];

@@ -69,6 +69,8 @@ export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by:
     relayId = null,
     experiment = null,
     seeds = [],
+    localTime = null,
+    waves = null,
   } = plain(from);
   // A copy is a new delivery: a schedule chosen for the original is not the copy's.
   const copy = `Copy of ${name}`.slice(0, 200);
@@ -87,6 +89,8 @@ export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by:
     relayId,
     experiment,
     seeds,
+    localTime,
+    waves,
   };
   return addDelivery(db, content, by, from.id, now);
 }

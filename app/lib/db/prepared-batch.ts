@@ -90,6 +90,8 @@ export interface RecipientChunk {
   values: Record<string, PackedColumn>;
   /** With an A/B test: each recipient's variant (0 for A), -1 for the rest, who wait for the winner. */
   variants?: Int8Array;
+  /** With a local time: when each recipient's message is due (ms since the epoch). */
+  dues?: Float64Array;
 }
 
 export interface ExclusionChunk {
@@ -141,6 +143,7 @@ export class BatchWriter {
       values: Object.fromEntries([...fields].map((f) => [f, packColumn(list.map((r) => r.values[f]))])),
       // A chunk holding none of an A/B test's population (all of it waits for the winner) needs none.
       ...(list.some((r) => r.variant !== undefined) ? { variants: Int8Array.from(list, (r) => r.variant ?? -1) } : {}),
+      ...(list.some((r) => r.dueAt !== undefined) ? { dues: Float64Array.from(list, (r) => r.dueAt ?? NaN) } : {}),
     });
     this.recipients = [];
   }
@@ -178,6 +181,8 @@ export function unpackRecipients(record: RecipientChunk): PreparedRecipient[] {
     };
     const variant = record.variants?.[i];
     if (variant !== undefined && variant >= 0) recipient.variant = variant;
+    const due = record.dues?.[i];
+    if (due !== undefined && !Number.isNaN(due)) recipient.dueAt = due;
     return recipient;
   });
 }

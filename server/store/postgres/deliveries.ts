@@ -5,6 +5,7 @@
  */
 
 import { normalizeEmail } from '../../../shared/email-address';
+import { waveSql } from '../../../shared/send-time';
 import { canTransition } from '../../../shared/status';
 import type { DeliveryStatus, Exclusion, PreparedRecipient } from '../../../shared/types';
 import {
@@ -131,15 +132,15 @@ export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>)
         await tx`DELETE FROM exclusions WHERE delivery_id = ${header.id}`;
         await tx`DELETE FROM batch_parts WHERE delivery_id = ${header.id}`;
         const at = now.toISOString();
-        await tx`INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, experiment, seeds, status, targeted, to_deliver,
+        await tx`INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, experiment, seeds, waves, status, targeted, to_deliver,
             excluded, excluded_by_cause, chunk_count, exclusion_chunk_count, committed, created_at, updated_at)
           VALUES (${header.id}, ${header.version}, ${header.contentHash}, ${header.name}, ${header.fromName}, ${header.fromAddress},
             ${header.subject}, ${header.preheader ?? ''}, ${header.html}, ${header.text ?? ''}, ${header.relayId ?? null},
-            ${header.experiment ? JSON.stringify(header.experiment) : null}, ${header.seeds?.length ? JSON.stringify(header.seeds) : null}, 'prepared', ${header.targeted}, ${header.toDeliver}, ${header.excluded},
+            ${header.experiment ? JSON.stringify(header.experiment) : null}, ${header.seeds?.length ? JSON.stringify(header.seeds) : null}, ${header.waves ? JSON.stringify(header.waves) : null}, 'prepared', ${header.targeted}, ${header.toDeliver}, ${header.excluded},
             ${JSON.stringify(header.excludedByCause)}, ${header.chunkCount}, ${header.exclusionChunkCount ?? null}, 0, ${at}, ${at})
           ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, content_hash = EXCLUDED.content_hash, name = EXCLUDED.name,
             from_name = EXCLUDED.from_name, from_address = EXCLUDED.from_address, subject = EXCLUDED.subject, preheader = EXCLUDED.preheader, html = EXCLUDED.html, text_part = EXCLUDED.text_part,
-            relay_id = EXCLUDED.relay_id, experiment = EXCLUDED.experiment, seeds = EXCLUDED.seeds, seeds_sent_at = NULL, winner = NULL, winner_reason = NULL, winner_at = NULL,
+            relay_id = EXCLUDED.relay_id, experiment = EXCLUDED.experiment, seeds = EXCLUDED.seeds, seeds_sent_at = NULL, waves = EXCLUDED.waves, winner = NULL, winner_reason = NULL, winner_at = NULL,
             status = 'prepared', status_reason = NULL, targeted = EXCLUDED.targeted, to_deliver = EXCLUDED.to_deliver,
             excluded = EXCLUDED.excluded, excluded_by_cause = EXCLUDED.excluded_by_cause, chunk_count = EXCLUDED.chunk_count,
             exclusion_chunk_count = EXCLUDED.exclusion_chunk_count, committed = 0, committed_at = NULL, updated_at = EXCLUDED.updated_at`;
@@ -187,10 +188,10 @@ export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>)
           const r = rows.rows as PreparedRecipient[];
           const inserted = await tx<
             { seq: number }[]
-          >`INSERT INTO journal (delivery_id, seq, profile_id, email, subject, vals, variant, status, updated_at)
+          >`INSERT INTO journal (delivery_id, seq, profile_id, email, subject, vals, variant, due_at, status, updated_at)
             SELECT ${id}, * , 'staged', ${at} FROM unnest(${r.map((x) => x.seq)}::int[], ${r.map((x) => x.profileId)}::bigint[],
               ${r.map((x) => x.email)}::text[], ${r.map((x) => x.subject)}::text[], ${r.map((x) => JSON.stringify(x.values))}::text[],
-              ${r.map((x) => x.variant ?? null)}::int[])
+              ${r.map((x) => x.variant ?? null)}::int[], ${r.map((x) => x.dueAt ?? null)}::bigint[])
             ON CONFLICT (delivery_id, seq) DO NOTHING RETURNING seq`;
           if (inserted.length !== r.length) {
             // A number another part holds already: the same recipient number twice.
@@ -257,6 +258,13 @@ export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>)
             started_at = CASE WHEN ${to} = 'sending' AND started_at IS NULL THEN ${at} ELSE started_at END,
             finished_at = CASE WHEN ${to} IN ('stopped', 'completed') THEN ${at} ELSE finished_at END
           WHERE id = ${id}`;
+        // Waves are due from the start of sending: the first start sets each row's due time by its wave.
+        if (to === 'sending' && delivery.startedAt === null && delivery.waves) {
+          await tx.unsafe(
+            `UPDATE journal SET due_at = $1::bigint + (${waveSql(delivery.waves)})::bigint * $2::bigint WHERE delivery_id = $3 AND due_at IS NULL`,
+            [now.getTime(), Math.round(delivery.waves.everyHours * 3_600_000), id],
+          );
+        }
         if (to === 'stopped') {
           await tx`UPDATE journal SET status = 'cancelled', updated_at = ${at} WHERE delivery_id = ${id} AND status IN ('queued', 'retrying', 'held')`;
         }

@@ -86,8 +86,8 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
       if (recorded.length) await journal.record(recorded, now);
       try {
         const { entries, lastId } = await claimWhere(
-          `j.delivery_id = $1 AND j.status = 'queued' AND j.id > $2`,
-          [deliveryId, afterId],
+          `j.delivery_id = $1 AND j.status = 'queued' AND j.id > $2 AND (j.due_at IS NULL OR j.due_at <= $3)`,
+          [deliveryId, afterId, now.getTime()],
           limit,
           now,
         );
@@ -162,13 +162,29 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
           status = CASE WHEN (SELECT status FROM deliveries WHERE id = journal.delivery_id) = 'stopped' THEN 'cancelled' ELSE 'queued' END
         WHERE id = ANY(${ids as number[]}::bigint[]) AND status = 'sending' AND claimed_by = ${nodeId}`;
     },
-    async pending(deliveryId) {
-      const result: PendingCounts = { queued: 0, retrying: 0, sending: 0, unknown: 0, held: 0, nextRetryAt: null };
-      for (const row of await sql<{ status: keyof Omit<PendingCounts, 'nextRetryAt'>; n: number; next: number | null }[]>`
+    async pending(deliveryId, now = new Date()) {
+      const result: PendingCounts = {
+        queued: 0,
+        retrying: 0,
+        sending: 0,
+        unknown: 0,
+        held: 0,
+        waiting: 0,
+        nextDueAt: null,
+        nextRetryAt: null,
+      };
+      for (const row of await sql<{ status: 'queued' | 'retrying' | 'sending' | 'unknown' | 'held'; n: number; next: number | null }[]>`
         SELECT status, COUNT(*) AS n, MIN(next_attempt_at) AS next FROM journal
         WHERE delivery_id = ${deliveryId} AND status IN ('queued', 'retrying', 'sending', 'unknown', 'held') GROUP BY status`) {
         result[row.status] = row.n;
         if (row.status === 'retrying') result.nextRetryAt = row.next;
+      }
+      if (result.queued > 0) {
+        const [later] = await sql<{ n: number; next: number | null }[]>`SELECT COUNT(*) AS n, MIN(due_at) AS next FROM journal
+          WHERE delivery_id = ${deliveryId} AND status = 'queued' AND due_at > ${now.getTime()}`;
+        result.waiting = Number(later.n);
+        result.queued -= Number(later.n);
+        result.nextDueAt = later.next === null ? null : Number(later.next);
       }
       return result;
     },

@@ -26,6 +26,7 @@ import {
   type TrackingFigures,
 } from '../deliveries';
 import { asAsync, type Sync } from '../sync';
+import { waveSql } from '../../../shared/send-time';
 import type { Db } from './database';
 
 /** Returns the delivery store; `flushEvents` writes the tracking events waiting before the figures are read. */
@@ -46,13 +47,13 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
     return row && toDelivery(row);
   };
   const upsert = db.prepare(
-    `INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, experiment, seeds, status, targeted, to_deliver,
+    `INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, experiment, seeds, waves, status, targeted, to_deliver,
        excluded, excluded_by_cause, chunk_count, exclusion_chunk_count, committed, created_at, updated_at)
-     VALUES (@id, @version, @contentHash, @name, @fromName, @fromAddress, @subject, @preheader, @html, @text, @relayId, @experiment, @seeds, 'prepared', @targeted, @toDeliver,
+     VALUES (@id, @version, @contentHash, @name, @fromName, @fromAddress, @subject, @preheader, @html, @text, @relayId, @experiment, @seeds, @waves, 'prepared', @targeted, @toDeliver,
        @excluded, @excludedByCause, @chunkCount, @exclusionChunkCount, 0, @now, @now)
      ON CONFLICT (id) DO UPDATE SET version = excluded.version, content_hash = excluded.content_hash, name = excluded.name,
        from_name = excluded.from_name, from_address = excluded.from_address, subject = excluded.subject, preheader = excluded.preheader, html = excluded.html, text_part = excluded.text_part,
-       relay_id = excluded.relay_id, experiment = excluded.experiment, seeds = excluded.seeds, seeds_sent_at = NULL, winner = NULL, winner_reason = NULL, winner_at = NULL,
+       relay_id = excluded.relay_id, experiment = excluded.experiment, seeds = excluded.seeds, seeds_sent_at = NULL, waves = excluded.waves, winner = NULL, winner_reason = NULL, winner_at = NULL,
        status = 'prepared', status_reason = NULL, targeted = excluded.targeted, to_deliver = excluded.to_deliver,
        excluded = excluded.excluded, excluded_by_cause = excluded.excluded_by_cause, chunk_count = excluded.chunk_count,
        exclusion_chunk_count = excluded.exclusion_chunk_count, committed = 0, committed_at = NULL, updated_at = excluded.updated_at`,
@@ -69,7 +70,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
   const dropStagedExclusions = db.prepare('DELETE FROM exclusions WHERE delivery_id = ? AND staged = 1');
   const dropExclusions = db.prepare('DELETE FROM exclusions WHERE delivery_id = ?');
   const stageRecipient = db.prepare(
-    `INSERT INTO journal (delivery_id, seq, profile_id, email, subject, vals, variant, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'staged', ?)`,
+    `INSERT INTO journal (delivery_id, seq, profile_id, email, subject, vals, variant, due_at, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'staged', ?)`,
   );
   const stageExclusion = db.prepare(
     'INSERT INTO exclusions (delivery_id, seq, profile_id, email, rule, cause, staged) VALUES (?, ?, ?, ?, ?, ?, 1)',
@@ -208,6 +209,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
       relayId: header.relayId ?? null,
       experiment: header.experiment ? JSON.stringify(header.experiment) : null,
       seeds: header.seeds?.length ? JSON.stringify(header.seeds) : null,
+      waves: header.waves ? JSON.stringify(header.waves) : null,
       exclusionChunkCount: header.exclusionChunkCount ?? null,
       excludedByCause: JSON.stringify(header.excludedByCause),
       now: now.toISOString(),
@@ -251,7 +253,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
     if (rows.kind === 'recipients') {
       for (const r of rows.rows as PreparedRecipient[]) {
         try {
-          stageRecipient.run(id, r.seq, r.profileId, r.email, r.subject, JSON.stringify(r.values), r.variant ?? null, at);
+          stageRecipient.run(id, r.seq, r.profileId, r.email, r.subject, JSON.stringify(r.values), r.variant ?? null, r.dueAt ?? null, at);
         } catch (error) {
           if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
           discard(id);
@@ -310,6 +312,14 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
       }).changes;
       if (changed === 0) return refuse(409, 'invalid-transition', transitionRefusal(get(id)!, to));
       if (to === 'stopped') cancelRemaining.run(at, id);
+      // Waves are due from the start of sending: the first start sets each row's due time by its wave.
+      if (to === 'sending' && delivery.startedAt === null && delivery.waves) {
+        db.prepare(`UPDATE journal SET due_at = ? + (${waveSql(delivery.waves)}) * ? WHERE delivery_id = ? AND due_at IS NULL`).run(
+          now.getTime(),
+          Math.round(delivery.waves.everyHours * 3_600_000),
+          id,
+        );
+      }
       return { ok: true as const, delivery: get(id)! };
     },
   );

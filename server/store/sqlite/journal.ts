@@ -32,7 +32,7 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
   const SUPPRESSED = `${SUPPRESSED_NOW} AS suppressed`;
   const nextQueued = db.prepare(
     `SELECT j.*, ${SUPPRESSED} FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
-     WHERE j.delivery_id = ? AND j.status = 'queued' AND j.id > ? ORDER BY j.id LIMIT ?`,
+     WHERE j.delivery_id = ? AND j.status = 'queued' AND j.id > ? AND (j.due_at IS NULL OR j.due_at <= ?) ORDER BY j.id LIMIT ?`,
   );
   const dueRetries = db.prepare(
     `SELECT j.*, ${SUPPRESSED} FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
@@ -67,6 +67,9 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
      WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'sending', 'unknown', 'held') GROUP BY status`,
   );
   const experimentOf = db.prepare('SELECT experiment FROM deliveries WHERE id = ?').pluck();
+  const notDue = db.prepare(
+    "SELECT COUNT(*) AS n, MIN(due_at) AS next FROM journal WHERE delivery_id = ? AND status = 'queued' AND due_at > ?",
+  );
   const claimSeeds = db.prepare(SEED_SQL.claim);
   const seedSample = db.prepare(SEED_SQL.sample);
   const recordSeed = db.prepare(SEED_SQL.record);
@@ -118,7 +121,7 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
     sending: () => sending.all() as string[],
     claim: db.transaction((deliveryId: string, afterId: number, limit: number, now: Date, recorded: readonly RecordedOutcome[] = []) => {
       if (recorded.length) recordOutcomes(recorded, now);
-      const rows = nextQueued.all(deliveryId, afterId, limit) as ClaimedRow[];
+      const rows = nextQueued.all(deliveryId, afterId, now.getTime(), limit) as ClaimedRow[];
       const lastId = rows.length ? rows[rows.length - 1].id : afterId;
       return { entries: claimRows(rows, now), lastId };
     }),
@@ -130,8 +133,17 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
       const at = now.toISOString();
       for (const id of ids) releaseOne.run(at, id);
     }),
-    pending(deliveryId) {
-      const result: PendingCounts = { queued: 0, retrying: 0, sending: 0, unknown: 0, held: 0, nextRetryAt: null };
+    pending(deliveryId, now = new Date()) {
+      const result: PendingCounts = {
+        queued: 0,
+        retrying: 0,
+        sending: 0,
+        unknown: 0,
+        held: 0,
+        waiting: 0,
+        nextDueAt: null,
+        nextRetryAt: null,
+      };
       for (const row of pendingCounts.all(deliveryId) as {
         status: 'queued' | 'retrying' | 'sending' | 'unknown' | 'held';
         n: number;
@@ -139,6 +151,12 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
       }[]) {
         result[row.status] = row.n;
         if (row.status === 'retrying') result.nextRetryAt = row.next;
+      }
+      if (result.queued > 0) {
+        const later = notDue.get(deliveryId, now.getTime()) as { n: number; next: number | null };
+        result.waiting = later.n;
+        result.queued -= later.n;
+        result.nextDueAt = later.next;
       }
       return result;
     },
