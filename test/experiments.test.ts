@@ -203,6 +203,17 @@ describe('an A/B test', () => {
         ),
       );
 
+    // The what-if knows the split: with the denylist rule off, more are to deliver, and 40 % of them are tested.
+    const whatIf = page.getByRole('region', { name: 'What-if' });
+    const row = (label: string) => whatIf.getByRole('row', { name: new RegExp(`^\\s*${label}`) });
+    await expect.poll(() => row('In the A/B test population').textContent()).toContain(test.toLocaleString('en-US'));
+    await whatIf.getByRole('checkbox', { name: 'Denylisted' }).uncheck();
+    const more = Number((await row('To deliver').locator('td').first().textContent())!.replace(/,/g, ''));
+    expect(more).toBeGreaterThan(toDeliver);
+    await expect
+      .poll(() => row('In the A/B test population').locator('td').first().textContent())
+      .toBe(Math.round(more * 0.4).toLocaleString('en-US'));
+    await whatIf.getByRole('checkbox', { name: 'Denylisted' }).check();
     const preview = page.getByRole('region', { name: 'Message preview' });
     await preview.getByLabel('Variant').selectOption({ label: 'B' });
     await expect.poll(() => preview.getByTestId('preview-subject').textContent()).toMatch(/^B: new coats for /);
