@@ -406,6 +406,14 @@ describe('A/B test', () => {
     );
   });
 
+  it("renders a variant's subject with a field variant A does not use", () => {
+    const { recipients } = prepare(ab({ variants: [{ subject: 'B for {{ first_name }} in {{ city }}' }], test: { percent: 100 } }), [
+      gent(4),
+    ]);
+    expect(recipients.filter((r) => r.variant === 1).map((r) => r.subject)).toEqual(['B for Eva in Gent', 'B for Eva in Gent']);
+    expect(recipients.every((r) => r.values.city === 'Gent')).toBe(true);
+  });
+
   it('draws the same split every time the same delivery is prepared, and another for another delivery', () => {
     const split = (d: Delivery) => prepare(d, [gent(300)]).recipients.map((r) => `${r.profileId}:${r.variant ?? '-'}`);
     const first = split(ab({ variants: [{ subject: 'B' }, { fromName: 'C' }], test: { count: 90 } }));
@@ -483,6 +491,22 @@ describe('Send times', () => {
     ).result;
     expect(both.log.map((l) => l.message)).toContain(
       'Waves and an A/B test cannot be combined: the test population would be split across the waves. Keep one.',
+    );
+    const errors = (d: Delivery) =>
+      prepare(d, [gent(4)])
+        .result.log.filter((l) => l.level === 'error')
+        .map((l) => l.message);
+    const local = { at: '09:00', defaultTimeZone: 'UTC' };
+    expect(errors({ ...delivery, localTime: local })).toContain(
+      "A local send time counts from the delivery's Send at: set the date and time from which each recipient's local hour is taken.",
+    );
+    expect(errors({ ...scheduled, waves: { sizes: [2], everyHours: 1 } })).toContain(
+      'A local send time and waves cannot be combined: keep one.',
+    );
+    expect(
+      errors({ ...scheduled, experiment: { variants: [{ subject: 'B' }], test: { percent: 50 }, criterion: 'opens', waitHours: 1 } }),
+    ).toContain(
+      "A local send time and an A/B test cannot be combined: the winner would be chosen before the test population's local hours come. Keep one.",
     );
   });
 });

@@ -87,6 +87,8 @@ export class Preparation {
   private readonly held: { index: number; recipient: Omit<PreparedRecipient, 'seq'> }[] | null;
   private seq = 0;
   private seeds: string[] | undefined;
+  /** The profile fields the messages read: A's, and every other variant's. */
+  private readonly fieldNames: string[];
   /** With a local time: when a recipient of a zone is due. */
   private due: ((zone: string | null | undefined) => number) | null = null;
   private waves: Waves | null = null;
@@ -115,6 +117,7 @@ export class Preparation {
     this.tally = new KpiTally(rules.rules);
     this.inAudienceColumns = audienceColumns;
     this.held = test || decidesAtTheEnd(rules, this.settings) ? [] : null;
+    this.fieldNames = [...new Set((test?.variants ?? [message]).flatMap((m) => m.profileFields))];
   }
 
   /**
@@ -155,6 +158,14 @@ export class Preparation {
       delivery.waves ? wavesProblem(delivery.waves) : null,
       delivery.waves && experiment
         ? 'Waves and an A/B test cannot be combined: the test population would be split across the waves. Keep one.'
+        : null,
+      delivery.localTime && experiment
+        ? "A local send time and an A/B test cannot be combined: the winner would be chosen before the test population's local hours come. Keep one."
+        : null,
+      delivery.localTime && delivery.waves ? 'A local send time and waves cannot be combined: keep one.' : null,
+      // Due times count from the send time: a delivery sent on demand would have them fixed at preparation, and past by the Send.
+      delivery.localTime && !delivery.scheduledAt
+        ? "A local send time counts from the delivery's Send at: set the date and time from which each recipient's local hour is taken."
         : null,
     ];
     for (const problem of timing) if (problem) write('error', problem);
@@ -198,7 +209,8 @@ export class Preparation {
       bound ??= this.rules.bind(block);
       columns ??= {
         emails: block.column('email'),
-        fields: this.message.profileFields.map((f) => [f, block.column(f)]),
+        // Every variant's fields: a variant may personalize with a field A does not use.
+        fields: this.fieldNames.map((f) => [f, block.column(f)]),
         zones: this.due ? block.column('time_zone') : null,
       };
       this.tally.targeted++;
@@ -333,8 +345,15 @@ export class Preparation {
     if (kpis.targeted === 0) write('error', 'The target is empty: no profile matches the audience. Change the audience and prepare again.');
     else if (kpis.toDeliver === 0) write('error', 'Every targeted profile was excluded: there is nobody to send to.');
     else {
-      const html = renderMessage(this.message, this.largest.values, { unsubscribeUrl: PREVIEW_UNSUBSCRIBE_URL, sendAt: this.sendAt }).html;
-      const bytes = new TextEncoder().encode(html).length;
+      // The largest of every variant's HTML.
+      const bytes = Math.max(
+        ...(this.test?.variants ?? [this.message]).map(
+          (m) =>
+            new TextEncoder().encode(
+              renderMessage(m, this.largest.values, { unsubscribeUrl: PREVIEW_UNSUBSCRIBE_URL, sendAt: this.sendAt }).html,
+            ).length,
+        ),
+      );
       if (bytes > HTML_CLIP_BYTES)
         write('warning', `HTML size: the largest message is ${Math.ceil(bytes / 1024)} KB once personalized; Gmail clips it above 102 KB.`);
       else write('info', `Messages personalized; the largest HTML part is ${Math.ceil(bytes / 1024)} KB.`);

@@ -24,6 +24,8 @@ export interface Waves {
 }
 
 export const MAX_WAVE_SIZES = 30;
+/** The largest wave: ten million messages (the SQL that numbers waves stays in whole numbers). */
+export const MAX_WAVE_SIZE = 10_000_000;
 
 const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
@@ -48,8 +50,12 @@ export function localTimeProblem(local: LocalTime): string | null {
 
 /** Returns what is wrong with the waves, or null. */
 export function wavesProblem(waves: Waves): string | null {
-  if (waves.sizes.length === 0 || waves.sizes.length > MAX_WAVE_SIZES || !waves.sizes.every((n) => Number.isInteger(n) && n >= 1))
-    return `Waves: give 1 to ${MAX_WAVE_SIZES} wave sizes, each a whole number of at least 1 (e.g. 1000, 2000, 5000 for a new IP).`;
+  if (
+    waves.sizes.length === 0 ||
+    waves.sizes.length > MAX_WAVE_SIZES ||
+    !waves.sizes.every((n) => Number.isSafeInteger(n) && n >= 1 && n <= MAX_WAVE_SIZE)
+  )
+    return `Waves: give 1 to ${MAX_WAVE_SIZES} wave sizes, each a whole number from 1 to 10,000,000 (e.g. 1000 2000 5000 for a new IP).`;
   if (!(Number.isFinite(waves.everyHours) && waves.everyHours >= 0.25 && waves.everyHours <= 168))
     return 'Waves: one wave every 0.25 to 168 hours.';
   return null;

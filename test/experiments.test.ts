@@ -332,6 +332,12 @@ describe('send times', () => {
     await page.getByLabel('Local send time').fill('08:30');
     await page.getByLabel('Time zone for those without one').fill('Europe/Amsterdam');
     await page.getByText('prepare it again before sending').waitFor();
+    // A local hour counts from a Send at: without one, the preparation says to set it.
+    await button('Prepare').click();
+    await confirm('Yes, prepare').click();
+    await expect.poll(status, { timeout: 30_000 }).toBe('Preparation failed');
+    await expect.poll(() => page.getByTestId('failure').textContent()).toContain("A local send time counts from the delivery's Send at");
+    await page.getByLabel(/^Send at/).fill('2030-01-15T07:00:00');
     await prepare();
     expect(await logLines()).toMatch(/Local time: each message is due at its recipient's local time, from \d{4}-\d\d-\d\d \d\d:\d\d to /);
     await page.getByLabel('Time zone for those without one').fill('Amsterdam');

@@ -171,8 +171,16 @@ export class DeliveryCommands {
         `"${delivery.name}" has variants A to ${VARIANT_NAMES[variantCount(experiment) - 1]}: choose one of them.`,
       );
     }
-    if (!delivery.startedAt || delivery.status === 'stopped') {
-      const why = delivery.status === 'stopped' ? 'it was stopped' : 'the test has not started: send the delivery first';
+    if (delivery.winner !== null) {
+      return refuse(409, 'winner-chosen', `The winner of "${delivery.name}" is already chosen: ${VARIANT_NAMES[delivery.winner]}.`);
+    }
+    if (!delivery.startedAt || delivery.status === 'stopped' || delivery.status === 'completed') {
+      const why =
+        delivery.status === 'stopped'
+          ? 'it was stopped'
+          : delivery.status === 'completed'
+            ? 'the delivery is complete: nobody is left to send a variant to'
+            : 'the test has not started: send the delivery first';
       return refuse(409, 'winner-not-now', `The winner of "${delivery.name}" cannot be chosen now: ${why}.`);
     }
     const shown = standing(experiment.criterion, await journal.variantFigures(id)).statement;

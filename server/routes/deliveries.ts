@@ -95,7 +95,8 @@ const recipient = z.object({
   email: z.string().min(3).max(254),
   subject: z.string().max(998),
   values: templateValues,
-  dueAt: z.number().int().min(0).optional(),
+  // Within what a date can be (and PostgreSQL's bigint holds).
+  dueAt: z.number().int().min(0).max(8.64e15).optional(),
   variant: z
     .number()
     .int()

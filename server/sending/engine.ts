@@ -326,14 +326,14 @@ export class SendEngine {
     const budget = options.errorBudget ?? 50;
     const patience = options.relayPatienceMs ?? RELAY_PATIENCE_MS;
     const window = () => options.batchSize ?? options.concurrency ?? 10;
-    // The validity period runs from the start, and for the rest of an A/B test's audience from the winner's choice.
-    const validFrom = () =>
-      Math.max(Date.parse(delivery!.startedAt ?? this.now().toISOString()), Date.parse(delivery!.winnerAt ?? '') || 0);
-    let validUntil = validFrom() + (options.validityMs ?? 3 * 86_400_000);
+    // The validity period runs from the start; for the rest of an A/B test's audience, from the winner's choice.
+    const validity = options.validityMs ?? 3 * 86_400_000;
+    const startedAt = () => Date.parse(delivery!.startedAt ?? this.now().toISOString());
+    const validUntilOf = (entry: JournalEntry) =>
+      Math.max(startedAt(), entry.variant === null && delivery!.winnerAt ? Date.parse(delivery!.winnerAt) : 0) + validity;
     /** The winner was chosen (here, by another node or by the operator): read the delivery again, for its winner. */
     const reread = async () => {
       delivery = (await deliveries.get(id)) ?? delivery!;
-      validUntil = validFrom() + (options.validityMs ?? 3 * 86_400_000);
     };
     let failuresInARow = 0;
     let lastReply = '';
@@ -429,7 +429,7 @@ export class SendEngine {
             reply: outcome.reply,
           });
         }
-      } else if (outcome.kind === 'deferred' && outcome.until < validUntil) {
+      } else if (outcome.kind === 'deferred' && outcome.until < validUntilOf(entry)) {
         // A limit of ours (a domain's throttle, a relay's rate): back in the queue until its turn, no attempt, no failure.
         outcomes.push({ id: entry.id, outcome, retryAt: outcome.until });
         options.observer?.recorded('deferred');
@@ -439,7 +439,7 @@ export class SendEngine {
         outcomes.push({ id: entry.id, outcome: failed });
         options.observer?.recorded('failed');
         options.onOutcome?.(id, entry, failed);
-      } else if (outcome.kind === 'retry' && this.now().getTime() < validUntil) {
+      } else if (outcome.kind === 'retry' && this.now().getTime() < validUntilOf(entry)) {
         const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** entry.attempts);
         outcomes.push({ id: entry.id, outcome, retryAt: this.now().getTime() + delay });
         options.observer?.recorded('retry');
@@ -649,22 +649,24 @@ export class SendEngine {
   }
 
   /**
-   * Sends each seed address a copy of every variant, made from the variant's first recipient
-   * (their values, the seed's address), marked `X-Mailroom-Seed`, with tracking and unsubscribe
+   * Sends each seed address a copy of every variant, rendered with no profile's values (each
+   * field's default: no recipient's data goes to a seed inbox, often a third party's), marked
+   * `X-Mailroom-Seed`, with tracking and unsubscribe
    * links that name no recipient (journal row 0: they work, and count nothing). What the relay
    * said of each is kept apart from the journal; a copy is not retried.
    */
   private async sendSeeds(delivery: EngineDelivery, messages: CompiledMessage[]): Promise<void> {
     const { journal, log } = this.options;
     let sent = 0;
+    let copy = 0;
     for (let v = 0; v < messages.length; v++) {
       const sample =
         (await journal.seedSample(delivery.id, delivery.experiment ? v : null)) ?? (await journal.seedSample(delivery.id, null));
       if (!sample) continue;
-      const subject = messages[v].subject.render(sample.values, 'header', this.now());
+      const subject = messages[v].subject.render({}, 'header', this.now());
       for (const email of delivery.seeds ?? []) {
-        const entry: JournalEntry = { ...sample, id: 0, email, subject, variant: v };
-        const outcome = await this.sendOne(delivery, messages, entry, this.options.messenger, `seed-${v}-${sent}`);
+        const entry: JournalEntry = { ...sample, id: 0, email, subject, values: {}, variant: v };
+        const outcome = await this.sendOne(delivery, messages, entry, this.options.messenger, `seed-${v}-${copy++}`);
         await journal.recordSeed(delivery.id, {
           email,
           variant: v,

@@ -717,9 +717,11 @@ export const MIGRATIONS: readonly Migration[] = [
       "Sending at each recipient's local time and in waves: a journal row may be due later than the start (claims take only rows that are due), and a delivery keeps its waves, which set the due times when sending starts.",
     sqlite: `
   ALTER TABLE journal ADD COLUMN due_at INTEGER;
-  ALTER TABLE deliveries ADD COLUMN waves TEXT;`,
+  ALTER TABLE deliveries ADD COLUMN waves TEXT;
+  CREATE INDEX journal_due ON journal (delivery_id, status, due_at) WHERE due_at IS NOT NULL;`,
     postgres: `
   ALTER TABLE journal ADD COLUMN due_at BIGINT;
-  ALTER TABLE deliveries ADD COLUMN waves TEXT;`,
+  ALTER TABLE deliveries ADD COLUMN waves TEXT;
+  CREATE INDEX journal_due ON journal (delivery_id, status, due_at) WHERE due_at IS NOT NULL;`,
   },
 ];

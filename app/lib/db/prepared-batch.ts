@@ -257,7 +257,6 @@ export async function findRecipient(db: MailroomDb, deliveryId: string, query: s
   return found ?? contains;
 }
 
-/** Returns the exclusion of this profile in the delivery's last preparation, or undefined. */
 /** Returns the variant of an A/B test the profile's message is (null: it is of the rest, who get the winner), or undefined when it is no recipient. */
 export async function variantOf(db: MailroomDb, deliveryId: string, profileId: number): Promise<number | null | undefined> {
   let found: number | null | undefined;
@@ -272,6 +271,7 @@ export async function variantOf(db: MailroomDb, deliveryId: string, profileId: n
   return found;
 }
 
+/** Returns the exclusion of this profile in the delivery's last preparation, or undefined. */
 export async function exclusionOf(db: MailroomDb, deliveryId: string, profileId: number): Promise<Exclusion | undefined> {
   let found: Exclusion | undefined;
   await db.exclusionChunks

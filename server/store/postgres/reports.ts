@@ -22,9 +22,12 @@ const WHERE: Record<RecipientFilter, string> = { all: 'TRUE', ...STATUS_WHERE };
 /** Returns the report store; `flushEvents` writes the tracking events waiting, before every read. */
 export function postgresReportStore(sql: Pg, flushEvents: () => Promise<void>): ReportStore {
   const controlGroup = async (id: string): Promise<ControlComparison | null> => {
-    const [row] = await sql<{ started_at: string | null }[]>`SELECT started_at FROM deliveries WHERE id = ${id}`;
+    const [row] = await sql<
+      { started_at: string | null; excluded_by_cause: string }[]
+    >`SELECT started_at, excluded_by_cause FROM deliveries WHERE id = ${id}`;
     const since = row?.started_at ?? null;
-    if (since === null) return null;
+    // Only a delivery whose preparation held a control group out has one to compare.
+    if (since === null || !row.excluded_by_cause.includes('"control-group"')) return null;
     const [groups, later] = await Promise.all([
       sql.unsafe(numbered(CONTROL_GROUP_SQL), [id, id, id, since, since], { prepare: true }) as unknown as Promise<
         ControlGroupRows['groups']

@@ -54,7 +54,8 @@ function syncReportStore(db: Db): Sync<ReportStore> {
   const laterDeliveries = db.prepare(LATER_DELIVERIES_SQL).pluck();
   const controlGroup = (id: string) => {
     const since = (startedAt.get(id) as string | null | undefined) ?? null;
-    if (since === null) return null;
+    // Only a delivery whose preparation held a control group out has one to compare.
+    if (since === null || !String(preparedExclusions.get(id) ?? '').includes('"control-group"')) return null;
     const groups = controlGroups.all(id, id, id, since, since) as ControlGroupRows['groups'];
     return controlGroupFrom({ since, groups, later: laterDeliveries.get(id, since) as number });
   };
