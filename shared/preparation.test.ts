@@ -510,3 +510,27 @@ describe('Send times', () => {
     );
   });
 });
+
+describe('Pressure with a local send time', () => {
+  it("counts the other deliveries around each recipient's own send time, not the delivery's", () => {
+    // Another delivery went to both at 13:00 UTC on 12-06. The pressure rule allows 1 message in 2 days (this one included).
+    const typology = typologyWith((rules) =>
+      rules.push({ id: 'tight', name: 'One in 2 days', kind: 'pressure', maxMessages: 1, days: 2, enabled: true }),
+    );
+    const history = [{ deliveryId: 'other', at: '2026-12-06T13:00:00Z', profileIds: [1000, 1001] }];
+    // Sent from 12-04 00:00 UTC at 09:00 local: Tokyo on 12-04 00:00 UTC (2 days and 13 h before: outside), New York on 12-04 14:00 UTC (1 day 23 h before: inside).
+    const local = {
+      ...delivery,
+      scheduledAt: '2026-12-04T00:00:00Z',
+      localTime: { at: '09:00', defaultTimeZone: 'UTC' },
+    };
+    const zones = ['Asia/Tokyo', 'America/New_York'];
+    const { recipients, exclusions } = prepare(local, [gent(2, (i) => ({ timeZone: zones[i] }))], typology, history);
+    expect(recipients.map((r) => r.profileId)).toEqual([1000]);
+    expect(exclusions.map((e) => [e.profileId, e.cause])).toEqual([[1001, 'pressure']]);
+    // Without the local time both are counted around the delivery's own send time (12-04 00:00, outside for both).
+    expect(prepare({ ...local, localTime: null }, [gent(2, (i) => ({ timeZone: zones[i] }))], typology, history).recipients).toHaveLength(
+      2,
+    );
+  });
+});

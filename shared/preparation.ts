@@ -178,11 +178,21 @@ export class Preparation {
     if (log.some((l) => l.level === 'error')) return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     const at = now();
     const sendAt = delivery.scheduledAt ? new Date(delivery.scheduledAt) : at;
-    const rules = new CompiledRules(recipientRules(typology), { deliveryId: delivery.id, sendAt, history, schema, now: at, engagement });
+    // With a local send time, pressure counts around each recipient's own send time.
+    const sendTimeOf = delivery.localTime && !localTimeProblem(delivery.localTime) ? localDue(delivery.localTime, sendAt) : undefined;
+    const rules = new CompiledRules(recipientRules(typology), {
+      deliveryId: delivery.id,
+      sendAt,
+      history,
+      schema,
+      now: at,
+      engagement,
+      sendTimeOf,
+    });
     const audience = compileAudienceColumns(delivery.audience, schema, at);
     const test = experiment ? { experiment, deliveryId: delivery.id, variants: messages } : null;
     const preparation = new Preparation(messages[0], rules, now, audience, sendAt, engagement, test);
-    if (delivery.localTime) preparation.due = localDue(delivery.localTime, sendAt);
+    if (sendTimeOf) preparation.due = sendTimeOf;
     if (delivery.waves) preparation.waves = delivery.waves;
     preparation.log.push(...log);
     if ('seeds' in seeds && seeds.seeds.length) preparation.seeds = seeds.seeds;

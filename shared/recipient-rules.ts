@@ -42,6 +42,11 @@ export interface RuleContext {
   now: Date;
   /** Who received, opened and clicked recent deliveries (blocks come through its view; a single profile is seen through it here). */
   engagement?: EngagementIndex;
+  /**
+   * With a local send time: when a recipient of a time zone is sent (send-time.ts localDue).
+   * Pressure rules then count around each recipient's own send time, not the delivery's.
+   */
+  sendTimeOf?: (zone: string | null | undefined) => number;
 }
 
 /** Which rules are on, and the limits of pressure and capacity rules (a what-if changes these). */
@@ -92,12 +97,16 @@ export interface BoundRules {
   readonly tests: ((position: number, validAddress: boolean) => boolean)[];
   readonly keys: ((position: number) => number)[];
   readonly draws: ((position: number) => number)[];
+  /** With a local send time: per pressure rule, the counts around the profile's own send time; null: the delivery's. */
+  readonly pressureCounts: ((position: number) => MessageCounts)[] | null;
 }
 
 export class CompiledRules {
   /** Per-profile filtering rules, by bit. */
   readonly profileRules: { rule: number; test: ColumnTest }[] = [];
-  readonly pressure: { rule: number; counts: MessageCounts }[] = [];
+  /** Per pressure rule: the counts around the delivery's send time, and around another send time (a zone's local hour), made once each. */
+  readonly pressure: { rule: number; counts: MessageCounts; countsAt: (at: number) => MessageCounts }[] = [];
+  readonly #sendTimeOf: RuleContext['sendTimeOf'];
   readonly capacity: { rule: number; used: number; key: ColumnKey }[] = [];
   readonly holdout: { rule: number; draw: ColumnKey }[] = [];
   /** The rule index of the duplicate-address rule, or -1. */
@@ -114,7 +123,15 @@ export class CompiledRules {
         if (rule.check === 'duplicate-address') duplicate = index;
         else this.profileRules.push({ rule: index, test: columnTest(rule, context) });
       } else if (rule.kind === 'pressure') {
-        this.pressure.push({ rule: index, counts: countMessages(context, rule.days) });
+        const around = new Map<number, MessageCounts>();
+        const counts = countMessages(context, rule.days);
+        around.set(context.sendAt.getTime(), counts);
+        const countsAt = (at: number) => {
+          let found = around.get(at);
+          if (!found) around.set(at, (found = countMessages({ ...context, sendAt: new Date(at) }, rule.days)));
+          return found;
+        };
+        this.pressure.push({ rule: index, counts, countsAt });
       } else if (rule.kind === 'holdout') {
         this.holdout.push({ rule: index, draw: drawKey(rule, context) });
       } else {
@@ -123,6 +140,7 @@ export class CompiledRules {
     });
     this.duplicate = duplicate;
     this.#engagement = context.engagement;
+    this.#sendTimeOf = context.sendTimeOf;
   }
 
   /** Returns the rules bound to a block: each reads only the columns it needs. */
@@ -134,7 +152,19 @@ export class CompiledRules {
       tests: this.profileRules.map((r) => r.test(block)),
       keys: this.capacity.map((c) => c.key(block)),
       draws: this.holdout.map((h) => h.draw(block)),
+      pressureCounts: this.pressureCountsOf(block),
     };
+  }
+
+  /**
+   * Returns, per pressure rule, the counts that apply to the profile at a position: around its
+   * own send time with a local time; null without one (the delivery's counts apply to all).
+   */
+  private pressureCountsOf(block: ProfileBlockView): ((position: number) => MessageCounts)[] | null {
+    const sendTimeOf = this.#sendTimeOf;
+    if (!sendTimeOf || this.pressure.length === 0) return null;
+    const zones = block.column('time_zone');
+    return this.pressure.map((p) => (i) => p.countsAt(sendTimeOf(zones[i] as string | null | undefined)));
   }
 
   /** Returns what the rules say about one profile (for a trace). */
@@ -145,7 +175,7 @@ export class CompiledRules {
     return {
       mask: maskAt(bound, 0, valid),
       mailbox: valid ? mailboxAt(bound, 0) : null,
-      counts: this.pressure.map((p) => p.counts[profile.id] ?? 0),
+      counts: this.pressure.map((p, k) => (bound.pressureCounts ? bound.pressureCounts[k](0) : p.counts)[profile.id] ?? 0),
       keys: bound.keys.map((key) => key(0)),
       draws: bound.draws.map((draw) => draw(0)),
     };
@@ -317,7 +347,8 @@ export class AnalysisBuilder {
     a.mailboxes[i] = mailbox;
     const id = bound.block.ids[position];
     const pressure = this.compiled.pressure;
-    for (let p = 0; p < pressure.length; p++) a.counts[p][i] = pressure[p].counts[id] ?? 0;
+    const own = bound.pressureCounts;
+    for (let p = 0; p < pressure.length; p++) a.counts[p][i] = (own ? own[p](position) : pressure[p].counts)[id] ?? 0;
     for (let c = 0; c < bound.keys.length; c++) a.keys[c][i] = bound.keys[c](position);
     for (let h = 0; h < bound.draws.length; h++) a.draws[h][i] = bound.draws[h](position);
     return i;

@@ -24,6 +24,7 @@ import {
 } from '../db/db';
 import { BatchWriter, exclusionOf, savePreparedBatch, variantOf } from '../db/prepared-batch';
 import { VARIANT_NAMES } from '$shared/experiment';
+import { localDue, localTimeProblem } from '$shared/send-time';
 import {
   compactReplica,
   engagementStampOf,
@@ -207,13 +208,16 @@ export function createPreparationApi(db: MailroomDb) {
     now: Date,
     engagement: EngagementIndex | undefined,
   ): CompiledRules {
+    const sendAt = delivery.scheduledAt ? new Date(delivery.scheduledAt) : now;
     return new CompiledRules(typology ? recipientRules(typology) : [], {
       deliveryId: delivery.id,
-      sendAt: delivery.scheduledAt ? new Date(delivery.scheduledAt) : now,
+      sendAt,
       history,
       schema,
       now,
       engagement,
+      // As the preparation does: pressure around each recipient's own local send time.
+      sendTimeOf: delivery.localTime && !localTimeProblem(delivery.localTime) ? localDue(delivery.localTime, sendAt) : undefined,
     });
   }
 
