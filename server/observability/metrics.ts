@@ -77,16 +77,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   new Gauge({
     name: 'mailroom_queue_messages',
-    help: 'Messages of the deliveries being sent, by journal state: queued, retrying (waiting for their next try), sending (in flight).',
+    help: "Messages of the deliveries being sent, by journal state: queued, retrying (waiting for their next try), sending (in flight), waiting (not due yet: a local time, a later wave), held (an A/B test's rest, waiting for the winner).",
     labelNames: ['state'],
     registers,
     async collect() {
-      const depth = { queued: 0, retrying: 0, sending: 0 };
+      const depth = { queued: 0, retrying: 0, sending: 0, waiting: 0, held: 0 };
       for (const id of await options.journal.sending()) {
         const pending = await options.journal.pending(id);
         depth.queued += pending.queued;
         depth.retrying += pending.retrying;
         depth.sending += pending.sending;
+        depth.waiting += pending.waiting;
+        depth.held += pending.held;
       }
       for (const [state, value] of Object.entries(depth)) this.set({ state }, value);
     },
