@@ -64,7 +64,8 @@ const FIELD_SCHEMAS: Record<string, z.ZodType> = {
     .loose()
     .nullable(),
   // Addresses as typed (the preparation says which are not valid).
-  seeds: z.array(z.string().max(254)).max(SEEDS_MAX),
+  // Null for a document made before the field (a new document sends every field, null when unset).
+  seeds: z.array(z.string().max(254)).max(SEEDS_MAX).nullable(),
   // Checked by the preparation, which says what to change.
   localTime: z.object({ at: z.string().max(10), defaultTimeZone: z.string().max(100) }).nullable(),
   waves: z.object({ sizes: z.array(z.number()).max(MAX_WAVE_SIZES), everyHours: z.number() }).nullable(),
