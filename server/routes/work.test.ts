@@ -5,7 +5,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeHlc } from '../../shared/hlc';
-import type { DocPush, FieldEdit, WorkDoc } from '../../shared/work';
+import { DELIVERY_FIELDS, TYPOLOGY_FIELDS, type DocPush, type FieldEdit, type WorkDoc } from '../../shared/work';
 import { createKit, handOver, newProfile, PASSWORD, SAMPLE_DELIVERY, type Kit } from '../test-kit';
 
 let kit: Kit;
@@ -76,6 +76,30 @@ beforeEach(async () => {
 afterEach(() => kit.close());
 
 describe('pushing and pulling the team’s documents', () => {
+  it('takes a new draft and a new typology with the fields not set as null, as the app sends them', async () => {
+    // The fields a draft may have left unset, which a new document sends as null (those added later too).
+    const unset = Object.fromEntries(
+      ['source', 'scheduledAt', 'relayId', 'experiment', 'seeds', 'localTime', 'waves', 'preparation'].map((f) => [f, null]),
+    );
+    expect(Object.keys(unset).every((f) => (DELIVERY_FIELDS as readonly string[]).includes(f))).toBe(true);
+    const answer = await push(ana, draft('d9', at(10), unset));
+    expect(answer.refused).toEqual([]);
+    const typology: DocPush = {
+      id: 't9',
+      kind: 'typology',
+      edits: Object.fromEntries(
+        TYPOLOGY_FIELDS.map((f) => [
+          f,
+          edit(f === 'name' ? 'Team rules' : f === 'rules' ? [] : f === 'requiresApproval' ? false : null, at(11)),
+        ]),
+      ),
+    };
+    expect((await push(ana, typology)).refused).toEqual([]);
+    const seeded = await push(ana, draft('d8', at(12), { seeds: ['inbox@seeds.example.com'], waves: { sizes: [1000], everyHours: 24 } }));
+    expect(seeded.refused).toEqual([]);
+    expect(seeded.docs[0].fields).toMatchObject({ seeds: ['inbox@seeds.example.com'], waves: { sizes: [1000], everyHours: 24 } });
+  });
+
   it('merges edits of different fields by different people, and every device pulls the result', async () => {
     await push(ana, draft('d1', at(0)));
     const created = (await pullAll(bea)).docs[0];
