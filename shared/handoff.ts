@@ -36,6 +36,8 @@ export interface BatchHeaderBody {
   seeds?: string[];
   /** Waves from the start of sending: the server sets each row's due time when sending starts. */
   waves?: Waves | null;
+  /** With a local send time's window: how long after its due time a message may still go (ms). */
+  sendWindowMs?: number | null;
   targeted: number;
   toDeliver: number;
   excluded: number;
@@ -57,7 +59,7 @@ export interface BatchHeaderBody {
 export function batchHeader(
   delivery: Pick<
     DeliveryContent,
-    'name' | 'fromName' | 'fromAddress' | 'subject' | 'preheader' | 'html' | 'text' | 'relayId' | 'experiment' | 'waves'
+    'name' | 'fromName' | 'fromAddress' | 'subject' | 'preheader' | 'html' | 'text' | 'relayId' | 'experiment' | 'waves' | 'localTime'
   > & {
     version: number;
   },
@@ -81,6 +83,7 @@ export function batchHeader(
     ...(delivery.experiment ? { experiment: delivery.experiment } : {}),
     ...(seeds.length ? { seeds: [...seeds] } : {}),
     ...(delivery.waves ? { waves: delivery.waves } : {}),
+    ...(delivery.localTime?.windowHours ? { sendWindowMs: Math.round(delivery.localTime.windowHours * 3_600_000) } : {}),
     targeted: kpis.targeted,
     toDeliver: kpis.toDeliver,
     excluded: kpis.excluded,

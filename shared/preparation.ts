@@ -92,6 +92,8 @@ export class Preparation {
   /** With a local time: when a recipient of a zone is due. */
   private due: ((zone: string | null | undefined) => number) | null = null;
   private waves: Waves | null = null;
+  /** With a local time: the hours after it a message may still go. */
+  private window: number | null = null;
   /** The earliest and latest due times, for the log. */
   private dueSpan: [number, number] = [Infinity, -Infinity];
   /** The recipient whose values are longest: their message is the largest, checked once at the end. */
@@ -193,6 +195,7 @@ export class Preparation {
     const test = experiment ? { experiment, deliveryId: delivery.id, variants: messages } : null;
     const preparation = new Preparation(messages[0], rules, now, audience, sendAt, engagement, test);
     if (sendTimeOf) preparation.due = sendTimeOf;
+    preparation.window = delivery.localTime?.windowHours ?? null;
     if (delivery.waves) preparation.waves = delivery.waves;
     preparation.log.push(...log);
     if ('seeds' in seeds && seeds.seeds.length) preparation.seeds = seeds.seeds;
@@ -323,7 +326,8 @@ export class Preparation {
     for (const [rule, count] of Object.entries(kpis.excludedByRule)) write('info', `Excluded by the rule "${rule}": ${count}.`);
     if (this.due && kpis.toDeliver > 0) {
       const [first, latest] = this.dueSpan.map((t) => new Date(t).toISOString().slice(0, 16).replace('T', ' '));
-      write('info', `Local time: each message is due at its recipient's local time, from ${first} to ${latest} UTC.`);
+      const within = this.window ? `; one that misses its ${this.window} h window waits for the same time the next day` : '';
+      write('info', `Local time: each message is due at its recipient's local time, from ${first} to ${latest} UTC${within}.`);
     }
     if (this.waves && kpis.toDeliver > 0) {
       const count = waveCount(this.waves, kpis.toDeliver);

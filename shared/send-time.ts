@@ -15,6 +15,11 @@ export interface LocalTime {
   at: string;
   /** The IANA zone of those without one of their own (or one not known), e.g. Europe/Amsterdam. */
   defaultTimeZone: string;
+  /**
+   * How long after its local time a message may still go (0.5 to 23 hours); one that could not
+   * (the delivery paused, the relay down) waits for the same time the next day. Absent: no limit.
+   */
+  windowHours?: number | null;
 }
 
 /** Sending in waves: wave k holds sizes[k] messages (the last size repeating), one wave every `everyHours`. */
@@ -45,6 +50,9 @@ export function localTimeProblem(local: LocalTime): string | null {
   if (!TIME.test(local.at)) return `"${local.at}" is no time of day: give it as HH:MM, 24-hour (09:30).`;
   if (!isTimeZone(local.defaultTimeZone))
     return `"${local.defaultTimeZone}" is no time zone: give an IANA name (Europe/Amsterdam) for those without one.`;
+  const w = local.windowHours;
+  if (w !== undefined && w !== null && !(Number.isFinite(w) && w >= 0.5 && w <= 23))
+    return 'The sending window is 0.5 to 23 hours after the local time (or none).';
   return null;
 }
 

@@ -338,8 +338,11 @@ describe('send times', () => {
     await expect.poll(status, { timeout: 30_000 }).toBe('Preparation failed');
     await expect.poll(() => page.getByTestId('failure').textContent()).toContain("A local send time counts from the delivery's Send at");
     await page.getByLabel(/^Send at/).fill('2030-01-15T07:00:00');
+    await page.getByLabel('Sending window in hours after it (empty: no limit)').fill('3');
     await prepare();
-    expect(await logLines()).toMatch(/Local time: each message is due at its recipient's local time, from \d{4}-\d\d-\d\d \d\d:\d\d to /);
+    expect(await logLines()).toMatch(
+      /Local time: each message is due at its recipient's local time, from \d{4}-\d\d-\d\d \d\d:\d\d to .* UTC; one that misses its 3 h window waits for the same time the next day\./,
+    );
     await page.getByLabel('Time zone for those without one').fill('Amsterdam');
     await button('Prepare').click();
     await confirm('Yes, prepare').click();

@@ -72,6 +72,13 @@ const batchHeader = z.object({
   text: z.string().max(2_000_000).default(''),
   experiment: experimentSchema.nullable().optional(),
   seeds: z.array(z.string().refine(isValidEmail, 'a valid email address')).max(SEEDS_MAX).optional(),
+  sendWindowMs: z
+    .number()
+    .int()
+    .min(1_800_000)
+    .max(23 * 3_600_000)
+    .nullable()
+    .optional(),
   waves: z
     .object({ sizes: z.array(z.number()).max(MAX_WAVE_SIZES), everyHours: z.number() })
     .superRefine((value, context) => {

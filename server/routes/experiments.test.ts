@@ -338,3 +338,35 @@ describe('send times', () => {
     expect(new Set(seqs.map((r) => Number(r.due) - start))).toEqual(new Set([0, HOUR, 2 * HOUR]));
   });
 });
+
+describe('a local sending window', () => {
+  it('holds messages that missed their window (a pause) for the same time the next day, never another hour', async () => {
+    const sendAt = new Date(clock).toISOString();
+    const handed = await handOver(kit, 'window', {
+      ...SAMPLE_DELIVERY,
+      scheduledAt: sendAt,
+      localTime: { at: '09:00', defaultTimeZone: 'Europe/Amsterdam', windowHours: 2 },
+    });
+    expect(handed.header.sendWindowMs).toBe(2 * HOUR);
+    const [{ due }] = await kit.sql<{ due: number }>("SELECT MIN(due_at) AS due FROM journal WHERE delivery_id = 'window'");
+    const first = Number(due);
+    expect(first).toBeGreaterThan(clock);
+    expect(
+      (await kit.request('/api/deliveries/window/send', { json: { contentHash: handed.contentHash, scheduledAt: sendAt } })).status,
+    ).toBe(200);
+    // Paused before the local time, resumed three hours after it: the window is missed.
+    expect((await kit.request('/api/deliveries/window/pause', { method: 'POST' })).status).toBe(200);
+    clock = first + 3 * HOUR;
+    expect((await kit.request('/api/deliveries/window/resume', { method: 'POST' })).status).toBe(200);
+    await eventually(
+      async () =>
+        Number(await kit.value("SELECT MIN(due_at) FROM journal WHERE delivery_id = 'window' AND status = 'queued'")) === first + 24 * HOUR,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(sent).toHaveLength(0);
+    // The next day at the same time (and within its window), they go.
+    clock = first + 24 * HOUR + 60_000;
+    await eventually(async () => (await status('window')) === 'completed', 10_000);
+    expect(sent).toHaveLength(400);
+  });
+});

@@ -42,6 +42,8 @@ export interface EngineDelivery {
   winnerAt?: string | null;
   /** Seed addresses: each gets a copy of every variant when sending first starts, in no figure. */
   seeds?: string[];
+  /** With a local send time's window: how long after its due time a message may still go. */
+  sendWindowMs?: number | null;
 }
 
 /**
@@ -537,6 +539,18 @@ export class SendEngine {
             entries = await journal.claimRetries(id, window() - inFlight, this.now());
           }
           if (entries.length === 0) {
+            // A local time's window missed (a pause, the relay down): those rows wait for tomorrow's, never go at another hour.
+            if (delivery.sendWindowMs) {
+              const moved = await journal.deferMissed(id, delivery.sendWindowMs, this.now());
+              if (moved > 0) {
+                options.log(`delivery ${id}: ${moved} messages missed their local sending window; they wait for the same time tomorrow.`, {
+                  level: 'info',
+                  event: 'window-missed',
+                  deliveryId: id,
+                  messages: moved,
+                });
+              }
+            }
             const batch = await claimNext(window() - inFlight);
             entries = batch.entries;
             if (batch.lastId !== lastId) {

@@ -97,6 +97,7 @@ export interface DeliveryRow {
   experiment: string | null;
   seeds: string | null;
   waves: string | null;
+  send_window_ms: number | null;
   winner: number | null;
   winner_reason: string | null;
   winner_at: string | null;
@@ -132,6 +133,7 @@ export const toDelivery = (r: DeliveryRow): ServerDelivery => ({
   ...(r.experiment ? { experiment: JSON.parse(r.experiment) as Experiment } : {}),
   ...(r.seeds ? { seeds: JSON.parse(r.seeds) as string[] } : {}),
   ...(r.waves ? { waves: JSON.parse(r.waves) as Waves } : {}),
+  ...(r.send_window_ms ? { sendWindowMs: Number(r.send_window_ms) } : {}),
   winner: r.winner === null || r.winner === undefined ? null : Number(r.winner),
   winnerReason: r.winner_reason ?? null,
   winnerAt: r.winner_at ?? null,

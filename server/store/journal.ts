@@ -129,7 +129,16 @@ export interface SendJournal {
   recordSeed(deliveryId: string, copy: SeedCopy): Promise<void>;
   /** Returns the delivery's seed copies, by address and variant. */
   seedCopies(deliveryId: string): Promise<SeedCopy[]>;
+  /**
+   * With a local send time's window: queued rows whose window has passed unsent (a pause, the
+   * relay down) wait for the same local time the next day it can still be met; returns how many.
+   */
+  deferMissed(deliveryId: string, windowMs: number, now: Date): Promise<number>;
 }
+
+/** The day a missed local time moves by; takes now, the window, the delivery's id, the window and now (both engines: whole numbers). */
+export const DEFER_MISSED_SQL = `UPDATE journal SET due_at = due_at + ((CAST(? AS BIGINT) - due_at - CAST(? AS BIGINT)) / 86400000 + 1) * 86400000
+  WHERE delivery_id = ? AND status = 'queued' AND due_at IS NOT NULL AND due_at + CAST(? AS BIGINT) < CAST(? AS BIGINT)`;
 
 /** A copy of a delivery sent to a seed address: its variant (0 for A), and what the relay said. */
 export interface SeedCopy {

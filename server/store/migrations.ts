@@ -718,10 +718,12 @@ export const MIGRATIONS: readonly Migration[] = [
     sqlite: `
   ALTER TABLE journal ADD COLUMN due_at INTEGER;
   ALTER TABLE deliveries ADD COLUMN waves TEXT;
+  ALTER TABLE deliveries ADD COLUMN send_window_ms INTEGER;
   CREATE INDEX journal_due ON journal (delivery_id, status, due_at) WHERE due_at IS NOT NULL;`,
     postgres: `
   ALTER TABLE journal ADD COLUMN due_at BIGINT;
   ALTER TABLE deliveries ADD COLUMN waves TEXT;
+  ALTER TABLE deliveries ADD COLUMN send_window_ms BIGINT;
   CREATE INDEX journal_due ON journal (delivery_id, status, due_at) WHERE due_at IS NOT NULL;`,
   },
 ];

@@ -11,6 +11,7 @@ import {
   ClaimFailedAfterRecording,
   SUPPRESSED_NOW,
   toEntry,
+  DEFER_MISSED_SQL,
   SEED_SQL,
   VARIANT_FIGURES_SQL,
   variantFiguresOf,
@@ -224,6 +225,14 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
       await sql.unsafe(numbered(SEED_SQL.record), [deliveryId, copy.email, copy.variant, copy.status, copy.reply.slice(0, 500), copy.at], {
         prepare: true,
       });
+    },
+    async deferMissed(deliveryId, windowMs, now) {
+      const moved = await sql.unsafe(
+        numbered(`${DEFER_MISSED_SQL} RETURNING id`),
+        [now.getTime(), windowMs, deliveryId, windowMs, now.getTime()],
+        { prepare: true },
+      );
+      return moved.length;
     },
     async seedCopies(deliveryId) {
       return (await sql.unsafe(numbered(SEED_SQL.copies), [deliveryId], { prepare: true })) as unknown as SeedCopy[];

@@ -5,6 +5,7 @@ import {
   CLAIM_LEASE_MS,
   SUPPRESSED_NOW,
   toEntry,
+  DEFER_MISSED_SQL,
   SEED_SQL,
   VARIANT_FIGURES_SQL,
   variantFiguresOf,
@@ -74,6 +75,7 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
   const seedSample = db.prepare(SEED_SQL.sample);
   const recordSeed = db.prepare(SEED_SQL.record);
   const seedCopies = db.prepare(SEED_SQL.copies);
+  const deferMissed = db.prepare(DEFER_MISSED_SQL);
   const variantFigures = db.prepare(VARIANT_FIGURES_SQL);
   const setWinner = db.prepare(
     'UPDATE deliveries SET winner = ?, winner_reason = ?, winner_at = ?, updated_at = ? WHERE id = ? AND winner IS NULL AND experiment IS NOT NULL',
@@ -178,6 +180,7 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
       recordSeed.run(deliveryId, copy.email, copy.variant, copy.status, copy.reply.slice(0, 500), copy.at);
     },
     seedCopies: (deliveryId) => seedCopies.all(deliveryId) as SeedCopy[],
+    deferMissed: (deliveryId, windowMs, now) => deferMissed.run(now.getTime(), windowMs, deliveryId, windowMs, now.getTime()).changes,
     chooseWinner: db.transaction((deliveryId: string, winner: number, reason: string, now: Date) => {
       const at = now.toISOString();
       if (setWinner.run(winner, reason, at, at, deliveryId).changes === 0) return false;
