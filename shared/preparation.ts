@@ -143,7 +143,7 @@ export class Preparation {
     // Every variant compiles and passes the control rules, or the delivery cannot be sent.
     const messages: CompiledMessage[] = [];
     for (let v = 0; v < (experiment ? experiment.variants.length + 1 : 1); v++) {
-      const content = { ...delivery, ...variantContent(delivery, experiment, v) };
+      const content = variantContent(delivery, experiment, v);
       const of = experiment ? `variant ${VARIANT_NAMES[v]}'s ` : '';
       const compiled = compileMessage(content, schema);
       if (!compiled.ok) {

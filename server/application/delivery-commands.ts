@@ -137,7 +137,7 @@ export class DeliveryCommands {
     if (!delivery) return refuse(404, 'delivery-not-found', 'There is no such delivery on the server.');
     const experiment = delivery.experiment;
     if (!experiment) return refuse(404, 'no-experiment', `"${delivery.name}" has no A/B test.`);
-    const figures = await journal.variantFigures(id);
+    const figures = await journal.variantFigures(id, variantCount(experiment));
     const decidesAt = delivery.startedAt ? new Date(Date.parse(delivery.startedAt) + experiment.waitHours * 3_600_000).toISOString() : null;
     return {
       ok: true,
@@ -183,7 +183,7 @@ export class DeliveryCommands {
             : 'the test has not started: send the delivery first';
       return refuse(409, 'winner-not-now', `The winner of "${delivery.name}" cannot be chosen now: ${why}.`);
     }
-    const shown = standing(experiment.criterion, await journal.variantFigures(id)).statement;
+    const shown = standing(experiment.criterion, await journal.variantFigures(id, variantCount(experiment))).statement;
     const reason = `${VARIANT_NAMES[variant]} chosen by ${by} before the wait was over. ${shown}`;
     if (!(await journal.chooseWinner(id, variant, reason, now()))) {
       const current = await deliveries.get(id);

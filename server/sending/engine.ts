@@ -130,7 +130,7 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 
 export class SendEngine {
   private readonly running = new Map<string, Promise<void>>();
-  private readonly compiled = new Map<string, CompiledMessage[]>();
+  private readonly compiled = new Map<string, Compiled[]>();
   private readonly statuses = new Map<string, { status: Promise<DeliveryStatus | undefined>; at: number }>();
   private scanning: Promise<void> = Promise.resolve();
   private scans = 0;
@@ -648,7 +648,7 @@ export class SendEngine {
     const due = Date.parse(delivery.startedAt ?? '') + experiment.waitHours * 3_600_000;
     if (!(this.now().getTime() >= due)) return false;
     const { journal, log, onChange } = this.options;
-    const { winner, reason } = decideWinner(experiment.criterion, await journal.variantFigures(delivery.id));
+    const { winner, reason } = decideWinner(experiment.criterion, await journal.variantFigures(delivery.id, variantCount(experiment)));
     if (await journal.chooseWinner(delivery.id, winner, reason, this.now())) {
       log(`delivery ${delivery.id}: the A/B test's wait is over; variant ${VARIANT_NAMES[winner]} goes to the rest. ${reason}`, {
         level: 'info',
@@ -669,7 +669,7 @@ export class SendEngine {
    * links that name no recipient (journal row 0: they work, and count nothing). What the relay
    * said of each is kept apart from the journal; a copy is not retried.
    */
-  private async sendSeeds(delivery: EngineDelivery, messages: CompiledMessage[]): Promise<void> {
+  private async sendSeeds(delivery: EngineDelivery, messages: Compiled[]): Promise<void> {
     const { journal, log } = this.options;
     let sent = 0;
     let copy = 0;
@@ -677,7 +677,7 @@ export class SendEngine {
       const sample =
         (await journal.seedSample(delivery.id, delivery.experiment ? v : null)) ?? (await journal.seedSample(delivery.id, null));
       if (!sample) continue;
-      const subject = messages[v].subject.render({}, 'header', this.now());
+      const subject = messages[v].message.subject.render({}, 'header', this.now());
       for (const email of delivery.seeds ?? []) {
         const entry: JournalEntry = { ...sample, id: 0, email, subject, values: {}, variant: v };
         const outcome = await this.sendOne(delivery, messages, entry, this.options.messenger, `seed-${v}-${copy++}`);
@@ -702,16 +702,14 @@ export class SendEngine {
   /** `seed`: a seed copy, marked so, with a Message-ID of its own (its row, 0, is no recipient's). */
   private async sendOne(
     delivery: EngineDelivery,
-    messages: CompiledMessage[],
+    messages: Compiled[],
     entry: JournalEntry,
     messenger: Messenger,
     seed?: string,
   ): Promise<SmtpOutcome> {
     try {
       // A row of an A/B test's rest has no variant of its own: it gets the winner, whose subject is rendered now.
-      const variant = entry.variant ?? delivery.winner ?? 0;
-      const message = messages[variant] ?? messages[0];
-      const content = variant === 0 ? delivery : { ...delivery, ...variantContent(delivery, delivery.experiment, variant) };
+      const { message, content } = messages[entry.variant ?? delivery.winner ?? 0] ?? messages[0];
       if (entry.variant === null && delivery.experiment)
         entry = { ...entry, subject: message.subject.render(entry.values, 'header', this.now()) };
       const outgoing = await this.options.compose(content, message, entry);
@@ -736,20 +734,30 @@ export class SendEngine {
     }
   }
 
-  /** Returns the delivery's messages compiled, one per variant (A's alone without a test), or undefined when one does not compile. */
-  private messages(delivery: EngineDelivery): CompiledMessage[] | undefined {
+  /**
+   * Returns the delivery's content and message, compiled once per variant (A's alone without a
+   * test), or undefined when one does not compile.
+   */
+  private messages(delivery: EngineDelivery): Compiled[] | undefined {
     let messages = this.compiled.get(delivery.id);
     if (!messages) {
       messages = [];
       for (let v = 0; v < variantCount(delivery.experiment); v++) {
-        const result = compileMessage({ ...delivery, ...variantContent(delivery, delivery.experiment, v) });
+        const content = variantContent(delivery, delivery.experiment, v);
+        const result = compileMessage(content);
         if (!result.ok) return undefined;
-        messages.push(result.message);
+        messages.push({ content, message: result.message });
       }
       this.compiled.set(delivery.id, messages);
     }
     return messages;
   }
+}
+
+/** A variant's content (the delivery's, with the variant's changes) and its message, compiled. */
+interface Compiled {
+  content: EngineDelivery;
+  message: CompiledMessage;
 }
 
 /** A counting semaphore: at most `size` holders at once, served in arrival order. */

@@ -111,7 +111,7 @@ export interface SendJournal {
   /** Puts `unknown` rows of a delivery back in the queue, or cancels them. */
   settleUnknown(deliveryId: string, resend: boolean, now: Date): Promise<number>;
   /** Returns the figures of an A/B test's variants among the rows sent with one (the test population). */
-  variantFigures(deliveryId: string): Promise<VariantFigures[]>;
+  variantFigures(deliveryId: string, variants: number): Promise<VariantFigures[]>;
   /**
    * Chooses the winner of an A/B test, once: records it with its reason and queues the held
    * rows (sent with the winner's variant). Returns false, changing nothing, when a winner was chosen already

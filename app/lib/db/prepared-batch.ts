@@ -9,6 +9,7 @@
 
 import type { Exclusion, ExclusionCause, PreparedRecipient, TemplateValue } from '$shared/types';
 import type { MailroomDb, StoredPreparation } from './db';
+import type Dexie from 'dexie';
 
 /** Recipients per chunk record, and per uploaded part. */
 export const CHUNK_SIZE = 1_000;
@@ -258,29 +259,35 @@ export async function findRecipient(db: MailroomDb, deliveryId: string, query: s
 }
 
 /** Returns the variant of an A/B test the profile's message is (null: it is of the rest, who get the winner), or undefined when it is no recipient. */
-export async function variantOf(db: MailroomDb, deliveryId: string, profileId: number): Promise<number | null | undefined> {
-  let found: number | null | undefined;
-  await db.recipientChunks
+export function variantOf(db: MailroomDb, deliveryId: string, profileId: number): Promise<number | null | undefined> {
+  return findInChunks(db.recipientChunks, deliveryId, profileId, (record, at) =>
+    record.variants && record.variants[at] >= 0 ? record.variants[at] : null,
+  );
+}
+
+/** Returns what `pick` reads of the profile from the first of the delivery's chunk records that holds it, or undefined. */
+async function findInChunks<R extends { profileIds: Float64Array }, T>(
+  table: Dexie.Table<R, [string, number]>,
+  deliveryId: string,
+  profileId: number,
+  pick: (record: R, at: number) => T,
+): Promise<T | undefined> {
+  let found: T | undefined;
+  let seen = false;
+  await table
     .where('[deliveryId+chunk]')
     .between([deliveryId, -Infinity], [deliveryId, Infinity])
-    .until(() => found !== undefined)
+    .until(() => seen)
     .each((record) => {
       const at = record.profileIds.indexOf(profileId);
-      if (at >= 0) found = record.variants && record.variants[at] >= 0 ? record.variants[at] : null;
+      if (at < 0) return;
+      seen = true;
+      found = pick(record, at);
     });
   return found;
 }
 
 /** Returns the exclusion of this profile in the delivery's last preparation, or undefined. */
-export async function exclusionOf(db: MailroomDb, deliveryId: string, profileId: number): Promise<Exclusion | undefined> {
-  let found: Exclusion | undefined;
-  await db.exclusionChunks
-    .where('[deliveryId+chunk]')
-    .between([deliveryId, -Infinity], [deliveryId, Infinity])
-    .until(() => found !== undefined)
-    .each((record) => {
-      const at = record.profileIds.indexOf(profileId);
-      if (at >= 0) found = unpackExclusions(record)[at];
-    });
-  return found;
+export function exclusionOf(db: MailroomDb, deliveryId: string, profileId: number): Promise<Exclusion | undefined> {
+  return findInChunks(db.exclusionChunks, deliveryId, profileId, (record, at) => unpackExclusions(record)[at]);
 }

@@ -22,7 +22,6 @@ import {
   type SendJournal,
 } from '../journal';
 import { CHANGE_LOG_LOCK, numbered, type Pg, type PgRunner } from './database';
-import { variantCount } from '../../../shared/experiment';
 
 /** `flushEvents` writes the tracking events waiting, before an A/B test's figures are read. */
 export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => Promise<void> = async () => {}): SendJournal {
@@ -201,15 +200,12 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
         WHERE delivery_id = ${deliveryId} AND status = 'unknown' RETURNING id`;
       return rows.length;
     },
-    async variantFigures(deliveryId) {
+    async variantFigures(deliveryId, variants) {
       await flushEvents();
-      const [[delivery], rows] = await Promise.all([
-        sql<{ experiment: string | null }[]>`SELECT experiment FROM deliveries WHERE id = ${deliveryId}`,
-        sql.unsafe(numbered(VARIANT_FIGURES_SQL), [deliveryId], { prepare: true }) as unknown as Promise<
-          Parameters<typeof variantFiguresOf>[0]
-        >,
-      ]);
-      return variantFiguresOf(rows, variantCount(delivery?.experiment ? JSON.parse(delivery.experiment) : null));
+      const rows = (await sql.unsafe(numbered(VARIANT_FIGURES_SQL), [deliveryId], { prepare: true })) as unknown as Parameters<
+        typeof variantFiguresOf
+      >[0];
+      return variantFiguresOf(rows, variants);
     },
     async claimSeeds(deliveryId, now) {
       const claimed = await sql.unsafe(numbered(`${SEED_SQL.claim} RETURNING id`), [now.toISOString(), deliveryId], { prepare: true });

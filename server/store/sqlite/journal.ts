@@ -1,6 +1,5 @@
 /** The send journal in SQLite (see ../journal.ts for its invariants). */
 
-import { variantCount } from '../../../shared/experiment';
 import {
   CLAIM_LEASE_MS,
   SUPPRESSED_NOW,
@@ -24,7 +23,7 @@ import { nextChangeSeq, type Db } from './database';
 /** `flushEvents` writes the tracking events waiting, before an A/B test's figures are read. */
 export function sqliteSendJournal(db: Db, nodeId: string, flushEvents: () => Promise<void> = async () => {}): SendJournal {
   const journal = asAsync<SendJournal>(syncSendJournal(db, nodeId));
-  return { ...journal, variantFigures: async (id) => (await flushEvents(), journal.variantFigures(id)) };
+  return { ...journal, variantFigures: async (id, variants) => (await flushEvents(), journal.variantFigures(id, variants)) };
 }
 
 function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
@@ -67,7 +66,6 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
     `SELECT status, COUNT(*) AS n, MIN(next_attempt_at) AS next FROM journal
      WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'sending', 'unknown', 'held') GROUP BY status`,
   );
-  const experimentOf = db.prepare('SELECT experiment FROM deliveries WHERE id = ?').pluck();
   const notDue = db.prepare(
     "SELECT COUNT(*) AS n, MIN(due_at) AS next FROM journal WHERE delivery_id = ? AND status = 'queued' AND due_at > ?",
   );
@@ -164,13 +162,8 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
     },
     markInFlightUnknown: (now) => unknownAll.run(now.toISOString()).changes,
     settleUnknown: (deliveryId, resend, now) => settle.run(resend ? 'queued' : 'cancelled', now.toISOString(), deliveryId).changes,
-    variantFigures(deliveryId) {
-      const experiment = experimentOf.get(deliveryId) as string | null | undefined;
-      return variantFiguresOf(
-        variantFigures.all(deliveryId) as Parameters<typeof variantFiguresOf>[0],
-        variantCount(experiment ? JSON.parse(experiment) : null),
-      );
-    },
+    variantFigures: (deliveryId, variants) =>
+      variantFiguresOf(variantFigures.all(deliveryId) as Parameters<typeof variantFiguresOf>[0], variants),
     claimSeeds: (deliveryId, now) => claimSeeds.run(now.toISOString(), deliveryId).changes === 1,
     seedSample(deliveryId, variant) {
       const row = seedSample.get(deliveryId, variant, variant) as JournalRow | undefined;
