@@ -340,6 +340,8 @@ export class SendEngine {
     let failuresInARow = 0;
     let lastReply = '';
     let lastId = 0;
+    // Rows with due times (a local time, waves; set before this loop starts) are claimed earliest due first.
+    const byDue = await journal.hasDueTimes(id);
     let retriesCheckedAt = -Infinity;
     let inFlight = 0;
     /** Set while the relay cannot be reached: since when, and what is wrong with it. */
@@ -384,7 +386,9 @@ export class SendEngine {
       const recorded = outcomes;
       outcomes = [];
       try {
-        const batch = await journal.claim(id, lastId, limit, this.now(), recorded);
+        const batch = byDue
+          ? { entries: await journal.claimDue(id, limit, this.now(), recorded), lastId }
+          : await journal.claim(id, lastId, limit, this.now(), recorded);
         if (recorded.length) options.onChange(id);
         return batch;
       } catch (error) {

@@ -90,6 +90,14 @@ export interface SendJournal {
     now: Date,
     recorded?: readonly RecordedOutcome[],
   ): Promise<{ entries: JournalEntry[]; lastId: number }>;
+  /**
+   * Claims like claim(), for a delivery whose rows have due times (a local time, waves): the
+   * earliest due first, whatever their order in the batch, so that a recipient whose hour came
+   * first is not kept behind one due later. No keyset: a claimed row leaves the queued rows.
+   */
+  claimDue(deliveryId: string, limit: number, now: Date, recorded?: readonly RecordedOutcome[]): Promise<JournalEntry[]>;
+  /** Whether the delivery's rows have due times (claimDue, not claim, takes them). */
+  hasDueTimes(deliveryId: string): Promise<boolean>;
   /** Claims retrying rows whose time has come. */
   claimRetries(deliveryId: string, limit: number, now: Date): Promise<JournalEntry[]>;
   /**

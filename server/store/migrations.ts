@@ -726,4 +726,14 @@ export const MIGRATIONS: readonly Migration[] = [
   ALTER TABLE deliveries ADD COLUMN send_window_ms BIGINT;
   CREATE INDEX journal_due ON journal (delivery_id, status, due_at) WHERE due_at IS NOT NULL;`,
   },
+  {
+    reason:
+      'Rows with due times are claimed earliest due first (then by id): the index holds both, so that a claim reads the first rows in order instead of sorting every row due.',
+    sqlite: `
+  DROP INDEX journal_due;
+  CREATE INDEX journal_due ON journal (delivery_id, status, due_at, id) WHERE due_at IS NOT NULL;`,
+    postgres: `
+  DROP INDEX journal_due;
+  CREATE INDEX journal_due ON journal (delivery_id, status, due_at, id) WHERE due_at IS NOT NULL;`,
+  },
 ];

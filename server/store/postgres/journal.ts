@@ -29,13 +29,13 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
    * Claims up to `limit` rows chosen by `where` in one statement: those suppressed now become
    * `excluded`, the others `sending` under this node's name; returns them and the highest id looked at.
    */
-  const claimWhere = async (where: string, params: unknown[], limit: number, now: Date) => {
+  const claimWhere = async (where: string, params: unknown[], limit: number, now: Date, order = 'j.id') => {
     const at = now.toISOString();
     const n = params.length;
     const [row] = (await sql.unsafe(
       `WITH c AS (
          SELECT j.id, ${SUPPRESSED_NOW} AS suppressed FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
-         WHERE ${where} ORDER BY j.id LIMIT $${n + 1} FOR UPDATE OF j SKIP LOCKED
+         WHERE ${where} ORDER BY ${order} LIMIT $${n + 1} FOR UPDATE OF j SKIP LOCKED
        ), x AS (
          UPDATE journal SET status = 'excluded', smtp_reply = 'suppressed after preparation (' || c.suppressed || ')', updated_at = $${n + 2}
          FROM c WHERE journal.id = c.id AND c.suppressed IS NOT NULL
@@ -95,6 +95,25 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
       } catch (error) {
         throw recorded.length ? new ClaimFailedAfterRecording(error) : error;
       }
+    },
+    async claimDue(deliveryId, limit, now, recorded = []) {
+      if (recorded.length) await journal.record(recorded, now);
+      try {
+        return (
+          await claimWhere(
+            `j.delivery_id = $1 AND j.status = 'queued' AND j.due_at <= $2`,
+            [deliveryId, now.getTime()],
+            limit,
+            now,
+            'j.due_at, j.id',
+          )
+        ).entries;
+      } catch (error) {
+        throw recorded.length ? new ClaimFailedAfterRecording(error) : error;
+      }
+    },
+    async hasDueTimes(deliveryId) {
+      return (await sql`SELECT 1 FROM journal WHERE delivery_id = ${deliveryId} AND due_at IS NOT NULL LIMIT 1`).length > 0;
     },
     async claimRetries(deliveryId, limit, now) {
       return (

@@ -34,6 +34,11 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
     `SELECT j.*, ${SUPPRESSED} FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
      WHERE j.delivery_id = ? AND j.status = 'queued' AND j.id > ? AND (j.due_at IS NULL OR j.due_at <= ?) ORDER BY j.id LIMIT ?`,
   );
+  const nextDue = db.prepare(
+    `SELECT j.*, ${SUPPRESSED} FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
+     WHERE j.delivery_id = ? AND j.status = 'queued' AND j.due_at <= ? ORDER BY j.due_at, j.id LIMIT ?`,
+  );
+  const anyDue = db.prepare('SELECT 1 FROM journal WHERE delivery_id = ? AND due_at IS NOT NULL LIMIT 1').pluck();
   const dueRetries = db.prepare(
     `SELECT j.*, ${SUPPRESSED} FROM journal j LEFT JOIN profiles p ON p.id = j.profile_id
      WHERE j.delivery_id = ? AND j.status = 'retrying' AND j.next_attempt_at <= ? ORDER BY j.id LIMIT ?`,
@@ -125,6 +130,11 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
       const lastId = rows.length ? rows[rows.length - 1].id : afterId;
       return { entries: claimRows(rows, now), lastId };
     }),
+    claimDue: db.transaction((deliveryId: string, limit: number, now: Date, recorded: readonly RecordedOutcome[] = []) => {
+      if (recorded.length) recordOutcomes(recorded, now);
+      return claimRows(nextDue.all(deliveryId, now.getTime(), limit) as ClaimedRow[], now);
+    }),
+    hasDueTimes: (deliveryId) => anyDue.get(deliveryId) !== undefined,
     claimRetries: db.transaction((deliveryId: string, limit: number, now: Date) =>
       claimRows(dueRetries.all(deliveryId, now.getTime(), limit) as ClaimedRow[], now),
     ),
