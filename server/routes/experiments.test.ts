@@ -11,6 +11,7 @@ import { compareRates } from '../../shared/stats';
 import type { Experiment } from '../../shared/experiment';
 import type { Delivery } from '../../shared/types';
 import type { OutgoingMessage } from '../sending/compose';
+import type { SmtpOutcome } from '../sending/messenger';
 import { createKit, eventually, handOver, newProfile, PUBLIC_URL, recordingMessenger, SAMPLE_DELIVERY, type Kit } from '../test-kit';
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
@@ -19,9 +20,12 @@ const HOUR = 3_600_000;
 let kit: Kit;
 let sent: OutgoingMessage[];
 let clock = Date.now();
+/** What the relay answers (nothing: accepted). */
+let answer: (message: OutgoingMessage) => SmtpOutcome | void;
 
 beforeEach(async () => {
-  const recorder = recordingMessenger();
+  answer = () => {};
+  const recorder = recordingMessenger((message) => answer(message));
   sent = recorder.sent;
   clock = Date.now();
   kit = await createKit({ messenger: recorder.messenger, engine: { concurrency: 8, now: () => new Date(clock) } });
@@ -261,8 +265,84 @@ describe('seed addresses', () => {
       ['second@seeds.example.com', 0, 'sent'],
       ['second@seeds.example.com', 1, 'sent'],
     ]);
-    // Claimed once: a restart, or another node, sends them no second copy.
-    expect(await kit.services.journal.claimSeeds('seeded', new Date())).toBe(false);
+    // Queued once: a restart, or another node, sends them no second copy.
+    expect(await kit.services.journal.claimSeeds('seeded', [{ email: 'inbox-check@seeds.example.com', variant: 0 }], new Date())).toBe(
+      false,
+    );
+    expect(await kit.services.journal.takeSeedCopies('seeded', new Date(clock))).toEqual([]);
+  });
+
+  it('are tried again when the relay refuses them for now or cannot be reached, and the delivery ends once they went', async () => {
+    const seeds = ['greylisted@seeds.example.com', 'unreached@seeds.example.com'];
+    const tried = new Map<string, number>();
+    answer = (message) => {
+      if (message.headers['X-Mailroom-Seed'] !== 'yes') return;
+      const n = (tried.get(message.to) ?? 0) + 1;
+      tried.set(message.to, n);
+      if (n > 1) return;
+      if (message.to.startsWith('greylisted')) return { kind: 'retry', reply: '451 4.7.1 Greylisted, try again later' };
+      return { kind: 'unsent', relay: 'relay.example.com:25', reply: 'connect ECONNREFUSED' };
+    };
+    const handed = await handOver(kit, 'reseed', { ...SAMPLE_DELIVERY, seeds });
+    await kit.request('/api/deliveries/reseed/send', { json: { contentHash: handed.contentHash, scheduledAt: null } });
+    await eventually(
+      async () => (await kit.value("SELECT COUNT(*) FROM journal WHERE delivery_id = 'reseed' AND status = 'sent'")) === 400,
+    );
+    const copies = async () =>
+      (
+        (await (await kit.request('/api/deliveries/reseed/report')).json()).seedCopies as { email: string; status: string; reply: string }[]
+      ).map((c) => [c.email, c.status, c.reply]);
+    expect(await copies()).toEqual([
+      ['greylisted@seeds.example.com', 'retrying', '451 4.7.1 Greylisted, try again later'],
+      ['unreached@seeds.example.com', 'retrying', 'connect ECONNREFUSED'],
+    ]);
+    // Every recipient's message went, but the copies are still to go: the delivery waits for them.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(await status('reseed')).toBe('sending');
+    clock += 31_000; // the first retry is due after 30 s
+    await eventually(async () => (await status('reseed')) === 'completed', 10_000);
+    expect((await copies()).map(([email, state]) => [email, state])).toEqual([
+      ['greylisted@seeds.example.com', 'sent'],
+      ['unreached@seeds.example.com', 'sent'],
+    ]);
+    // The one the relay answered counts its attempt; the one it never saw, none. Tried again, a copy keeps its Message-ID.
+    expect(
+      await kit
+        .sql("SELECT email, attempts FROM seed_sends WHERE delivery_id = 'reseed' ORDER BY email")
+        .then((rows) => rows.map((r) => [r.email, Number(r.attempts)])),
+    ).toEqual([
+      ['greylisted@seeds.example.com', 2],
+      ['unreached@seeds.example.com', 1],
+    ]);
+    const greylisted = sent.filter((m) => m.to === seeds[0]);
+    expect(greylisted).toHaveLength(2);
+    expect(greylisted[0].messageId).toBe(greylisted[1].messageId);
+    expect(sent.filter((m) => m.headers['X-Mailroom-Seed'] === undefined)).toHaveLength(400);
+  });
+
+  it('a copy left in flight by a node that died is taken again once its lease is over; Stop cancels those still to go', async () => {
+    const { journal } = kit.services;
+    await handOver(kit, 'leased', { ...SAMPLE_DELIVERY, seeds: ['one@seeds.example.com'] });
+    const copy = [{ email: 'one@seeds.example.com', variant: 0 }];
+    expect(await journal.claimSeeds('leased', copy, new Date(clock))).toBe(true);
+    expect(await journal.takeSeedCopies('leased', new Date(clock))).toEqual([{ ...copy[0], attempts: 0 }]);
+    expect(await journal.takeSeedCopies('leased', new Date(clock + 60_000))).toEqual([]);
+    expect(await journal.takeSeedCopies('leased', new Date(clock + 11 * 60_000))).toEqual([{ ...copy[0], attempts: 0 }]);
+    await journal.recordSeed('leased', {
+      ...copy[0],
+      status: 'retrying',
+      reply: '451 later',
+      at: new Date(clock).toISOString(),
+      counted: true,
+      nextAttemptAt: clock + 30_000,
+    });
+    expect(await journal.seedsPending('leased')).toEqual({ count: 1, nextAt: clock + 30_000 });
+    // Scheduled far ahead (so the engine leaves it alone), then stopped.
+    const later = { scheduledAt: new Date(clock + 86_400_000).toISOString() };
+    expect((await kit.services.deliveries.transition('leased', 'scheduled', new Date(clock), later)).ok).toBe(true);
+    expect((await kit.services.deliveries.transition('leased', 'stopped', new Date(clock))).ok).toBe(true);
+    expect(await journal.seedsPending('leased')).toEqual({ count: 0, nextAt: null });
+    expect(await kit.value("SELECT status FROM seed_sends WHERE delivery_id = 'leased'")).toBe('cancelled');
   });
 });
 

@@ -17,7 +17,7 @@
 import { decideWinner, VARIANT_NAMES, variantContent, variantCount, type Experiment } from '../../shared/experiment';
 import { compileMessage, type CompiledMessage } from '../../shared/message';
 import type { DeliveryStatus } from '../../shared/types';
-import { ClaimFailedAfterRecording, type JournalEntry, type RecordedOutcome, type SendJournal } from '../store/journal';
+import { ClaimFailedAfterRecording, type JournalEntry, type RecordedOutcome, type SeedCopy, type SendJournal } from '../store/journal';
 import type { SmtpOutcome, UnsentOutcome } from './messenger';
 import type { OutgoingMessage } from './compose';
 import type { Messenger } from './messenger';
@@ -323,8 +323,9 @@ export class SendEngine {
       return;
     }
     options.log(`delivery ${id}: sending.`, { level: 'info', event: 'delivery-sending', deliveryId: id });
-    // The seeds' copies go first, once: a restart, or another node, finds them claimed.
-    if (delivery.seeds?.length && (await journal.claimSeeds(id, this.now()))) await this.sendSeeds(delivery, messages);
+    // The seeds' copies are queued once (a restart, or another node, finds them queued) and go first.
+    const seedCopies = (delivery.seeds ?? []).flatMap((email) => messages.map((_, variant) => ({ email, variant })));
+    if (seedCopies.length) await journal.claimSeeds(id, seedCopies, this.now());
     const budget = options.errorBudget ?? 50;
     const patience = options.relayPatienceMs ?? RELAY_PATIENCE_MS;
     const window = () => options.batchSize ?? options.concurrency ?? 10;
@@ -333,6 +334,8 @@ export class SendEngine {
     const startedAt = () => Date.parse(delivery!.startedAt ?? this.now().toISOString());
     const validUntilOf = (entry: JournalEntry) =>
       Math.max(startedAt(), entry.variant === null && delivery!.winnerAt ? Date.parse(delivery!.winnerAt) : 0) + validity;
+    /** When the next seed copy is due (null: none is left to send). */
+    let seedsDueAt: number | null = seedCopies.length ? await this.sendSeedCopies(delivery, messages, startedAt() + validity) : null;
     /** The winner was chosen (here, by another node or by the operator): read the delivery again, for its winner. */
     const reread = async () => {
       delivery = (await deliveries.get(id)) ?? delivery!;
@@ -540,6 +543,9 @@ export class SendEngine {
           // Not before every group: a query each time would find nothing nearly always.
           if (this.now().getTime() - retriesCheckedAt >= RETRY_CHECK_MS) {
             retriesCheckedAt = this.now().getTime();
+            if (seedsDueAt !== null && seedsDueAt <= retriesCheckedAt) {
+              seedsDueAt = await this.sendSeedCopies(delivery, messages, startedAt() + validity);
+            }
             entries = await journal.claimRetries(id, window() - inFlight, this.now());
           }
           if (entries.length === 0) {
@@ -575,6 +581,11 @@ export class SendEngine {
           if (pending.held > 0 && delivery.experiment && (delivery.winner ?? null) === null && (await this.chooseWinnerIfDue(delivery))) {
             await reread();
             lastId = 0;
+            continue;
+          }
+          // Every recipient's message is done but a seed copy is still to go (the relay refused it for now): it is waited for.
+          if (seedsDueAt !== null && pending.queued + pending.retrying + pending.sending + pending.held + pending.waiting === 0) {
+            await settled(Math.min(1000, Math.max(50, seedsDueAt - this.now().getTime())));
             continue;
           }
           if (pending.queued + pending.retrying + pending.sending + pending.held + pending.waiting === 0) {
@@ -667,40 +678,73 @@ export class SendEngine {
   }
 
   /**
-   * Sends each seed address a copy of every variant, rendered with no profile's values (each
-   * field's default: no recipient's data goes to a seed inbox, often a third party's), marked
-   * `X-Mailroom-Seed`, with tracking and unsubscribe
-   * links that name no recipient (journal row 0: they work, and count nothing). What the relay
-   * said of each is kept apart from the journal; a copy is not retried.
+   * Sends the seed copies due now: each seed address gets a copy of every variant, rendered
+   * with no profile's values (each field's default: no recipient's data goes to a seed inbox,
+   * often a third party's), marked `X-Mailroom-Seed`, with tracking and unsubscribe links that
+   * name no recipient (journal row 0: they work, and count nothing). What became of each is
+   * kept apart from the journal. A copy the relay refuses for now is tried again as a message
+   * is (30 s, doubling, within the validity period); while the relay cannot be reached the
+   * copies wait, no attempt counted. Returns when the next copy is due (null: none is left).
    */
-  private async sendSeeds(delivery: EngineDelivery, messages: Compiled[]): Promise<void> {
+  private async sendSeedCopies(delivery: EngineDelivery, messages: Compiled[], validUntil: number): Promise<number | null> {
     const { journal, log } = this.options;
+    const samples = new Map<number, JournalEntry | undefined>();
     let sent = 0;
-    let copy = 0;
-    for (let v = 0; v < messages.length; v++) {
-      const sample =
-        (await journal.seedSample(delivery.id, delivery.experiment ? v : null)) ?? (await journal.seedSample(delivery.id, null));
-      if (!sample) continue;
+    let unreachable: string | null = null;
+    for (const copy of await journal.takeSeedCopies(delivery.id, this.now())) {
+      const v = copy.variant;
+      const record = (status: SeedCopy['status'], reply: string, counted: boolean, nextAttemptAt: number | null = null) =>
+        journal.recordSeed(delivery.id, { ...copy, status, reply, at: this.now().toISOString(), counted, nextAttemptAt });
+      // The relay could not be reached for the copy before: the others wait with it, untried.
+      if (unreachable !== null) {
+        await record('retrying', `not tried: ${unreachable}`, false, this.now().getTime() + RETRY_BASE_MS);
+        continue;
+      }
+      if (!samples.has(v)) {
+        samples.set(
+          v,
+          (await journal.seedSample(delivery.id, delivery.experiment ? v : null)) ?? (await journal.seedSample(delivery.id, null)),
+        );
+      }
+      const sample = samples.get(v);
+      if (!sample || !messages[v]) {
+        await record('failed', 'the delivery has no recipient to make the copy from', false);
+        continue;
+      }
       const subject = messages[v].message.subject.render({}, 'header', this.now());
-      for (const email of delivery.seeds ?? []) {
-        const entry: JournalEntry = { ...sample, id: 0, email, subject, values: {}, variant: v };
-        const outcome = await this.sendOne(delivery, messages, entry, this.options.messenger, `seed-${v}-${copy++}`);
-        await journal.recordSeed(delivery.id, {
-          email,
-          variant: v,
-          status: outcome.kind === 'sent' ? 'sent' : 'failed',
-          reply: outcome.reply,
-          at: this.now().toISOString(),
-        });
-        if (outcome.kind === 'sent') sent++;
+      const entry: JournalEntry = { ...sample, id: 0, email: copy.email, subject, values: {}, variant: v };
+      // The same Message-ID at every attempt: a copy tried again is one message.
+      const name = `seed-${v}-${Math.max(0, (delivery.seeds ?? []).indexOf(copy.email))}`;
+      const outcome = await this.sendOne(delivery, messages, entry, this.options.messenger, name);
+      const now = this.now().getTime();
+      if (outcome.kind === 'sent') {
+        sent++;
+        await record('sent', outcome.reply, true);
+      } else if (outcome.kind === 'unsent') {
+        unreachable = outcome.reply;
+        await record('retrying', outcome.reply, false, now + RETRY_BASE_MS);
+      } else if (outcome.kind === 'deferred' && outcome.until < validUntil) {
+        await record('retrying', outcome.reply, false, outcome.until);
+      } else if (outcome.kind === 'retry' && now < validUntil) {
+        await record('retrying', outcome.reply, true, now + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** copy.attempts));
+      } else if (outcome.kind === 'retry' || outcome.kind === 'deferred') {
+        await record('failed', `validity period expired; last reply: ${outcome.reply}`, true);
+      } else {
+        await record('failed', outcome.reply, true);
       }
     }
-    log(`delivery ${delivery.id}: ${sent} seed cop${sent === 1 ? 'y' : 'ies'} sent to ${(delivery.seeds ?? []).join(', ')}.`, {
-      level: 'info',
-      event: 'seeds-sent',
-      deliveryId: delivery.id,
-      copies: sent,
-    });
+    if (sent > 0) {
+      log(`delivery ${delivery.id}: ${sent} seed cop${sent === 1 ? 'y' : 'ies'} sent to ${(delivery.seeds ?? []).join(', ')}.`, {
+        level: 'info',
+        event: 'seeds-sent',
+        deliveryId: delivery.id,
+        copies: sent,
+      });
+    }
+    const left = await journal.seedsPending(delivery.id);
+    if (left.count === 0) return null;
+    // Copies in flight on another node, or waiting: look again when the first is due.
+    return left.nextAt ?? this.now().getTime() + RETRY_BASE_MS;
   }
 
   /** `seed`: a seed copy, marked so, with a Message-ID of its own (its row, 0, is no recipient's). */

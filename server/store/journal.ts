@@ -127,14 +127,22 @@ export interface SendJournal {
    */
   chooseWinner(deliveryId: string, winner: number, reason: string, now: Date): Promise<boolean>;
   /**
-   * Claims the sending of a delivery's seed copies: true for the one call that does (the first
-   * start, on one node); false ever after, so that no seed gets the copies twice by a restart.
+   * Queues a delivery's seed copies (`queued`, apart from the journal: in no figure), once: true
+   * for the one call that does (the first start, on one node); false ever after, so that no
+   * seed gets the copies twice by a restart.
    */
-  claimSeeds(deliveryId: string, now: Date): Promise<boolean>;
+  claimSeeds(deliveryId: string, copies: readonly { email: string; variant: number }[], now: Date): Promise<boolean>;
+  /**
+   * Claims the seed copies to send now (`sending`): queued, a retry that is due, or one left
+   * `sending` past the claim lease (its node died with it in flight: a seed may get that copy twice).
+   */
+  takeSeedCopies(deliveryId: string, now: Date): Promise<{ email: string; variant: number; attempts: number }[]>;
   /** Returns the sample each seed copy is made from: the delivery's first recipient (of variant `variant` with an A/B test). */
   seedSample(deliveryId: string, variant: number | null): Promise<JournalEntry | undefined>;
-  /** Keeps what became of a seed copy, apart from the journal (in no figure). */
-  recordSeed(deliveryId: string, copy: SeedCopy): Promise<void>;
+  /** Keeps what became of a claimed seed copy: final, or to try again at `nextAttemptAt` (`counted`: an attempt the relay answered). */
+  recordSeed(deliveryId: string, copy: SeedCopy & { counted: boolean; nextAttemptAt: number | null }): Promise<void>;
+  /** How many of the delivery's seed copies are still to send, and when the first retry among them is due. */
+  seedsPending(deliveryId: string): Promise<{ count: number; nextAt: number | null }>;
   /** Returns the delivery's seed copies, by address and variant. */
   seedCopies(deliveryId: string): Promise<SeedCopy[]>;
   /**
@@ -152,7 +160,7 @@ export const DEFER_MISSED_SQL = `UPDATE journal SET due_at = due_at + ((CAST(? A
 export interface SeedCopy {
   email: string;
   variant: number;
-  status: 'sent' | 'failed';
+  status: 'queued' | 'sending' | 'retrying' | 'sent' | 'failed' | 'cancelled';
   reply: string;
   at: string;
 }
@@ -162,8 +170,19 @@ export const SEED_SQL = {
   claim: 'UPDATE deliveries SET seeds_sent_at = ? WHERE id = ? AND seeds IS NOT NULL AND seeds_sent_at IS NULL',
   /** Takes the delivery's id and the variant twice (null: the first recipient, whatever its variant). */
   sample: `SELECT * FROM journal WHERE delivery_id = ? AND (CAST(? AS INTEGER) IS NULL OR variant = CAST(? AS INTEGER)) ORDER BY seq LIMIT 1`,
-  record: `INSERT INTO seed_sends (delivery_id, email, variant, status, reply, at) VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (delivery_id, email, variant) DO UPDATE SET status = excluded.status, reply = excluded.reply, at = excluded.at`,
+  /** Takes the delivery's id, the address, the variant and the time. */
+  queue: `INSERT INTO seed_sends (delivery_id, email, variant, status, reply, at) VALUES (?, ?, ?, 'queued', '', ?)
+    ON CONFLICT (delivery_id, email, variant) DO NOTHING`,
+  /** Takes the time, the delivery's id, the time (ms) and the time the lease ran out (ISO). */
+  take: `UPDATE seed_sends SET status = 'sending', at = ? WHERE delivery_id = ? AND (status = 'queued'
+    OR (status = 'retrying' AND next_attempt_at <= ?) OR (status = 'sending' AND at < ?)) RETURNING email, variant, attempts`,
+  record: `UPDATE seed_sends SET status = ?, reply = ?, at = ?, attempts = attempts + ?, next_attempt_at = ?
+    WHERE delivery_id = ? AND email = ? AND variant = ?`,
+  pending: `SELECT COUNT(*) AS n, MIN(CASE WHEN status = 'retrying' THEN next_attempt_at END) AS next FROM seed_sends
+    WHERE delivery_id = ? AND status IN ('queued', 'sending', 'retrying')`,
+  /** Takes the time and the delivery's id: Stop cancels the copies still to send. */
+  cancel: `UPDATE seed_sends SET status = 'cancelled', reply = 'the delivery was stopped', at = ?
+    WHERE delivery_id = ? AND status IN ('queued', 'retrying')`,
   copies: 'SELECT email, variant, status, reply, at FROM seed_sends WHERE delivery_id = ? ORDER BY email, variant',
 };
 

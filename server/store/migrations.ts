@@ -736,4 +736,14 @@ export const MIGRATIONS: readonly Migration[] = [
   DROP INDEX journal_due;
   CREATE INDEX journal_due ON journal (delivery_id, status, due_at, id) WHERE due_at IS NOT NULL;`,
   },
+  {
+    reason:
+      'Seed copies are queued when sending first starts and retried like messages (a relay down, a temporary refusal): each keeps its attempts and when it is due again.',
+    sqlite: `
+  ALTER TABLE seed_sends ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE seed_sends ADD COLUMN next_attempt_at INTEGER;`,
+    postgres: `
+  ALTER TABLE seed_sends ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE seed_sends ADD COLUMN next_attempt_at BIGINT;`,
+  },
 ];

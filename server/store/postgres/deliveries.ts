@@ -29,7 +29,8 @@ import {
   type ServerDelivery,
   type TrackingFigures,
 } from '../deliveries';
-import type { Pg, PgRunner } from './database';
+import { SEED_SQL } from '../journal';
+import { numbered, type Pg, type PgRunner } from './database';
 
 export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>): DeliveryStore {
   const get = async (runner: PgRunner, id: string, lock = false): Promise<ServerDelivery | undefined> => {
@@ -267,6 +268,7 @@ export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>)
         }
         if (to === 'stopped') {
           await tx`UPDATE journal SET status = 'cancelled', updated_at = ${at} WHERE delivery_id = ${id} AND status IN ('queued', 'retrying', 'held')`;
+          await tx.unsafe(numbered(SEED_SQL.cancel), [at, id]);
         }
         return { ok: true as const, delivery: (await get(tx, id))! };
       }) as ReturnType<DeliveryStore['transition']>;

@@ -226,9 +226,32 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
       >[0];
       return variantFiguresOf(rows, variants);
     },
-    async claimSeeds(deliveryId, now) {
-      const claimed = await sql.unsafe(numbered(`${SEED_SQL.claim} RETURNING id`), [now.toISOString(), deliveryId], { prepare: true });
-      return claimed.length === 1;
+    claimSeeds(deliveryId, copies, now) {
+      const at = now.toISOString();
+      return sql.begin(async (tx) => {
+        const claimed = await tx.unsafe(numbered(`${SEED_SQL.claim} RETURNING id`), [at, deliveryId]);
+        if (claimed.length !== 1) return false;
+        await tx`INSERT INTO seed_sends (delivery_id, email, variant, status, reply, at)
+          SELECT ${deliveryId}, c.email, c.variant, 'queued', '', ${at}
+          FROM unnest(${copies.map((c) => c.email)}::text[], ${copies.map((c) => c.variant)}::int[]) AS c(email, variant)
+          ON CONFLICT (delivery_id, email, variant) DO NOTHING`;
+        return true;
+      }) as Promise<boolean>;
+    },
+    async takeSeedCopies(deliveryId, now) {
+      const rows = (await sql.unsafe(
+        numbered(SEED_SQL.take),
+        [now.toISOString(), deliveryId, now.getTime(), new Date(now.getTime() - CLAIM_LEASE_MS).toISOString()],
+        { prepare: true },
+      )) as unknown as { email: string; variant: number; attempts: number }[];
+      return rows.map((r) => ({ email: r.email, variant: Number(r.variant), attempts: Number(r.attempts) }));
+    },
+    async seedsPending(deliveryId) {
+      const [row] = (await sql.unsafe(numbered(SEED_SQL.pending), [deliveryId], { prepare: true })) as unknown as {
+        n: number;
+        next: number | null;
+      }[];
+      return { count: Number(row.n), nextAt: row.next === null ? null : Number(row.next) };
     },
     async seedSample(deliveryId, variant) {
       const [row] = (await sql.unsafe(numbered(SEED_SQL.sample), [deliveryId, variant, variant] as never[], {
@@ -237,9 +260,20 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
       return row && toEntry(row);
     },
     async recordSeed(deliveryId, copy) {
-      await sql.unsafe(numbered(SEED_SQL.record), [deliveryId, copy.email, copy.variant, copy.status, copy.reply.slice(0, 500), copy.at], {
-        prepare: true,
-      });
+      await sql.unsafe(
+        numbered(SEED_SQL.record),
+        [
+          copy.status,
+          copy.reply.slice(0, 500),
+          copy.at,
+          copy.counted ? 1 : 0,
+          copy.nextAttemptAt,
+          deliveryId,
+          copy.email,
+          copy.variant,
+        ] as never[],
+        { prepare: true },
+      );
     },
     async deferMissed(deliveryId, windowMs, now) {
       const moved = await sql.unsafe(

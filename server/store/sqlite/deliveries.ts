@@ -25,6 +25,7 @@ import {
   type ServerDelivery,
   type TrackingFigures,
 } from '../deliveries';
+import { SEED_SQL } from '../journal';
 import { asAsync, type Sync } from '../sync';
 import { waveSql } from '../../../shared/send-time';
 import type { Db } from './database';
@@ -132,6 +133,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
   const cancelRemaining = db.prepare(
     `UPDATE journal SET status = 'cancelled', updated_at = ? WHERE delivery_id = ? AND status IN ('queued', 'retrying', 'held')`,
   );
+  const cancelSeeds = db.prepare(SEED_SQL.cancel);
   const audienceCount = db.prepare('SELECT COUNT(*) FROM profiles').pluck();
   const deletedCount = db.prepare('SELECT COUNT(*) FROM tombstones').pluck();
   const addressOf = db.prepare('SELECT email FROM profiles WHERE id = ?').pluck();
@@ -312,7 +314,10 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
         scheduledAt: fields.scheduledAt ?? null,
       }).changes;
       if (changed === 0) return refuse(409, 'invalid-transition', transitionRefusal(get(id)!, to));
-      if (to === 'stopped') cancelRemaining.run(at, id);
+      if (to === 'stopped') {
+        cancelRemaining.run(at, id);
+        cancelSeeds.run(at, id);
+      }
       // Waves are due from the start of sending: the first start sets each row's due time by its wave.
       if (to === 'sending' && delivery.startedAt === null && delivery.waves) {
         db.prepare(`UPDATE journal SET due_at = ? + (${waveSql(delivery.waves)}) * ? WHERE delivery_id = ? AND due_at IS NULL`).run(

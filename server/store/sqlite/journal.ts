@@ -77,6 +77,9 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
   const claimSeeds = db.prepare(SEED_SQL.claim);
   const seedSample = db.prepare(SEED_SQL.sample);
   const recordSeed = db.prepare(SEED_SQL.record);
+  const queueSeed = db.prepare(SEED_SQL.queue);
+  const takeSeeds = db.prepare(SEED_SQL.take);
+  const seedsPending = db.prepare(SEED_SQL.pending);
   const seedCopies = db.prepare(SEED_SQL.copies);
   const deferMissed = db.prepare(DEFER_MISSED_SQL);
   const variantFigures = db.prepare(VARIANT_FIGURES_SQL);
@@ -174,13 +177,37 @@ function syncSendJournal(db: Db, nodeId: string): Sync<SendJournal> {
     settleUnknown: (deliveryId, resend, now) => settle.run(resend ? 'queued' : 'cancelled', now.toISOString(), deliveryId).changes,
     variantFigures: (deliveryId, variants) =>
       variantFiguresOf(variantFigures.all(deliveryId) as Parameters<typeof variantFiguresOf>[0], variants),
-    claimSeeds: (deliveryId, now) => claimSeeds.run(now.toISOString(), deliveryId).changes === 1,
+    claimSeeds: db.transaction((deliveryId: string, copies: readonly { email: string; variant: number }[], now: Date) => {
+      const at = now.toISOString();
+      if (claimSeeds.run(at, deliveryId).changes !== 1) return false;
+      for (const copy of copies) queueSeed.run(deliveryId, copy.email, copy.variant, at);
+      return true;
+    }),
+    takeSeedCopies: (deliveryId, now) =>
+      takeSeeds.all(now.toISOString(), deliveryId, now.getTime(), new Date(now.getTime() - CLAIM_LEASE_MS).toISOString()) as {
+        email: string;
+        variant: number;
+        attempts: number;
+      }[],
+    seedsPending(deliveryId) {
+      const row = seedsPending.get(deliveryId) as { n: number; next: number | null };
+      return { count: row.n, nextAt: row.next };
+    },
     seedSample(deliveryId, variant) {
       const row = seedSample.get(deliveryId, variant, variant) as JournalRow | undefined;
       return row && toEntry(row);
     },
     recordSeed(deliveryId, copy) {
-      recordSeed.run(deliveryId, copy.email, copy.variant, copy.status, copy.reply.slice(0, 500), copy.at);
+      recordSeed.run(
+        copy.status,
+        copy.reply.slice(0, 500),
+        copy.at,
+        copy.counted ? 1 : 0,
+        copy.nextAttemptAt,
+        deliveryId,
+        copy.email,
+        copy.variant,
+      );
     },
     seedCopies: (deliveryId) => seedCopies.all(deliveryId) as SeedCopy[],
     deferMissed: (deliveryId, windowMs, now) => deferMissed.run(now.getTime(), windowMs, deliveryId, windowMs, now.getTime()).changes,
