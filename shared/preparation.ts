@@ -84,7 +84,7 @@ export class Preparation {
   private readonly tally: KpiTally;
   private readonly inAudienceColumns: (block: ProfileColumns) => (position: number) => boolean;
   /** With a capacity rule, a control group or an A/B test, candidates wait for the end, when the overflow and the draws are known. */
-  private readonly held: { index: number; recipient: Omit<PreparedRecipient, 'seq'> }[] | null;
+  private readonly held: { index: number; recipient: PreparedRecipient }[] | null;
   private seq = 0;
   private seeds: string[] | undefined;
   /** The profile fields the messages read: A's, and every other variant's. */
@@ -251,7 +251,8 @@ export class Preparation {
       }
       if (size > this.largest.size) this.largest = { size, values };
       const subject = this.message.subject.render(values, 'header', this.sendAt);
-      const recipient: Omit<PreparedRecipient, 'seq'> = { profileId, email, subject, values };
+      // One object per recipient, numbered now (held ones when they are decided, at the end).
+      const recipient: PreparedRecipient = { seq: this.held ? 0 : ++this.seq, profileId, email, subject, values };
       if (this.due) {
         const dueAt = this.due(columns.zones![i] as string | null | undefined);
         recipient.dueAt = dueAt;
@@ -259,7 +260,7 @@ export class Preparation {
         if (dueAt > this.dueSpan[1]) this.dueSpan[1] = dueAt;
       }
       if (this.held) this.held.push({ index, recipient });
-      else out.recipients.push({ seq: ++this.seq, ...recipient });
+      else out.recipients.push(recipient);
     }
     return out;
   }
@@ -312,8 +313,10 @@ export class Preparation {
       const candidates = Int32Array.from(this.held, (h) => h.index);
       const overflow = decideAmongKept(this.rules, this.settings, this.analysis.analysis, candidates);
       this.held.forEach(({ recipient }, k) => {
-        if (overflow[k] < 0) last.recipients.push({ seq: ++this.seq, ...recipient });
-        else {
+        if (overflow[k] < 0) {
+          recipient.seq = ++this.seq;
+          last.recipients.push(recipient);
+        } else {
           this.tally.exclude(overflow[k]);
           last.exclusions.push(this.exclusion(recipient.profileId, recipient.email, overflow[k]));
         }

@@ -92,12 +92,12 @@ describe('a control group', () => {
     await page.getByText('Copy made: edit it and save.').waitFor();
     await page.getByLabel('Typology name').fill('Held out');
     await button('Add control group').click();
-    await page.getByLabel('Share of Control group').fill('10');
+    await page.getByLabel('Control group: hold out').fill('10');
     // A share that would be most of the delivery is refused with what to do.
-    await page.getByLabel('Share of Control group').fill('60');
+    await page.getByLabel('Control group: hold out').fill('60');
     await button('Save typology').click();
     await page.getByText('"Control group": hold out between 0.1 % and 50 % of the recipients.').waitFor();
-    await page.getByLabel('Share of Control group').fill('10');
+    await page.getByLabel('Control group: hold out').fill('10');
     await page.getByLabel('Seed addresses of the typology').fill('team@shop.example.com');
     await button('Save typology').click();
     await page.getByText('Typology "Held out" saved.').waitFor();
@@ -120,7 +120,7 @@ describe('a control group', () => {
 
     const whatIf = page.getByRole('region', { name: 'What-if' });
     const row = (label: string) => whatIf.getByRole('row', { name: new RegExp(`^\\s*${label}`) });
-    await whatIf.getByLabel('Share of Control group').fill('20');
+    await whatIf.getByLabel('Control group: hold out').fill('20');
     await expect.poll(() => row('Control group').textContent()).toContain(String(Math.round(before.toDeliver * 0.2)));
     await whatIf.getByRole('checkbox', { name: 'Control group' }).uncheck();
     await expect.poll(() => row('To deliver').textContent()).toContain(`+${held.toLocaleString('en-US')}`);
