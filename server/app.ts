@@ -36,6 +36,8 @@ import { openApiRoute } from './routes/openapi';
 import { operators } from './routes/operators';
 import { tokens } from './routes/tokens';
 import { webhooks } from './routes/webhooks';
+import { subscriberAdmin } from './routes/subscribers';
+import { subscriberPages } from './subscribers/routes';
 import { work } from './routes/work';
 import type { AppEnv, Services } from './services';
 import { mailboxPage } from './sink/mailbox-page';
@@ -63,6 +65,7 @@ export function createApp(services: Services) {
     .use('/assets', requireOperator, requireRole)
     .use('/webhooks/*', requireOperator, requireRole)
     .use('/webhooks', requireOperator, requireRole)
+    .use('/subscribers/*', requireOperator, requireRole)
     // Past the session and role checks above: a body is read only for an operator allowed the request, or to sign in.
     .use(limits)
     .route('/session', session)
@@ -75,7 +78,8 @@ export function createApp(services: Services) {
     .route('/tokens', tokens)
     .route('/audit', audit)
     .route('/assets', assets)
-    .route('/webhooks', webhooks);
+    .route('/webhooks', webhooks)
+    .route('/subscribers', subscriberAdmin);
   api.get('/openapi.json', openApiRoute(api));
 
   const app = new Hono<AppEnv>()
@@ -91,6 +95,7 @@ export function createApp(services: Services) {
     .use(except('/api/*', limits))
     .route('/api', api)
     .route('/', tracking)
+    .route('/', subscriberPages)
     .route('/', assetsPublic)
     .route('/', providerHooks)
     .route('/', operatorRoutes)

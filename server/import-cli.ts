@@ -58,6 +58,8 @@ async function main() {
       `Imported ${file} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${rows} rows, ${inserted} new, ${updated} updated, ${rejected} rejected.`,
     );
     if (repeated) console.log(`${repeated} rows repeated an address seen earlier in the file; the later row won.`);
+    if (outcome.summary.erased)
+      console.log(`${outcome.summary.erased} were at addresses erased at their owners' request and were not imported.`);
     if (outcome.summary.keptUnsubscribed)
       console.log(`${outcome.summary.keptUnsubscribed} had unsubscribed themselves through a message and stay unsubscribed.`);
     if (rejected) {

@@ -1,5 +1,7 @@
 /** Everything a request handler may use, built once at start and handed to the app. */
 
+import { Subscribers } from './subscribers/subscribers';
+import { createSubscriberTokens } from './subscribers/tokens';
 import { IMPORT_MAX_BYTES } from './http/body-limits';
 import { createSignInLimits, type SignInLimitOptions, type SignInLimits } from './http/sign-in-limits';
 import { DeliveryCommands } from './application/delivery-commands';
@@ -68,6 +70,8 @@ export interface Services {
   commands: DeliveryCommands;
   /** Webhooks out (application/webhooks.ts). */
   webhooks: Webhooks;
+  /** Sign-up forms, double opt-in, the preference centre, access and erasure (subscribers/subscribers.ts). */
+  subscribers: Subscribers;
   /** Bounces and complaints reported later (application/late-outcomes.ts). */
   lateOutcomes: LateOutcomes;
   /** Opens, clicks and unsubscribes (application/tracking-events.ts). */
@@ -198,6 +202,16 @@ export function createServices(stores: Stores, options: ServiceOptions): Service
       emit: (event, data) => webhooks.emit(event, data),
     }),
     webhooks,
+    subscribers: new Subscribers({
+      store: stores.subscribers,
+      audience: stores.audience,
+      settings: stores.settings,
+      tokens: createSubscriberTokens(options.secret),
+      messenger: () => engine.messenger,
+      publicUrl: options.publicUrl,
+      now,
+      log: (line) => options.log(line),
+    }),
     lateOutcomes: new LateOutcomes({
       lateOutcomes: stores.lateOutcomes,
       settings: stores.settings,

@@ -808,6 +808,8 @@ export interface ImportSummary {
   unsubscribed: number;
   /** Rows that said subscribed for someone who had unsubscribed through a message: they stay unsubscribed. */
   keptUnsubscribed: number;
+  /** Rows at the address of a profile erased at its owner's request: not imported. */
+  erased?: number;
   columns: string[];
   /** How number and date columns were read (the decimal mark, the order of dates), per column. */
   formats: { column: string; field: string; format: string }[];

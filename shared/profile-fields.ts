@@ -89,6 +89,9 @@ export interface ProfileBlockView extends ProfileColumns {
   profileAt(position: number): Profile;
 }
 
+/** Signed up through a double opt-in form, not confirmed yet. */
+export const PENDING = 64;
+
 /** Returns the flags of a profile: its suppression, and what preparation needs to know of its address. */
 export function profileFlags(profile: Profile): number {
   const email = normalizeEmail(profile.email);
@@ -98,6 +101,7 @@ export function profileFlags(profile: Profile): number {
     (profile.status === 'unsubscribed' ? UNSUBSCRIBED : 0) |
     (profile.denylisted ? DENYLISTED : 0) |
     (profile.quarantined ? QUARANTINED : 0) |
+    (profile.pending ? PENDING : 0) |
     (valid && !smtputf8 ? 0 : INVALID_ADDRESS) |
     (smtputf8 ? SMTPUTF8_ONLY : 0) |
     (mailboxKey(profile.email) === profile.email ? 0 : MAILBOX_DIFFERS)

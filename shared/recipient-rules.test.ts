@@ -65,6 +65,7 @@ function messyAudience(count: number): { profiles: Profile[]; history: ContactHi
       status: random() < 0.08 ? 'unsubscribed' : 'subscribed',
       denylisted: random() < 0.03,
       quarantined: random() < 0.03,
+      pending: random() < 0.03,
       attributes: random() < 0.9 ? { points: Math.floor(random() * 1000) } : {},
     });
   });
@@ -145,13 +146,15 @@ describe('what-if', () => {
     expect(whatIf(compiled, analysis, without('unsubscribed')).toDeliver).toBe(1_000);
   });
 
-  it('with every rule off delivers to every targeted profile', () => {
+  it('with every rule off delivers to every targeted profile but those who have not confirmed (no what-if mails them)', () => {
+    const pending = profiles.filter((p) => p.pending).length;
+    expect(pending).toBeGreaterThan(0);
     expect(whatIf(compiled, analysis, { enabled: new Set(), limits: all.limits })).toEqual({
       targeted: 5_000,
-      toDeliver: 5_000,
-      excluded: 0,
-      excludedByCause: {},
-      excludedByRule: {},
+      toDeliver: 5_000 - pending,
+      excluded: pending,
+      excludedByCause: { pending },
+      excludedByRule: { 'Not confirmed yet': pending },
     });
   });
 });

@@ -22,6 +22,7 @@ import {
   INVALID_ADDRESS,
   MAILBOX_DIFFERS,
   profilesView,
+  PENDING,
   QUARANTINED,
   timeOf,
   UNSUBSCRIBED,
@@ -209,6 +210,8 @@ function columnTest(rule: Extract<RecipientRule, { kind: 'filtering' }>, context
       return flag(DENYLISTED);
     case 'quarantined':
       return flag(QUARANTINED);
+    case 'pending':
+      return flag(PENDING);
     case 'invalid-address':
       return () => (_, valid) => !valid;
     case 'condition': {
@@ -453,7 +456,9 @@ export class Decider {
   ) {
     const { rules } = compiled;
     rules.forEach((rule, index) => {
-      if (!settings.enabled.has(rule.id)) return;
+      // Someone who has not confirmed a double opt-in is never mailed: no what-if switches that off.
+      const always = rule.kind === 'filtering' && rule.check === 'pending';
+      if (!settings.enabled.has(rule.id) && !always) return;
       const bit = compiled.profileRules.findIndex((p) => p.rule === index);
       const pressure = compiled.pressure.findIndex((p) => p.rule === index);
       if (bit >= 0 || pressure >= 0) this.order.push({ rule: index, bit, pressure, limit: settings.limits.get(rule.id) ?? Infinity });

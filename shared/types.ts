@@ -36,6 +36,8 @@ export interface Profile {
   denylisted: boolean;
   /** Quarantined after a hard bounce or a complaint. */
   quarantined: boolean;
+  /** Signed up through a double opt-in form and not confirmed yet: never mailed (absent: false). */
+  pending?: boolean;
   attributes: Record<string, AttributeValue>;
   createdAt: string;
   updatedAt: string;
@@ -50,6 +52,12 @@ export interface ProfileInput {
   timeZone?: string;
   status?: SubscriptionStatus;
   attributes?: Record<string, AttributeValue>;
+  /**
+   * A new profile signed up through a double opt-in form: pending until confirmed (true), or
+   * confirmed now (false clears it). Absent: unchanged. A pending profile may be written at an
+   * erased address: it is not mailed unless its owner confirms.
+   */
+  pending?: boolean;
 }
 
 export type DeliveryStatus = 'draft' | 'preparing' | 'prepared' | 'failed' | 'scheduled' | 'sending' | 'paused' | 'stopped' | 'completed';
@@ -109,7 +117,9 @@ export type ExclusionCause =
   | 'pressure'
   | 'capacity'
   /** Held out at random by a control group rule: not mailed, so that the report can compare. */
-  | 'control-group';
+  | 'control-group'
+  /** Signed up through a double opt-in form and not confirmed yet. */
+  | 'pending';
 
 export interface Exclusion {
   profileId: number;

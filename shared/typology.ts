@@ -30,7 +30,7 @@ export type ControlCheck =
   | 'dark-mode'
   | 'total-size';
 /** Built-in filtering checks on one profile. */
-export type ProfileCheck = 'unsubscribed' | 'denylisted' | 'quarantined' | 'invalid-address';
+export type ProfileCheck = 'unsubscribed' | 'denylisted' | 'quarantined' | 'invalid-address' | 'pending';
 
 /** Which profiles a capacity rule keeps first; the overflow is the end of this order. */
 export type CapacityOrder = { by: 'random' } | { by: 'field'; field: string; direction: 'desc' | 'asc' };
@@ -157,6 +157,7 @@ export const CAUSE_LABELS: Record<ExclusionCause, string> = {
   pressure: 'Pressure',
   capacity: 'Capacity',
   'control-group': 'Control group',
+  pending: 'Not confirmed yet',
 };
 
 /**
@@ -168,8 +169,15 @@ export const CAUSE_LABELS: Record<ExclusionCause, string> = {
 export function recipientRules(typology: Typology): RecipientRule[] {
   const phase = (rule: RecipientRule) =>
     rule.kind === 'holdout' ? 3 : rule.kind === 'capacity' ? 2 : rule.kind === 'filtering' && rule.check === 'duplicate-address' ? 1 : 0;
-  return typology.rules.filter((rule): rule is RecipientRule => rule.kind !== 'control').sort((a, b) => phase(a) - phase(b));
+  const rules = typology.rules.filter((rule): rule is RecipientRule => rule.kind !== 'control' && !isPendingRule(rule));
+  // Whatever the typology says, someone who has not confirmed a double opt-in is not mailed: the rule comes first, on.
+  return [PENDING_RULE, ...rules.sort((a, b) => phase(a) - phase(b))];
 }
+
+/** The rule every preparation applies first, in every typology: profiles pending their double opt-in's confirmation. */
+export const PENDING_RULE: RecipientRule = { id: 'pending', name: 'Not confirmed yet', kind: 'filtering', check: 'pending', enabled: true };
+
+const isPendingRule = (rule: TypologyRule) => rule.kind === 'filtering' && rule.check === 'pending';
 
 export interface ControlFinding {
   rule: string;

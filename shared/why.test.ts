@@ -51,6 +51,7 @@ describe('explainProfile', () => {
     expect(
       trace.rules.map((r) => `${r.kind} ${r.name}: ${r.applies}${r.enabled ? '' : ' (off)'}${r.detail ? ` (${r.detail})` : ''}`),
     ).toEqual([
+      'Filtering Not confirmed yet: false',
       'Filtering Unsubscribed: true',
       'Filtering Denylisted: false',
       'Filtering Quarantined: true',

@@ -95,7 +95,8 @@ export async function importCsv(input: Readable, audience: AudienceStore, option
     if (batch.length === 0) return;
     const rows = batch;
     batch = [];
-    const { inserted, updated, repeated, keptUnsubscribed } = await audience.upsertMany(rows, source, now(), summary.id);
+    const { inserted, updated, repeated, keptUnsubscribed, erased } = await audience.upsertMany(rows, source, now(), summary.id);
+    if (erased) summary.erased = (summary.erased ?? 0) + erased;
     summary.inserted += inserted;
     summary.updated += updated;
     summary.repeated += repeated;

@@ -52,7 +52,8 @@ export function contentSecurityPolicy(scriptHashes: readonly string[]): ContentS
 }
 
 /** Returns true for the paths that mail clients reach: tracking, unsubscribe and images. */
-const reachedFromMail = (path: string) => path.startsWith('/t/') || path.startsWith('/u/') || path.startsWith('/a/');
+const reachedFromMail = (path: string) =>
+  path.startsWith('/t/') || path.startsWith('/u/') || path.startsWith('/a/') || path.startsWith('/f/') || path.startsWith('/p/');
 
 /** Returns middleware setting the security headers, with the inline script hashes of the app's index.html. */
 export function securityHeaders(scriptHashes: readonly string[]): MiddlewareHandler {

@@ -106,8 +106,8 @@ export function clientKey(address: string | undefined): string {
     .join(':')}::/64`;
 }
 
-/** Failures per key within a window: at most `limit` timestamps a key, at most `maxKeys` keys. */
-function slidingWindow(limit: number, windowMs: number, maxKeys: number) {
+/** Counts events per key over a sliding window, in memory, holding at most `maxKeys` keys (the least recent go first). */
+export function slidingWindow(limit: number, windowMs: number, maxKeys: number) {
   // Map order is the order of each key's latest failure: the first key failed least recently.
   const failures = new Map<string, number[]>();
   const recent = (key: string, at: number) => (failures.get(key) ?? []).filter((t) => t > at - windowMs);

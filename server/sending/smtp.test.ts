@@ -180,10 +180,10 @@ describe('tracking the received messages', () => {
     expect(page.profiles.map((p) => [p.email, p.status])).toEqual([['plain@example.com', 'unsubscribed']]);
   });
 
-  it('shows a confirm page for the unsubscribe link, escaping the address', async () => {
+  it('shows the preference centre for the unsubscribe link, its one button posting back to the link, escaping the address', async () => {
     const url = path(unsubscribeUrl(to('html@example.com')));
     const page = await (await kit.app.request(url)).text();
-    expect(page).toContain('<form method="post"><button type="submit">Unsubscribe</button></form>');
+    expect(page).toContain(`<form method="post" action="${url}"><button type="submit" class="quiet">Afmelden voor alles</button></form>`);
     expect(page).toContain('html@example.com');
     expect((await kit.app.request('/u/forged.token')).status).toBe(404);
   });

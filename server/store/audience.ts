@@ -5,6 +5,8 @@
  * upserts and suppression changes stamp the profile, deletions leave a tombstone.
  */
 
+import { createHash } from 'node:crypto';
+import { normalizeEmail } from '../../shared/email-address';
 import type { AttributeDefinition, ContactHistoryEntry, Profile, ProfileInput, SubscriptionStatus } from '../../shared/types';
 
 export type { ProfileInput };
@@ -77,6 +79,18 @@ export interface UpsertCounts {
   repeated: number;
   /** Rows that said subscribed for someone who had unsubscribed themselves: they stay unsubscribed. */
   keptUnsubscribed: number;
+  /** Rows at the address of a profile erased at its owner's request: not written (erasedAddressHash). */
+  erased: number;
+}
+
+/**
+ * What is kept of an erased profile's address, so that no import brings it back by mistake: a
+ * SHA-256 of the normalized address (not the address; an address can still be checked against it).
+ */
+export function erasedAddressHash(email: string): string {
+  return createHash('sha256')
+    .update(`mailroom erased\u0000${normalizeEmail(email)}`)
+    .digest('hex');
 }
 
 /** True for a status the recipient chose (an unsubscribe link, a one-click unsubscribe): no import can undo it. */
@@ -121,6 +135,8 @@ export interface AudienceStore {
   removeSeeded(emails: readonly string[], marks: SeedMarks, attributes: readonly string[]): Promise<SeedRemoval>;
   /** Returns true when the profile was subscribed and is now unsubscribed. */
   unsubscribe(profileId: number, source: string, now: Date): Promise<boolean>;
+  /** Subscribes the profile again by its owner's own confirmed choice (a double opt-in): true when it was unsubscribed. */
+  optIn(profileId: number, source: string, now: Date): Promise<boolean>;
   denylist(email: string, reason: string, by: string, now: Date): Promise<void>;
   undeny(email: string): Promise<boolean>;
   /** Quarantines the address (its profile changes, so every replica hears of it); `liftAt`: when it ends by itself. */
@@ -161,6 +177,7 @@ export interface ProfileRow {
   attributes: string;
   denylisted: number;
   quarantined: number;
+  pending_since?: string | null;
   created_at: string;
   updated_at: string;
   change_seq: number;
@@ -178,6 +195,7 @@ export const toProfile = (r: ProfileRow): Profile => ({
   statusSource: r.status_source,
   denylisted: Number(r.denylisted) === 1,
   quarantined: Number(r.quarantined) === 1,
+  ...(r.pending_since ? { pending: true } : {}),
   attributes: JSON.parse(r.attributes),
   createdAt: r.created_at,
   updatedAt: r.updated_at,

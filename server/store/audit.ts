@@ -32,10 +32,15 @@ export const AUDIT_ACTIONS = [
   'uploaded',
   'webhook-created',
   'webhook-removed',
+  'form-saved',
+  'form-removed',
+  'profile-exported',
+  'profile-erased',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export type AuditObjectKind = 'delivery' | 'typology' | 'settings' | 'audience' | 'operator' | 'token' | 'template' | 'asset' | 'webhook';
+export type AuditObjectKind =
+  'delivery' | 'typology' | 'settings' | 'audience' | 'operator' | 'token' | 'template' | 'asset' | 'webhook' | 'form';
 
 export interface AuditEntry {
   id: number;

@@ -250,9 +250,10 @@ export const toEntry = (r: JournalRow): JournalEntry => ({
 export const SUPPRESSED_NOW = `CASE
     WHEN p.id IS NULL THEN 'deleted'
     WHEN p.status = 'unsubscribed' THEN 'unsubscribed'
+    WHEN p.pending_since IS NOT NULL THEN 'pending'
     WHEN EXISTS (SELECT 1 FROM profiles a WHERE a.email = j.email AND a.status = 'unsubscribed') THEN 'unsubscribed'
     WHEN EXISTS (SELECT 1 FROM denylist d WHERE d.email = j.email) THEN 'denylisted'
     WHEN EXISTS (SELECT 1 FROM quarantine q WHERE q.email = j.email) THEN 'quarantined'
   END`;
 
-export type ClaimedRow = JournalRow & { suppressed: 'deleted' | 'unsubscribed' | 'denylisted' | 'quarantined' | null };
+export type ClaimedRow = JournalRow & { suppressed: 'deleted' | 'unsubscribed' | 'pending' | 'denylisted' | 'quarantined' | null };

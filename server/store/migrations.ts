@@ -746,4 +746,48 @@ export const MIGRATIONS: readonly Migration[] = [
   ALTER TABLE seed_sends ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE seed_sends ADD COLUMN next_attempt_at BIGINT;`,
   },
+  {
+    reason:
+      "The subscriber's side: sign-up forms, the consents they collect (pending until the confirmation link is clicked, with the time, address, form and text shown), a profile pending its confirmation (never mailed), and the hashed addresses of erased profiles, which no import brings back.",
+    sqlite: `
+  ALTER TABLE profiles ADD COLUMN pending_since TEXT;
+  CREATE TABLE signup_forms (id TEXT PRIMARY KEY, definition TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+  CREATE TABLE consents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    profile_id INTEGER,
+    email TEXT NOT NULL,
+    form_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    text_shown TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    ip TEXT,
+    user_agent TEXT,
+    submitted_at TEXT NOT NULL,
+    confirmed_at TEXT,
+    confirm_ip TEXT,
+    payload TEXT NOT NULL
+  );
+  CREATE INDEX consents_email ON consents (email);
+  CREATE TABLE erased_addresses (hash TEXT PRIMARY KEY, at TEXT NOT NULL);`,
+    postgres: `
+  ALTER TABLE profiles ADD COLUMN pending_since TEXT;
+  CREATE TABLE signup_forms (id TEXT PRIMARY KEY, definition TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+  CREATE TABLE consents (
+    id BIGSERIAL PRIMARY KEY,
+    profile_id BIGINT,
+    email TEXT NOT NULL,
+    form_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    text_shown TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    ip TEXT,
+    user_agent TEXT,
+    submitted_at TEXT NOT NULL,
+    confirmed_at TEXT,
+    confirm_ip TEXT,
+    payload TEXT NOT NULL
+  );
+  CREATE INDEX consents_email ON consents (email);
+  CREATE TABLE erased_addresses (hash TEXT PRIMARY KEY, at TEXT NOT NULL);`,
+  },
 ];

@@ -12,6 +12,7 @@ import type { DeliveryStore } from './deliveries';
 import type { SendJournal } from './journal';
 import type { LateOutcomeStore } from './late-outcomes';
 import type { WebhookStore } from './webhooks';
+import type { SubscriberStore } from './subscribers';
 import type { MailboxStore } from './mailbox';
 import type { NodeStore } from './nodes';
 import type { OperatorStore } from './operators';
@@ -40,6 +41,8 @@ export interface Stores {
   audit: AuditStore;
   /** Webhooks out and their deliveries (store/webhooks.ts). */
   webhooks: WebhookStore;
+  /** Sign-up forms, consents and erasure (store/subscribers.ts). */
+  subscribers: SubscriberStore;
   /** Bounces and complaints reported later (store/late-outcomes.ts). */
   lateOutcomes: LateOutcomeStore;
   /** Images uploaded for messages (store/assets.ts). */

@@ -7,13 +7,14 @@
 
 import { Hono, type Context } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { pageLocale, type PageLocale, type SubscriberSettings } from '../../shared/subscribers';
 import { escapeHtml } from '../../shared/template';
+import type { Profile } from '../../shared/types';
 import type { AppEnv } from '../services';
+import { page, WORDS } from '../subscribers/pages';
 
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const NO_STORE = { 'Cache-Control': 'no-store, max-age=0' };
-const SEED_COPY =
-  '<p>This is a seed copy of the message, sent to check it: its unsubscribe link changes nothing, and nobody is unsubscribed.</p>';
 
 export const tracking = new Hono<AppEnv>()
   .get('/t/o/:token', async (c) => {
@@ -25,28 +26,93 @@ export const tracking = new Hono<AppEnv>()
     const url = await c.var.services.events.click(c.req.param('token'), seenBy(c));
     return url ? c.redirect(url, 302) : c.text('This link is not valid.', 404);
   })
+  // The preference centre: leave everything (one click, as the List-Unsubscribe header's), choose topics, or ask for one's data.
   .get('/u/:token', async (c) => {
-    if (c.var.services.events.seedCopy(c.req.param('token'), 'u')) return c.html(page('Seed copy', SEED_COPY), 200);
-    const target = await c.var.services.events.unsubscribeTarget(c.req.param('token'));
-    if (!target)
-      return c.html(page('Link not valid', '<p>This unsubscribe link is not valid. Use the link from the message itself.</p>'), 404);
-    return c.html(
-      page(
-        'Unsubscribe',
-        `<p>Stop receiving these emails at <strong>${escapeHtml(target.email)}</strong>?</p>
-         <form method="post"><button type="submit">Unsubscribe</button></form>`,
-      ),
-      200,
-    );
+    const { events, subscribers, audience } = c.var.services;
+    const settings = await subscribers.settings();
+    if (events.seedCopy(c.req.param('token'), 'u')) return seedPage(c, settings);
+    const target = await events.unsubscribeTarget(c.req.param('token'));
+    const profile = target && (await audience.get(target.profileId));
+    const locale = pageLocaleOf(c, profile?.locale);
+    const w = WORDS[locale];
+    if (!target || !profile) return c.html(page(locale, settings, w.badLink, `<p>${w.badLinkBody}</p>`), 404, NO_STORE);
+    return c.html(preferenceCentre(c.req.param('token'), locale, settings, profile), 200, NO_STORE);
   })
   .post('/u/:token', async (c) => {
-    if (c.var.services.events.seedCopy(c.req.param('token'), 'u')) return c.html(page('Seed copy', SEED_COPY), 200);
-    const target = await c.var.services.events.unsubscribe(c.req.param('token'));
+    const { events, subscribers } = c.var.services;
+    const settings = await subscribers.settings();
+    if (events.seedCopy(c.req.param('token'), 'u')) return seedPage(c, settings);
+    const target = await events.unsubscribe(c.req.param('token'));
     if (!target) return c.text('This unsubscribe link is not valid.', 404);
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     if (form['List-Unsubscribe'] === 'One-Click') return c.text('Unsubscribed.', 200);
-    return c.html(page('Unsubscribed', `<p><strong>${escapeHtml(target.email)}</strong> will receive no more of these emails.</p>`), 200);
+    const profile = await c.var.services.audience.get(target.profileId);
+    const locale = pageLocaleOf(c, profile?.locale);
+    const w = WORDS[locale];
+    return c.html(page(locale, settings, w.unsubscribed, `<p>${w.unsubscribedBody(escapeHtml(target.email))}</p>`), 200, NO_STORE);
+  })
+  .post('/u/:token/preferences', async (c) => {
+    const { events, subscribers, audience } = c.var.services;
+    const settings = await subscribers.settings();
+    if (events.seedCopy(c.req.param('token'), 'u')) return seedPage(c, settings);
+    const target = await events.unsubscribeTarget(c.req.param('token'));
+    const profile = target && (await audience.get(target.profileId));
+    const locale = pageLocaleOf(c, profile?.locale);
+    if (!target || !profile)
+      return c.html(page(locale, settings, WORDS[locale].badLink, `<p>${WORDS[locale].badLinkBody}</p>`), 404, NO_STORE);
+    const form = await c.req.parseBody({ all: true }).catch(() => ({}) as Record<string, unknown>);
+    const given = form.topics === undefined ? [] : ([] as unknown[]).concat(form.topics).filter((t): t is string => typeof t === 'string');
+    const topics = await subscribers.chooseTopics(profile, given);
+    const saved = { ...profile, attributes: { ...profile.attributes, topics } };
+    return c.html(preferenceCentre(c.req.param('token'), locale, settings, saved, WORDS[locale].saved), 200, NO_STORE);
+  })
+  .post('/u/:token/data', async (c) => {
+    const { events, subscribers, audience } = c.var.services;
+    const settings = await subscribers.settings();
+    if (events.seedCopy(c.req.param('token'), 'u')) return seedPage(c, settings);
+    const target = await events.unsubscribeTarget(c.req.param('token'));
+    const profile = target && (await audience.get(target.profileId));
+    const locale = pageLocaleOf(c, profile?.locale);
+    if (!target || !profile)
+      return c.html(page(locale, settings, WORDS[locale].badLink, `<p>${WORDS[locale].badLinkBody}</p>`), 404, NO_STORE);
+    await subscribers.sendAccessLink(profile);
+    // Said the same whether it went or was held back: the page tells nobody how many were asked for.
+    return c.html(preferenceCentre(c.req.param('token'), locale, settings, profile, WORDS[locale].linkSent), 200, NO_STORE);
   });
+
+/** The page language: ?lang= when asked, else the profile's locale. */
+function pageLocaleOf(c: Context<AppEnv>, locale: string | undefined): PageLocale {
+  const asked = c.req.query('lang');
+  return asked === 'nl' || asked === 'en' ? asked : pageLocale(locale);
+}
+
+function seedPage(c: Context<AppEnv>, settings: SubscriberSettings) {
+  const locale = pageLocaleOf(c, undefined);
+  return c.html(page(locale, settings, WORDS[locale].seedTitle, `<p>${WORDS[locale].seedCopy}</p>`), 200, NO_STORE);
+}
+
+/** The preference centre of a profile: its topics (those the settings offer), leaving everything, and its data. */
+function preferenceCentre(token: string, locale: PageLocale, settings: SubscriberSettings, profile: Profile, notice?: string): string {
+  const w = WORDS[locale];
+  const at = `/u/${encodeURIComponent(token)}`;
+  const chosen = new Set(Array.isArray(profile.attributes.topics) ? (profile.attributes.topics as string[]) : []);
+  const topics = settings.topics.length
+    ? `<form method="post" action="${at}/preferences"><fieldset><legend>${w.topics}</legend>${settings.topics
+        .map(
+          (t) =>
+            `<label><input type="checkbox" name="topics" value="${escapeHtml(t.id)}"${chosen.has(t.id) ? ' checked' : ''}> ${escapeHtml(t.label[locale])}</label>`,
+        )
+        .join('')}</fieldset><button type="submit">${w.save}</button></form>`
+    : '';
+  return page(
+    locale,
+    settings,
+    w.preferences,
+    `${notice ? `<p role="status"><strong>${escapeHtml(notice)}</strong></p>` : ''}<p>${w.preferencesFor(escapeHtml(profile.email))}</p>${topics}
+<section><h2>${w.leave}</h2><p>${w.leaveHint}</p><form method="post" action="${at}"><button type="submit" class="quiet">${w.leave}</button></form></section>
+<section><h2>${w.yourData}</h2><p>${w.yourDataHint}</p><form method="post" action="${at}/data"><button type="submit" class="quiet">${w.sendLink}</button></form></section>`,
+  );
+}
 
 /** What the request shows of who made it: its user agent and address. */
 function seenBy(c: Context<AppEnv>) {
@@ -60,13 +126,4 @@ function remoteAddress(c: Context<AppEnv>): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title}</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1d2433}
-strong{overflow-wrap:anywhere}
-button{font:inherit;min-height:2.75rem;padding:.5rem 1.2rem;border-radius:7px;border:1px solid #1d3557;background:#1d3557;color:#fff;cursor:pointer}
-@media (max-width:40rem){body{margin:2rem auto}button{width:100%}}</style>
-</head><body><h1>${title}</h1>${body}</body></html>`;
 }

@@ -8,7 +8,7 @@
  * decodes only the columns it uses.
  */
 
-import { DENYLISTED, profileFlags, QUARANTINED, UNSUBSCRIBED } from '$shared/profile-fields';
+import { DENYLISTED, PENDING, profileFlags, QUARANTINED, UNSUBSCRIBED } from '$shared/profile-fields';
 import type { AttributeValue, Profile } from '$shared/types';
 
 /** Ids per block: profile `id` lives in block `Math.floor(id / BLOCK_SPAN)`. */
@@ -210,6 +210,7 @@ export class ProfileBlock {
         statusSource: statusSource[i],
         denylisted: (f & DENYLISTED) !== 0,
         quarantined: (f & QUARANTINED) !== 0,
+        ...(f & PENDING ? { pending: true } : {}),
         attributes,
         createdAt: createdAt[i] ?? '',
         updatedAt: updatedAt[i] ?? '',

@@ -13,6 +13,7 @@ import { normalizeEmail } from '../../../shared/email-address';
 import type { AttributeDefinition, ContactHistoryEntry, ProfileInput, SubscriptionStatus } from '../../../shared/types';
 import {
   changePage,
+  erasedAddressHash,
   isRecipientsOwnChoice,
   profileSearchText,
   searchWords,
@@ -36,6 +37,7 @@ interface Existing {
   time_zone: string;
   status: SubscriptionStatus;
   status_changed_at: string | null;
+  pending_since: string | null;
   status_source: string | null;
   attributes: string;
   imported_by: string | null;
@@ -108,11 +110,16 @@ export function postgresAudienceStore(sql: Pg): AudienceStore {
     upsertMany(profiles, source, now, importId) {
       return sql.begin(async (tx) => {
         const at = now.toISOString();
-        const counts: UpsertCounts = { inserted: 0, updated: 0, repeated: 0, keptUnsubscribed: 0 };
+        const counts: UpsertCounts = { inserted: 0, updated: 0, repeated: 0, keptUnsubscribed: 0, erased: 0 };
         const seqs = await changeNumbers(tx, profiles.length);
         const emails = [...new Set(profiles.map((p) => normalizeEmail(p.email)))];
         const found = await tx<Existing[]>`SELECT id, email, first_name, last_name, locale, time_zone, status, status_changed_at,
-            status_source, attributes, imported_by FROM profiles WHERE email = ANY(${emails}::text[]) FOR UPDATE`;
+            status_source, attributes, imported_by, pending_since FROM profiles WHERE email = ANY(${emails}::text[]) FOR UPDATE`;
+        const erased = new Set(
+          (await tx<{ hash: string }[]>`SELECT hash FROM erased_addresses WHERE hash = ANY(${emails.map(erasedAddressHash)}::text[])`).map(
+            (r) => r.hash,
+          ),
+        );
         // Each row applies over the state the rows before it left, as one by one (a file naming an address twice: the later wins).
         const state = new Map<string, Existing & { seq: number; isNew: boolean }>(
           found.map((e) => [e.email, { ...e, seq: 0, isNew: false }]),
@@ -120,6 +127,11 @@ export function postgresAudienceStore(sql: Pg): AudienceStore {
         profiles.forEach((input: ProfileInput, i) => {
           const email = normalizeEmail(input.email);
           const seq = seqs[i];
+          // An erased profile's address comes back only as its owner's own sign-up, pending their confirmation.
+          if (!input.pending && erased.has(erasedAddressHash(email))) {
+            counts.erased++;
+            return;
+          }
           const existing = state.get(email);
           if (!existing) {
             state.set(email, {
@@ -134,6 +146,7 @@ export function postgresAudienceStore(sql: Pg): AudienceStore {
               status_source: source,
               attributes: JSON.stringify(input.attributes ?? {}),
               imported_by: importId ?? null,
+              pending_since: input.pending ? at : null,
               seq,
               isNew: true,
             });
@@ -160,6 +173,7 @@ export function postgresAudienceStore(sql: Pg): AudienceStore {
           counts.updated++;
           if (importId && existing.imported_by === importId) counts.repeated++;
           existing.imported_by = importId ?? existing.imported_by;
+          if (input.pending === false) existing.pending_since = null;
           existing.seq = seq;
         });
         const rows = [...state.values()];
@@ -170,24 +184,25 @@ export function postgresAudienceStore(sql: Pg): AudienceStore {
           inserts.forEach((r, i) => (r.id = ids[i].id));
           const col = <K extends keyof (typeof inserts)[number]>(key: K) => inserts.map((r) => r[key]) as never;
           await tx`INSERT INTO profiles (id, email, first_name, last_name, locale, time_zone, status, status_changed_at, status_source,
-              attributes, created_at, updated_at, change_seq, imported_by, search_text)
-            SELECT id, email, first_name, last_name, locale, time_zone, status, changed, source, attributes, ${at}, ${at}, seq, imported, search
+              attributes, created_at, updated_at, change_seq, imported_by, search_text, pending_since)
+            SELECT id, email, first_name, last_name, locale, time_zone, status, changed, source, attributes, ${at}, ${at}, seq, imported, search,
+              pending
             FROM unnest(${col('id')}::bigint[], ${col('email')}::text[], ${col('first_name')}::text[], ${col('last_name')}::text[],
               ${col('locale')}::text[], ${col('time_zone')}::text[], ${col('status')}::text[], ${col('status_changed_at')}::text[],
               ${col('status_source')}::text[], ${col('attributes')}::text[], ${col('seq')}::bigint[], ${col('imported_by')}::text[],
-              ${inserts.map((r) => profileSearchText(r.email, r.first_name, r.last_name))}::text[])
-              AS n(id, email, first_name, last_name, locale, time_zone, status, changed, source, attributes, seq, imported, search)`;
+              ${inserts.map((r) => profileSearchText(r.email, r.first_name, r.last_name))}::text[], ${col('pending_since')}::text[])
+              AS n(id, email, first_name, last_name, locale, time_zone, status, changed, source, attributes, seq, imported, search, pending)`;
         }
         if (updates.length) {
           const col = <K extends keyof (typeof updates)[number]>(key: K) => updates.map((r) => r[key]) as never;
           await tx`UPDATE profiles p SET first_name = u.first_name, last_name = u.last_name, locale = u.locale, time_zone = u.time_zone,
               status = u.status, status_changed_at = u.changed, status_source = u.source, attributes = u.attributes, updated_at = ${at},
-              change_seq = u.seq, imported_by = u.imported, search_text = u.search
+              change_seq = u.seq, imported_by = u.imported, search_text = u.search, pending_since = u.pending
             FROM unnest(${col('id')}::bigint[], ${col('first_name')}::text[], ${col('last_name')}::text[], ${col('locale')}::text[],
               ${col('time_zone')}::text[], ${col('status')}::text[], ${col('status_changed_at')}::text[], ${col('status_source')}::text[],
               ${col('attributes')}::text[], ${col('seq')}::bigint[], ${col('imported_by')}::text[],
-              ${updates.map((r) => profileSearchText(r.email, r.first_name, r.last_name))}::text[])
-              AS u(id, first_name, last_name, locale, time_zone, status, changed, source, attributes, seq, imported, search)
+              ${updates.map((r) => profileSearchText(r.email, r.first_name, r.last_name))}::text[], ${col('pending_since')}::text[])
+              AS u(id, first_name, last_name, locale, time_zone, status, changed, source, attributes, seq, imported, search, pending)
             WHERE p.id = u.id`;
         }
         return counts;
@@ -199,6 +214,17 @@ export function postgresAudienceStore(sql: Pg): AudienceStore {
 
     delete(profileId) {
       return sql.begin(async (tx) => (await deleteIds(tx, [profileId], await changeNumbers(tx, 1))) === 1) as Promise<boolean>;
+    },
+
+    optIn(profileId, source, now) {
+      return sql.begin(async (tx) => {
+        const [seq] = await changeNumbers(tx, 1);
+        const at = now.toISOString();
+        const changed = await tx`UPDATE profiles SET status = 'subscribed', status_changed_at = ${at}, status_source = ${source},
+            updated_at = ${at}, change_seq = ${seq}, pending_since = NULL
+          WHERE id = ${profileId} AND status = 'unsubscribed' RETURNING id`;
+        return changed.length === 1;
+      }) as Promise<boolean>;
     },
 
     async search(query, limit) {

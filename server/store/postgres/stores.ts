@@ -6,6 +6,7 @@ import { postgresAudienceStore } from './audience';
 import { postgresAssetStore } from './assets';
 import { postgresAuditStore } from './audit';
 import { postgresWebhookStore } from './webhooks';
+import { postgresSubscriberStore } from './subscribers';
 import { postgresLateOutcomeStore } from './late-outcomes';
 import { numbered, openPostgres } from './database';
 import { postgresDeliveryStore } from './deliveries';
@@ -39,6 +40,7 @@ export async function openPostgresStores(url: string, nodeId: string, liveInterv
     nodes: postgresNodeStore(sql),
     audit: postgresAuditStore(sql),
     webhooks: postgresWebhookStore(sql),
+    subscribers: postgresSubscriberStore(sql),
     lateOutcomes: postgresLateOutcomeStore(sql),
     assets: postgresAssetStore(sql),
     work: postgresWorkStore(sql),

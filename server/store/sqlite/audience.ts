@@ -4,6 +4,7 @@ import { normalizeEmail } from '../../../shared/email-address';
 import type { AttributeDefinition, ProfileInput, SubscriptionStatus } from '../../../shared/types';
 import {
   changePage,
+  erasedAddressHash,
   isRecipientsOwnChoice,
   profileSearchText,
   searchWords,
@@ -45,9 +46,9 @@ function syncAudienceStore(db: Db): Sync<AudienceStore> {
   );
   const insert = db.prepare(
     `INSERT INTO profiles (id, email, first_name, last_name, locale, time_zone, status, status_changed_at, status_source, attributes,
-       created_at, updated_at, change_seq, imported_by, search_text)
+       created_at, updated_at, change_seq, imported_by, search_text, pending_since)
      VALUES (@id, @email, @firstName, @lastName, @locale, @timeZone, @status, @now, @source, @attributes, @now, @now, @seq, @importId,
-       @searchText)`,
+       @searchText, @pendingSince)`,
   );
   // A new profile never takes the id of a deleted one: SQLite would reuse the highest id, and a
   // replica pulling the tombstone and the new profile in one page would drop the new one (the
@@ -63,16 +64,22 @@ function syncAudienceStore(db: Db): Sync<AudienceStore> {
        status_changed_at = CASE WHEN @status IS NOT NULL AND @status <> status THEN @now ELSE status_changed_at END,
        status_source = CASE WHEN @status IS NOT NULL AND @status <> status THEN @source ELSE status_source END,
        status = coalesce(@status, status), attributes = @attributes, updated_at = @now, change_seq = @seq,
-       imported_by = coalesce(@importId, imported_by), search_text = @searchText
+       imported_by = coalesce(@importId, imported_by), search_text = @searchText,
+       pending_since = CASE WHEN @confirmed = 1 THEN NULL ELSE pending_since END
      WHERE id = @id`,
   );
   const remove = db.prepare('DELETE FROM profiles WHERE id = ?');
+  const erasedHash = db.prepare('SELECT 1 FROM erased_addresses WHERE hash = ?').pluck();
   const tombstone = db.prepare('INSERT OR REPLACE INTO tombstones (profile_id, change_seq) VALUES (?, ?)');
   const unsubscribe = db.prepare(
     `UPDATE profiles SET status = 'unsubscribed', status_changed_at = @now, status_source = @source, updated_at = @now, change_seq = @seq
      WHERE id = @id AND status = 'subscribed'`,
   );
   const statusOf = db.prepare('SELECT status FROM profiles WHERE id = ?').pluck();
+  const optIn = db.prepare(
+    `UPDATE profiles SET status = 'subscribed', status_changed_at = @now, status_source = @source, updated_at = @now, change_seq = @seq,
+       pending_since = NULL WHERE id = @id AND status = 'unsubscribed'`,
+  );
   const stamp = db.prepare('UPDATE profiles SET change_seq = ?, updated_at = ? WHERE email = ?');
   const deny = db.prepare(
     `INSERT INTO denylist (email, reason, added_at, added_by) VALUES (?, ?, ?, ?)
@@ -168,12 +175,17 @@ function syncAudienceStore(db: Db): Sync<AudienceStore> {
 
     upsertMany: db.transaction((profiles: readonly ProfileInput[], source: string, now: Date, importId?: string) => {
       const at = now.toISOString();
-      const counts: UpsertCounts = { inserted: 0, updated: 0, repeated: 0, keptUnsubscribed: 0 };
+      const counts: UpsertCounts = { inserted: 0, updated: 0, repeated: 0, keptUnsubscribed: 0, erased: 0 };
       // One reservation of change numbers for the whole batch, in input order.
       let seq = profiles.length ? reserveChangeSeqs(db, profiles.length) : 0;
       let nextId = 0;
       for (const input of profiles) {
         const email = normalizeEmail(input.email);
+        // An erased profile's address comes back only as its owner's own sign-up, pending their confirmation.
+        if (!input.pending && erasedHash.get(erasedAddressHash(email))) {
+          counts.erased++;
+          continue;
+        }
         const existing = idByEmail.get(email) as
           | {
               id: number;
@@ -204,6 +216,7 @@ function syncAudienceStore(db: Db): Sync<AudienceStore> {
               input.attributes && Object.keys(input.attributes).length
                 ? JSON.stringify({ ...JSON.parse(existing.attributes), ...input.attributes })
                 : existing.attributes,
+            confirmed: input.pending === false ? 1 : 0,
           });
           counts.updated++;
           if (importId && existing.importedBy === importId) counts.repeated++;
@@ -220,6 +233,7 @@ function syncAudienceStore(db: Db): Sync<AudienceStore> {
             status: input.status ?? 'subscribed',
             attributes: JSON.stringify(input.attributes ?? {}),
             searchText: profileSearchText(email, input.firstName ?? '', input.lastName ?? ''),
+            pendingSince: input.pending ? at : null,
           });
           counts.inserted++;
         }
@@ -235,6 +249,11 @@ function syncAudienceStore(db: Db): Sync<AudienceStore> {
       tombstone.run(profileId, nextChangeSeq(db));
       return true;
     }),
+
+    optIn: db.transaction(
+      (profileId: number, source: string, now: Date) =>
+        optIn.run({ id: profileId, source, now: now.toISOString(), seq: nextChangeSeq(db) }).changes === 1,
+    ),
 
     search(query, limit) {
       const ids = matchingIds(query);

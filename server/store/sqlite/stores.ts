@@ -7,6 +7,7 @@ import { sqliteAudienceStore } from './audience';
 import { sqliteAssetStore } from './assets';
 import { sqliteAuditStore } from './audit';
 import { sqliteWebhookStore } from './webhooks';
+import { sqliteSubscriberStore } from './subscribers';
 import { sqliteLateOutcomeStore } from './late-outcomes';
 import { openDatabase } from './database';
 import { sqliteDeliveryStore } from './deliveries';
@@ -41,6 +42,7 @@ export async function openSqliteStores(file: string, nodeId: string, liveInterva
     nodes: sqliteNodeStore(db),
     audit: sqliteAuditStore(db),
     webhooks: sqliteWebhookStore(db),
+    subscribers: sqliteSubscriberStore(db),
     lateOutcomes: sqliteLateOutcomeStore(db),
     assets: sqliteAssetStore(db),
     work: sqliteWorkStore(db),
