@@ -105,6 +105,17 @@ export const subscriberAdmin = new Hono<AppEnv>()
   .get('/consents', query(consentQuery), async (c) => {
     return c.json({ consents: await c.var.services.stores.subscribers.consentsOf(c.req.valid('query').email.toLowerCase()) }, 200);
   })
+  // A person, for an access or erasure request: their profile (if any), consents, and whether the address was erased.
+  .get('/people', query(consentQuery), async (c) => {
+    const { audience, stores } = c.var.services;
+    const email = c.req.valid('query').email.toLowerCase();
+    const [profile, consents, erased] = await Promise.all([
+      audience.findByEmail(email),
+      stores.subscribers.consentsOf(email),
+      stores.subscribers.isErased(email),
+    ]);
+    return c.json({ profile: profile ?? null, consents, erased }, 200);
+  })
   .get('/profiles/:id/data', params(profileId), async (c) => {
     const id = c.req.valid('param').id;
     const data = await c.var.services.subscribers.dataOf(id);

@@ -153,7 +153,8 @@ export function formFields(
           .join('')}</fieldset>`
       : '',
     // People never see this field; a bot that fills in every field gives itself away.
-    `<div class="hp" aria-hidden="true"><label for="mr-website">Website</label><input id="mr-website" name="website" tabindex="-1" autocomplete="off"></div>`,
+    // Hidden by its own style: a site that carries the snippet has none of ours.
+    `<div class="hp" aria-hidden="true" style="position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden"><label for="mr-website">Website</label><input id="mr-website" name="website" tabindex="-1" autocomplete="off"></div>`,
     `<input type="hidden" name="lang" value="${locale}">`,
     `<p class="consent">${escapeHtml(form.consentText[locale])}</p>`,
     `<button type="submit">${w.subscribe}</button>`,
