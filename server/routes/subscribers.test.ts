@@ -138,6 +138,21 @@ describe('a sign-up form with double opt-in', () => {
     expect((await kit.app.request(link, { method: 'POST' })).status).toBe(404);
   });
 
+  it('keeps the sender address while a double opt-in form needs it, and a form that cannot confirm is refused', async () => {
+    const form = await newForm();
+    const settings = await (await kit.request('/api/subscribers/settings')).json();
+    const dropped = await kit.request('/api/subscribers/settings', { method: 'PUT', json: { ...settings, fromAddress: '' } });
+    expect(dropped.status).toBe(422);
+    expect((await dropped.json()).message).toContain('"Newsletter" sends confirmation emails');
+    const { id: _, ...rest } = form;
+    const broken = await kit.request(`/api/subscribers/forms/${form.id}`, {
+      method: 'PUT',
+      json: { ...rest, confirmation: { ...rest.confirmation, html: { ...rest.confirmation.html, nl: '<p>Bevestig</p>' } } },
+    });
+    expect(broken.status).toBe(422);
+    expect((await broken.json()).message).toBe('The Dutch confirmation email has no {{ confirm_url }}: without it nobody can confirm.');
+  });
+
   it('applies what was typed at an existing address only once its owner confirms', async () => {
     await kit.services.audience.upsertMany([newProfile({ email: 'ben@example.com', firstName: 'Ben' })], 'test', new Date());
     const form = await newForm();

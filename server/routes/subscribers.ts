@@ -51,6 +51,13 @@ export const subscriberAdmin = new Hono<AppEnv>()
     const settings: SubscriberSettings = c.req.valid('json');
     const problem = subscriberSettingsProblem(settings);
     if (problem) return c.json(refused(problem), 422);
+    const doubleOptIn = (await c.var.services.stores.subscribers.forms()).find((f) => f.doubleOptIn);
+    if (!settings.fromAddress && doubleOptIn) {
+      return c.json(
+        refused(`The form "${doubleOptIn.name}" sends confirmation emails: keep a sender address, or make it single opt-in first.`),
+        422,
+      );
+    }
     await c.var.services.subscribers.saveSettings(settings);
     await recordAudit(c, 'settings-changed', 'settings', 'subscriber-pages', 'Subscriber pages');
     return c.json(settings, 200);

@@ -110,7 +110,12 @@ function preferenceCentre(token: string, locale: PageLocale, settings: Subscribe
     w.preferences,
     `${notice ? `<p role="status"><strong>${escapeHtml(notice)}</strong></p>` : ''}<p>${w.preferencesFor(escapeHtml(profile.email))}</p>${topics}
 <section><h2>${w.leave}</h2><p>${w.leaveHint}</p><form method="post" action="${at}"><button type="submit" class="quiet">${w.leave}</button></form></section>
-<section><h2>${w.yourData}</h2><p>${w.yourDataHint}</p><form method="post" action="${at}/data"><button type="submit" class="quiet">${w.sendLink}</button></form></section>`,
+${
+  // The link goes by email: without a sender address there is none to offer.
+  settings.fromAddress
+    ? `<section><h2>${w.yourData}</h2><p>${w.yourDataHint}</p><form method="post" action="${at}/data"><button type="submit" class="quiet">${w.sendLink}</button></form></section>`
+    : ''
+}`,
   );
 }
 
