@@ -308,7 +308,7 @@ export async function handOver(
   }
   const commit = await kit.request(`/api/deliveries/${id}/batch/commit`, { json: { contentHash } });
   if (!commit.ok) throw new Error(`commit: ${commit.status} ${await commit.text()}`);
-  return { contentHash, header, recipients, exclusions, chunks, kpis: result.kpis };
+  return { contentHash, header, recipients, exclusions, chunks, kpis: result.kpis, result };
 }
 
 /** Resolves when `check` holds, polling; rejects after `ms`. */

@@ -51,7 +51,7 @@ export const VARIANT_FIELDS = ['subject', 'fromName', 'preheader', 'html'] as co
 /** Returns the content variant `index` sends: the delivery's own for A (0), with the variant's changes for the others. */
 export function variantContent<T extends Pick<DeliveryContent, 'subject' | 'fromName' | 'html'> & { preheader?: string }>(
   content: T,
-  experiment: Experiment | null | undefined,
+  experiment: { variants: readonly Variant[] } | null | undefined,
   index: number,
 ): T {
   if (!experiment || index === 0) return content;
@@ -63,7 +63,56 @@ export function variantContent<T extends Pick<DeliveryContent, 'subject' | 'from
 }
 
 /** How many variants the experiment sends, A included. */
-export const variantCount = (experiment: Experiment | null | undefined) => (experiment ? experiment.variants.length + 1 : 1);
+export const variantCount = (experiment: { variants: readonly Variant[] } | null | undefined) =>
+  experiment ? experiment.variants.length + 1 : 1;
+
+/**
+ * Content by language: a translation changes the delivery's own content (the default, for
+ * everyone whose locale has none) for the recipients of its locale. It rides on the same
+ * variants as an A/B test (variant k + 1 is translation k), so the two cannot be combined.
+ */
+export interface Translation extends Variant {
+  /** A locale as profiles hold it: "nl", "de", "fr-BE"; "nl" also takes "nl-BE" when "nl-BE" has none of its own. */
+  locale: string;
+}
+
+export const MAX_TRANSLATIONS = 10;
+
+/** The variants a delivery's content has, as one list: its A/B test's, or its translations; null for one content. */
+export function contentVariants(delivery: {
+  experiment?: Experiment | null;
+  translations?: readonly Translation[] | null;
+}): { variants: readonly Variant[] } | null {
+  if (delivery.experiment) return delivery.experiment;
+  return delivery.translations?.length ? { variants: delivery.translations } : null;
+}
+
+/** Returns what is wrong with the translations, or null. */
+export function translationsProblem(translations: readonly Translation[]): string | null {
+  if (translations.length > MAX_TRANSLATIONS) return `A delivery holds at most ${MAX_TRANSLATIONS} translations.`;
+  const seen = new Set<string>();
+  for (const t of translations) {
+    const locale = t.locale.trim().toLowerCase();
+    if (!/^[a-z]{2,3}(-[a-z0-9]{2,8})*$/.test(locale)) {
+      return `"${t.locale}" is not a locale: give a language code as profiles hold it, such as nl, de or fr-BE.`;
+    }
+    if (seen.has(locale)) return `The locale ${t.locale} has two translations: keep one.`;
+    seen.add(locale);
+    if (VARIANT_FIELDS.every((f) => t[f] === undefined)) return `The ${t.locale} translation changes nothing: give it a subject or a body.`;
+  }
+  return null;
+}
+
+/** Returns the variant a profile's locale gets: 1 + the translation of its locale (or of its language), 0 for the default. */
+export function translationFor(translations: readonly Translation[] | null | undefined, locale: string | null | undefined): number {
+  if (!translations?.length || !locale) return 0;
+  const wanted = locale.trim().toLowerCase().replace('_', '-');
+  const exact = translations.findIndex((t) => t.locale.toLowerCase() === wanted);
+  if (exact >= 0) return exact + 1;
+  const language = wanted.split('-')[0];
+  const same = translations.findIndex((t) => t.locale.toLowerCase() === language);
+  return same + 1;
+}
 
 /** Returns what is wrong with the experiment, in words a marketer can act on, or null. */
 export function experimentProblem(experiment: Experiment): string | null {

@@ -5,7 +5,7 @@
  * many; the commit checks both against the header's figures.
  */
 
-import type { Experiment } from './experiment';
+import type { Experiment, Translation } from './experiment';
 import type { Waves } from './send-time';
 import type { DeliveryContent, PreparationKpis } from './types';
 
@@ -32,6 +32,8 @@ export interface BatchHeaderBody {
   relayId?: string | null;
   /** The A/B test, when there is one: its recipients carry their variants, the rest none (they wait for the winner). */
   experiment?: Experiment | null;
+  /** Content by language: its recipients carry their translation's variant (1 for the first), the others none. */
+  translations?: Translation[] | null;
   /** Seed addresses: each gets a copy of every variant when sending starts, in no figure. */
   seeds?: string[];
   /** Waves from the start of sending: the server sets each row's due time when sending starts. */
@@ -59,7 +61,18 @@ export interface BatchHeaderBody {
 export function batchHeader(
   delivery: Pick<
     DeliveryContent,
-    'name' | 'fromName' | 'fromAddress' | 'subject' | 'preheader' | 'html' | 'text' | 'relayId' | 'experiment' | 'waves' | 'localTime'
+    | 'name'
+    | 'fromName'
+    | 'fromAddress'
+    | 'subject'
+    | 'preheader'
+    | 'html'
+    | 'text'
+    | 'relayId'
+    | 'experiment'
+    | 'waves'
+    | 'localTime'
+    | 'translations'
   > & {
     version: number;
   },
@@ -81,6 +94,7 @@ export function batchHeader(
     text: delivery.text ?? '',
     ...(delivery.relayId ? { relayId: delivery.relayId } : {}),
     ...(delivery.experiment ? { experiment: delivery.experiment } : {}),
+    ...(delivery.translations?.length ? { translations: delivery.translations } : {}),
     ...(seeds.length ? { seeds: [...seeds] } : {}),
     ...(delivery.waves ? { waves: delivery.waves } : {}),
     ...(delivery.localTime?.windowHours ? { sendWindowMs: Math.round(delivery.localTime.windowHours * 3_600_000) } : {}),

@@ -5,7 +5,19 @@
  */
 
 import { compileAudienceColumns } from './audience-filter';
-import { CRITERION_LABELS, experimentProblem, testSize, VARIANT_NAMES, variantContent, type Experiment } from './experiment';
+import {
+  contentVariants,
+  CRITERION_LABELS,
+  experimentProblem,
+  testSize,
+  translationFor,
+  translationsProblem,
+  VARIANT_NAMES,
+  variantContent,
+  variantCount,
+  type Experiment,
+  type Translation,
+} from './experiment';
 import { localDue, localTimeProblem, waveCount, wavesProblem, type Waves } from './send-time';
 import type { EngagementIndex } from './engagement';
 import { compileMessage, PART_NAMES, renderMessage, type CompiledMessage } from './message';
@@ -89,6 +101,8 @@ export class Preparation {
   private seeds: string[] | undefined;
   /** The profile fields the messages read: A's, and every other variant's. */
   private readonly fieldNames: string[];
+  /** With content by language: the translations and every variant's message, the default's first. */
+  private translated: { translations: readonly Translation[]; messages: CompiledMessage[]; counts: number[] } | null = null;
   /** With a local time: when a recipient of a zone is due. */
   private due: ((zone: string | null | undefined) => number) | null = null;
   private waves: Waves | null = null;
@@ -122,6 +136,12 @@ export class Preparation {
     this.fieldNames = [...new Set((test?.variants ?? [message]).flatMap((m) => m.profileFields))];
   }
 
+  /** Gives each recipient the content of their locale (set right after start). */
+  private translate(translations: readonly Translation[], messages: CompiledMessage[]) {
+    this.translated = { translations, messages, counts: messages.map(() => 0) };
+    for (const name of new Set(messages.flatMap((m) => m.profileFields))) if (!this.fieldNames.includes(name)) this.fieldNames.push(name);
+  }
+
   /**
    * Returns a running preparation, or the failed result when the message cannot be sent at
    * all (a template syntax error or a control rule of severity error).
@@ -135,16 +155,25 @@ export class Preparation {
     const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
     write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started with the typology "${typology.name}".`);
     const experiment = delivery.experiment ?? null;
-    const problem = experiment && experimentProblem(experiment);
+    const translations = delivery.translations?.length ? delivery.translations : null;
+    const problem =
+      (experiment && experimentProblem(experiment)) ||
+      (translations && translationsProblem(translations)) ||
+      (experiment && translations
+        ? 'an A/B test and content by language cannot be combined: each recipient gets one variant. Keep one.'
+        : null);
     if (problem) {
-      write('error', `A/B test: ${problem}`);
+      write('error', `${translations && !experiment ? 'Content by language' : 'A/B test'}: ${problem}`);
       return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     }
+    const variants = contentVariants(delivery);
+    const nameOf = (v: number) =>
+      experiment ? `Variant ${VARIANT_NAMES[v]}` : translations && v > 0 ? `The ${translations[v - 1].locale} translation` : '';
     // Every variant compiles and passes the control rules, or the delivery cannot be sent.
     const messages: CompiledMessage[] = [];
-    for (let v = 0; v < (experiment ? experiment.variants.length + 1 : 1); v++) {
-      const content = variantContent(delivery, experiment, v);
-      const of = experiment ? `variant ${VARIANT_NAMES[v]}'s ` : '';
+    for (let v = 0; v < variantCount(variants); v++) {
+      const content = variantContent(delivery, variants, v);
+      const of = nameOf(v) ? `${nameOf(v).replace(/^V/, 'v').replace(/^The/, 'the')}'s ` : '';
       const compiled = compileMessage(content, schema);
       if (!compiled.ok) {
         const { line, column, message } = compiled.error;
@@ -152,7 +181,7 @@ export class Preparation {
         return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
       }
       for (const finding of checkMessage(content, compiled.message, schema, typology.rules, { publicUrl, imageSizes }))
-        write(finding.level, `${experiment ? `Variant ${VARIANT_NAMES[v]}: ` : ''}${finding.rule}: ${finding.message}`);
+        write(finding.level, `${nameOf(v) ? `${nameOf(v)}: ` : ''}${finding.rule}: ${finding.message}`);
       messages.push(compiled.message);
     }
     const timing = [
@@ -174,7 +203,7 @@ export class Preparation {
     const seeds = seedsOf(typology, delivery);
     if ('problem' in seeds) write('error', seeds.problem);
     else if (seeds.seeds.length) {
-      const copies = experiment ? `a copy of each of the ${experiment.variants.length + 1} variants` : 'a copy of the message';
+      const copies = variants ? `a copy of each of the ${variants.variants.length + 1} variants` : 'a copy of the message';
       write('info', `Seeds: ${seeds.seeds.join(', ')} receive ${copies}, marked as seed and counted in no figure.`);
     }
     if (log.some((l) => l.level === 'error')) return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
@@ -195,6 +224,7 @@ export class Preparation {
     const test = experiment ? { experiment, deliveryId: delivery.id, variants: messages } : null;
     const preparation = new Preparation(messages[0], rules, now, audience, sendAt, engagement, test);
     if (sendTimeOf) preparation.due = sendTimeOf;
+    if (translations) preparation.translate(translations, messages);
     preparation.window = delivery.localTime?.windowHours ?? null;
     if (delivery.waves) preparation.waves = delivery.waves;
     preparation.log.push(...log);
@@ -216,7 +246,7 @@ export class Preparation {
     const out: ChunkResult = { recipients: [], exclusions: [] };
     const inAudience = this.inAudienceColumns(block);
     let bound: BoundRules | null = null;
-    let columns: { emails: Column; fields: [string, Column][]; zones: Column | null } | null = null;
+    let columns: { emails: Column; fields: [string, Column][]; zones: Column | null; locales: Column | null } | null = null;
     for (let i = 0; i < block.length; i++) {
       if (!inAudience(i)) continue;
       bound ??= this.rules.bind(block);
@@ -225,6 +255,7 @@ export class Preparation {
         // Every variant's fields: a variant may personalize with a field A does not use.
         fields: this.fieldNames.map((f) => [f, block.column(f)]),
         zones: this.due ? block.column('time_zone') : null,
+        locales: this.translated ? block.column('locale') : null,
       };
       this.tally.targeted++;
       // The rules are evaluated once, into the what-if analysis; the decision reads it back.
@@ -250,9 +281,12 @@ export class Preparation {
         size += typeof value === 'string' ? value.length : Array.isArray(value) ? value.join().length : 5;
       }
       if (size > this.largest.size) this.largest = { size, values };
-      const subject = this.message.subject.render(values, 'header', this.sendAt);
+      // With content by language, the recipient's locale chooses their variant (0: the delivery's own).
+      const variant = this.translated ? translationFor(this.translated.translations, columns.locales![i] as string | null) : 0;
+      const subject = (variant ? this.translated!.messages[variant] : this.message).subject.render(values, 'header', this.sendAt);
       // One object per recipient, numbered now (held ones when they are decided, at the end).
       const recipient: PreparedRecipient = { seq: this.held ? 0 : ++this.seq, profileId, email, subject, values };
+      if (variant) recipient.variant = variant;
       if (this.due) {
         const dueAt = this.due(columns.zones![i] as string | null | undefined);
         recipient.dueAt = dueAt;
@@ -260,7 +294,10 @@ export class Preparation {
         if (dueAt > this.dueSpan[1]) this.dueSpan[1] = dueAt;
       }
       if (this.held) this.held.push({ index, recipient });
-      else out.recipients.push(recipient);
+      else {
+        out.recipients.push(recipient);
+        if (this.translated) this.translated.counts[variant]++;
+      }
     }
     return out;
   }
@@ -316,6 +353,7 @@ export class Preparation {
         if (overflow[k] < 0) {
           recipient.seq = ++this.seq;
           last.recipients.push(recipient);
+          if (this.translated) this.translated.counts[recipient.variant ?? 0]++;
         } else {
           this.tally.exclude(overflow[k]);
           last.exclusions.push(this.exclusion(recipient.profileId, recipient.email, overflow[k]));
@@ -326,6 +364,11 @@ export class Preparation {
     const write = (level: LogLevel, message: string) => this.log.push({ at: this.now().toISOString(), level, message });
     const kpis = this.tally.kpis();
     write('info', `Targeted ${kpis.targeted}, to deliver ${kpis.toDeliver}, excluded ${kpis.excluded}.`);
+    if (this.translated) {
+      const { translations, counts } = this.translated;
+      const each = translations.map((t, k) => `${counts[k + 1]} in ${t.locale}`).join(', ');
+      write('info', `Content by language: ${each}; ${counts[0]} get the delivery's own content.`);
+    }
     for (const [rule, count] of Object.entries(kpis.excludedByRule)) write('info', `Excluded by the rule "${rule}": ${count}.`);
     if (this.due && kpis.toDeliver > 0) {
       const [first, latest] = this.dueSpan.map((t) => new Date(t).toISOString().slice(0, 16).replace('T', ' '));

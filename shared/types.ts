@@ -2,7 +2,7 @@
 
 import type { AudienceFilter } from './audience-filter';
 import type { ContentSource } from './content-source';
-import type { Experiment } from './experiment';
+import type { Experiment, Translation } from './experiment';
 import type { LocalTime, Waves } from './send-time';
 
 export type SubscriptionStatus = 'subscribed' | 'unsubscribed';
@@ -96,6 +96,8 @@ export interface DeliveryContent {
   localTime?: LocalTime | null;
   /** The messages go in waves from the start of sending (send-time.ts); absent or null: all at once. */
   waves?: Waves | null;
+  /** Content by language (shared/experiment.ts): each recipient gets their locale's, the others the delivery's own. */
+  translations?: Translation[] | null;
 }
 
 export interface Delivery extends DeliveryContent {

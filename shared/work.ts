@@ -33,6 +33,7 @@ export const DELIVERY_FIELDS = [
   'seeds',
   'localTime',
   'waves',
+  'translations',
   /** What the last preparation was (its content hash and figures); its author is the preparer. */
   'preparation',
 ] as const;
@@ -65,6 +66,7 @@ export const FIELD_LABELS: Record<string, string> = {
   seeds: 'the seed addresses',
   localTime: 'the local send time',
   waves: 'the waves',
+  translations: 'the content by language',
   preparation: 'the preparation',
   rules: 'the rules',
   requiresApproval: 'the approval setting',

@@ -10,7 +10,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { isValidEmail } from '../../shared/email-address';
 import { DELIVERY_ID } from '../../shared/handoff';
-import { experimentProblem, MAX_VARIANTS, type Experiment } from '../../shared/experiment';
+import { experimentProblem, MAX_TRANSLATIONS, MAX_VARIANTS, translationsProblem, type Experiment } from '../../shared/experiment';
 import { MAX_WAVE_SIZES, wavesProblem } from '../../shared/send-time';
 import { CAUSE_LABELS, SEEDS_MAX } from '../../shared/typology';
 import type { LateOutcome } from '../store/late-outcomes';
@@ -53,6 +53,23 @@ export const experimentSchema = z
     if (problem) context.addIssue({ code: 'custom', message: problem });
   });
 
+/** Content by language as the app writes it (shared/experiment.ts, translationsProblem). */
+export const translationsSchema = z
+  .array(
+    z.object({
+      locale: z.string().max(35),
+      subject: z.string().max(998).optional(),
+      fromName: z.string().max(200).optional(),
+      preheader: z.string().max(500).optional(),
+      html: z.string().max(2_000_000).optional(),
+    }),
+  )
+  .max(MAX_TRANSLATIONS)
+  .superRefine((value, context) => {
+    const problem = translationsProblem(value);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  });
+
 const batchHeader = z.object({
   version: z.number().int().min(1),
   contentHash: hash,
@@ -71,6 +88,7 @@ const batchHeader = z.object({
   html: z.string().min(1).max(2_000_000),
   text: z.string().max(2_000_000).default(''),
   experiment: experimentSchema.nullable().optional(),
+  translations: translationsSchema.nullable().optional(),
   seeds: z.array(z.string().refine(isValidEmail, 'a valid email address')).max(SEEDS_MAX).optional(),
   sendWindowMs: z
     .number()

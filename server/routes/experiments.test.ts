@@ -12,7 +12,17 @@ import type { Experiment } from '../../shared/experiment';
 import type { Delivery } from '../../shared/types';
 import type { OutgoingMessage } from '../sending/compose';
 import type { SmtpOutcome } from '../sending/messenger';
-import { createKit, eventually, handOver, newProfile, PUBLIC_URL, recordingMessenger, SAMPLE_DELIVERY, type Kit } from '../test-kit';
+import {
+  createKit,
+  eventually,
+  handOver,
+  newProfile,
+  prepareOnServerAudience,
+  PUBLIC_URL,
+  recordingMessenger,
+  SAMPLE_DELIVERY,
+  type Kit,
+} from '../test-kit';
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
 const HOUR = 3_600_000;
@@ -216,6 +226,65 @@ describe('an A/B test', () => {
       expect((await put.json()).message).toContain(refusal);
       expect(await kit.value("SELECT COUNT(*) FROM journal WHERE delivery_id = 'bad'")).toBe(0);
     }
+  });
+});
+
+describe('content by language', () => {
+  it("sends each recipient their locale's translation (or their language's), the others the delivery's own", async () => {
+    await kit.services.audience.upsertMany(
+      [
+        ...Array.from({ length: 10 }, () => newProfile({ locale: 'de-AT' })),
+        ...Array.from({ length: 10 }, () => newProfile({ locale: 'en-GB' })),
+        ...Array.from({ length: 10 }, () => newProfile({ locale: '' })),
+      ],
+      'test',
+      new Date(),
+    );
+    const translations = [
+      {
+        locale: 'nl',
+        subject: 'Hallo {{ first_name }}',
+        fromName: 'Winkel',
+        html: '<p>Hoi {{ first_name }}</p><a href="{{ unsubscribe_url }}">Afmelden</a>',
+      },
+      { locale: 'de', subject: 'Guten Tag' },
+    ];
+    const handed = await handOver(kit, 'talen', { ...SAMPLE_DELIVERY, translations, seeds: ['seed@seeds.example.com'] });
+    expect(handed.result.log.map((l) => l.message)).toContain(
+      "Content by language: 400 in nl, 10 in de; 20 get the delivery's own content.",
+    );
+    await kit.request('/api/deliveries/talen/send', { json: { contentHash: handed.contentHash, scheduledAt: null } });
+    await eventually(async () => (await status('talen')) === 'completed', 10_000);
+    const people = sent.filter((m) => m.headers['X-Mailroom-Seed'] === undefined);
+    expect(people).toHaveLength(430);
+    const localeOf = new Map(
+      (await kit.sql<{ email: string; locale: string }>('SELECT email, locale FROM profiles')).map((p) => [p.email, p.locale]),
+    );
+    for (const m of people) {
+      const locale = localeOf.get(m.to);
+      if (locale === 'nl') {
+        expect(m.subject).toMatch(/^Hallo P\d+$/);
+        expect(m.from.name).toBe('Winkel');
+        expect(m.html).toContain('Hoi P');
+      } else if (locale === 'de-AT') {
+        expect(m.subject).toBe('Guten Tag');
+        expect(m.html).toContain('Hi P'); // the German translation changes the subject only
+      } else expect(m.subject).toMatch(/^Hello P\d+$/);
+    }
+    // A seed gets one copy of each: the default and both translations.
+    expect(
+      sent
+        .filter((m) => m.headers['X-Mailroom-Seed'] === 'yes')
+        .map((m) => m.subject)
+        .sort(),
+    ).toEqual(['Guten Tag', 'Hallo', 'Hello there']);
+  });
+
+  it('refuses translations with an A/B test, and a locale that is none', async () => {
+    const both = { ...SAMPLE_DELIVERY, id: 'both', experiment: experiment(), translations: [{ locale: 'nl', subject: 'Hallo' }] };
+    await expect(prepareOnServerAudience(kit, both)).rejects.toThrow('an A/B test and content by language cannot be combined');
+    const bad = { ...SAMPLE_DELIVERY, id: 'bad', translations: [{ locale: 'Dutch!', subject: 'Hallo' }] };
+    await expect(prepareOnServerAudience(kit, bad)).rejects.toThrow('\\"Dutch!\\" is not a locale');
   });
 });
 

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { DELIVERY_ID } from '../../shared/handoff';
 import { decodeHlc, HLC_PATTERN } from '../../shared/hlc';
 import { DEFAULT_TYPOLOGY_ID, SEEDS_MAX } from '../../shared/typology';
-import { MAX_VARIANTS } from '../../shared/experiment';
+import { MAX_TRANSLATIONS, MAX_VARIANTS } from '../../shared/experiment';
 import { MAX_WAVE_SIZES } from '../../shared/send-time';
 import { FIELD_LABELS, fieldsOf, type DocPush, type MergeOutcome, type PreparationSummary, type WorkDoc } from '../../shared/work';
 import type { AppEnv } from '../services';
@@ -69,6 +69,11 @@ const FIELD_SCHEMAS: Record<string, z.ZodType> = {
   // Checked by the preparation, which says what to change.
   localTime: z.object({ at: z.string().max(10), defaultTimeZone: z.string().max(100) }).nullable(),
   waves: z.object({ sizes: z.array(z.number()).max(MAX_WAVE_SIZES), everyHours: z.number() }).nullable(),
+  // A draft's translations may be half typed (a locale without content yet): the preparation says what to change.
+  translations: z
+    .array(z.object({ locale: z.string().max(35) }).loose())
+    .max(MAX_TRANSLATIONS)
+    .nullable(),
   requiresApproval: z.boolean(),
 };
 /** A typology and a template are found by name: they must have one. */

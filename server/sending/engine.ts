@@ -14,7 +14,15 @@
  * relay has been unreachable for `relayPatienceMs`. A shutdown is bounded (SHUTDOWN_GRACE_MS).
  */
 
-import { decideWinner, VARIANT_NAMES, variantContent, variantCount, type Experiment } from '../../shared/experiment';
+import {
+  contentVariants,
+  decideWinner,
+  VARIANT_NAMES,
+  variantContent,
+  variantCount,
+  type Experiment,
+  type Translation,
+} from '../../shared/experiment';
 import { compileMessage, type CompiledMessage } from '../../shared/message';
 import type { DeliveryStatus } from '../../shared/types';
 import { ClaimFailedAfterRecording, type JournalEntry, type RecordedOutcome, type SeedCopy, type SendJournal } from '../store/journal';
@@ -42,6 +50,8 @@ export interface EngineDelivery {
   winnerAt?: string | null;
   /** Seed addresses: each gets a copy of every variant when sending first starts, in no figure. */
   seeds?: string[];
+  /** Content by language: a row's variant k + 1 gets translation k. */
+  translations?: Translation[] | null;
   /** With a local send time's window: how long after its due time a message may still go. */
   sendWindowMs?: number | null;
 }
@@ -790,8 +800,10 @@ export class SendEngine {
     let messages = this.compiled.get(delivery.id);
     if (!messages) {
       messages = [];
-      for (let v = 0; v < variantCount(delivery.experiment); v++) {
-        const content = variantContent(delivery, delivery.experiment, v);
+      // Every variant of the content: an A/B test's, or the translations (variant k + 1 is translation k).
+      const variants = contentVariants(delivery);
+      for (let v = 0; v < variantCount(variants); v++) {
+        const content = variantContent(delivery, variants, v);
         const result = compileMessage(content);
         if (!result.ok) return undefined;
         messages.push({ content, message: result.message });

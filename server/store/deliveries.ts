@@ -15,7 +15,7 @@
  * that the delivery log pages both by one number: every recipient first, then the excluded.
  */
 
-import { VARIANT_NAMES, variantCount, type Experiment } from '../../shared/experiment';
+import { contentVariants, VARIANT_NAMES, variantCount, type Experiment, type Translation } from '../../shared/experiment';
 import type { Waves } from '../../shared/send-time';
 import type { BatchHeaderBody } from '../../shared/handoff';
 import { isValidEmail, normalizeEmail } from '../../shared/email-address';
@@ -98,6 +98,7 @@ export interface DeliveryRow {
   seeds: string | null;
   waves: string | null;
   send_window_ms: number | null;
+  translations?: string | null;
   winner: number | null;
   winner_reason: string | null;
   winner_at: string | null;
@@ -131,6 +132,7 @@ export const toDelivery = (r: DeliveryRow): ServerDelivery => ({
   text: r.text_part,
   relayId: r.relay_id,
   ...(r.experiment ? { experiment: JSON.parse(r.experiment) as Experiment } : {}),
+  ...(r.translations ? { translations: JSON.parse(r.translations) as Translation[] } : {}),
   ...(r.seeds ? { seeds: JSON.parse(r.seeds) as string[] } : {}),
   ...(r.waves ? { waves: JSON.parse(r.waves) as Waves } : {}),
   ...(r.send_window_ms ? { sendWindowMs: Number(r.send_window_ms) } : {}),
@@ -213,9 +215,13 @@ export function checkPart(part: PartRows): string | null {
 /** Returns why a part's recipients name variants the delivery's A/B test lacks (or it has none), or null. */
 export function checkVariants(delivery: ServerDelivery, part: PartRows): string | null {
   if (part.kind !== 'recipients') return null;
-  const count = variantCount(delivery.experiment);
+  const variants = contentVariants(delivery);
+  const count = variantCount(variants);
   for (const r of part.rows as PreparedRecipient[]) {
-    if (r.variant === undefined || (delivery.experiment && r.variant < count)) continue;
+    if (r.variant === undefined || (variants && r.variant < count)) continue;
+    if (delivery.translations?.length) {
+      return `recipient ${r.seq} has translation ${r.variant}, but the delivery has ${delivery.translations.length}.`;
+    }
     const has = delivery.experiment ? `the A/B test has variants A to ${VARIANT_NAMES[count - 1]}` : 'the delivery has no A/B test';
     return `recipient ${r.seq} has variant ${VARIANT_NAMES[r.variant] ?? r.variant}, but ${has}.`;
   }

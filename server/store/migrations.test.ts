@@ -15,8 +15,8 @@ import { testDatabaseUrl, testEngine } from '../test-kit';
 import { MIGRATIONS } from './migrations';
 import { openStores, type Stores } from './stores';
 
-/** A database from before the staged hand-off: the last thirteen steps are taken (the hand-off, team work, the preheader and text part, images, late outcomes, webhooks, a delivery's relay, A/B tests, seeds, send times, the due-time index, seed retries, the subscriber side). */
-const PREVIOUS = MIGRATIONS.length - 13;
+/** A database from before the staged hand-off: the last fourteen steps are taken (the hand-off, team work, the preheader and text part, images, late outcomes, webhooks, a delivery's relay, A/B tests, seeds, send times, the due-time index, seed retries, the subscriber side, translations). */
+const PREVIOUS = MIGRATIONS.length - 14;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 

@@ -790,4 +790,11 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX consents_email ON consents (email);
   CREATE TABLE erased_addresses (hash TEXT PRIMARY KEY, at TEXT NOT NULL);`,
   },
+  {
+    reason: "Content by language: a delivery keeps its translations, whose recipients' journal rows name their variant.",
+    sqlite: `
+  ALTER TABLE deliveries ADD COLUMN translations TEXT;`,
+    postgres: `
+  ALTER TABLE deliveries ADD COLUMN translations TEXT;`,
+  },
 ];

@@ -133,15 +133,15 @@ export function postgresDeliveryStore(sql: Pg, flushEvents: () => Promise<void>)
         await tx`DELETE FROM exclusions WHERE delivery_id = ${header.id}`;
         await tx`DELETE FROM batch_parts WHERE delivery_id = ${header.id}`;
         const at = now.toISOString();
-        await tx`INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, experiment, seeds, waves, send_window_ms, status, targeted, to_deliver,
+        await tx`INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, experiment, seeds, waves, send_window_ms, translations, status, targeted, to_deliver,
             excluded, excluded_by_cause, chunk_count, exclusion_chunk_count, committed, created_at, updated_at)
           VALUES (${header.id}, ${header.version}, ${header.contentHash}, ${header.name}, ${header.fromName}, ${header.fromAddress},
             ${header.subject}, ${header.preheader ?? ''}, ${header.html}, ${header.text ?? ''}, ${header.relayId ?? null},
-            ${header.experiment ? JSON.stringify(header.experiment) : null}, ${header.seeds?.length ? JSON.stringify(header.seeds) : null}, ${header.waves ? JSON.stringify(header.waves) : null}, ${header.sendWindowMs ?? null}, 'prepared', ${header.targeted}, ${header.toDeliver}, ${header.excluded},
+            ${header.experiment ? JSON.stringify(header.experiment) : null}, ${header.seeds?.length ? JSON.stringify(header.seeds) : null}, ${header.waves ? JSON.stringify(header.waves) : null}, ${header.sendWindowMs ?? null}, ${header.translations?.length ? JSON.stringify(header.translations) : null}, 'prepared', ${header.targeted}, ${header.toDeliver}, ${header.excluded},
             ${JSON.stringify(header.excludedByCause)}, ${header.chunkCount}, ${header.exclusionChunkCount ?? null}, 0, ${at}, ${at})
           ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, content_hash = EXCLUDED.content_hash, name = EXCLUDED.name,
             from_name = EXCLUDED.from_name, from_address = EXCLUDED.from_address, subject = EXCLUDED.subject, preheader = EXCLUDED.preheader, html = EXCLUDED.html, text_part = EXCLUDED.text_part,
-            relay_id = EXCLUDED.relay_id, experiment = EXCLUDED.experiment, seeds = EXCLUDED.seeds, seeds_sent_at = NULL, waves = EXCLUDED.waves, send_window_ms = EXCLUDED.send_window_ms, winner = NULL, winner_reason = NULL, winner_at = NULL,
+            relay_id = EXCLUDED.relay_id, experiment = EXCLUDED.experiment, seeds = EXCLUDED.seeds, seeds_sent_at = NULL, waves = EXCLUDED.waves, send_window_ms = EXCLUDED.send_window_ms, translations = EXCLUDED.translations, winner = NULL, winner_reason = NULL, winner_at = NULL,
             status = 'prepared', status_reason = NULL, targeted = EXCLUDED.targeted, to_deliver = EXCLUDED.to_deliver,
             excluded = EXCLUDED.excluded, excluded_by_cause = EXCLUDED.excluded_by_cause, chunk_count = EXCLUDED.chunk_count,
             exclusion_chunk_count = EXCLUDED.exclusion_chunk_count, committed = 0, committed_at = NULL, updated_at = EXCLUDED.updated_at`;

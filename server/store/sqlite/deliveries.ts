@@ -48,13 +48,13 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
     return row && toDelivery(row);
   };
   const upsert = db.prepare(
-    `INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, experiment, seeds, waves, send_window_ms, status, targeted, to_deliver,
+    `INSERT INTO deliveries (id, version, content_hash, name, from_name, from_address, subject, preheader, html, text_part, relay_id, experiment, seeds, waves, send_window_ms, translations, status, targeted, to_deliver,
        excluded, excluded_by_cause, chunk_count, exclusion_chunk_count, committed, created_at, updated_at)
-     VALUES (@id, @version, @contentHash, @name, @fromName, @fromAddress, @subject, @preheader, @html, @text, @relayId, @experiment, @seeds, @waves, @sendWindowMs, 'prepared', @targeted, @toDeliver,
+     VALUES (@id, @version, @contentHash, @name, @fromName, @fromAddress, @subject, @preheader, @html, @text, @relayId, @experiment, @seeds, @waves, @sendWindowMs, @translations, 'prepared', @targeted, @toDeliver,
        @excluded, @excludedByCause, @chunkCount, @exclusionChunkCount, 0, @now, @now)
      ON CONFLICT (id) DO UPDATE SET version = excluded.version, content_hash = excluded.content_hash, name = excluded.name,
        from_name = excluded.from_name, from_address = excluded.from_address, subject = excluded.subject, preheader = excluded.preheader, html = excluded.html, text_part = excluded.text_part,
-       relay_id = excluded.relay_id, experiment = excluded.experiment, seeds = excluded.seeds, seeds_sent_at = NULL, waves = excluded.waves, send_window_ms = excluded.send_window_ms, winner = NULL, winner_reason = NULL, winner_at = NULL,
+       relay_id = excluded.relay_id, experiment = excluded.experiment, seeds = excluded.seeds, seeds_sent_at = NULL, waves = excluded.waves, send_window_ms = excluded.send_window_ms, translations = excluded.translations, winner = NULL, winner_reason = NULL, winner_at = NULL,
        status = 'prepared', status_reason = NULL, targeted = excluded.targeted, to_deliver = excluded.to_deliver,
        excluded = excluded.excluded, excluded_by_cause = excluded.excluded_by_cause, chunk_count = excluded.chunk_count,
        exclusion_chunk_count = excluded.exclusion_chunk_count, committed = 0, committed_at = NULL, updated_at = excluded.updated_at`,
@@ -213,6 +213,7 @@ function syncDeliveryStore(db: Db): Sync<DeliveryStore> {
       seeds: header.seeds?.length ? JSON.stringify(header.seeds) : null,
       waves: header.waves ? JSON.stringify(header.waves) : null,
       sendWindowMs: header.sendWindowMs ?? null,
+      translations: header.translations?.length ? JSON.stringify(header.translations) : null,
       exclusionChunkCount: header.exclusionChunkCount ?? null,
       excludedByCause: JSON.stringify(header.excludedByCause),
       now: now.toISOString(),
