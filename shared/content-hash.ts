@@ -28,6 +28,7 @@ export function contentHash(content: DeliveryContent, typology: Typology, replic
     ...(content.experiment ? [{ experiment: content.experiment }] : []),
     ...(content.localTime ? [{ localTime: content.localTime }] : []),
     ...(content.waves ? [{ waves: content.waves }] : []),
+    ...(content.translations?.length ? [{ translations: content.translations }] : []),
     ...(content.seeds?.length || typology.seeds?.length ? [{ seeds: [typology.seeds ?? [], content.seeds ?? []] }] : []),
   ]);
   return hash53(text, 0x5eed).toString(16).padStart(14, '0') + hash53(text, 0xc0ffee).toString(16).padStart(14, '0').slice(2);

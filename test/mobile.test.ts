@@ -357,7 +357,8 @@ describe.each(WIDTHS)('the journey at $label px', ({ label, phone, options }) =>
     await expect.poll(clicks).toBe(1);
 
     await page.goto((await message.getByRole('link', { name: 'Unsubscribe' }).getAttribute('href'))!);
-    await usable(button('Unsubscribe'));
+    // The preference centre, in the recipient's language (the demo audience holds Dutch and English profiles).
+    await usable(page.getByRole('button', { name: /^(Unsubscribe from everything|Afmelden voor alles)$/ }));
     await fits('unsubscribe');
   });
 

@@ -127,6 +127,48 @@ describe('the subscriber side', () => {
     expect(db.prepare("SELECT status FROM consents WHERE email = 'anna@example.org'").pluck().get()).toBe('confirmed');
   });
 
+  it("previews content by language made on the delivery page: each recipient in their locale's translation, or the default", async () => {
+    await operator.goto(server.url);
+    await button(operator, 'New delivery').click();
+    await operator.waitForURL(/\/deliveries\//);
+    const id = operator.url().split('/').pop()!;
+    await operator.getByLabel('Name', { exact: true }).fill('Two languages');
+    await button(operator, 'Add a language').click();
+    await operator.getByLabel('Locale of translation 1').fill('nl');
+    await operator.getByLabel('Subject in nl').fill('Hallo {{ first_name }}, onze jassen');
+    await operator.getByLabel('Locale of translation 1').fill('Dutch!');
+    await operator.getByRole('alert').filter({ hasText: '"Dutch!" is not a locale' }).waitFor();
+    await operator.getByLabel('Locale of translation 1').fill('nl');
+    await button(operator, 'Prepare').click();
+    await operator.getByRole('dialog').getByRole('button', { name: 'Yes, prepare', exact: true }).click();
+    await expect.poll(() => operator.getByTestId('delivery-status').textContent(), { timeout: 30_000 }).toBe('Prepared');
+    await expect.poll(() => operator.getByTestId('last-log').textContent()).toMatch(/Targeted|Preparation/);
+    // Each recipient's own: a Dutch profile's subject is the translation's, another's the default's.
+    const preview = operator.getByRole('region', { name: 'Preview' });
+    const localeOf = (email: string) => db.prepare('SELECT locale FROM profiles WHERE email = ?').pluck().get(email) as string;
+    const seen = new Set<string>();
+    for (let n = 1; n <= 12 && seen.size < 2; n++) {
+      await preview.getByText(`Recipient ${n} of`).waitFor();
+      const email = (await preview.getByTestId('preview-to').textContent())!;
+      const subject = (await preview.getByTestId('preview-subject').textContent())!;
+      const said = (await preview.getByTestId('preview-variant').textContent())!;
+      if (localeOf(email) === 'nl') {
+        expect(subject).toMatch(/^Hallo .*, onze jassen$/);
+        expect(said).toContain("The nl translation: this recipient's");
+      } else {
+        expect(subject).not.toContain('onze jassen');
+        expect(said).toContain('The default content');
+      }
+      seen.add(localeOf(email) === 'nl' ? 'nl' : 'other');
+      await preview.getByRole('button', { name: 'Next recipient' }).click();
+    }
+    expect([...seen].sort()).toEqual(['nl', 'other']);
+    await preview.getByLabel('Language').selectOption({ label: 'nl' });
+    await expect.poll(() => preview.getByTestId('preview-subject').textContent()).toMatch(/^Hallo .*, onze jassen$/);
+    await operator.screenshot({ path: '/tmp/shots/translations-1400.png', fullPage: true });
+    expect(id).toBeTruthy();
+  });
+
   it("refuses a bot's post: no time token", async () => {
     const formId = /\/f\/([^"/]+)"/.exec(snippet)![1];
     const response = await fetch(`${server.url}/f/${formId}`, {
