@@ -389,6 +389,28 @@ describe('seed addresses', () => {
     expect(sent.filter((m) => m.headers['X-Mailroom-Seed'] === undefined)).toHaveLength(400);
   });
 
+  it('go in bounded rounds: with a slow relay, the copies a round has no time for wait for the next, and all go', async () => {
+    await kit.close();
+    const seeds = Array.from({ length: 5 }, (_, i) => `slow${i}@seeds.example.com`);
+    const recorder = recordingMessenger(async (message) => {
+      if (message.headers['X-Mailroom-Seed'] === 'yes') await new Promise((resolve) => setTimeout(resolve, 40));
+    });
+    sent = recorder.sent;
+    kit = await createKit({ messenger: recorder.messenger, engine: { concurrency: 8, now: () => new Date(clock), seedRoundMs: 50 } });
+    kit.services.now = () => new Date(clock);
+    await kit.services.audience.upsertMany([newProfile()], 'test', new Date());
+    const handed = await handOver(kit, 'slow', { ...SAMPLE_DELIVERY, seeds });
+    await kit.request('/api/deliveries/slow/send', { json: { contentHash: handed.contentHash, scheduledAt: null } });
+    // The first round sends two (40 ms each, past its 50 ms), the rest wait, untried, for the next.
+    await eventually(
+      async () => Number(await kit.value("SELECT COUNT(*) FROM seed_sends WHERE delivery_id = 'slow' AND reply LIKE 'not tried yet%'")) > 0,
+    );
+    await eventually(async () => (await status('slow')) === 'completed', 10_000);
+    expect(await kit.value("SELECT COUNT(*) FROM seed_sends WHERE delivery_id = 'slow' AND status = 'sent' AND attempts = 1")).toBe(5);
+    expect(new Set(sent.filter((m) => m.headers['X-Mailroom-Seed'] === 'yes').map((m) => m.to))).toEqual(new Set(seeds));
+    expect(sent.filter((m) => m.headers['X-Mailroom-Seed'] === 'yes')).toHaveLength(5);
+  });
+
   it('a copy left in flight by a node that died is taken again once its lease is over; Stop cancels those still to go', async () => {
     const { journal } = kit.services;
     await handOver(kit, 'leased', { ...SAMPLE_DELIVERY, seeds: ['one@seeds.example.com'] });

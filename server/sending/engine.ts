@@ -107,6 +107,8 @@ export interface EngineOptions {
   errorBudget?: number;
   /** How long a delivery waits for an unreachable relay before it is paused, however much of the error budget is left. */
   relayPatienceMs?: number;
+  /** How long one round of seed copies may take before the rest wait for the next (SEED_ROUND_MS). */
+  seedRoundMs?: number;
   /** How long 4xx replies are retried, from the start of sending. */
   validityMs?: number;
   tickMs?: number;
@@ -128,6 +130,8 @@ const STATUS_MS = 10;
 const RETRY_MAX_MS = 60 * 60_000;
 /** While there is a queue to claim from, retries (due RETRY_BASE_MS or more after an attempt) are looked for this often. */
 const RETRY_CHECK_MS = 1_000;
+/** How long one round of seed copies may take before the rest wait for the next round (a second later). */
+const SEED_ROUND_MS = 20_000;
 /** With several nodes, the rows of dead nodes are looked for every SWEEP_EVERY scans (a few seconds). */
 const SWEEP_EVERY = 10;
 /** While the relay cannot be reached, the messenger is asked this often whether it can connect again; no row is claimed meanwhile. */
@@ -701,6 +705,8 @@ export class SendEngine {
     const samples = new Map<number, JournalEntry | undefined>();
     let sent = 0;
     let unreachable: string | null = null;
+    // A round is bounded (a relay that answers slowly, a hundred seeds): what is left waits for the next, and the loop hears a Pause.
+    const roundStarted = performance.now();
     for (const copy of await journal.takeSeedCopies(delivery.id, this.now())) {
       const v = copy.variant;
       const record = (status: SeedCopy['status'], reply: string, counted: boolean, nextAttemptAt: number | null = null) =>
@@ -708,6 +714,10 @@ export class SendEngine {
       // The relay could not be reached for the copy before: the others wait with it, untried.
       if (unreachable !== null) {
         await record('retrying', `not tried: ${unreachable}`, false, this.now().getTime() + RETRY_BASE_MS);
+        continue;
+      }
+      if (performance.now() - roundStarted > (this.options.seedRoundMs ?? SEED_ROUND_MS)) {
+        await record('retrying', 'not tried yet: it goes with the next seed copies', false, this.now().getTime());
         continue;
       }
       if (!samples.has(v)) {
