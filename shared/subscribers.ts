@@ -4,7 +4,7 @@
  * Pure data and checks, shared by the app (which edits them) and the server (which serves them).
  */
 
-import { isValidEmail } from './email-address';
+import { isValidEmail, normalizeEmail } from './email-address';
 import { compileTemplate } from './template';
 import type { AttributeDefinition } from './types';
 
@@ -180,7 +180,7 @@ export function readSubmission(
     return (Array.isArray(value) ? value[0] : (value ?? '')).trim();
   };
   const words = PROBLEMS[locale];
-  const email = text('email').toLowerCase();
+  const email = normalizeEmail(text('email'));
   if (!isValidEmail(email)) return { ok: false, problem: words.email };
   const submission: Submission = { email, attributes: {}, topics: [] };
   for (const field of form.fields) {

@@ -67,5 +67,12 @@ export function securityHeaders(scriptHashes: readonly string[]): MiddlewareHand
   };
   const app = secureHeaders({ ...common, referrerPolicy: 'same-origin' });
   const mail = secureHeaders({ ...common, referrerPolicy: 'no-referrer' });
-  return (c, next) => (reachedFromMail(c.req.path) ? mail : app)(c, next);
+  // A sign-up form's page posts to Mailroom, which may answer with the operator's "after signing up" page on their
+  // site: the browser checks that redirect against form-action too.
+  const forms = secureHeaders({
+    ...common,
+    contentSecurityPolicy: { ...common.contentSecurityPolicy, formAction: ["'self'", 'https:', 'http:'] },
+    referrerPolicy: 'no-referrer',
+  });
+  return (c, next) => (c.req.path.startsWith('/f/') ? forms : reachedFromMail(c.req.path) ? mail : app)(c, next);
 }

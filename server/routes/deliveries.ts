@@ -196,7 +196,13 @@ export const deliveries = new Hono<AppEnv>()
     return kpis ? c.json(kpis, 200) : notFound(c);
   })
   .put('/:id/batch', jsonBody(batchHeader), async (c) => {
-    const result = await c.var.services.commands.beginBatch({ id: c.req.param('id'), ...c.req.valid('json') });
+    const header = c.req.valid('json');
+    if (header.experiment && header.translations?.length) {
+      const message =
+        'The request: an A/B test and content by language cannot be combined (each recipient gets one variant); prepare again.';
+      return c.json({ error: 'invalid-request', message }, 400);
+    }
+    const result = await c.var.services.commands.beginBatch({ id: c.req.param('id'), ...header });
     return result.ok ? c.json({ ok: true }, 200) : refusal(c, result);
   })
   .put('/:id/batch/chunks/:seq', params(chunkParams), jsonBody(chunk), async (c) => {

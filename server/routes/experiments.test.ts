@@ -283,6 +283,15 @@ describe('content by language', () => {
   it('refuses translations with an A/B test, and a locale that is none', async () => {
     const both = { ...SAMPLE_DELIVERY, id: 'both', experiment: experiment(), translations: [{ locale: 'nl', subject: 'Hallo' }] };
     await expect(prepareOnServerAudience(kit, both)).rejects.toThrow('an A/B test and content by language cannot be combined');
+    // The server refuses the two together too, whatever sent them.
+    const header = {
+      ...(await handOver(kit, 'plain', SAMPLE_DELIVERY)).header,
+      experiment: experiment(),
+      translations: [{ locale: 'nl', subject: 'Hallo' }],
+    };
+    const refused = await kit.request('/api/deliveries/both/batch', { method: 'PUT', json: header });
+    expect(refused.status).toBe(400);
+    expect((await refused.json()).message).toContain('cannot be combined');
     const bad = { ...SAMPLE_DELIVERY, id: 'bad', translations: [{ locale: 'Dutch!', subject: 'Hallo' }] };
     await expect(prepareOnServerAudience(kit, bad)).rejects.toThrow('\\"Dutch!\\" is not a locale');
   });
@@ -374,19 +383,43 @@ describe('seed addresses', () => {
       ['greylisted@seeds.example.com', 'sent'],
       ['unreached@seeds.example.com', 'sent'],
     ]);
-    // The one the relay answered counts its attempt; the one it never saw, none. Tried again, a copy keeps its Message-ID.
+    // Each try counts (a seed copy is tried a bounded number of times). Tried again, a copy keeps its Message-ID.
     expect(
       await kit
         .sql("SELECT email, attempts FROM seed_sends WHERE delivery_id = 'reseed' ORDER BY email")
         .then((rows) => rows.map((r) => [r.email, Number(r.attempts)])),
     ).toEqual([
       ['greylisted@seeds.example.com', 2],
-      ['unreached@seeds.example.com', 1],
+      ['unreached@seeds.example.com', 2],
     ]);
     const greylisted = sent.filter((m) => m.to === seeds[0]);
     expect(greylisted).toHaveLength(2);
     expect(greylisted[0].messageId).toBe(greylisted[1].messageId);
     expect(sent.filter((m) => m.headers['X-Mailroom-Seed'] === undefined)).toHaveLength(400);
+  });
+
+  it('are given up after six tries when the relay never takes them, and the delivery completes', async () => {
+    answer = (message) =>
+      message.headers['X-Mailroom-Seed'] === 'yes'
+        ? { kind: 'unsent', relay: 'relay.example.com:25', reply: 'connect ECONNREFUSED' }
+        : undefined;
+    const handed = await handOver(kit, 'gives-up', { ...SAMPLE_DELIVERY, seeds: ['never@seeds.example.com'] });
+    await kit.request('/api/deliveries/gives-up/send', { json: { contentHash: handed.contentHash, scheduledAt: null } });
+    const tries = async () => Number(await kit.value("SELECT attempts FROM seed_sends WHERE delivery_id = 'gives-up'"));
+    for (let n = 1; n < 6; n++) {
+      await eventually(async () => (await tries()) === n);
+      expect(await status('gives-up')).toBe('sending');
+      clock += HOUR; // past the next try, however long its wait
+    }
+    await eventually(async () => (await status('gives-up')) === 'completed', 10_000);
+    const [copy] = await kit.sql<{ status: string; attempts: number; reply: string }>(
+      "SELECT status, attempts, reply FROM seed_sends WHERE delivery_id = 'gives-up'",
+    );
+    expect({ ...copy, attempts: Number(copy.attempts) }).toEqual({
+      status: 'failed',
+      attempts: 6,
+      reply: 'gave up after 6 tries; last reply: connect ECONNREFUSED',
+    });
   });
 
   it('go in bounded rounds: with a slow relay, the copies a round has no time for wait for the next, and all go', async () => {

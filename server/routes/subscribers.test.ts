@@ -99,6 +99,8 @@ describe('a sign-up form with double opt-in', () => {
     expect(hosted).toContain('Bakkerij Jansen');
     expect(hosted).toContain('Aanbiedingen');
     expect(hosted).toContain(form.consentText.nl);
+    // The page may be sent on to the operator's "after signing up" page: the browser checks that redirect against form-action.
+    expect(page.headers.get('content-security-policy')).toContain("form-action 'self' https: http:");
 
     const response = await signUp(form.id, { email: 'Anna@Example.com', firstName: 'Anna', topics: ['offers'], lang: 'nl' }, 'nl');
     expect(response.status).toBe(200);
@@ -153,14 +155,22 @@ describe('a sign-up form with double opt-in', () => {
     expect((await broken.json()).message).toBe('The Dutch confirmation email has no {{ confirm_url }}: without it nobody can confirm.');
   });
 
-  it('applies what was typed at an existing address only once its owner confirms', async () => {
-    await kit.services.audience.upsertMany([newProfile({ email: 'ben@example.com', firstName: 'Ben' })], 'test', new Date());
-    const form = await newForm();
-    await signUp(form.id, { email: 'ben@example.com', firstName: 'Mallory' });
-    expect((await profileAt('ben@example.com'))!.firstName).toBe('Ben');
-    await kit.app.request(await confirmLink(sent[0]), { method: 'POST' });
-    expect((await profileAt('ben@example.com'))!.firstName).toBe('Mallory');
-  });
+  it.each([true, false])(
+    'applies what was typed at an existing address only once its owner confirms (double opt-in: %s)',
+    async (doubleOptIn) => {
+      await kit.services.audience.upsertMany(
+        [newProfile({ email: 'ben@example.com', firstName: 'Ben', locale: 'en', status: 'unsubscribed' })],
+        'an operator',
+        new Date(),
+      );
+      const form = await newForm({ doubleOptIn });
+      const typed = await signUp(form.id, { email: 'ben@example.com', firstName: 'Mallory' });
+      expect(await typed.text()).toContain('Check your inbox');
+      expect(await profileAt('ben@example.com')).toMatchObject({ firstName: 'Ben', status: 'unsubscribed' });
+      await kit.app.request(await confirmLink(sent[0]), { method: 'POST' });
+      expect(await profileAt('ben@example.com')).toMatchObject({ firstName: 'Mallory', status: 'subscribed' });
+    },
+  );
 
   it('refuses bots: the hidden field filled, no time token, a post within seconds of loading, a flood from one network', async () => {
     const form = await newForm({ doubleOptIn: false });
@@ -222,7 +232,11 @@ describe('the preference centre', () => {
 
 describe('erasure', () => {
   it('leaves nothing personal, reaches the replicas by a tombstone, and keeps the address from coming back by an import', async () => {
-    await kit.services.audience.upsertMany([newProfile({ email: 'fien@example.com' }), newProfile()], 'test', new Date());
+    await kit.services.audience.upsertMany(
+      [newProfile({ email: 'fien@example.com' }), newProfile(), newProfile({ email: 'hans@example.com', status: 'unsubscribed' })],
+      'test',
+      new Date(),
+    );
     const handed = await handOver(kit, 'sent', SAMPLE_DELIVERY);
     await kit.request('/api/deliveries/sent/send', { json: { contentHash: handed.contentHash, scheduledAt: null } });
     await eventually(async () => (await kit.services.deliveries.status('sent')) === 'completed');
@@ -251,6 +265,12 @@ describe('erasure', () => {
     // The delivery's figures keep their count.
     expect((await (await kit.request('/api/deliveries/sent')).json()).delivered).toBe(2);
     expect((await kit.request(`/api/subscribers/profiles/${fien.id}/data`)).status).toBe(404);
+    // An excluded profile's address goes from the delivery's exclusion log too.
+    const hans = (await profileAt('hans@example.com'))!;
+    expect(await kit.value("SELECT COUNT(*) FROM exclusions WHERE email = 'hans@example.com'")).toBe(1);
+    expect((await kit.request(`/api/subscribers/profiles/${hans.id}/erase`, { method: 'POST' })).status).toBe(200);
+    expect(await kit.value("SELECT COUNT(*) FROM exclusions WHERE email = 'hans@example.com'")).toBe(0);
+    expect(await kit.value('SELECT COUNT(*) FROM exclusions WHERE profile_id = ?', [hans.id])).toBe(1);
 
     const counts = await kit.services.audience.upsertMany([{ email: 'Fien@Example.com', firstName: 'Fien' }], 'a later import', new Date());
     expect(counts).toMatchObject({ inserted: 0, erased: 1 });

@@ -132,6 +132,8 @@ const RETRY_MAX_MS = 60 * 60_000;
 const RETRY_CHECK_MS = 1_000;
 /** How long one round of seed copies may take before the rest wait for the next round (a second later). */
 const SEED_ROUND_MS = 20_000;
+/** How many times a seed copy is tried (30 s, then doubling: the last about 16 minutes after the first). */
+const SEED_MAX_ATTEMPTS = 6;
 /** With several nodes, the rows of dead nodes are looked for every SWEEP_EVERY scans (a few seconds). */
 const SWEEP_EVERY = 10;
 /** While the relay cannot be reached, the messenger is asked this often whether it can connect again; no row is claimed meanwhile. */
@@ -737,16 +739,22 @@ export class SendEngine {
       const name = `seed-${v}-${Math.max(0, (delivery.seeds ?? []).indexOf(copy.email))}`;
       const outcome = await this.sendOne(delivery, messages, entry, this.options.messenger, name);
       const now = this.now().getTime();
+      // A seed copy is no recipient's message: it is tried SEED_MAX_ATTEMPTS times (about half an hour), the relay reached or
+      // not, so that a seed never keeps a delivery sending for days.
+      const again = now + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** copy.attempts);
+      const last = copy.attempts + 1 >= SEED_MAX_ATTEMPTS;
+      if (outcome.kind === 'unsent') unreachable = outcome.reply;
       if (outcome.kind === 'sent') {
         sent++;
         await record('sent', outcome.reply, true);
+      } else if ((outcome.kind === 'unsent' || outcome.kind === 'retry') && last) {
+        await record('failed', `gave up after ${SEED_MAX_ATTEMPTS} tries; last reply: ${outcome.reply}`, true);
       } else if (outcome.kind === 'unsent') {
-        unreachable = outcome.reply;
-        await record('retrying', outcome.reply, false, now + RETRY_BASE_MS);
+        await record('retrying', outcome.reply, true, again);
       } else if (outcome.kind === 'deferred' && outcome.until < validUntil) {
         await record('retrying', outcome.reply, false, outcome.until);
       } else if (outcome.kind === 'retry' && now < validUntil) {
-        await record('retrying', outcome.reply, true, now + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** copy.attempts));
+        await record('retrying', outcome.reply, true, again);
       } else if (outcome.kind === 'retry' || outcome.kind === 'deferred') {
         await record('failed', `validity period expired; last reply: ${outcome.reply}`, true);
       } else {

@@ -88,6 +88,9 @@ export const SUBSCRIBER_SQL = {
     /* profile */ 'UPDATE tracking_events SET ip = NULL, user_agent = NULL WHERE journal_id IN (SELECT id FROM journal WHERE profile_id = ?)',
     /* profile */ "UPDATE journal SET email = '', subject = '', vals = '{}', smtp_reply = NULL WHERE profile_id = ?",
     /* profile */ 'DELETE FROM sends WHERE profile_id = ?',
+    /* profile */ "UPDATE exclusions SET email = '' WHERE profile_id = ?",
+    // A webhook's body names the address (JSON): it is blanked, the event kept.
+    /* email */ `UPDATE webhook_deliveries SET payload = replace(payload, ?, '"email":""') WHERE payload LIKE ? ESCAPE '\\'`,
     /* email */ 'DELETE FROM consents WHERE email = ?',
     /* email */ 'DELETE FROM denylist WHERE email = ?',
     /* email */ 'DELETE FROM quarantine WHERE email = ?',
@@ -102,17 +105,25 @@ export const SUBSCRIBER_SQL = {
 };
 
 /** The order of the erasure's parameters: which statement takes the profile's id, which the address, which the hash. */
-export const ERASE_PARAMS: ('hash' | 'profile' | 'email')[] = [
+export const ERASE_PARAMS: ('hash' | 'profile' | 'email' | 'payload')[] = [
   'hash',
   'profile',
   'profile',
   'profile',
+  'profile',
+  'payload',
   'email',
   'email',
   'email',
   'email',
   'profile',
 ];
+
+/** The parameters of the webhook statement: the address as its bodies spell it, and a LIKE pattern finding it. */
+export function payloadParams(email: string): [string, string] {
+  const needle = `"email":${JSON.stringify(email)}`;
+  return [needle, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`];
+}
 
 export type ConsentRow = Omit<ConsentRecord, 'payload'> & { payload: string };
 

@@ -4,10 +4,10 @@
  * choosing topics in the preference centre, and getting or erasing their data. The routes
  * (subscribers/routes.ts and routes/subscribers.ts) only speak HTTP.
  *
- * Decided here: a double opt-in form applies what was submitted to an existing profile only
- * once its owner confirms (nobody can change another person's data by typing their address);
- * a single opt-in form at an erased address, or at one whose owner unsubscribed themselves,
- * asks for a confirmation too (only its owner can bring it back).
+ * Decided here: what was submitted at an existing profile's address is applied only once its
+ * owner confirms, whatever the form (nobody can change another person's data, or subscribe
+ * them again, by typing their address); a single opt-in form subscribes a new address at
+ * once, and asks an erased one for a confirmation too (only its owner can bring it back).
  */
 
 import { asciiDomain, emailDomain, normalizeEmail } from '../../shared/email-address';
@@ -23,9 +23,9 @@ import {
 } from '../../shared/subscribers';
 import { compileTemplate, escapeHtml } from '../../shared/template';
 import type { Profile, ProfileInput } from '../../shared/types';
-import { slidingWindow } from '../http/sign-in-limits';
+import { clientKey, slidingWindow } from '../http/sign-in-limits';
 import type { Messenger } from '../sending/messenger';
-import { isRecipientsOwnChoice, type AudienceStore } from '../store/audience';
+import type { AudienceStore } from '../store/audience';
 import type { SettingsStore } from '../store/settings';
 import type { ConsentRecord, ProfileData, SubscriberStore } from '../store/subscribers';
 import { WORDS } from './pages';
@@ -123,8 +123,9 @@ export class Subscribers {
     if (!read.ok) return { kind: 'refused', status: 400, locale, problem: read.problem, form };
     const submission = read.submission;
     const existing = await audience.findByEmail(submission.email);
-    const ownChoice = existing?.status === 'unsubscribed' && isRecipientsOwnChoice(existing.statusSource);
-    const confirm = form.doubleOptIn || ownChoice || (!existing && (await store.isErased(submission.email)));
+    // Only a new address is subscribed at once by a single opt-in form: what is typed at an existing one (its owner's name,
+    // an unsubscription, a pending confirmation) waits for its owner's confirmation, and so does an erased address.
+    const confirm = form.doubleOptIn || existing !== undefined || (await store.isErased(submission.email));
     const consent = {
       email: submission.email,
       formId: form.id,
@@ -246,7 +247,7 @@ export class Subscribers {
   /** Sends one message of ours to a person (not a delivery's: no journal, no tracking). */
   private async email(to: string, settings: SubscriberSettings, subject: string, html: string, kind: string): Promise<boolean> {
     const { now, log } = this.deps;
-    const key = normalizeEmail(to);
+    const key = `${kind}:${normalizeEmail(to)}`;
     const at = now().getTime();
     if (this.inboxes.waitMs(key, at) > 0) {
       log(`${kind} email to ${to} held back: it already had ${EMAILS_PER_ADDRESS} in the last hour.`);
@@ -294,10 +295,5 @@ function profileInput(
   };
 }
 
-/** The network a submission is counted under: an IPv4 address, an IPv6 /64. */
-function networkKey(ip: string | undefined): string {
-  if (!ip) return 'in-process';
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
-  if (v4) return v4[1];
-  return ip.split(':').slice(0, 4).join(':');
-}
+/** The network a submission is counted under: an IPv4 address, an IPv6 /64 (as sign-in counts them). */
+const networkKey = (ip: string | undefined): string => (ip ? clientKey(ip) : 'in-process');

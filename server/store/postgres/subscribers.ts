@@ -2,7 +2,7 @@
 
 import type { SignupForm } from '../../../shared/subscribers';
 import { erasedAddressHash, SELECT_PROFILE, toProfile, type ProfileRow } from '../audience';
-import { ERASE_PARAMS, SUBSCRIBER_SQL as SQL, toConsent, type ConsentRow, type SubscriberStore } from '../subscribers';
+import { ERASE_PARAMS, payloadParams, SUBSCRIBER_SQL as SQL, toConsent, type ConsentRow, type SubscriberStore } from '../subscribers';
 import { CHANGE_LOG_LOCK, numbered, type Pg, type PgRunner } from './database';
 
 export function postgresSubscriberStore(sql: Pg): SubscriberStore {
@@ -60,7 +60,13 @@ export function postgresSubscriberStore(sql: Pg): SubscriberStore {
         const hash = erasedAddressHash(row.email);
         for (const [i, text] of SQL.erase.entries()) {
           const kind = ERASE_PARAMS[i];
-          await run(tx, text, kind === 'hash' ? [hash, now.toISOString()] : [kind === 'profile' ? profileId : row.email]);
+          const params =
+            kind === 'hash'
+              ? [hash, now.toISOString()]
+              : kind === 'payload'
+                ? payloadParams(row.email)
+                : [kind === 'profile' ? profileId : row.email];
+          await run(tx, text, params);
         }
         // The replicas learn of it from the change log, as of any deletion.
         await tx`SELECT pg_advisory_xact_lock(${CHANGE_LOG_LOCK})`;

@@ -2,7 +2,7 @@
 
 import type { SignupForm } from '../../../shared/subscribers';
 import { erasedAddressHash, SELECT_PROFILE, toProfile, type ProfileRow } from '../audience';
-import { ERASE_PARAMS, SUBSCRIBER_SQL as SQL, toConsent, type ConsentRow, type SubscriberStore } from '../subscribers';
+import { ERASE_PARAMS, payloadParams, SUBSCRIBER_SQL as SQL, toConsent, type ConsentRow, type SubscriberStore } from '../subscribers';
 import { asAsync, type Sync } from '../sync';
 import { nextChangeSeq, type Db } from './database';
 
@@ -68,6 +68,7 @@ function syncStore(db: Db): Sync<SubscriberStore> {
       erase.forEach((statement, i) => {
         const kind = ERASE_PARAMS[i];
         if (kind === 'hash') statement.run(hash, now.toISOString());
+        else if (kind === 'payload') statement.run(...payloadParams(email));
         else statement.run(kind === 'profile' ? profileId : email);
       });
       tombstone.run(profileId, nextChangeSeq(db));
