@@ -36,6 +36,17 @@ describe('profile blocks', () => {
     expect(read.profiles().map((p) => p.email)).toEqual(['p1@example.com', 'p3@example.com', 'p5@example.com', 'p9@example.com']);
   });
 
+  it('keeps a profile pending its double opt-in pending, and one confirmed since not', () => {
+    const block = new ProfileBlock(0);
+    block.put(makeProfile({ id: 1, email: 'new@example.com', pending: true }));
+    block.put(makeProfile({ id: 2, email: 'old@example.com' }));
+    const read = roundTrip(block);
+    expect(read.profileAt(read.indexOf(1)).pending).toBe(true);
+    expect(read.profileAt(read.indexOf(2))).not.toHaveProperty('pending');
+    block.put(makeProfile({ id: 1, email: 'new@example.com' }));
+    expect(roundTrip(block).profileAt(0)).not.toHaveProperty('pending');
+  });
+
   it('removes a profile from every column', () => {
     const block = new ProfileBlock(0);
     for (const id of [1, 2, 3]) block.put(makeProfile({ id, attributes: { city: `c${id}`, n: id } }));
