@@ -29,6 +29,7 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
    * Claims up to `limit` rows chosen by `where` in one statement: those suppressed now become
    * `excluded`, the others `sending` under this node's name; returns them and the highest id looked at.
    */
+  /** `order` is the claim's (a column list of `j`): the rows come back in it, the first to send first. */
   const claimWhere = async (where: string, params: unknown[], limit: number, now: Date, order = 'j.id') => {
     const at = now.toISOString();
     const n = params.length;
@@ -43,9 +44,9 @@ export function postgresSendJournal(sql: Pg, nodeId: string, flushEvents: () => 
          UPDATE journal SET status = 'sending', claimed_by = $${n + 3}, lease_until = $${n + 4}, updated_at = $${n + 2}
          FROM c WHERE journal.id = c.id AND c.suppressed IS NULL
          RETURNING journal.id, journal.delivery_id, journal.seq, journal.profile_id, journal.email, journal.subject, journal.vals, journal.attempts,
-           journal.variant
+           journal.variant, journal.due_at
        )
-       SELECT (SELECT MAX(id) FROM c) AS last_id, COALESCE((SELECT json_agg(y ORDER BY y.id) FROM y), '[]'::json) AS claimed`,
+       SELECT (SELECT MAX(id) FROM c) AS last_id, COALESCE((SELECT json_agg(y ORDER BY ${order.replaceAll('j.', 'y.')}) FROM y), '[]'::json) AS claimed`,
       [...params, limit, at, nodeId, now.getTime() + CLAIM_LEASE_MS] as never[],
       { prepare: true },
     )) as unknown as { last_id: number | null; claimed: JournalRow[] }[];
