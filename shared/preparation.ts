@@ -167,13 +167,15 @@ export class Preparation {
       return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
     }
     const variants = contentVariants(delivery);
+    // A variant's name in the log, in the middle of a sentence ('' for the delivery's own content without variants).
     const nameOf = (v: number) =>
-      experiment ? `Variant ${VARIANT_NAMES[v]}` : translations && v > 0 ? `The ${translations[v - 1].locale} translation` : '';
+      experiment ? `variant ${VARIANT_NAMES[v]}` : translations && v > 0 ? `the ${translations[v - 1].locale} translation` : '';
+    const atStart = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
     // Every variant compiles and passes the control rules, or the delivery cannot be sent.
     const messages: CompiledMessage[] = [];
     for (let v = 0; v < variantCount(variants); v++) {
       const content = variantContent(delivery, variants, v);
-      const of = nameOf(v) ? `${nameOf(v).replace(/^V/, 'v').replace(/^The/, 'the')}'s ` : '';
+      const of = nameOf(v) ? `${nameOf(v)}'s ` : '';
       const compiled = compileMessage(content, schema);
       if (!compiled.ok) {
         const { line, column, message } = compiled.error;
@@ -181,7 +183,7 @@ export class Preparation {
         return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
       }
       for (const finding of checkMessage(content, compiled.message, schema, typology.rules, { publicUrl, imageSizes }))
-        write(finding.level, `${nameOf(v) ? `${nameOf(v)}: ` : ''}${finding.rule}: ${finding.message}`);
+        write(finding.level, `${nameOf(v) ? `${atStart(nameOf(v))}: ` : ''}${finding.rule}: ${finding.message}`);
       messages.push(compiled.message);
     }
     const timing = [

@@ -130,6 +130,8 @@ const STATUS_MS = 10;
 const RETRY_MAX_MS = 60 * 60_000;
 /** While there is a queue to claim from, retries (due RETRY_BASE_MS or more after an attempt) are looked for this often. */
 const RETRY_CHECK_MS = 1_000;
+/** How long after its `attempts`-th try a message (or a seed copy) is tried again: 30 s, doubling, at most an hour. */
+const retryDelay = (attempts: number) => Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempts);
 /** How long one round of seed copies may take before the rest wait for the next round (a second later). */
 const SEED_ROUND_MS = 20_000;
 /** How many times a seed copy is tried (30 s, then doubling: the last about 16 minutes after the first). */
@@ -465,7 +467,7 @@ export class SendEngine {
         options.observer?.recorded('failed');
         options.onOutcome?.(id, entry, failed);
       } else if (outcome.kind === 'retry' && this.now().getTime() < validUntilOf(entry)) {
-        const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** entry.attempts);
+        const delay = retryDelay(entry.attempts);
         outcomes.push({ id: entry.id, outcome, retryAt: this.now().getTime() + delay });
         options.observer?.recorded('retry');
       } else if (outcome.kind === 'retry') {
@@ -741,7 +743,7 @@ export class SendEngine {
       const now = this.now().getTime();
       // A seed copy is no recipient's message: it is tried SEED_MAX_ATTEMPTS times (about half an hour), the relay reached or
       // not, so that a seed never keeps a delivery sending for days.
-      const again = now + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** copy.attempts);
+      const again = now + retryDelay(copy.attempts);
       const last = copy.attempts + 1 >= SEED_MAX_ATTEMPTS;
       if (outcome.kind === 'unsent') unreachable = outcome.reply;
       if (outcome.kind === 'sent') {

@@ -83,20 +83,6 @@ export const SUBSCRIBER_SQL = {
   unerase: 'DELETE FROM erased_addresses WHERE hash = ?',
   emailOf: 'SELECT email FROM profiles WHERE id = ?',
   /** The erasure, in order; each takes what its comment says. */
-  erase: [
-    /* hash, time */ 'INSERT INTO erased_addresses (hash, at) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING',
-    /* profile */ 'UPDATE tracking_events SET ip = NULL, user_agent = NULL WHERE journal_id IN (SELECT id FROM journal WHERE profile_id = ?)',
-    /* profile */ "UPDATE journal SET email = '', subject = '', vals = '{}', smtp_reply = NULL WHERE profile_id = ?",
-    /* profile */ 'DELETE FROM sends WHERE profile_id = ?',
-    /* profile */ "UPDATE exclusions SET email = '' WHERE profile_id = ?",
-    // A webhook's body names the address (JSON): it is blanked, the event kept.
-    /* email */ `UPDATE webhook_deliveries SET payload = replace(payload, ?, '"email":""') WHERE payload LIKE ? ESCAPE '\\'`,
-    /* email */ 'DELETE FROM consents WHERE email = ?',
-    /* email */ 'DELETE FROM denylist WHERE email = ?',
-    /* email */ 'DELETE FROM quarantine WHERE email = ?',
-    /* email */ "UPDATE late_outcomes SET email = '', diagnostic = '' WHERE email = ?",
-    /* profile */ 'DELETE FROM profiles WHERE id = ?',
-  ],
   messagesOf: `SELECT j.delivery_id AS "deliveryId", d.name AS "deliveryName", j.status, j.subject, j.updated_at AS "updatedAt"
     FROM journal j LEFT JOIN deliveries d ON d.id = j.delivery_id WHERE j.profile_id = ? ORDER BY j.updated_at`,
   eventsOf: `SELECT t.delivery_id AS "deliveryId", t.kind, t.at, l.url FROM tracking_events t
@@ -104,23 +90,39 @@ export const SUBSCRIBER_SQL = {
     WHERE t.journal_id IN (SELECT id FROM journal WHERE profile_id = ?) ORDER BY t.at`,
 };
 
-/** The order of the erasure's parameters: which statement takes the profile's id, which the address, which the hash. */
-export const ERASE_PARAMS: ('hash' | 'profile' | 'email' | 'payload')[] = [
-  'hash',
-  'profile',
-  'profile',
-  'profile',
-  'profile',
-  'payload',
-  'email',
-  'email',
-  'email',
-  'email',
-  'profile',
+/** Whom an erasure is of, for its statements' parameters. */
+interface Erased {
+  profileId: number;
+  email: string;
+  hash: string;
+  at: string;
+}
+
+/** The erasure, in order (both engines, `?` placeholders): each statement with the parameters it takes. */
+export const ERASURE: { sql: string; params: (who: Erased) => unknown[] }[] = [
+  { sql: 'INSERT INTO erased_addresses (hash, at) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING', params: (w) => [w.hash, w.at] },
+  ...[
+    'UPDATE tracking_events SET ip = NULL, user_agent = NULL WHERE journal_id IN (SELECT id FROM journal WHERE profile_id = ?)',
+    "UPDATE journal SET email = '', subject = '', vals = '{}', smtp_reply = NULL WHERE profile_id = ?",
+    'DELETE FROM sends WHERE profile_id = ?',
+    "UPDATE exclusions SET email = '' WHERE profile_id = ?",
+  ].map((sql) => ({ sql, params: (w: Erased) => [w.profileId] })),
+  // A webhook's body names the address (JSON): it is blanked, the event kept.
+  {
+    sql: `UPDATE webhook_deliveries SET payload = replace(payload, ?, '"email":""') WHERE payload LIKE ? ESCAPE '\\'`,
+    params: (w) => payloadParams(w.email),
+  },
+  ...[
+    'DELETE FROM consents WHERE email = ?',
+    'DELETE FROM denylist WHERE email = ?',
+    'DELETE FROM quarantine WHERE email = ?',
+    "UPDATE late_outcomes SET email = '', diagnostic = '' WHERE email = ?",
+  ].map((sql) => ({ sql, params: (w: Erased) => [w.email] })),
+  { sql: 'DELETE FROM profiles WHERE id = ?', params: (w) => [w.profileId] },
 ];
 
 /** The parameters of the webhook statement: the address as its bodies spell it, and a LIKE pattern finding it. */
-export function payloadParams(email: string): [string, string] {
+function payloadParams(email: string): [string, string] {
   const needle = `"email":${JSON.stringify(email)}`;
   return [needle, `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`];
 }

@@ -130,6 +130,10 @@ export function page(locale: PageLocale, settings: SubscriberSettings, title: st
 <body><header>${logo}</header><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
 }
 
+/** The page of a link that is not valid (any more): expired, used, or naming nobody now. */
+export const badLinkPage = (locale: PageLocale, settings: SubscriberSettings) =>
+  page(locale, settings, WORDS[locale].badLink, `<p>${WORDS[locale].badLinkBody}</p>`);
+
 /** A form's fields, topics, consent text and the two guards against bots (a field people never see, and a time token). */
 export function formFields(
   form: SignupForm,

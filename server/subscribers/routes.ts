@@ -12,7 +12,7 @@ import { pageLocale, type PageLocale, type SubscriberSettings } from '../../shar
 import { escapeHtml } from '../../shared/template';
 import { clientAddress } from '../http/sign-in-limits';
 import type { AppEnv } from '../services';
-import { formFields, page, tokenScript, WORDS } from './pages';
+import { badLinkPage, formFields, page, tokenScript, WORDS } from './pages';
 
 const NO_STORE = { 'Cache-Control': 'no-store, max-age=0' };
 
@@ -83,7 +83,7 @@ export const subscriberPages = new Hono<AppEnv>()
     const consent = await subscribers.pendingConsent(c.req.param('token'));
     const locale = localeOf(c, pageLocale(consent?.locale));
     const w = WORDS[locale];
-    if (!consent) return html(c, 404, page(locale, settings, w.badLink, `<p>${w.badLinkBody}</p>`));
+    if (!consent) return html(c, 404, badLinkPage(locale, settings));
     return html(
       c,
       200,
@@ -101,7 +101,7 @@ export const subscriberPages = new Hono<AppEnv>()
     const consent = await subscribers.confirm(c.req.param('token'), seen(c));
     const locale = localeOf(c, pageLocale(consent?.locale));
     const w = WORDS[locale];
-    if (!consent) return html(c, 404, page(locale, settings, w.badLink, `<p>${w.badLinkBody}</p>`));
+    if (!consent) return html(c, 404, badLinkPage(locale, settings));
     return html(c, 200, page(locale, settings, w.confirmed, `<p>${w.confirmedBody}</p>`));
   })
   // A person's own data, from the link they asked for in the preference centre.
@@ -111,7 +111,7 @@ export const subscriberPages = new Hono<AppEnv>()
     const profile = await subscribers.accessTo(c.req.param('token'));
     const locale = localeOf(c, pageLocale(profile?.locale));
     const w = WORDS[locale];
-    if (!profile) return html(c, 404, page(locale, settings, w.badLink, `<p>${w.badLinkBody}</p>`));
+    if (!profile) return html(c, 404, badLinkPage(locale, settings));
     const token = encodeURIComponent(c.req.param('token'));
     return html(
       c,
@@ -140,8 +140,7 @@ export const subscriberPages = new Hono<AppEnv>()
     const profile = await subscribers.accessTo(c.req.param('token'));
     const locale = localeOf(c, pageLocale(profile?.locale));
     const w = WORDS[locale];
-    if (!profile || !(await subscribers.erase(profile.id)))
-      return html(c, 404, page(locale, settings, w.badLink, `<p>${w.badLinkBody}</p>`));
+    if (!profile || !(await subscribers.erase(profile.id))) return html(c, 404, badLinkPage(locale, settings));
     return html(c, 200, page(locale, settings, w.erased, `<p>${w.erasedBody}</p>`));
   });
 

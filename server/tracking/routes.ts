@@ -11,7 +11,7 @@ import { pageLocale, type PageLocale, type SubscriberSettings } from '../../shar
 import { escapeHtml } from '../../shared/template';
 import type { Profile } from '../../shared/types';
 import type { AppEnv } from '../services';
-import { page, WORDS } from '../subscribers/pages';
+import { badLinkPage, page, WORDS } from '../subscribers/pages';
 
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const NO_STORE = { 'Cache-Control': 'no-store, max-age=0' };
@@ -28,15 +28,9 @@ export const tracking = new Hono<AppEnv>()
   })
   // The preference centre: leave everything (one click, as the List-Unsubscribe header's), choose topics, or ask for one's data.
   .get('/u/:token', async (c) => {
-    const { events, subscribers, audience } = c.var.services;
-    const settings = await subscribers.settings();
-    if (events.seedCopy(c.req.param('token'), 'u')) return seedPage(c, settings);
-    const target = await events.unsubscribeTarget(c.req.param('token'));
-    const profile = target && (await audience.get(target.profileId));
-    const locale = pageLocaleOf(c, profile?.locale);
-    const w = WORDS[locale];
-    if (!target || !profile) return c.html(page(locale, settings, w.badLink, `<p>${w.badLinkBody}</p>`), 404, NO_STORE);
-    return c.html(preferenceCentre(c.req.param('token'), locale, settings, profile), 200, NO_STORE);
+    const found = await preferenceRequest(c);
+    if (found instanceof Response) return found;
+    return c.html(preferenceCentre(c.req.param('token'), found.locale, found.settings, found.profile), 200, NO_STORE);
   })
   .post('/u/:token', async (c) => {
     const { events, subscribers } = c.var.services;
@@ -52,33 +46,38 @@ export const tracking = new Hono<AppEnv>()
     return c.html(page(locale, settings, w.unsubscribed, `<p>${w.unsubscribedBody(escapeHtml(target.email))}</p>`), 200, NO_STORE);
   })
   .post('/u/:token/preferences', async (c) => {
-    const { events, subscribers, audience } = c.var.services;
-    const settings = await subscribers.settings();
-    if (events.seedCopy(c.req.param('token'), 'u')) return seedPage(c, settings);
-    const target = await events.unsubscribeTarget(c.req.param('token'));
-    const profile = target && (await audience.get(target.profileId));
-    const locale = pageLocaleOf(c, profile?.locale);
-    if (!target || !profile)
-      return c.html(page(locale, settings, WORDS[locale].badLink, `<p>${WORDS[locale].badLinkBody}</p>`), 404, NO_STORE);
+    const found = await preferenceRequest(c);
+    if (found instanceof Response) return found;
+    const { locale, settings, profile } = found;
     const form = await c.req.parseBody({ all: true }).catch(() => ({}) as Record<string, unknown>);
     const given = form.topics === undefined ? [] : ([] as unknown[]).concat(form.topics).filter((t): t is string => typeof t === 'string');
-    const topics = await subscribers.chooseTopics(profile, given);
+    const topics = await c.var.services.subscribers.chooseTopics(profile, given);
     const saved = { ...profile, attributes: { ...profile.attributes, topics } };
     return c.html(preferenceCentre(c.req.param('token'), locale, settings, saved, WORDS[locale].saved), 200, NO_STORE);
   })
   .post('/u/:token/data', async (c) => {
-    const { events, subscribers, audience } = c.var.services;
-    const settings = await subscribers.settings();
-    if (events.seedCopy(c.req.param('token'), 'u')) return seedPage(c, settings);
-    const target = await events.unsubscribeTarget(c.req.param('token'));
-    const profile = target && (await audience.get(target.profileId));
-    const locale = pageLocaleOf(c, profile?.locale);
-    if (!target || !profile)
-      return c.html(page(locale, settings, WORDS[locale].badLink, `<p>${WORDS[locale].badLinkBody}</p>`), 404, NO_STORE);
-    await subscribers.sendAccessLink(profile);
+    const found = await preferenceRequest(c);
+    if (found instanceof Response) return found;
+    const { locale, settings, profile } = found;
+    await c.var.services.subscribers.sendAccessLink(profile);
     // Said the same whether it went or was held back: the page tells nobody how many were asked for.
     return c.html(preferenceCentre(c.req.param('token'), locale, settings, profile, WORDS[locale].linkSent), 200, NO_STORE);
   });
+
+/**
+ * What a preference centre request is about: the profile its unsubscribe token names, the
+ * page's language and settings; or the page to answer at once (a seed copy's, a link not valid).
+ */
+async function preferenceRequest(c: Context<AppEnv>) {
+  const { events, subscribers, audience } = c.var.services;
+  const settings = await subscribers.settings();
+  if (events.seedCopy(c.req.param('token')!, 'u')) return seedPage(c, settings);
+  const target = await events.unsubscribeTarget(c.req.param('token')!);
+  const profile = target && (await audience.get(target.profileId));
+  const locale = pageLocaleOf(c, profile?.locale);
+  if (!profile) return c.html(badLinkPage(locale, settings), 404, NO_STORE);
+  return { settings, profile, locale };
+}
 
 /** The page language: ?lang= when asked, else the profile's locale. */
 function pageLocaleOf(c: Context<AppEnv>, locale: string | undefined): PageLocale {

@@ -2,7 +2,7 @@
 
 import type { SignupForm } from '../../../shared/subscribers';
 import { erasedAddressHash, SELECT_PROFILE, toProfile, type ProfileRow } from '../audience';
-import { ERASE_PARAMS, payloadParams, SUBSCRIBER_SQL as SQL, toConsent, type ConsentRow, type SubscriberStore } from '../subscribers';
+import { ERASURE, SUBSCRIBER_SQL as SQL, toConsent, type ConsentRow, type SubscriberStore } from '../subscribers';
 import { CHANGE_LOG_LOCK, numbered, type Pg, type PgRunner } from './database';
 
 export function postgresSubscriberStore(sql: Pg): SubscriberStore {
@@ -57,17 +57,8 @@ export function postgresSubscriberStore(sql: Pg): SubscriberStore {
       return sql.begin(async (tx) => {
         const [row] = await run<{ email: string }>(tx, `${SQL.emailOf} FOR UPDATE`, [profileId]);
         if (!row) return undefined;
-        const hash = erasedAddressHash(row.email);
-        for (const [i, text] of SQL.erase.entries()) {
-          const kind = ERASE_PARAMS[i];
-          const params =
-            kind === 'hash'
-              ? [hash, now.toISOString()]
-              : kind === 'payload'
-                ? payloadParams(row.email)
-                : [kind === 'profile' ? profileId : row.email];
-          await run(tx, text, params);
-        }
+        const who = { profileId, email: row.email, hash: erasedAddressHash(row.email), at: now.toISOString() };
+        for (const step of ERASURE) await run(tx, step.sql, step.params(who));
         // The replicas learn of it from the change log, as of any deletion.
         await tx`SELECT pg_advisory_xact_lock(${CHANGE_LOG_LOCK})`;
         await tx`INSERT INTO tombstones (profile_id, change_seq) VALUES (${profileId}, nextval('change_seq'))

@@ -2,7 +2,7 @@
 
 import type { SignupForm } from '../../../shared/subscribers';
 import { erasedAddressHash, SELECT_PROFILE, toProfile, type ProfileRow } from '../audience';
-import { ERASE_PARAMS, payloadParams, SUBSCRIBER_SQL as SQL, toConsent, type ConsentRow, type SubscriberStore } from '../subscribers';
+import { ERASURE, SUBSCRIBER_SQL as SQL, toConsent, type ConsentRow, type SubscriberStore } from '../subscribers';
 import { asAsync, type Sync } from '../sync';
 import { nextChangeSeq, type Db } from './database';
 
@@ -22,7 +22,7 @@ function syncStore(db: Db): Sync<SubscriberStore> {
   const erased = db.prepare(SQL.erased).pluck();
   const unerase = db.prepare(SQL.unerase);
   const emailOf = db.prepare(SQL.emailOf).pluck();
-  const erase = SQL.erase.map((text) => db.prepare(text));
+  const erase = ERASURE.map((step) => ({ statement: db.prepare(step.sql), params: step.params }));
   const tombstone = db.prepare('INSERT OR REPLACE INTO tombstones (profile_id, change_seq) VALUES (?, ?)');
   const profileById = db.prepare(`${SELECT_PROFILE} WHERE p.id = ?`);
   const messagesOf = db.prepare(SQL.messagesOf);
@@ -64,13 +64,8 @@ function syncStore(db: Db): Sync<SubscriberStore> {
     erase: db.transaction((profileId: number, now: Date) => {
       const email = emailOf.get(profileId) as string | undefined;
       if (email === undefined) return undefined;
-      const hash = erasedAddressHash(email);
-      erase.forEach((statement, i) => {
-        const kind = ERASE_PARAMS[i];
-        if (kind === 'hash') statement.run(hash, now.toISOString());
-        else if (kind === 'payload') statement.run(...payloadParams(email));
-        else statement.run(kind === 'profile' ? profileId : email);
-      });
+      const who = { profileId, email, hash: erasedAddressHash(email), at: now.toISOString() };
+      for (const { statement, params } of erase) statement.run(...params(who));
       tombstone.run(profileId, nextChangeSeq(db));
       return email;
     }),
