@@ -50,7 +50,10 @@ function oldest(files) {
 const notATest = (path) => !/\.test\.ts$|test-kit\.ts$/.test(path);
 
 function appIsStale() {
-  const sources = newest(['app', 'shared', 'static', 'vite.config.ts', 'svelte.config.js', 'package.json'], notATest);
+  const sources = newest(
+    ['app', 'shared', 'static', 'messages', 'vite.config.ts', 'svelte.config.js', 'package.json'],
+    (path) => notATest(path) && !path.includes('/paraglide/'),
+  );
   return oldest([join(ROOT, 'build/index.html')]) < sources;
 }
 

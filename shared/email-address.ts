@@ -20,6 +20,8 @@ const NON_ASCII = /[^\x00-\x7f]/; // eslint-disable-line no-control-regex -- ASC
 /** Why an address cannot be sent through every relay: it is not one, or it needs SMTPUTF8. */
 export const NOT_AN_ADDRESS = 'not a valid email address';
 export const NEEDS_SMTPUTF8 = 'needs a relay that offers SMTPUTF8';
+/** One of the two: the English phrase is also the code other languages translate by. */
+export type AddressProblem = typeof NOT_AN_ADDRESS | typeof NEEDS_SMTPUTF8;
 
 /** Returns the address trimmed, lower-cased and in Unicode NFC: the form in which two addresses are compared. */
 export function normalizeEmail(address: string): string {
@@ -57,7 +59,7 @@ export function needsSmtputf8(address: string): boolean {
  * NEEDS_SMTPUTF8 for a non-ASCII local part — or null when it can (an international domain
  * name can: it is sent as punycode).
  */
-export function addressProblem(address: string): string | null {
+export function addressProblem(address: string): AddressProblem | null {
   if (!isValidEmail(address)) return NOT_AN_ADDRESS;
   return needsSmtputf8(address) ? NEEDS_SMTPUTF8 : null;
 }

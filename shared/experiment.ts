@@ -11,6 +11,7 @@
  * otherwise the first is sent, and the dashboard says so.
  */
 
+import { ENGLISH_WORDS, type PreparationWords } from './preparation-words';
 import { compareRates, percent, type Rate } from './stats';
 import type { DeliveryContent } from './types';
 
@@ -87,18 +88,16 @@ export function contentVariants(delivery: {
   return delivery.translations?.length ? { variants: delivery.translations } : null;
 }
 
-/** Returns what is wrong with the translations, or null. */
-export function translationsProblem(translations: readonly Translation[]): string | null {
-  if (translations.length > MAX_TRANSLATIONS) return `A delivery holds at most ${MAX_TRANSLATIONS} translations.`;
+/** Returns what is wrong with the translations, in `words`, or null. */
+export function translationsProblem(translations: readonly Translation[], words: PreparationWords = ENGLISH_WORDS): string | null {
+  if (translations.length > MAX_TRANSLATIONS) return words.translationsMax({ max: MAX_TRANSLATIONS });
   const seen = new Set<string>();
   for (const t of translations) {
     const locale = t.locale.trim().toLowerCase();
-    if (!/^[a-z]{2,3}(-[a-z0-9]{2,8})*$/.test(locale)) {
-      return `"${t.locale}" is not a locale: give a language code as profiles hold it, such as nl, de or fr-BE.`;
-    }
-    if (seen.has(locale)) return `The locale ${t.locale} has two translations: keep one.`;
+    if (!/^[a-z]{2,3}(-[a-z0-9]{2,8})*$/.test(locale)) return words.notALocale({ locale: t.locale });
+    if (seen.has(locale)) return words.localeTwice({ locale: t.locale });
     seen.add(locale);
-    if (VARIANT_FIELDS.every((f) => t[f] === undefined)) return `The ${t.locale} translation changes nothing: give it a subject or a body.`;
+    if (VARIANT_FIELDS.every((f) => t[f] === undefined)) return words.translationUnchanged({ locale: t.locale });
   }
   return null;
 }
@@ -114,23 +113,19 @@ export function translationFor(translations: readonly Translation[] | null | und
   return same + 1;
 }
 
-/** Returns what is wrong with the experiment, in words a marketer can act on, or null. */
-export function experimentProblem(experiment: Experiment): string | null {
+/** Returns what is wrong with the experiment, in words a marketer can act on (`words`), or null. */
+export function experimentProblem(experiment: Experiment, words: PreparationWords = ENGLISH_WORDS): string | null {
   const { variants, test, criterion, waitHours } = experiment;
-  if (variants.length < 1 || variants.length > MAX_VARIANTS - 1)
-    return `An A/B test has 2 to ${MAX_VARIANTS} variants: add a variant B, or remove some.`;
+  if (variants.length < 1 || variants.length > MAX_VARIANTS - 1) return words.variantCount({ max: MAX_VARIANTS });
   for (const [i, variant] of variants.entries()) {
-    if (!VARIANT_FIELDS.some((field) => variant[field] !== undefined))
-      return `Variant ${VARIANT_NAMES[i + 1]} changes nothing: give it its own subject, From name, preheader or content.`;
+    if (!VARIANT_FIELDS.some((field) => variant[field] !== undefined)) return words.variantUnchanged({ name: VARIANT_NAMES[i + 1] });
   }
   if ('percent' in test) {
-    if (!(Number.isFinite(test.percent) && test.percent >= 1 && test.percent <= 100))
-      return 'The test population is a percentage between 1 and 100 of the recipients.';
-  } else if (!(Number.isInteger(test.count) && test.count >= 2)) return 'The test population is a whole number of at least 2 recipients.';
-  if (!(criterion in CRITERION_LABELS))
-    return 'Choose how the winner is chosen: unique opens, unique clicks or the lowest unsubscribe rate.';
+    if (!(Number.isFinite(test.percent) && test.percent >= 1 && test.percent <= 100)) return words.testPercent();
+  } else if (!(Number.isInteger(test.count) && test.count >= 2)) return words.testCount();
+  if (!(criterion in CRITERION_LABELS)) return words.criterionMissing();
   if (!(Number.isFinite(waitHours) && waitHours >= WAIT_HOURS.min && waitHours <= WAIT_HOURS.max))
-    return `The winner is chosen between ${WAIT_HOURS.min} and ${WAIT_HOURS.max} hours after the start.`;
+    return words.winnerWait({ min: WAIT_HOURS.min, max: WAIT_HOURS.max });
   return null;
 }
 

@@ -1,13 +1,13 @@
 /**
  * The preparation of a delivery as a pure computation: fed the replica's profiles in
  * chunks, it returns recipients and exclusions per chunk and, at the end, the KPIs, the
- * log and the status. The worker owns the I/O around it; this module owns the rules.
+ * log and the status. The worker owns the I/O around it; this module owns the rules. The log
+ * is said in the words it is given (preparation-words.ts), English unless told otherwise.
  */
 
 import { compileAudienceColumns } from './audience-filter';
 import {
   contentVariants,
-  CRITERION_LABELS,
   experimentProblem,
   testSize,
   translationFor,
@@ -20,7 +20,8 @@ import {
 } from './experiment';
 import { localDue, localTimeProblem, waveCount, wavesProblem, type Waves } from './send-time';
 import type { EngagementIndex } from './engagement';
-import { compileMessage, PART_NAMES, renderMessage, type CompiledMessage } from './message';
+import { compileMessage, renderMessage, type CompiledMessage } from './message';
+import { ENGLISH_WORDS, type ContentOf, type PreparationWords } from './preparation-words';
 import { profilesView, templateValue, type ProfileBlockView, type ProfileColumns } from './profile-fields';
 import {
   AnalysisBuilder,
@@ -76,6 +77,8 @@ export interface PreparationInputs {
   imageSizes?: Readonly<Record<string, number>>;
   /** Who received, opened and clicked recent deliveries, for conditions on engagement. */
   engagement?: EngagementIndex;
+  /** The words of the log (English when not given). */
+  words?: PreparationWords;
 }
 
 /** How long a message is tried for from the start of sending (the engine's validity period): waves must start within it. */
@@ -126,6 +129,7 @@ export class Preparation {
     private readonly engagement: EngagementIndex | undefined,
     /** With an A/B test: the test, the delivery's id (its draw) and every variant's message, A's first. */
     private readonly test: { experiment: Experiment; deliveryId: string; variants: CompiledMessage[] } | null,
+    private readonly words: PreparationWords,
   ) {
     this.analysis = new AnalysisBuilder(rules);
     this.settings = settingsOf(rules.rules);
@@ -150,65 +154,62 @@ export class Preparation {
     delivery: Delivery,
     inputs: PreparationInputs,
   ): { ok: true; preparation: Preparation } | { ok: false; result: PreparationResult } {
-    const { typology, schema = [], history = [], now = () => new Date(), publicUrl, imageSizes, engagement } = inputs;
+    const {
+      typology,
+      schema = [],
+      history = [],
+      now = () => new Date(),
+      publicUrl,
+      imageSizes,
+      engagement,
+      words = ENGLISH_WORDS,
+    } = inputs;
     const log: LogLine[] = [];
     const write = (level: LogLevel, message: string) => log.push({ at: now().toISOString(), level, message });
-    write('info', `Preparation of "${delivery.name}" (version ${delivery.version}) started with the typology "${typology.name}".`);
+    const failed = () => ({ ok: false as const, result: finishLog(log, now, EMPTY_KPIS, words) });
+    write('info', words.started({ delivery: delivery.name, version: delivery.version, typology: typology.name }));
     const experiment = delivery.experiment ?? null;
     const translations = delivery.translations?.length ? delivery.translations : null;
     const problem =
-      (experiment && experimentProblem(experiment)) ||
-      (translations && translationsProblem(translations)) ||
-      (experiment && translations
-        ? 'an A/B test and content by language cannot be combined: each recipient gets one variant. Keep one.'
-        : null);
+      (experiment && experimentProblem(experiment, words)) ||
+      (translations && translationsProblem(translations, words)) ||
+      (experiment && translations ? words.abTestWithLanguages() : null);
     if (problem) {
-      write('error', `${translations && !experiment ? 'Content by language' : 'A/B test'}: ${problem}`);
-      return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
+      write('error', translations && !experiment ? words.languagesProblem({ problem }) : words.abTestProblem({ problem }));
+      return failed();
     }
     const variants = contentVariants(delivery);
-    // A variant's name in the log, in the middle of a sentence ('' for the delivery's own content without variants).
-    const nameOf = (v: number) =>
-      experiment ? `variant ${VARIANT_NAMES[v]}` : translations && v > 0 ? `the ${translations[v - 1].locale} translation` : '';
-    const atStart = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
+    // Whose content a line is about (null for the delivery's own content without variants).
+    const contentOf = (v: number): ContentOf =>
+      experiment ? { variant: VARIANT_NAMES[v] } : translations && v > 0 ? { translation: translations[v - 1].locale } : null;
     // Every variant compiles and passes the control rules, or the delivery cannot be sent.
     const messages: CompiledMessage[] = [];
     for (let v = 0; v < variantCount(variants); v++) {
       const content = variantContent(delivery, variants, v);
-      const of = nameOf(v) ? `${nameOf(v)}'s ` : '';
       const compiled = compileMessage(content, schema);
       if (!compiled.ok) {
-        const { line, column, message } = compiled.error;
-        write('error', `Template error in ${of || 'the '}${PART_NAMES[compiled.part]} at line ${line}, column ${column}: ${message}.`);
-        return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
+        write('error', words.templateError({ of: contentOf(v), part: compiled.part, ...compiled.error }));
+        return failed();
       }
-      for (const finding of checkMessage(content, compiled.message, schema, typology.rules, { publicUrl, imageSizes }))
-        write(finding.level, `${nameOf(v) ? `${atStart(nameOf(v))}: ` : ''}${finding.rule}: ${finding.message}`);
+      for (const finding of checkMessage(content, compiled.message, schema, typology.rules, { publicUrl, imageSizes, words }))
+        write(finding.level, words.control({ of: contentOf(v), rule: finding.rule, message: finding.message }));
       messages.push(compiled.message);
     }
     const timing = [
-      delivery.localTime ? localTimeProblem(delivery.localTime) : null,
-      delivery.waves ? wavesProblem(delivery.waves) : null,
-      delivery.waves && experiment
-        ? 'Waves and an A/B test cannot be combined: the test population would be split across the waves. Keep one.'
-        : null,
-      delivery.localTime && experiment
-        ? "A local send time and an A/B test cannot be combined: the winner would be chosen before the test population's local hours come. Keep one."
-        : null,
-      delivery.localTime && delivery.waves ? 'A local send time and waves cannot be combined: keep one.' : null,
+      delivery.localTime ? localTimeProblem(delivery.localTime, words) : null,
+      delivery.waves ? wavesProblem(delivery.waves, words) : null,
+      delivery.waves && experiment ? words.wavesWithAbTest() : null,
+      delivery.localTime && experiment ? words.localTimeWithAbTest() : null,
+      delivery.localTime && delivery.waves ? words.localTimeWithWaves() : null,
       // Due times count from the send time: a delivery sent on demand would have them fixed at preparation, and past by the Send.
-      delivery.localTime && !delivery.scheduledAt
-        ? "A local send time counts from the delivery's Send at: set the date and time from which each recipient's local hour is taken."
-        : null,
+      delivery.localTime && !delivery.scheduledAt ? words.localTimeWithoutSendAt() : null,
     ];
     for (const problem of timing) if (problem) write('error', problem);
-    const seeds = seedsOf(typology, delivery);
+    const seeds = seedsOf(typology, delivery, words);
     if ('problem' in seeds) write('error', seeds.problem);
-    else if (seeds.seeds.length) {
-      const copies = variants ? `a copy of each of the ${variants.variants.length + 1} variants` : 'a copy of the message';
-      write('info', `Seeds: ${seeds.seeds.join(', ')} receive ${copies}, marked as seed and counted in no figure.`);
-    }
-    if (log.some((l) => l.level === 'error')) return { ok: false, result: finishLog(log, now, EMPTY_KPIS) };
+    else if (seeds.seeds.length)
+      write('info', words.seeds({ seeds: seeds.seeds, variants: variants ? variants.variants.length + 1 : null }));
+    if (log.some((l) => l.level === 'error')) return failed();
     const at = now();
     const sendAt = delivery.scheduledAt ? new Date(delivery.scheduledAt) : at;
     // With a local send time, pressure counts around each recipient's own send time.
@@ -224,7 +225,7 @@ export class Preparation {
     });
     const audience = compileAudienceColumns(delivery.audience, schema, at);
     const test = experiment ? { experiment, deliveryId: delivery.id, variants: messages } : null;
-    const preparation = new Preparation(messages[0], rules, now, audience, sendAt, engagement, test);
+    const preparation = new Preparation(messages[0], rules, now, audience, sendAt, engagement, test, words);
     if (sendTimeOf) preparation.due = sendTimeOf;
     if (translations) preparation.translate(translations, messages);
     preparation.window = delivery.localTime?.windowHours ?? null;
@@ -364,48 +365,37 @@ export class Preparation {
       this.held.length = 0;
     }
     const write = (level: LogLevel, message: string) => this.log.push({ at: this.now().toISOString(), level, message });
+    const words = this.words;
     const kpis = this.tally.kpis();
-    write('info', `Targeted ${kpis.targeted}, to deliver ${kpis.toDeliver}, excluded ${kpis.excluded}.`);
+    write('info', words.figures(kpis));
     if (this.translated) {
       const { translations, counts } = this.translated;
-      const each = translations.map((t, k) => `${counts[k + 1]} in ${t.locale}`).join(', ');
-      write('info', `Content by language: ${each}; ${counts[0]} get the delivery's own content.`);
+      write('info', words.languages({ counts: translations.map((t, k) => ({ locale: t.locale, count: counts[k + 1] })), own: counts[0] }));
     }
-    for (const [rule, count] of Object.entries(kpis.excludedByRule)) write('info', `Excluded by the rule "${rule}": ${count}.`);
+    for (const [rule, count] of Object.entries(kpis.excludedByRule)) write('info', words.excludedByRule({ rule, count }));
     if (this.due && kpis.toDeliver > 0) {
       const [first, latest] = this.dueSpan.map((t) => new Date(t).toISOString().slice(0, 16).replace('T', ' '));
-      const within = this.window ? `; one that misses its ${this.window} h window waits for the same time the next day` : '';
-      write('info', `Local time: each message is due at its recipient's local time, from ${first} to ${latest} UTC${within}.`);
+      write('info', words.localTime({ first, latest, windowHours: this.window || null }));
     }
     if (this.waves && kpis.toDeliver > 0) {
       const count = waveCount(this.waves, kpis.toDeliver);
-      const hours = (count - 1) * this.waves.everyHours;
-      if (hours > VALIDITY_HOURS)
-        write(
-          'error',
-          `Waves: ${count} waves every ${this.waves.everyHours} h take ${hours} h from the start, more than the ${VALIDITY_HOURS} h a message is tried for: make the waves larger or closer together.`,
-        );
-      else
-        write(
-          'info',
-          `Waves: ${kpis.toDeliver} messages in ${count} wave${count === 1 ? '' : 's'}, one every ${this.waves.everyHours} h from the start.`,
-        );
+      const { everyHours } = this.waves;
+      const hours = (count - 1) * everyHours;
+      if (hours > VALIDITY_HOURS) write('error', words.wavesTooLong({ count, everyHours, hours, validityHours: VALIDITY_HOURS }));
+      else write('info', words.waves({ messages: kpis.toDeliver, count, everyHours }));
     }
     if (this.test) {
       kpis.experiment = this.split(last.recipients);
       const { test, perVariant, remainder } = kpis.experiment;
-      const { experiment } = this.test;
-      const each = perVariant.map((n, v) => `${VARIANT_NAMES[v]} ${n}`).join(', ');
-      if (test < perVariant.length && kpis.toDeliver > 0)
-        write('error', `A/B test: a test population of ${test} cannot try ${perVariant.length} variants; make it larger.`);
-      else
-        write(
-          'info',
-          `A/B test: ${test} in the test population (${each}); ${remainder} wait for the winner, chosen by ${CRITERION_LABELS[experiment.criterion]} ${experiment.waitHours} h after the start.`,
-        );
+      const { criterion, waitHours } = this.test.experiment;
+      if (test < perVariant.length && kpis.toDeliver > 0) write('error', words.abTestTooSmall({ test, variants: perVariant.length }));
+      else {
+        const each = perVariant.map((count, v) => ({ name: VARIANT_NAMES[v], count }));
+        write('info', words.abTest({ test, perVariant: each, remainder, criterion, waitHours }));
+      }
     }
-    if (kpis.targeted === 0) write('error', 'The target is empty: no profile matches the audience. Change the audience and prepare again.');
-    else if (kpis.toDeliver === 0) write('error', 'Every targeted profile was excluded: there is nobody to send to.');
+    if (kpis.targeted === 0) write('error', words.targetEmpty());
+    else if (kpis.toDeliver === 0) write('error', words.allExcluded());
     else {
       // The largest of every variant's HTML.
       const bytes = Math.max(
@@ -416,24 +406,24 @@ export class Preparation {
             ).length,
         ),
       );
-      if (bytes > HTML_CLIP_BYTES)
-        write('warning', `HTML size: the largest message is ${Math.ceil(bytes / 1024)} KB once personalized; Gmail clips it above 102 KB.`);
-      else write('info', `Messages personalized; the largest HTML part is ${Math.ceil(bytes / 1024)} KB.`);
+      const kilobytes = Math.ceil(bytes / 1024);
+      if (bytes > HTML_CLIP_BYTES) write('warning', words.htmlClipped({ kilobytes }));
+      else write('info', words.personalized({ kilobytes }));
     }
-    const result = finishLog(this.log, this.now, kpis);
+    const result = finishLog(this.log, this.now, kpis, words);
     if (this.seeds) result.seeds = this.seeds;
     return { result, last };
   }
 }
 
-function finishLog(log: LogLine[], now: () => Date, kpis: PreparationKpis): PreparationResult {
+function finishLog(log: LogLine[], now: () => Date, kpis: PreparationKpis, words: PreparationWords): PreparationResult {
   const errors = log.filter((l) => l.level === 'error').length;
   const warnings = log.filter((l) => l.level === 'warning').length;
   const status = errors > 0 ? 'failed' : 'prepared';
   log.push({
     at: now().toISOString(),
     level: errors > 0 ? 'error' : warnings > 0 ? 'warning' : 'info',
-    message: `Preparation ${status === 'failed' ? 'failed' : 'finished'}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}.`,
+    message: words.finished({ failed: status === 'failed', errors, warnings }),
   });
   return { status, kpis, log };
 }

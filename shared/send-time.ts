@@ -9,6 +9,8 @@
  * due its number of periods after the start. The journal claims only rows that are due.
  */
 
+import { ENGLISH_WORDS, type PreparationWords } from './preparation-words';
+
 /** Sending at a time of day in each recipient's time zone. */
 export interface LocalTime {
   /** "HH:MM", 24-hour. */
@@ -45,27 +47,24 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
-/** Returns what is wrong with the local time setting, or null. */
-export function localTimeProblem(local: LocalTime): string | null {
-  if (!TIME.test(local.at)) return `"${local.at}" is no time of day: give it as HH:MM, 24-hour (09:30).`;
-  if (!isTimeZone(local.defaultTimeZone))
-    return `"${local.defaultTimeZone}" is no time zone: give an IANA name (Europe/Amsterdam) for those without one.`;
+/** Returns what is wrong with the local time setting, in `words`, or null. */
+export function localTimeProblem(local: LocalTime, words: PreparationWords = ENGLISH_WORDS): string | null {
+  if (!TIME.test(local.at)) return words.notATime({ at: local.at });
+  if (!isTimeZone(local.defaultTimeZone)) return words.notATimeZone({ zone: local.defaultTimeZone });
   const w = local.windowHours;
-  if (w !== undefined && w !== null && !(Number.isFinite(w) && w >= 0.5 && w <= 23))
-    return 'The sending window is 0.5 to 23 hours after the local time (or none).';
+  if (w !== undefined && w !== null && !(Number.isFinite(w) && w >= 0.5 && w <= 23)) return words.sendingWindow();
   return null;
 }
 
-/** Returns what is wrong with the waves, or null. */
-export function wavesProblem(waves: Waves): string | null {
+/** Returns what is wrong with the waves, in `words`, or null. */
+export function wavesProblem(waves: Waves, words: PreparationWords = ENGLISH_WORDS): string | null {
   if (
     waves.sizes.length === 0 ||
     waves.sizes.length > MAX_WAVE_SIZES ||
     !waves.sizes.every((n) => Number.isSafeInteger(n) && n >= 1 && n <= MAX_WAVE_SIZE)
   )
-    return `Waves: give 1 to ${MAX_WAVE_SIZES} wave sizes, each a whole number from 1 to 10,000,000 (e.g. 1000 2000 5000 for a new IP).`;
-  if (!(Number.isFinite(waves.everyHours) && waves.everyHours >= 0.25 && waves.everyHours <= 168))
-    return 'Waves: one wave every 0.25 to 168 hours.';
+    return words.waveSizes({ max: MAX_WAVE_SIZES });
+  if (!(Number.isFinite(waves.everyHours) && waves.everyHours >= 0.25 && waves.everyHours <= 168)) return words.waveInterval();
   return null;
 }
 

@@ -13,6 +13,7 @@ import { extractLinks, htmlToText, isKnownField, SYSTEM_FIELDS, type CompiledMes
 import { audienceFields } from './profile-fields';
 import type { AttributeDefinition, DeliveryContent, ExclusionCause, LogLevel } from './types';
 import { engagementFields } from './engagement';
+import { ENGLISH_WORDS, type PreparationWords } from './preparation-words';
 
 export type ControlCheck =
   | 'subject'
@@ -82,16 +83,20 @@ export const SEEDS_MAX = 100;
  * Returns the seed addresses a delivery's copies go to — its typology's, then its own, in
  * normal form, each once — or what is wrong with them, in words a marketer can act on.
  */
-export function seedsOf(typology: Pick<Typology, 'seeds'>, delivery: { seeds?: string[] }): { seeds: string[] } | { problem: string } {
+export function seedsOf(
+  typology: Pick<Typology, 'seeds'>,
+  delivery: { seeds?: string[] },
+  words: PreparationWords = ENGLISH_WORDS,
+): { seeds: string[] } | { problem: string } {
   const seeds: string[] = [];
   for (const typed of [...(typology.seeds ?? []), ...(delivery.seeds ?? [])]) {
     const email = normalizeEmail(typed);
     if (email === '') continue;
     const problem = addressProblem(email);
-    if (problem) return { problem: `Seed address "${typed.trim().slice(0, 100)}": ${problem}; correct it or remove it.` };
+    if (problem) return { problem: words.seedAddress({ typed: typed.trim().slice(0, 100), problem }) };
     if (!seeds.includes(email)) seeds.push(email);
   }
-  if (seeds.length > SEEDS_MAX) return { problem: `${seeds.length} seed addresses are more than ${SEEDS_MAX}: remove some.` };
+  if (seeds.length > SEEDS_MAX) return { problem: words.seedsMax({ count: seeds.length, max: SEEDS_MAX }) };
   return { seeds };
 }
 
@@ -209,6 +214,8 @@ export interface ControlContext {
   publicUrl?: string;
   /** The size in bytes of each image uploaded to Mailroom, by its URL (as the server last listed them); others are not known. */
   imageSizes?: Readonly<Record<string, number>>;
+  /** The words findings are said in (English when not given). */
+  words?: PreparationWords;
 }
 
 /**
@@ -246,118 +253,83 @@ function controlProblems(
   context: ControlContext,
   markup: () => ContentFacts,
 ): string[] {
+  const words = context.words ?? ENGLISH_WORDS;
   switch (check) {
     case 'subject':
-      return content.subject.trim() === '' ? ['The subject is empty: write a subject line.'] : [];
+      return content.subject.trim() === '' ? [words.subjectEmpty()] : [];
     case 'subject-length':
-      return content.subject.length > 200 ? ['The subject is longer than 200 characters and will be cut by most mail clients.'] : [];
+      return content.subject.length > 200 ? [words.subjectLong()] : [];
     case 'from': {
       // The From goes into every envelope: an address only an SMTPUTF8 relay takes is no From for a campaign.
       const problem = addressProblem(normalizeEmail(content.fromAddress));
-      return problem === null ? [] : [`The From address "${content.fromAddress}" is not usable: ${problem}.`];
+      return problem === null ? [] : [words.fromUnusable({ address: content.fromAddress, problem })];
     }
     case 'fields':
       return [...new Set([...message.subject.fields, ...message.html.fields])]
         .filter((field) => !isKnownField(field, schema))
-        .map((field) => `The field "${field}" does not exist in the audience.`);
+        .map((field) => words.unknownField({ field }));
     case 'unsubscribe-link':
-      return message.html.fields.includes(SYSTEM_FIELDS[0])
-        ? []
-        : ['The message has no unsubscribe link: add {{ unsubscribe_url }} to the body.'];
+      return message.html.fields.includes(SYSTEM_FIELDS[0]) ? [] : [words.noUnsubscribeLink()];
     case 'links':
       return extractLinks(content.html)
         .filter((link) => !link.includes('{{') && !/^https?:\/\/[^\s/$.?#][^\s]*$/i.test(link) && !link.startsWith('mailto:'))
-        .map((link) => `The link "${link}" is not an absolute http(s) URL.`);
+        .map((link) => words.linkNotAbsolute({ link }));
     case 'text-part':
       // The text part as every recipient gets it at the least: Liquid left out; alt text counts.
-      return htmlToText(content.html.replace(/\{\{[^}]*\}\}|\{%[^%]*%\}/g, '')) === ''
-        ? ['The text part derived from the HTML is empty (the body is only markup, or images without alt text): add some text to the body.']
-        : [];
+      return htmlToText(content.html.replace(/\{\{[^}]*\}\}|\{%[^%]*%\}/g, '')) === '' ? [words.textPartEmpty()] : [];
     case 'html-size':
-      return new TextEncoder().encode(content.html).length > HTML_CLIP_BYTES
-        ? ['The HTML body is larger than 102 KB: Gmail will clip it.']
-        : [];
+      return new TextEncoder().encode(content.html).length > HTML_CLIP_BYTES ? [words.htmlLarge()] : [];
     case 'public-url':
-      return context.publicUrl === undefined ? [] : publicUrlProblems(context.publicUrl);
+      return context.publicUrl === undefined ? [] : publicUrlProblems(context.publicUrl, words);
     case 'image-alt': {
       const missing = markup().imagesWithoutAlt;
-      return missing.length === 0
-        ? []
-        : [
-            `${count(missing.length, 'image has', 'images have')} no alt text (${listed(missing)}): add alt="…" saying what it shows, or alt="" when it only decorates; many inboxes block images at first, and screen readers read the alt.`,
-          ];
+      return missing.length === 0 ? [] : [words.imagesWithoutAlt({ images: missing })];
     }
     case 'link-text': {
       const bare = markup().linksWithoutText;
-      return bare.length === 0
-        ? []
-        : [
-            `${count(bare.length, 'link has', 'links have')} nothing to read (${listed(bare)}): give each a text, or an image with alt text, so that readers (and screen readers) know where it goes.`,
-          ];
+      return bare.length === 0 ? [] : [words.linksWithoutText({ links: bare })];
     }
     case 'preheader':
-      return content.preheader?.trim() || markup().preheader !== null
-        ? []
-        : [
-            'The message has no preheader: inboxes show the start of its text after the subject. Write one in the Preheader field (or put a hidden element first in the body).',
-          ];
+      return content.preheader?.trim() || markup().preheader !== null ? [] : [words.noPreheader()];
     case 'total-size':
-      return totalSizeProblems(content.html, markup().images, context.imageSizes ?? {});
+      return totalSizeProblems(content.html, markup().images, context.imageSizes ?? {}, words);
     case 'dark-mode': {
       const dark = markup().darkTextWithoutBackground;
-      return dark.length === 0
-        ? []
-        : [
-            `Dark text colours are set (${dark.join(', ')}) but no background colour: a dark-mode client that darkens the background and keeps them shows dark on dark. Set a background colour with them (on the body or its outer table).`,
-          ];
+      return dark.length === 0 ? [] : [words.darkText({ colours: dark })];
     }
   }
 }
 
 /** Says when the HTML and the images whose size is known weigh more than TOTAL_SIZE_BYTES. */
-function totalSizeProblems(html: string, images: readonly string[], sizes: Readonly<Record<string, number>>): string[] {
+function totalSizeProblems(
+  html: string,
+  images: readonly string[],
+  sizes: Readonly<Record<string, number>>,
+  words: PreparationWords,
+): string[] {
   const htmlBytes = new TextEncoder().encode(html).length;
   const known = images.filter((src) => Object.hasOwn(sizes, src));
   const imageBytes = known.reduce((sum, src) => sum + sizes[src], 0);
   if (htmlBytes + imageBytes <= TOTAL_SIZE_BYTES) return [];
-  const others = images.length - known.length;
-  const uncounted = others > 0 ? `; ${count(others, 'image from elsewhere is', 'images from elsewhere are')} not counted` : '';
-  return [
-    `The message weighs ${megabytes(htmlBytes + imageBytes)} with its images (the HTML ${megabytes(htmlBytes)}, ${count(known.length, 'image', 'images')} ${megabytes(imageBytes)}${uncounted}): it loads slowly on a phone's data. Make the images smaller (under 200 KB each is a good aim).`,
-  ];
+  const totalBytes = htmlBytes + imageBytes;
+  return [words.totalSize({ totalBytes, htmlBytes, imageBytes, images: known.length, uncounted: images.length - known.length })];
 }
-
-const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
-
-const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-/** The first few items, quoted, and how many more. */
-const listed = (items: readonly string[]) =>
-  items
-    .slice(0, 3)
-    .map((item) => `"${item.length > 60 ? `${item.slice(0, 57)}...` : item}"`)
-    .join(', ') + (items.length > 3 ? ` and ${items.length - 3} more` : '');
 
 /**
  * Returns what is wrong with the address recipients reach tracking and unsubscribe links at:
  * a local address no recipient can reach, or plain http (mail clients warn, and the token in
  * the link travels unencrypted). Empty when it is a public https address.
  */
-export function publicUrlProblems(publicUrl: string): string[] {
+export function publicUrlProblems(publicUrl: string, words: PreparationWords = ENGLISH_WORDS): string[] {
   let url: URL;
   try {
     url = new URL(publicUrl);
   } catch {
-    return [`The server's public address "${publicUrl}" is not a URL: set MAILROOM_PUBLIC_URL to an https address.`];
+    return [words.publicUrlInvalid({ url: publicUrl })];
   }
   const local = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$|\.local$|\.localhost$/.test(url.hostname);
-  if (local) {
-    return [
-      `Unsubscribe and tracking links point at ${url.origin}, which recipients cannot reach: set MAILROOM_PUBLIC_URL on the server to its public https address.`,
-    ];
-  }
-  if (url.protocol !== 'https:') {
-    return [`Unsubscribe and tracking links use plain http (${url.origin}): set MAILROOM_PUBLIC_URL on the server to an https address.`];
-  }
+  if (local) return [words.publicUrlLocal({ origin: url.origin })];
+  if (url.protocol !== 'https:') return [words.publicUrlHttp({ origin: url.origin })];
   return [];
 }
 

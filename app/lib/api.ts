@@ -1,6 +1,7 @@
 /** The typed client of the server's API (hono/client over the server's own route types). */
 
 import { hc } from 'hono/client';
+import { m } from '$lib/i18n.svelte';
 import type { AppType } from '../../server/app';
 
 export const client = hc<AppType>('/', { init: { credentials: 'same-origin' } });
@@ -15,8 +16,11 @@ export interface ApiRefusal {
 export async function refusalOf(response: Response): Promise<ApiRefusal> {
   try {
     const body = (await response.json()) as Partial<ApiRefusal>;
-    return { error: body.error ?? `http-${response.status}`, message: body.message ?? `The server answered ${response.status}.` };
+    return {
+      error: body.error ?? `http-${response.status}`,
+      message: body.message ?? m.worker_server_answered({ status: String(response.status) }),
+    };
   } catch {
-    return { error: `http-${response.status}`, message: `The server answered ${response.status}.` };
+    return { error: `http-${response.status}`, message: m.worker_server_answered({ status: String(response.status) }) };
   }
 }

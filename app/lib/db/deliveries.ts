@@ -3,6 +3,7 @@
  * each edit bumps the version and waits in the record to be pushed to the team (work.ts).
  */
 
+import { m } from '$lib/i18n.svelte';
 import { EVERYONE, type AudienceFilter } from '$shared/audience-filter';
 import { DELIVERY_FIELD } from '$shared/engagement';
 import type { ContentSource } from '$shared/content-source';
@@ -37,7 +38,7 @@ export async function createDelivery(
   template?: Pick<StarterTemplate, 'name' | 'subject' | 'preheader'> & { html?: string; text?: string; source?: ContentSource | null },
 ): Promise<string> {
   const content: DeliveryContent = {
-    name: template ? `${template.name} (new)` : 'New delivery',
+    name: template ? m.worker_new_from_template({ name: template.name }) : m.worker_new_delivery(),
     fromName: 'Mailroom Shop',
     fromAddress: 'news@shop.example.com',
     subject: template?.subject ?? 'Hello {{ first_name | default: "there" }}, the autumn collection is here',
@@ -73,7 +74,7 @@ export async function duplicateDelivery(db: MailroomDb, from: LocalDelivery, by:
     waves = null,
   } = plain(from);
   // A copy is a new delivery: a schedule chosen for the original is not the copy's.
-  const copy = `Copy of ${name}`.slice(0, 200);
+  const copy = m.worker_copy_of({ name }).slice(0, 200);
   const content = {
     name: copy,
     fromName,
@@ -113,7 +114,7 @@ export async function resendToNonOpeners(
     conditions: [{ kind: 'condition', field: DELIVERY_FIELD, operator: 'notOpened', value: from.id }],
   };
   const content: DeliveryContent = {
-    name: `${name} — to non-openers`.slice(0, 200),
+    name: m.worker_to_non_openers({ name }).slice(0, 200),
     fromName,
     fromAddress,
     subject,
@@ -207,7 +208,7 @@ export async function deleteDraft(db: MailroomDb, id: string): Promise<void> {
   await db.transaction('rw', [db.deliveries, db.meta], async () => {
     const current = await db.deliveries.get(id);
     if (!current || isDeleting(current)) return;
-    if (current.server || current.sync.serverStatus) throw new Error('This delivery was handed to the server: it stays, with its log.');
+    if (current.server || current.sync.serverStatus) throw new Error(m.worker_delivery_handed_over());
     await db.deliveries.put({ ...current, sync: { ...current.sync, deleteAt: await stamp(db), refusal: null } });
   });
 }

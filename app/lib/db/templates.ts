@@ -4,6 +4,7 @@
  * as drafts and typologies are, work.ts), offline too.
  */
 
+import { m } from '$lib/i18n.svelte';
 import type { DeliveryContent } from '$shared/types';
 import { plain, type MailroomDb, type StoredTemplate } from './db';
 import { isDeleting, newDocSync, stamp, stampsFor } from './work';
@@ -25,7 +26,7 @@ export async function saveAsTemplate(
   now = new Date(),
 ): Promise<string> {
   const name = about.name.trim();
-  if (!name) throw new Error('Give the template a name: the gallery lists templates by name.');
+  if (!name) throw new Error(m.worker_template_name_needed());
   const id = crypto.randomUUID();
   const { subject, preheader = '', html, text = '', source = null } = plain(content);
   await db.transaction('rw', [db.templates, db.meta], async () => {

@@ -2,12 +2,19 @@
  * Typologies in the browser database. The default one is built in (shared/typology.ts) and
  * read-only; a marketer's own start as a copy of another and are edited here, offline too,
  * then pushed to the team (work.ts): every device gets them, and every draft using one.
+ *
+ * The preparation worker reads typologies through this module: its words come from
+ * Paraglide's messages, not $lib/i18n.svelte (a rune module the worker cannot run); on the
+ * page, they follow the language chosen there.
  */
 
+import { m } from '$lib/paraglide/messages';
+import { getLocale } from '$lib/paraglide/runtime';
 import { DEFAULT_TYPOLOGY, DEFAULT_TYPOLOGY_ID, seedsOf, typologyProblem, type Typology } from '$shared/typology';
 import type { AttributeDefinition } from '$shared/types';
 import { plain, type MailroomDb, type StoredTypology } from './db';
 import { isDeleting, newDocSync, recordEdits, stamp, stampsFor } from './work';
+import { preparationWords } from '../worker/preparation-words';
 
 /** Returns the typology with this id (the default one included), or undefined when it was deleted. */
 export async function typologyOf(db: MailroomDb, id: string): Promise<Typology | undefined> {
@@ -52,10 +59,10 @@ export async function saveTypology(
   loaded?: Typology,
   now = new Date(),
 ): Promise<void> {
-  if (typology.id === DEFAULT_TYPOLOGY_ID) throw new Error('The default typology cannot be changed: make a copy and edit that.');
+  if (typology.id === DEFAULT_TYPOLOGY_ID) throw new Error(m.worker_default_typology_unchanged());
   await db.transaction('rw', [db.typologies, db.meta], async () => {
     const current = await db.typologies.get(typology.id);
-    if (!current || isDeleting(current)) throw new Error('This typology was deleted meanwhile.');
+    if (!current || isDeleting(current)) throw new Error(m.worker_typology_deleted());
     const mine = plain({
       name: typology.name,
       rules: typology.rules,
@@ -70,7 +77,7 @@ export async function saveTypology(
     ) as Partial<StoredTypology>;
     const problem = typologyProblem({ ...current, ...changed }, schema);
     if (problem) throw new Error(problem);
-    const seeds = seedsOf({ seeds: mine.seeds }, {});
+    const seeds = seedsOf({ seeds: mine.seeds }, {}, preparationWords(getLocale()));
     if ('problem' in seeds) throw new Error(seeds.problem);
     const edited = await recordEdits(db, current, 'typology', changed);
     if (edited !== current) await db.typologies.put({ ...edited, updatedAt: now.toISOString() });
@@ -79,12 +86,12 @@ export async function saveTypology(
 
 /** Deletes a typology no draft uses; throws, naming the drafts, when some still do. */
 export async function deleteTypology(db: MailroomDb, id: string): Promise<void> {
-  if (id === DEFAULT_TYPOLOGY_ID) throw new Error('The default typology cannot be deleted.');
+  if (id === DEFAULT_TYPOLOGY_ID) throw new Error(m.worker_default_typology_kept());
   await db.transaction('rw', [db.typologies, db.deliveries, db.meta], async () => {
     const users = await db.deliveries.filter((d) => d.typologyId === id && d.server === null && !isDeleting(d)).toArray();
     if (users.length > 0) {
       const names = users.map((d) => `"${d.name}"`).join(', ');
-      throw new Error(`This typology is used by ${names}: pick another typology there first.`);
+      throw new Error(m.worker_typology_in_use({ names }));
     }
     const current = await db.typologies.get(id);
     if (!current) return;

@@ -22,12 +22,14 @@ import { bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighti
 import { forceLinting, linter, lintGutter, type Diagnostic } from '@codemirror/lint';
 import { Compartment, EditorState, type Text } from '@codemirror/state';
 import { drawSelection, EditorView, highlightActiveLine, keymap, lineNumbers } from '@codemirror/view';
+import { m, number } from '$lib/i18n.svelte';
 import { FILTERS } from '$shared/liquid/filters';
 import { FILTER_HELP, TAG_HELP } from '$shared/liquid/help';
 import { isKnownField } from '$shared/message';
 import { audienceFields, type FieldDefinition } from '$shared/profile-fields';
 import type { AttributeDefinition } from '$shared/types';
 import { compileTemplate } from '$shared/template';
+import { fieldLabel } from './field-labels';
 
 export interface LiquidEditorOptions {
   value: string;
@@ -56,10 +58,12 @@ export interface LiquidEditor {
   destroy(): void;
 }
 
-/** Fields Mailroom fills in itself, offered beside the audience's. */
-const SYSTEM_COMPLETIONS: Completion[] = [
-  { label: 'unsubscribe_url', type: 'variable', detail: 'system', info: "The recipient's signed one-click unsubscribe link" },
+/** Fields Mailroom fills in itself, offered beside the audience's (in the app's language of the moment). */
+const systemCompletions = (): Completion[] => [
+  { label: 'unsubscribe_url', type: 'variable', detail: m.editor_liquid_system(), info: m.editor_liquid_unsubscribe_url() },
 ];
+
+// The filters' and tags' help is reference text, kept in English (shared/liquid/help.ts).
 
 const FILTER_COMPLETIONS: Completion[] = Object.entries(FILTERS).map(([name, filter]) => ({
   label: name,
@@ -97,8 +101,8 @@ export function liquidCompletions(fields: () => readonly FieldDefinition[]) {
         : where === 'tag'
           ? TAG_COMPLETIONS
           : [
-              ...fields().map((f): Completion => ({ label: f.name, type: 'variable', detail: `${f.label} (${f.type})` })),
-              ...SYSTEM_COMPLETIONS,
+              ...fields().map((f): Completion => ({ label: f.name, type: 'variable', detail: `${fieldLabel(f)} (${f.type})` })),
+              ...systemCompletions(),
             ];
     return { from: word.from, options, validFor: /^\w*$/ };
   };
@@ -118,7 +122,9 @@ export function templateDiagnostics(doc: Text, isKnown?: (field: string) => bool
   const from = Math.min(at.from + Math.max(column, 1) - 1, at.to);
   // One character is marked (the one before, at a line's end), so that the mark shows.
   const [start, end] = from < at.to ? [from, from + 1] : [Math.max(at.from, from - 1), from];
-  return [{ from: start, to: end, severity: 'error', message: `${message} (line ${line}, column ${column})` }];
+  return [
+    { from: start, to: end, severity: 'error', message: m.editor_liquid_error_at({ message, line: number(line), column: number(column) }) },
+  ];
 }
 
 /** Marks every use, inside Liquid and outside quotes, of the fields read that are not known. */
@@ -136,7 +142,7 @@ function unknownFields(source: string, read: readonly string[], isKnown: (field:
         from,
         to: from + word[0].length,
         severity: 'error',
-        message: `The field "${word[0]}" does not exist in the audience: the preparation will fail. Pick one from the completion (Ctrl-Space).`,
+        message: m.editor_liquid_unknown_field({ field: word[0] }),
       });
     }
   }

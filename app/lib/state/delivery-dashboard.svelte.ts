@@ -9,6 +9,7 @@
  */
 
 import { createSubscriber } from 'svelte/reactivity';
+import { i18n, m } from '$lib/i18n.svelte';
 import { withoutIncomplete } from '$shared/audience-filter';
 import { audienceFields } from '$shared/profile-fields';
 import { isFinal } from '$shared/status';
@@ -34,7 +35,8 @@ export class DeliveryDashboard {
   readonly outboxItem;
   #preparing = $state(false);
   #progress = $state.raw<PrepareProgress>({ scanned: 0, total: 0 });
-  #message = $state.raw<{ tone: Tone; text: string; stamp: string } | null>(null);
+  /** `text` is read when shown, so a message in words follows a change of language. */
+  #message = $state.raw<{ tone: Tone; text: () => string; stamp: string } | null>(null);
   #sending = $state(false);
 
   /** The time, read again every second while something shows it (a countdown, a time that passes). */
@@ -81,9 +83,9 @@ export class DeliveryDashboard {
     return navigator.onLine;
   }
   /** The last thing to tell the marketer about an action, while the state it was said in lasts. */
-  get message() {
+  get message(): { tone: Tone; text: string } | null {
     const message = this.#message;
-    return message && message.stamp === this.#stamp() ? message : null;
+    return message && message.stamp === this.#stamp() ? { tone: message.tone, text: message.text() } : null;
   }
 
   readonly state: DeliveryState | null = $derived.by(() => {
@@ -192,14 +194,14 @@ export class DeliveryDashboard {
     // Read afresh: the edit saved just before may not have reached the live query yet.
     const delivery = await db.deliveries.get(this.id);
     if (delivery && withoutIncomplete(delivery.audience, audienceFields(replica.schema)).ignored > 0) {
-      this.#say('error', 'A condition of the audience is incomplete: fill it in or remove it, then prepare.');
+      this.#say('error', () => m.worker_incomplete_condition());
       return;
     }
     this.#preparing = true;
     this.#message = null;
     this.#progress = { scanned: 0, total: 0 };
     try {
-      const outcome = await prepareInWorker(this.id, (progress) => (this.#progress = progress));
+      const outcome = await prepareInWorker(this.id, (progress) => (this.#progress = progress), i18n.locale);
       if (!outcome.ok) this.#say(outcome.code === 'cancelled' ? 'info' : 'error', outcome.message);
       const prepared = await db.preparations.get(this.id);
       if (outcome.ok && prepared?.status === 'prepared') {
@@ -215,7 +217,7 @@ export class DeliveryDashboard {
         work.soon();
       }
     } catch (error) {
-      this.#say('error', `The preparation could not run: ${(error as Error).message}`);
+      this.#say('error', () => m.worker_could_not_run({ message: (error as Error).message }));
     } finally {
       this.#preparing = false;
     }
@@ -235,10 +237,8 @@ export class DeliveryDashboard {
     const preparation = this.preparation.current;
     if (!delivery || !preparation || this.state?.kind !== 'prepared' || this.#sending) return;
     if (delivery.scheduledAt && Date.parse(delivery.scheduledAt) <= Date.now()) {
-      this.#say(
-        'error',
-        `Not scheduled: its time, ${formatWhen(new Date(delivery.scheduledAt))}, has passed. Set a later Send at and prepare again, or clear Send at to send it now.`,
-      );
+      const when = new Date(delivery.scheduledAt);
+      this.#say('error', () => m.worker_schedule_passed({ when: formatWhen(when) }));
       return;
     }
     this.#sending = true;
@@ -262,7 +262,7 @@ export class DeliveryDashboard {
     );
     if (!answer) return;
     await db.transaction('rw', workTables(db), () => storeDocs(db, [answer.doc]));
-    this.#say('info', 'Approved: this preparation can be sent. An edit or a new preparation needs a new approval.');
+    this.#say('info', () => m.worker_approved());
   }
 
   /** Takes a Send waiting in the outbox back, unless it is reaching the server right now. */
@@ -277,7 +277,7 @@ export class DeliveryDashboard {
     const kpis = await this.call<SendKpis>(() => client.api.deliveries[':id'].unschedule.$post({ param: { id: this.id } }));
     if (!kpis) return;
     await db.deliveries.update(this.id, { server: null });
-    this.#say('info', 'Unscheduled: nothing will be sent until you send or schedule it again.', 'prepared');
+    this.#say('info', () => m.worker_unscheduled(), 'prepared');
   }
 
   pause = () => this.command('pause');
@@ -296,8 +296,9 @@ export class DeliveryDashboard {
     return [kind, status, this.delivery.current?.version, this.preparation.current?.preparedAt].join('|');
   }
 
-  #say(tone: Tone, text: string, kind?: DeliveryState['kind']): void {
-    this.#message = { tone, text, stamp: this.#stamp(kind) };
+  /** Says `text` (a sentence as it came, or the words to say it in whichever language is chosen when shown). */
+  #say(tone: Tone, text: string | (() => string), kind?: DeliveryState['kind']): void {
+    this.#message = { tone, text: typeof text === 'string' ? () => text : text, stamp: this.#stamp(kind) };
   }
 
   private async command(name: 'pause' | 'resume' | 'stop'): Promise<void> {
@@ -313,7 +314,7 @@ export class DeliveryDashboard {
       if (response.ok) return (await response.json()) as T;
       this.#say('error', (await refusalOf(response)).message);
     } catch {
-      this.#say('error', 'The server cannot be reached: this needs the network. Try again when online.');
+      this.#say('error', () => m.worker_needs_network());
     }
     return undefined;
   }

@@ -9,6 +9,7 @@
  * itself), and the next Send of the delivery completes or replaces them.
  */
 
+import { m, number } from '$lib/i18n.svelte';
 import { client, refusalOf } from '../api';
 import { batchHeader } from '$shared/handoff';
 import type { SendKpis } from '$shared/types';
@@ -90,8 +91,11 @@ export class Outbox {
       if (!response.ok) return { ok: false, message: (await refusalOf(response)).message };
       const { sent, failed } = await response.json();
       if (failed.length)
-        return { ok: false, message: `${sent} proofs sent; refused: ${failed.map((f) => `${f.to} (${f.reply})`).join(', ')}.` };
-      return { ok: true, message: `${sent} proof${sent === 1 ? '' : 's'} sent to ${proof.to.join(', ')}.` };
+        return {
+          ok: false,
+          message: m.worker_proofs_refused({ sent: number(sent), refused: failed.map((f) => `${f.to} (${f.reply})`).join(', ') }),
+        };
+      return { ok: true, message: m.worker_proofs_sent({ count: sent, shown: number(sent), to: proof.to.join(', ') }) };
     } catch {
       await this.db.outbox.add({
         kind: 'proof',
@@ -102,7 +106,7 @@ export class Outbox {
         lastError: null,
         createdAt: new Date().toISOString(),
       });
-      return { ok: true, message: 'You are offline: the proof will be sent when online.' };
+      return { ok: true, message: m.worker_proof_offline() };
     }
   }
 
@@ -113,18 +117,15 @@ export class Outbox {
   async cancelSend(deliveryId: string): Promise<{ ok: boolean; message: string }> {
     const items = await this.db.outbox.where('deliveryId').equals(deliveryId).toArray();
     const item = items.find((i): i is SendItem => i.kind === 'send');
-    if (!item) return { ok: false, message: 'There is no Send waiting for this delivery: it may have reached the server just now.' };
+    if (!item) return { ok: false, message: m.worker_no_send_waiting() };
     // No await between this check and the mark: the upload checks the mark right before the command.
     if (this.#commanding === item.id) {
-      return { ok: false, message: 'Too late to cancel: the Send is reaching the server now. Once it shows, pause or stop it.' };
+      return { ok: false, message: m.worker_too_late_to_cancel() };
     }
     this.#cancelled.add(item.id!);
     await this.db.outbox.delete(item.id!);
-    if (item.chunksDone === 0) return { ok: true, message: 'Send cancelled before it reached the server: nothing was sent.' };
-    return {
-      ok: true,
-      message: `Send cancelled: nothing was sent. The server keeps the ${item.chunksDone} of ${item.chunkCount} parts it had received, unused, until the next Send completes or replaces them.`,
-    };
+    if (item.chunksDone === 0) return { ok: true, message: m.worker_send_cancelled() };
+    return { ok: true, message: m.worker_send_cancelled_parts({ done: number(item.chunksDone), count: number(item.chunkCount) }) };
   }
 
   /** Drops a refused item so the marketer can prepare and send again. */
@@ -175,8 +176,8 @@ export class Outbox {
         return 0;
       }
       const attempts = item.attempts + 1;
-      const message =
-        error instanceof Error && error.name === 'Unauthorized' ? error.message : 'The server cannot be reached; will send when online.';
+      // Kept with the item, in the language of the moment (as the server's refusals are kept in theirs).
+      const message = error instanceof Error && error.name === 'Unauthorized' ? error.message : m.worker_send_unreachable();
       await this.db.outbox.update(id, { state: 'waiting', attempts, lastError: message });
       return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(attempts, 5));
     }
@@ -193,7 +194,7 @@ export class Outbox {
     const delivery = await this.db.deliveries.get(deliveryId);
     const preparation = await this.db.preparations.get(deliveryId);
     if (!delivery || !preparation || preparation.contentHash !== contentHash) {
-      throw new Refused('The preparation changed after Send was clicked. Prepare again and send.');
+      throw new Refused(m.worker_preparation_changed());
     }
     const param = { id: deliveryId };
     // The parts: the recipients' chunks, then the exclusions' (so the server's log lists who was
@@ -256,7 +257,7 @@ async function expectOk(request: Promise<Response>): Promise<void> {
   if (response.ok) return;
   const refusal = await refusalOf(response);
   if (response.status === 401) {
-    const error = new Error('Sign in again to send: the session has ended.');
+    const error = new Error(m.worker_sign_in_to_send());
     error.name = 'Unauthorized';
     throw error;
   }

@@ -6,6 +6,7 @@
  */
 
 import { liveQuery } from 'dexie';
+import { m } from '$lib/i18n.svelte';
 import type { AttributeDefinition } from '$shared/types';
 import { client, refusalOf } from '../api';
 import {
@@ -46,7 +47,8 @@ export class Replica {
   #syncing = $state(false);
   #received = $state(0);
   #expected = $state(0);
-  #error = $state<string | null>(null);
+  /** Why the last pull failed, read when shown: a sentence of the app's follows a change of language. */
+  #error = $state.raw<(() => string) | null>(null);
   #usage = $state<{ used: number; quota: number; persisted: boolean } | null>(null);
   #timer: ReturnType<typeof setInterval> | undefined;
   /** The pull this tab is running, if any. */
@@ -90,8 +92,8 @@ export class Replica {
   get progress() {
     return { received: this.#received, expected: this.#expected };
   }
-  get error() {
-    return this.#error;
+  get error(): string | null {
+    return this.#error?.() ?? null;
   }
   /** Storage this site uses and may use, in bytes, and whether the browser keeps it under pressure. */
   get usage() {
@@ -174,7 +176,8 @@ export class Replica {
     try {
       const schemaResponse = await client.api.audience.schema.$get();
       if (!schemaResponse.ok) {
-        this.#error = (await refusalOf(schemaResponse)).message;
+        const { message } = await refusalOf(schemaResponse);
+        this.#error = () => message;
         return;
       }
       let schema: AttributeDefinition[] | null = (await schemaResponse.json()).attributes as AttributeDefinition[];
@@ -219,7 +222,7 @@ export class Replica {
       if ((await overlaySize(this.db)) > OVERLAY_LIMIT)
         void this.compact().catch((error) => console.error('compacting the replica', error));
     } catch (error) {
-      this.#error = describeSyncError(error);
+      this.#error = () => describeSyncError(error);
     } finally {
       this.#syncing = false;
       void this.measureStorage(false);
@@ -245,7 +248,7 @@ export function describeSyncError(error: unknown): string {
   const name = (error as Error)?.name;
   const inner = (error as { inner?: Error })?.inner?.name;
   if (name === 'QuotaExceededError' || inner === 'QuotaExceededError') {
-    return 'The browser has no more room for the audience: free disk space or allow this site more storage, then sync again. The local copy is intact, as of its last complete update.';
+    return m.worker_storage_full();
   }
-  return 'The audience could not be updated: the server cannot be reached. Working from the local copy.';
+  return m.worker_audience_unreachable();
 }

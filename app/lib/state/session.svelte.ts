@@ -4,8 +4,10 @@
  * anything reaches it).
  */
 
-import { allows, refusedFor, ROLES, type Permission, type Role } from '$shared/roles';
+import { m } from '$lib/i18n.svelte';
+import { allows, ROLES, type Permission, type Role } from '$shared/roles';
 import { client, refusalOf } from '../api';
+import { roleDescription, roleWord } from '../roles-words';
 import { SERVER_PUBLIC_URL } from '../db/db';
 import { db } from '../db/instance';
 
@@ -21,6 +23,12 @@ interface SessionAnswer {
 
 /** Returns the role named, or null for anything else (a server that does not say, a stale value). */
 const roleOf = (value: unknown): Role | null => ((ROLES as readonly unknown[]).includes(value) ? (value as Role) : null);
+
+/** Returns the sentence a refusal gives the role, in the app's language (in English, refusedFor's in shared/roles.ts). */
+function refusal(role: Role, permission: Permission): string {
+  const as = { role: roleWord(role), description: roleDescription(role) };
+  return permission === 'admin' ? m.worker_refused_admin(as) : m.worker_refused_work(as);
+}
 
 export class Session {
   #user = $state<string | null>(null);
@@ -55,9 +63,7 @@ export class Session {
    */
   whyNot(permission: Permission): string | null {
     if (this.can(permission)) return null;
-    return this.#role
-      ? refusedFor(this.#role, permission)
-      : 'Your role is not known on this device: sign in again, online, to make changes.';
+    return this.#role ? refusal(this.#role, permission) : m.worker_role_unknown();
   }
 
   /** Asks the server who is signed in; offline, trusts the operator and role remembered on this device. */
@@ -94,7 +100,7 @@ export class Session {
       await this.check(); // the role, and what the server says of itself (its public address), kept for offline work
       return null;
     } catch {
-      return 'The server cannot be reached. Check the network and try again.';
+      return m.worker_sign_in_unreachable();
     }
   }
 

@@ -7,6 +7,7 @@
  */
 
 import { liveQuery } from 'dexie';
+import { m } from '$lib/i18n.svelte';
 import type { DocPush, WorkDoc } from '$shared/work';
 import { refusalOf } from '../api';
 import { getMeta, type MailroomDb } from '../db/db';
@@ -31,7 +32,8 @@ interface Page {
 export class WorkSync {
   #pending = $state(0);
   #syncing = $state(false);
-  #error = $state<string | null>(null);
+  /** Read when shown: a sentence of the app's follows a change of language. */
+  #error = $state.raw<(() => string) | null>(null);
   #syncedAt = $state<string | null>(null);
   #timer: ReturnType<typeof setTimeout> | undefined;
   #again = false;
@@ -47,8 +49,8 @@ export class WorkSync {
     return this.#syncing;
   }
   /** Why the last sync did not complete, for the marketer; null when it did. */
-  get error() {
-    return this.#error;
+  get error(): string | null {
+    return this.#error?.() ?? null;
   }
   get syncedAt() {
     return this.#syncedAt;
@@ -163,10 +165,8 @@ export class WorkSync {
       this.#error = null;
       this.#syncedAt = new Date().toISOString();
     } catch (error) {
-      this.#error =
-        error instanceof TypeError
-          ? 'The server cannot be reached: edits are kept on this device and go to the team when it is back.'
-          : (error as Error).message || 'The team’s work could not be synced.';
+      const message = (error as Error).message;
+      this.#error = error instanceof TypeError ? () => m.worker_work_unreachable() : () => message || m.worker_work_failed();
     } finally {
       this.#syncing = false;
     }
@@ -201,7 +201,7 @@ export class WorkSync {
 
   private async pushGroup(pushes: DocPush[]): Promise<void> {
     const response = await post('/api/work/push', { pushes });
-    if (response.status === 401) throw new Error('Sign in again to share your edits with the team: they are kept on this device.');
+    if (response.status === 401) throw new Error(m.worker_sign_in_to_share());
     if (response.status === 403) {
       const message = await messageOf(response);
       await this.refuse(pushes, message);

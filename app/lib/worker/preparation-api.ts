@@ -3,7 +3,13 @@
  * rules, renders every subject, and writes the prepared batch to Dexie in one transaction.
  * The page hears progress through a callback and gets only a small summary back. The
  * worker (preparation.worker.ts) exposes this API over comlink; tests call it directly.
+ *
+ * The log is written in the locale the page asks for (preparation-words.ts), and so are the
+ * outcomes' messages; the worker imports no rune module (see preparation-words.ts).
  */
+
+import { m } from '$lib/paraglide/messages';
+import { baseLocale, type Locale } from '$lib/paraglide/runtime';
 
 import { compileAudienceColumns, type AudienceFilter } from '$shared/audience-filter';
 import { contentHash } from '$shared/content-hash';
@@ -36,6 +42,7 @@ import {
   searchProfiles,
 } from '../db/replica';
 import { typologyOf } from '../db/typologies';
+import { preparationWords } from './preparation-words';
 
 export type PrepareOutcome =
   | { ok: true; status: PreparationResult['status']; kpis: PreparationResult['kpis'] }
@@ -70,12 +77,16 @@ export function createPreparationApi(db: MailroomDb) {
   }
 
   const api = {
-    /** Returns the outcome of preparing the delivery; results are in Dexie when it resolves with ok. */
-    async prepare(deliveryId: string, onProgress: (progress: PrepareProgress) => void): Promise<PrepareOutcome> {
-      if (current) return { ok: false, code: 'busy', message: 'Another preparation is running; wait for it or stop it.' };
+    /** Returns the outcome of preparing the delivery, its log and messages in `locale`; results are in Dexie when it resolves with ok. */
+    async prepare(
+      deliveryId: string,
+      onProgress: (progress: PrepareProgress) => void,
+      locale: Locale = baseLocale,
+    ): Promise<PrepareOutcome> {
+      if (current) return { ok: false, code: 'busy', message: m.worker_busy({}, { locale }) };
       const run = (current = { deliveryId, cancelled: false });
       try {
-        return await prepare(deliveryId, run, onProgress);
+        return await prepare(deliveryId, run, onProgress, locale);
       } finally {
         current = null;
       }
@@ -225,17 +236,12 @@ export function createPreparationApi(db: MailroomDb) {
     deliveryId: string,
     run: { cancelled: boolean },
     onProgress: (p: PrepareProgress) => void,
+    locale: Locale,
   ): Promise<PrepareOutcome> {
     const inputs = await inputsOf(deliveryId);
-    if (!inputs) return { ok: false, code: 'not-found', message: 'This delivery no longer exists.' };
+    if (!inputs) return { ok: false, code: 'not-found', message: m.worker_delivery_gone({}, { locale }) };
     const { delivery, typology, schema, history, version } = inputs;
-    if (!typology) {
-      return {
-        ok: false,
-        code: 'not-found',
-        message: 'The typology this delivery uses was deleted: pick another typology and prepare again.',
-      };
-    }
+    if (!typology) return { ok: false, code: 'not-found', message: m.worker_typology_gone({}, { locale }) };
     const hash = contentHash(delivery, typology, version);
     const total = (await getMeta<number>(db, REPLICA_COUNT)) ?? 0;
     onProgress({ scanned: 0, total });
@@ -245,7 +251,17 @@ export function createPreparationApi(db: MailroomDb) {
     const publicUrl = await getMeta<string>(db, SERVER_PUBLIC_URL);
     const imageSizes = await getMeta<Record<string, number>>(db, SERVER_IMAGE_SIZES);
     const engagement = await engagementFor(delivery.audience, typology);
-    const started = Preparation.start(delivery, { typology, schema, history, now: () => new Date(), publicUrl, imageSizes, engagement });
+    const words = preparationWords(locale);
+    const started = Preparation.start(delivery, {
+      typology,
+      schema,
+      history,
+      now: () => new Date(),
+      publicUrl,
+      imageSizes,
+      engagement,
+      words,
+    });
     const batch = new BatchWriter(deliveryId);
     let result: PreparationResult;
     if (!started.ok) {
@@ -266,7 +282,7 @@ export function createPreparationApi(db: MailroomDb) {
           onProgress({ scanned, total });
         }
       });
-      if (run.cancelled) return { ok: false, code: 'cancelled', message: 'Preparation stopped; the delivery is as it was.' };
+      if (run.cancelled) return { ok: false, code: 'cancelled', message: m.worker_stopped({}, { locale }) };
       const finished = preparation.finish();
       for (const r of finished.last.recipients) batch.addRecipient(r);
       for (const e of finished.last.exclusions) batch.addExclusion(e);

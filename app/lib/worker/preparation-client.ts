@@ -1,6 +1,7 @@
 /** The page's handle on the preparation worker (one worker for the app's lifetime). */
 
 import { proxy, wrap, type Remote } from 'comlink';
+import type { Locale } from '$lib/i18n.svelte';
 import type { AudienceFilter } from '$shared/audience-filter';
 import type { PreparationKpis, Profile } from '$shared/types';
 import type { Trace } from '$shared/why';
@@ -13,9 +14,13 @@ function worker(): Remote<PreparationApi> {
   return remote;
 }
 
-/** Returns the outcome of preparing the delivery in the worker. */
-export function prepareInWorker(deliveryId: string, onProgress: (progress: PrepareProgress) => void): Promise<PrepareOutcome> {
-  return worker().prepare(deliveryId, proxy(onProgress));
+/** Returns the outcome of preparing the delivery in the worker, its log and messages in `locale` (the page's). */
+export function prepareInWorker(
+  deliveryId: string,
+  onProgress: (progress: PrepareProgress) => void,
+  locale: Locale,
+): Promise<PrepareOutcome> {
+  return worker().prepare(deliveryId, proxy(onProgress), locale);
 }
 
 /** Returns profiles of the local audience whose email or name starts with the query. */
