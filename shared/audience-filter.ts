@@ -331,55 +331,90 @@ export function withoutIncomplete(
  * out and said to be ignored, e.g. `Loyalty points is greater than 500 and City is one of
  * "Utrecht" or "Gent"`. Without them, the raw form: field names and values as stored.
  */
-export function describeAudience(filter: AudienceFilter, fields?: readonly FieldDefinition[]): string {
-  if (!fields) return describeRaw(filter);
+export function describeAudience(
+  filter: AudienceFilter,
+  fields?: readonly FieldDefinition[],
+  words: AudienceWords = ENGLISH_AUDIENCE,
+): string {
+  if (!fields) return describeRaw(filter, words);
   const usable = withoutIncomplete(filter, fields);
   const byName = new Map(fields.map((f) => [f.name, f]));
-  const sentence = describeTyped(usable.filter, byName);
-  if (usable.ignored === 0) return sentence;
-  return `${sentence} (${usable.ignored === 1 ? 'an incomplete condition' : `${usable.ignored} incomplete conditions`} ignored)`;
+  const sentence = describeTyped(usable.filter, byName, words);
+  return usable.ignored === 0 ? sentence : words.ignored(sentence, usable.ignored);
 }
 
-function describeRaw(filter: AudienceFilter): string {
+/** The words an audience is described in (the app gives them in its language; English by default). */
+export interface AudienceWords {
+  /** The Intl tag numbers and dates are written in. */
+  tag: string;
+  everyone: string;
+  and: string;
+  or: string;
+  not: string;
+  operator(operator: FilterOperator): string;
+  /** "a", "a or b", "a, b or c". */
+  orList(values: readonly string[]): string;
+  except(included: string, excluded: string): string;
+  /** An engagement condition on a delivery: "Received the delivery "X"". */
+  delivery(operator: FilterOperator, delivery: string): string;
+  between(label: string, from: string, to: string): string;
+  withinLastDays(label: string, days: string, count: number): string;
+  /** "City is "Gent"", "City is one of "Gent" or "Utrecht"". */
+  inList(label: string, items: readonly string[]): string;
+  ignored(sentence: string, count: number): string;
+}
+
+export const ENGLISH_AUDIENCE: AudienceWords = {
+  tag: 'en-GB',
+  everyone: 'Everyone',
+  and: 'and',
+  or: 'or',
+  not: 'not',
+  operator: (operator) => OPERATOR_LABELS[operator],
+  orList: (values) => (values.length <= 1 ? (values[0] ?? '') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`),
+  except: (included, excluded) => `${included}, except where ${excluded}`,
+  delivery: (operator, delivery) => `${OPERATOR_LABELS[operator].replace(/^./, (c) => c.toUpperCase())} the delivery "${delivery}"`,
+  between: (label, from, to) => `${label} is between ${from} and ${to}`,
+  withinLastDays: (label, days, count) => `${label} is within the last ${days} day${count === 1 ? '' : 's'}`,
+  inList: (label, items) => `${label} is ${items.length > 1 ? 'one of ' : ''}${ENGLISH_AUDIENCE.orList(items)}`,
+  ignored: (sentence, count) => `${sentence} (${count === 1 ? 'an incomplete condition' : `${count} incomplete conditions`} ignored)`,
+};
+
+function describeRaw(filter: AudienceFilter, words: AudienceWords): string {
   switch (filter.kind) {
     case 'all':
-      return 'Everyone';
+      return words.everyone;
     case 'and':
     case 'or': {
       const parts = filter.conditions.filter((c) => !isEmptyGroup(c));
-      if (parts.length === 0) return 'Everyone';
-      if (parts.length === 1) return describeRaw(parts[0]);
+      if (parts.length === 0) return words.everyone;
+      if (parts.length === 1) return describeRaw(parts[0], words);
       return parts
-        .map((c) => (c.kind === 'and' || c.kind === 'or' ? `(${describeRaw(c)})` : describeRaw(c)))
-        .join(` ${filter.kind.toUpperCase()} `);
+        .map((c) => (c.kind === 'and' || c.kind === 'or' ? `(${describeRaw(c, words)})` : describeRaw(c, words)))
+        .join(` ${words[filter.kind].toUpperCase()} `);
     }
     case 'not':
-      return `NOT (${describeRaw(filter.filter)})`;
-    case 'condition':
-      if (VALUELESS.has(filter.operator)) return `${filter.field} ${OPERATOR_LABELS[filter.operator]}`;
-      if (filter.operator === 'between') return `${filter.field} ${OPERATOR_LABELS.between} "${filter.value}" and "${filter.value2 ?? ''}"`;
-      return `${filter.field} ${OPERATOR_LABELS[filter.operator]} "${filter.value}"`;
+      return `${words.not.toUpperCase()} (${describeRaw(filter.filter, words)})`;
+    case 'condition': {
+      const operator = words.operator(filter.operator);
+      if (VALUELESS.has(filter.operator)) return `${filter.field} ${operator}`;
+      if (filter.operator === 'between') return `${filter.field} ${operator} "${filter.value}" ${words.and} "${filter.value2 ?? ''}"`;
+      return `${filter.field} ${operator} "${filter.value}"`;
+    }
   }
 }
 
-const DATE_FORMAT = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
-
-/** Returns a list of values as a sentence writes it: "a", "a or b", "a, b or c". */
-function orList(values: readonly string[]): string {
-  return values.length <= 1 ? (values[0] ?? '') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
-}
-
 /** Describes a filter already without incomplete conditions (withoutIncomplete). */
-function describeTyped(filter: AudienceFilter, fields: ReadonlyMap<string, FieldDefinition>): string {
+function describeTyped(filter: AudienceFilter, fields: ReadonlyMap<string, FieldDefinition>, words: AudienceWords): string {
   const part = (node: AudienceFilter) => {
-    const text = describeTyped(node, fields);
+    const text = describeTyped(node, fields, words);
     return (node.kind === 'and' || node.kind === 'or') && node.conditions.length > 1 ? `(${text})` : text;
   };
   switch (filter.kind) {
     case 'all':
-      return 'Everyone';
+      return words.everyone;
     case 'not':
-      return `not ${part(filter.filter)}`;
+      return `${words.not} ${part(filter.filter)}`;
     case 'and':
     case 'or': {
       // The builder's shape: who is in, then NOT who of them is excluded.
@@ -387,40 +422,45 @@ function describeTyped(filter: AudienceFilter, fields: ReadonlyMap<string, Field
       const excluded = and ? filter.conditions.flatMap((c) => (c.kind === 'not' ? [c.filter] : [])) : [];
       const kept = and ? filter.conditions.filter((c) => c.kind !== 'not') : filter.conditions;
       const included =
-        kept.length === 0 ? 'Everyone' : kept.length === 1 ? describeTyped(kept[0], fields) : kept.map(part).join(` ${filter.kind} `);
-      return excluded.length === 0 ? included : `${included}, except where ${excluded.map(part).join(' or ')}`;
+        kept.length === 0
+          ? words.everyone
+          : kept.length === 1
+            ? describeTyped(kept[0], fields, words)
+            : kept.map(part).join(` ${words[filter.kind]} `);
+      return excluded.length === 0 ? included : words.except(included, excluded.map(part).join(` ${words.or} `));
     }
     case 'condition': {
       const field = fields.get(filter.field);
       const label = field?.label ?? filter.field;
       const type = field?.type ?? builtInType(filter);
-      const value = (raw: string) => typedValue(raw, type, filter.operator);
+      const value = (raw: string) => typedValue(raw, type, filter.operator, words.tag);
       const { operator } = filter;
-      if (type === 'delivery') {
-        const chosen = field?.choices?.find((c) => c.value === filter.value)?.label ?? filter.value;
-        return `${OPERATOR_LABELS[operator].replace(/^./, (c) => c.toUpperCase())} the delivery "${chosen}"`;
-      }
-      if (VALUELESS.has(operator)) return `${label} ${OPERATOR_LABELS[operator]}`;
-      if (operator === 'between') return `${label} is between ${value(filter.value)} and ${value(filter.value2 ?? '')}`;
-      if (operator === 'withinLastDays')
-        return `${label} is within the last ${value(filter.value)} day${Number(filter.value) === 1 ? '' : 's'}`;
+      if (type === 'delivery')
+        return words.delivery(operator, field?.choices?.find((c) => c.value === filter.value)?.label ?? filter.value);
+      if (VALUELESS.has(operator)) return `${label} ${words.operator(operator)}`;
+      if (operator === 'between') return words.between(label, value(filter.value), value(filter.value2 ?? ''));
+      if (operator === 'withinLastDays') return words.withinLastDays(label, value(filter.value), Number(filter.value));
       if (operator === 'inList') {
         const items = filter.value
           .split(',')
           .map((x) => x.trim())
           .filter(Boolean);
-        return `${label} is ${items.length > 1 ? 'one of ' : ''}${orList(items.map((x) => `"${x}"`))}`;
+        return words.inList(
+          label,
+          items.map((x) => `"${x}"`),
+        );
       }
-      return `${label} ${OPERATOR_LABELS[operator]} ${value(filter.value)}`;
+      return `${label} ${words.operator(operator)} ${value(filter.value)}`;
     }
   }
 }
 
 /** Returns a condition's value as its type reads: a number with separators, a date in words, text in quotes. */
-function typedValue(raw: string, type: FieldType, operator: FilterOperator): string {
+function typedValue(raw: string, type: FieldType, operator: FilterOperator, tag: string): string {
   const trimmed = String(raw).trim();
-  if (type === 'number' || operator === 'withinLastDays') return Number(trimmed).toLocaleString('en-US', { maximumFractionDigits: 20 });
-  if (type === 'date') return DATE_FORMAT.format(timeOf(trimmed));
+  if (type === 'number' || operator === 'withinLastDays') return Number(trimmed).toLocaleString(tag, { maximumFractionDigits: 20 });
+  if (type === 'date')
+    return new Intl.DateTimeFormat(tag, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }).format(timeOf(trimmed));
   return `"${trimmed}"`;
 }
 

@@ -33,9 +33,21 @@ describe('explainProfile', () => {
     const trace = explain(makeProfile({ attributes: { city: 'Gent', points: 50 } }));
     expect(trace.inAudience).toBe(false);
     expect(trace.audience).toEqual([
-      { text: 'All of these', passed: false, depth: 0 },
-      { text: 'city equals "Gent"', passed: true, value: 'Gent', depth: 1 },
-      { text: 'points is greater than "100"', passed: false, value: '50', depth: 1 },
+      { text: 'All of these', group: 'and', passed: false, depth: 0 },
+      {
+        text: 'city equals "Gent"',
+        condition: { kind: 'condition', field: 'city', operator: 'equals', value: 'Gent' },
+        passed: true,
+        value: 'Gent',
+        depth: 1,
+      },
+      {
+        text: 'points is greater than "100"',
+        condition: { kind: 'condition', field: 'points', operator: 'greaterThan', value: '100' },
+        passed: false,
+        value: '50',
+        depth: 1,
+      },
     ]);
     expect(trace.outcome).toBe('Not targeted: the profile is not in the audience.');
   });

@@ -4,7 +4,7 @@
  * outcome. The same code decides as the preparation does, so the trace cannot disagree.
  */
 
-import { compileAudienceColumns, describeAudience, type AudienceFilter } from './audience-filter';
+import { compileAudienceColumns, describeAudience, type AudienceFilter, type FilterCondition } from './audience-filter';
 import { DELIVERY_FIELD, deliveryColumn, isEngagementField, type EngagementIndex } from './engagement';
 import { fieldText, profilesView } from './profile-fields';
 import type { CompiledRules } from './recipient-rules';
@@ -13,6 +13,9 @@ import type { AttributeDefinition, Exclusion, ExclusionCause, Profile } from './
 
 export interface AudienceStep {
   text: string;
+  /** What the step is, for a page that says it in another language: a group's kind, or the condition itself. */
+  group?: 'and' | 'or' | 'not' | 'all';
+  condition?: FilterCondition;
   passed: boolean;
   /** The profile's value of the field a condition tests. */
   value?: string;
@@ -63,14 +66,14 @@ export function explainProfile(
   const walk = (node: AudienceFilter, depth: number): boolean => {
     const passed = compileAudienceColumns(node, schema, now)(view)(0);
     if (node.kind === 'condition') {
-      steps.push({ text: describeAudience(node), passed, value: valueOf(node.field, node.value), depth });
+      steps.push({ text: describeAudience(node), condition: node, passed, value: valueOf(node.field, node.value), depth });
     } else if (node.kind === 'and' || node.kind === 'or') {
-      steps.push({ text: node.kind === 'and' ? 'All of these' : 'Any of these', passed, depth });
+      steps.push({ text: node.kind === 'and' ? 'All of these' : 'Any of these', group: node.kind, passed, depth });
       for (const child of node.conditions) walk(child, depth + 1);
     } else if (node.kind === 'not') {
-      steps.push({ text: 'Excluded if it matches', passed, depth });
+      steps.push({ text: 'Excluded if it matches', group: 'not', passed, depth });
       walk(node.filter, depth + 1);
-    } else steps.push({ text: 'Everyone', passed, depth });
+    } else steps.push({ text: 'Everyone', group: 'all', passed, depth });
     return passed;
   };
   const inAudience = walk(audience, 0);

@@ -103,6 +103,19 @@ describe('Mailroom in Dutch', () => {
     expect(toDeliver).toBeGreaterThan(0);
     expect(toDeliver + (await figure('Uitgesloten'))).toBe(targeted);
     await page.getByRole('figure', { name: 'Uitgesloten per regel' }).waitFor();
+    // The audience reads as a Dutch sentence; Why explains a profile in Dutch.
+    await page.getByText('City is gelijk aan "Gent"', { exact: true }).waitFor();
+    const why = page.getByRole('region', { name: 'Waarom zit deze persoon er wel of niet in?' });
+    const elsewhere = db
+      .prepare("SELECT email FROM profiles WHERE json_extract(attributes, '$.city') = 'Utrecht' LIMIT 1")
+      .pluck()
+      .get() as string;
+    await why.getByLabel('E-mailadres van de persoon').fill(elsewhere);
+    await why.getByRole('button', { name: 'Uitleggen' }).click();
+    await expect
+      .poll(() => why.getByRole('status').textContent())
+      .toBe(`${elsewhere}: Niet in het doel: het profiel zit niet in de doelgroep.`);
+    expect(await why.getByRole('listitem').filter({ hasText: 'city is gelijk aan "Gent"' }).textContent()).toContain('(waarde: Utrecht)');
     await button('Logboeken').click();
     const logs = page.getByRole('dialog', { name: 'Logboeken van de voorbereiding' });
     expect(await logs.getByRole('listitem').first().textContent()).toContain('Voorbereiding van "Herfst in Gent"');

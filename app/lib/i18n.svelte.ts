@@ -68,7 +68,7 @@ overwriteSetLocale((next) => {
   } catch {
     // Storage refused (a private window's quota): the choice lasts for this visit.
   }
-  document.documentElement.lang = next;
+  if (browser) document.documentElement.lang = next;
 });
 if (browser) document.documentElement.lang = getLocale();
 
