@@ -103,6 +103,8 @@ describe('Mailroom in Dutch', () => {
     expect(toDeliver).toBeGreaterThan(0);
     expect(toDeliver + (await figure('Uitgesloten'))).toBe(targeted);
     await page.getByRole('figure', { name: 'Uitgesloten per regel' }).waitFor();
+    // The shipped rules by their Dutch names (a name is data: shown translated while it is the shipped one).
+    await page.getByRole('region', { name: 'Wat als' }).getByRole('checkbox', { name: 'Afgemeld', exact: true }).waitFor();
     // The audience reads as a Dutch sentence; Why explains a profile in Dutch.
     await page.getByText('City is gelijk aan "Gent"', { exact: true }).waitFor();
     const why = page.getByRole('region', { name: 'Waarom zit deze persoon er wel of niet in?' });

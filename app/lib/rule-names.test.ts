@@ -1,0 +1,22 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { i18n } from './i18n.svelte';
+import { ruleName } from './rule-names';
+import { DEFAULT_TYPOLOGY, PENDING_RULE } from '$shared/typology';
+
+afterEach(() => {
+  i18n.locale = 'en';
+});
+
+describe('the shipped rules’ names', () => {
+  it('are in English exactly as the default typology names them', () => {
+    for (const rule of [...DEFAULT_TYPOLOGY.rules, PENDING_RULE]) expect(ruleName(rule.name)).toBe(rule.name);
+  });
+
+  it('are in Dutch when the page is, each its own; a rule of the team’s own keeps its name', () => {
+    i18n.locale = 'nl';
+    const dutch = [...DEFAULT_TYPOLOGY.rules, PENDING_RULE].map((rule) => ruleName(rule.name));
+    expect(new Set(dutch).size).toBe(dutch.length);
+    expect(ruleName('Unsubscribed')).toBe('Afgemeld');
+    expect(ruleName('Few points')).toBe('Few points');
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * The names of the rules Mailroom ships (the default typology's, and the pending rule every
+ * preparation applies) in the app's language, where a chart, the what-if or Why shows them. A
+ * rule's name is data, kept as written: a rule of the team's own, or a shipped one renamed,
+ * shows as written; one still named as shipped shows the name in the page's language.
+ */
+
+import { m } from '$lib/i18n.svelte';
+import { DEFAULT_TYPOLOGY, PENDING_RULE } from '$shared/typology';
+
+const WORDS: Record<string, () => string> = {
+  subject: m.typologies_builtin_subject,
+  'subject-length': m.typologies_builtin_subject_length,
+  from: m.typologies_builtin_from,
+  fields: m.typologies_builtin_fields,
+  'unsubscribe-link': m.typologies_builtin_unsubscribe_link,
+  links: m.typologies_builtin_links,
+  'text-part': m.typologies_builtin_text_part,
+  'html-size': m.typologies_builtin_html_size,
+  'public-url': m.typologies_builtin_public_url,
+  'image-alt': m.typologies_builtin_image_alt,
+  'link-text': m.typologies_builtin_link_text,
+  preheader: m.typologies_builtin_preheader,
+  'dark-mode': m.typologies_builtin_dark_mode,
+  'total-size': m.typologies_builtin_total_size,
+  unsubscribed: m.typologies_builtin_unsubscribed,
+  denylisted: m.typologies_builtin_denylisted,
+  quarantined: m.typologies_builtin_quarantined,
+  'invalid-address': m.typologies_builtin_invalid_address,
+  'duplicate-address': m.typologies_builtin_duplicate_address,
+  pressure: m.typologies_builtin_pressure,
+  capacity: m.typologies_builtin_capacity,
+  pending: m.typologies_builtin_pending,
+};
+
+/** Each shipped rule's English name, to its id. */
+const SHIPPED = new Map([...DEFAULT_TYPOLOGY.rules, PENDING_RULE].map((rule) => [rule.name, rule.id]));
+
+/** Returns a rule's name as the page shows it: a shipped rule's in the app's language, any other as written. */
+export function ruleName(name: string): string {
+  const id = SHIPPED.get(name);
+  return id && WORDS[id] ? WORDS[id]() : name;
+}
