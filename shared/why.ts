@@ -40,6 +40,8 @@ export interface Trace {
   /** The name of the rule that excludes the profile, or null when it receives the message (or is not targeted). */
   excludedBy: string | null;
   outcome: string;
+  /** With an A/B test, the message a recipient gets: a variant's index in the test population, null for the winner (the rest). */
+  variant?: number | null;
 }
 
 /**

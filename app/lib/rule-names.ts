@@ -5,10 +5,12 @@
  * shows as written; one still named as shipped shows the name in the page's language.
  */
 
-import { m } from '$lib/i18n.svelte';
+// The compiled messages themselves, not $lib/i18n.svelte: the preparation's worker names rules too (in the locale it is given).
+import { m } from '$lib/paraglide/messages';
+import type { Locale } from '$lib/paraglide/runtime';
 import { DEFAULT_TYPOLOGY, PENDING_RULE } from '$shared/typology';
 
-const WORDS: Record<string, () => string> = {
+const WORDS: Record<string, (inputs?: Record<string, never>, options?: { locale?: Locale }) => string> = {
   subject: m.typologies_builtin_subject,
   'subject-length': m.typologies_builtin_subject_length,
   from: m.typologies_builtin_from,
@@ -36,8 +38,8 @@ const WORDS: Record<string, () => string> = {
 /** Each shipped rule's English name, to its id. */
 const SHIPPED = new Map([...DEFAULT_TYPOLOGY.rules, PENDING_RULE].map((rule) => [rule.name, rule.id]));
 
-/** Returns a rule's name as the page shows it: a shipped rule's in the app's language, any other as written. */
-export function ruleName(name: string): string {
+/** Returns a rule's name as the page shows it: a shipped rule's in the app's language (or `locale`), any other as written. */
+export function ruleName(name: string, locale?: Locale): string {
   const id = SHIPPED.get(name);
-  return id && WORDS[id] ? WORDS[id]() : name;
+  return id && WORDS[id] ? WORDS[id]({}, locale ? { locale } : {}) : name;
 }

@@ -160,11 +160,13 @@ export function createPreparationApi(db: MailroomDb) {
       // With an A/B test, which message the recipient gets: a variant in the test population, or the winner.
       if (inputs.delivery.experiment && prepared && !trace.excludedBy && trace.inAudience) {
         const variant = await variantOf(db, deliveryId, profileId);
-        if (variant !== undefined)
+        if (variant !== undefined) {
+          trace.variant = variant;
           trace.outcome =
             variant === null
               ? 'Receives the message: in the rest of the audience, which gets the winner of the A/B test.'
               : `Receives the message: in the test population, variant ${VARIANT_NAMES[variant]}.`;
+        }
       }
       return trace;
     },

@@ -188,7 +188,7 @@ describe('the preparation words', () => {
     const dutch = logOf(delivery, 1200, preparationWords('nl'));
     expect(dutch[0]).toBe('Voorbereiding van "Herfst" (versie 3) gestart met de typologie "Default".');
     expect(dutch).toContain('Gericht 1.200, om te leveren 1.080, uitgesloten 120.');
-    expect(dutch).toContain('Uitgesloten door de regel "Unsubscribed": 120.');
+    expect(dutch).toContain('Uitgesloten door de regel "Afgemeld": 120.');
     expect(dutch.at(-1)).toBe('Voorbereiding voltooid: 0 fouten, 1 waarschuwing.');
     // The control rules' findings too: the rule's name is the typology's, the finding Dutch.
     expect(dutch).toContain(
@@ -202,7 +202,7 @@ describe('the preparation words', () => {
       10,
       preparationWords('nl'),
     );
-    expect(log).toContain('Subject present: Het onderwerp is leeg: schrijf een onderwerpregel.');
+    expect(log).toContain('Onderwerp aanwezig: Het onderwerp is leeg: schrijf een onderwerpregel.');
     expect(log).toContain('"9am" is geen tijdstip: geef het als UU:MM, in 24-uursnotatie (09:30).');
     expect(log.at(-1)).toMatch(/^Voorbereiding mislukt: 3 fouten, \d+ waarschuwing(en)?\.$/);
   });

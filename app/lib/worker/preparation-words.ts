@@ -14,6 +14,7 @@
 
 import { m } from '$lib/paraglide/messages';
 import { baseLocale, type Locale } from '$lib/paraglide/runtime';
+import { ruleName } from '$lib/rule-names';
 import { NEEDS_SMTPUTF8, type AddressProblem } from '$shared/email-address';
 import type { WinnerCriterion } from '$shared/experiment';
 import type { MessagePart } from '$shared/message';
@@ -54,7 +55,9 @@ export function preparationWords(locale: Locale): PreparationWords {
       return of ? m.worker_template_error_of({ ...at, of: nameOf(of) }, o) : m.worker_template_error(at, o);
     },
     control: ({ of, rule, message }) =>
-      of ? m.worker_control_of({ of: atStart(nameOf(of)), rule, message }, o) : m.worker_control({ rule, message }, o),
+      of
+        ? m.worker_control_of({ of: atStart(nameOf(of)), rule: ruleName(rule, locale), message }, o)
+        : m.worker_control({ rule: ruleName(rule, locale), message }, o),
     wavesWithAbTest: () => m.worker_waves_with_ab_test({}, o),
     localTimeWithAbTest: () => m.worker_local_time_with_ab_test({}, o),
     localTimeWithWaves: () => m.worker_local_time_with_waves({}, o),
@@ -74,7 +77,7 @@ export function preparationWords(locale: Locale): PreparationWords {
         { each: counts.map((c) => m.worker_language_count({ count: n(c.count), locale: c.locale }, o)).join(', '), own: n(own) },
         o,
       ),
-    excludedByRule: ({ rule, count }) => m.worker_excluded_by_rule({ rule, count: n(count) }, o),
+    excludedByRule: ({ rule, count }) => m.worker_excluded_by_rule({ rule: ruleName(rule, locale), count: n(count) }, o),
     localTime: ({ first, latest, windowHours }) =>
       windowHours ? m.worker_local_time_window({ first, latest, hours: n(windowHours) }, o) : m.worker_local_time({ first, latest }, o),
     wavesTooLong: ({ count, everyHours, hours, validityHours }) =>
