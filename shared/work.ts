@@ -264,7 +264,11 @@ export function overwrittenSentence(entry: Overwritten): string {
 }
 
 /** What a delivery's approval looks like now, for the page and the server's Send. */
-export type ApprovalState = { kind: 'not-needed' } | { kind: 'approved'; by: string; at: string } | { kind: 'waiting'; message: string };
+/** Waiting: `message` says it in English (the server's refusal); `earlierBy` and `preparedBy` let a page say it in its language. */
+export type ApprovalState =
+  | { kind: 'not-needed' }
+  | { kind: 'approved'; by: string; at: string }
+  | { kind: 'waiting'; message: string; earlierBy: string | null; preparedBy: string | null };
 
 /**
  * Returns whether a preparation (by its content hash) may be sent as far as approval goes:
@@ -285,7 +289,14 @@ export function approvalState(input: {
     return {
       kind: 'waiting',
       message: `${approval.by} approved an earlier preparation; this one needs a new approval by ${who} before it can be sent.`,
+      earlierBy: approval.by,
+      preparedBy: input.preparedBy,
     };
   }
-  return { kind: 'waiting', message: `This delivery's typology asks for approval: ${who} must approve it before it can be sent.` };
+  return {
+    kind: 'waiting',
+    message: `This delivery's typology asks for approval: ${who} must approve it before it can be sent.`,
+    earlierBy: null,
+    preparedBy: input.preparedBy,
+  };
 }
