@@ -20,6 +20,13 @@ import type { WinnerCriterion } from '$shared/experiment';
 import type { MessagePart } from '$shared/message';
 import { quotedList, type ContentOf, type PreparationWords } from '$shared/preparation-words';
 
+/** How an A/B test's winner is chosen (CRITERION_LABELS) in `locale`, or the app's language. */
+export const criterionLabel = (criterion: WinnerCriterion, locale?: Locale): string =>
+  ({ opens: m.worker_criterion_opens, clicks: m.worker_criterion_clicks, unsubscribes: m.worker_criterion_unsubscribes })[criterion](
+    {},
+    locale ? { locale } : {},
+  );
+
 /** Returns the preparation's words in `locale`. */
 export function preparationWords(locale: Locale): PreparationWords {
   const o = { locale };
@@ -41,8 +48,7 @@ export function preparationWords(locale: Locale): PreparationWords {
   const address = (problem: AddressProblem) =>
     problem === NEEDS_SMTPUTF8 ? m.worker_address_smtputf8({}, o) : m.worker_address_invalid({}, o);
   const list = (items: readonly string[]) => quotedList(items, (shown, left) => m.worker_list_more({ list: shown, count: n(left) }, o));
-  const criterion = (c: WinnerCriterion) =>
-    ({ opens: m.worker_criterion_opens, clicks: m.worker_criterion_clicks, unsubscribes: m.worker_criterion_unsubscribes })[c]({}, o);
+  const criterion = (c: WinnerCriterion) => criterionLabel(c, locale);
   const counted = (count: number) => ({ count, shown: n(count) });
 
   return {
