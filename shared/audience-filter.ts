@@ -364,6 +364,14 @@ export interface AudienceWords {
   ignored(sentence: string, count: number): string;
 }
 
+/** A list as a sentence writes it, with `or` the language's word: "a", "a or b", "a, b or c". */
+export function orList(values: readonly string[], or: string): string {
+  return values.length <= 1 ? (values[0] ?? '') : `${values.slice(0, -1).join(', ')} ${or} ${values.at(-1)}`;
+}
+
+/** An operator's label with a capital, to begin a sentence. */
+export const capitalized = (text: string) => text.replace(/^./, (c) => c.toUpperCase());
+
 export const ENGLISH_AUDIENCE: AudienceWords = {
   tag: 'en-GB',
   everyone: 'Everyone',
@@ -371,9 +379,9 @@ export const ENGLISH_AUDIENCE: AudienceWords = {
   or: 'or',
   not: 'not',
   operator: (operator) => OPERATOR_LABELS[operator],
-  orList: (values) => (values.length <= 1 ? (values[0] ?? '') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`),
+  orList: (values) => orList(values, 'or'),
   except: (included, excluded) => `${included}, except where ${excluded}`,
-  delivery: (operator, delivery) => `${OPERATOR_LABELS[operator].replace(/^./, (c) => c.toUpperCase())} the delivery "${delivery}"`,
+  delivery: (operator, delivery) => `${capitalized(OPERATOR_LABELS[operator])} the delivery "${delivery}"`,
   between: (label, from, to) => `${label} is between ${from} and ${to}`,
   withinLastDays: (label, days, count) => `${label} is within the last ${days} day${count === 1 ? '' : 's'}`,
   inList: (label, items) => `${label} is ${items.length > 1 ? 'one of ' : ''}${ENGLISH_AUDIENCE.orList(items)}`,

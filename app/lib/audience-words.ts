@@ -4,7 +4,7 @@
  */
 
 import { i18n, m, number } from '$lib/i18n.svelte';
-import type { AudienceWords, FilterOperator } from '$shared/audience-filter';
+import { capitalized, orList, type AudienceWords, type FilterOperator } from '$shared/audience-filter';
 
 /** An operator as the builder offers it (OPERATOR_LABELS, in the app's language). */
 export const operatorLabel = (operator: FilterOperator): string =>
@@ -36,8 +36,7 @@ export const operatorLabel = (operator: FilterOperator): string =>
 
 /** The words of describeAudience in the app's language (read when called: a switch of language re-describes). */
 export function audienceWords(): AudienceWords {
-  const orList = (values: readonly string[]) =>
-    values.length <= 1 ? (values[0] ?? '') : `${values.slice(0, -1).join(', ')} ${m.audience_describe_or()} ${values.at(-1)}`;
+  const or = (values: readonly string[]) => orList(values, m.audience_describe_or());
   return {
     tag: i18n.tag,
     everyone: m.audience_describe_everyone(),
@@ -45,16 +44,13 @@ export function audienceWords(): AudienceWords {
     or: m.audience_describe_or(),
     not: m.audience_describe_not(),
     operator: operatorLabel,
-    orList,
+    orList: or,
     except: (included, excluded) => m.audience_describe_except({ included, excluded }),
-    delivery: (operator, delivery) =>
-      m.audience_describe_delivery({ operator: operatorLabel(operator).replace(/^./, (c) => c.toUpperCase()), delivery }),
+    delivery: (operator, delivery) => m.audience_describe_delivery({ operator: capitalized(operatorLabel(operator)), delivery }),
     between: (label, from, to) => m.audience_describe_between({ label, from, to }),
     withinLastDays: (label, days, count) => m.audience_describe_within_last_days({ label, days, count }),
     inList: (label, items) =>
-      items.length > 1
-        ? m.audience_describe_is_one_of({ label, values: orList(items) })
-        : m.audience_describe_is({ label, value: orList(items) }),
+      items.length > 1 ? m.audience_describe_is_one_of({ label, values: or(items) }) : m.audience_describe_is({ label, value: or(items) }),
     ignored: (sentence, count) => m.audience_describe_ignored({ sentence, count, shown: number(count) }),
   };
 }

@@ -91,6 +91,11 @@ export function number(value: number, options?: Intl.NumberFormatOptions): strin
   return options ? value.toLocaleString(format.tag, options) : format.numbers.format(value);
 }
 
+/** A count for a plural message: the number its form is chosen by, and the number as the locale writes it (`{shown}`). */
+export function counted(count: number): { count: number; shown: string } {
+  return { count, shown: number(count) };
+}
+
 /** A share of 1 as a percentage (0.125 → "12.5%" / "12,5%"), to `digits` decimals at most. */
 export function percent(share: number, digits = 1): string {
   return share.toLocaleString(i18n.tag, { style: 'percent', maximumFractionDigits: digits });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { i18n } from './i18n.svelte';
-import { ruleName } from './rule-names';
+import { ruleKind, ruleName } from './rule-names';
 import { DEFAULT_TYPOLOGY, PENDING_RULE } from '$shared/typology';
 
 afterEach(() => {
@@ -18,5 +18,13 @@ describe('the shipped rules’ names', () => {
     expect(new Set(dutch).size).toBe(dutch.length);
     expect(ruleName('Unsubscribed')).toBe('Afgemeld');
     expect(ruleName('Few points')).toBe('Few points');
+  });
+
+  it('name a rule’s kind, given as the kind or by its English label, in the page’s language', () => {
+    expect(ruleKind('holdout')).toBe('Control group');
+    i18n.locale = 'nl';
+    expect(ruleKind('holdout')).toBe('Controlegroep');
+    expect(ruleKind('Control group')).toBe('Controlegroep');
+    expect(ruleKind('Something else')).toBe('Something else');
   });
 });

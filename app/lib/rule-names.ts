@@ -8,7 +8,7 @@
 // The compiled messages themselves, not $lib/i18n.svelte: the preparation's worker names rules too (in the locale it is given).
 import { m } from '$lib/paraglide/messages';
 import type { Locale } from '$lib/paraglide/runtime';
-import { DEFAULT_TYPOLOGY, PENDING_RULE } from '$shared/typology';
+import { DEFAULT_TYPOLOGY, KIND_LABELS, PENDING_RULE, type TypologyRule } from '$shared/typology';
 
 const WORDS: Record<string, (inputs?: Record<string, never>, options?: { locale?: Locale }) => string> = {
   subject: m.typologies_builtin_subject,
@@ -34,6 +34,22 @@ const WORDS: Record<string, (inputs?: Record<string, never>, options?: { locale?
   capacity: m.typologies_builtin_capacity,
   pending: m.typologies_builtin_pending,
 };
+
+const KINDS: Record<TypologyRule['kind'], () => string> = {
+  control: m.typologies_kind_control,
+  filtering: m.typologies_kind_filtering,
+  pressure: m.typologies_kind_pressure,
+  capacity: m.typologies_kind_capacity,
+  holdout: m.typologies_kind_holdout,
+};
+/** Each kind's English label (a trace names kinds by it), to the kind. */
+const KIND_OF = new Map(Object.entries(KIND_LABELS).map(([kind, label]) => [label, kind as TypologyRule['kind']]));
+
+/** Returns a rule's kind in the app's language: given as the kind, or by its English label (KIND_LABELS); an unknown label as it is. */
+export function ruleKind(kind: string): string {
+  const known = kind in KINDS ? (kind as TypologyRule['kind']) : KIND_OF.get(kind);
+  return known ? KINDS[known]() : kind;
+}
 
 /** Each shipped rule's English name, to its id. */
 const SHIPPED = new Map([...DEFAULT_TYPOLOGY.rules, PENDING_RULE].map((rule) => [rule.name, rule.id]));
